@@ -1,0 +1,67 @@
+package io.mm1j.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.config.LlmConfig;
+import io.mm1j.config.ParamCount;
+import io.mm1j.llm.Decoder;
+import io.mm1j.train.AdamW;
+import io.mm1j.train.LmStep;
+
+/**
+ * One LLM training step (forward + backward + global-norm clip + AdamW) on random tokens; reports tokens/s,
+ * achieved GFLOP/s and MFU = model FLOP/s ÷ sgemm FLOP/s measured in the same run.
+ *
+ * <p>Model FLOPs per token (PaLM appendix B): 6·N_matmul + 12·L·T·d_attn, with N_matmul the parameters that take
+ * part in matmuls (all non-embedding weights plus the LM head).
+ */
+public final class TrainStepBench {
+    private TrainStepBench() {}
+
+    public static ObjectNode run(NDManager root, LlmConfig c, String preset, int batch, int seq, int steps) {
+        double gemm = GemmBench.gflops(root, 2048, 5);
+        Decoder d = Decoder.init(c, root, DataType.FLOAT32);
+        d.params().enableGradients();
+        double[] times = new double[steps];
+        double lastLoss = 0;
+        try (AdamW opt = AdamW.standard(d.params())) {
+            for (int s = -2; s < steps; s++) { // two warm-up steps
+                long t0 = System.nanoTime();
+                try (NDScope scope = new NDScope()) {
+                    NDArray tokens = root.randomInteger(0, c.vocabSize(), new Shape(batch, seq + 1), DataType.INT64);
+                    lastLoss = LmStep.run(d, opt, tokens.get(":, :-1"), tokens.get(":, 1:"), null, 1e-4, 0.1, 1.0)
+                            .loss();
+                    scope.suppressNotUsedWarning();
+                }
+                if (s >= 0) {
+                    times[s] = (System.nanoTime() - t0) / 1e9;
+                }
+            }
+        } finally {
+            d.params().close();
+        }
+        java.util.Arrays.sort(times);
+        double sec = times[steps / 2];
+        ParamCount.Llm pc = ParamCount.llm(c);
+        long matmulParams = (pc.active() - pc.embedding()) + (long) c.vocabSize() * c.hiddenSize();
+        double flopsPerToken = 6.0 * matmulParams + 12.0 * c.numLayers() * seq * c.numHeads() * c.headDim();
+        double tokens = (double) batch * seq;
+        double gflops = flopsPerToken * tokens / sec / 1e9;
+        ObjectNode o = Bench.report("train-step");
+        o.put("preset", preset);
+        o.put("batch", batch);
+        o.put("seq", seq);
+        o.put("params", pc.total());
+        o.put("secondsPerStep", sec);
+        o.put("tokensPerSecond", tokens / sec);
+        o.put("gflops", gflops);
+        o.put("gemmGflops", gemm);
+        o.put("mfu", gflops / gemm);
+        o.put("loss", lastLoss);
+        return o;
+    }
+}

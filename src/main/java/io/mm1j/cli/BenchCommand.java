@@ -1,0 +1,153 @@
+package io.mm1j.cli;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.bench.DecodeBench;
+import io.mm1j.bench.GemmBench;
+import io.mm1j.bench.TrainStepBench;
+import io.mm1j.config.LlmConfig;
+import io.mm1j.config.Presets;
+import io.mm1j.llm.Decoder;
+import io.mm1j.llm.HfLlama;
+import io.mm1j.tensor.Engines;
+import io.mm1j.tensor.Mm1Exception;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code mm1 bench …}: benchmarks that print JSON (no timed tests; figures go in issue notes). */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (JSON on stdout).",
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Decode.class, BenchCommand.TrainStep.class})
+public final class BenchCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    static void print(ObjectNode o, boolean json) {
+        if (json) {
+            System.out.println(Presets.toJson(o));
+        } else {
+            o.fields().forEachRemaining(f -> System.out.printf("%-18s %s%n", f.getKey(), f.getValue().asText()));
+        }
+    }
+
+    @Command(name = "gemm", mixinStandardHelpOptions = true, description = "FP32 sgemm GFLOP/s (the roofline).")
+    static final class Gemm implements Callable<Integer> {
+        @Option(names = "--n", defaultValue = "2048", description = "Matrix side (default ${DEFAULT-VALUE}).")
+        int n;
+
+        @Option(names = "--reps", defaultValue = "10", description = "Timed repetitions (median reported).")
+        int reps;
+
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            try (NDManager root = Engines.newRootManager(0)) {
+                print(GemmBench.run(root, n, reps), json);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "decode", mixinStandardHelpOptions = true,
+            description = "KV-cache decode tokens/s (batch 1, greedy, F32) for a model folder or a random model.")
+    static final class Decode implements Callable<Integer> {
+        @Option(names = "--model", description = "HF Llama model folder (default: random weights of --shape).")
+        Path model;
+
+        @Option(names = "--shape", description = "Random model shape, e.g. hidden=512,intermediate=1376,layers=8,"
+                + "heads=8,kvHeads=8,vocab=4096 (the default).")
+        String shape;
+
+        @Option(names = "--tokens", defaultValue = "128", description = "Timed tokens (default ${DEFAULT-VALUE}).")
+        int tokens;
+
+        @Option(names = "--warmup", defaultValue = "16", description = "Warm-up tokens (default ${DEFAULT-VALUE}).")
+        int warmup;
+
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            try (NDManager root = Engines.newRootManager(0)) {
+                Decoder d;
+                String source;
+                if (model != null) {
+                    d = HfLlama.load(model, root, DataType.FLOAT32);
+                    source = model.toString();
+                } else {
+                    LlmConfig c = parseShape(shape);
+                    d = DecodeBench.randomModel(c, root);
+                    source = "random " + (shape == null ? "hidden=512,intermediate=1376,layers=8,heads=8,kvHeads=8,"
+                            + "vocab=4096" : shape);
+                }
+                print(DecodeBench.run(d, tokens, warmup, source), json);
+            }
+            return 0;
+        }
+
+        static LlmConfig parseShape(String spec) {
+            LlmConfig d = DecodeBench.defaultShape();
+            if (spec == null || spec.isBlank()) {
+                return d;
+            }
+            Map<String, Integer> v = new java.util.HashMap<>(Map.of("hidden", d.hiddenSize(), "intermediate",
+                    d.intermediateSize(), "layers", d.numLayers(), "heads", d.numHeads(), "kvHeads", d.numKvHeads(),
+                    "vocab", d.vocabSize()));
+            for (String kv : spec.split(",")) {
+                String[] p = kv.split("=", 2);
+                if (p.length != 2 || !v.containsKey(p[0].trim())) {
+                    throw new Mm1Exception("--shape: bad entry '" + kv + "'; keys: " + v.keySet());
+                }
+                try {
+                    v.put(p[0].trim(), Integer.parseInt(p[1].trim()));
+                } catch (NumberFormatException e) {
+                    throw new Mm1Exception("--shape: '" + p[1] + "' is not an integer (key " + p[0] + ")");
+                }
+            }
+            return LlmConfig.llama(v.get("vocab"), v.get("hidden"), v.get("intermediate"), v.get("layers"),
+                    v.get("heads"), v.get("kvHeads"), 1024, false);
+        }
+    }
+
+    @Command(name = "train-step", mixinStandardHelpOptions = true,
+            description = "LLM training step throughput and MFU against sgemm measured in the same run.")
+    static final class TrainStep implements Callable<Integer> {
+        @Option(names = "--preset", defaultValue = "mini", description = "Preset (default ${DEFAULT-VALUE}).")
+        String preset;
+
+        @Option(names = "--batch", defaultValue = "8", description = "Sequences per step (default ${DEFAULT-VALUE}).")
+        int batch;
+
+        @Option(names = "--seq", defaultValue = "256", description = "Tokens per sequence (default ${DEFAULT-VALUE}).")
+        int seq;
+
+        @Option(names = "--steps", defaultValue = "5", description = "Timed steps (median reported).")
+        int steps;
+
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            LlmConfig c = Presets.load(preset).llm();
+            if (seq > c.maxPositions()) {
+                throw new Mm1Exception("--seq " + seq + " exceeds the preset's maxPositions " + c.maxPositions());
+            }
+            try (NDManager root = Engines.newRootManager(0)) {
+                print(TrainStepBench.run(root, c, preset, batch, seq, steps), json);
+            }
+            return 0;
+        }
+    }
+}

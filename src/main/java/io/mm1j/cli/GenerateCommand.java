@@ -1,0 +1,88 @@
+package io.mm1j.cli;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.mm1j.llm.Decoder;
+import io.mm1j.llm.HfLlama;
+import io.mm1j.mllm.Generator;
+import io.mm1j.mllm.Sampler;
+import io.mm1j.tensor.Engines;
+import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.tokenizer.Tokenizer;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code mm1 generate}: text from a model folder; prints only the generated text on stdout. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate text with a model folder (HF Llama format: config.json, model.safetensors, "
+                + "tokenizer.json). Starts from BOS; prints only the generated text.")
+public final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Model folder.")
+    Path model;
+
+    @Option(names = "--prompt", defaultValue = "", description = "Prompt text (may be empty).")
+    String prompt;
+
+    @Option(names = "--max-tokens", defaultValue = "128", description = "Tokens to generate at most (default ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--top-p", defaultValue = "0.9", description = "Nucleus sampling mass (default ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Sampling seed (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Override
+    public Integer call() {
+        if (maxTokens < 0) {
+            throw new Mm1Exception("--max-tokens must be >= 0, got " + maxTokens);
+        }
+        Sampler sampler = Sampler.of(temperature, topP, seed);
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        try (NDManager root = Engines.newRootManager((int) seed);
+             Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"))) {
+            Decoder decoder = HfLlama.load(model, root, DataType.FLOAT32);
+            generate(decoder, tok, prompt, maxTokens, sampler, out::print);
+            out.println();
+        }
+        return 0;
+    }
+
+    /** Encodes BOS + prompt, generates, and streams decoded text pieces to {@code sink}. */
+    public static String generate(Decoder decoder, Tokenizer tok, String prompt, int maxTokens, Sampler sampler,
+                                  java.util.function.Consumer<String> sink) {
+        long[] body = prompt.isEmpty() ? new long[0] : tok.encode(prompt);
+        long[] ids = new long[body.length + 1];
+        ids[0] = decoder.config().bosTokenId();
+        System.arraycopy(body, 0, ids, 1, body.length);
+        List<Long> generated = new ArrayList<>();
+        StringBuilder printed = new StringBuilder();
+        // BOS delimits documents in llama2.c-style training, so it also ends generation (as run.c does).
+        Set<Integer> stop = Set.of(decoder.config().eosTokenId(), decoder.config().bosTokenId());
+        new Generator(decoder).generate(ids, maxTokens, sampler, stop, id -> {
+            generated.add((long) id);
+            String full = tok.decode(generated.stream().mapToLong(Long::longValue).toArray());
+            // Print only the new suffix once it is stable (a byte-fallback UTF-8 sequence may still be incomplete).
+            if (full.startsWith(printed.toString()) && !full.endsWith("\uFFFD")) {
+                sink.accept(full.substring(printed.length()));
+                printed.setLength(0);
+                printed.append(full);
+            }
+        });
+        String full = tok.decode(generated.stream().mapToLong(Long::longValue).toArray());
+        if (!full.equals(printed.toString()) && full.startsWith(printed.toString())) {
+            sink.accept(full.substring(printed.length()));
+        }
+        return full;
+    }
+}

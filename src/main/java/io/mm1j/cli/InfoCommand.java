@@ -1,0 +1,105 @@
+package io.mm1j.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.config.Mm1Config;
+import io.mm1j.config.ParamCount;
+import io.mm1j.config.Presets;
+import io.mm1j.train.LrLaw;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code mm1 info}: parameter counts, memory and the MM1 LR law for a preset or config, without allocating. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Print parameter counts, memory needs and the MM1 peak LR for a preset (nothing allocated).")
+public final class InfoCommand implements Callable<Integer> {
+    @Option(names = "--preset", description = "Preset name: ${COMPLETION-CANDIDATES}", completionCandidates =
+            PresetNames.class)
+    String preset;
+
+    @Option(names = "--config", description = "An mm1j config.json instead of a preset.")
+    Path config;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    /** Picocli completion candidates. */
+    static final class PresetNames extends java.util.ArrayList<String> {
+        PresetNames() {
+            super(Presets.NAMES);
+        }
+    }
+
+    @Override
+    public Integer call() {
+        Mm1Config cfg = config != null ? Presets.read(config) : Presets.load(preset == null ? "mini" : preset);
+        ObjectNode out = describe(cfg);
+        if (json) {
+            System.out.println(Presets.toJson(out));
+        } else {
+            printTable(out);
+        }
+        return 0;
+    }
+
+    /** The info report as JSON (keys: params.*, memory.*, lr.*). */
+    public static ObjectNode describe(Mm1Config cfg) {
+        ObjectNode out = Presets.JSON.createObjectNode();
+        out.put("name", cfg.name());
+        out.put("description", cfg.description());
+        Map<String, Long> counts = ParamCount.all(cfg);
+        ObjectNode params = out.putObject("params");
+        counts.forEach(params::put);
+        long total = counts.get("total");
+        ObjectNode mem = out.putObject("memory");
+        mem.put("weightsFp32Bytes", total * 4);
+        mem.put("weightsBf16Bytes", total * 2);
+        // AdamW keeps two FP32 moments per parameter (plus FP32 master weights when training in BF16).
+        mem.put("adamStateFp32Bytes", total * 8);
+        mem.put("trainingFp32Bytes", total * 16); // weights + grads + 2 moments
+        long nonEmb = counts.get("nonEmbedding");
+        ObjectNode lr = out.putObject("lr");
+        lr.put("law", "exp(-0.4214 ln N - 0.5535), N = non-embedding params");
+        lr.put("peak", LrLaw.MM1.peakLr(nonEmb));
+        lr.put("weightDecay", LrLaw.MM1.weightDecay(nonEmb));
+        out.set("config", Presets.JSON.valueToTree(cfg));
+        return out;
+    }
+
+    private static void printTable(ObjectNode out) {
+        System.out.printf(Locale.ROOT, "%s — %s%n", out.get("name").asText(), out.get("description").asText());
+        System.out.println("parameters:");
+        out.get("params").fields().forEachRemaining(f ->
+                System.out.printf(Locale.ROOT, "  %-14s %16s  (%s)%n", f.getKey(),
+                        String.format(Locale.ROOT, "%,d", f.getValue().asLong()), human(f.getValue().asLong())));
+        System.out.println("memory:");
+        out.get("memory").fields().forEachRemaining(f ->
+                System.out.printf(Locale.ROOT, "  %-20s %10s%n", f.getKey(), bytes(f.getValue().asLong())));
+        System.out.printf(Locale.ROOT, "MM1 LR law: peak lr %.3g, weight decay %.3g%n",
+                out.get("lr").get("peak").asDouble(), out.get("lr").get("weightDecay").asDouble());
+    }
+
+    static String human(long n) {
+        if (n >= 1_000_000_000L) {
+            return String.format(Locale.ROOT, "%.2fB", n / 1e9);
+        }
+        if (n >= 1_000_000L) {
+            return String.format(Locale.ROOT, "%.1fM", n / 1e6);
+        }
+        if (n >= 1_000L) {
+            return String.format(Locale.ROOT, "%.1fK", n / 1e3);
+        }
+        return Long.toString(n);
+    }
+
+    static String bytes(long b) {
+        double gib = b / (1024.0 * 1024 * 1024);
+        if (gib >= 1) {
+            return String.format(Locale.ROOT, "%.2f GiB", gib);
+        }
+        return String.format(Locale.ROOT, "%.1f MiB", b / (1024.0 * 1024));
+    }
+}

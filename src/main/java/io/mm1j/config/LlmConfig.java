@@ -1,0 +1,86 @@
+package io.mm1j.config;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.mm1j.tensor.Mm1Exception;
+
+/**
+ * Decoder LLM shape (Llama architecture: pre-RMSNorm, RoPE, SwiGLU, GQA; MM1_SPEC.md §1 "Decoder LLM").
+ * HF {@code config.json} names are mapped only in {@code HfLlama}; this record is mm1j's own vocabulary.
+ *
+ * @param vocabSize        tokenizer vocabulary size (rows of the embedding)
+ * @param hiddenSize       model width D
+ * @param intermediateSize SwiGLU hidden width F of the dense FFN
+ * @param numLayers        decoder blocks
+ * @param numHeads         query heads H
+ * @param numKvHeads       key/value heads (GQA when &lt; H; H must be a multiple)
+ * @param headDim          per-head width (usually D / H)
+ * @param maxPositions     longest sequence the KV cache and RoPE table are built for
+ * @param rmsNormEps       RMSNorm epsilon
+ * @param ropeTheta        RoPE base θ (Llama: 10000)
+ * @param tieEmbeddings    LM head shares the token embedding matrix
+ * @param bosTokenId       beginning-of-sequence id
+ * @param eosTokenId       end-of-sequence id
+ * @param moe              mixture-of-experts settings, or null for a dense decoder
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+                        int numKvHeads, int headDim, int maxPositions, double rmsNormEps, double ropeTheta,
+                        boolean tieEmbeddings, int bosTokenId, int eosTokenId, MoeConfig moe) {
+    public LlmConfig {
+        if (vocabSize < 2 || hiddenSize < 1 || intermediateSize < 1 || numLayers < 1 || numHeads < 1) {
+            throw new Mm1Exception("llm: vocabSize, hiddenSize, intermediateSize, numLayers and numHeads must be "
+                    + "positive");
+        }
+        if (numKvHeads < 1 || numHeads % numKvHeads != 0) {
+            throw new Mm1Exception("llm.numKvHeads (" + numKvHeads + ") must divide numHeads (" + numHeads + ")");
+        }
+        if (headDim < 2 || headDim % 2 != 0) {
+            throw new Mm1Exception("llm.headDim must be even and >= 2 for RoPE, got " + headDim);
+        }
+        if (maxPositions < 1) {
+            throw new Mm1Exception("llm.maxPositions must be positive, got " + maxPositions);
+        }
+        if (!(rmsNormEps > 0) || !(ropeTheta > 0)) {
+            throw new Mm1Exception("llm.rmsNormEps and llm.ropeTheta must be > 0");
+        }
+        if (bosTokenId < 0 || bosTokenId >= vocabSize || eosTokenId < 0 || eosTokenId >= vocabSize) {
+            throw new Mm1Exception("llm.bosTokenId/eosTokenId must be within [0, vocabSize=" + vocabSize + ")");
+        }
+    }
+
+    /** A Llama-style dense config: head dim D/H, θ = 10000, eps 1e-5, BOS 1, EOS 2. */
+    public static LlmConfig llama(int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads,
+                                  int maxPositions, boolean tied) {
+        if (hidden % heads != 0) {
+            throw new Mm1Exception("llm.hiddenSize (" + hidden + ") must be a multiple of numHeads (" + heads + ")");
+        }
+        return new LlmConfig(vocab, hidden, intermediate, layers, heads, kvHeads, hidden / heads, maxPositions, 1e-5,
+                10000.0, tied, 1, 2, null);
+    }
+
+    public LlmConfig withMoe(MoeConfig m) {
+        return new LlmConfig(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
+                maxPositions, rmsNormEps, ropeTheta, tieEmbeddings, bosTokenId, eosTokenId, m);
+    }
+
+    public LlmConfig withVocab(int vocab) {
+        return new LlmConfig(vocab, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
+                maxPositions, rmsNormEps, ropeTheta, tieEmbeddings, bosTokenId, eosTokenId, moe);
+    }
+
+    @JsonIgnore
+    public int kvGroups() {
+        return numHeads / numKvHeads;
+    }
+
+    @JsonIgnore
+    public boolean isMoeLayer(int layer) {
+        return moe != null && moe.isMoeLayer(layer);
+    }
+
+    @JsonIgnore
+    public int expertIntermediate() {
+        return moe == null || moe.expertIntermediate() == 0 ? intermediateSize : moe.expertIntermediate();
+    }
+}

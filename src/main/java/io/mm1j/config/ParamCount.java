@@ -1,0 +1,76 @@
+package io.mm1j.config;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Parameter counts from a config alone (nothing allocated), so that {@code mm1 info --preset mm1-30b} works on a
+ * laptop. The counts are exactly the tensors the model classes create; a unit test pins this against a
+ * materialised tiny model.
+ *
+ * <p>"Non-embedding" follows the scaling-law convention MM1's LR law uses: everything except the token embedding
+ * and an untied LM head.
+ */
+public final class ParamCount {
+    private ParamCount() {}
+
+    /** Counts for a decoder: total, embedding, nonEmbedding, active (MoE: top-k experts per MoE layer). */
+    public record Llm(long total, long embedding, long nonEmbedding, long active) {}
+
+    public static Llm llm(LlmConfig c) {
+        long d = c.hiddenSize();
+        long qDim = (long) c.numHeads() * c.headDim();
+        long kvDim = (long) c.numKvHeads() * c.headDim();
+        long attention = d * qDim + 2 * d * kvDim + qDim * d;
+        long norms = 2 * d;
+        long denseFfn = 3 * d * c.intermediateSize();
+        long total = 0;
+        long active = 0;
+        for (int i = 0; i < c.numLayers(); i++) {
+            long block = attention + norms;
+            total += block;
+            active += block;
+            if (c.isMoeLayer(i)) {
+                long expert = 3 * d * c.expertIntermediate();
+                long router = d * c.moe().numExperts();
+                total += router + expert * c.moe().numExperts();
+                active += router + expert * c.moe().topK();
+            } else {
+                total += denseFfn;
+                active += denseFfn;
+            }
+        }
+        total += d; // final norm
+        active += d;
+        long embedding = (long) c.vocabSize() * d * (c.tieEmbeddings() ? 1 : 2);
+        return new Llm(total + embedding, embedding, total, active + embedding);
+    }
+
+    /**
+     * CLIP ViT (HF CLIPVisionModel layout): patch conv (no bias), class embedding, position embeddings,
+     * pre-LayerNorm, per block LN1 + q/k/v/o with bias + LN2 + fc1/fc2 with bias, post-LayerNorm.
+     */
+    public static long vision(VisionConfig v) {
+        long w = v.width();
+        long patch = 3L * v.patchSize() * v.patchSize() * w;
+        long pos = (v.numPatches() + 1L) * w;
+        long block = 2 * w + 4 * (w * w + w) + 2 * w + (w * v.mlpDim() + v.mlpDim()) + (v.mlpDim() * w + w);
+        return patch + w + pos + 2 * w + v.layers() * block + 2 * w;
+    }
+
+    /** Per-component and total counts as a flat map for {@code mm1 info}. */
+    public static Map<String, Long> all(Mm1Config cfg) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        Llm l = llm(cfg.llm());
+        long vision = cfg.vision() == null ? 0 : vision(cfg.vision());
+        out.put("total", l.total() + vision);
+        out.put("llm", l.total());
+        out.put("embedding", l.embedding());
+        out.put("nonEmbedding", l.nonEmbedding());
+        out.put("active", l.active() + vision);
+        if (cfg.vision() != null) {
+            out.put("vision", vision);
+        }
+        return out;
+    }
+}

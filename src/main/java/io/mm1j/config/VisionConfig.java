@@ -1,0 +1,47 @@
+package io.mm1j.config;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import io.mm1j.tensor.Mm1Exception;
+
+/**
+ * CLIP-style ViT image encoder (MM1_SPEC.md §1 "Image encoder"): conv patch embedding, CLS token, learned absolute
+ * position embeddings, pre-LN blocks, GELU or quick-GELU MLP.
+ *
+ * @param imageSize     input resolution in pixels (square; ablations 336, final 378)
+ * @param patchSize     patch side in pixels (14 for ViT-L/14 and ViT-H/14)
+ * @param width         token width
+ * @param layers        transformer blocks
+ * @param heads         attention heads
+ * @param mlpDim        MLP hidden width
+ * @param activation    "gelu" or "quick_gelu" (OpenAI CLIP)
+ * @param layerNormEps  LayerNorm epsilon
+ * @param featureLayer  which block's output feeds the connector (-1 = last, as MM1)
+ */
+public record VisionConfig(int imageSize, int patchSize, int width, int layers, int heads, int mlpDim,
+                           String activation, double layerNormEps, int featureLayer) {
+    public VisionConfig {
+        if (imageSize < 1 || patchSize < 1 || imageSize % patchSize != 0) {
+            throw new Mm1Exception("vision.imageSize (" + imageSize + ") must be a positive multiple of patchSize ("
+                    + patchSize + ")");
+        }
+        if (width < 1 || layers < 1 || heads < 1 || width % heads != 0 || mlpDim < 1) {
+            throw new Mm1Exception("vision: width must be a positive multiple of heads; layers and mlpDim positive");
+        }
+        if (!"gelu".equals(activation) && !"quick_gelu".equals(activation)) {
+            throw new Mm1Exception("vision.activation must be gelu or quick_gelu, got " + activation);
+        }
+        if (featureLayer < -layers || featureLayer >= layers) {
+            throw new Mm1Exception("vision.featureLayer must be within [-layers, layers), got " + featureLayer);
+        }
+    }
+
+    @JsonIgnore
+    public int gridSize() {
+        return imageSize / patchSize;
+    }
+
+    @JsonIgnore
+    public int numPatches() {
+        return gridSize() * gridSize();
+    }
+}

@@ -1,0 +1,215 @@
+package io.mm1j.llm;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.mm1j.config.LlmConfig;
+import io.mm1j.nn.Attention;
+import io.mm1j.nn.KvCache;
+import io.mm1j.nn.Ops;
+import io.mm1j.nn.ParamStore;
+import io.mm1j.nn.Rope;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Llama decoder (dense or MoE): token embedding → N × [x + attn(rmsnorm(x)); x + ffn(rmsnorm(x))] → rmsnorm → LM
+ * head. Parameters carry Hugging Face names, so {@code HfLlama} moves them in and out unchanged.
+ *
+ * <p>The decoder takes input <em>embeddings</em> so that MM1 can splice image tokens in before the first block
+ * ({@code mllm.Mm1Model}); {@link #embed} gives the text part.
+ */
+public final class Decoder {
+    public static final String EMBED = "model.embed_tokens.weight";
+    public static final String NORM = "model.norm.weight";
+    public static final String LM_HEAD = "lm_head.weight";
+
+    private final LlmConfig config;
+    private final ParamStore params;
+    private final Rope rope;
+    private final Attention attention;
+    private final NDArray eps;
+    private final NDArray scale;
+
+    /** Output of a forward pass: logits (B, T, V) and the summed MoE auxiliary loss (null for a dense model). */
+    public record Output(NDArray logits, NDArray auxLoss, List<int[]> expertLoad) {}
+
+    /** Wraps existing parameters (loaded or initialised) with the config's shape. */
+    public Decoder(LlmConfig config, ParamStore params) {
+        this.config = config;
+        this.params = params;
+        NDManager m = params.manager();
+        this.rope = new Rope(m, config.headDim(), config.maxPositions(), config.ropeTheta(), params.dtype());
+        this.attention = new Attention(m);
+        this.eps = params.scalar(config.rmsNormEps());
+        this.scale = params.scalar(1.0 / Math.sqrt(config.headDim()));
+    }
+
+    public static String layer(int i) {
+        return "model.layers." + i + ".";
+    }
+
+    /**
+     * Random initialisation: N(0, 0.02) for matrices, residual output projections scaled by 1/sqrt(2·layers)
+     * (GPT-2), ones for norms.
+     */
+    public static Decoder init(LlmConfig c, NDManager manager, DataType dtype) {
+        ParamStore p = new ParamStore(manager, dtype);
+        double std = 0.02;
+        double outStd = std / Math.sqrt(2.0 * c.numLayers());
+        long d = c.hiddenSize();
+        long q = (long) c.numHeads() * c.headDim();
+        long kv = (long) c.numKvHeads() * c.headDim();
+        p.normal(EMBED, new Shape(c.vocabSize(), d), std);
+        for (int i = 0; i < c.numLayers(); i++) {
+            String l = layer(i);
+            p.ones(l + "input_layernorm.weight", new Shape(d));
+            p.normal(l + "self_attn.q_proj.weight", new Shape(q, d), std);
+            p.normal(l + "self_attn.k_proj.weight", new Shape(kv, d), std);
+            p.normal(l + "self_attn.v_proj.weight", new Shape(kv, d), std);
+            p.normal(l + "self_attn.o_proj.weight", new Shape(d, q), outStd);
+            p.ones(l + "post_attention_layernorm.weight", new Shape(d));
+            if (c.isMoeLayer(i)) {
+                MoeFeedForward.init(p, c, i, std, outStd);
+            } else {
+                p.normal(l + "mlp.gate_proj.weight", new Shape(c.intermediateSize(), d), std);
+                p.normal(l + "mlp.up_proj.weight", new Shape(c.intermediateSize(), d), std);
+                p.normal(l + "mlp.down_proj.weight", new Shape(d, c.intermediateSize()), outStd);
+            }
+        }
+        p.ones(NORM, new Shape(d));
+        if (!c.tieEmbeddings()) {
+            p.normal(LM_HEAD, new Shape(c.vocabSize(), d), std);
+        }
+        return new Decoder(c, p);
+    }
+
+    /** Expected shape of every tensor, in HF names, for loaders (stacked MoE experts). */
+    public static java.util.Map<String, Shape> expectedShapes(LlmConfig c) {
+        java.util.Map<String, Shape> out = new java.util.LinkedHashMap<>();
+        long d = c.hiddenSize();
+        long q = (long) c.numHeads() * c.headDim();
+        long kv = (long) c.numKvHeads() * c.headDim();
+        out.put(EMBED, new Shape(c.vocabSize(), d));
+        for (int i = 0; i < c.numLayers(); i++) {
+            String l = layer(i);
+            out.put(l + "input_layernorm.weight", new Shape(d));
+            out.put(l + "self_attn.q_proj.weight", new Shape(q, d));
+            out.put(l + "self_attn.k_proj.weight", new Shape(kv, d));
+            out.put(l + "self_attn.v_proj.weight", new Shape(kv, d));
+            out.put(l + "self_attn.o_proj.weight", new Shape(d, q));
+            out.put(l + "post_attention_layernorm.weight", new Shape(d));
+            if (c.isMoeLayer(i)) {
+                long e = c.moe().numExperts();
+                long f = c.expertIntermediate();
+                String pre = MoeFeedForward.prefix(i);
+                out.put(pre + "gate.weight", new Shape(e, d));
+                out.put(pre + "experts.w1.weight", new Shape(e, f, d));
+                out.put(pre + "experts.w3.weight", new Shape(e, f, d));
+                out.put(pre + "experts.w2.weight", new Shape(e, d, f));
+            } else {
+                out.put(l + "mlp.gate_proj.weight", new Shape(c.intermediateSize(), d));
+                out.put(l + "mlp.up_proj.weight", new Shape(c.intermediateSize(), d));
+                out.put(l + "mlp.down_proj.weight", new Shape(d, c.intermediateSize()));
+            }
+        }
+        out.put(NORM, new Shape(d));
+        if (!c.tieEmbeddings()) {
+            out.put(LM_HEAD, new Shape(c.vocabSize(), d));
+        }
+        return out;
+    }
+
+    public LlmConfig config() {
+        return config;
+    }
+
+    public ParamStore params() {
+        return params;
+    }
+
+    /** Token embeddings: ids (B, T) int64 → (B, T, D). */
+    public NDArray embed(NDArray ids) {
+        return Ops.rows(params.get(EMBED), ids);
+    }
+
+    /** Full forward from token ids (B, T) with no cache and no padding. */
+    public Output forward(NDArray ids) {
+        return forward(embed(ids), null, null, false);
+    }
+
+    /**
+     * @param h        input embeddings (B, T, D)
+     * @param keep     (B, S) 1 for real tokens, 0 for padding (S = cached + T), or null for no padding
+     * @param cache    KV cache to read and extend, or null for a full-sequence pass
+     * @param lastOnly compute logits for the last position only (decoding)
+     * @return logits (B, T, V) or (B, 1, V), and the MoE auxiliary loss
+     */
+    public Output forward(NDArray h, NDArray keep, KvCache cache, boolean lastOnly) {
+        Shape hs = h.getShape();
+        long b = hs.get(0);
+        int t = Math.toIntExact(hs.get(1));
+        int start = cache == null ? 0 : cache.length();
+        int s = start + t;
+        DataType dt = params.dtype();
+        NDArray mask = t == 1 ? null : attention.causal(t, s, start, dt);
+        if (keep != null) {
+            NDArray pad = Attention.padding(keep, dt);
+            mask = mask == null ? pad : mask.add(pad);
+        }
+        int nh = config.numHeads();
+        int kvh = config.numKvHeads();
+        int hd = config.headDim();
+        NDArray aux = null;
+        List<int[]> loads = new ArrayList<>();
+        for (int i = 0; i < config.numLayers(); i++) {
+            String l = layer(i);
+            // x = x + o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))), n = rmsnorm(x)
+            NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps);
+            NDArray q = Ops.linear(n, params.get(l + "self_attn.q_proj.weight"))
+                    .reshape(b, t, nh, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
+            NDArray k = Ops.linear(n, params.get(l + "self_attn.k_proj.weight"))
+                    .reshape(b, t, kvh, hd).transpose(0, 2, 1, 3); // (B, KV, T, hd)
+            NDArray v = Ops.linear(n, params.get(l + "self_attn.v_proj.weight"))
+                    .reshape(b, t, kvh, hd).transpose(0, 2, 1, 3); // (B, KV, T, hd)
+            q = rope.apply(q, start);
+            k = rope.apply(k, start);
+            if (cache != null) {
+                NDArray[] kv = cache.append(i, k, v); // (B, KV, S, hd)
+                k = kv[0];
+                v = kv[1];
+            }
+            NDArray a = Attention.attend(q, k, v, mask, scale)
+                    .transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd); // (B, T, H·hd)
+            h = h.add(Ops.linear(a, params.get(l + "self_attn.o_proj.weight")));
+            // x = x + ffn(rmsnorm(x))
+            NDArray m = Ops.rmsNorm(h, params.get(l + "post_attention_layernorm.weight"), eps);
+            if (config.isMoeLayer(i)) {
+                MoeFeedForward.Output mo = MoeFeedForward.forward(params, config, i, m);
+                h = h.add(mo.y());
+                aux = aux == null ? mo.auxLoss() : aux.add(mo.auxLoss());
+                loads.add(mo.expertLoad());
+            } else {
+                h = h.add(Ops.swiGlu(m, params.get(l + "mlp.gate_proj.weight"), params.get(l + "mlp.up_proj.weight"),
+                        params.get(l + "mlp.down_proj.weight")));
+            }
+        }
+        if (cache != null) {
+            cache.advance(t);
+        }
+        if (lastOnly && t > 1) {
+            h = h.get(new NDIndex(":, -1:, :")); // (B, 1, D)
+        }
+        h = Ops.rmsNorm(h, params.get(NORM), eps);
+        NDArray head = config.tieEmbeddings() ? params.get(EMBED) : params.get(LM_HEAD);
+        return new Output(Ops.linear(h, head), aux, loads);
+    }
+
+    /** A KV cache sized for this decoder. */
+    public KvCache newCache(int batch, int capacity) {
+        return new KvCache(params.manager(), config.numLayers(), batch, config.numKvHeads(), config.headDim(),
+                Math.min(capacity, config.maxPositions()), params.dtype());
+    }
+}

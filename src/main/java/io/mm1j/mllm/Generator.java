@@ -1,0 +1,65 @@
+package io.mm1j.mllm;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.mm1j.llm.Decoder;
+import io.mm1j.nn.KvCache;
+import io.mm1j.tensor.Mm1Exception;
+import java.util.Set;
+import java.util.function.IntConsumer;
+
+/**
+ * Autoregressive generation with the KV cache: one prefill pass over the prompt, then one token per step.
+ * Tokens stream through a callback so that a CLI or server can print as they come.
+ */
+public final class Generator {
+    private final Decoder decoder;
+
+    public Generator(Decoder decoder) {
+        this.decoder = decoder;
+    }
+
+    /**
+     * @param prompt    token ids (must be non-empty: start from BOS)
+     * @param maxTokens tokens to generate at most
+     * @param stop      ids that end generation (not emitted)
+     * @param onToken   receives every generated id
+     * @return number of tokens generated
+     */
+    public int generate(long[] prompt, int maxTokens, Sampler sampler, Set<Integer> stop, IntConsumer onToken) {
+        if (prompt.length == 0) {
+            throw new Mm1Exception("generation needs at least one prompt token (BOS)");
+        }
+        int capacity = prompt.length + maxTokens;
+        if (capacity > decoder.config().maxPositions()) {
+            throw new Mm1Exception("prompt (" + prompt.length + " tokens) + --max-tokens (" + maxTokens
+                    + ") exceeds the model's maxPositions " + decoder.config().maxPositions());
+        }
+        NDManager manager = decoder.params().manager();
+        int produced = 0;
+        try (KvCache cache = decoder.newCache(1, capacity)) {
+            long[] input = prompt;
+            while (produced < maxTokens) {
+                int next;
+                try (NDScope scope = new NDScope()) {
+                    NDArray ids = manager.create(input, new Shape(1, input.length));
+                    NDArray logits = decoder.forward(decoder.embed(ids), null, cache, true).logits(); // (1, 1, V)
+                    float[] row = logits.getDataType() == DataType.FLOAT32 ? logits.toFloatArray()
+                            : logits.toType(DataType.FLOAT32, false).toFloatArray();
+                    next = sampler.sample(row);
+                    scope.suppressNotUsedWarning();
+                }
+                if (stop.contains(next)) {
+                    break;
+                }
+                onToken.accept(next);
+                produced++;
+                input = new long[] {next};
+            }
+        }
+        return produced;
+    }
+}

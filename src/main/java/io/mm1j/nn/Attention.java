@@ -1,0 +1,94 @@
+package io.mm1j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Scaled dot-product attention with grouped key/value heads (GQA), and the additive masks it uses.
+ *
+ * <p>GQA without copying K/V: query head h uses KV head h / g (HF {@code repeat_kv}); the H query heads are laid
+ * out KV-major, so {@code q (B, H, T, hd)} reshapes to {@code (B, KV, g·T, hd)} and attends to
+ * {@code k (B, KV, S, hd)} directly.
+ */
+public final class Attention {
+    /** Large finite negative instead of -inf: a fully masked row stays finite (uniform) instead of NaN. */
+    public static final double MASKED = -1e9;
+
+    private final NDManager manager;
+    private final Map<String, NDArray> causalCache = new ConcurrentHashMap<>();
+
+    public Attention(NDManager manager) {
+        this.manager = manager;
+    }
+
+    /**
+     * softmax(q·kᵀ·scale + mask)·v.
+     *
+     * @param q     (B, H, T, hd)
+     * @param k     (B, KV, S, hd)
+     * @param v     (B, KV, S, hd)
+     * @param mask  additive, broadcastable to (B, 1, 1, T, S), or null
+     * @param scale 1/sqrt(hd) as a cached scalar
+     * @return (B, H, T, hd)
+     */
+    public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask, NDArray scale) {
+        Shape qs = q.getShape();
+        long b = qs.get(0);
+        long h = qs.get(1);
+        long t = qs.get(2);
+        long hd = qs.get(3);
+        long kv = k.getShape().get(1);
+        long s = k.getShape().get(2);
+        long g = h / kv;
+        NDArray qg = q.reshape(b, kv, g * t, hd); // (B, KV, g·T, hd)
+        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul(scale); // (B, KV, g·T, S)
+        if (mask != null) {
+            scores = scores.reshape(b, kv, g, t, s).add(mask).reshape(b, kv, g * t, s);
+        }
+        NDArray p = scores.softmax(-1);
+        return p.matMul(v).reshape(b, h, t, hd); // (B, KV, g·T, hd) → (B, H, T, hd)
+    }
+
+    /**
+     * Additive mask (1, 1, 1, T, S) letting query i (absolute position start+i) see keys 0..start+i. The
+     * full-sequence mask (start = 0, T = S) is cached because training uses one shape for thousands of steps;
+     * other shapes (prefill after a cached prefix) are built in the caller's scope.
+     */
+    public NDArray causal(int t, int s, int start, DataType dtype) {
+        if (start != 0 || t != s) {
+            return buildCausal(manager, t, s, start, dtype);
+        }
+        return causalCache.computeIfAbsent(t + ":" + dtype, k -> {
+            NDArray mask = buildCausal(manager, t, s, 0, dtype);
+            NDScope.unregister(mask);
+            return mask;
+        });
+    }
+
+    private static NDArray buildCausal(NDManager manager, int t, int s, int start, DataType dtype) {
+        try (NDManager tmp = manager.newSubManager()) {
+            NDArray keys = tmp.arange(0, s, 1, DataType.INT64).reshape(1, s);
+            NDArray queries = tmp.arange(start, start + t, 1, DataType.INT64).reshape(t, 1);
+            NDArray future = keys.gt(queries).toType(dtype, false); // 1 where the key lies in the future
+            NDArray mask = future.mul(MASKED).reshape(1, 1, 1, t, s);
+            mask.attach(manager);
+            return mask;
+        }
+    }
+
+    /**
+     * Additive padding mask (B, 1, 1, 1, S) from {@code keep (B, S)} with 1 for real tokens and 0 for padding.
+     * Created in the caller's scope (it changes with every batch).
+     */
+    public static NDArray padding(NDArray keep, DataType dtype) {
+        long b = keep.getShape().get(0);
+        long s = keep.getShape().get(1);
+        NDArray one = keep.getManager().ones(new Shape(), dtype);
+        return one.sub(keep.toType(dtype, false)).mul(MASKED).reshape(b, 1, 1, 1, s);
+    }
+}

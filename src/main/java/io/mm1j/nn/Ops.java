@@ -1,0 +1,46 @@
+package io.mm1j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.Activation;
+import ai.djl.nn.core.Embedding;
+import ai.djl.nn.core.Linear;
+
+/**
+ * The small functional blocks every model here is made of. Each takes its parameters explicitly; scalars come
+ * from the caller's cached {@link io.mm1j.tensor.Scalars} (never {@code mul(Number)} on a graph with gradients).
+ */
+public final class Ops {
+    private Ops() {}
+
+    /** {@code x @ w.T} with HF's [out, in] weight layout (torch.nn.functional.linear). */
+    public static NDArray linear(NDArray x, NDArray w) {
+        return Linear.linear(x, w).singletonOrThrow();
+    }
+
+    public static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        return Linear.linear(x, w, b).singletonOrThrow();
+    }
+
+    /** Rows of {@code table} picked by integer {@code ids} (any shape) → ids.shape + [D]; differentiable in table. */
+    public static NDArray rows(NDArray table, NDArray ids) {
+        return Embedding.embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
+    }
+
+    /** RMSNorm: {@code x / sqrt(mean(x², -1) + eps) * w} (Llama; no mean subtraction, no bias). */
+    public static NDArray rmsNorm(NDArray x, NDArray w, NDArray eps) {
+        NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        return x.div(rms).mul(w);
+    }
+
+    /** SiLU as x·σ(x) (DJL's swish goes through mul(Number): cookbook pitfall 2). */
+    public static NDArray silu(NDArray x) {
+        return x.mul(Activation.sigmoid(x));
+    }
+
+    /** SwiGLU FFN (Llama): {@code down(silu(gate(x)) * up(x))}. */
+    public static NDArray swiGlu(NDArray x, NDArray gate, NDArray up, NDArray down) {
+        return linear(silu(linear(x, gate)).mul(linear(x, up)), down);
+    }
+
+}

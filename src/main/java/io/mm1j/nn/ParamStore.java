@@ -1,0 +1,128 @@
+package io.mm1j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.tensor.Scalars;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Named parameters of a model, in one long-lived manager (DJL cookbook pitfall 4). Names are the Hugging Face
+ * tensor names (e.g. {@code model.layers.0.self_attn.q_proj.weight}) so that checkpoints load in HF tools.
+ * Whole components are frozen by name prefix (MM1 trains everything unfrozen; ablations freeze parts).
+ */
+public final class ParamStore implements AutoCloseable {
+    private final NDManager manager;
+    private final DataType dtype;
+    private final Scalars scalars;
+    private final Map<String, NDArray> params = new LinkedHashMap<>();
+    private final Set<String> frozenPrefixes = new LinkedHashSet<>();
+
+    public ParamStore(NDManager parent, DataType dtype) {
+        this.manager = parent.newSubManager();
+        this.dtype = dtype;
+        this.scalars = new Scalars(manager);
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    public DataType dtype() {
+        return dtype;
+    }
+
+    public Scalars scalars() {
+        return scalars;
+    }
+
+    /** A scalar of this store's dtype, cached (safe inside autograd). */
+    public NDArray scalar(double value) {
+        return scalars.of(value, dtype);
+    }
+
+    /** Registers {@code value} (converted to the store's dtype, moved into its manager) under {@code name}. */
+    public NDArray put(String name, NDArray value) {
+        NDArray v = value.getDataType() == dtype ? value : value.toType(dtype, false);
+        if (v != value) {
+            value.close();
+        }
+        v.attach(manager);
+        NDScope.unregister(v);
+        v.setName(name);
+        NDArray old = params.put(name, v);
+        if (old != null && old != v) {
+            old.close();
+        }
+        return v;
+    }
+
+    /** Normal(0, std) initialised parameter. */
+    public NDArray normal(String name, Shape shape, double std) {
+        NDArray a = manager.randomNormal(0f, (float) std, shape, DataType.FLOAT32);
+        return put(name, a);
+    }
+
+    public NDArray ones(String name, Shape shape) {
+        return put(name, manager.ones(shape, DataType.FLOAT32));
+    }
+
+    public NDArray zeros(String name, Shape shape) {
+        return put(name, manager.zeros(shape, DataType.FLOAT32));
+    }
+
+    public NDArray get(String name) {
+        NDArray a = params.get(name);
+        if (a == null) {
+            throw new Mm1Exception("parameter '" + name + "' does not exist");
+        }
+        return a;
+    }
+
+    public boolean contains(String name) {
+        return params.containsKey(name);
+    }
+
+    public Map<String, NDArray> all() {
+        return Collections.unmodifiableMap(params);
+    }
+
+    /** Freezes every parameter whose name starts with {@code prefix} (no gradient, no optimizer update). */
+    public void freeze(String prefix) {
+        frozenPrefixes.add(prefix);
+    }
+
+    public boolean isTrainable(String name) {
+        for (String p : frozenPrefixes) {
+            if (name.startsWith(p)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Marks every trainable parameter as requiring gradients (call once before training). */
+    public void enableGradients() {
+        params.forEach((name, a) -> a.setRequiresGradient(isTrainable(name)));
+    }
+
+    public long numel() {
+        long n = 0;
+        for (NDArray a : params.values()) {
+            n += a.size();
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

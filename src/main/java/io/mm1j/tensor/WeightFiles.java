@@ -1,0 +1,122 @@
+package io.mm1j.tensor;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The weights of a model folder: {@code model.safetensors}, or shards listed in {@code model.safetensors.index.json}
+ * ({@code {"weight_map": {tensor: file}}}), as Hugging Face writes them. Tracks which tensors were used so that a
+ * loader can report unexpected leftovers.
+ */
+public final class WeightFiles implements AutoCloseable {
+    public static final String SINGLE = "model.safetensors";
+    public static final String INDEX = "model.safetensors.index.json";
+
+    private final Map<String, SafeTensors> byTensor = new LinkedHashMap<>();
+    private final List<SafeTensors> files = new ArrayList<>();
+    private final Set<String> used = new LinkedHashSet<>();
+
+    private WeightFiles() {}
+
+    public static WeightFiles open(Path dir) {
+        WeightFiles w = new WeightFiles();
+        Path index = dir.resolve(INDEX);
+        Path single = dir.resolve(SINGLE);
+        try {
+            if (Files.isRegularFile(index)) {
+                JsonNode root;
+                try {
+                    root = new ObjectMapper().readTree(index.toFile());
+                } catch (IOException e) {
+                    throw new Mm1Exception(index + ": not valid JSON: " + e.getMessage());
+                }
+                JsonNode map = root.get("weight_map");
+                if (map == null || !map.isObject()) {
+                    throw new Mm1Exception(index + ": missing object field 'weight_map'");
+                }
+                Map<String, SafeTensors> opened = new LinkedHashMap<>();
+                for (var it = map.fields(); it.hasNext(); ) {
+                    var f = it.next();
+                    String file = f.getValue().asText();
+                    SafeTensors st = opened.get(file);
+                    if (st == null) {
+                        st = SafeTensors.open(dir.resolve(file));
+                        opened.put(file, st);
+                        w.files.add(st);
+                    }
+                    if (!st.entries().containsKey(f.getKey())) {
+                        throw new Mm1Exception(index + ": weight_map sends tensor '" + f.getKey() + "' to " + file
+                                + ", which does not contain it");
+                    }
+                    w.byTensor.put(f.getKey(), st);
+                }
+            } else if (Files.isRegularFile(single)) {
+                SafeTensors st = SafeTensors.open(single);
+                w.files.add(st);
+                for (String name : st.names()) {
+                    w.byTensor.put(name, st);
+                }
+            } else {
+                throw new Mm1Exception(dir + ": no " + SINGLE + " or " + INDEX + " found");
+            }
+            return w;
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
+        }
+    }
+
+    public boolean contains(String name) {
+        return byTensor.containsKey(name);
+    }
+
+    public Set<String> names() {
+        return byTensor.keySet();
+    }
+
+    public SafeTensors fileOf(String name) {
+        SafeTensors st = byTensor.get(name);
+        if (st == null) {
+            Path where = files.isEmpty() ? Path.of("?") : files.get(0).path().getParent();
+            throw new Mm1Exception(where + ": tensor '" + name + "' is missing from the model weights");
+        }
+        return st;
+    }
+
+    /** Loads {@code name} as float32 with the expected shape (error names the file and tensor). */
+    public NDArray load(NDManager manager, String name, Shape expected) {
+        SafeTensors st = fileOf(name);
+        used.add(name);
+        return st.load(manager, name, expected);
+    }
+
+    /** Tensor names present in the files but never loaded. */
+    public List<String> unused() {
+        List<String> out = new ArrayList<>();
+        for (String n : byTensor.keySet()) {
+            if (!used.contains(n)) {
+                out.add(n);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        for (SafeTensors f : files) {
+            f.close();
+        }
+    }
+}

@@ -1,0 +1,130 @@
+package io.mm1j.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import io.mm1j.nn.ParamStore;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * AdamW with decoupled weight decay (Loshchilov &amp; Hutter; MM1 §3.3 pre-training optimiser) and global-norm
+ * gradient clipping (DJL's optClipGrad clips element values: cookbook pitfall 5).
+ *
+ * <p>Weight decay applies to matrices only (2-D and up); norms and other vectors are not decayed. Gradients are
+ * read from the parameters, used, and zeroed in place after each step (the collector does not zero them).
+ */
+public final class AdamW implements AutoCloseable {
+    private final ParamStore params;
+    private final NDManager manager;
+    private final double beta1;
+    private final double beta2;
+    private final double eps;
+    private final Map<String, NDArray> m = new LinkedHashMap<>();
+    private final Map<String, NDArray> v = new LinkedHashMap<>();
+    private long step;
+
+    public AdamW(ParamStore params, double beta1, double beta2, double eps) {
+        this.params = params;
+        this.manager = params.manager().newSubManager();
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        params.all().forEach((name, p) -> {
+            if (params.isTrainable(name)) {
+                NDArray mi = manager.zeros(p.getShape(), p.getDataType());
+                NDArray vi = manager.zeros(p.getShape(), p.getDataType());
+                NDScope.unregister(mi, vi);
+                m.put(name, mi);
+                v.put(name, vi);
+            }
+        });
+    }
+
+    /** Adam's defaults as in MM1-era LLM training: β = (0.9, 0.95), ε = 1e-8. */
+    public static AdamW standard(ParamStore params) {
+        return new AdamW(params, 0.9, 0.95, 1e-8);
+    }
+
+    /** Scales all gradients so that their global L2 norm is at most {@code maxNorm}; returns the norm before. */
+    public double clipGlobalNorm(double maxNorm) {
+        double sq = 0;
+        try (NDScope scope = new NDScope()) {
+            NDArray total = null;
+            for (String name : m.keySet()) {
+                NDArray g = params.get(name).getGradient();
+                NDArray s = g.square().sum();
+                total = total == null ? s : total.add(s);
+            }
+            sq = total == null ? 0 : total.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+            double norm = Math.sqrt(sq);
+            if (maxNorm > 0 && norm > maxNorm) {
+                double factor = maxNorm / (norm + 1e-6);
+                for (String name : m.keySet()) {
+                    params.get(name).getGradient().muli(factor);
+                }
+            }
+            scope.suppressNotUsedWarning();
+        }
+        return Math.sqrt(sq);
+    }
+
+    /** One update with learning rate {@code lr} and decoupled weight decay {@code weightDecay}; zeroes grads. */
+    public void step(double lr, double weightDecay) {
+        step++;
+        double bc1 = 1 - Math.pow(beta1, step);
+        double bc2 = 1 - Math.pow(beta2, step);
+        double stepSize = lr * Math.sqrt(bc2) / bc1;
+        double epsHat = eps * Math.sqrt(bc2);
+        try (NDScope scope = new NDScope()) {
+            for (Map.Entry<String, NDArray> e : m.entrySet()) {
+                String name = e.getKey();
+                NDArray p = params.get(name);
+                NDArray g = p.getGradient();
+                NDArray mi = e.getValue();
+                NDArray vi = v.get(name);
+                mi.muli(beta1).addi(g.mul(1 - beta1));
+                vi.muli(beta2).addi(g.square().muli(1 - beta2));
+                if (weightDecay > 0 && p.getShape().dimension() >= 2) {
+                    p.muli(1 - lr * weightDecay);
+                }
+                p.subi(mi.div(vi.sqrt().addi(epsHat)).muli(stepSize));
+                JniUtils.zeroGrad((PtNDArray) p);
+            }
+            scope.suppressNotUsedWarning();
+        }
+    }
+
+    /** Zeroes all gradients without updating (e.g. after a skipped step). */
+    public void zeroGrad() {
+        for (String name : m.keySet()) {
+            JniUtils.zeroGrad((PtNDArray) params.get(name));
+        }
+    }
+
+    public long stepCount() {
+        return step;
+    }
+
+    /** Optimizer state by name ({@code NAME.m}, {@code NAME.v}) for checkpoints. */
+    public Map<String, NDArray> state() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        m.forEach((k, a) -> out.put(k + ".m", a));
+        v.forEach((k, a) -> out.put(k + ".v", a));
+        return out;
+    }
+
+    /** Restores moments and the step counter from a checkpoint. */
+    public void restore(Map<String, float[]> state, long stepCount) {
+        m.forEach((k, a) -> a.set(state.get(k + ".m")));
+        v.forEach((k, a) -> a.set(state.get(k + ".v")));
+        this.step = stepCount;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,47 @@
+package io.mm1j.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import ai.djl.training.GradientCollector;
+import io.mm1j.llm.Decoder;
+
+/**
+ * One language-model optimisation step in nanoGPT's order: forward → loss (+ MoE auxiliary loss) → backward →
+ * global-norm clip → AdamW update (gradients zeroed by the optimiser). Every temporary lives in an
+ * {@link NDScope} so memory stays flat over thousands of steps (cookbook pitfall 4).
+ */
+public final class LmStep {
+    private LmStep() {}
+
+    /** The step's scalars, read back to Java. */
+    public record Result(double loss, double auxLoss, double gradNorm) {}
+
+    /**
+     * @param input   (B, T) int64 tokens
+     * @param targets (B, T) int64 next tokens
+     * @param mask    (B, T) 1 where the loss counts, or null
+     */
+    public static Result run(Decoder decoder, AdamW opt, NDArray input, NDArray targets, NDArray mask, double lr,
+                             double weightDecay, double clip) {
+        double loss;
+        double aux = 0;
+        try (NDScope scope = new NDScope()) {
+            try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                Decoder.Output out = decoder.forward(input);
+                NDArray ce = Losses.crossEntropy(out.logits(), targets, mask);
+                NDArray total = ce;
+                if (out.auxLoss() != null) {
+                    total = ce.add(out.auxLoss());
+                    aux = out.auxLoss().toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+                }
+                gc.backward(total);
+                loss = ce.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+            }
+            scope.suppressNotUsedWarning();
+        }
+        double norm = opt.clipGlobalNorm(clip);
+        opt.step(lr, weightDecay);
+        return new Result(loss, aux, norm);
+    }
+}
