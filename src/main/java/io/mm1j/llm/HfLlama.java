@@ -32,7 +32,7 @@ import java.util.Set;
  */
 public final class HfLlama {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM",
+    private static final List<String> ARCHITECTURES = List.of("LlamaForCausalLM", "MistralForCausalLM",
             "MixtralForCausalLM");
 
     private HfLlama() {}
