@@ -79,8 +79,8 @@ public final class DemoCommand implements Callable<Integer> {
     private void trainTiny(NDManager root) throws IOException {
         byte[] text = readResource("/demo/mm1_abstract.txt");
         int vocab = 259;
-        int seq = 64;
-        int batch = 16;
+        int seq = 128;
+        int batch = 8;
         LlmConfig c = new LlmConfig(vocab, 96, 256, 2, 4, 2, 24, 256, 1e-5, 10000.0, true, 1, 2, null);
         System.out.printf(Locale.ROOT, "2. Training a tiny Llama (d=%d, %d layers, GQA %d/%d heads, %s params) from "
                         + "scratch on %d bytes of embedded text%n", c.hiddenSize(), c.numLayers(), c.numHeads(),
@@ -95,9 +95,10 @@ public final class DemoCommand implements Callable<Integer> {
             for (int s = 0; s < steps; s++) {
                 long[] buf = new long[batch * (seq + 1)];
                 for (int b = 0; b < batch; b++) {
-                    int off = rnd.nextInt(text.length - seq - 1);
+                    // circular windows: every position of the text is seen equally often, the start included
+                    int off = rnd.nextInt(text.length);
                     for (int i = 0; i <= seq; i++) {
-                        buf[b * (seq + 1) + i] = (text[off + i] & 0xff) + 3;
+                        buf[b * (seq + 1) + i] = (text[(off + i) % text.length] & 0xff) + 3;
                     }
                 }
                 double lr = cosine(s, steps, 20, 3e-3);
@@ -118,14 +119,14 @@ public final class DemoCommand implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "   loss %.3f → %.3f (uniform over bytes would be %.3f)%n", first, last,
                 Math.log(vocab));
-        String promptText = new String(text, 0, 40, StandardCharsets.UTF_8);
-        long[] prompt = new long[41];
-        prompt[0] = 1;
-        for (int i = 0; i < 40; i++) {
-            prompt[i + 1] = (text[i] & 0xff) + 3;
+        String promptText = new String(text, 0, 32, StandardCharsets.UTF_8);
+        long[] prompt = new long[32]; // no BOS: training windows start anywhere in the text and never saw one
+        for (int i = 0; i < 32; i++) {
+            prompt[i] = (text[i] & 0xff) + 3;
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        new Generator(d).generate(prompt, 120, Sampler.ARGMAX, Set.of(0, 1, 2), id -> out.write(id - 3));
+        // stay within the trained context (RoPE does not extrapolate far beyond it)
+        new Generator(d).generate(prompt, seq - prompt.length, Sampler.ARGMAX, Set.of(0, 1, 2), id -> out.write(id - 3));
         System.out.println("   greedy continuation of \"" + promptText + "\":");
         System.out.println("   » " + out.toString(StandardCharsets.UTF_8).replace("\n", " "));
         System.out.println();
