@@ -162,27 +162,25 @@ public final class Decoder {
         int nh = config.numHeads();
         int kvh = config.numKvHeads();
         int hd = config.headDim();
+        Rope.Angles angles = rope.angles(start, t);
         NDArray aux = null;
         List<int[]> loads = new ArrayList<>();
         for (int i = 0; i < config.numLayers(); i++) {
             String l = layer(i);
             // x = x + o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))), n = rmsnorm(x)
             NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps);
-            NDArray q = Ops.linear(n, params.get(l + "self_attn.q_proj.weight"))
-                    .reshape(b, t, nh, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
-            NDArray k = Ops.linear(n, params.get(l + "self_attn.k_proj.weight"))
-                    .reshape(b, t, kvh, hd).transpose(0, 2, 1, 3); // (B, KV, T, hd)
-            NDArray v = Ops.linear(n, params.get(l + "self_attn.v_proj.weight"))
-                    .reshape(b, t, kvh, hd).transpose(0, 2, 1, 3); // (B, KV, T, hd)
-            q = rope.apply(q, start);
-            k = rope.apply(k, start);
+            NDArray q = heads(Ops.linear(n, params.get(l + "self_attn.q_proj.weight")), b, t, nh, hd); // (B, H, T, hd)
+            NDArray k = heads(Ops.linear(n, params.get(l + "self_attn.k_proj.weight")), b, t, kvh, hd); // (B, KV, T, hd)
+            NDArray v = heads(Ops.linear(n, params.get(l + "self_attn.v_proj.weight")), b, t, kvh, hd); // (B, KV, T, hd)
+            q = rope.apply(q, angles);
+            k = rope.apply(k, angles);
             if (cache != null) {
                 NDArray[] kv = cache.append(i, k, v); // (B, KV, S, hd)
                 k = kv[0];
                 v = kv[1];
             }
-            NDArray a = Attention.attend(q, k, v, mask, scale)
-                    .transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd); // (B, T, H·hd)
+            NDArray a = Attention.attend(q, k, v, mask, scale); // (B, H, T, hd)
+            a = (t == 1 ? a : a.transpose(0, 2, 1, 3)).reshape(b, t, (long) nh * hd); // (B, T, H·hd)
             h = h.add(Ops.linear(a, params.get(l + "self_attn.o_proj.weight")));
             // x = x + ffn(rmsnorm(x))
             NDArray m = Ops.rmsNorm(h, params.get(l + "post_attention_layernorm.weight"), eps);
@@ -200,11 +198,16 @@ public final class Decoder {
             cache.advance(t);
         }
         if (lastOnly && t > 1) {
-            h = h.get(new NDIndex(":, -1:, :")); // (B, 1, D)
+            h = h.get(new NDIndex().addAllDim().addSliceDim(t - 1, t)); // (B, 1, D)
         }
         h = Ops.rmsNorm(h, params.get(NORM), eps);
         NDArray head = config.tieEmbeddings() ? params.get(EMBED) : params.get(LM_HEAD);
         return new Output(Ops.linear(h, head), aux, loads);
+    }
+
+    /** (B, T, n·hd) → (B, n, T, hd); for T = 1 both layouts are the same memory, so no transpose is needed. */
+    private static NDArray heads(NDArray x, long b, int t, int n, int hd) {
+        return t == 1 ? x.reshape(b, n, 1, hd) : x.reshape(b, t, n, hd).transpose(0, 2, 1, 3);
     }
 
     /** A KV cache sized for this decoder. */

@@ -50,10 +50,10 @@ public final class KvCache implements AutoCloseable {
         if (length + t > capacity) {
             throw new Mm1Exception("KV cache full: " + (length + t) + " positions needed, capacity " + capacity);
         }
-        NDIndex slot = new NDIndex(":, :, {}:{}", length, length + t);
+        NDIndex slot = new NDIndex().addAllDim().addAllDim().addSliceDim(length, length + t);
         keys[layer].set(slot, k);
         values[layer].set(slot, v);
-        NDIndex prefix = new NDIndex(":, :, :{}", length + t);
+        NDIndex prefix = new NDIndex().addAllDim().addAllDim().addSliceDim(0, length + t);
         return new NDArray[] {keys[layer].get(prefix), values[layer].get(prefix)};
     }
 

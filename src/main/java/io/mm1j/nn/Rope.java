@@ -2,7 +2,6 @@ package io.mm1j.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -16,6 +15,7 @@ import ai.djl.ndarray.types.Shape;
 public final class Rope {
     private final NDArray cos; // (maxPositions, headDim)
     private final NDArray sin; // (maxPositions, headDim)
+    private final NDArray rotate; // (hd, hd): x @ rotate == rotate_half(x) = cat(-x2, x1)
     private final int maxPositions;
 
     public Rope(NDManager manager, int headDim, int maxPositions, double theta, DataType dtype) {
@@ -35,23 +35,35 @@ public final class Rope {
         Shape shape = new Shape(maxPositions, headDim);
         this.cos = manager.create(c, shape).toType(dtype, false);
         this.sin = manager.create(s, shape).toType(dtype, false);
-        NDScope.unregister(cos, sin);
+        // rotate_half as one matmul: output column j < d/2 takes -x[j + d/2]; column j >= d/2 takes x[j - d/2].
+        double[] r = new double[headDim * headDim];
+        for (int j = 0; j < half; j++) {
+            r[(j + half) * headDim + j] = -1;
+            r[j * headDim + j + half] = 1;
+        }
+        this.rotate = manager.create(r, new Shape(headDim, headDim)).toType(dtype, false);
+        NDScope.unregister(cos, sin, rotate);
     }
 
-    /**
-     * Rotates {@code x} (B, nh, T, hd) whose tokens sit at absolute positions start..start+T-1.
-     */
-    public NDArray apply(NDArray x, int start) {
-        long t = x.getShape().get(2);
+    /** cos/sin rows for positions start..start+T-1, each (T, hd); shared by every layer of one forward pass. */
+    public record Angles(NDArray cos, NDArray sin) {}
+
+    public Angles angles(int start, int t) {
         if (start + t > maxPositions) {
             throw new io.mm1j.tensor.Mm1Exception("sequence position " + (start + t) + " exceeds maxPositions "
                     + maxPositions);
         }
-        NDIndex rows = new NDIndex("{}:{}", start, start + t);
-        NDArray c = cos.get(rows); // (T, hd), broadcasts over (B, nh)
-        NDArray s = sin.get(rows);
-        NDList halves = x.split(2, x.getShape().dimension() - 1); // x1 = x[..., :hd/2], x2 = x[..., hd/2:]
-        NDArray rotated = halves.get(1).neg().concat(halves.get(0), -1);
-        return x.mul(c).add(rotated.mul(s));
+        NDIndex rows = new NDIndex().addSliceDim(start, start + t);
+        return new Angles(cos.get(rows), sin.get(rows));
+    }
+
+    /** Rotates {@code x} (B, nh, T, hd) whose tokens sit at absolute positions start..start+T-1. */
+    public NDArray apply(NDArray x, int start) {
+        return apply(x, angles(start, Math.toIntExact(x.getShape().get(2))));
+    }
+
+    /** x·cos + rotate_half(x)·sin with precomputed angles; rotate_half is one exact ±1 matmul. */
+    public NDArray apply(NDArray x, Angles a) {
+        return x.mul(a.cos()).add(x.matMul(rotate).mul(a.sin()));
     }
 }
