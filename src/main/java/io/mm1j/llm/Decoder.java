@@ -56,7 +56,11 @@ public final class Decoder {
      * (GPT-2), ones for norms.
      */
     public static Decoder init(LlmConfig c, NDManager manager, DataType dtype) {
-        ParamStore p = new ParamStore(manager, dtype);
+        return init(c, new ParamStore(manager, dtype));
+    }
+
+    /** Random initialisation into an existing store (an MM1 model keeps encoder, connector and LLM in one). */
+    public static Decoder init(LlmConfig c, ParamStore p) {
         double std = 0.02;
         double outStd = std / Math.sqrt(2.0 * c.numLayers());
         long d = c.hiddenSize();
@@ -120,6 +124,11 @@ public final class Decoder {
             out.put(LM_HEAD, new Shape(c.vocabSize(), d));
         }
         return out;
+    }
+
+    /** True for tensor names that belong to the LLM (HF Llama names), as opposed to encoder/connector tensors. */
+    public static boolean isDecoderTensor(String name) {
+        return name.startsWith("model.") || name.equals(LM_HEAD);
     }
 
     public LlmConfig config() {

@@ -98,15 +98,8 @@ public final class HfLlama {
     public static Decoder load(Path dir, LlmConfig cfg, NDManager manager, DataType dtype) {
         ParamStore p = new ParamStore(manager, dtype);
         try (WeightFiles w = WeightFiles.open(dir)) {
-            for (Map.Entry<String, Shape> e : Decoder.expectedShapes(cfg).entrySet()) {
-                String name = e.getKey();
-                if (name.contains(".experts.w") && !w.contains(name)) {
-                    p.put(name, stackExperts(w, manager, name, e.getValue()));
-                } else {
-                    p.put(name, w.load(p.manager(), name, e.getValue()));
-                }
-            }
-            // HF writes lm_head.weight even for tied models (a copy); accept it when it equals the embedding.
+            Decoder d = load(w, cfg, p);
+            // HF writes lm_head.weight even for tied models (a copy); older exports carry rotary inv_freq buffers.
             List<String> unused = w.unused();
             unused.remove(Decoder.LM_HEAD);
             unused.removeIf(n -> n.endsWith("rotary_emb.inv_freq"));
@@ -114,9 +107,22 @@ public final class HfLlama {
                 throw new Mm1Exception(dir + ": unexpected tensors for this config, e.g. '" + unused.get(0) + "' ("
                         + unused.size() + " in all)");
             }
+            return d;
         } catch (RuntimeException e) {
             p.close();
             throw e;
+        }
+    }
+
+    /** Loads the decoder's tensors from open weight files into {@code p} (shape-checked; experts stacked). */
+    public static Decoder load(WeightFiles w, LlmConfig cfg, ParamStore p) {
+        for (Map.Entry<String, Shape> e : Decoder.expectedShapes(cfg).entrySet()) {
+            String name = e.getKey();
+            if (name.contains(".experts.w") && !w.contains(name)) {
+                p.put(name, stackExperts(w, p.manager(), name, e.getValue()));
+            } else {
+                p.put(name, w.load(p.manager(), name, e.getValue()));
+            }
         }
         return new Decoder(cfg, p);
     }
@@ -147,9 +153,23 @@ public final class HfLlama {
             throw new Mm1Exception(dir + ": cannot create folder: " + e.getMessage());
         }
         SafeTensorsWriter out = new SafeTensorsWriter().metadata("format", "pt");
+        tensors(decoder).forEach(out::add);
+        SafeTensorsWriter.atomicWriteString(dir.resolve("config.json"), configJson(c));
+        out.write(dir.resolve("model.safetensors"));
+    }
+
+    /**
+     * The decoder's tensors under HF names, F32: MoE experts split per expert (Mixtral names), and for a tied model
+     * {@code lm_head.weight} as a copy of the embedding, as HF tools expect.
+     */
+    public static List<SafeTensorsWriter.Tensor> tensors(Decoder decoder) {
+        List<SafeTensorsWriter.Tensor> out = new java.util.ArrayList<>();
         for (Map.Entry<String, NDArray> e : decoder.params().all().entrySet()) {
             String name = e.getKey();
             NDArray a = e.getValue();
+            if (!Decoder.isDecoderTensor(name)) {
+                continue;
+            }
             if (name.contains(".experts.w")) {
                 String prefix = name.substring(0, name.indexOf(".experts.w") + ".experts.".length());
                 String wname = name.substring(prefix.length());
@@ -162,11 +182,10 @@ public final class HfLlama {
                 out.add(tensor(name, a));
             }
         }
-        if (c.tieEmbeddings()) {
+        if (decoder.config().tieEmbeddings()) {
             out.add(tensor(Decoder.LM_HEAD, decoder.params().get(Decoder.EMBED)));
         }
-        SafeTensorsWriter.atomicWriteString(dir.resolve("config.json"), configJson(c));
-        out.write(dir.resolve("model.safetensors"));
+        return out;
     }
 
     private static SafeTensorsWriter.Tensor tensor(String name, NDArray a) {
