@@ -1,0 +1,39 @@
+package io.mm1j.connector;
+
+import ai.djl.ndarray.types.Shape;
+import io.mm1j.config.ConnectorConfig;
+import io.mm1j.config.VisionConfig;
+import io.mm1j.nn.ParamStore;
+import io.mm1j.tensor.WeightFiles;
+import io.mm1j.vision.ShapeInit;
+import java.util.Map;
+
+/** Builds the connector a {@link ConnectorConfig} names, with random or loaded weights. */
+public final class Connectors {
+    private Connectors() {}
+
+    /** Wraps connector parameters already in {@code p} (loaded or initialised). */
+    public static VlConnector create(ConnectorConfig c, VisionConfig v, int llmHidden, ParamStore p) {
+        return switch (c.type()) {
+            case "avgpool" -> new AvgPoolConnector(c, v, p);
+            case "attnpool" -> new AttentionPoolConnector(c, v, p);
+            case "c-abstractor" -> new CAbstractor(c, v, p);
+            case "mlp" -> new MlpConnector(c, v, p);
+            default -> throw new IllegalStateException(c.type()); // ConnectorConfig validates the type
+        };
+    }
+
+    /** Random initialisation (N(0, 0.02), norm gains 1, biases 0) into {@code p}. */
+    public static VlConnector init(ConnectorConfig c, VisionConfig v, int llmHidden, ParamStore p) {
+        ShapeInit.init(p, ConnectorParams.shapes(c, v, llmHidden), 0.02);
+        return create(c, v, llmHidden, p);
+    }
+
+    /** Loads every connector tensor from {@code w} with shape checks (errors name file and tensor). */
+    public static VlConnector load(WeightFiles w, ConnectorConfig c, VisionConfig v, int llmHidden, ParamStore p) {
+        for (Map.Entry<String, Shape> e : ConnectorParams.shapes(c, v, llmHidden).entrySet()) {
+            p.put(e.getKey(), w.load(p.manager(), e.getKey(), e.getValue()));
+        }
+        return create(c, v, llmHidden, p);
+    }
+}
