@@ -63,13 +63,16 @@ public final class ParamCount {
         Map<String, Long> out = new LinkedHashMap<>();
         Llm l = llm(cfg.llm());
         long vision = cfg.vision() == null ? 0 : vision(cfg.vision());
-        out.put("total", l.total() + vision);
+        long connector = cfg.connector() == null ? 0
+                : io.mm1j.connector.ConnectorParams.count(cfg.connector(), cfg.vision(), cfg.llm().hiddenSize());
+        out.put("total", l.total() + vision + connector);
         out.put("llm", l.total());
         out.put("embedding", l.embedding());
         out.put("nonEmbedding", l.nonEmbedding());
-        out.put("active", l.active() + vision);
+        out.put("active", l.active() + vision + connector);
         if (cfg.vision() != null) {
             out.put("vision", vision);
+            out.put("connector", connector);
         }
         return out;
     }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.training.GradientCollector;
 import io.mm1j.llm.Decoder;
+import java.util.function.Supplier;
 
 /**
  * One language-model optimisation step in nanoGPT's order: forward → loss (+ MoE auxiliary loss) → backward →
@@ -24,11 +25,21 @@ public final class LmStep {
      */
     public static Result run(Decoder decoder, AdamW opt, NDArray input, NDArray targets, NDArray mask, double lr,
                              double weightDecay, double clip) {
+        return run(() -> decoder.forward(input), opt, targets, mask, lr, weightDecay, clip);
+    }
+
+    /**
+     * The same step for any forward pass producing decoder outputs (e.g. an MM1 model with images spliced in).
+     *
+     * @param forward runs inside the gradient recording; returns logits (B, T, V) and the MoE auxiliary loss
+     */
+    public static Result run(Supplier<Decoder.Output> forward, AdamW opt, NDArray targets, NDArray mask, double lr,
+                             double weightDecay, double clip) {
         double loss;
         double aux = 0;
         try (NDScope scope = new NDScope()) {
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                Decoder.Output out = decoder.forward(input);
+                Decoder.Output out = forward.get();
                 NDArray ce = Losses.crossEntropy(out.logits(), targets, mask);
                 NDArray total = ce;
                 if (out.auxLoss() != null) {

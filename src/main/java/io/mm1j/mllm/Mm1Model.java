@@ -1,0 +1,212 @@
+package io.mm1j.mllm;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mm1j.config.Mm1Config;
+import io.mm1j.config.Presets;
+import io.mm1j.connector.Connectors;
+import io.mm1j.connector.VlConnector;
+import io.mm1j.llm.Decoder;
+import io.mm1j.llm.HfLlama;
+import io.mm1j.nn.ParamStore;
+import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.tensor.SafeTensorsWriter;
+import io.mm1j.tensor.WeightFiles;
+import io.mm1j.vision.VisionTransformer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The MM1 model (MM1 §3, MM1_SPEC.md §1): image encoder → VL connector → k embeddings per {@code <image>} slot
+ * spliced into the decoder's input sequence → decoder LLM. A text-only model (e.g. a Hugging Face Llama folder) is
+ * the same class without encoder and connector.
+ *
+ * <p>All parameters live in one {@link ParamStore}: the decoder under HF Llama names ({@code model.*},
+ * {@code lm_head.weight}), the encoder under HF CLIPVisionModel names ({@code vision_model.*}) and the connector
+ * under {@code connector.*}, so one safetensors file holds the whole model and each part loads in HF tools.
+ * Components are frozen by name prefix ({@link #freeze}).
+ */
+public final class Mm1Model implements AutoCloseable {
+    /** Components that can be frozen individually. */
+    public enum Component {
+        VISION(VisionTransformer.PREFIX), CONNECTOR(VlConnector.PREFIX), LLM("model."), LM_HEAD(Decoder.LM_HEAD);
+
+        final String prefix;
+
+        Component(String prefix) {
+            this.prefix = prefix;
+        }
+    }
+
+    private final Mm1Config config;
+    private final ParamStore params;
+    private final Decoder decoder;
+    private final VisionTransformer vision;
+    private final VlConnector connector;
+
+    private Mm1Model(Mm1Config config, ParamStore params, Decoder decoder, VisionTransformer vision,
+                     VlConnector connector) {
+        this.config = config;
+        this.params = params;
+        this.decoder = decoder;
+        this.vision = vision;
+        this.connector = connector;
+    }
+
+    /** Random initialisation of every component. */
+    public static Mm1Model init(Mm1Config c, NDManager manager, DataType dtype) {
+        ParamStore p = new ParamStore(manager, dtype);
+        Decoder d = Decoder.init(c.llm(), p);
+        VisionTransformer v = c.isMultimodal() ? VisionTransformer.init(c.vision(), p) : null;
+        VlConnector k = c.isMultimodal() ? Connectors.init(c.connector(), c.vision(), c.llm().hiddenSize(), p) : null;
+        return new Mm1Model(c, p, d, v, k);
+    }
+
+    /**
+     * Loads a model folder: an mm1j folder ({@code config.json} holding an mm1j config with an "llm" section) or a
+     * Hugging Face Llama-family folder (text only).
+     */
+    public static Mm1Model load(Path dir, NDManager manager, DataType dtype) {
+        Path cfgFile = dir.resolve("config.json");
+        if (!Files.isRegularFile(cfgFile)) {
+            throw new Mm1Exception(dir + ": not a model folder (config.json not found)");
+        }
+        if (!isMm1jConfig(cfgFile)) {
+            Decoder d = HfLlama.load(dir, manager, dtype);
+            Mm1Config c = new Mm1Config(dir.getFileName().toString(), "Hugging Face model " + dir, d.config(), null,
+                    null, 0);
+            return new Mm1Model(c, d.params(), d, null, null);
+        }
+        Mm1Config c = Presets.read(cfgFile);
+        ParamStore p = new ParamStore(manager, dtype);
+        try (WeightFiles w = WeightFiles.open(dir)) {
+            Decoder d = HfLlama.load(w, c.llm(), p);
+            VisionTransformer v = null;
+            VlConnector k = null;
+            if (c.isMultimodal()) {
+                v = VisionTransformer.load(w, dir, c.vision(), p);
+                k = Connectors.load(w, c.connector(), c.vision(), c.llm().hiddenSize(), p);
+            }
+            List<String> unused = w.unused();
+            unused.remove(Decoder.LM_HEAD);
+            if (!unused.isEmpty()) {
+                throw new Mm1Exception(dir + ": unexpected tensors for this config, e.g. '" + unused.get(0) + "' ("
+                        + unused.size() + " in all)");
+            }
+            return new Mm1Model(c, p, d, v, k);
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
+    }
+
+    private static boolean isMm1jConfig(Path cfgFile) {
+        try {
+            JsonNode n = new ObjectMapper().readTree(cfgFile.toFile());
+            return n != null && n.has("llm");
+        } catch (IOException e) {
+            throw new Mm1Exception(cfgFile + ": not valid JSON: " + e.getMessage());
+        }
+    }
+
+    /** Writes {@code config.json} (mm1j) and {@code model.safetensors} (all components) atomically. */
+    public void save(Path dir) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new Mm1Exception(dir + ": cannot create folder: " + e.getMessage());
+        }
+        SafeTensorsWriter out = new SafeTensorsWriter().metadata("format", "pt").metadata("mm1j.name", config.name());
+        HfLlama.tensors(decoder).forEach(out::add);
+        params.all().forEach((name, a) -> {
+            if (!Decoder.isDecoderTensor(name)) {
+                float[] v = a.toType(DataType.FLOAT32, false).toFloatArray();
+                out.add(SafeTensorsWriter.Tensor.f32(name, a.getShape().getShape(), v));
+            }
+        });
+        out.write(dir.resolve("model.safetensors"));
+        SafeTensorsWriter.atomicWriteString(dir.resolve("config.json"), Presets.toJson(config));
+    }
+
+    /** Freezes a component: its parameters get no gradient and no optimizer update. */
+    public void freeze(Component c) {
+        params.freeze(c.prefix);
+    }
+
+    /**
+     * Image tokens for a batch of preprocessed images.
+     *
+     * @param pixels (N, 3, H, W) normalised pixels
+     * @return (N, k, D_llm)
+     */
+    public NDArray encodeImages(NDArray pixels) {
+        requireVision();
+        NDArray patches = vision.forward(pixels).patchTokens(); // (N, P, Dv)
+        return connector.forward(patches); // (N, k, D)
+    }
+
+    /**
+     * Decoder input embeddings: token embeddings with each image's k tokens at its placeholder run.
+     *
+     * @param ids           (B, T) int64 with k {@code imageTokenId} positions per image
+     * @param pixels        (N, 3, H, W) or null when the batch has no images
+     * @param imageTokenId  the tokenizer's {@code <image>} id
+     */
+    public NDArray inputEmbeddings(NDArray ids, NDArray pixels, int imageTokenId) {
+        NDArray text = decoder.embed(ids); // (B, T, D)
+        int images = pixels == null ? 0 : Math.toIntExact(pixels.getShape().get(0));
+        long[] flat = ids.toLongArray();
+        Shape s = ids.getShape();
+        int k = connector == null ? 0 : connector.imageTokens();
+        long[] slots = ImageSplicer.slots(flat, Math.toIntExact(s.get(0)), Math.toIntExact(s.get(1)), imageTokenId,
+                images, Math.max(k, 1));
+        if (images == 0) {
+            return text;
+        }
+        return ImageSplicer.splice(text, encodeImages(pixels), slots);
+    }
+
+    /** Full forward: logits (B, T, V) and the MoE auxiliary loss. */
+    public Decoder.Output forward(NDArray ids, NDArray pixels, int imageTokenId) {
+        return decoder.forward(inputEmbeddings(ids, pixels, imageTokenId), null, null, false);
+    }
+
+    private void requireVision() {
+        if (vision == null) {
+            throw new Mm1Exception("model '" + config.name() + "' is text-only (no image encoder); it cannot take "
+                    + "images");
+        }
+    }
+
+    public Mm1Config config() {
+        return config;
+    }
+
+    public ParamStore params() {
+        return params;
+    }
+
+    public Decoder decoder() {
+        return decoder;
+    }
+
+    public boolean isMultimodal() {
+        return vision != null;
+    }
+
+    /** k: image tokens per image (0 for a text-only model). */
+    public int imageTokens() {
+        return connector == null ? 0 : connector.imageTokens();
+    }
+
+    @Override
+    public void close() {
+        params.close();
+    }
+}
