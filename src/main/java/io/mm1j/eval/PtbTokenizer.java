@@ -21,7 +21,8 @@ import java.util.Set;
  * runs of {@code ?!} as one token; single-letter initials, dotted acronyms and the lexer's abbreviation list keep
  * their period (and the "sentence-final" abbreviations add a period token before a capitalised word).
  * Known divergences (absent from captions): URLs, e-mail addresses, emoticons, SGML tags, HTML entities other
- * than {@code &amp;}, the lexer's special handling of {@code U.S.} before some words.
+ * than {@code &amp;}, {@code U+2011}, and the period token the lexer adds after a line-final acronym when the
+ * next caption starts with "The"/"A"… (it looks across lines; that token is removed by coco-caption anyway).
  *
  * <p>Line breaks inside a caption are treated as spaces: coco-caption replaces {@code \n} by a space itself, and
  * any other line terminator would break its one-caption-per-line alignment.
