@@ -1,0 +1,78 @@
+package io.mm1j.eval;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mm1j.tensor.Mm1Exception;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * Strict field access for the official evaluation file formats. Every failure becomes an {@link Mm1Exception}
+ * naming the file, the entry and the field, because a results file written by someone else's script is the usual
+ * source of a wrong score, and "KeyError: 'image_id'" from deep inside a metric does not say where to look.
+ */
+final class JsonFiles {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private JsonFiles() {}
+
+    static JsonNode read(Path file) {
+        try {
+            return JSON.readTree(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new Mm1Exception(file + ": file not found");
+        } catch (JsonProcessingException e) {
+            throw new Mm1Exception(file + ": malformed JSON at line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr() + " (" + e.getOriginalMessage() + ")");
+        } catch (IOException e) {
+            throw new Mm1Exception(file + ": cannot read (" + e.getMessage() + ")", e);
+        }
+    }
+
+    static JsonNode array(Path file, JsonNode node, String what) {
+        if (node == null || !node.isArray()) {
+            throw new Mm1Exception(file + ": " + what + " must be a JSON array");
+        }
+        return node;
+    }
+
+    /** The top-level array of a results file, or the named array of an annotation file. */
+    static JsonNode field(Path file, JsonNode root, String name) {
+        if (!root.isObject() || !root.has(name)) {
+            throw new Mm1Exception(file + ": expected a JSON object with a \"" + name + "\" array");
+        }
+        return array(file, root.get(name), "\"" + name + "\"");
+    }
+
+    static long id(Path file, JsonNode entry, int index, String name) {
+        JsonNode v = object(file, entry, index).get(name);
+        if (v == null) {
+            throw new Mm1Exception(file + ": entry " + index + " has no \"" + name + "\"");
+        }
+        if (!v.isIntegralNumber() || !v.canConvertToLong()) {
+            throw new Mm1Exception(file + ": entry " + index + ": \"" + name + "\" must be an integer, got " + v);
+        }
+        return v.longValue();
+    }
+
+    static String text(Path file, JsonNode entry, int index, String name) {
+        JsonNode v = object(file, entry, index).get(name);
+        if (v == null) {
+            throw new Mm1Exception(file + ": entry " + index + " has no \"" + name + "\"");
+        }
+        if (!v.isTextual()) {
+            throw new Mm1Exception(file + ": entry " + index + ": \"" + name + "\" must be a string, got " + v);
+        }
+        return v.textValue();
+    }
+
+    private static JsonNode object(Path file, JsonNode entry, int index) {
+        if (!entry.isObject()) {
+            throw new Mm1Exception(file + ": entry " + index + " must be a JSON object, got " + entry);
+        }
+        return entry;
+    }
+}
