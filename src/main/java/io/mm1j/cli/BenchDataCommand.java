@@ -28,7 +28,7 @@ public final class BenchDataCommand implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "2", description = "Prefetch workers (default ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--batches", defaultValue = "30", description = "Timed batches (default ${DEFAULT-VALUE}).")
+    @Option(names = "--batches", defaultValue = "100", description = "Timed batches (default ${DEFAULT-VALUE}).")
     int batches;
 
     @Option(names = "--images", defaultValue = "200", description = "Synthesized images (default ${DEFAULT-VALUE}).")
