@@ -1,0 +1,79 @@
+package io.mm1j.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * COCO captions ({@code captions_*.json}): {@code images[{id, file_name, ...}]} and {@code annotations[{image_id,
+ * id, caption}]}, one {@link Sample.Caption} per image with all its reference captions, in {@code images} order.
+ * The file is one JSON object, so its metadata is held in memory (≈100 MB for full COCO); pixels are not — images
+ * are decoded later from {@code imageDir}.
+ */
+public final class CocoCaptionsReader extends SampleReader {
+    static final Set<String> IMAGE_FIELDS = Set.of("id", "file_name", "width", "height", "license", "coco_url",
+            "flickr_url", "date_captured", "split");
+    static final Set<String> ANNOTATION_FIELDS = Set.of("image_id", "id", "caption");
+
+    private final Path json;
+    private final Path imageDir;
+    private final JsonNode images;
+    private final Map<Long, List<String>> captions = new HashMap<>();
+    private int index;
+
+    public CocoCaptionsReader(Path json, Path imageDir, SkipReport skips) {
+        super(json.toString(), skips);
+        this.json = json;
+        this.imageDir = imageDir;
+        JsonNode root = Json.readFile(json);
+        images = root.path("images");
+        JsonNode anns = root.path("annotations");
+        if (!images.isArray() || !anns.isArray()) {
+            throw new io.mm1j.tensor.Mm1Exception(json + ": not COCO captions (needs 'images' and 'annotations' "
+                    + "arrays)");
+        }
+        for (int i = 0; i < anns.size(); i++) {
+            JsonNode a = anns.get(i);
+            String where = json + ": annotations[" + i + "]";
+            Json.checkFields(a, ANNOTATION_FIELDS, where, skips);
+            if (!a.path("image_id").canConvertToLong() || !a.path("caption").isTextual()) {
+                skips.skip(SkipReport.BAD_RECORD, where, "needs image_id and caption");
+                continue;
+            }
+            captions.computeIfAbsent(a.get("image_id").asLong(), k -> new ArrayList<>())
+                    .add(a.get("caption").asText().strip());
+        }
+    }
+
+    @Override
+    protected Sample readNext() {
+        while (index < images.size()) {
+            int i = index++;
+            JsonNode im = images.get(i);
+            String where = json + ": images[" + i + "]";
+            Json.checkFields(im, IMAGE_FIELDS, where, skips);
+            if (!im.path("file_name").isTextual() || !im.path("id").canConvertToLong()) {
+                skips.skip(SkipReport.BAD_RECORD, where, "needs id and file_name");
+                continue;
+            }
+            long id = im.get("id").asLong();
+            Path file = imageDir.resolve(im.get("file_name").asText());
+            if (!Files.isRegularFile(file)) {
+                skips.skip(SkipReport.MISSING_IMAGE, where, file.toString());
+                continue;
+            }
+            List<String> caps = captions.get(id);
+            if (caps == null) {
+                skips.skip(SkipReport.BAD_RECORD, where, "image " + id + " has no captions");
+                continue;
+            }
+            return new Sample.Caption(String.valueOf(id), ImageRef.of(file), List.copyOf(caps));
+        }
+        return null;
+    }
+}

@@ -1,0 +1,161 @@
+package io.mm1j.data;
+
+import io.mm1j.data.SampleEncoder.Prepared;
+import io.mm1j.tensor.Mm1Exception;
+import java.util.Iterator;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Background prefetch: sampler → N workers (image decode + preprocess + tokenise) → packer → a bounded queue of
+ * batches that the training thread takes from.
+ *
+ * <p>Only one thread touches the sampler and one the packer, and workers' results are consumed in submission
+ * order (a bounded queue of futures), so batches are identical whatever the worker count — parallelism changes
+ * speed, never data. Both queues are bounded, so memory is too. An error in any stage is rethrown by
+ * {@link #next()}.
+ */
+public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
+    private static final Object END = new Object();
+    private static final AtomicInteger IDS = new AtomicInteger();
+
+    private final MixtureSampler sampler;
+    private final ExecutorService workers;
+    private final BlockingQueue<Future<Prepared>> prepared;
+    private final BlockingQueue<Object> batches;
+    private final Thread producer;
+    private final Thread packerThread;
+    private volatile boolean closed;
+    private Object head;
+
+    /**
+     * @param workers     threads for decode/preprocess/tokenise
+     * @param queueSize   batches kept ready ahead of the training thread
+     */
+    public DataPipeline(MixtureSampler sampler, SampleEncoder encoder, SequencePacker packer, int workers,
+                        int queueSize) {
+        if (workers < 1 || queueSize < 1) {
+            throw new Mm1Exception("data pipeline: workers and queue size must be positive");
+        }
+        this.sampler = sampler;
+        int id = IDS.incrementAndGet();
+        this.workers = Executors.newFixedThreadPool(workers, r -> daemon(r, "mm1-data-" + id + "-worker"));
+        this.prepared = new ArrayBlockingQueue<>(Math.max(4, workers * 4));
+        this.batches = new ArrayBlockingQueue<>(queueSize);
+        producer = daemon(() -> {
+            try {
+                while (!closed) {
+                    MixtureSampler.Cursor before = sampler.cursor();
+                    Sample s = sampler.next();
+                    MixtureSampler.Cursor after = sampler.cursor();
+                    prepared.put(this.workers.submit(() -> encoder.prepare(s, before, after)));
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                prepared.offer(failed(e));
+            }
+        }, "mm1-data-" + id + "-sampler");
+        packerThread = daemon(() -> {
+            Iterator<Prepared> in = new Iterator<>() {
+                @Override
+                public boolean hasNext() {
+                    return true;
+                }
+
+                @Override
+                public Prepared next() {
+                    try {
+                        return prepared.take().get();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new Stop();
+                    } catch (ExecutionException e) {
+                        throw e.getCause() instanceof RuntimeException r ? r : new Mm1Exception(
+                                "data worker failed: " + e.getCause(), e.getCause());
+                    }
+                }
+            };
+            try {
+                while (!closed) {
+                    Batch b = packer.next(in);
+                    batches.put(b == null ? END : b);
+                    if (b == null) {
+                        return;
+                    }
+                }
+            } catch (Stop | InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                batches.offer(e);
+            }
+        }, "mm1-data-" + id + "-packer");
+        producer.start();
+        packerThread.start();
+    }
+
+    private static final class Stop extends RuntimeException {
+        Stop() {
+            super(null, null, false, false);
+        }
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    private static Future<Prepared> failed(RuntimeException e) {
+        java.util.concurrent.CompletableFuture<Prepared> f = new java.util.concurrent.CompletableFuture<>();
+        f.completeExceptionally(e);
+        return f;
+    }
+
+    @Override
+    public boolean hasNext() {
+        if (head == null) {
+            try {
+                head = batches.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Mm1Exception("interrupted while waiting for data");
+            }
+        }
+        if (head instanceof RuntimeException e) {
+            head = END;
+            throw e;
+        }
+        return head != END;
+    }
+
+    @Override
+    public Batch next() {
+        if (!hasNext()) {
+            throw new java.util.NoSuchElementException();
+        }
+        Batch b = (Batch) head;
+        head = null;
+        return b;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        producer.interrupt();
+        packerThread.interrupt();
+        workers.shutdownNow();
+        try {
+            producer.join(5000);
+            packerThread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        sampler.close();
+    }
+}

@@ -1,0 +1,154 @@
+package io.mm1j.data;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mm1j.tensor.Mm1Exception;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Interleaved image-text documents, one JSON object per line, in either layout:
+ * <ul>
+ *   <li>mmc4: {@code text_list} (sentences) and {@code image_info[{image_name, matched_text_index, ...}]}; each
+ *       image is placed immediately before the sentence it was matched to (the reading order mmc4's
+ *       assignment implies, and what OpenFlamingo does);</li>
+ *   <li>OBELICS: parallel {@code texts} and {@code images} lists where each position holds either a text or an
+ *       image name (the other being null).</li>
+ * </ul>
+ * A missing image is dropped from its document (counted as "missing image"); the text stays, since it is still
+ * useful interleaved/text data. mmc4's public JSONL ships without images, so this is the common case there.
+ */
+public final class InterleavedReader extends SampleReader {
+    static final Set<String> MMC4_FIELDS = Set.of("url", "text_list", "image_info", "similarity_matrix",
+            "could_have_url_duplicate", "doc_id");
+    static final Set<String> OBELICS_FIELDS = Set.of("texts", "images", "metadata", "general_metadata", "url",
+            "doc_id");
+
+    private final Path file;
+    private final ImageStore images;
+    private final BufferedReader in;
+    private int line;
+
+    /** @param images where image names resolve (folder or tar); null when the documents' images are unavailable */
+    public InterleavedReader(Path file, ImageStore images, SkipReport skips) {
+        super(file.toString(), skips);
+        if (!Files.isRegularFile(file)) {
+            throw new Mm1Exception(file + ": file not found");
+        }
+        this.file = file;
+        this.images = images;
+        try {
+            in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new Mm1Exception(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    protected Sample readNext() {
+        String l;
+        try {
+            while ((l = in.readLine()) != null) {
+                line++;
+                if (l.isBlank()) {
+                    continue;
+                }
+                String where = file + ":" + line;
+                JsonNode doc;
+                try {
+                    doc = Json.MAPPER.readTree(l);
+                } catch (JsonProcessingException e) {
+                    skips.skip(SkipReport.CORRUPT_JSON, where, e.getOriginalMessage());
+                    continue;
+                }
+                List<Sample.Part> parts = doc.has("text_list") ? mmc4(doc, where) : obelics(doc, where);
+                if (parts == null) {
+                    continue;
+                }
+                if (parts.isEmpty()) {
+                    skips.skip(SkipReport.BAD_RECORD, where, "document has neither text nor images");
+                    continue;
+                }
+                String id = doc.path("url").isTextual() ? doc.get("url").asText() : file.getFileName() + ":" + line;
+                return new Sample.Interleaved(id, List.copyOf(parts));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ":" + line, e);
+        }
+        return null;
+    }
+
+    private List<Sample.Part> mmc4(JsonNode doc, String where) {
+        Json.checkFields(doc, MMC4_FIELDS, where, skips);
+        JsonNode text = doc.get("text_list");
+        JsonNode info = doc.path("image_info");
+        if (!text.isArray() || !(info.isArray() || info.isMissingNode())) {
+            skips.skip(SkipReport.BAD_RECORD, where, "text_list and image_info must be arrays");
+            return null;
+        }
+        List<JsonNode> imgs = new ArrayList<>();
+        info.forEach(imgs::add);
+        imgs.sort(Comparator.comparingInt(i -> i.path("matched_text_index").asInt(Integer.MAX_VALUE))); // stable
+        List<Sample.Part> parts = new ArrayList<>();
+        int next = 0;
+        for (int s = 0; s <= text.size(); s++) {
+            while (next < imgs.size() && imgs.get(next).path("matched_text_index").asInt(Integer.MAX_VALUE) <= s) {
+                addImage(parts, imgs.get(next++).path("image_name").asText(""), where);
+            }
+            if (s < text.size() && !text.get(s).asText("").isBlank()) {
+                parts.add(Sample.Part.text(text.get(s).asText()));
+            }
+        }
+        while (next < imgs.size()) { // matched past the last sentence: keep at the end
+            addImage(parts, imgs.get(next++).path("image_name").asText(""), where);
+        }
+        return parts;
+    }
+
+    private List<Sample.Part> obelics(JsonNode doc, String where) {
+        Json.checkFields(doc, OBELICS_FIELDS, where, skips);
+        JsonNode texts = doc.path("texts");
+        JsonNode imgs = doc.path("images");
+        if (!texts.isArray() || !imgs.isArray() || texts.size() != imgs.size()) {
+            skips.skip(SkipReport.BAD_RECORD, where, "needs text_list/image_info (mmc4) or equally long "
+                    + "texts/images (OBELICS)");
+            return null;
+        }
+        List<Sample.Part> parts = new ArrayList<>();
+        for (int i = 0; i < texts.size(); i++) {
+            if (texts.get(i).isTextual() && !texts.get(i).asText().isBlank()) {
+                parts.add(Sample.Part.text(texts.get(i).asText()));
+            } else if (imgs.get(i).isTextual()) {
+                String name = imgs.get(i).asText();
+                addImage(parts, name.substring(name.lastIndexOf('/') + 1), where);
+            }
+        }
+        return parts;
+    }
+
+    private void addImage(List<Sample.Part> parts, String name, String where) {
+        ImageRef ref = images == null || name.isEmpty() ? null : images.find(name);
+        if (ref == null) {
+            skips.skip(SkipReport.MISSING_IMAGE, where, name.isEmpty() ? "(no image_name)" : name);
+            return;
+        }
+        parts.add(Sample.Part.image(ref));
+    }
+
+    @Override
+    public void close() {
+        try {
+            in.close();
+        } catch (IOException ignored) {
+            // read-only
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package io.mm1j.data;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One training/eval example as read from a dataset, before tokenisation. Each record mirrors one MM1 data type
+ * (§2: captions, interleaved documents, text; §3: conversations; §4: VQA). Images are {@link ImageRef}s, decoded
+ * only when the pipeline needs pixels, so a reader's memory stays bounded by one sample.
+ */
+public sealed interface Sample permits Sample.Caption, Sample.Interleaved, Sample.Text, Sample.Conversation,
+        Sample.Vqa {
+    /** A stable id (dataset key), used in warnings and for de-duplication. */
+    String id();
+
+    /** An image with its reference captions (COCO keeps 5; web alt-text pairs have 1). */
+    record Caption(String id, ImageRef image, List<String> captions) implements Sample {
+        public Caption {
+            Objects.requireNonNull(image, "image");
+            if (captions.isEmpty()) {
+                throw new IllegalArgumentException(id + ": a caption sample needs a caption");
+            }
+        }
+    }
+
+    /** A web document in reading order: text and images interleaved (OBELICS/mmc4). */
+    record Interleaved(String id, List<Part> parts) implements Sample {
+        public long imageCount() {
+            return parts.stream().filter(p -> p.image() != null).count();
+        }
+    }
+
+    /** One piece of an interleaved document: exactly one of {@code text} and {@code image} is set. */
+    record Part(String text, ImageRef image) {
+        public Part {
+            if ((text == null) == (image == null)) {
+                throw new IllegalArgumentException("a part is either text or an image");
+            }
+        }
+
+        public static Part text(String t) {
+            return new Part(t, null);
+        }
+
+        public static Part image(ImageRef i) {
+            return new Part(null, i);
+        }
+    }
+
+    /** Text-only data. */
+    record Text(String id, String text) implements Sample {}
+
+    /** A chat (LLaVA style) about an optional image; roles are "system", "user", "assistant". */
+    record Conversation(String id, ImageRef image, List<Turn> turns) implements Sample {}
+
+    record Turn(String role, String text) {}
+
+    /** A VQAv2-style question with its (usually 10) human answers and the consensus answer. */
+    record Vqa(String id, ImageRef image, String question, String answer, List<String> answers, String answerType)
+            implements Sample {}
+}

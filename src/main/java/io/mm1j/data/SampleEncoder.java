@@ -1,0 +1,131 @@
+package io.mm1j.data;
+
+import io.mm1j.tokenizer.SpecialTokens;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * Turns a {@link Sample} into tokenised pieces with decoded, preprocessed images — the expensive per-sample work,
+ * run on the prefetch workers. Layouts (MM1 §2; ids from {@link SpecialTokens}):
+ * <pre>
+ * caption       BOS image caption EOS
+ * interleaved   BOS text image text … EOS        (reading order)
+ * text          BOS text EOS
+ * conversation  BOS image? (&lt;|role|&gt; text &lt;|end|&gt;)* EOS   loss on assistant turns only
+ * vqa           BOS image "Question: q Answer:" " a" EOS     loss on the answer only
+ * </pre>
+ * Text is encoded without special tokens, and any {@code <image>} id the text itself produces (a web page that
+ * contains the literal string) is dropped, so image slots come only from real images.
+ */
+public final class SampleEncoder {
+    /** Text → token ids (e.g. {@code io.mm1j.tokenizer.Tokenizer::encode}). */
+    @FunctionalInterface
+    public interface TextEncoder {
+        long[] encode(String text);
+    }
+
+    /** A tokenised piece: text ids, or one image's pixels; {@code loss} says whether its tokens are targets. */
+    public record Piece(long[] tokens, float[] image, boolean loss) {
+        boolean isImage() {
+            return image != null;
+        }
+    }
+
+    /** A prepared sample with the sampler cursors before and after it (for exact resume at batch boundaries). */
+    public record Prepared(List<Piece> pieces, boolean atomic, MixtureSampler.Cursor before,
+                           MixtureSampler.Cursor after) {}
+
+    private final TextEncoder encoder;
+    private final Function<BufferedImage, float[]> imageFn;
+
+    /** @param imageFn image → CHW floats (the vision encoder's preprocessing; see {@link #resizeToUnit}) */
+    public SampleEncoder(TextEncoder encoder, Function<BufferedImage, float[]> imageFn) {
+        this.encoder = encoder;
+        this.imageFn = imageFn;
+    }
+
+    /**
+     * The default preprocessing hook: bilinear resize to size×size and scale to [0, 1], CHW. The vision package's
+     * CLIP preprocessor (resize + centre crop + mean/std) replaces it for real training.
+     */
+    public static Function<BufferedImage, float[]> resizeToUnit(int size) {
+        return img -> {
+            BufferedImage r = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+            Graphics2D g = r.createGraphics();
+            g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+            g.drawImage(img, 0, 0, size, size, null);
+            g.dispose();
+            int[] rgb = r.getRGB(0, 0, size, size, null, 0, size);
+            int plane = size * size;
+            float[] chw = new float[3 * plane]; // (3, H, W)
+            for (int p = 0; p < plane; p++) {
+                chw[p] = ((rgb[p] >> 16) & 0xFF) / 255f;
+                chw[plane + p] = ((rgb[p] >> 8) & 0xFF) / 255f;
+                chw[2 * plane + p] = (rgb[p] & 0xFF) / 255f;
+            }
+            return chw;
+        };
+    }
+
+    public Prepared prepare(Sample s, MixtureSampler.Cursor before, MixtureSampler.Cursor after) {
+        List<Piece> out = new ArrayList<>();
+        out.add(special(SpecialTokens.BOS_ID, false));
+        boolean atomic = false;
+        if (s instanceof Sample.Caption c) {
+            out.add(image(c.image()));
+            out.add(text(c.captions().get(0), true));
+            atomic = true; // an image without its caption teaches nothing: never split
+        } else if (s instanceof Sample.Interleaved d) {
+            for (Sample.Part p : d.parts()) {
+                out.add(p.image() != null ? image(p.image()) : text((out.size() > 1 ? " " : "") + p.text(), true));
+            }
+        } else if (s instanceof Sample.Text t) {
+            out.add(text(t.text(), true));
+        } else if (s instanceof Sample.Conversation c) {
+            if (c.image() != null) {
+                out.add(image(c.image()));
+            }
+            for (Sample.Turn t : c.turns()) {
+                boolean answer = t.role().equals("assistant");
+                int marker = switch (t.role()) {
+                    case "system" -> SpecialTokens.SYSTEM_ID;
+                    case "user" -> SpecialTokens.USER_ID;
+                    default -> SpecialTokens.ASSISTANT_ID;
+                };
+                out.add(special(marker, false));
+                out.add(text(t.text(), answer));
+                out.add(special(SpecialTokens.END_OF_TURN_ID, answer));
+            }
+            atomic = true;
+        } else if (s instanceof Sample.Vqa v) {
+            out.add(image(v.image()));
+            out.add(text("Question: " + v.question() + " Answer:", false));
+            out.add(text(" " + (v.answer() != null ? v.answer() : ""), true));
+            atomic = true;
+        }
+        out.add(special(SpecialTokens.EOS_ID, true));
+        return new Prepared(List.copyOf(out), atomic, before, after);
+    }
+
+    private static Piece special(int id, boolean loss) {
+        return new Piece(new long[] {id}, null, loss);
+    }
+
+    private Piece image(ImageRef ref) {
+        return new Piece(null, imageFn.apply(ref.load()), false);
+    }
+
+    private Piece text(String t, boolean loss) {
+        long[] ids = encoder.encode(t);
+        long n = Arrays.stream(ids).filter(i -> i == SpecialTokens.IMAGE_ID).count();
+        if (n > 0) {
+            ids = Arrays.stream(ids).filter(i -> i != SpecialTokens.IMAGE_ID).toArray();
+        }
+        return new Piece(ids, null, loss);
+    }
+}

@@ -1,0 +1,248 @@
+package io.mm1j.data;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.tensor.SafeTensorsWriter;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import javax.imageio.ImageIO;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes a {@link SyntheticWorld} to disk in the real dataset formats, so that training reads it through the same
+ * readers as real data. Layout under {@code out/} (one set per split: train 80%, val 10%, test 10%):
+ * <pre>
+ * images/{split}/{id:012d}.png                  caption/VQA pictures (COCO-style numeric names)
+ * coco/captions_{split}.json                    COCO captions: images[{id,file_name,width,height}], annotations[]
+ * wds/{split}-{shard:06d}.tar                   WebDataset: {key}.png, {key}.txt (one caption), {key}.json (all)
+ * interleaved/{split}.jsonl                     mmc4 layout: text_list, image_info[{image_name,matched_text_index}]
+ * interleaved/images/{split}/d{doc}_{k}.png     the documents' pictures
+ * vqa/questions_{split}.json, annotations_{split}.json   VQAv2 (data_subtype = split, 10 answers per question)
+ * llava/{split}.json                            LLaVA conversations built from the VQA items (SFT format)
+ * text/{split}.txt                              text-only documents, separated by blank lines
+ * manifest.json                                 seed, size and counts
+ * </pre>
+ * The output is a pure function of (images, size, seed): tar entries carry fixed times and owners, JSON keeps
+ * insertion order, and PNG encoding has no timestamps — two runs are byte-identical.
+ */
+public final class SynthWriter {
+    private static final Logger LOG = LoggerFactory.getLogger(SynthWriter.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    public static final List<String> SPLITS = List.of("train", "val", "test");
+    /** Samples per WebDataset shard (real shards hold ~10k; small here so tests see several). */
+    static final int SHARD_SIZE = 256;
+
+    /** What was written. */
+    public record Summary(Path out, int images, int documents, int documentImages, int questions, int texts) {}
+
+    private SynthWriter() {}
+
+    /** Images per split for {@code n} images: 10% val and test (at least one each from 3 images up). */
+    static int[] splitSizes(int n) {
+        int val = n >= 3 ? Math.max(1, Math.round(n * 0.1f)) : 0;
+        return new int[] {n - 2 * val, val, val};
+    }
+
+    public static Summary write(Path out, int images, int size, long seed) {
+        if (images < 1) {
+            throw new Mm1Exception("--images must be at least 1 (got " + images + ")");
+        }
+        if (size < 16) {
+            throw new Mm1Exception("--size must be at least 16 pixels (got " + size + ")");
+        }
+        SyntheticWorld world = new SyntheticWorld(seed);
+        int[] sizes = splitSizes(images);
+        long nextImage = 1;
+        long nextDoc = 1;
+        long nextText = 1;
+        int docs = 0;
+        int docImages = 0;
+        int questions = 0;
+        int texts = 0;
+        for (int si = 0; si < SPLITS.size(); si++) {
+            String split = SPLITS.get(si);
+            if (sizes[si] == 0) {
+                continue;
+            }
+            List<Long> ids = new ArrayList<>();
+            for (int i = 0; i < sizes[si]; i++) {
+                ids.add(nextImage++);
+            }
+            questions += writeImageSets(out, split, world, ids, size);
+            int nDocs = Math.max(1, sizes[si] / 4);
+            docImages += writeDocuments(out, split, world, nextDoc, nDocs, size);
+            nextDoc += nDocs;
+            docs += nDocs;
+            int nTexts = Math.max(1, sizes[si] / 2);
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < nTexts; i++) {
+                sb.append(world.textDocument(nextText++)).append("\n\n");
+            }
+            texts += nTexts;
+            byte[] txt = sb.toString().getBytes(StandardCharsets.UTF_8);
+            SafeTensorsWriter.atomicWrite(out.resolve("text/" + split + ".txt"), o -> o.write(txt));
+        }
+        ObjectNode m = JSON.createObjectNode();
+        m.put("generator", "mm1j SyntheticWorld").put("seed", seed).put("size", size).put("images", images)
+                .put("documents", docs).put("documentImages", docImages).put("questions", questions)
+                .put("textDocuments", texts);
+        writeJson(out.resolve("manifest.json"), m);
+        LOG.info("synthetic data in {}: {} images, {} documents ({} images), {} questions, {} text documents", out,
+                images, docs, docImages, questions, texts);
+        return new Summary(out, images, docs, docImages, questions, texts);
+    }
+
+    /** Captions (COCO + WebDataset), VQA and LLaVA for one split's pictures; returns the number of questions. */
+    private static int writeImageSets(Path out, String split, SyntheticWorld world, List<Long> ids, int size) {
+        ObjectNode coco = JSON.createObjectNode();
+        coco.putObject("info").put("description", "mm1j synthetic shapes world, split " + split);
+        coco.putArray("licenses");
+        ArrayNode images = coco.putArray("images");
+        ArrayNode anns = coco.putArray("annotations");
+        ObjectNode vq = JSON.createObjectNode().put("data_subtype", split).put("task_type", "Open-Ended");
+        ArrayNode qs = vq.putArray("questions");
+        ObjectNode va = JSON.createObjectNode().put("data_subtype", split);
+        ArrayNode as = va.putArray("annotations");
+        ArrayNode llava = JSON.createArrayNode();
+        List<byte[]> pngs = new ArrayList<>();
+        List<List<String>> caps = new ArrayList<>();
+        long annId = ids.get(0) * 10;
+        for (long id : ids) {
+            Scene s = world.scene(id);
+            SplittableRandom rnd = world.random("labels", id);
+            String file = String.format("%012d.png", id);
+            byte[] png = png(s, size);
+            writeFile(out.resolve("images/" + split + "/" + file), png);
+            images.addObject().put("id", id).put("file_name", file).put("width", size).put("height", size);
+            List<String> c = world.captions(s, rnd);
+            for (String cap : c) {
+                anns.addObject().put("image_id", id).put("id", annId++).put("caption", cap);
+            }
+            pngs.add(png);
+            caps.add(c);
+            ObjectNode conv = llava.addObject().put("id", String.format("%012d", id)).put("image", file);
+            ArrayNode turns = conv.putArray("conversations");
+            int k = 0;
+            for (SyntheticWorld.VqaItem q : world.questions(s, rnd)) {
+                long qid = id * 100 + k++;
+                qs.addObject().put("image_id", id).put("question", q.question()).put("question_id", qid);
+                ObjectNode a = as.addObject().put("question_type", q.questionType())
+                        .put("multiple_choice_answer", q.answer());
+                ArrayNode al = a.putArray("answers");
+                for (int j = 0; j < q.answers().size(); j++) {
+                    al.addObject().put("answer", q.answers().get(j)).put("answer_confidence", "yes")
+                            .put("answer_id", j + 1);
+                }
+                a.put("image_id", id).put("answer_type", q.answerType()).put("question_id", qid);
+                turns.addObject().put("from", "human").put("value", (k == 1 ? "<image>\n" : "") + q.question());
+                turns.addObject().put("from", "gpt").put("value", q.answer());
+            }
+        }
+        writeJson(out.resolve("coco/captions_" + split + ".json"), coco);
+        writeJson(out.resolve("vqa/questions_" + split + ".json"), vq);
+        writeJson(out.resolve("vqa/annotations_" + split + ".json"), va);
+        writeJson(out.resolve("llava/" + split + ".json"), llava);
+        for (int shard = 0; shard * SHARD_SIZE < ids.size(); shard++) {
+            int from = shard * SHARD_SIZE;
+            int to = Math.min(ids.size(), from + SHARD_SIZE);
+            SafeTensorsWriter.atomicWrite(out.resolve(String.format("wds/%s-%06d.tar", split, shard)), o -> {
+                // Not closed: closing would close the atomic writer's channel before its fsync; finish() ends the
+                // archive (two zero records) and the writer flushes.
+                TarArchiveOutputStream tar = new TarArchiveOutputStream(o);
+                {
+                    tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+                    for (int i = from; i < to; i++) {
+                        String key = String.format("%012d", ids.get(i));
+                        ObjectNode meta = JSON.createObjectNode().put("id", ids.get(i));
+                        caps.get(i).forEach(meta.putArray("captions")::add);
+                        tarEntry(tar, key + ".png", pngs.get(i));
+                        tarEntry(tar, key + ".txt", caps.get(i).get(0).getBytes(StandardCharsets.UTF_8));
+                        tarEntry(tar, key + ".json", JSON.writeValueAsBytes(meta));
+                    }
+                    tar.finish();
+                }
+            });
+        }
+        return qs.size();
+    }
+
+    /** mmc4-style JSONL documents and their pictures; returns the number of pictures. */
+    private static int writeDocuments(Path out, String split, SyntheticWorld world, long first, int n, int size) {
+        StringBuilder jsonl = new StringBuilder();
+        int pictures = 0;
+        for (long d = first; d < first + n; d++) {
+            SyntheticWorld.Document doc = world.document(d);
+            ObjectNode line = JSON.createObjectNode().put("url", "synth://doc/" + d);
+            doc.sentences().forEach(line.putArray("text_list")::add);
+            ArrayNode info = line.putArray("image_info");
+            for (int k = 0; k < doc.scenes().size(); k++) {
+                String name = String.format("d%06d_%d.png", d, k);
+                byte[] png = png(doc.scenes().get(k), size);
+                writeFile(out.resolve("interleaved/images/" + split + "/" + name), png);
+                info.addObject().put("image_name", name).put("raw_url", "synth://image/" + name)
+                        .put("matched_text_index", doc.matchedSentence().get(k)).put("matched_sim", 1.0);
+                pictures++;
+            }
+            try {
+                jsonl.append(JSON.writeValueAsString(line)).append('\n');
+            } catch (IOException e) {
+                throw new Mm1Exception("cannot serialise document " + d + ": " + e.getMessage(), e);
+            }
+        }
+        byte[] bytes = jsonl.toString().getBytes(StandardCharsets.UTF_8);
+        SafeTensorsWriter.atomicWrite(out.resolve("interleaved/" + split + ".jsonl"), o -> o.write(bytes));
+        return pictures;
+    }
+
+    private static byte[] png(Scene s, int size) {
+        try {
+            ByteArrayOutputStream b = new ByteArrayOutputStream();
+            ImageIO.write(s.render(size), "png", b);
+            return b.toByteArray();
+        } catch (IOException e) {
+            throw new Mm1Exception("cannot encode PNG: " + e.getMessage(), e);
+        }
+    }
+
+    /** A tar member with fixed owner, mode and time so that shards are reproducible. */
+    private static void tarEntry(TarArchiveOutputStream tar, String name, byte[] data) throws IOException {
+        TarArchiveEntry e = new TarArchiveEntry(name);
+        e.setSize(data.length);
+        e.setMode(0100644);
+        e.setModTime(0L);
+        e.setIds(0, 0);
+        e.setNames("", "");
+        tar.putArchiveEntry(e);
+        tar.write(data);
+        tar.closeArchiveEntry();
+    }
+
+    /** Pictures are written plainly: an fsync per small PNG would dominate the run, and they are re-creatable. */
+    private static void writeFile(Path file, byte[] data) {
+        try {
+            java.nio.file.Files.createDirectories(file.getParent());
+            java.nio.file.Files.write(file, data);
+        } catch (IOException e) {
+            throw new Mm1Exception(file + ": cannot write: " + e.getMessage(), e);
+        }
+    }
+
+    private static void writeJson(Path file, Object node) {
+        try {
+            byte[] b = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node);
+            SafeTensorsWriter.atomicWrite(file, o -> o.write(b));
+        } catch (IOException e) {
+            throw new Mm1Exception(file + ": cannot serialise: " + e.getMessage(), e);
+        }
+    }
+}

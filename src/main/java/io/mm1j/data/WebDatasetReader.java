@@ -1,0 +1,151 @@
+package io.mm1j.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mm1j.tensor.Mm1Exception;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+
+/**
+ * WebDataset shards: plain tar files in which the members of one sample are consecutive and share a key — the
+ * member path up to the first dot of its file name ({@code a/b/0001.png}, {@code a/b/0001.txt} → key
+ * {@code a/b/0001}). A sample needs an image ({@code .png/.jpg/.jpeg}) and a caption ({@code .txt}, or a
+ * {@code .json} with "caption"/"captions"/"text"); other members (e.g. {@code .cls}) are allowed by the format and
+ * ignored. Shards are streamed member by member, so memory holds one sample's bytes.
+ */
+public final class WebDatasetReader extends SampleReader {
+    static final Set<String> IMAGE_EXT = Set.of("png", "jpg", "jpeg");
+
+    private final List<Path> shards;
+    private int shardIndex = -1;
+    private TarArchiveInputStream tar;
+    private TarArchiveEntry pending;
+    private Path shard;
+
+    public WebDatasetReader(List<Path> shards, SkipReport skips) {
+        super(shards.size() == 1 ? shards.get(0).toString() : shards.size() + " shards from " + shards.get(0), skips);
+        if (shards.isEmpty()) {
+            throw new Mm1Exception("WebDataset: no shard files given");
+        }
+        this.shards = List.copyOf(shards);
+    }
+
+    static String key(String member) {
+        int slash = member.lastIndexOf('/');
+        int dot = member.indexOf('.', slash + 1);
+        return dot < 0 ? member : member.substring(0, dot);
+    }
+
+    static String extension(String member) {
+        int slash = member.lastIndexOf('/');
+        int dot = member.indexOf('.', slash + 1);
+        return dot < 0 ? "" : member.substring(dot + 1).toLowerCase();
+    }
+
+    @Override
+    protected Sample readNext() {
+        try {
+            while (true) {
+                if (tar == null && !openNextShard()) {
+                    return null;
+                }
+                Map<String, byte[]> group = new LinkedHashMap<>();
+                String key = null;
+                TarArchiveEntry e = pending != null ? pending : tar.getNextEntry();
+                pending = null;
+                while (e != null) {
+                    if (e.isFile()) {
+                        String k = key(e.getName());
+                        if (key != null && !k.equals(key)) {
+                            pending = e; // first member of the next sample
+                            break;
+                        }
+                        key = k;
+                        group.put(extension(e.getName()), tar.readAllBytes());
+                    }
+                    e = tar.getNextEntry();
+                }
+                if (e == null) {
+                    tar.close();
+                    tar = null;
+                }
+                if (key != null) {
+                    Sample s = toSample(key, group);
+                    if (s != null) {
+                        return s;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new Mm1Exception(shard + ": cannot read tar: " + e.getMessage(), e);
+        }
+    }
+
+    private boolean openNextShard() throws IOException {
+        if (++shardIndex >= shards.size()) {
+            return false;
+        }
+        shard = shards.get(shardIndex);
+        if (!Files.isRegularFile(shard)) {
+            throw new Mm1Exception(shard + ": shard not found");
+        }
+        tar = new TarArchiveInputStream(new BufferedInputStream(Files.newInputStream(shard), 1 << 16));
+        return true;
+    }
+
+    private Sample toSample(String key, Map<String, byte[]> group) {
+        String where = shard + ":" + key;
+        byte[] image = null;
+        String imageExt = null;
+        for (String ext : group.keySet()) {
+            if (IMAGE_EXT.contains(ext)) {
+                image = group.get(ext);
+                imageExt = ext;
+                break;
+            }
+        }
+        List<String> captions = new ArrayList<>();
+        if (group.containsKey("txt")) {
+            captions.add(new String(group.get("txt"), StandardCharsets.UTF_8).strip());
+        } else if (group.containsKey("json")) {
+            try {
+                JsonNode j = Json.MAPPER.readTree(group.get("json"));
+                if (j.path("captions").isArray()) {
+                    j.get("captions").forEach(c -> captions.add(c.asText()));
+                } else if (j.path("caption").isTextual() || j.path("text").isTextual()) {
+                    captions.add(j.path("caption").isTextual() ? j.get("caption").asText() : j.get("text").asText());
+                }
+            } catch (IOException ex) {
+                skips.skip(SkipReport.CORRUPT_JSON, where + ".json", ex.getMessage().lines().findFirst().orElse(""));
+                return null;
+            }
+        }
+        if (image == null || captions.isEmpty() || captions.get(0).isEmpty()) {
+            skips.skip(SkipReport.MISSING_MEMBER, where, image == null ? "no image (.png/.jpg/.jpeg) member"
+                    : "no caption (.txt or .json) member");
+            return null;
+        }
+        return new Sample.Caption(key, ImageRef.of(key + "." + imageExt, image), List.copyOf(captions));
+    }
+
+    @Override
+    public void close() {
+        if (tar != null) {
+            try {
+                tar.close();
+            } catch (IOException ignored) {
+                // read-only stream: nothing to lose
+            }
+            tar = null;
+        }
+    }
+}

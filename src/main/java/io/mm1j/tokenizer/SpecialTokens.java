@@ -1,0 +1,44 @@
+package io.mm1j.tokenizer;
+
+import java.util.List;
+
+/**
+ * mm1j's reserved special tokens and their fixed ids. Every tokenizer written by {@link BpeTrainer} puts them at
+ * ids 0..{@value #COUNT}-1 in this order, so presets can name ids (the mini preset says BOS 1, EOS 2 — the Llama
+ * convention) and a checkpoint's embedding rows keep their meaning across retrained tokenizers. Code that loads a
+ * foreign tokenizer must still look them up by name ({@link Tokenizer#specialId(String)}).
+ *
+ * <p>{@link #IMAGE} marks one image slot: the {@code SequencePacker} repeats its id k times (k = the connector's
+ * image token count) and the model overwrites those k positions with the connector's outputs.
+ */
+public final class SpecialTokens {
+    /** Padding (never a training target). */
+    public static final String PAD = "<pad>";
+    /** Beginning of a document or a packed sample. */
+    public static final String BOS = "<s>";
+    /** End of a document / end of text; generation stops here. */
+    public static final String EOS = "</s>";
+    /** One image placeholder position (see the class comment). */
+    public static final String IMAGE = "<image>";
+    /** Chat role markers (SFT conversations): a turn is {@code <|role|>} text {@code <|end|>}. */
+    public static final String SYSTEM = "<|system|>";
+    public static final String USER = "<|user|>";
+    public static final String ASSISTANT = "<|assistant|>";
+    /** End of one chat turn. */
+    public static final String END_OF_TURN = "<|end|>";
+
+    public static final int PAD_ID = 0;
+    public static final int BOS_ID = 1;
+    public static final int EOS_ID = 2;
+    public static final int IMAGE_ID = 3;
+    public static final int SYSTEM_ID = 4;
+    public static final int USER_ID = 5;
+    public static final int ASSISTANT_ID = 6;
+    public static final int END_OF_TURN_ID = 7;
+
+    /** All reserved tokens, index = id. */
+    public static final List<String> ALL = List.of(PAD, BOS, EOS, IMAGE, SYSTEM, USER, ASSISTANT, END_OF_TURN);
+    public static final int COUNT = 8;
+
+    private SpecialTokens() {}
+}

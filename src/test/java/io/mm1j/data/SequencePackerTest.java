@@ -1,0 +1,108 @@
+package io.mm1j.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.tokenizer.SpecialTokens;
+import java.awt.image.BufferedImage;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SequencePackerTest {
+    static final long B = SpecialTokens.BOS_ID;
+    static final long E = SpecialTokens.EOS_ID;
+    static final long I = SpecialTokens.IMAGE_ID;
+    static final long P = SpecialTokens.PAD_ID;
+    /** One token per character: 'a' → 100, 'b' → 101, … so expected rows can be written by hand. */
+    static final SampleEncoder ENC = new SampleEncoder(t -> t.chars().mapToLong(ch -> ch - 'a' + 100L).toArray(),
+            img -> new float[] {img.getWidth()});
+    static final ImageRef IMG = png(5);
+
+    static ImageRef png(int w) {
+        try {
+            java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+            javax.imageio.ImageIO.write(new BufferedImage(w, 3, BufferedImage.TYPE_INT_RGB), "png", o);
+            return ImageRef.of("x.png", o.toByteArray());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    static SampleEncoder.Prepared prep(Sample s) {
+        return ENC.prepare(s, null, null);
+    }
+
+    static Sample caption(String text) {
+        return new Sample.Caption(text, IMG, List.of(text));
+    }
+
+    @Test
+    void captionsArePackedSeveralPerRowWithImageSlotsMasked() {
+        SequencePacker p = new SequencePacker(new SequencePacker.Config(1, 12, 16, 2));
+        Batch b = p.next(List.of(prep(caption("ab")), prep(caption("cd"))).iterator());
+        assertArrayEquals(new long[] {B, I, I, 100, 101, E, B, I, I, 102, 103, E}, b.tokens());
+        assertArrayEquals(new long[] {I, I, 100, 101, E, B, I, I, 102, 103, E, P}, b.targets());
+        assertArrayEquals(new float[] {0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0}, b.lossMask());
+        assertEquals(List.of(0, 0), b.images().stream().map(Batch.ImageSlot::row).toList());
+        assertEquals(List.of(1, 7), b.images().stream().map(Batch.ImageSlot::firstSlot).toList());
+    }
+
+    @Test
+    void captionThatDoesNotFitMovesWholeToTheNextRow() {
+        SequencePacker p = new SequencePacker(new SequencePacker.Config(2, 8, 16, 2));
+        Batch b = p.next(List.of(prep(caption("ab")), prep(caption("cde"))).iterator());
+        assertEquals(2, b.batchSize());
+        assertArrayEquals(new long[] {B, I, I, 100, 101, E, P, P, B, I, I, 102, 103, 104, E, P}, b.tokens());
+        assertEquals(1, b.images().get(1).row());
+        assertEquals(1, b.images().get(1).firstSlot());
+    }
+
+    @Test
+    void maxImagesPerRowIsRespected() {
+        SequencePacker p = new SequencePacker(new SequencePacker.Config(3, 40, 2, 1));
+        Batch b = p.next(List.of(prep(caption("a")), prep(caption("b")), prep(caption("c"))).iterator());
+        assertEquals(List.of(0, 0, 1), b.images().stream().map(Batch.ImageSlot::row).toList());
+    }
+
+    @Test
+    void interleavedDocumentsAreCutBeforeImagesAndContinueInTheNextRow() {
+        Sample doc = new Sample.Interleaved("d", List.of(Sample.Part.text("abcdefghij"),
+                Sample.Part.image(IMG), Sample.Part.text("klm")));
+        SequencePacker p = new SequencePacker(new SequencePacker.Config(2, 12, 16, 3));
+        Batch b = p.next(List.of(prep(doc)).iterator());
+        // row 0: BOS + 10 letters + 'k'-less tail cannot hold 3 slots + 1 token → image starts row 1
+        assertArrayEquals(new long[] {B, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, P}, 
+                java.util.Arrays.copyOf(b.tokens(), 12));
+        assertEquals(1, b.images().get(0).row());
+        assertEquals(0, b.images().get(0).firstSlot());
+        for (Batch.ImageSlot s : b.images()) {
+            for (int k = 0; k < 3; k++) {
+                assertEquals(I, b.tokens()[s.row() * 12 + s.firstSlot() + k]);
+            }
+            for (int k = 0; k < 2; k++) { // the targets of slots 0 and 1 are slots 1 and 2: no loss
+                assertEquals(0f, b.lossMask()[s.row() * 12 + s.firstSlot() + k]);
+            }
+        }
+        assertEquals(1f, b.lossMask()[12 + 2]); // last slot → first text token 'k' is trained
+        assertNull(p.next(List.<SampleEncoder.Prepared>of().iterator()));
+    }
+
+    @Test
+    void longTextFillsRowsCompletely() {
+        SequencePacker p = new SequencePacker(new SequencePacker.Config(2, 8, 16, 2));
+        Batch b = p.next(List.of(prep(new Sample.Text("t", "abcdefghijklmnopqrstuvwxyz"))).iterator());
+        assertEquals(16, b.tokens().length);
+        assertTrue(java.util.Arrays.stream(b.tokens()).noneMatch(t -> t == P));
+        assertEquals(100 + 8, b.tokens()[8]); // row 1 continues with 'i' (row 0's 9th position was its last target)
+    }
+
+    @Test
+    void imagesMustFitTheSequence() {
+        assertEquals("packer: an image of 7 tokens does not fit a sequence of 8 with BOS and one text token",
+                assertThrows(Mm1Exception.class, () -> new SequencePacker.Config(1, 8, 1, 7)).getMessage());
+    }
+}
