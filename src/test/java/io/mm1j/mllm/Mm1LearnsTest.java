@@ -74,7 +74,7 @@ class Mm1LearnsTest {
                         NDArray target = all.get(":, 1:");
                         float[] mask = new float[batch * t];
                         for (int b = 0; b < batch; b++) {
-                            for (int i = k; i < t; i++) { // predict colour, side, EOS only
+                            for (int i = k; i < t - 1; i++) { // predict colour, side, EOS only
                                 mask[b * t + i] = 1;
                             }
                         }
