@@ -3,7 +3,13 @@ package io.mm1j.cli;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import io.mm1j.llm.Decoder;
-import io.mm1j.llm.HfLlama;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import io.mm1j.mllm.Mm1Model;
+import io.mm1j.tokenizer.SpecialTokens;
+import io.mm1j.vision.ImageIoLoader;
+import io.mm1j.vision.ImagePreprocessor;
+import io.mm1j.vision.RgbImage;
 import io.mm1j.mllm.Generator;
 import io.mm1j.mllm.Sampler;
 import io.mm1j.tensor.Engines;
@@ -21,8 +27,9 @@ import picocli.CommandLine.Option;
 
 /** {@code mm1 generate}: text from a model folder; prints only the generated text on stdout. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Generate text with a model folder (HF Llama format: config.json, model.safetensors, "
-                + "tokenizer.json). Starts from BOS; prints only the generated text.")
+        description = "Generate text with a model folder (mm1j or HF Llama format: config.json, "
+                + "model.safetensors, tokenizer.json). Starts from BOS; prints only the generated text. Images fill the "
+                + "prompt's <image> slots in order.")
 public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model folder.")
     Path model;
@@ -42,6 +49,14 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Sampling seed (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--image", description = "Image file for the next <image> slot of the prompt (repeatable, in "
+            + "order).")
+    List<Path> images = new ArrayList<>();
+
+    @Option(names = "--max-pixels", defaultValue = "89478485", description = "Refuse images whose header claims "
+            + "more pixels than this (default ${DEFAULT-VALUE}).")
+    long maxPixels;
+
     @Override
     public Integer call() {
         if (maxTokens < 0) {
@@ -50,12 +65,53 @@ public final class GenerateCommand implements Callable<Integer> {
         Sampler sampler = Sampler.of(temperature, topP, seed);
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (NDManager root = Engines.newRootManager((int) seed);
-             Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"))) {
-            Decoder decoder = HfLlama.load(model, root, DataType.FLOAT32);
-            generate(decoder, tok, prompt, maxTokens, sampler, out::print);
+             Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"));
+             Mm1Model mm = Mm1Model.load(model, root, DataType.FLOAT32)) {
+            if (images.isEmpty() && !prompt.contains(SpecialTokens.IMAGE)) {
+                generate(mm.decoder(), tok, prompt, maxTokens, sampler, out::print);
+            } else {
+                generateWithImages(mm, tok, root, sampler, out);
+            }
             out.println();
         }
         return 0;
+    }
+
+    /** MM1 prompt: every {@code <image>} becomes k placeholder positions filled with that image's tokens. */
+    private void generateWithImages(Mm1Model mm, Tokenizer tok, NDManager root, Sampler sampler, PrintStream out) {
+        int imageId = tok.specialId(SpecialTokens.IMAGE);
+        long[] body = tok.encode(prompt);
+        int slots = 0;
+        for (long id : body) {
+            if (id == imageId) {
+                slots++;
+            }
+        }
+        if (imageId < 0 || slots != images.size()) {
+            throw new Mm1Exception("prompt has " + slots + " <image> slot(s) but " + images.size()
+                    + " --image file(s) were given");
+        }
+        if (!mm.isMultimodal()) {
+            throw new Mm1Exception(model + ": text-only model; it cannot take --image");
+        }
+        int k = mm.imageTokens();
+        long[] ids = new long[1 + body.length + slots * (k - 1)];
+        ids[0] = mm.config().llm().bosTokenId();
+        int j = 1;
+        for (long id : body) {
+            int copies = id == imageId ? k : 1;
+            for (int c = 0; c < copies; c++) {
+                ids[j++] = id;
+            }
+        }
+        ImageIoLoader loader = new ImageIoLoader(maxPixels);
+        List<RgbImage> decoded = new ArrayList<>();
+        for (Path p : images) {
+            decoded.add(loader.load(p));
+        }
+        NDArray pixels = new ImagePreprocessor(root, mm.config().vision().imageSize()).batch(decoded);
+        NDArray embeds = mm.inputEmbeddings(root.create(ids, new Shape(1, ids.length)), pixels, imageId);
+        stream(mm.decoder(), tok, ids, embeds, maxTokens, sampler, out::print);
     }
 
     /** Encodes BOS + prompt, generates, and streams decoded text pieces to {@code sink}. */
@@ -65,11 +121,17 @@ public final class GenerateCommand implements Callable<Integer> {
         long[] ids = new long[body.length + 1];
         ids[0] = decoder.config().bosTokenId();
         System.arraycopy(body, 0, ids, 1, body.length);
+        return stream(decoder, tok, ids, null, maxTokens, sampler, sink);
+    }
+
+    /** Generates from prompt ids (and optional prompt embeddings), streaming decoded text to {@code sink}. */
+    static String stream(Decoder decoder, Tokenizer tok, long[] ids, NDArray embeds, int maxTokens, Sampler sampler,
+                         java.util.function.Consumer<String> sink) {
         List<Long> generated = new ArrayList<>();
         StringBuilder printed = new StringBuilder();
         // BOS delimits documents in llama2.c-style training, so it also ends generation (as run.c does).
         Set<Integer> stop = Set.of(decoder.config().eosTokenId(), decoder.config().bosTokenId());
-        new Generator(decoder).generate(ids, maxTokens, sampler, stop, id -> {
+        new Generator(decoder).generate(ids, embeds, maxTokens, sampler, stop, id -> {
             generated.add((long) id);
             String full = tok.decode(generated.stream().mapToLong(Long::longValue).toArray());
             // Print only the new suffix once it is stable (a byte-fallback UTF-8 sequence may still be incomplete).

@@ -30,6 +30,15 @@ public final class Generator {
      * @return number of tokens generated
      */
     public int generate(long[] prompt, int maxTokens, Sampler sampler, Set<Integer> stop, IntConsumer onToken) {
+        return generate(prompt, null, maxTokens, sampler, stop, onToken);
+    }
+
+    /**
+     * @param promptEmbeddings (1, T, D) input embeddings of the prompt (e.g. with image tokens spliced in), or null
+     *                         to embed {@code prompt} directly; must match {@code prompt.length}
+     */
+    public int generate(long[] prompt, NDArray promptEmbeddings, int maxTokens, Sampler sampler, Set<Integer> stop,
+                        IntConsumer onToken) {
         if (prompt.length == 0) {
             throw new Mm1Exception("generation needs at least one prompt token (BOS)");
         }
@@ -45,8 +54,9 @@ public final class Generator {
             while (produced < maxTokens) {
                 int next;
                 try (NDScope scope = new NDScope()) {
-                    NDArray ids = manager.create(input, new Shape(1, input.length));
-                    NDArray logits = decoder.forward(decoder.embed(ids), null, cache, true).logits(); // (1, 1, V)
+                    NDArray embeds = produced == 0 && promptEmbeddings != null ? promptEmbeddings
+                            : decoder.embed(manager.create(input, new Shape(1, input.length))); // (1, T, D)
+                    NDArray logits = decoder.forward(embeds, null, cache, true).logits(); // (1, 1, V)
                     float[] row = logits.getDataType() == DataType.FLOAT32 ? logits.toFloatArray()
                             : logits.toType(DataType.FLOAT32, false).toFloatArray();
                     next = sampler.sample(row);

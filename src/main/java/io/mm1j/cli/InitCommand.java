@@ -1,0 +1,102 @@
+package io.mm1j.cli;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.mm1j.config.Mm1Config;
+import io.mm1j.config.ParamCount;
+import io.mm1j.config.Presets;
+import io.mm1j.mllm.Mm1Model;
+import io.mm1j.tensor.Engines;
+import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.tokenizer.BpeTrainer;
+import io.mm1j.tokenizer.SpecialTokens;
+import io.mm1j.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code mm1 init}: a randomly initialised model folder (config.json, model.safetensors, tokenizer.json) that every
+ * other command accepts.
+ */
+@Command(name = "init", mixinStandardHelpOptions = true,
+        description = "Write a randomly initialised model folder for a preset (config.json, model.safetensors, "
+                + "tokenizer.json).")
+public final class InitCommand implements Callable<Integer> {
+    @Option(names = "--preset", required = true, description = "Preset name (see mm1 info).")
+    String preset;
+
+    @Option(names = "--out", required = true, description = "Output folder (created; must be empty or absent).")
+    Path out;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Initialisation seed (default ${DEFAULT-VALUE}).")
+    int seed;
+
+    @Option(names = "--tokenizer", description = "A tokenizer.json to use (default: a byte-level BPE trained on "
+            + "mm1j's embedded text, with mm1j's special tokens).")
+    Path tokenizer;
+
+    @Override
+    public Integer call() throws IOException {
+        Mm1Config cfg = Presets.load(preset);
+        if (Files.isDirectory(out)) {
+            try (var s = Files.list(out)) {
+                if (s.findAny().isPresent()) {
+                    throw new Mm1Exception(out + ": output folder is not empty");
+                }
+            }
+        }
+        long bytes = ParamCount.all(cfg).get("total") * 4;
+        long physical = physicalMemory();
+        if (physical > 0 && bytes > physical * 0.8) {
+            throw new Mm1Exception(String.format(java.util.Locale.ROOT, "preset %s needs %.1f GiB for FP32 weights; "
+                    + "this machine has %.1f GiB (use mm1 info for counts without allocating)", preset,
+                    bytes / 1073741824.0, physical / 1073741824.0));
+        }
+        Files.createDirectories(out);
+        writeTokenizer(cfg);
+        try (NDManager root = Engines.newRootManager(seed);
+             Mm1Model model = Mm1Model.init(cfg, root, DataType.FLOAT32)) {
+            model.save(out);
+        }
+        System.out.println("wrote " + out + " (" + InfoCommand.human(ParamCount.all(cfg).get("total"))
+                + " parameters, preset " + preset + ")");
+        return 0;
+    }
+
+    private void writeTokenizer(Mm1Config cfg) throws IOException {
+        Path target = out.resolve("tokenizer.json");
+        if (tokenizer != null) {
+            Files.copy(tokenizer, target, StandardCopyOption.REPLACE_EXISTING);
+        } else {
+            String text;
+            try (InputStream in = InitCommand.class.getResourceAsStream("/demo/mm1_abstract.txt")) {
+                text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            new BpeTrainer(cfg.llm().vocabSize(), 2).add(text).train().write(target);
+        }
+        try (Tokenizer tok = Tokenizer.load(target)) {
+            if (tok.vocabSize() > cfg.llm().vocabSize()) {
+                throw new Mm1Exception(target + ": tokenizer has " + tok.vocabSize() + " ids but preset " + preset
+                        + " has vocabSize " + cfg.llm().vocabSize());
+            }
+            if (cfg.isMultimodal() && tok.specialId(SpecialTokens.IMAGE) < 0) {
+                throw new Mm1Exception(target + ": multimodal preset needs the special token " + SpecialTokens.IMAGE);
+            }
+        }
+    }
+
+    private static long physicalMemory() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getTotalMemorySize();
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,79 @@
+package io.mm1j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class InitGenerateTest {
+    @TempDir
+    Path tmp;
+
+    private Path png(String name, Color c) throws Exception {
+        BufferedImage img = new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        g.setColor(c);
+        g.fillRect(5, 5, 20, 15);
+        g.dispose();
+        Path p = tmp.resolve(name);
+        ImageIO.write(img, "png", p.toFile());
+        return p;
+    }
+
+    @Test
+    void initWritesAModelThatGenerateAcceptsWithAndWithoutImages() throws Exception {
+        Path dir = tmp.resolve("tiny");
+        CliTest.Result init = CliTest.run("init", "--preset", "tiny-test", "--out", dir.toString(), "--seed", "1");
+        assertEquals(0, init.code(), init.err());
+        for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json"}) {
+            assertTrue(Files.isRegularFile(dir.resolve(f)), f);
+        }
+        CliTest.Result text = CliTest.run("generate", "--model", dir.toString(), "--prompt", "the image",
+                "--max-tokens", "5");
+        assertEquals(0, text.code(), text.err());
+        Path red = png("red.png", Color.RED);
+        Path blue = png("blue.png", Color.BLUE);
+        String[] args = {"generate", "--model", dir.toString(), "--image", red.toString(), "--image",
+            blue.toString(), "--prompt", "<image> and <image> differ", "--max-tokens", "6"};
+        CliTest.Result a = CliTest.run(args);
+        assertEquals(0, a.code(), a.err());
+        assertEquals(a.out(), CliTest.run(args).out(), "greedy generation is deterministic");
+    }
+
+    @Test
+    void slotCountMismatchAndBadImagesAreOneLineErrors() throws Exception {
+        Path dir = tmp.resolve("tiny");
+        assertEquals(0, CliTest.run("init", "--preset", "tiny-test", "--out", dir.toString()).code());
+        Path red = png("red.png", Color.RED);
+        CliTest.Result r = CliTest.run("generate", "--model", dir.toString(), "--image", red.toString(),
+                "--prompt", "no slot here");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: prompt has 0 <image> slot(s) but 1 --image file(s) were given\n", r.err());
+        Path empty = tmp.resolve("empty.jpg");
+        Files.write(empty, new byte[0]);
+        CliTest.Result e = CliTest.run("generate", "--model", dir.toString(), "--image", empty.toString(),
+                "--prompt", "<image>");
+        assertEquals(1, e.code());
+        assertTrue(e.err().startsWith("mm1: error: " + empty), e.err());
+        assertEquals(1, e.err().lines().count(), e.err());
+    }
+
+    @Test
+    void initRefusesPresetsThatDoNotFitInMemoryAndNonEmptyFolders() throws Exception {
+        CliTest.Result big = CliTest.run("init", "--preset", "mm1-30b", "--out", tmp.resolve("big").toString());
+        assertEquals(1, big.code());
+        assertTrue(big.err().startsWith("mm1: error: preset mm1-30b needs 123.8 GiB for FP32 weights; this machine "
+                + "has "), big.err());
+        Files.writeString(tmp.resolve("x.txt"), "keep me");
+        CliTest.Result full = CliTest.run("init", "--preset", "tiny-test", "--out", tmp.toString());
+        assertEquals("mm1: error: " + tmp + ": output folder is not empty\n", full.err());
+        assertEquals("keep me", Files.readString(tmp.resolve("x.txt")));
+    }
+}
