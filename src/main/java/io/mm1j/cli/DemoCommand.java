@@ -33,14 +33,19 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code mm1 demo}: what mm1j does so far, end to end, on embedded defaults: the MM1 preset table (counts from
- * configs, nothing allocated), a tiny Llama trained from scratch on an embedded text until it reproduces it, and
- * — when {@code shared/data} is present — the real pretrained stories260k Llama generating a story.
+ * configs, nothing allocated), a tiny Llama trained from scratch on an embedded text until it reproduces it,
+ * — when {@code shared/data} is present — the real pretrained stories260k Llama generating a story, and a tiny MM1
+ * that learns to caption synthetic images and is scored with CIDEr-D.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Run the end-to-end demo on embedded defaults (no downloads, no shared data needed).")
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "300", description = "Training steps for the tiny model (default ${DEFAULT-VALUE}).")
     int steps;
+
+    @Option(names = "--caption-steps", defaultValue = "600", description = "Training steps for the tiny MM1 "
+            + "captioner (default ${DEFAULT-VALUE}).")
+    int captionSteps;
 
     @Option(names = "--data", description = "Shared data folder (default: $MM1_DATA, ../shared/data or shared/data).")
     Path data;
@@ -56,6 +61,7 @@ public final class DemoCommand implements Callable<Integer> {
         try (NDManager root = Engines.newRootManager(seed)) {
             trainTiny(root);
             storiesIfPresent(root);
+            CaptionDemo.run(root, captionSteps, seed);
         }
         return 0;
     }

@@ -152,7 +152,7 @@ public final class ImageIoLoader {
     }
 
     /** Any decoded image → interleaved 8-bit RGB (grey replicated, alpha dropped, 16-bit scaled to 8). */
-    static RgbImage toRgb(BufferedImage img) {
+    public static RgbImage toRgb(BufferedImage img) {
         int w = img.getWidth();
         int h = img.getHeight();
         byte[] out = new byte[w * h * 3];
