@@ -177,6 +177,27 @@ public final class Mm1Model implements AutoCloseable {
         return decoder.forward(inputEmbeddings(ids, pixels, imageTokenId), null, null, false);
     }
 
+    /**
+     * Greedy or sampled continuation of a prompt that may contain images (KV cache; one prefill pass).
+     *
+     * @param ids     prompt ids (BOS first) with k {@code imageTokenId} positions per image
+     * @param pixels  (N, 3, H, W) preprocessed images in slot order, or null
+     * @param onToken receives every generated id (stop ids are not emitted)
+     * @return number of generated tokens
+     */
+    public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
+                        java.util.Set<Integer> stop, java.util.function.IntConsumer onToken) {
+        NDManager m = params.manager();
+        try (NDManager tmp = m.newSubManager()) {
+            NDArray idArr = tmp.create(ids, new Shape(1, ids.length));
+            NDArray embeds = pixels == null ? null : inputEmbeddings(idArr, pixels, imageTokenId);
+            if (embeds != null) {
+                embeds.attach(tmp);
+            }
+            return new Generator(decoder).generate(ids, embeds, maxTokens, sampler, stop, onToken);
+        }
+    }
+
     private void requireVision() {
         if (vision == null) {
             throw new Mm1Exception("model '" + config.name() + "' is text-only (no image encoder); it cannot take "
