@@ -1,8 +1,11 @@
 package io.mm1j.train;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.mm1j.nn.ParamStore;
@@ -25,6 +28,7 @@ public final class AdamW implements AutoCloseable {
     private final Map<String, NDArray> m = new LinkedHashMap<>();
     private final Map<String, NDArray> v = new LinkedHashMap<>();
     private long step;
+    private double[] squares; // per-parameter squared gradient norms of the current step, or null
 
     public AdamW(ParamStore params, double beta1, double beta2, double eps) {
         this.params = params;
@@ -48,40 +52,61 @@ public final class AdamW implements AutoCloseable {
         return new AdamW(params, 0.9, 0.95, 1e-8);
     }
 
+    /**
+     * Squared L2 norm of every trainable parameter's gradient, fetched in one transfer. A parameter that no
+     * gradient reached this step (e.g. the image encoder on a text-only batch) has exactly 0 and is skipped by
+     * {@link #step} — no moment decay, no weight decay — as PyTorch's AdamW skips parameters whose grad is None.
+     */
+    private double[] gradientSquares() {
+        try (NDScope scope = new NDScope()) {
+            NDList parts = new NDList();
+            for (String name : m.keySet()) {
+                parts.add(params.get(name).getGradient().square().sum().toType(DataType.FLOAT64, false));
+            }
+            double[] sq = parts.isEmpty() ? new double[0] : NDArrays.stack(parts).toDoubleArray();
+            scope.suppressNotUsedWarning();
+            return sq;
+        }
+    }
+
     /** Scales all gradients so that their global L2 norm is at most {@code maxNorm}; returns the norm before. */
     public double clipGlobalNorm(double maxNorm) {
+        squares = gradientSquares();
         double sq = 0;
-        try (NDScope scope = new NDScope()) {
-            NDArray total = null;
-            for (String name : m.keySet()) {
-                NDArray g = params.get(name).getGradient();
-                NDArray s = g.square().sum();
-                total = total == null ? s : total.add(s);
-            }
-            sq = total == null ? 0 : total.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
-            double norm = Math.sqrt(sq);
-            if (maxNorm > 0 && norm > maxNorm) {
-                double factor = maxNorm / (norm + 1e-6);
+        for (double v : squares) {
+            sq += v;
+        }
+        double norm = Math.sqrt(sq);
+        if (maxNorm > 0 && norm > maxNorm) {
+            double factor = maxNorm / (norm + 1e-6);
+            try (NDScope scope = new NDScope()) {
                 for (String name : m.keySet()) {
                     params.get(name).getGradient().muli(factor);
                 }
+                scope.suppressNotUsedWarning();
             }
-            scope.suppressNotUsedWarning();
         }
-        return Math.sqrt(sq);
+        return norm;
     }
 
     /** One update with learning rate {@code lr} and decoupled weight decay {@code weightDecay}; zeroes grads. */
     public void step(double lr, double weightDecay) {
+        if (squares == null) {
+            squares = gradientSquares();
+        }
         step++;
         double bc1 = 1 - Math.pow(beta1, step);
         double bc2 = 1 - Math.pow(beta2, step);
         double stepSize = lr * Math.sqrt(bc2) / bc1;
         double epsHat = eps * Math.sqrt(bc2);
         try (NDScope scope = new NDScope()) {
+            int i = 0;
             for (Map.Entry<String, NDArray> e : m.entrySet()) {
                 String name = e.getKey();
                 NDArray p = params.get(name);
+                if (squares[i++] == 0) {
+                    continue; // no gradient reached this parameter: leave it and its moments alone
+                }
                 NDArray g = p.getGradient();
                 NDArray mi = e.getValue();
                 NDArray vi = v.get(name);
@@ -91,14 +116,15 @@ public final class AdamW implements AutoCloseable {
                     p.muli(1 - lr * weightDecay);
                 }
                 p.subi(mi.div(vi.sqrt().addi(epsHat)).muli(stepSize));
-                JniUtils.zeroGrad((PtNDArray) p);
             }
             scope.suppressNotUsedWarning();
         }
+        zeroGrad();
     }
 
     /** Zeroes all gradients without updating (e.g. after a skipped step). */
     public void zeroGrad() {
+        squares = null;
         for (String name : m.keySet()) {
             JniUtils.zeroGrad((PtNDArray) params.get(name));
         }
@@ -106,21 +132,6 @@ public final class AdamW implements AutoCloseable {
 
     public long stepCount() {
         return step;
-    }
-
-    /** Optimizer state by name ({@code NAME.m}, {@code NAME.v}) for checkpoints. */
-    public Map<String, NDArray> state() {
-        Map<String, NDArray> out = new LinkedHashMap<>();
-        m.forEach((k, a) -> out.put(k + ".m", a));
-        v.forEach((k, a) -> out.put(k + ".v", a));
-        return out;
-    }
-
-    /** Restores moments and the step counter from a checkpoint. */
-    public void restore(Map<String, float[]> state, long stepCount) {
-        m.forEach((k, a) -> a.set(state.get(k + ".m")));
-        v.forEach((k, a) -> a.set(state.get(k + ".v")));
-        this.step = stepCount;
     }
 
     @Override

@@ -114,6 +114,44 @@ class Mm1ModelTest {
     }
 
     @Test
+    void frozenComponentsStayUnchangedWhileTheRestTrains() {
+        try (Mm1Model model = Mm1Model.init(cfg, m, DataType.FLOAT32)) {
+            model.freeze(Mm1Model.Component.VISION);
+            model.params().enableGradients();
+            String vit = "vision_model.encoder.layers.0.mlp.fc1.weight";
+            String llm = "model.layers.0.self_attn.q_proj.weight";
+            float[] vitBefore = model.params().get(vit).toFloatArray();
+            float[] llmBefore = model.params().get(llm).toFloatArray();
+            NDArray ids = twoImageIds();
+            NDArray px = images(2).toType(DataType.FLOAT32, false);
+            try (io.mm1j.train.AdamW opt = io.mm1j.train.AdamW.standard(model.params())) {
+                io.mm1j.train.LmStep.run(() -> model.forward(ids, px, IMG), opt, ids, null, 1e-2, 0.0, 1.0);
+            }
+            assertEquals(java.util.Arrays.toString(vitBefore),
+                    java.util.Arrays.toString(model.params().get(vit).toFloatArray()), "frozen encoder");
+            assertFalse(java.util.Arrays.equals(llmBefore, model.params().get(llm).toFloatArray()), "LLM trains");
+        }
+    }
+
+    @Test
+    void textOnlyBatchTrainsAMultimodalModelAndLeavesTheEncoderAlone() {
+        try (Mm1Model model = Mm1Model.init(cfg, m, DataType.FLOAT32)) {
+            model.params().enableGradients();
+            String vit = "vision_model.encoder.layers.0.mlp.fc1.weight";
+            float[] before = model.params().get(vit).toFloatArray();
+            NDArray ids = m.create(new long[] {1, 20, 21, 22, 23, 2}, new Shape(1, 6));
+            try (io.mm1j.train.AdamW opt = io.mm1j.train.AdamW.standard(model.params())) {
+                double loss = io.mm1j.train.LmStep.run(() -> model.forward(ids, null, IMG), opt, ids, null, 1e-2, 0.1,
+                        1.0).loss();
+                assertTrue(Double.isFinite(loss));
+            }
+            assertEquals(java.util.Arrays.toString(before),
+                    java.util.Arrays.toString(model.params().get(vit).toFloatArray()),
+                    "no gradient reached the encoder, so neither Adam nor weight decay may move it");
+        }
+    }
+
+    @Test
     void wrongImageCountIsAClearError() {
         try (Mm1Model model = Mm1Model.init(cfg, m, DataType.FLOAT32)) {
             Mm1Exception e = assertThrows(Mm1Exception.class,
