@@ -58,6 +58,14 @@ class VisionTransformerTest {
     }
 
     @Test
+    void presetEncodersCountLikeTheRealViTs() {
+        // HF CLIPVisionModel sizes: openai/clip-vit-large-patch14-336 303,507,456; DFN5B-CLIP-ViT-H-14-378 ≈ 631.4M
+        assertEquals(303_507_456L, ShapeInit.numel(VisionTransformer.expectedShapes(
+                Presets.load("ablation-1.2b").vision())));
+        assertEquals(631_371_520L, ShapeInit.numel(VisionTransformer.expectedShapes(Presets.load("mm1-3b").vision())));
+    }
+
+    @Test
     void forwardGivesPatchTokensAndClsAtTrainedAndDoubledResolution() {
         VisionTransformer vit = VisionTransformer.init(TINY, m, DataType.FLOAT32);
         VisionTransformer.Output o = vit.forward(m.randomNormal(new Shape(2, 3, 32, 32)));
