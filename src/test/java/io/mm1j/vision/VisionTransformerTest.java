@@ -176,6 +176,36 @@ class VisionTransformerTest {
     }
 
     @Test
+    void loadsOpenClipVisualTowerWithFusedInProjection() {
+        VisionTransformer src = VisionTransformer.init(TINY, m, DataType.FLOAT32);
+        SafeTensorsWriter w = new SafeTensorsWriter();
+        src.params().all().forEach((name, a) -> {
+            String oc = OpenClipWeights.name(name);
+            if (oc != null) {
+                w.add(SafeTensorsWriter.Tensor.f32(oc, a.getShape().getShape(), a.toFloatArray()));
+            }
+        });
+        String l = VisionTransformer.layer(0) + "self_attn.";
+        NDArray fused = src.params().get(l + "q_proj.weight").concat(src.params().get(l + "k_proj.weight"), 0)
+                .concat(src.params().get(l + "v_proj.weight"), 0); // (3D, D), q rows first
+        NDArray fusedBias = src.params().get(l + "q_proj.bias").concat(src.params().get(l + "k_proj.bias"), 0)
+                .concat(src.params().get(l + "v_proj.bias"), 0);
+        String b = OpenClipWeights.block(0) + "attn.";
+        w.add(SafeTensorsWriter.Tensor.f32(b + "in_proj_weight", new long[] {96, 32}, fused.toFloatArray()));
+        w.add(SafeTensorsWriter.Tensor.f32(b + "in_proj_bias", new long[] {96}, fusedBias.toFloatArray()));
+        w.add(SafeTensorsWriter.Tensor.f32("visual.proj", new long[] {32, 8}, new float[256])); // contrastive head
+        w.add(SafeTensorsWriter.Tensor.f32("text.token_embedding.weight", new long[] {2, 2}, new float[4]));
+        w.write(dir.resolve("model.safetensors"));
+        try (ParamStore p = new ParamStore(m, DataType.FLOAT32)) {
+            VisionTransformer loaded = VisionTransformer.load(dir, TINY, p);
+            NDArray px = m.randomNormal(new Shape(1, 3, 32, 32));
+            assertArrayEquals(src.forward(px).patchTokens().toFloatArray(),
+                    loaded.forward(px).patchTokens().toFloatArray(), 0f);
+            assertEquals(ParamCount.vision(TINY), p.numel());
+        }
+    }
+
+    @Test
     void wrongShapeTensorIsRefusedNamingFileAndTensor() {
         VisionTransformer src = VisionTransformer.init(TINY, m, DataType.FLOAT32);
         Path file = dir.resolve("model.safetensors");
