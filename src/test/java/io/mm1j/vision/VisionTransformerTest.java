@@ -91,6 +91,13 @@ class VisionTransformerTest {
     }
 
     @Test
+    void geluIsHfsExactErfGelu() {
+        // HF "gelu" = x·Φ(x): Φ(1) = 0.8413447460685429; the tanh approximation would give 0.8411919906082768
+        NDArray one = m.create(new double[] {1.0});
+        assertEquals(0.8413447460685429, ai.djl.nn.Activation.gelu(one).getDouble(0), 1e-12);
+    }
+
+    @Test
     void zeroOutputProjectionsMakeABlockTheIdentity() {
         VisionTransformer vit = VisionTransformer.init(TINY, m, DataType.FLOAT64);
         String l = VisionTransformer.layer(0);
