@@ -39,18 +39,18 @@ public record HighResSplitter(int rows, int cols, int tile, boolean overview) {
     }
 
     /**
-     * @param manager the preprocessor whose manager receives the tensors (its own size is not used)
+     * @param pre the preprocessor whose manager receives the tensors (its own size is not used)
      * @return {@code (rows·cols [+1], 3, tile, tile)}: row-major sub-images, then the overview
      */
-    public NDArray split(ImagePreprocessor manager, RgbImage img) {
-        NDArray grid = manager.resizeCropNormalise(img, rows * tile, cols * tile); // (3, R·T, C·T)
+    public NDArray split(ImagePreprocessor pre, RgbImage img) {
+        NDArray grid = pre.resizeCropNormalise(img, rows * tile, cols * tile); // (3, R·T, C·T)
         NDArray tiles = grid.reshape(3, rows, tile, cols, tile)
                 .transpose(1, 3, 0, 2, 4) // (R, C, 3, T, T)
                 .reshape((long) rows * cols, 3, tile, tile); // (R·C, 3, T, T), row-major
         if (!overview) {
             return tiles;
         }
-        NDArray whole = manager.resizeCropNormalise(img, tile, tile).expandDims(0); // (1, 3, T, T)
+        NDArray whole = pre.resizeCropNormalise(img, tile, tile).expandDims(0); // (1, 3, T, T)
         return tiles.concat(whole, 0); // (R·C + 1, 3, T, T)
     }
 }
