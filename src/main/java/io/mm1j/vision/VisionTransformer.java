@@ -112,8 +112,8 @@ public final class VisionTransformer {
     }
 
     /**
-     * Loads HF CLIPVisionModel (or CLIPModel: the text tower is ignored) weights from a model folder into
-     * {@code p}. Every tensor is shape-checked (errors name the file and tensor); an unexpected tensor under
+     * Loads HF CLIPVisionModel (or CLIPModel: the text tower is ignored) or OpenCLIP ({@code visual.*}, see
+     * {@link OpenClipWeights}) weights from a model folder into {@code p}. Every tensor is shape-checked (errors name the file and tensor); an unexpected tensor under
      * {@code vision_model.} means the config does not match the checkpoint and is refused.
      */
     public static VisionTransformer load(Path dir, VisionConfig c, ParamStore p) {
@@ -123,6 +123,10 @@ public final class VisionTransformer {
     }
 
     public static VisionTransformer load(WeightFiles w, Path dir, VisionConfig c, ParamStore p) {
+        if (OpenClipWeights.isOpenClip(w)) {
+            OpenClipWeights.load(w, dir, c, p);
+            return new VisionTransformer(c, p);
+        }
         for (Map.Entry<String, Shape> e : expectedShapes(c).entrySet()) {
             p.put(e.getKey(), w.load(p.manager(), e.getKey(), e.getValue()));
         }

@@ -18,12 +18,16 @@ import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.GradCheck;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.tensor.SafeTensorsWriter;
+import io.mm1j.tensor.WeightFiles;
 import io.mm1j.vision.Resample;
 import io.mm1j.vision.ShapeInit;
+import java.nio.file.Path;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Shapes, parameter counts and float64 finite-difference gradients of the four connectors. */
 class ConnectorTest {
@@ -146,6 +150,27 @@ class ConnectorTest {
     private static void check(String what, NDArray p, Supplier<NDArray> loss) {
         double err = GradCheck.maxRelativeError(p, loss, 6, 7);
         assertTrue(err < 1e-6, what + ": max relative error " + err);
+    }
+
+    @Test
+    void loadsConnectorWeightsByNameWithShapeChecks(@TempDir Path dir) {
+        ConnectorConfig c = new ConnectorConfig("c-abstractor", 4, 1);
+        ParamStore src = new ParamStore(m, DataType.FLOAT32);
+        VlConnector a = Connectors.init(c, VISION, LLM, src);
+        SafeTensorsWriter w = new SafeTensorsWriter();
+        src.all().forEach((name, t) -> w.add(SafeTensorsWriter.Tensor.f32(name, t.getShape().getShape(),
+                t.toFloatArray())));
+        w.write(dir.resolve("model.safetensors"));
+        NDArray x = m.randomNormal(new Shape(2, 16, 8));
+        try (WeightFiles files = WeightFiles.open(dir); ParamStore p = new ParamStore(m, DataType.FLOAT32)) {
+            VlConnector b = Connectors.load(files, c, VISION, LLM, p);
+            assertArrayEquals(a.forward(x).toFloatArray(), b.forward(x).toFloatArray(), 0f);
+        }
+        try (WeightFiles files = WeightFiles.open(dir); ParamStore p = new ParamStore(m, DataType.FLOAT32)) {
+            Mm1Exception e = assertThrows(Mm1Exception.class, () -> Connectors.load(files, c, VISION, 16, p));
+            assertEquals(dir.resolve("model.safetensors") + ": tensor 'connector.readout.fc1.weight' has shape (12, 8) "
+                    + "but the config needs (16, 8)", e.getMessage());
+        }
     }
 
     @Test

@@ -76,6 +76,15 @@ class ImageIoLoaderTest {
     }
 
     @Test
+    void fourChannelCmykJpegDecodesToRgbThroughTwelveMonkeys() throws IOException {
+        assertTrue(javax.imageio.ImageIO.getImageReadersByFormatName("jpeg").next().getClass().getName()
+                .startsWith("com.twelvemonkeys."), "TwelveMonkeys' JPEG reader must come first");
+        RgbImage img = loader.load(write("cmyk.jpg", TestImages.fourChannelJpeg(16, 8)));
+        assertEquals(16, img.width());
+        assertEquals(8, img.height());
+    }
+
+    @Test
     void exifOrientationSixTurnsThePhotoUpright() throws IOException {
         byte[] jpeg = TestImages.withExifOrientation(TestImages.jpeg(halves(32, 16), false), 6);
         RgbImage img = loader.load(write("o.jpg", jpeg));

@@ -62,6 +62,32 @@ final class TestImages {
         }
     }
 
+    /**
+     * A 4-channel (CMYK-style) JPEG written from a raw raster: the JDK's own reader refuses these ("Unsupported
+     * Image Type"); TwelveMonkeys' reader converts them to RGB.
+     */
+    static byte[] fourChannelJpeg(int w, int h) {
+        java.awt.image.WritableRaster r = java.awt.image.Raster.createInterleavedRaster(
+                java.awt.image.DataBuffer.TYPE_BYTE, w, h, 4, null);
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                r.setPixel(x, y, new int[] {0, 255, 255, 0});
+            }
+        }
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ImageWriter wr = ImageIO.getImageWritersByFormatName("jpeg").next();
+            try (MemoryCacheImageOutputStream s = new MemoryCacheImageOutputStream(out)) {
+                wr.setOutput(s);
+                wr.write(null, new IIOImage(r, null, null), null);
+            }
+            wr.dispose();
+            return out.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** A JPEG with an APP1 Exif block (big-endian TIFF, IFD0 = {Orientation: value}) right after the APP0. */
     static byte[] withExifOrientation(byte[] jpeg, int orientation) {
         ByteBuffer tiff = ByteBuffer.allocate(26);

@@ -58,6 +58,14 @@ class VisionTransformerTest {
     }
 
     @Test
+    void presetEncodersCountLikeTheRealViTs() {
+        // HF CLIPVisionModel sizes: openai/clip-vit-large-patch14-336 303,507,456; DFN5B-CLIP-ViT-H-14-378 ≈ 631.4M
+        assertEquals(303_507_456L, ShapeInit.numel(VisionTransformer.expectedShapes(
+                Presets.load("ablation-1.2b").vision())));
+        assertEquals(631_371_520L, ShapeInit.numel(VisionTransformer.expectedShapes(Presets.load("mm1-3b").vision())));
+    }
+
+    @Test
     void forwardGivesPatchTokensAndClsAtTrainedAndDoubledResolution() {
         VisionTransformer vit = VisionTransformer.init(TINY, m, DataType.FLOAT32);
         VisionTransformer.Output o = vit.forward(m.randomNormal(new Shape(2, 3, 32, 32)));
@@ -80,6 +88,13 @@ class VisionTransformerTest {
         NDArray up = vit.positions(8, 6);
         assertEquals(new Shape(1 + 48, 32), up.getShape());
         assertArrayEquals(pos.get("0, :").toDoubleArray(), up.get("0, :").toDoubleArray(), 0);
+    }
+
+    @Test
+    void geluIsHfsExactErfGelu() {
+        // HF "gelu" = x·Φ(x): Φ(1) = 0.8413447460685429; the tanh approximation would give 0.8411919906082768
+        NDArray one = m.create(new double[] {1.0});
+        assertEquals(0.8413447460685429, ai.djl.nn.Activation.gelu(one).getDouble(0), 1e-12);
     }
 
     @Test
@@ -164,6 +179,36 @@ class VisionTransformerTest {
             NDArray px = m.randomNormal(new Shape(1, 3, 32, 32));
             assertArrayEquals(src.forward(px).patchTokens().toFloatArray(),
                     loaded.forward(px).patchTokens().toFloatArray(), 0f);
+        }
+    }
+
+    @Test
+    void loadsOpenClipVisualTowerWithFusedInProjection() {
+        VisionTransformer src = VisionTransformer.init(TINY, m, DataType.FLOAT32);
+        SafeTensorsWriter w = new SafeTensorsWriter();
+        src.params().all().forEach((name, a) -> {
+            String oc = OpenClipWeights.name(name);
+            if (oc != null) {
+                w.add(SafeTensorsWriter.Tensor.f32(oc, a.getShape().getShape(), a.toFloatArray()));
+            }
+        });
+        String l = VisionTransformer.layer(0) + "self_attn.";
+        NDArray fused = src.params().get(l + "q_proj.weight").concat(src.params().get(l + "k_proj.weight"), 0)
+                .concat(src.params().get(l + "v_proj.weight"), 0); // (3D, D), q rows first
+        NDArray fusedBias = src.params().get(l + "q_proj.bias").concat(src.params().get(l + "k_proj.bias"), 0)
+                .concat(src.params().get(l + "v_proj.bias"), 0);
+        String b = OpenClipWeights.block(0) + "attn.";
+        w.add(SafeTensorsWriter.Tensor.f32(b + "in_proj_weight", new long[] {96, 32}, fused.toFloatArray()));
+        w.add(SafeTensorsWriter.Tensor.f32(b + "in_proj_bias", new long[] {96}, fusedBias.toFloatArray()));
+        w.add(SafeTensorsWriter.Tensor.f32("visual.proj", new long[] {32, 8}, new float[256])); // contrastive head
+        w.add(SafeTensorsWriter.Tensor.f32("text.token_embedding.weight", new long[] {2, 2}, new float[4]));
+        w.write(dir.resolve("model.safetensors"));
+        try (ParamStore p = new ParamStore(m, DataType.FLOAT32)) {
+            VisionTransformer loaded = VisionTransformer.load(dir, TINY, p);
+            NDArray px = m.randomNormal(new Shape(1, 3, 32, 32));
+            assertArrayEquals(src.forward(px).patchTokens().toFloatArray(),
+                    loaded.forward(px).patchTokens().toFloatArray(), 0f);
+            assertEquals(ParamCount.vision(TINY), p.numel());
         }
     }
 
