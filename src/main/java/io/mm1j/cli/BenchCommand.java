@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 /** {@code mm1 bench …}: benchmarks that print JSON (no timed tests; figures go in issue notes). */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (JSON on stdout).",
         subcommands = {BenchCommand.Gemm.class, BenchCommand.Decode.class, BenchCommand.TrainStep.class,
-                BenchEvalCommand.class, BenchDataCommand.class})
+                BenchEvalCommand.class, BenchDataCommand.class, BenchVisionCommand.class})
 public final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
