@@ -21,6 +21,11 @@ public final class ImageSplicer {
      * of images: exactly {@code images × k} placeholders, in runs whose lengths are multiples of k.
      */
     public static long[] slots(long[] ids, int rows, int cols, int placeholderId, int images, int k) {
+        return slots(ids, rows, cols, placeholderId, images, k, Integer.MAX_VALUE);
+    }
+
+    /** As {@link #slots(long[], int, int, int, int, int)}, refusing rows with more than {@code maxPerRow} images. */
+    public static long[] slots(long[] ids, int rows, int cols, int placeholderId, int images, int k, int maxPerRow) {
         int count = 0;
         for (long id : ids) {
             if (id == placeholderId) {
@@ -35,11 +40,16 @@ public final class ImageSplicer {
         int j = 0;
         for (int b = 0; b < rows; b++) {
             int run = 0;
+            int rowSlots = 0;
             for (int t = 0; t <= cols; t++) {
                 boolean slot = t < cols && ids[b * cols + t] == placeholderId;
                 if (slot) {
                     out[j++] = (long) b * cols + t;
                     run++;
+                    if (++rowSlots > (long) maxPerRow * k) {
+                        throw new Mm1Exception("image slots: row " + b + " holds more than " + maxPerRow
+                                + " images (the model's maxImagesPerSequence)");
+                    }
                 } else if (run > 0) {
                     if (run % k != 0) {
                         throw new Mm1Exception("image slots: row " + b + " has a run of " + run + " <image> positions "

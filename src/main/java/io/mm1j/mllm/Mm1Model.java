@@ -164,8 +164,9 @@ public final class Mm1Model implements AutoCloseable {
         long[] flat = ids.toLongArray();
         Shape s = ids.getShape();
         int k = connector == null ? 0 : connector.imageTokens();
+        int maxPerRow = config.maxImagesPerSequence() > 0 ? config.maxImagesPerSequence() : Integer.MAX_VALUE;
         long[] slots = ImageSplicer.slots(flat, Math.toIntExact(s.get(0)), Math.toIntExact(s.get(1)), imageTokenId,
-                images, Math.max(k, 1));
+                images, Math.max(k, 1), maxPerRow);
         if (images == 0) {
             return text;
         }
@@ -174,7 +175,16 @@ public final class Mm1Model implements AutoCloseable {
 
     /** Full forward: logits (B, T, V) and the MoE auxiliary loss. */
     public Decoder.Output forward(NDArray ids, NDArray pixels, int imageTokenId) {
-        return decoder.forward(inputEmbeddings(ids, pixels, imageTokenId), null, null, false);
+        return forward(ids, pixels, imageTokenId, null);
+    }
+
+    /**
+     * Full forward over a padded batch.
+     *
+     * @param keep (B, T) 1 for real tokens, 0 for padding (left or right), or null
+     */
+    public Decoder.Output forward(NDArray ids, NDArray pixels, int imageTokenId, NDArray keep) {
+        return decoder.forward(inputEmbeddings(ids, pixels, imageTokenId), keep, null, false);
     }
 
     /**
