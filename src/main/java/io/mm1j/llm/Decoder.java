@@ -219,6 +219,30 @@ public final class Decoder {
         return t == 1 ? x.reshape(b, n, 1, hd) : x.reshape(b, t, n, hd).transpose(0, 2, 1, 3);
     }
 
+    private CpuDecoder cpu;
+    private long cpuVersion = -1;
+
+    /**
+     * The plain-Java batch-1 decode path over a snapshot of the current weights (rebuilt when they change), or
+     * null when it does not apply ({@link CpuDecoder#supports}) or is switched off with
+     * {@code -Dmm1j.decode=djl}.
+     */
+    public synchronized CpuDecoder cpuDecoder() {
+        if ("djl".equals(System.getProperty("mm1j.decode")) || !CpuDecoder.supports(this)) {
+            return null;
+        }
+        if (cpu == null || cpuVersion != params.version()) {
+            if (cpu != null) {
+                cpu.close();
+            }
+            int threads = Integer.getInteger("ai.djl.pytorch.num_threads", Runtime.getRuntime().availableProcessors());
+            cpu = new CpuDecoder(this, config.maxPositions(), threads);
+            cpuVersion = params.version();
+        }
+        cpu.reset();
+        return cpu;
+    }
+
     /** A KV cache sized for this decoder. */
     public KvCache newCache(int batch, int capacity) {
         return new KvCache(params.manager(), config.numLayers(), batch, config.numKvHeads(), config.headDim(),

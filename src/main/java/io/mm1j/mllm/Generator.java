@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.mm1j.llm.CpuDecoder;
 import io.mm1j.llm.Decoder;
 import io.mm1j.nn.KvCache;
 import io.mm1j.tensor.Mm1Exception;
@@ -47,6 +48,10 @@ public final class Generator {
             throw new Mm1Exception("prompt (" + prompt.length + " tokens) + --max-tokens (" + maxTokens
                     + ") exceeds the model's maxPositions " + decoder.config().maxPositions());
         }
+        CpuDecoder cpu = decoder.cpuDecoder();
+        if (cpu != null) {
+            return generateOnCpu(cpu, prompt, promptEmbeddings, maxTokens, sampler, stop, onToken);
+        }
         NDManager manager = decoder.params().manager();
         int produced = 0;
         try (KvCache cache = decoder.newCache(1, capacity)) {
@@ -68,6 +73,38 @@ public final class Generator {
                 onToken.accept(next);
                 produced++;
                 input = new long[] {next};
+            }
+        }
+        return produced;
+    }
+
+    /** The same loop on the plain-Java CPU path (prefill is one step per prompt position). */
+    private static int generateOnCpu(CpuDecoder cpu, long[] prompt, NDArray promptEmbeddings, int maxTokens,
+                                     Sampler sampler, Set<Integer> stop, IntConsumer onToken) {
+        float[] logits = null;
+        if (promptEmbeddings != null) {
+            float[] rows = promptEmbeddings.toType(DataType.FLOAT32, false).toFloatArray();
+            int d = Math.toIntExact(promptEmbeddings.getShape().get(2));
+            float[] row = new float[d];
+            for (int t = 0; t < prompt.length; t++) {
+                System.arraycopy(rows, t * d, row, 0, d);
+                logits = cpu.step(row);
+            }
+        } else {
+            for (long id : prompt) {
+                logits = cpu.step((int) id);
+            }
+        }
+        int produced = 0;
+        while (produced < maxTokens) {
+            int next = sampler.sample(logits);
+            if (stop.contains(next)) {
+                break;
+            }
+            onToken.accept(next);
+            produced++;
+            if (produced < maxTokens) {
+                logits = cpu.step(next);
             }
         }
         return produced;

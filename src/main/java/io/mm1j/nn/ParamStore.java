@@ -24,6 +24,7 @@ public final class ParamStore implements AutoCloseable {
     private final Scalars scalars;
     private final Map<String, NDArray> params = new LinkedHashMap<>();
     private final Set<String> frozenPrefixes = new LinkedHashSet<>();
+    private long version;
 
     public ParamStore(NDManager parent, DataType dtype) {
         this.manager = parent.newSubManager();
@@ -57,6 +58,7 @@ public final class ParamStore implements AutoCloseable {
         v.attach(manager);
         NDScope.unregister(v);
         v.setName(name);
+        version++;
         NDArray old = params.put(name, v);
         if (old != null && old != v) {
             old.close();
@@ -92,6 +94,16 @@ public final class ParamStore implements AutoCloseable {
 
     public Map<String, NDArray> all() {
         return Collections.unmodifiableMap(params);
+    }
+
+    /** Bumped whenever a parameter is replaced or updated (caches of derived copies compare it). */
+    public long version() {
+        return version;
+    }
+
+    /** Records an in-place update of the values (the optimizer calls this after each step). */
+    public void touch() {
+        version++;
     }
 
     /** Freezes every parameter whose name starts with {@code prefix} (no gradient, no optimizer update). */

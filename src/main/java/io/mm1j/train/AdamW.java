@@ -120,6 +120,7 @@ public final class AdamW implements AutoCloseable {
             scope.suppressNotUsedWarning();
         }
         zeroGrad();
+        params.touch();
     }
 
     /** Zeroes all gradients without updating (e.g. after a skipped step). */

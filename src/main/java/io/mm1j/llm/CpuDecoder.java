@@ -1,0 +1,322 @@
+package io.mm1j.llm;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import io.mm1j.config.LlmConfig;
+import io.mm1j.tensor.Mm1Exception;
+
+/**
+ * Batch-1 incremental decoding of a dense Llama in plain Java, for the CPU.
+ *
+ * <p>Why: decoding one token is ~60 tiny tensor ops per layer plus matrix-vector products. Through DJL each op
+ * costs ~10 µs of dispatch and libtorch's batch-1 GEMV streams weights at well under the machine's memory
+ * bandwidth, so the DJL path spends most of a token waiting. Here the same computation runs on Java arrays: the
+ * weights are copied once (HF layout, row-major [out, in], so every output is a contiguous dot product), the
+ * matrix-vector products are split across threads by rows, and everything else is a few loops over vectors.
+ * The math is exactly {@link Decoder#forward}'s — RMSNorm, HF rotate_half RoPE with the same float32 angles,
+ * grouped-query attention over a KV cache, SwiGLU, tied or untied head — and tests pin the logits to the DJL
+ * path's. Training, batches, MoE and GPUs use {@link Decoder}; {@link #supports} says when this path applies.
+ */
+public final class CpuDecoder implements AutoCloseable {
+    private final LlmConfig c;
+    private final float[] embed; // (V, D)
+    private final float[] head; // (V, D), the embedding when tied
+    private final float[] norm;
+    private final float[][] attnNorm;
+    private final float[][] ffnNorm;
+    private final float[][] wq; // (H·hd, D)
+    private final float[][] wk; // (KV·hd, D)
+    private final float[][] wv; // (KV·hd, D)
+    private final float[][] wo; // (D, H·hd)
+    private final float[][] w1; // gate (F, D)
+    private final float[][] w3; // up (F, D)
+    private final float[][] w2; // down (D, F)
+    private final float[] cos; // (maxPositions, hd/2)
+    private final float[] sin;
+    private final float[][] keyCache; // per layer (capacity, KV·hd)
+    private final float[][] valueCache;
+    private final int capacity;
+    private final RowParallel pool;
+    // scratch
+    private final float[] x;
+    private final float[] xb;
+    private final float[] q;
+    private final float[] k;
+    private final float[] v;
+    private final float[] att;
+    private final float[] scores;
+    private final float[] gate;
+    private final float[] up;
+    private final float[] logits;
+    private int pos;
+
+    /** True when the decoder is dense, float32 and on the CPU (MoE and GPU models use the DJL path). */
+    public static boolean supports(Decoder d) {
+        NDArray e = d.params().get(Decoder.EMBED);
+        return d.config().moe() == null && e.getDataType() == DataType.FLOAT32
+                && e.getDevice().getDeviceType().equals(Device.Type.CPU) && fitsInHeap(d);
+    }
+
+    private static boolean fitsInHeap(Decoder d) {
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        return d.params().numel() * 4 < free * 0.6;
+    }
+
+    public CpuDecoder(Decoder d, int capacity, int threads) {
+        if (!supports(d)) {
+            throw new Mm1Exception("the CPU decode path needs a dense float32 model on the CPU that fits in the heap");
+        }
+        this.c = d.config();
+        this.capacity = Math.min(capacity, c.maxPositions());
+        int layers = c.numLayers();
+        int dim = c.hiddenSize();
+        int qDim = c.numHeads() * c.headDim();
+        int kvDim = c.numKvHeads() * c.headDim();
+        this.embed = d.params().get(Decoder.EMBED).toFloatArray();
+        this.head = c.tieEmbeddings() ? embed : d.params().get(Decoder.LM_HEAD).toFloatArray();
+        this.norm = d.params().get(Decoder.NORM).toFloatArray();
+        attnNorm = new float[layers][];
+        ffnNorm = new float[layers][];
+        wq = new float[layers][];
+        wk = new float[layers][];
+        wv = new float[layers][];
+        wo = new float[layers][];
+        w1 = new float[layers][];
+        w3 = new float[layers][];
+        w2 = new float[layers][];
+        keyCache = new float[layers][];
+        valueCache = new float[layers][];
+        for (int i = 0; i < layers; i++) {
+            String l = Decoder.layer(i);
+            attnNorm[i] = d.params().get(l + "input_layernorm.weight").toFloatArray();
+            ffnNorm[i] = d.params().get(l + "post_attention_layernorm.weight").toFloatArray();
+            wq[i] = d.params().get(l + "self_attn.q_proj.weight").toFloatArray();
+            wk[i] = d.params().get(l + "self_attn.k_proj.weight").toFloatArray();
+            wv[i] = d.params().get(l + "self_attn.v_proj.weight").toFloatArray();
+            wo[i] = d.params().get(l + "self_attn.o_proj.weight").toFloatArray();
+            w1[i] = d.params().get(l + "mlp.gate_proj.weight").toFloatArray();
+            w3[i] = d.params().get(l + "mlp.up_proj.weight").toFloatArray();
+            w2[i] = d.params().get(l + "mlp.down_proj.weight").toFloatArray();
+            keyCache[i] = new float[this.capacity * kvDim];
+            valueCache[i] = new float[this.capacity * kvDim];
+        }
+        int half = c.headDim() / 2;
+        cos = new float[c.maxPositions() * half];
+        sin = new float[c.maxPositions() * half];
+        for (int p = 0; p < c.maxPositions(); p++) {
+            for (int i = 0; i < half; i++) {
+                // same float32 angle as nn.Rope (transformers computes inv_freq and the angle in float32)
+                float angle = (float) p * (float) (1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / c.headDim()));
+                cos[p * half + i] = (float) Math.cos(angle);
+                sin[p * half + i] = (float) Math.sin(angle);
+            }
+        }
+        this.pool = new RowParallel(threads);
+        x = new float[dim];
+        xb = new float[Math.max(dim, qDim)];
+        q = new float[qDim];
+        k = new float[kvDim];
+        v = new float[kvDim];
+        att = new float[qDim];
+        scores = new float[this.capacity];
+        gate = new float[c.intermediateSize()];
+        up = new float[c.intermediateSize()];
+        logits = new float[c.vocabSize()];
+    }
+
+    /** Tokens already in the cache. */
+    public int position() {
+        return pos;
+    }
+
+    /** Logits (V) for token {@code id} at the next position. The returned array is reused by the next call. */
+    public float[] step(int id) {
+        if (id < 0 || id >= c.vocabSize()) {
+            throw new Mm1Exception("token id " + id + " outside the vocabulary [0, " + c.vocabSize() + ")");
+        }
+        System.arraycopy(embed, id * c.hiddenSize(), x, 0, c.hiddenSize());
+        return forward();
+    }
+
+    /** Logits (V) for an input embedding (e.g. an image token spliced in by MM1). */
+    public float[] step(float[] embedding) {
+        System.arraycopy(embedding, 0, x, 0, c.hiddenSize());
+        return forward();
+    }
+
+    private float[] forward() {
+        if (pos >= capacity) {
+            throw new Mm1Exception("KV cache full: capacity " + capacity);
+        }
+        int dim = c.hiddenSize();
+        int hd = c.headDim();
+        int kvDim = c.numKvHeads() * hd;
+        float eps = (float) c.rmsNormEps();
+        for (int l = 0; l < c.numLayers(); l++) {
+            rmsNorm(xb, x, attnNorm[l], dim, eps);
+            final int layer = l;
+            pool.run(q.length + 2 * kvDim, (from, to) -> {
+                // rows of [q; k; v] stacked: one parallel region for the three projections
+                for (int r = from; r < to; r++) {
+                    if (r < q.length) {
+                        q[r] = dot(wq[layer], r * dim, xb, dim);
+                    } else if (r < q.length + kvDim) {
+                        k[r - q.length] = dot(wk[layer], (r - q.length) * dim, xb, dim);
+                    } else {
+                        v[r - q.length - kvDim] = dot(wv[layer], (r - q.length - kvDim) * dim, xb, dim);
+                    }
+                }
+            });
+            rope(q, c.numHeads());
+            rope(k, c.numKvHeads());
+            System.arraycopy(k, 0, keyCache[l], pos * kvDim, kvDim);
+            System.arraycopy(v, 0, valueCache[l], pos * kvDim, kvDim);
+            attention(l);
+            matvec(wo[l], att, xb, dim, q.length);
+            for (int i = 0; i < dim; i++) {
+                x[i] += xb[i];
+            }
+            rmsNorm(xb, x, ffnNorm[l], dim, eps);
+            int f = c.intermediateSize();
+            pool.run(2 * f, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    if (r < f) {
+                        gate[r] = dot(w1[layer], r * dim, xb, dim);
+                    } else {
+                        up[r - f] = dot(w3[layer], (r - f) * dim, xb, dim);
+                    }
+                }
+            });
+            for (int i = 0; i < f; i++) {
+                float g = gate[i];
+                gate[i] = g / (1f + (float) Math.exp(-g)) * up[i]; // silu(gate) · up
+            }
+            matvec(w2[l], gate, xb, dim, f);
+            for (int i = 0; i < dim; i++) {
+                x[i] += xb[i];
+            }
+        }
+        rmsNorm(xb, x, norm, dim, eps);
+        matvec(head, xb, logits, c.vocabSize(), dim);
+        pos++;
+        return logits;
+    }
+
+    /** out[r] = W[r, :] · in for r in [0, rows), W row-major (rows, cols). */
+    private void matvec(float[] w, float[] in, float[] out, int rows, int cols) {
+        pool.run(rows, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                out[r] = dot(w, r * cols, in, cols);
+            }
+        });
+    }
+
+    static float dot(float[] w, int off, float[] x, int n) {
+        return dot(w, off, x, 0, n);
+    }
+
+    /** a[ao..ao+n) · b[bo..bo+n) with 8 independent accumulators (lets the JIT pipeline the loads). */
+    static float dot(float[] w, int off, float[] x, int xo, int n) {
+        float s0 = 0;
+        float s1 = 0;
+        float s2 = 0;
+        float s3 = 0;
+        float s4 = 0;
+        float s5 = 0;
+        float s6 = 0;
+        float s7 = 0;
+        int i = 0;
+        for (; i + 7 < n; i += 8) {
+            int o = off + i;
+            int p = xo + i;
+            s0 += w[o] * x[p];
+            s1 += w[o + 1] * x[p + 1];
+            s2 += w[o + 2] * x[p + 2];
+            s3 += w[o + 3] * x[p + 3];
+            s4 += w[o + 4] * x[p + 4];
+            s5 += w[o + 5] * x[p + 5];
+            s6 += w[o + 6] * x[p + 6];
+            s7 += w[o + 7] * x[p + 7];
+        }
+        for (; i < n; i++) {
+            s0 += w[off + i] * x[xo + i];
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    }
+
+    private static void rmsNorm(float[] out, float[] in, float[] w, int n, float eps) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) {
+            ss += in[i] * in[i];
+        }
+        float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
+        for (int i = 0; i < n; i++) {
+            out[i] = in[i] * inv * w[i];
+        }
+    }
+
+    /** HF rotate_half RoPE in place on {@code heads} vectors of head dim hd: pairs (i, i + hd/2). */
+    private void rope(float[] vec, int heads) {
+        int hd = c.headDim();
+        int half = hd / 2;
+        int base = pos * half;
+        for (int h = 0; h < heads; h++) {
+            int o = h * hd;
+            for (int i = 0; i < half; i++) {
+                float a = vec[o + i];
+                float b = vec[o + i + half];
+                float cs = cos[base + i];
+                float sn = sin[base + i];
+                vec[o + i] = a * cs - b * sn;
+                vec[o + i + half] = b * cs + a * sn;
+            }
+        }
+    }
+
+    /** Causal GQA attention of the current query over positions 0..pos into {@link #att}. */
+    private void attention(int l) {
+        int hd = c.headDim();
+        int kvDim = c.numKvHeads() * hd;
+        int groups = c.numHeads() / c.numKvHeads();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] kc = keyCache[l];
+        float[] vc = valueCache[l];
+        for (int h = 0; h < c.numHeads(); h++) {
+            int qo = h * hd;
+            int ko = (h / groups) * hd;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int t = 0; t <= pos; t++) {
+                float s = dot(kc, t * kvDim + ko, q, qo, hd) * scale;
+                scores[t] = s;
+                max = Math.max(max, s);
+            }
+            float sum = 0;
+            for (int t = 0; t <= pos; t++) {
+                scores[t] = (float) Math.exp(scores[t] - max);
+                sum += scores[t];
+            }
+            for (int i = 0; i < hd; i++) {
+                att[qo + i] = 0;
+            }
+            for (int t = 0; t <= pos; t++) {
+                float p = scores[t] / sum;
+                int vo = t * kvDim + ko;
+                for (int i = 0; i < hd; i++) {
+                    att[qo + i] += p * vc[vo + i];
+                }
+            }
+        }
+    }
+
+    /** Forgets the cache (weights stay). */
+    public void reset() {
+        pos = 0;
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}
