@@ -1,0 +1,201 @@
+package io.mm1j.eval;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.llm.Decoder;
+import io.mm1j.mllm.Mm1Model;
+import io.mm1j.mllm.Sampler;
+import io.mm1j.nn.KvCache;
+import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.tokenizer.SpecialTokens;
+import io.mm1j.tokenizer.Tokenizer;
+import io.mm1j.vision.ImageIoLoader;
+import io.mm1j.vision.ImagePreprocessor;
+import io.mm1j.vision.RgbImage;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Few-shot evaluation of a captioning, VQA or multiple-choice task (MM1 §4): for each query, seeded
+ * demonstrations ({@link DemoSampler}), an interleaved prompt ({@link FewShotPrompt}), greedy decoding with the
+ * task's {@link StopRule}, then the official results file and scores ({@link TaskScorer}, {@link MultipleChoice}).
+ */
+public final class FewShotEvaluator {
+    /**
+     * @param limit        evaluate the first {@code limit} queries (0 = all)
+     * @param maxNewTokens answer length cap
+     * @param circular     multiple choice: ask every rotation of the options (MMBench)
+     */
+    public record Settings(EvalTask task, int shots, long seed, int limit, int maxNewTokens, boolean circular,
+            long maxPixels) {}
+
+    /** What the run produced: metrics, counts and the stop ids used (for scores.json). */
+    public record Outcome(ObjectNode metrics, int samples, int truncatedPrompts, Set<Integer> stopIds) {}
+
+    private static final int IMAGE_CACHE = 64;
+
+    private final Mm1Model model;
+    private final Tokenizer tok;
+    private final Settings s;
+    private final ImagePreprocessor pre;
+    private final ImageIoLoader loader;
+    private final Map<Path, RgbImage> images = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Path, RgbImage> e) {
+            return size() > IMAGE_CACHE; // demonstrations repeat across queries; keep the recent pictures decoded
+        }
+    };
+
+    public FewShotEvaluator(Mm1Model model, Tokenizer tok, NDManager manager, Settings s) {
+        if (!model.isMultimodal()) {
+            throw new Mm1Exception("model '" + model.config().name() + "' is text-only; --task " + s.task().cliName()
+                    + " needs images (use --task text)");
+        }
+        this.model = model;
+        this.tok = tok;
+        this.s = s;
+        this.pre = new ImagePreprocessor(manager, model.config().vision().imageSize());
+        this.loader = new ImageIoLoader(s.maxPixels());
+    }
+
+    /** The stop ids: EOS and BOS of the model, and the tokenizer's {@code <image>} and EOS. */
+    public static Set<Integer> stopIds(Mm1Model model, Tokenizer tok) {
+        Set<Integer> ids = new HashSet<>(Set.of(model.config().llm().eosTokenId(), model.config().llm().bosTokenId()));
+        for (String t : List.of(SpecialTokens.IMAGE, SpecialTokens.EOS, SpecialTokens.PAD)) {
+            if (tok.specialId(t) >= 0) {
+                ids.add(tok.specialId(t));
+            }
+        }
+        return ids;
+    }
+
+    /**
+     * Runs the evaluation, writing {@code results.json} and (when {@code samplesFile} is not null) one JSON line
+     * per sample to {@code samplesFile}.
+     */
+    public Outcome run(EvalData data, Path resultsFile, Path samplesFile, Consumer<String> progress) {
+        List<EvalExample> queries = s.limit() > 0 && s.limit() < data.eval().size()
+                ? data.eval().subList(0, s.limit()) : data.eval();
+        if (queries.isEmpty()) {
+            throw new Mm1Exception("no evaluation items in the data");
+        }
+        int imageId = tok.specialId(SpecialTokens.IMAGE) >= 0 ? tok.specialId(SpecialTokens.IMAGE)
+                : SpecialTokens.IMAGE_ID;
+        FewShotPrompt prompts = new FewShotPrompt(s.task().kind(), tok::encode, model.imageTokens(),
+                model.config().llm().bosTokenId(), imageId);
+        DemoSampler sampler = new DemoSampler(data.train(), s.seed());
+        StopRule rule = new StopRule(stopIds(model, tok), true, s.maxNewTokens());
+        boolean mc = s.task().kind() == EvalTask.Kind.MULTIPLE_CHOICE;
+        List<ObjectNode> logs = new ArrayList<>();
+        List<String> answers = new ArrayList<>();
+        List<List<Boolean>> mcCorrect = new ArrayList<>();
+        ArrayNode mcResults = EvalReport.JSON.createArrayNode();
+        int truncated = 0;
+        Progress bar = new Progress(queries.size(), progress, s.task().cliName());
+        for (EvalExample q : queries) {
+            List<EvalExample> demos = sampler.sample(q, s.shots());
+            int rotations = mc && s.circular() ? q.targets().size() : 1;
+            List<Boolean> right = new ArrayList<>();
+            ArrayNode letters = EvalReport.JSON.createArrayNode();
+            for (int r = 0; r < rotations; r++) {
+                EvalExample query = mc ? MultipleChoice.rotate(q, r) : q;
+                FewShotPrompt.Prompt p = prompts.build(demos, query, model.config().llm().maxPositions(),
+                        s.maxNewTokens());
+                truncated += p.demos().size() < demos.size() ? 1 : 0;
+                StopRule.Output out = generate(p, query, rule, imageId);
+                ObjectNode log = EvalReport.JSON.createObjectNode().put("id", q.id()).put("prompt", p.text());
+                p.demos().forEach(d -> log.withArray("demos").add(d.id()));
+                log.put("output", out.text()).put("stop", out.reason().name().toLowerCase());
+                if (mc) {
+                    String letter = MultipleChoice.extract(out.text(), query.targets());
+                    right.add(query.answer().equals(letter));
+                    letters.add(letter == null ? "" : letter);
+                    log.put("rotation", r).put("prediction", letter).put("answer", query.answer())
+                            .put("score", query.answer().equals(letter) ? 1.0 : 0.0);
+                } else {
+                    answers.add(out.text());
+                }
+                logs.add(log);
+            }
+            if (mc) {
+                mcCorrect.add(right);
+                mcResults.addObject().put("question_id", q.id()).put("prediction", letters.get(0).asText())
+                        .set("rotations", letters);
+            }
+            bar.step();
+        }
+        ObjectNode metrics;
+        if (mc) {
+            MultipleChoice.Scores sc = MultipleChoice.score(mcCorrect);
+            metrics = EvalReport.JSON.createObjectNode().put("accuracy", sc.accuracy());
+            if (s.circular()) {
+                metrics.put("circularAccuracy", sc.circularAccuracy());
+            }
+            metrics.put("questions", sc.questions());
+            EvalReport.write(resultsFile, mcResults);
+        } else {
+            TaskScorer.Scored sc = TaskScorer.score(s.task(), queries, answers, resultsFile);
+            for (int i = 0; i < logs.size(); i++) {
+                logs.get(i).put("score", sc.perItem().get(i));
+            }
+            metrics = sc.metrics();
+            EvalReport.write(resultsFile, sc.results());
+        }
+        if (samplesFile != null) {
+            writeJsonl(samplesFile, logs);
+        }
+        return new Outcome(metrics, queries.size(), truncated, rule.stopIds());
+    }
+
+    /** Greedy decoding of one prompt: one prefill over the spliced embeddings, then one token per step. */
+    private StopRule.Output generate(FewShotPrompt.Prompt p, EvalExample query, StopRule rule, int imageId) {
+        List<RgbImage> pics = new ArrayList<>();
+        p.demos().forEach(d -> pics.add(image(d.image())));
+        pics.add(image(query.image()));
+        Decoder decoder = model.decoder();
+        NDManager m = decoder.params().manager();
+        try (NDScope scope = new NDScope();
+             KvCache cache = decoder.newCache(1, p.ids().length + rule.maxTokens())) {
+            NDArray pixels = pre.batch(pics); // (N, 3, S, S)
+            NDArray embeds = model.inputEmbeddings(m.create(p.ids(), new Shape(1, p.ids().length)), pixels,
+                    imageId); // (1, T, D)
+            StopRule.Output out = rule.run(prev -> {
+                NDArray h = prev < 0 ? embeds : decoder.embed(m.create(new long[] {prev}, new Shape(1, 1)));
+                NDArray logits = decoder.forward(h, null, cache, true).logits(); // (1, 1, V)
+                return Sampler.ARGMAX.sample(logits.toType(DataType.FLOAT32, false).toFloatArray());
+            }, tok::decode);
+            scope.suppressNotUsedWarning();
+            return out;
+        }
+    }
+
+    private RgbImage image(Path file) {
+        return images.computeIfAbsent(file, loader::load);
+    }
+
+    static void writeJsonl(Path file, List<ObjectNode> lines) {
+        StringBuilder sb = new StringBuilder();
+        for (ObjectNode l : lines) {
+            sb.append(l.toString()).append('\n');
+        }
+        try {
+            Files.writeString(file, sb.toString(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new Mm1Exception(file + ": cannot write: " + e.getMessage(), e);
+        }
+    }
+}

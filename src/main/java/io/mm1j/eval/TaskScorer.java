@@ -1,0 +1,104 @@
+package io.mm1j.eval;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.tensor.Mm1Exception;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns answers into the official results file of each benchmark and scores them with the official definitions:
+ * coco-caption ({@link CaptionScores}: BLEU, ROUGE-L, CIDEr-D on PTB tokens) for captions, {@link VqaAccuracy}
+ * (vqaEval.py, also what TextVQA's and VizWiz's evaluators compute) for VQA, exact match for GQA (its eval.py), and
+ * {@link MultipleChoice#score} for multiple choice. Only the evaluated items are scored (coco-caption's subset
+ * behaviour), so {@code --limit} gives the score of a prefix of the split.
+ */
+final class TaskScorer {
+    /** The results JSON, the metric values, and one score per item (same order as the items). */
+    record Scored(ArrayNode results, ObjectNode metrics, List<Double> perItem) {}
+
+    private TaskScorer() {}
+
+    static Scored score(EvalTask task, List<EvalExample> items, List<String> answers, Path resultsFile) {
+        return switch (task.kind()) {
+            case CAPTION -> captions(items, answers, resultsFile);
+            case VQA -> task == EvalTask.GQA ? gqa(items, answers) : vqa(task, items, answers, resultsFile);
+            default -> throw new IllegalStateException(task + " is not scored here");
+        };
+    }
+
+    private static Scored captions(List<EvalExample> items, List<String> answers, Path resultsFile) {
+        ArrayNode results = EvalReport.JSON.createArrayNode();
+        Map<Long, List<String>> refs = new LinkedHashMap<>();
+        Map<Long, String> res = new LinkedHashMap<>();
+        List<List<String>> cands = new ArrayList<>();
+        List<List<List<String>>> refWords = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            long id = numericId(items.get(i));
+            results.addObject().put("image_id", id).put("caption", answers.get(i));
+            refs.put(id, items.get(i).targets());
+            res.put(id, answers.get(i));
+            cands.add(CaptionScores.words(PtbTokenizer.tokenize(answers.get(i))));
+            List<List<String>> rw = new ArrayList<>();
+            items.get(i).targets().forEach(r -> rw.add(CaptionScores.words(PtbTokenizer.tokenize(r))));
+            refWords.add(rw);
+        }
+        CaptionScores s = CaptionScores.evaluate(refs, res, resultsFile, true);
+        List<Double> per = new ArrayList<>();
+        for (double d : CiderD.perImage(cands, refWords)) {
+            per.add(d);
+        }
+        return new Scored(results, s.toJson(EvalReport.JSON), per);
+    }
+
+    private static Scored vqa(EvalTask task, List<EvalExample> items, List<String> answers, Path resultsFile) {
+        ArrayNode results = EvalReport.JSON.createArrayNode();
+        Map<Long, VqaFiles.Annotation> anns = new LinkedHashMap<>();
+        Map<Long, String> res = new LinkedHashMap<>();
+        for (int i = 0; i < items.size(); i++) {
+            EvalExample e = items.get(i);
+            if (task == EvalTask.VIZWIZ) {
+                results.addObject().put("image", e.id()).put("answer", answers.get(i));
+            } else {
+                results.addObject().put("question_id", numericId(e)).put("answer", answers.get(i));
+            }
+            List<VqaFiles.Answer> humans = new ArrayList<>();
+            for (int j = 0; j < e.targets().size(); j++) {
+                humans.add(new VqaFiles.Answer(e.targets().get(j), j + 1));
+            }
+            long key = i; // VizWiz keys are image names; the scorer only needs distinct keys
+            anns.put(key, new VqaFiles.Annotation(key, String.valueOf(e.answerType()), String.valueOf(e.questionType()),
+                    humans, e.answer()));
+            res.put(key, answers.get(i));
+        }
+        VqaAccuracy acc = VqaAccuracy.evaluate(anns, null, res, resultsFile);
+        return new Scored(results, acc.toJson(EvalReport.JSON), new ArrayList<>(acc.perQuestion().values()));
+    }
+
+    /** GQA: the prediction must equal the gold answer exactly (GQA's eval.py applies no normalisation). */
+    private static Scored gqa(List<EvalExample> items, List<String> answers) {
+        ArrayNode results = EvalReport.JSON.createArrayNode();
+        List<Double> per = new ArrayList<>();
+        double sum = 0;
+        for (int i = 0; i < items.size(); i++) {
+            results.addObject().put("questionId", items.get(i).id()).put("prediction", answers.get(i));
+            double ok = answers.get(i).equals(items.get(i).answer()) ? 1 : 0;
+            per.add(ok);
+            sum += ok;
+        }
+        ObjectNode m = EvalReport.JSON.createObjectNode().put("accuracy", 100.0 * sum / items.size())
+                .put("questions", items.size());
+        return new Scored(results, m, per);
+    }
+
+    private static long numericId(EvalExample e) {
+        try {
+            return Long.parseLong(e.id());
+        } catch (NumberFormatException x) {
+            throw new Mm1Exception("id '" + e.id() + "' is not an integer; the official results format needs one");
+        }
+    }
+}
