@@ -20,27 +20,53 @@ public final class DecodeBench {
         return LlmConfig.llama(4096, 512, 1376, 8, 8, 8, 1024, false);
     }
 
-    public static ObjectNode run(Decoder decoder, int tokens, int warmup, String source) {
+    /** Median seconds of three timed runs of {@code tokens} greedy tokens from BOS after a warm-up. */
+    private static double time(Decoder decoder, int tokens, int warmup, int[] produced) {
         Generator g = new Generator(decoder);
         long[] bos = {decoder.config().bosTokenId()};
         g.generate(bos, warmup, Sampler.ARGMAX, Set.of(), id -> { });
-        // Repeat the timed run 3 times and keep the median (shared machines are noisy).
         double[] secs = new double[3];
-        int produced = 0;
         for (int r = 0; r < secs.length; r++) {
             long t0 = System.nanoTime();
-            produced = g.generate(bos, tokens, Sampler.ARGMAX, Set.of(), id -> { });
+            produced[0] = g.generate(bos, tokens, Sampler.ARGMAX, Set.of(), id -> { });
             secs[r] = (System.nanoTime() - t0) / 1e9;
         }
         java.util.Arrays.sort(secs);
-        double s = secs[1];
+        return secs[1];
+    }
+
+    /**
+     * Times the default decode path (the plain-Java CPU path when it applies) and, for comparison, the DJL/libtorch
+     * path in the same run.
+     */
+    public static ObjectNode run(Decoder decoder, int tokens, int warmup, String source) {
+        int[] produced = new int[1];
+        boolean cpuPath = decoder.cpuDecoder() != null;
+        double s = time(decoder, tokens, warmup, produced);
+        String previous = System.getProperty("mm1j.decode");
+        System.setProperty("mm1j.decode", "djl");
+        int[] producedDjl = new int[1];
+        double djl;
+        try {
+            djl = time(decoder, tokens, warmup, producedDjl);
+        } finally {
+            if (previous == null) {
+                System.clearProperty("mm1j.decode");
+            } else {
+                System.setProperty("mm1j.decode", previous);
+            }
+        }
         ObjectNode o = Bench.report("decode");
         o.put("model", source);
         o.put("params", decoder.params().numel());
-        o.put("tokens", produced);
+        o.put("path", cpuPath ? "java-cpu" : "djl");
+        o.put("kernel", cpuPath ? (io.mm1j.llm.Dot.VECTOR ? "vector-api" : "scalar") : "libtorch");
+        o.put("tokens", produced[0]);
         o.put("seconds", s);
-        o.put("tokensPerSecond", produced / s);
-        o.put("msPerToken", 1000.0 * s / produced);
+        o.put("tokensPerSecond", produced[0] / s);
+        o.put("msPerToken", 1000.0 * s / produced[0]);
+        o.put("djlTokensPerSecond", producedDjl[0] / djl);
+        o.put("djlMsPerToken", 1000.0 * djl / producedDjl[0]);
         o.put("batch", 1);
         o.put("dtype", "float32");
         return o;

@@ -213,37 +213,12 @@ public final class CpuDecoder implements AutoCloseable {
         });
     }
 
-    static float dot(float[] w, int off, float[] x, int n) {
-        return dot(w, off, x, 0, n);
+    private static float dot(float[] w, int off, float[] x, int n) {
+        return Dot.dot(w, off, x, 0, n);
     }
 
-    /** a[ao..ao+n) · b[bo..bo+n) with 8 independent accumulators (lets the JIT pipeline the loads). */
-    static float dot(float[] w, int off, float[] x, int xo, int n) {
-        float s0 = 0;
-        float s1 = 0;
-        float s2 = 0;
-        float s3 = 0;
-        float s4 = 0;
-        float s5 = 0;
-        float s6 = 0;
-        float s7 = 0;
-        int i = 0;
-        for (; i + 7 < n; i += 8) {
-            int o = off + i;
-            int p = xo + i;
-            s0 += w[o] * x[p];
-            s1 += w[o + 1] * x[p + 1];
-            s2 += w[o + 2] * x[p + 2];
-            s3 += w[o + 3] * x[p + 3];
-            s4 += w[o + 4] * x[p + 4];
-            s5 += w[o + 5] * x[p + 5];
-            s6 += w[o + 6] * x[p + 6];
-            s7 += w[o + 7] * x[p + 7];
-        }
-        for (; i < n; i++) {
-            s0 += w[off + i] * x[xo + i];
-        }
-        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    private static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        return Dot.dot(a, ao, b, bo, n);
     }
 
     private static void rmsNorm(float[] out, float[] in, float[] w, int n, float eps) {

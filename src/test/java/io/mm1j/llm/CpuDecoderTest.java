@@ -107,6 +107,28 @@ class CpuDecoderTest {
     }
 
     @Test
+    void simdAndScalarDotProductsAgree() {
+        assertTrue(Dot.VECTOR, "tests run with --add-modules jdk.incubator.vector, so the SIMD kernel is exercised");
+        java.util.SplittableRandom r = new java.util.SplittableRandom(4);
+        for (int n : new int[] {1, 7, 8, 15, 16, 63, 64, 65, 172, 513}) {
+            float[] a = new float[n + 5];
+            float[] b = new float[n + 3];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) r.nextGaussian();
+            }
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (float) r.nextGaussian();
+            }
+            double exact = 0;
+            for (int i = 0; i < n; i++) {
+                exact += (double) a[5 + i] * b[3 + i];
+            }
+            assertEquals(exact, Dot.dot(a, 5, b, 3, n), 1e-4 * Math.sqrt(n), "simd n=" + n);
+            assertEquals(exact, Dot.scalar(a, 5, b, 3, n), 1e-4 * Math.sqrt(n), "scalar n=" + n);
+        }
+    }
+
+    @Test
     void moeAndFloat64ModelsUseTheDjlPath() {
         Decoder moe = Decoder.init(LlmConfig.llama(50, 16, 24, 2, 2, 2, 16, false)
                 .withMoe(new MoeConfig(4, 2, 2, 0, 0.01, 0.001, 0)), m, DataType.FLOAT32);
