@@ -6,12 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
-import io.mm1j.TestSupport;
+import io.mm1j.ManagedNdTest;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.Presets;
 import io.mm1j.config.VisionConfig;
@@ -24,28 +23,15 @@ import io.mm1j.vision.Resample;
 import io.mm1j.vision.ShapeInit;
 import java.nio.file.Path;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Shapes, parameter counts and float64 finite-difference gradients of the four connectors. */
-class ConnectorTest {
+class ConnectorTest extends ManagedNdTest {
     /** A 16 px encoder with patch 4: 4×4 = 16 patch tokens of width 8. */
     private static final VisionConfig VISION = new VisionConfig(16, 4, 8, 1, 2, 16, "gelu", 1e-5, -1);
     private static final int LLM = 12;
 
-    private NDManager m;
-
-    @BeforeEach
-    void setUp() {
-        m = TestSupport.root().newSubManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        m.close();
-    }
 
     private static ConnectorConfig[] configs() {
         return new ConnectorConfig[] {new ConnectorConfig("avgpool", 4, 0), new ConnectorConfig("attnpool", 3, 0),

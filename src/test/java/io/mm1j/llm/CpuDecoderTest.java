@@ -8,10 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.mm1j.TestSupport;
+import io.mm1j.ManagedNdTest;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.config.MoeConfig;
 import io.mm1j.mllm.Generator;
@@ -22,21 +21,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The plain-Java decode path must compute what the DJL decoder computes. */
-class CpuDecoderTest {
-    private NDManager m;
-
-    @BeforeEach
-    void setUp() {
-        m = TestSupport.root().newSubManager();
-    }
-
+class CpuDecoderTest extends ManagedNdTest {
     @AfterEach
-    void tearDown() {
-        m.close();
+    void clearDecodeSwitch() {
         System.clearProperty("mm1j.decode");
     }
 

@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.mm1j.ManagedNdTest;
 import io.mm1j.TestSupport;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.config.MoeConfig;
@@ -17,22 +17,9 @@ import io.mm1j.nn.KvCache;
 import io.mm1j.nn.Ops;
 import io.mm1j.train.AdamW;
 import io.mm1j.train.LmStep;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class DecoderTest {
-    private NDManager m;
-
-    @BeforeEach
-    void setUp() {
-        m = TestSupport.root().newSubManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        m.close();
-    }
+class DecoderTest extends ManagedNdTest {
 
     private static LlmConfig gqa() {
         return LlmConfig.llama(50, 32, 64, 2, 4, 2, 64, false);

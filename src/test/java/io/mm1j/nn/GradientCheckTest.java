@@ -3,33 +3,19 @@ package io.mm1j.nn;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.mm1j.TestSupport;
+import io.mm1j.ManagedNdTest;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.config.MoeConfig;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.MoeFeedForward;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Finite differences (float64) vs autograd for every block the decoder is built from. */
-class GradientCheckTest {
+class GradientCheckTest extends ManagedNdTest {
     private static final double TOL = 1e-6;
-    private NDManager m;
-
-    @BeforeEach
-    void setUp() {
-        m = TestSupport.root().newSubManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        m.close();
-    }
 
     private NDArray rand(long... shape) {
         return m.randomNormal(0, 1, new Shape(shape), DataType.FLOAT64);

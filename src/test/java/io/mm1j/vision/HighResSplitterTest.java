@@ -4,27 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.mm1j.TestSupport;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import io.mm1j.ManagedNdTest;
 import org.junit.jupiter.api.Test;
 
-class HighResSplitterTest {
+class HighResSplitterTest extends ManagedNdTest {
     private static final int[] COLOURS = {0xFF0000, 0x00FF00, 0x0000FF, 0xFFFFFF}; // TL, TR, BL, BR
 
-    private NDManager m;
-
-    @BeforeEach
-    void setUp() {
-        m = TestSupport.root().newSubManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        m.close();
-    }
 
     /** A w×h picture split into rows×cols flat-coloured blocks, block i coloured {@code colours[i]}. */
     private static RgbImage blocks(int w, int h, int rows, int cols, int[] colours) {

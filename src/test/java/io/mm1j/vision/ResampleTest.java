@@ -4,31 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
-import io.mm1j.TestSupport;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import io.mm1j.ManagedNdTest;
 import org.junit.jupiter.api.Test;
 
-class ResampleTest {
+class ResampleTest extends ManagedNdTest {
     /** DJL's PyTorch JNI interpolation mode code for bicubic. */
     private static final int TORCH_BICUBIC = 3;
 
-    private NDManager m;
-
-    @BeforeEach
-    void setUp() {
-        m = TestSupport.root().newSubManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        m.close();
-    }
 
     @Test
     void bothBicubicKernelsAreTheIdentityAtTheSameSizeAndPreserveConstants() {

@@ -6,10 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.mm1j.TestSupport;
+import io.mm1j.ManagedNdTest;
 import io.mm1j.config.ParamCount;
 import io.mm1j.config.Presets;
 import io.mm1j.config.VisionConfig;
@@ -20,12 +19,10 @@ import io.mm1j.tensor.SafeTensorsWriter;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class VisionTransformerTest {
+class VisionTransformerTest extends ManagedNdTest {
     /** tiny-test's encoder: 32 px, patch 8 → 4×4 grid, width 32, 1 layer, 2 heads. */
     private static final VisionConfig TINY = Presets.load("tiny-test").vision();
     private static final VisionConfig TWO_LAYERS_QUICK_GELU =
@@ -34,17 +31,6 @@ class VisionTransformerTest {
     @TempDir
     Path dir;
 
-    private NDManager m;
-
-    @BeforeEach
-    void setUp() {
-        m = TestSupport.root().newSubManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        m.close();
-    }
 
     @Test
     void parameterCountEqualsParamCountVisionForTinyAndMini() {
