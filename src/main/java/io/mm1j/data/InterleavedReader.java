@@ -3,11 +3,8 @@ package io.mm1j.data;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mm1j.tensor.Mm1Exception;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -26,38 +23,25 @@ import java.util.Set;
  * A missing image is dropped from its document (counted as "missing image"); the text stays, since it is still
  * useful interleaved/text data. mmc4's public JSONL ships without images, so this is the common case there.
  */
-public final class InterleavedReader extends SampleReader {
+public final class InterleavedReader extends LineSampleReader {
     static final Set<String> MMC4_FIELDS = Set.of("url", "text_list", "image_info", "similarity_matrix",
             "could_have_url_duplicate", "doc_id");
     static final Set<String> OBELICS_FIELDS = Set.of("texts", "images", "metadata", "general_metadata", "url",
             "doc_id");
 
-    private final Path file;
     private final ImageStore images;
-    private final BufferedReader in;
-    private int line;
 
     /** @param images where image names resolve (folder or tar); null when the documents' images are unavailable */
     public InterleavedReader(Path file, ImageStore images, SkipReport skips) {
-        super(file.toString(), skips);
-        if (!Files.isRegularFile(file)) {
-            throw new Mm1Exception(file + ": file not found");
-        }
-        this.file = file;
+        super(file, skips);
         this.images = images;
-        try {
-            in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new Mm1Exception(file + ": cannot read: " + e.getMessage(), e);
-        }
     }
 
     @Override
     protected Sample readNext() {
         String l;
         try {
-            while ((l = in.readLine()) != null) {
-                line++;
+            while ((l = nextLine()) != null) {
                 if (l.isBlank()) {
                     continue;
                 }
@@ -141,14 +125,5 @@ public final class InterleavedReader extends SampleReader {
             return;
         }
         parts.add(Sample.Part.image(ref));
-    }
-
-    @Override
-    public void close() {
-        try {
-            in.close();
-        } catch (IOException ignored) {
-            // read-only
-        }
     }
 }

@@ -1,11 +1,8 @@
 package io.mm1j.data;
 
 import io.mm1j.tensor.Mm1Exception;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -14,26 +11,14 @@ import java.nio.file.Path;
  * about {@code targetChars} characters (a book or a script has no document boundaries of its own, and one packed
  * sequence should see more than a single line of dialogue).
  */
-public final class TextReader extends SampleReader {
-    private final Path file;
+public final class TextReader extends LineSampleReader {
     private final boolean jsonl;
     private final int targetChars;
-    private final BufferedReader in;
-    private int line;
 
     public TextReader(Path file, int targetChars, SkipReport skips) {
-        super(file.toString(), skips);
-        if (!Files.isRegularFile(file)) {
-            throw new Mm1Exception(file + ": file not found");
-        }
-        this.file = file;
+        super(file, skips);
         this.jsonl = file.getFileName().toString().endsWith(".jsonl");
         this.targetChars = targetChars;
-        try {
-            in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new Mm1Exception(file + ": cannot read: " + e.getMessage(), e);
-        }
     }
 
     @Override
@@ -47,8 +32,7 @@ public final class TextReader extends SampleReader {
 
     private Sample nextJsonl() throws IOException {
         String l;
-        while ((l = in.readLine()) != null) {
-            line++;
+        while ((l = nextLine()) != null) {
             if (l.isBlank()) {
                 continue;
             }
@@ -73,8 +57,7 @@ public final class TextReader extends SampleReader {
         int start = line + 1;
         String l;
         boolean blank = false;
-        while ((l = in.readLine()) != null) {
-            line++;
+        while ((l = nextLine()) != null) {
             if (l.isBlank()) {
                 blank = true;
                 if (doc.length() >= targetChars) {
@@ -92,14 +75,5 @@ public final class TextReader extends SampleReader {
             return null;
         }
         return new Sample.Text(file.getFileName() + ":" + start, doc.toString().strip());
-    }
-
-    @Override
-    public void close() {
-        try {
-            in.close();
-        } catch (IOException ignored) {
-            // read-only
-        }
     }
 }
