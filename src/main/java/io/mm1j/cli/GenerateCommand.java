@@ -129,8 +129,7 @@ public final class GenerateCommand implements Callable<Integer> {
                          java.util.function.Consumer<String> sink) {
         List<Long> generated = new ArrayList<>();
         StringBuilder printed = new StringBuilder();
-        // BOS delimits documents in llama2.c-style training, so it also ends generation (as run.c does).
-        Set<Integer> stop = Set.of(decoder.config().eosTokenId(), decoder.config().bosTokenId());
+        Set<Integer> stop = decoder.config().stopIds();
         new Generator(decoder).generate(ids, embeds, maxTokens, sampler, stop, id -> {
             generated.add((long) id);
             String full = tok.decode(generated.stream().mapToLong(Long::longValue).toArray());

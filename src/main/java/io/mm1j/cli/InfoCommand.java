@@ -64,7 +64,8 @@ public final class InfoCommand implements Callable<Integer> {
         ObjectNode lr = out.putObject("lr");
         lr.put("law", "exp(-0.4214 ln N - 0.5535), N = non-embedding params");
         lr.put("peak", LrLaw.MM1.peakLr(nonEmb));
-        lr.put("weightDecay", LrLaw.MM1.weightDecay(nonEmb));
+        lr.put("weightDecay", LrLaw.MM1.weightDecay(nonEmb)); // MM1's λ = 0.1·η (decoupled, per step at peak)
+        lr.put("torchWeightDecay", LrLaw.MM1.torchWeightDecay(nonEmb)); // the same in PyTorch AdamW's convention
         out.set("config", Presets.JSON.valueToTree(cfg));
         return out;
     }

@@ -83,12 +83,10 @@ public final class InitCommand implements Callable<Integer> {
             new BpeTrainer(cfg.llm().vocabSize(), 2).add(text).train().write(target);
         }
         try (Tokenizer tok = Tokenizer.load(target)) {
+            SpecialTokens.verify(tok, cfg.llm().bosTokenId(), cfg.llm().eosTokenId());
             if (tok.vocabSize() > cfg.llm().vocabSize()) {
                 throw new Mm1Exception(target + ": tokenizer has " + tok.vocabSize() + " ids but preset " + preset
                         + " has vocabSize " + cfg.llm().vocabSize());
-            }
-            if (cfg.isMultimodal() && tok.specialId(SpecialTokens.IMAGE) < 0) {
-                throw new Mm1Exception(target + ": multimodal preset needs the special token " + SpecialTokens.IMAGE);
             }
         }
     }

@@ -69,6 +69,18 @@ public record LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int
                 maxPositions, rmsNormEps, ropeTheta, tieEmbeddings, bosTokenId, eosTokenId, moe);
     }
 
+    /**
+     * Ids that end free generation: EOS, and BOS, which delimits documents in llama2.c-style training (run.c
+     * stops on it). A set even when both ids are equal (some checkpoints use one id for both).
+     */
+    @JsonIgnore
+    public java.util.Set<Integer> stopIds() {
+        java.util.Set<Integer> s = new java.util.HashSet<>();
+        s.add(eosTokenId);
+        s.add(bosTokenId);
+        return java.util.Collections.unmodifiableSet(s);
+    }
+
     @JsonIgnore
     public int kvGroups() {
         return numHeads / numKvHeads;

@@ -58,7 +58,7 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (RuntimeException e) {
-                prepared.offer(failed(e));
+                deliver(prepared, failed(e)); // blocking: a full queue must not swallow the error
             }
         }, "mm1-data-" + id + "-sampler");
         packerThread = daemon(() -> {
@@ -92,7 +92,7 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
             } catch (Stop | InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (RuntimeException e) {
-                batches.offer(e);
+                deliver(batches, e);
             }
         }, "mm1-data-" + id + "-packer");
         producer.start();
@@ -109,6 +109,20 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
         Thread t = new Thread(r, name);
         t.setDaemon(true);
         return t;
+    }
+
+    /**
+     * Puts an error behind the queued items, waiting for room: the queues are normally full (data runs ahead of
+     * training), and a dropped error would leave the training thread blocked forever. Gives up only on close.
+     */
+    private <T> void deliver(BlockingQueue<T> queue, T error) {
+        try {
+            while (!closed && !queue.offer(error, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                // the consumer is still draining; keep waiting
+            }
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static Future<Prepared> failed(RuntimeException e) {

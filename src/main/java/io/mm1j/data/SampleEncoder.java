@@ -121,10 +121,11 @@ public final class SampleEncoder {
     }
 
     private Piece text(String t, boolean loss) {
+        // Literal "<image>", "</s>", "<|assistant|>" … in web text would otherwise become control tokens (HF
+        // matches added tokens even without special-token handling): drop every reserved id (0..COUNT-1).
         long[] ids = encoder.encode(t);
-        long n = Arrays.stream(ids).filter(i -> i == SpecialTokens.IMAGE_ID).count();
-        if (n > 0) {
-            ids = Arrays.stream(ids).filter(i -> i != SpecialTokens.IMAGE_ID).toArray();
+        if (Arrays.stream(ids).anyMatch(i -> i < SpecialTokens.COUNT)) {
+            ids = Arrays.stream(ids).filter(i -> i >= SpecialTokens.COUNT).toArray();
         }
         return new Piece(ids, null, loss);
     }

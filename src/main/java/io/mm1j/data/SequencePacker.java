@@ -37,6 +37,10 @@ public final class SequencePacker {
             if (batchSize < 1 || seqLen < 2 || maxImages < 1 || imageTokens < 1) {
                 throw new Mm1Exception("packer: batch, sequence length, max images and image tokens must be positive");
             }
+            if (seqLen + 1 < MIN_SPLIT) { // an empty row must always be able to take a piece of text
+                throw new Mm1Exception("packer: sequence length must be at least " + (MIN_SPLIT - 1) + ", got "
+                        + seqLen);
+            }
             if (imageTokens + 2 > seqLen) {
                 throw new Mm1Exception("packer: an image of " + imageTokens + " tokens does not fit a sequence of "
                         + seqLen + " with BOS and one text token");

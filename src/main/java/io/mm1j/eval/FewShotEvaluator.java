@@ -74,7 +74,7 @@ public final class FewShotEvaluator {
 
     /** The stop ids: EOS and BOS of the model, and the tokenizer's {@code <image>} and EOS. */
     public static Set<Integer> stopIds(Mm1Model model, Tokenizer tok) {
-        Set<Integer> ids = new HashSet<>(Set.of(model.config().llm().eosTokenId(), model.config().llm().bosTokenId()));
+        Set<Integer> ids = new HashSet<>(model.config().llm().stopIds());
         for (String t : List.of(SpecialTokens.IMAGE, SpecialTokens.EOS, SpecialTokens.PAD)) {
             if (tok.specialId(t) >= 0) {
                 ids.add(tok.specialId(t));

@@ -36,7 +36,7 @@ public final class CpuDecoder implements AutoCloseable {
     private final float[] sin;
     private final float[][] keyCache; // per layer (capacity, KV·hd)
     private final float[][] valueCache;
-    private final int capacity;
+    private int capacity;
     private final RowParallel pool;
     // scratch
     private final float[] x;
@@ -45,27 +45,39 @@ public final class CpuDecoder implements AutoCloseable {
     private final float[] k;
     private final float[] v;
     private final float[] att;
-    private final float[] scores;
+    private float[] scores;
     private final float[] gate;
     private final float[] up;
     private final float[] logits;
     private int pos;
 
-    /** True when the decoder is dense, float32 and on the CPU (MoE and GPU models use the DJL path). */
-    public static boolean supports(Decoder d) {
+    private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
+
+    /**
+     * True when the decoder is dense, float32 and on the CPU, and a heap copy of its weights plus a KV cache of
+     * {@code capacity} positions fits (MoE, float64 and GPU models use the DJL path).
+     */
+    public static boolean supports(Decoder d, int capacity) {
         NDArray e = d.params().get(Decoder.EMBED);
         return d.config().moe() == null && e.getDataType() == DataType.FLOAT32
-                && e.getDevice().getDeviceType().equals(Device.Type.CPU) && fitsInHeap(d);
+                && e.getDevice().getDeviceType().equals(Device.Type.CPU) && fitsInHeap(d, capacity);
     }
 
-    private static boolean fitsInHeap(Decoder d) {
+    /** {@link #supports(Decoder, int)} for a short generation (64 positions). */
+    public static boolean supports(Decoder d) {
+        return supports(d, 64);
+    }
+
+    private static boolean fitsInHeap(Decoder d, int capacity) {
         Runtime rt = Runtime.getRuntime();
         long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-        return d.params().numel() * 4 < free * 0.6;
+        LlmConfig c = d.config();
+        long cache = 2L * c.numLayers() * capacity * c.numKvHeads() * c.headDim();
+        return (d.params().numel() + cache) * 4 < free * 0.6;
     }
 
     public CpuDecoder(Decoder d, int capacity, int threads) {
-        if (!supports(d)) {
+        if (!supports(d, capacity)) {
             throw new Mm1Exception("the CPU decode path needs a dense float32 model on the CPU that fits in the heap");
         }
         this.c = d.config();
@@ -114,6 +126,8 @@ public final class CpuDecoder implements AutoCloseable {
             }
         }
         this.pool = new RowParallel(threads);
+        RowParallel workers = pool;
+        CLEANER.register(this, workers::close); // a decoder dropped without close() still stops its threads
         x = new float[dim];
         xb = new float[Math.max(dim, qDim)];
         q = new float[qDim];
@@ -287,6 +301,21 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** Forgets the cache (weights stay). */
     public void reset() {
+        pos = 0;
+    }
+
+    /** Grows the KV cache to hold {@code positions} tokens (capped at maxPositions); forgets its contents. */
+    public void ensureCapacity(int positions) {
+        int want = Math.min(positions, c.maxPositions());
+        if (want > capacity) {
+            int kvDim = c.numKvHeads() * c.headDim();
+            for (int l = 0; l < keyCache.length; l++) {
+                keyCache[l] = new float[want * kvDim];
+                valueCache[l] = new float[want * kvDim];
+            }
+            scores = new float[want];
+            capacity = want;
+        }
         pos = 0;
     }
 

@@ -21,7 +21,7 @@ import java.util.List;
  * <p>The decoder takes input <em>embeddings</em> so that MM1 can splice image tokens in before the first block
  * ({@code mllm.Mm1Model}); {@link #embed} gives the text part.
  */
-public final class Decoder {
+public final class Decoder implements AutoCloseable {
     public static final String EMBED = "model.embed_tokens.weight";
     public static final String NORM = "model.norm.weight";
     public static final String LM_HEAD = "lm_head.weight";
@@ -223,24 +223,43 @@ public final class Decoder {
     private long cpuVersion = -1;
 
     /**
-     * The plain-Java batch-1 decode path over a snapshot of the current weights (rebuilt when they change), or
-     * null when it does not apply ({@link CpuDecoder#supports}) or is switched off with
-     * {@code -Dmm1j.decode=djl}.
+     * The plain-Java batch-1 decode path over a snapshot of the current weights (rebuilt when they change) with a
+     * KV cache for {@code capacity} positions, or null when it does not apply ({@link CpuDecoder#supports}) or is
+     * switched off with {@code -Dmm1j.decode=djl}. The instance is shared: one generation at a time uses it
+     * (callers synchronise on it).
      */
-    public synchronized CpuDecoder cpuDecoder() {
-        if ("djl".equals(System.getProperty("mm1j.decode")) || !CpuDecoder.supports(this)) {
+    public synchronized CpuDecoder cpuDecoder(int capacity) {
+        if ("djl".equals(System.getProperty("mm1j.decode")) || !CpuDecoder.supports(this, capacity)) {
             return null;
         }
         if (cpu == null || cpuVersion != params.version()) {
-            if (cpu != null) {
-                cpu.close();
-            }
+            releaseCpuDecoder();
             int threads = Integer.getInteger("ai.djl.pytorch.num_threads", Runtime.getRuntime().availableProcessors());
-            cpu = new CpuDecoder(this, config.maxPositions(), threads);
+            cpu = new CpuDecoder(this, capacity, threads);
             cpuVersion = params.version();
         }
-        cpu.reset();
+        cpu.ensureCapacity(capacity);
         return cpu;
+    }
+
+    /** {@link #cpuDecoder(int)} with a small cache (tests and short generations). */
+    public CpuDecoder cpuDecoder() {
+        return cpuDecoder(64);
+    }
+
+    /** Stops the CPU decode path's threads and drops its weight snapshot (the decoder stays usable). */
+    public synchronized void releaseCpuDecoder() {
+        if (cpu != null) {
+            cpu.close();
+            cpu = null;
+        }
+    }
+
+    /** Releases the CPU decode path and the parameters. */
+    @Override
+    public void close() {
+        releaseCpuDecoder();
+        params.close();
     }
 
     /** A KV cache sized for this decoder. */

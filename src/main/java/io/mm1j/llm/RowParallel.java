@@ -1,12 +1,19 @@
 package io.mm1j.llm;
 
+import io.mm1j.tensor.Mm1Exception;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * Splits row ranges between the calling thread and a few persistent workers, for the CPU decode path's
  * matrix-vector products. Workers spin briefly before parking, because a decode step issues ~40 short parallel
  * regions and a park/unpark round trip per region would cost more than the work.
+ *
+ * <p>Failures are not lost: the first exception thrown by any slice (the caller's or a worker's) is rethrown by
+ * {@link #run} after every slice has finished, and workers survive it. After {@link #close} the workers exit and
+ * {@link #run} refuses work. One region runs at a time; callers serialise (a {@link CpuDecoder} is used by one
+ * generation at a time).
  */
 final class RowParallel implements AutoCloseable {
     /** Work on rows [from, to) of one region. */
@@ -15,12 +22,15 @@ final class RowParallel implements AutoCloseable {
         void run(int from, int to);
     }
 
+    private static final int SPINS = 20_000;
+
     private final int threads;
     private final Thread[] workers;
     private volatile Rows task;
     private volatile int rows;
     private volatile long generation;
     private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
 
     RowParallel(int threads) {
@@ -38,12 +48,16 @@ final class RowParallel implements AutoCloseable {
         return threads;
     }
 
-    /** Runs {@code task} over rows [0, n) split evenly (multiples of 8) across all threads; returns when done. */
-    void run(int n, Rows work) {
+    /** Runs {@code work} over rows [0, n) split evenly (multiples of 8) across all threads; returns when done. */
+    synchronized void run(int n, Rows work) {
+        if (closed) {
+            throw new Mm1Exception("CPU decoder already closed");
+        }
         if (threads == 1 || n < 64) {
             work.run(0, n);
             return;
         }
+        failure.set(null);
         task = work;
         rows = n;
         pending.set(workers.length);
@@ -51,9 +65,25 @@ final class RowParallel implements AutoCloseable {
         for (Thread t : workers) {
             LockSupport.unpark(t);
         }
-        work.run(0, bound(n, 1));
-        while (pending.get() > 0) {
-            Thread.onSpinWait();
+        try {
+            work.run(0, bound(n, 1));
+        } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+        } finally {
+            while (pending.get() > 0) { // every worker reports, even when a slice failed
+                Thread.onSpinWait();
+            }
+            task = null;
+        }
+        Throwable t = failure.get();
+        if (t instanceof RuntimeException re) {
+            throw re;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        if (t != null) {
+            throw new IllegalStateException(t);
         }
     }
 
@@ -63,13 +93,13 @@ final class RowParallel implements AutoCloseable {
 
     private void loop(int part) {
         long seen = 0;
-        while (!closed) {
+        while (true) {
             int spins = 0;
             while (generation == seen && !closed) {
-                if (++spins < 20_000) {
+                if (++spins < SPINS) {
                     Thread.onSpinWait();
                 } else {
-                    LockSupport.parkNanos(200_000);
+                    LockSupport.park(this); // run() and close() unpark
                 }
             }
             if (closed) {
@@ -80,6 +110,8 @@ final class RowParallel implements AutoCloseable {
             int to = part == threads - 1 ? n : bound(n, part + 1);
             try {
                 task.run(bound(n, part), to);
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
             } finally {
                 pending.decrementAndGet();
             }

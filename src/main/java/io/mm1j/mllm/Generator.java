@@ -48,9 +48,12 @@ public final class Generator {
             throw new Mm1Exception("prompt (" + prompt.length + " tokens) + --max-tokens (" + maxTokens
                     + ") exceeds the model's maxPositions " + decoder.config().maxPositions());
         }
-        CpuDecoder cpu = decoder.cpuDecoder();
+        CpuDecoder cpu = decoder.cpuDecoder(capacity);
         if (cpu != null) {
-            return generateOnCpu(cpu, prompt, promptEmbeddings, maxTokens, sampler, stop, onToken);
+            synchronized (cpu) { // one generation at a time owns the shared cache and scratch buffers
+                cpu.ensureCapacity(capacity);
+                return generateOnCpu(cpu, prompt, promptEmbeddings, maxTokens, sampler, stop, onToken);
+            }
         }
         NDManager manager = decoder.params().manager();
         int produced = 0;

@@ -2,6 +2,7 @@ package io.mm1j.mllm;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -197,14 +198,12 @@ public final class Mm1Model implements AutoCloseable {
      */
     public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
                         java.util.Set<Integer> stop, java.util.function.IntConsumer onToken) {
-        NDManager m = params.manager();
-        try (NDManager tmp = m.newSubManager()) {
-            NDArray idArr = tmp.create(ids, new Shape(1, ids.length));
+        try (NDScope scope = new NDScope()) { // encoder/connector temporaries must not pile up in the params
+            NDArray idArr = params.manager().create(ids, new Shape(1, ids.length));
             NDArray embeds = pixels == null ? null : inputEmbeddings(idArr, pixels, imageTokenId);
-            if (embeds != null) {
-                embeds.attach(tmp);
-            }
-            return new Generator(decoder).generate(ids, embeds, maxTokens, sampler, stop, onToken);
+            int n = new Generator(decoder).generate(ids, embeds, maxTokens, sampler, stop, onToken);
+            scope.suppressNotUsedWarning();
+            return n;
         }
     }
 
@@ -238,6 +237,6 @@ public final class Mm1Model implements AutoCloseable {
 
     @Override
     public void close() {
-        params.close();
+        decoder.close(); // the CPU decode threads, then the one parameter store all components share
     }
 }

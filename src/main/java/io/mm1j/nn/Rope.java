@@ -33,8 +33,12 @@ public final class Rope {
             }
         }
         Shape shape = new Shape(maxPositions, headDim);
-        this.cos = manager.create(c, shape).toType(dtype, false);
-        this.sin = manager.create(s, shape).toType(dtype, false);
+        try (NDManager tmp = manager.newSubManager()) { // the float64 staging tables go away with tmp
+            this.cos = tmp.create(c, shape).toType(dtype, true);
+            this.sin = tmp.create(s, shape).toType(dtype, true);
+            cos.attach(manager);
+            sin.attach(manager);
+        }
         // rotate_half as one matmul: output column j < d/2 takes -x[j + d/2]; column j >= d/2 takes x[j - d/2].
         double[] r = new double[headDim * headDim];
         for (int j = 0; j < half; j++) {

@@ -41,4 +41,24 @@ public final class SpecialTokens {
     public static final int COUNT = 8;
 
     private SpecialTokens() {}
+
+    /**
+     * Checks that {@code tok} reserves every mm1j special token at its fixed id — the data pipeline writes these
+     * ids directly — and that BOS/EOS agree with the model config. A Llama tokenizer with {@code <image>} appended
+     * at 32000 would otherwise train on id 3 and be evaluated on id 32000.
+     */
+    public static void verify(Tokenizer tok, int configBos, int configEos) {
+        for (int id = 0; id < COUNT; id++) {
+            String name = ALL.get(id);
+            int actual = tok.specialId(name);
+            if (actual != id) {
+                throw new io.mm1j.tensor.Mm1Exception(tok.file() + ": special token " + name + " must have id " + id
+                        + " (mm1j's reserved layout), found " + (actual < 0 ? "none" : String.valueOf(actual)));
+            }
+        }
+        if (configBos != BOS_ID || configEos != EOS_ID) {
+            throw new io.mm1j.tensor.Mm1Exception(tok.file() + ": model config has bosTokenId " + configBos
+                    + " / eosTokenId " + configEos + " but mm1j tokenizers use " + BOS_ID + " / " + EOS_ID);
+        }
+    }
 }

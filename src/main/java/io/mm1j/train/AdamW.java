@@ -20,6 +20,7 @@ import java.util.Map;
  * read from the parameters, used, and zeroed in place after each step (the collector does not zero them).
  */
 public final class AdamW implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AdamW.class);
     private final ParamStore params;
     private final NDManager manager;
     private final double beta1;
@@ -89,10 +90,31 @@ public final class AdamW implements AutoCloseable {
         return norm;
     }
 
-    /** One update with learning rate {@code lr} and decoupled weight decay {@code weightDecay}; zeroes grads. */
-    public void step(double lr, double weightDecay) {
+    /**
+     * One update with learning rate {@code lr} and decoupled weight decay {@code weightDecay}; zeroes grads.
+     *
+     * <p>Weight decay follows PyTorch's AdamW: {@code p ← p·(1 − lr·weightDecay)}, i.e. it is scaled by the
+     * current learning rate. MM1's law states λ = 0.1·η as the decoupled per-step decay at peak (AXLearn scales
+     * it by the schedule, not by η again), which in this convention is {@code weightDecay = λ/η = 0.1}; see
+     * {@link LrLaw#torchWeightDecay}.
+     *
+     * <p>A step whose gradient norm is not finite (NaN/Inf from an overflow or an empty loss mask) is skipped
+     * with a warning instead of writing NaN into every parameter.
+     *
+     * @return false when the step was skipped
+     */
+    public boolean step(double lr, double weightDecay) {
         if (squares == null) {
             squares = gradientSquares();
+        }
+        double total = 0;
+        for (double v : squares) {
+            total += v;
+        }
+        if (!Double.isFinite(total)) {
+            LOG.warn("skipping optimizer step {}: gradient norm is {}", step + 1, Math.sqrt(total));
+            zeroGrad();
+            return false;
         }
         step++;
         double bc1 = 1 - Math.pow(beta1, step);
@@ -121,6 +143,7 @@ public final class AdamW implements AutoCloseable {
         }
         zeroGrad();
         params.touch();
+        return true;
     }
 
     /** Zeroes all gradients without updating (e.g. after a skipped step). */

@@ -21,6 +21,7 @@ public final class Losses {
             return picked.mean().neg();
         }
         NDArray m = mask.toType(logits.getDataType(), false);
-        return picked.mul(m).sum().div(m.sum()).neg();
+        // an all-zero mask gives 0 (no tokens to learn from), not 0/0 = NaN; the mask carries no gradient
+        return picked.mul(m).sum().div(m.sum().maximum(1)).neg();
     }
 }

@@ -16,7 +16,16 @@ public record LrLaw(double slope, double intercept) {
         return Math.exp(slope * Math.log(nonEmbeddingParams) + intercept);
     }
 
+    /** MM1's λ = 0.1·η: the decoupled per-step decay at peak (not multiplied by the learning rate again). */
     public double weightDecay(double nonEmbeddingParams) {
         return 0.1 * peakLr(nonEmbeddingParams);
+    }
+
+    /**
+     * The same decay as a PyTorch-style AdamW {@code weight_decay} (applied as {@code p·(1 − lr·wd)}, which mm1j's
+     * {@link AdamW} uses): λ/η = 0.1 whatever the model size.
+     */
+    public double torchWeightDecay(double nonEmbeddingParams) {
+        return weightDecay(nonEmbeddingParams) / peakLr(nonEmbeddingParams);
     }
 }

@@ -66,6 +66,17 @@ class InitGenerateTest {
     }
 
     @Test
+    void initRefusesATokenizerWhoseSpecialIdsDifferFromMm1jsLayout() throws Exception {
+        Path stories = io.mm1j.TestSupport.sharedData("stories260k");
+        Path out = tmp.resolve("m");
+        CliTest.Result r = CliTest.run("init", "--preset", "tiny-test", "--out", out.toString(), "--tokenizer",
+                stories.resolve("tokenizer.json").toString());
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: " + out.resolve("tokenizer.json") + ": special token <pad> must have id 0 (mm1j's "
+                + "reserved layout), found none\n", r.err());
+    }
+
+    @Test
     void initRefusesPresetsThatDoNotFitInMemoryAndNonEmptyFolders() throws Exception {
         CliTest.Result big = CliTest.run("init", "--preset", "mm1-30b", "--out", tmp.resolve("big").toString());
         assertEquals(1, big.code());
