@@ -54,12 +54,20 @@ class CliTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String cmd : new String[] {"demo", "info", "generate", "bench"}) {
+        for (String cmd : new String[] {"demo", "info", "init", "generate", "eval", "score", "tokenizer", "data",
+            "bench"}) {
             Result r = run(cmd, "--help");
             assertEquals(0, r.code(), cmd);
             assertTrue(r.out().contains("Usage: mm1 " + cmd), cmd + " help: " + r.out());
         }
         assertEquals(0, run("--help").code());
+        for (String[] sub : new String[][] {{"bench", "gemm"}, {"bench", "decode"}, {"bench", "train-step"},
+            {"bench", "vision"}, {"bench", "data"}, {"bench", "eval"}, {"bench", "tokenizer"}, {"data", "synth"},
+            {"data", "check"}, {"tokenizer", "train"}, {"score", "captions"}, {"score", "vqa"}}) {
+            Result r = run(sub[0], sub[1], "--help");
+            assertEquals(0, r.code(), String.join(" ", sub));
+            assertTrue(r.out().contains("Usage: mm1 " + sub[0] + " " + sub[1]), String.join(" ", sub) + ": " + r.out());
+        }
     }
 
     @Test
