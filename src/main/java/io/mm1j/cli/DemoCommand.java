@@ -17,7 +17,6 @@ import io.mm1j.tensor.Engines;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.train.AdamW;
 import io.mm1j.train.LmStep;
-import io.mm1j.train.LrLaw;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -76,7 +75,7 @@ public final class DemoCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "   %-14s %10s %10s %10s %10s %11.3g%n", name,
                     InfoCommand.human(counts.get("total")), InfoCommand.human(counts.get("llm")),
                     InfoCommand.human(counts.getOrDefault("vision", 0L)), InfoCommand.human(counts.get("active")),
-                    LrLaw.MM1.peakLr(counts.get("nonEmbedding")));
+                    InfoCommand.describe(c).get("lr").get("peak").asDouble());
         }
         System.out.println();
     }

@@ -60,9 +60,13 @@ public final class InfoCommand implements Callable<Integer> {
         // AdamW keeps two FP32 moments per parameter (plus FP32 master weights when training in BF16).
         mem.put("adamStateFp32Bytes", total * 8);
         mem.put("trainingFp32Bytes", total * 16); // weights + grads + 2 moments
-        long nonEmb = counts.get("nonEmbedding");
+        // MM1 §3.3: MoE models use the same hyper-parameters as their dense backbone, so the law takes the dense N.
+        long nonEmb = cfg.llm().moe() == null ? counts.get("nonEmbedding")
+                : ParamCount.llm(cfg.llm().withMoe(null)).nonEmbedding();
         ObjectNode lr = out.putObject("lr");
-        lr.put("law", "exp(-0.4214 ln N - 0.5535), N = non-embedding params");
+        lr.put("law", "exp(-0.4214 ln N - 0.5535), N = non-embedding params"
+                + (cfg.llm().moe() == null ? "" : " of the dense backbone (MoE uses the dense hyper-parameters)"));
+        lr.put("n", nonEmb);
         lr.put("peak", LrLaw.MM1.peakLr(nonEmb));
         lr.put("weightDecay", LrLaw.MM1.weightDecay(nonEmb)); // MM1's λ = 0.1·η (decoupled, per step at peak)
         lr.put("torchWeightDecay", LrLaw.MM1.torchWeightDecay(nonEmb)); // the same in PyTorch AdamW's convention

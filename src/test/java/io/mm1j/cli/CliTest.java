@@ -50,6 +50,9 @@ class CliTest {
         assertTrue(j.get("lr").get("peak").asDouble() > 0);
         assertEquals(0.1 * j.get("lr").get("peak").asDouble(), j.get("lr").get("weightDecay").asDouble(), 1e-15);
         assertEquals(j.get("params").get("total").asLong() * 2, j.get("memory").get("weightsBf16Bytes").asLong());
+        // MoE trains with its dense backbone's hyper-parameters: same peak LR as mm1-3b
+        JsonNode dense = new ObjectMapper().readTree(run("info", "--preset", "mm1-3b", "--json").out());
+        assertEquals(dense.get("lr").get("peak").asDouble(), j.get("lr").get("peak").asDouble(), 0);
     }
 
     @Test
