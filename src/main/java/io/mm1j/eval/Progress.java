@@ -7,7 +7,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A progress line with rate and ETA, at most every {@value #INTERVAL_NS} ns and at the end, so a long evaluation
- * shows it is alive without flooding the log. Lines go to a sink (the CLI prints them) and to SLF4J.
+ * shows it is alive without flooding the log. Lines go to the sink (the CLI prints them to stderr), or to SLF4J
+ * when there is no sink — never both, so a terminal shows each line once.
  */
 final class Progress {
     private static final Logger LOG = LoggerFactory.getLogger(Progress.class);
@@ -35,8 +36,11 @@ final class Progress {
             double rate = done / Math.max(el, 1e-9);
             String line = String.format(Locale.ROOT, "%s: %d/%d (%.1f%%), %.2f/s, elapsed %.0fs, ETA %.0fs", what, done,
                     total, 100.0 * done / total, rate, el, (total - done) / rate);
-            LOG.info(line);
-            sink.accept(line);
+            if (sink != null) {
+                sink.accept(line);
+            } else {
+                LOG.info(line);
+            }
         }
     }
 }
