@@ -22,12 +22,21 @@ import io.mm1j.tensor.Mm1Exception;
  * @param bosTokenId       beginning-of-sequence id
  * @param eosTokenId       end-of-sequence id
  * @param moe              mixture-of-experts settings, or null for a dense decoder
+ * @param extraEosTokenIds further ids that end a turn (HF configs may list several EOS ids, e.g. Llama-3's
+ *                         {@code <|eot_id|>}); empty for most models
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
                         int numKvHeads, int headDim, int maxPositions, double rmsNormEps, double ropeTheta,
-                        boolean tieEmbeddings, int bosTokenId, int eosTokenId, MoeConfig moe) {
+                        boolean tieEmbeddings, int bosTokenId, int eosTokenId, MoeConfig moe,
+                        @JsonInclude(JsonInclude.Include.NON_EMPTY) java.util.List<Integer> extraEosTokenIds) {
     public LlmConfig {
+        extraEosTokenIds = extraEosTokenIds == null ? java.util.List.of() : java.util.List.copyOf(extraEosTokenIds);
+        for (int id : extraEosTokenIds) {
+            if (id < 0 || id >= vocabSize) {
+                throw new Mm1Exception("llm.extraEosTokenIds: " + id + " is outside [0, vocabSize=" + vocabSize + ")");
+            }
+        }
         if (vocabSize < 2 || hiddenSize < 1 || intermediateSize < 1 || numLayers < 1 || numHeads < 1) {
             throw new Mm1Exception("llm: vocabSize, hiddenSize, intermediateSize, numLayers and numHeads must be "
                     + "positive");
@@ -49,6 +58,14 @@ public record LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int
         }
     }
 
+    /** A config with a single EOS id (most models). */
+    public LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads,
+                     int headDim, int maxPositions, double rmsNormEps, double ropeTheta, boolean tieEmbeddings,
+                     int bosTokenId, int eosTokenId, MoeConfig moe) {
+        this(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, maxPositions,
+                rmsNormEps, ropeTheta, tieEmbeddings, bosTokenId, eosTokenId, moe, java.util.List.of());
+    }
+
     /** A Llama-style dense config: head dim D/H, θ = 10000, eps 1e-5, BOS 1, EOS 2. */
     public static LlmConfig llama(int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads,
                                   int maxPositions, boolean tied) {
@@ -61,12 +78,12 @@ public record LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int
 
     public LlmConfig withMoe(MoeConfig m) {
         return new LlmConfig(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
-                maxPositions, rmsNormEps, ropeTheta, tieEmbeddings, bosTokenId, eosTokenId, m);
+                maxPositions, rmsNormEps, ropeTheta, tieEmbeddings, bosTokenId, eosTokenId, m, extraEosTokenIds);
     }
 
     public LlmConfig withVocab(int vocab) {
         return new LlmConfig(vocab, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
-                maxPositions, rmsNormEps, ropeTheta, tieEmbeddings, bosTokenId, eosTokenId, moe);
+                maxPositions, rmsNormEps, ropeTheta, tieEmbeddings, bosTokenId, eosTokenId, moe, extraEosTokenIds);
     }
 
     /**
@@ -78,6 +95,7 @@ public record LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int
         java.util.Set<Integer> s = new java.util.HashSet<>();
         s.add(eosTokenId);
         s.add(bosTokenId);
+        s.addAll(extraEosTokenIds);
         return java.util.Collections.unmodifiableSet(s);
     }
 

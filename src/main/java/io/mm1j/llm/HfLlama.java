@@ -67,14 +67,23 @@ public final class HfLlama {
             throw new Mm1Exception(configJson + ": rope_scaling is not supported yet (found "
                     + c.get("rope_scaling") + ")");
         }
+        // eos_token_id may be one id or a list (Llama-3: end of text, end of message, end of turn)
+        List<Integer> eos = new java.util.ArrayList<>();
+        if (c.path("eos_token_id").isArray()) {
+            c.get("eos_token_id").forEach(n -> eos.add(n.asInt()));
+        } else {
+            eos.add(c.path("eos_token_id").asInt(2));
+        }
+        if (eos.isEmpty()) {
+            eos.add(2);
+        }
         try {
             return new LlmConfig(required(c, configJson, "vocab_size"), hidden,
                     required(c, configJson, "intermediate_size"), required(c, configJson, "num_hidden_layers"),
                     heads, c.path("num_key_value_heads").asInt(heads), headDim,
                     c.path("max_position_embeddings").asInt(2048), c.path("rms_norm_eps").asDouble(1e-6),
                     c.path("rope_theta").asDouble(10000.0), c.path("tie_word_embeddings").asBoolean(false),
-                    c.path("bos_token_id").asInt(1), c.path("eos_token_id").isArray()
-                            ? c.path("eos_token_id").path(0).asInt(2) : c.path("eos_token_id").asInt(2), moe);
+                    c.path("bos_token_id").asInt(1), eos.get(0), moe, eos.subList(1, eos.size()));
         } catch (Mm1Exception e) {
             throw new Mm1Exception(configJson + ": " + e.getMessage());
         }
@@ -215,7 +224,12 @@ public final class HfLlama {
         o.put("mlp_bias", false);
         o.put("tie_word_embeddings", c.tieEmbeddings());
         o.put("bos_token_id", c.bosTokenId());
-        o.put("eos_token_id", c.eosTokenId());
+        if (c.extraEosTokenIds().isEmpty()) {
+            o.put("eos_token_id", c.eosTokenId());
+        } else {
+            var ids = o.putArray("eos_token_id").add(c.eosTokenId());
+            c.extraEosTokenIds().forEach(ids::add);
+        }
         o.put("torch_dtype", "float32");
         if (c.moe() != null) {
             o.put("num_local_experts", c.moe().numExperts());

@@ -42,6 +42,19 @@ class HfLlamaTest {
     }
 
     @Test
+    void severalEosIdsAreAllStopIdsAndRoundTrip() throws Exception {
+        java.nio.file.Files.writeString(tmp.resolve("config.json"), "{\"architectures\": [\"LlamaForCausalLM\"], "
+                + "\"hidden_size\": 16, \"intermediate_size\": 24, \"num_hidden_layers\": 1, "
+                + "\"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"vocab_size\": 40, "
+                + "\"bos_token_id\": 1, \"eos_token_id\": [2, 30, 31], \"rope_scaling\": null}");
+        LlmConfig c = HfLlama.readConfig(tmp.resolve("config.json"));
+        assertEquals(2, c.eosTokenId());
+        assertEquals(java.util.Set.of(1, 2, 30, 31), c.stopIds());
+        java.nio.file.Files.writeString(tmp.resolve("config.json"), HfLlama.configJson(c));
+        assertEquals(c, HfLlama.readConfig(tmp.resolve("config.json")));
+    }
+
+    @Test
     void unexpectedTensorIsRefused() {
         LlmConfig c = LlmConfig.llama(40, 16, 24, 1, 4, 2, 32, true);
         try (NDManager m = TestSupport.root().newSubManager()) {
