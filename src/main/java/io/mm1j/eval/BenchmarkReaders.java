@@ -124,7 +124,11 @@ public final class BenchmarkReaders {
         return out;
     }
 
-    /** GQA questions: an object keyed by question id; the single gold answer is the only target. */
+    /**
+     * GQA questions: an object keyed by question id; the single gold answer is the only target. As GQA's official
+     * evaluation, accuracy is over the balanced questions: entries flagged {@code "isBalanced": false} (present in
+     * the "all" question files) are left out.
+     */
     public static List<EvalExample> gqa(Path file, Path imageDir) {
         JsonNode root = JsonFiles.read(file);
         if (!root.isObject()) {
@@ -134,6 +138,10 @@ public final class BenchmarkReaders {
         int i = 0;
         for (Map.Entry<String, JsonNode> e : root.properties()) {
             JsonNode q = e.getValue();
+            if (q.path("isBalanced").isBoolean() && !q.get("isBalanced").asBoolean()) {
+                i++;
+                continue;
+            }
             String imageId = JsonFiles.text(file, q, i, "imageId");
             String answer = JsonFiles.text(file, q, i, "answer");
             out.add(new EvalExample(e.getKey(), imageId, image(file, i, imageDir, imageId + ".jpg"),
