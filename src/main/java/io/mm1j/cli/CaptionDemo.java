@@ -24,6 +24,7 @@ import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.train.AdamW;
 import io.mm1j.train.LmStep;
 import io.mm1j.train.Losses;
+import io.mm1j.train.MetricsLog;
 import io.mm1j.vision.ImageIoLoader;
 import io.mm1j.vision.ImagePreprocessor;
 import java.io.IOException;
@@ -48,7 +49,7 @@ final class CaptionDemo {
 
     record Example(NDArray pixels, List<String> captions) {}
 
-    static void run(NDManager root, int steps, int seed) throws IOException {
+    static void run(NDManager root, int steps, int seed, MetricsLog metrics) throws IOException {
         SyntheticWorld world = new SyntheticWorld(seed);
         VisionConfig vision = new VisionConfig(48, 6, 64, 2, 4, 128, "gelu", 1e-5, -1);
         int size = vision.imageSize();
@@ -103,6 +104,7 @@ final class CaptionDemo {
                     double loss = LmStep.run(() -> model.forward(bt.input, bt.pixels, SpecialTokens.IMAGE_ID), opt,
                             bt.target, bt.mask, lr, 0.01, 1.0).loss();
                     smooth = s == 0 ? loss : 0.9 * smooth + 0.1 * loss;
+                    metrics.log(s, java.util.Map.of("caption.loss", loss, "caption.lr", lr));
                     scope.suppressNotUsedWarning();
                 }
                 if ((s + 1) % 100 == 0 || s == 0) {

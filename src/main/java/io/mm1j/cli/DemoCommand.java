@@ -17,13 +17,18 @@ import io.mm1j.tensor.Engines;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.train.AdamW;
 import io.mm1j.train.LmStep;
+import io.mm1j.train.MetricsLog;
+import io.mm1j.train.Plots;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -52,15 +57,26 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "7", description = "Seed (default ${DEFAULT-VALUE}).")
     int seed;
 
+    @Option(names = "--out", defaultValue = "runs/demo", description = "Where metrics.jsonl and plots/loss.png go "
+            + "(default ${DEFAULT-VALUE}).")
+    Path out;
+
     @Override
     public Integer call() throws IOException {
         System.out.println("== mm1j demo ==");
         System.out.println();
         presetTable();
-        try (NDManager root = Engines.newRootManager(seed)) {
-            trainTiny(root);
+        try (NDManager root = Engines.newRootManager(seed); MetricsLog metrics = new MetricsLog(
+                out.resolve("metrics.jsonl"))) {
+            trainTiny(root, metrics);
             storiesIfPresent(root);
-            CaptionDemo.run(root, captionSteps, seed);
+            CaptionDemo.run(root, captionSteps, seed, metrics);
+            Path png = out.resolve("plots").resolve("loss.png");
+            Map<String, List<double[]>> curves = new LinkedHashMap<>();
+            curves.put("tiny Llama, embedded text (bytes)", metrics.series("text.loss"));
+            curves.put("tiny MM1, synthetic captions (BPE)", metrics.series("caption.loss"));
+            Plots.lines(png, "mm1j demo: training loss", "cross-entropy (nats/token)", curves, true);
+            System.out.println("metrics: " + metrics.file() + "   plot: " + png);
         }
         return 0;
     }
@@ -81,7 +97,7 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     /** Byte-level LM (ids = byte + 3; 0 pad, 1 BOS, 2 EOS) on the embedded text: the loss must really fall. */
-    private void trainTiny(NDManager root) throws IOException {
+    private void trainTiny(NDManager root, MetricsLog metrics) throws IOException {
         byte[] text = readResource("/demo/mm1_abstract.txt");
         int vocab = 259;
         int seq = 128;
@@ -115,6 +131,7 @@ public final class DemoCommand implements Callable<Integer> {
                 if (s == 0) {
                     first = last;
                 }
+                metrics.log(s, Map.of("text.loss", last, "text.lr", lr));
                 if (s % 50 == 0 || s == steps - 1) {
                     double el = (System.nanoTime() - t0) / 1e9;
                     System.out.printf(Locale.ROOT, "   step %4d/%d  loss %.3f  lr %.2e  %.1f steps/s%n", s + 1, steps,
