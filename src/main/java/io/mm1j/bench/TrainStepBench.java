@@ -42,7 +42,7 @@ public final class TrainStepBench {
                 }
             }
         } finally {
-            d.params().close();
+            d.close();
         }
         java.util.Arrays.sort(times);
         double sec = times[steps / 2];

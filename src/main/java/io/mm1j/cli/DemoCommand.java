@@ -152,7 +152,7 @@ public final class DemoCommand implements Callable<Integer> {
         System.out.println("   greedy continuation of \"" + promptText + "\":");
         System.out.println("   » " + out.toString(StandardCharsets.UTF_8).replace("\n", " "));
         System.out.println();
-        d.params().close();
+        d.close();
     }
 
     private void storiesIfPresent(NDManager root) {
@@ -172,7 +172,7 @@ public final class DemoCommand implements Callable<Integer> {
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.println();
             System.out.printf(Locale.ROOT, "   (%d characters, greedy, %.1f s)%n", text.length(), s);
-            d.params().close();
+            d.close();
         }
     }
 
