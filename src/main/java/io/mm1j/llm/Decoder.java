@@ -164,9 +164,14 @@ public final class Decoder implements AutoCloseable {
         int s = start + t;
         DataType dt = params.dtype();
         NDArray mask = t == 1 ? null : attention.causal(t, s, start, dt);
+        float[] tokenKeep = null; // (B·T) for MoE routing: padding is not routed
         if (keep != null) {
             NDArray pad = Attention.padding(keep, dt);
             mask = mask == null ? pad : mask.add(pad);
+            if (config.moe() != null) {
+                tokenKeep = keep.get(new NDIndex().addAllDim().addSliceDim(start, s)).toType(DataType.FLOAT32, false)
+                        .toFloatArray();
+            }
         }
         int nh = config.numHeads();
         int kvh = config.numKvHeads();
@@ -194,7 +199,7 @@ public final class Decoder implements AutoCloseable {
             // x = x + ffn(rmsnorm(x))
             NDArray m = Ops.rmsNorm(h, params.get(l + "post_attention_layernorm.weight"), eps);
             if (config.isMoeLayer(i)) {
-                MoeFeedForward.Output mo = MoeFeedForward.forward(params, config, i, m);
+                MoeFeedForward.Output mo = MoeFeedForward.forward(params, config, i, m, tokenKeep);
                 h = h.add(mo.y());
                 aux = aux == null ? mo.auxLoss() : aux.add(mo.auxLoss());
                 loads.add(mo.expertLoad());

@@ -50,6 +50,16 @@ public final class MoeFeedForward {
      * @return y (B, T, D), aux = balanceCoef·L_balance + zLossCoef·L_z
      */
     public static Output forward(ParamStore p, LlmConfig c, int layer, NDArray x) {
+        return forward(p, c, layer, x, null);
+    }
+
+    /**
+     * @param x    (B, T, D)
+     * @param keep B·T flags (row-major), 1 for real tokens and 0 for padding, or null when nothing is padded.
+     *             Padding is not dispatched (its output is 0) and counts neither in the expert load nor in the
+     *             auxiliary losses, so a padded batch routes exactly like the same tokens unpadded.
+     */
+    public static Output forward(ParamStore p, LlmConfig c, int layer, NDArray x, float[] keep) {
         MoeConfig m = c.moe();
         String pre = prefix(layer);
         Shape xs = x.getShape();
@@ -67,15 +77,21 @@ public final class MoeFeedForward {
         float[] pr = probs.toType(DataType.FLOAT32, false).toFloatArray();
         int[][] top = new int[n][k];
         int[] load = new int[e];
+        int kept = 0;
         for (int t = 0; t < n; t++) {
             topK(pr, t * e, e, top[t]);
+            if (keep != null && keep[t] == 0) {
+                continue;
+            }
+            kept++;
             for (int j = 0; j < k; j++) {
                 load[top[t][j]]++;
             }
         }
+        kept = Math.max(kept, 1);
         int capacity = Arrays.stream(load).max().orElse(0);
         if (m.capacityFactor() > 0) {
-            capacity = Math.min(capacity, (int) Math.ceil(m.capacityFactor() * n * k / e));
+            capacity = Math.min(capacity, (int) Math.ceil(m.capacityFactor() * kept * k / e));
         }
         capacity = Math.max(capacity, 1);
         long[] tokenOf = new long[e * capacity]; // slot (e, c) → token index, or n (the zero row)
@@ -84,10 +100,11 @@ public final class MoeFeedForward {
         long[] topIds = new long[n * k];
         int[] fill = new int[e];
         for (int t = 0; t < n; t++) {
+            boolean real = keep == null || keep[t] != 0;
             for (int j = 0; j < k; j++) {
                 int ex = top[t][j];
                 topIds[t * k + j] = ex;
-                if (fill[ex] < capacity) {
+                if (real && fill[ex] < capacity) {
                     tokenOf[ex * capacity + fill[ex]] = t;
                     slotOf[t * k + j] = (long) ex * capacity + fill[ex];
                     fill[ex]++;
@@ -116,14 +133,18 @@ public final class MoeFeedForward {
         // Load balancing (Switch/GShard): E · Σ_e f_e · P_e with f_e the fraction of routed assignments to e.
         double[] frac = new double[e];
         for (int i = 0; i < e; i++) {
-            frac[i] = load[i] / (double) (n * k);
+            frac[i] = load[i] / (double) (kept * k);
         }
         NDArray fConst = mgr.create(frac).toType(x.getDataType(), false);
-        NDArray balance = probs.mean(new int[] {0}).mul(fConst).sum().mul(p.scalar(e));
-        // Router z-loss (ST-MoE): mean over tokens of logsumexp(logits)².
+        NDArray keepCol = keep == null ? null : mgr.create(keep).toType(x.getDataType(), false); // (N)
+        NDArray invKept = mgr.create(1.0 / kept).toType(x.getDataType(), false);
+        NDArray meanProbs = keepCol == null ? probs.mean(new int[] {0})
+                : probs.mul(keepCol.expandDims(1)).sum(new int[] {0}).mul(invKept); // (E), over real tokens
+        NDArray balance = meanProbs.mul(fConst).sum().mul(p.scalar(e));
+        // Router z-loss (ST-MoE): mean over real tokens of logsumexp(logits)².
         NDArray max = logits.max(new int[] {-1}, true).stopGradient();
         NDArray lse = logits.sub(max).exp().sum(new int[] {-1}).log().add(max.squeeze(-1));
-        NDArray zLoss = lse.square().mean();
+        NDArray zLoss = keepCol == null ? lse.square().mean() : lse.square().mul(keepCol).sum().mul(invKept);
         NDArray aux = balance.mul(p.scalar(m.balanceCoef())).add(zLoss.mul(p.scalar(m.zLossCoef())));
         return new Output(y, aux, load);
     }

@@ -33,20 +33,31 @@ public final class Rope {
             }
         }
         Shape shape = new Shape(maxPositions, headDim);
-        try (NDManager tmp = manager.newSubManager()) { // the float64 staging tables go away with tmp
-            this.cos = tmp.create(c, shape).toType(dtype, true);
-            this.sin = tmp.create(s, shape).toType(dtype, true);
-            cos.attach(manager);
-            sin.attach(manager);
-        }
+        // Created directly in the model dtype and kept: an NDArray made from Java data wraps that buffer, so it must
+        // stay the live owner (converting a temporary with toType may alias it, and closing the temporary would then
+        // leave the table pointing at freed memory after the next GC).
+        this.cos = table(manager, c, shape, dtype);
+        this.sin = table(manager, s, shape, dtype);
         // rotate_half as one matmul: output column j < d/2 takes -x[j + d/2]; column j >= d/2 takes x[j - d/2].
         double[] r = new double[headDim * headDim];
         for (int j = 0; j < half; j++) {
             r[(j + half) * headDim + j] = -1;
             r[j * headDim + j + half] = 1;
         }
-        this.rotate = manager.create(r, new Shape(headDim, headDim)).toType(dtype, false);
+        this.rotate = table(manager, r, new Shape(headDim, headDim), dtype);
         NDScope.unregister(cos, sin, rotate);
+    }
+
+    private static NDArray table(NDManager manager, double[] values, Shape shape, DataType dtype) {
+        if (dtype == DataType.FLOAT64) {
+            return manager.create(values, shape);
+        }
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) values[i];
+        }
+        NDArray a = manager.create(f, shape);
+        return dtype == DataType.FLOAT32 ? a : a.toType(dtype, true); // a stays alive in the manager either way
     }
 
     /** cos/sin rows for positions start..start+T-1, each (T, hd); shared by every layer of one forward pass. */

@@ -137,6 +137,47 @@ class DecoderTest extends ManagedNdTest {
     }
 
     @Test
+    void paddingIsNotRoutedAndLeavesMoeOutputsLoadAndAuxLossUnchanged() {
+        LlmConfig c = LlmConfig.llama(30, 16, 24, 1, 2, 2, 16, false).withMoe(new MoeConfig(4, 2, 1, 0, 0.01, 0.001, 0));
+        try (io.mm1j.nn.ParamStore p = new io.mm1j.nn.ParamStore(m, DataType.FLOAT64)) {
+            MoeFeedForward.init(p, c, 0, 0.5, 0.5);
+            NDArray real = m.randomNormal(0, 1, new Shape(1, 3, 16), DataType.FLOAT64);
+            NDArray padded = real.concat(m.randomNormal(0, 1, new Shape(1, 2, 16), DataType.FLOAT64), 1); // 2 pads
+            MoeFeedForward.Output a = MoeFeedForward.forward(p, c, 0, real);
+            MoeFeedForward.Output b = MoeFeedForward.forward(p, c, 0, padded, new float[] {1, 1, 1, 0, 0});
+            assertClose(a.y(), b.y().get(":, :3, :"), 1e-12, "real tokens");
+            assertEquals(0, b.y().get(":, 3:, :").abs().max().getDouble(), 0, "padding is not dispatched");
+            assertArrayEquals(a.expertLoad(), b.expertLoad());
+            assertEquals(a.auxLoss().getDouble(), b.auxLoss().getDouble(), 1e-12);
+        }
+    }
+
+    /**
+     * Guards buffer lifetimes: an NDArray made from Java data wraps that buffer, and a long-lived table aliasing a
+     * closed temporary reads freed memory once a GC runs. Logits must not change across calls and collections.
+     */
+    @Test
+    void forwardIsIdenticalAcrossRepeatedCallsAndGarbageCollections() {
+        for (DataType dt : new DataType[] {DataType.FLOAT32, DataType.FLOAT64}) {
+            Decoder d = Decoder.init(gqa(), m, dt);
+            NDArray ids = m.create(new long[] {1, 5, 7, 3, 9, 2}, new Shape(2, 3));
+            String first = java.util.Arrays.toString(d.forward(ids).logits().toType(DataType.FLOAT64, false)
+                    .toDoubleArray());
+            for (int i = 0; i < 6; i++) {
+                byte[][] churn = new byte[64][];
+                for (int j = 0; j < churn.length; j++) {
+                    churn[j] = new byte[1 << 16];
+                }
+                System.gc();
+                String again = java.util.Arrays.toString(d.forward(ids).logits().toType(DataType.FLOAT64, false)
+                        .toDoubleArray());
+                assertEquals(first, again, dt + " call " + (i + 2) + " (churn " + churn.length + ")");
+            }
+            d.close();
+        }
+    }
+
+    @Test
     void topKPicksLargestFirstWithLowerIndexOnTies() {
         int[] out = new int[2];
         MoeFeedForward.topK(new float[] {0.1f, 0.4f, 0.4f, 0.1f}, 0, 4, out);

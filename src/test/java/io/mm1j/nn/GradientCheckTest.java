@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.ManagedNdTest;
+import io.mm1j.TestSupport;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.config.MoeConfig;
 import io.mm1j.llm.Decoder;
@@ -77,6 +78,7 @@ class GradientCheckTest extends ManagedNdTest {
 
     @Test
     void mixtureOfExpertsIncludingAuxiliaryLosses() {
+        TestSupport.root().getEngine().setRandomSeed(2025); // see wholeDecoderWithGqaAndMoe
         LlmConfig c = LlmConfig.llama(32, 8, 12, 1, 2, 1, 16, false).withMoe(new MoeConfig(4, 2, 1, 0, 0.01, 0.001, 0));
         try (ParamStore p = new ParamStore(m, DataType.FLOAT64)) {
             MoeFeedForward.init(p, c, 0, 0.5, 0.5);
@@ -97,6 +99,9 @@ class GradientCheckTest extends ManagedNdTest {
 
     @Test
     void wholeDecoderWithGqaAndMoe() {
+        // Fixed seed: routing is discrete, so the check needs an init without near-ties in the router (a finite
+        // difference across a top-k switch measures the switch, not the gradient); the suite's order must not matter.
+        TestSupport.root().getEngine().setRandomSeed(2024);
         LlmConfig c = LlmConfig.llama(20, 16, 24, 2, 4, 2, 16, false)
                 .withMoe(new MoeConfig(3, 2, 2, 0, 0.01, 0.001, 0));
         Decoder d = Decoder.init(c, m, DataType.FLOAT64);
