@@ -87,12 +87,12 @@ public final class GenerateCommand implements Callable<Integer> {
                 slots++;
             }
         }
+        if (!mm.isMultimodal()) {
+            throw new Mm1Exception(model + ": text-only model; it cannot take --image or <image> slots");
+        }
         if (imageId < 0 || slots != images.size()) {
             throw new Mm1Exception("prompt has " + slots + " <image> slot(s) but " + images.size()
                     + " --image file(s) were given");
-        }
-        if (!mm.isMultimodal()) {
-            throw new Mm1Exception(model + ": text-only model; it cannot take --image");
         }
         int k = mm.imageTokens();
         long[] ids = new long[1 + body.length + slots * (k - 1)];
