@@ -57,8 +57,8 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-            } catch (RuntimeException e) {
-                deliver(prepared, failed(e)); // blocking: a full queue must not swallow the error
+            } catch (Throwable e) { // Errors too: a dead stage must never leave the trainer waiting
+                deliver(prepared, failed(asRuntime(e))); // blocking: a full queue must not swallow the error
             }
         }, "mm1-data-" + id + "-sampler");
         packerThread = daemon(() -> {
@@ -91,8 +91,8 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
                 }
             } catch (Stop | InterruptedException e) {
                 Thread.currentThread().interrupt();
-            } catch (RuntimeException e) {
-                deliver(batches, e);
+            } catch (Throwable e) {
+                deliver(batches, asRuntime(e));
             }
         }, "mm1-data-" + id + "-packer");
         producer.start();
@@ -125,6 +125,10 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
         }
     }
 
+    private static RuntimeException asRuntime(Throwable t) {
+        return t instanceof RuntimeException r ? r : new Mm1Exception("data pipeline failed: " + t, t);
+    }
+
     private static Future<Prepared> failed(RuntimeException e) {
         java.util.concurrent.CompletableFuture<Prepared> f = new java.util.concurrent.CompletableFuture<>();
         f.completeExceptionally(e);
@@ -133,9 +137,12 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
 
     @Override
     public boolean hasNext() {
-        if (head == null) {
+        while (head == null) {
+            if (closed) {
+                throw new Mm1Exception("data pipeline closed");
+            }
             try {
-                head = batches.take();
+                head = batches.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS); // wakes to see close()
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new Mm1Exception("interrupted while waiting for data");

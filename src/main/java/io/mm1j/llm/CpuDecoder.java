@@ -304,7 +304,10 @@ public final class CpuDecoder implements AutoCloseable {
         pos = 0;
     }
 
-    /** Grows the KV cache to hold {@code positions} tokens (capped at maxPositions); forgets its contents. */
+    /**
+     * Grows the KV cache to hold {@code positions} tokens (capped at maxPositions); forgets its contents. Call it
+     * while holding this object's monitor, which a generation keeps for its whole run.
+     */
     public void ensureCapacity(int positions) {
         int want = Math.min(positions, c.maxPositions());
         if (want > capacity) {
@@ -319,8 +322,49 @@ public final class CpuDecoder implements AutoCloseable {
         pos = 0;
     }
 
+    private final Object life = new Object();
+    private int users;
+    private boolean retired;
+
+    /**
+     * Marks this snapshot in use by one generation; false when it was already retired (weights changed or the
+     * decoder closed), in which case the caller asks for a fresh one or uses the DJL path.
+     */
+    public boolean acquire() {
+        synchronized (life) {
+            if (retired) {
+                return false;
+            }
+            users++;
+            return true;
+        }
+    }
+
+    /** Ends a use begun by {@link #acquire}; the last user of a retired snapshot stops its threads. */
+    public void release() {
+        boolean stop;
+        synchronized (life) {
+            users--;
+            stop = retired && users == 0;
+        }
+        if (stop) {
+            pool.close();
+        }
+    }
+
+    /**
+     * Retires the snapshot: its threads stop now if no generation uses it, else when the last one releases it — a
+     * running generation is never cut off (it finishes on the weights it started with).
+     */
     @Override
     public void close() {
-        pool.close();
+        boolean stop;
+        synchronized (life) {
+            retired = true;
+            stop = users == 0;
+        }
+        if (stop) {
+            pool.close();
+        }
     }
 }

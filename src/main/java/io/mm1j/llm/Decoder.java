@@ -230,8 +230,9 @@ public final class Decoder implements AutoCloseable {
     /**
      * The plain-Java batch-1 decode path over a snapshot of the current weights (rebuilt when they change) with a
      * KV cache for {@code capacity} positions, or null when it does not apply ({@link CpuDecoder#supports}) or is
-     * switched off with {@code -Dmm1j.decode=djl}. The instance is shared: one generation at a time uses it
-     * (callers synchronise on it).
+     * switched off with {@code -Dmm1j.decode=djl}. The instance is shared: a generation
+     * {@linkplain CpuDecoder#acquire acquires} it, holds its monitor for its whole run and sizes it with
+     * {@link CpuDecoder#ensureCapacity} under that monitor; a replaced snapshot stops once its last user is done.
      */
     public synchronized CpuDecoder cpuDecoder(int capacity) {
         if ("djl".equals(System.getProperty("mm1j.decode")) || !CpuDecoder.supports(this, capacity)) {
@@ -243,8 +244,7 @@ public final class Decoder implements AutoCloseable {
             cpu = new CpuDecoder(this, capacity, threads);
             cpuVersion = params.version();
         }
-        cpu.ensureCapacity(capacity);
-        return cpu;
+        return cpu; // the caller sizes it with ensureCapacity while holding its monitor (see Generator)
     }
 
     /** {@link #cpuDecoder(int)} with a small cache (tests and short generations). */
@@ -255,7 +255,7 @@ public final class Decoder implements AutoCloseable {
     /** Stops the CPU decode path's threads and drops its weight snapshot (the decoder stays usable). */
     public synchronized void releaseCpuDecoder() {
         if (cpu != null) {
-            cpu.close();
+            cpu.close(); // retires it: a generation still using it finishes first (CpuDecoder.acquire/release)
             cpu = null;
         }
     }

@@ -95,14 +95,14 @@ final class RowParallel implements AutoCloseable {
         long seen = 0;
         while (true) {
             int spins = 0;
-            while (generation == seen && !closed) {
+            while (generation == seen && !closed) { // a published region is always finished, even when closing
                 if (++spins < SPINS) {
                     Thread.onSpinWait();
                 } else {
                     LockSupport.park(this); // run() and close() unpark
                 }
             }
-            if (closed) {
+            if (generation == seen) { // closed and nothing left to run
                 return;
             }
             seen = generation;
@@ -118,8 +118,9 @@ final class RowParallel implements AutoCloseable {
         }
     }
 
+    /** Stops the workers; waits for a region in flight (run and close share the monitor). */
     @Override
-    public void close() {
+    public synchronized void close() {
         closed = true;
         for (Thread t : workers) {
             LockSupport.unpark(t);

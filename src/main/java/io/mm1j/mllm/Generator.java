@@ -49,10 +49,14 @@ public final class Generator {
                     + ") exceeds the model's maxPositions " + decoder.config().maxPositions());
         }
         CpuDecoder cpu = decoder.cpuDecoder(capacity);
-        if (cpu != null) {
-            synchronized (cpu) { // one generation at a time owns the shared cache and scratch buffers
-                cpu.ensureCapacity(capacity);
-                return generateOnCpu(cpu, prompt, promptEmbeddings, maxTokens, sampler, stop, onToken);
+        if (cpu != null && cpu.acquire()) {
+            try {
+                synchronized (cpu) { // one generation at a time owns the shared cache and scratch buffers
+                    cpu.ensureCapacity(capacity);
+                    return generateOnCpu(cpu, prompt, promptEmbeddings, maxTokens, sampler, stop, onToken);
+                }
+            } finally {
+                cpu.release();
             }
         }
         NDManager manager = decoder.params().manager();

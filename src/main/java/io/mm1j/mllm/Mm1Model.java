@@ -148,6 +148,9 @@ public final class Mm1Model implements AutoCloseable {
      */
     public NDArray encodeImages(NDArray pixels) {
         requireVision();
+        if (pixels.getDataType() != params.dtype()) {
+            pixels = pixels.toType(params.dtype(), false); // preprocessing gives float32; a float64 model needs f64
+        }
         NDArray patches = vision.forward(pixels).patchTokens(); // (N, P, Dv)
         return connector.forward(patches); // (N, k, D)
     }

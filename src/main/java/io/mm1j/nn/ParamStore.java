@@ -24,7 +24,7 @@ public final class ParamStore implements AutoCloseable {
     private final Scalars scalars;
     private final Map<String, NDArray> params = new LinkedHashMap<>();
     private final Set<String> frozenPrefixes = new LinkedHashSet<>();
-    private long version;
+    private volatile long version; // written by the training thread, read by generation
 
     public ParamStore(NDManager parent, DataType dtype) {
         this.manager = parent.newSubManager();

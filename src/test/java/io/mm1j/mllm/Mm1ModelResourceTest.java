@@ -1,6 +1,7 @@
 package io.mm1j.mllm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
@@ -62,8 +63,9 @@ class Mm1ModelResourceTest {
         }
         System.gc();
         Thread.sleep(500);
-        assertEquals(before, threads(), "worker threads (and the float[] weight copies their task retains) outlive "
-                + "the closed model");
+        // other tests' decoders may still be collected meanwhile, so the count can only stay or fall
+        assertTrue(threads() <= before, "worker threads (and the float[] weight copies their task retains) outlive "
+                + "the closed model: " + before + " -> " + threads());
     }
 
     static int threads() {
