@@ -13,12 +13,9 @@ public final class RougeL {
 
     private RougeL() {}
 
+    /** Mean of {@link #perImage} over the images (corpus score as coco-caption reports it). */
     public static double score(List<List<String>> candidates, List<List<List<String>>> references) {
-        double sum = 0;
-        for (double s : perImage(candidates, references)) {
-            sum += s;
-        }
-        return sum / candidates.size();
+        return java.util.Arrays.stream(perImage(candidates, references)).average().orElse(0);
     }
 
     public static double[] perImage(List<List<String>> candidates, List<List<List<String>>> references) {
