@@ -2,7 +2,7 @@ package io.mm1j.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.config.Presets;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tokenizer.BpeTrainer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

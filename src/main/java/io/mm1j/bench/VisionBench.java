@@ -14,7 +14,7 @@ import io.mm1j.connector.ConnectorParams;
 import io.mm1j.connector.Connectors;
 import io.mm1j.connector.VlConnector;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.vision.VisionTransformer;
 import java.util.Arrays;
 

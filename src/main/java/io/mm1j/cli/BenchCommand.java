@@ -11,7 +11,7 @@ import io.mm1j.config.Presets;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
 import io.mm1j.tensor.Engines;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;

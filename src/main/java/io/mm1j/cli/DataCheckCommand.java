@@ -10,7 +10,7 @@ import io.mm1j.data.SkipReport;
 import io.mm1j.data.TextReader;
 import io.mm1j.data.VqaReader;
 import io.mm1j.data.WebDatasetReader;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -11,7 +11,7 @@ import io.mm1j.eval.FewShotPrompt;
 import io.mm1j.eval.TextPerplexity;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tensor.Engines;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -13,7 +13,7 @@ import io.mm1j.vision.RgbImage;
 import io.mm1j.mllm.Generator;
 import io.mm1j.mllm.Sampler;
 import io.mm1j.tensor.Engines;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tokenizer.Tokenizer;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -7,7 +7,7 @@ import io.mm1j.config.ParamCount;
 import io.mm1j.config.Presets;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tensor.Engines;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tokenizer.BpeTrainer;
 import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;

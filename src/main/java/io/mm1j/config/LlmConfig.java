@@ -2,7 +2,7 @@ package io.mm1j.config;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 
 /**
  * Decoder LLM shape (Llama architecture: pre-RMSNorm, RoPE, SwiGLU, GQA; MM1_SPEC.md §1 "Decoder LLM").

@@ -1,7 +1,7 @@
 package io.mm1j.config;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 
 /**
  * A whole MM1 model: image encoder → connector → decoder LLM. Vision and connector are null for a text-only LLM

@@ -1,6 +1,6 @@
 package io.mm1j.config;
 
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 
 /**
  * Mixture-of-experts feed-forward settings (MM1 §3.3; MM1_SPEC.md §1).

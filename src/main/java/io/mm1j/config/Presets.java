@@ -3,7 +3,7 @@ package io.mm1j.config;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package io.mm1j.config;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 
 /**
  * CLIP-style ViT image encoder (MM1_SPEC.md §1 "Image encoder"): conv patch embedding, CLS token, learned absolute

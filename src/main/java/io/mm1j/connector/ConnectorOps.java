@@ -3,7 +3,7 @@ package io.mm1j.connector;
 import ai.djl.ndarray.NDArray;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.vision.Resample;
 
 /** Small pieces the connectors share. */

@@ -6,7 +6,7 @@ import ai.djl.nn.Activation;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

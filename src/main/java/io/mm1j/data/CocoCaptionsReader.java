@@ -34,7 +34,7 @@ public final class CocoCaptionsReader extends SampleReader {
         images = root.path("images");
         JsonNode anns = root.path("annotations");
         if (!images.isArray() || !anns.isArray()) {
-            throw new io.mm1j.tensor.Mm1Exception(json + ": not COCO captions (needs 'images' and 'annotations' "
+            throw new io.mm1j.Mm1Exception(json + ": not COCO captions (needs 'images' and 'annotations' "
                     + "arrays)");
         }
         for (int i = 0; i < anns.size(); i++) {

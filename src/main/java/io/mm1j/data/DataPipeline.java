@@ -1,7 +1,7 @@
 package io.mm1j.data;
 
 import io.mm1j.data.SampleEncoder.Prepared;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.util.Iterator;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;

@@ -2,7 +2,7 @@ package io.mm1j.data;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

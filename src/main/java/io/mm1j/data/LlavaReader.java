@@ -3,7 +3,7 @@ package io.mm1j.data;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,7 +2,7 @@ package io.mm1j.data;
 
 import io.mm1j.data.SampleEncoder.Piece;
 import io.mm1j.data.SampleEncoder.Prepared;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tokenizer.SpecialTokens;
 import java.util.ArrayList;
 import java.util.Arrays;

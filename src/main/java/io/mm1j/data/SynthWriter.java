@@ -1,9 +1,10 @@
 package io.mm1j.data;
 
+import io.mm1j.io.AtomicFiles;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -90,7 +91,7 @@ public final class SynthWriter {
             }
             texts += nTexts;
             byte[] txt = sb.toString().getBytes(StandardCharsets.UTF_8);
-            SafeTensorsWriter.atomicWrite(out.resolve("text/" + split + ".txt"), o -> o.write(txt));
+            AtomicFiles.write(out.resolve("text/" + split + ".txt"), o -> o.write(txt));
         }
         ObjectNode m = JSON.createObjectNode();
         m.put("generator", "mm1j SyntheticWorld").put("seed", seed).put("size", size).put("images", images)
@@ -155,7 +156,7 @@ public final class SynthWriter {
         for (int shard = 0; shard * SHARD_SIZE < ids.size(); shard++) {
             int from = shard * SHARD_SIZE;
             int to = Math.min(ids.size(), from + SHARD_SIZE);
-            SafeTensorsWriter.atomicWrite(out.resolve(String.format("wds/%s-%06d.tar", split, shard)), o -> {
+            AtomicFiles.write(out.resolve(String.format("wds/%s-%06d.tar", split, shard)), o -> {
                 // Not closed: closing would close the atomic writer's channel before its fsync; finish() ends the
                 // archive (two zero records) and the writer flushes.
                 TarArchiveOutputStream tar = new TarArchiveOutputStream(o);
@@ -200,7 +201,7 @@ public final class SynthWriter {
             }
         }
         byte[] bytes = jsonl.toString().getBytes(StandardCharsets.UTF_8);
-        SafeTensorsWriter.atomicWrite(out.resolve("interleaved/" + split + ".jsonl"), o -> o.write(bytes));
+        AtomicFiles.write(out.resolve("interleaved/" + split + ".jsonl"), o -> o.write(bytes));
         return pictures;
     }
 
@@ -240,7 +241,7 @@ public final class SynthWriter {
     private static void writeJson(Path file, Object node) {
         try {
             byte[] b = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node);
-            SafeTensorsWriter.atomicWrite(file, o -> o.write(b));
+            AtomicFiles.write(file, o -> o.write(b));
         } catch (IOException e) {
             throw new Mm1Exception(file + ": cannot serialise: " + e.getMessage(), e);
         }

@@ -1,6 +1,6 @@
 package io.mm1j.data;
 
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

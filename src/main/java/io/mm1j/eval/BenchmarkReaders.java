@@ -1,7 +1,7 @@
 package io.mm1j.eval;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

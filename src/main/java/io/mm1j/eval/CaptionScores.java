@@ -2,7 +2,7 @@ package io.mm1j.eval;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

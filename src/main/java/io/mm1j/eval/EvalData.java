@@ -1,6 +1,6 @@
 package io.mm1j.eval;
 
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,9 +1,10 @@
 package io.mm1j.eval;
 
+import io.mm1j.io.AtomicFiles;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
 import java.io.IOException;
 import java.io.InputStream;
@@ -81,7 +82,7 @@ public final class EvalReport {
     public static void write(Path file, Object node) {
         try {
             byte[] b = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node);
-            SafeTensorsWriter.atomicWrite(file, o -> o.write(b));
+            AtomicFiles.write(file, o -> o.write(b));
         } catch (IOException e) {
             throw new Mm1Exception(file + ": cannot write: " + e.getMessage(), e);
         }

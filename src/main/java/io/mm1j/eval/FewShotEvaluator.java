@@ -11,7 +11,7 @@ import io.mm1j.llm.Decoder;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.mllm.Sampler;
 import io.mm1j.nn.KvCache;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;

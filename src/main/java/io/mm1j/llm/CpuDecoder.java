@@ -4,7 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import io.mm1j.config.LlmConfig;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 
 /**
  * Batch-1 incremental decoding of a dense Llama in plain Java, for the CPU.

@@ -1,5 +1,6 @@
 package io.mm1j.llm;
 
+import io.mm1j.io.AtomicFiles;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -12,7 +13,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.config.MoeConfig;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
 import io.mm1j.tensor.WeightFiles;
 import java.io.IOException;
@@ -163,7 +164,7 @@ public final class HfLlama {
         }
         SafeTensorsWriter out = new SafeTensorsWriter().metadata("format", "pt");
         tensors(decoder).forEach(out::add);
-        SafeTensorsWriter.atomicWriteString(dir.resolve("config.json"), configJson(c));
+        AtomicFiles.writeString(dir.resolve("config.json"), configJson(c));
         out.write(dir.resolve("model.safetensors"));
     }
 

@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import io.mm1j.llm.CpuDecoder;
 import io.mm1j.llm.Decoder;
 import io.mm1j.nn.KvCache;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.util.Set;
 import java.util.function.IntConsumer;
 

@@ -3,7 +3,7 @@ package io.mm1j.mllm;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.nn.Ops;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 
 /**
  * Puts image tokens into the decoder's input sequence — the one place MM1's splicing happens (STYLE rule 7).

@@ -1,5 +1,6 @@
 package io.mm1j.mllm;
 
+import io.mm1j.io.AtomicFiles;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -14,7 +15,7 @@ import io.mm1j.connector.VlConnector;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
 import io.mm1j.tensor.WeightFiles;
 import io.mm1j.vision.VisionTransformer;
@@ -132,7 +133,7 @@ public final class Mm1Model implements AutoCloseable {
             }
         });
         out.write(dir.resolve("model.safetensors"));
-        SafeTensorsWriter.atomicWriteString(dir.resolve("config.json"), Presets.toJson(config));
+        AtomicFiles.writeString(dir.resolve("config.json"), Presets.toJson(config));
     }
 
     /** Freezes a component: its parameters get no gradient and no optimizer update. */

@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.Scalars;
 import java.util.Collections;
 import java.util.LinkedHashMap;

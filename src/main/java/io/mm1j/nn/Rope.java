@@ -65,7 +65,7 @@ public final class Rope {
 
     public Angles angles(int start, int t) {
         if (start + t > maxPositions) {
-            throw new io.mm1j.tensor.Mm1Exception("sequence position " + (start + t) + " exceeds maxPositions "
+            throw new io.mm1j.Mm1Exception("sequence position " + (start + t) + " exceeds maxPositions "
                     + maxPositions);
         }
         NDIndex rows = new NDIndex().addSliceDim(start, start + t);

@@ -1,5 +1,6 @@
 package io.mm1j.tensor;
 
+import io.mm1j.Mm1Exception;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;

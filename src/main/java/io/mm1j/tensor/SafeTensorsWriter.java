@@ -1,5 +1,7 @@
 package io.mm1j.tensor;
 
+import io.mm1j.Mm1Exception;
+import io.mm1j.io.AtomicFiles;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -92,7 +94,7 @@ public final class SafeTensorsWriter {
         for (int i = headerBytes.length; i < padded.length; i++) {
             padded[i] = ' ';
         }
-        atomicWrite(target, out -> {
+        AtomicFiles.write(target, out -> {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length);
             out.write(len.array());
             out.write(padded);
@@ -106,49 +108,5 @@ public final class SafeTensorsWriter {
                 }
             }
         });
-    }
-
-    /** Something that writes a file's content. */
-    @FunctionalInterface
-    public interface Content {
-        void writeTo(OutputStream out) throws IOException;
-    }
-
-    /** Writes {@code target} via a temp file + fsync + atomic rename. Used for every checkpoint and config file. */
-    public static void atomicWrite(Path target, Content content) {
-        Path dir = target.toAbsolutePath().getParent();
-        Path tmp = null;
-        try {
-            Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                 OutputStream out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(ch),
-                         1 << 20)) {
-                content.writeTo(out);
-                out.flush();
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-        } catch (IOException e) {
-            throw new Mm1Exception(target + ": cannot write: " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // best effort cleanup of our own temp file
-                }
-            }
-        }
-    }
-
-    /** Writes a UTF-8 text file atomically. */
-    public static void atomicWriteString(Path target, String text) {
-        atomicWrite(target, out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
     }
 }

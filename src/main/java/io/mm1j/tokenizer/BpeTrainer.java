@@ -1,10 +1,11 @@
 package io.mm1j.tokenizer;
 
+import io.mm1j.io.AtomicFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -86,7 +87,7 @@ public final class BpeTrainer {
             } catch (IOException e) {
                 throw new Mm1Exception(out + ": cannot serialise tokenizer: " + e.getMessage(), e);
             }
-            SafeTensorsWriter.atomicWrite(out, o -> o.write(bytes));
+            AtomicFiles.write(out, o -> o.write(bytes));
         }
 
         private static ObjectNode byteLevel(boolean decoder) {

@@ -52,12 +52,12 @@ public final class SpecialTokens {
             String name = ALL.get(id);
             int actual = tok.specialId(name);
             if (actual != id) {
-                throw new io.mm1j.tensor.Mm1Exception(tok.file() + ": special token " + name + " must have id " + id
+                throw new io.mm1j.Mm1Exception(tok.file() + ": special token " + name + " must have id " + id
                         + " (mm1j's reserved layout), found " + (actual < 0 ? "none" : String.valueOf(actual)));
             }
         }
         if (configBos != BOS_ID || configEos != EOS_ID) {
-            throw new io.mm1j.tensor.Mm1Exception(tok.file() + ": model config has bosTokenId " + configBos
+            throw new io.mm1j.Mm1Exception(tok.file() + ": model config has bosTokenId " + configBos
                     + " / eosTokenId " + configEos + " but mm1j tokenizers use " + BOS_ID + " / " + EOS_ID);
         }
     }

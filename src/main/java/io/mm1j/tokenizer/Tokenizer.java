@@ -3,7 +3,7 @@ package io.mm1j.tokenizer;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

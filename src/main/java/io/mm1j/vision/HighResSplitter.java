@@ -1,7 +1,7 @@
 package io.mm1j.vision;
 
 import ai.djl.ndarray.NDArray;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 
 /**
  * MM1's high-resolution SFT input (MM1_SPEC.md §3): an image is covered by a rows × cols grid of sub-images of

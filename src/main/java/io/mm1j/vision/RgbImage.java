@@ -1,6 +1,6 @@
 package io.mm1j.vision;
 
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 
 /**
  * A decoded 8-bit RGB image: {@code rgb} holds {@code height × width × 3} bytes, row-major, channels interleaved

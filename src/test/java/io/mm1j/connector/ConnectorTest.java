@@ -16,7 +16,7 @@ import io.mm1j.config.Presets;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.GradCheck;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
 import io.mm1j.tensor.WeightFiles;
 import io.mm1j.vision.Resample;

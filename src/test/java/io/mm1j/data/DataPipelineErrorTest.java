@@ -3,7 +3,7 @@ package io.mm1j.data;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tokenizer.SpecialTokens;
 import java.awt.image.BufferedImage;
 import java.util.List;

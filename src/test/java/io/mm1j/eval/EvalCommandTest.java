@@ -10,7 +10,7 @@ import io.mm1j.TestSupport;
 import io.mm1j.cli.EvalCommand;
 import io.mm1j.cli.Main;
 import io.mm1j.data.SynthWriter;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

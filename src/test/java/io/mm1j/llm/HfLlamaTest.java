@@ -11,7 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import io.mm1j.TestSupport;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.config.MoeConfig;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensors;
 import io.mm1j.tensor.SafeTensorsWriter;
 import java.nio.file.Path;

@@ -14,7 +14,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mm1j.TestSupport;
 import io.mm1j.cli.GenerateCommand;
 import io.mm1j.mllm.Sampler;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensors;
 import io.mm1j.tokenizer.Tokenizer;
 import java.io.IOException;

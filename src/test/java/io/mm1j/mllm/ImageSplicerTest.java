@@ -10,7 +10,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.TestSupport;
 import io.mm1j.nn.GradCheck;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import org.junit.jupiter.api.Test;
 
 class ImageSplicerTest {

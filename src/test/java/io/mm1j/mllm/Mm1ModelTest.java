@@ -14,7 +14,7 @@ import io.mm1j.TestSupport;
 import io.mm1j.config.Mm1Config;
 import io.mm1j.config.ParamCount;
 import io.mm1j.config.Presets;
-import io.mm1j.tensor.Mm1Exception;
+import io.mm1j.Mm1Exception;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

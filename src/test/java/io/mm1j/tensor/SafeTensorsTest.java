@@ -1,5 +1,6 @@
 package io.mm1j.tensor;
 
+import io.mm1j.Mm1Exception;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

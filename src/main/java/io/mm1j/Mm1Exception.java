@@ -1,4 +1,4 @@
-package io.mm1j.tensor;
+package io.mm1j;
 
 /**
  * A user-facing error: bad input, a file that does not match its header, a config that cannot work.

@@ -1,0 +1,211 @@
+package io.mm1j.io;
+
+import io.mm1j.Mm1Exception;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+
+/**
+ * An output folder that is never half-made and never replaces a user's files by accident (the rule for every
+ * command that creates a folder: {@code data synth}, {@code init}, {@code eval}, {@code pretrain}, …).
+ *
+ * <ul>
+ *   <li>A non-empty existing folder is refused unless {@code overwrite}; a path that is a file is refused.</li>
+ *   <li>Content is built in a hidden sibling {@code .NAME.tmp-PID} and renamed onto {@code NAME} by {@link #commit};
+ *       an existing folder (with {@code overwrite}) is moved aside first and deleted only after the rename.</li>
+ *   <li>A lock file {@code .NAME.lock} beside the folder is held from {@link #create} until {@link #close}, so two
+ *       runs on one {@code --out} cannot both succeed.</li>
+ *   <li>{@link #close} without {@link #commit} (a failure) deletes the staging folder: no {@code .tmp} debris.</li>
+ * </ul>
+ *
+ * <pre>{@code
+ * try (OutputDir out = OutputDir.create(path, overwrite)) {
+ *     write files under out.staging() ...
+ *     out.commit();
+ * }
+ * }</pre>
+ */
+public final class OutputDir implements AutoCloseable {
+    private final Path target;
+    private final Path staging;
+    private final Path lockFile;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+    private final boolean overwrite;
+    private boolean committed;
+
+    private OutputDir(Path target, Path staging, Path lockFile, FileChannel lockChannel, FileLock lock,
+                      boolean overwrite) {
+        this.target = target;
+        this.staging = staging;
+        this.lockFile = lockFile;
+        this.lockChannel = lockChannel;
+        this.lock = lock;
+        this.overwrite = overwrite;
+    }
+
+    /**
+     * Checks {@code target} (absent, an empty folder, or a non-empty folder with {@code overwrite}), takes the
+     * lock and creates an empty staging folder.
+     *
+     * @param what the option that named the folder, for messages (e.g. "--out")
+     */
+    public static OutputDir create(Path target, boolean overwrite, String what) {
+        Path abs = target.toAbsolutePath().normalize();
+        if (abs.getParent() == null) {
+            throw new Mm1Exception(what + " " + target + ": cannot write into the file system root");
+        }
+        checkWritable(abs, overwrite, what);
+        Path parent = abs.getParent();
+        String name = abs.getFileName().toString();
+        Path lockFile = parent.resolve("." + name + ".lock");
+        FileChannel ch = null;
+        try {
+            Files.createDirectories(parent);
+            ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null;
+            }
+            if (lock == null) {
+                throw new Mm1Exception(what + " " + target + ": another mm1 process is writing this folder ("
+                        + lockFile + " is locked)");
+            }
+            checkWritable(abs, overwrite, what); // re-check under the lock: another run may have just finished
+            Path staging = parent.resolve("." + name + ".tmp-" + ProcessHandle.current().pid());
+            deleteTree(staging);
+            Files.createDirectories(staging);
+            return new OutputDir(abs, staging, lockFile, ch, lock, overwrite);
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw new Mm1Exception(what + " " + target + ": cannot create: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch);
+            throw e;
+        }
+    }
+
+    /** Refuses a file, or a non-empty folder without {@code overwrite}; the message names the option to pass. */
+    public static void checkWritable(Path target, boolean overwrite, String what) {
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(target)) {
+            throw new Mm1Exception(what + " " + target + ": is a file, not a folder");
+        }
+        if (!overwrite && !isEmptyOrAbsent(target)) {
+            throw new Mm1Exception(what + " " + target + ": folder exists and is not empty (pass --overwrite to "
+                    + "replace it)");
+        }
+    }
+
+    /** True when {@code dir} does not exist or is an empty folder. */
+    public static boolean isEmptyOrAbsent(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return !Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
+        }
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+            return !s.iterator().hasNext();
+        } catch (IOException e) {
+            throw new Mm1Exception(dir + ": cannot list: " + e.getMessage(), e);
+        }
+    }
+
+    /** Where content is written until {@link #commit}. */
+    public Path staging() {
+        return staging;
+    }
+
+    /** The final folder. */
+    public Path target() {
+        return target;
+    }
+
+    /** Moves the staging folder onto the target; an old target (overwrite) is deleted only after that. */
+    public void commit() {
+        try {
+            Path aside = null;
+            if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                if (!overwrite && !isEmptyOrAbsent(target)) {
+                    throw new Mm1Exception(target + ": folder appeared while writing; output left in " + staging);
+                }
+                aside = target.resolveSibling("." + target.getFileName() + ".old-" + ProcessHandle.current().pid());
+                deleteTree(aside);
+                Files.move(target, aside);
+            }
+            AtomicFiles.moveAtomically(staging, target);
+            committed = true;
+            if (aside != null) {
+                deleteTree(aside);
+            }
+        } catch (IOException e) {
+            throw new Mm1Exception(target + ": cannot move the finished output into place: " + e.getMessage()
+                    + " (output kept in " + staging + ")", e);
+        }
+    }
+
+    /** Releases the lock; without a commit, deletes the staging folder. */
+    @Override
+    public void close() {
+        try {
+            if (!committed) {
+                deleteTree(staging);
+            }
+        } catch (IOException ignored) {
+            // best effort: never mask the failure that brought us here
+        } finally {
+            try {
+                lock.release();
+            } catch (IOException ignored) {
+                // the channel close below releases it too
+            }
+            closeQuietly(lockChannel);
+            try {
+                Files.deleteIfExists(lockFile);
+            } catch (IOException ignored) {
+                // a stale lock file is harmless: locks are taken on the open channel, not on existence
+            }
+        }
+    }
+
+    /** Deletes a folder tree without following symbolic links out of it. */
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
+                if (exc != null) {
+                    throw exc;
+                }
+                Files.delete(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // nothing to do
+            }
+        }
+    }
+}
