@@ -1,10 +1,12 @@
 package io.mm1j.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.mm1j.io.JsonFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -75,5 +77,42 @@ public final class CocoCaptionsReader extends SampleReader {
             return new Sample.Caption(String.valueOf(id), ImageRef.of(file), List.copyOf(caps));
         }
         return null;
+    }
+
+    // Strict whole-file reading, for evaluation: a bad entry is an error naming file, entry and field, never a
+    // skip, because a score over a silently different set is not comparable with published ones.
+
+    /**
+     * An entry of {@code images}; {@code fileName} is null when absent (scoring needs only ids), {@code split} is ""
+     * when absent (COCO-MINI marks train2017 / val2017).
+     */
+    public record Image(long id, String fileName, String split) {}
+
+    /**
+     * A captions file: its images in file order, and the reference captions per image id as written (images
+     * listed without captions map to an empty list; a file with only {@code annotations} is allowed).
+     */
+    public record Captions(List<Image> images, Map<Long, List<String>> references) {}
+
+    public static Captions readStrict(Path file) {
+        JsonNode root = JsonFiles.read(file);
+        List<Image> images = new ArrayList<>();
+        Map<Long, List<String>> refs = new LinkedHashMap<>();
+        if (root.has("images")) {
+            JsonNode list = JsonFiles.field(file, root, "images");
+            for (int i = 0; i < list.size(); i++) {
+                JsonNode im = list.get(i);
+                long id = JsonFiles.id(file, im, i, "id");
+                String name = im.has("file_name") ? JsonFiles.text(file, im, i, "file_name") : null;
+                images.add(new Image(id, name, im.path("split").asText("")));
+                refs.putIfAbsent(id, new ArrayList<>());
+            }
+        }
+        JsonNode anns = JsonFiles.field(file, root, "annotations");
+        for (int i = 0; i < anns.size(); i++) {
+            long image = JsonFiles.id(file, anns.get(i), i, "image_id");
+            refs.computeIfAbsent(image, k -> new ArrayList<>()).add(JsonFiles.text(file, anns.get(i), i, "caption"));
+        }
+        return new Captions(List.copyOf(images), refs);
     }
 }

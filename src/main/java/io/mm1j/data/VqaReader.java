@@ -2,10 +2,12 @@ package io.mm1j.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.JsonFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -89,13 +91,90 @@ public final class VqaReader extends SampleReader {
     }
 
     private Path findImage(long id) {
-        for (String name : new String[] {String.format("COCO_%s_%012d.jpg", subtype, id),
-                String.format("%012d.jpg", id), String.format("%012d.png", id)}) {
+        return imageFile(imageDir, subtype, id);
+    }
+
+    /** The picture of {@code imageId} in {@code imageDir} under one of the names VQAv2 uses, or null. */
+    public static Path imageFile(Path imageDir, String subtype, long imageId) {
+        for (String name : new String[] {String.format("COCO_%s_%012d.jpg", subtype, imageId),
+                String.format("%012d.jpg", imageId), String.format("%012d.png", imageId)}) {
             Path p = imageDir.resolve(name);
             if (Files.isRegularFile(p)) {
                 return p;
             }
         }
         return null;
+    }
+
+    // Strict whole-file readers, for evaluation: a bad entry is an error naming file, entry and field, never a
+    // skip, because a score over a silently different set is not comparable with published ones.
+
+    /** A VQAv2 question; {@code multipleChoices} is empty unless the file is a VQA v1 multiple-choice one. */
+    public record Question(long questionId, long imageId, String question, List<String> multipleChoices) {}
+
+    /** A questions file: questions by id, in file order, and its {@code data_subtype} / {@code task_type}. */
+    public record Questions(Map<Long, Question> byId, String dataSubtype, String taskType) {}
+
+    /**
+     * One human answer: its text and the whole answer object it came from ({@code answer}, {@code answer_id},
+     * {@code answer_confidence}, …). The official evaluation tells annotators apart by comparing whole objects.
+     */
+    public record Answer(String answer, JsonNode record) {}
+
+    /** A VQAv2 annotation; {@code multipleChoiceAnswer} may be null. */
+    public record Annotation(long questionId, long imageId, String questionType, String answerType,
+            String multipleChoiceAnswer, List<Answer> answers) {}
+
+    public static Questions readQuestions(Path file) {
+        JsonNode root = JsonFiles.read(file);
+        JsonNode list = JsonFiles.field(file, root, "questions");
+        Map<Long, Question> out = new LinkedHashMap<>();
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode q = list.get(i);
+            long id = JsonFiles.id(file, q, i, "question_id");
+            List<String> choices = new ArrayList<>();
+            if (q.has("multiple_choices")) {
+                JsonNode mc = JsonFiles.array(file, q.get("multiple_choices"), "entry " + i + ": \"multiple_choices\"");
+                mc.forEach(c -> choices.add(c.asText()));
+            }
+            Question prev = out.put(id, new Question(id, JsonFiles.id(file, q, i, "image_id"),
+                    JsonFiles.text(file, q, i, "question"), List.copyOf(choices)));
+            if (prev != null) {
+                throw new Mm1Exception(file + ": entry " + i + ": duplicate question_id " + id);
+            }
+        }
+        return new Questions(out, root.path("data_subtype").asText(""), root.path("task_type").asText(""));
+    }
+
+    public static Map<Long, Annotation> readAnnotations(Path file) {
+        JsonNode list = JsonFiles.field(file, JsonFiles.read(file), "annotations");
+        Map<Long, Annotation> out = new LinkedHashMap<>();
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode a = list.get(i);
+            long id = JsonFiles.id(file, a, i, "question_id");
+            String where = file + ": entry " + i + " (question_id " + id + ")";
+            JsonNode answers = JsonFiles.array(file, a.get("answers"), "entry " + i + " (question_id " + id
+                    + "): \"answers\"");
+            List<Answer> parsed = new ArrayList<>(answers.size());
+            for (int j = 0; j < answers.size(); j++) {
+                JsonNode ans = answers.get(j);
+                if (!ans.isObject() || !ans.path("answer").isTextual()) {
+                    throw new Mm1Exception(where + " answer " + j + ": needs a string \"answer\"");
+                }
+                parsed.add(new Answer(ans.get("answer").textValue(), ans));
+            }
+            if (parsed.isEmpty()) {
+                throw new Mm1Exception(where + " has no answers");
+            }
+            String mc = a.path("multiple_choice_answer").isTextual() ? a.get("multiple_choice_answer").textValue()
+                    : null;
+            Annotation prev = out.put(id, new Annotation(id, JsonFiles.id(file, a, i, "image_id"),
+                    JsonFiles.text(file, a, i, "question_type"), JsonFiles.text(file, a, i, "answer_type"), mc,
+                    List.copyOf(parsed)));
+            if (prev != null) {
+                throw new Mm1Exception(file + ": entry " + i + ": duplicate question_id " + id);
+            }
+        }
+        return out;
     }
 }

@@ -2,6 +2,7 @@ package io.mm1j.eval;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.JsonFiles;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;

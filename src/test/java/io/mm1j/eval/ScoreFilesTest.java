@@ -1,5 +1,7 @@
 package io.mm1j.eval;
 
+import io.mm1j.data.VqaReader;
+import io.mm1j.data.CocoCaptionsReader;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -97,46 +99,46 @@ class ScoreFilesTest {
     @Test
     void badCaptionResultsNameTheFileAndTheId() throws Exception {
         Path refs = file("refs.json", REFS);
-        var references = CocoCaptions.readReferences(refs);
+        var references = CocoCaptionsReader.readStrict(refs).references();
         Path dup = file("dup.json", "[{\"image_id\": 1, \"caption\": \"a\"}, {\"image_id\": 1, \"caption\": \"b\"}]");
         assertEquals(dup + ": entry 1: duplicate image_id 1 (one caption per image)",
-                error(() -> CocoCaptions.readResults(dup)));
+                error(() -> CaptionScores.readResults(dup)));
         Path type = file("type.json", "[{\"image_id\": \"1\", \"caption\": \"a\"}]");
         assertEquals(type + ": entry 0: \"image_id\" must be an integer, got \"1\"",
-                error(() -> CocoCaptions.readResults(type)));
+                error(() -> CaptionScores.readResults(type)));
         Path noCaption = file("nocap.json", "[{\"image_id\": 1, \"caption\": 5}]");
         assertEquals(noCaption + ": entry 0: \"caption\" must be a string, got 5",
-                error(() -> CocoCaptions.readResults(noCaption)));
+                error(() -> CaptionScores.readResults(noCaption)));
         Path missingField = file("nofield.json", "[{\"caption\": \"a\"}]");
         assertEquals(missingField + ": entry 0 has no \"image_id\"",
-                error(() -> CocoCaptions.readResults(missingField)));
+                error(() -> CaptionScores.readResults(missingField)));
         Path bad = file("bad.json", "[{\"image_id\": 1,");
-        assertTrue(error(() -> CocoCaptions.readResults(bad)).startsWith(bad + ": malformed JSON at line 1"));
+        assertTrue(error(() -> CaptionScores.readResults(bad)).startsWith(bad + ": malformed JSON at line 1"));
         Path notList = file("obj.json", "{\"image_id\": 1}");
-        assertEquals(notList + ": a results file must be a JSON array", error(() -> CocoCaptions.readResults(notList)));
+        assertEquals(notList + ": a results file must be a JSON array", error(() -> CaptionScores.readResults(notList)));
         Path one = file("one.json", "[{\"image_id\": 1, \"caption\": \"a\"}]");
         assertEquals(one + ": no caption for image_id 2 (use --subset to score only the images present)",
-                error(() -> CaptionScores.evaluate(references, CocoCaptions.readResults(one), one, false)));
+                error(() -> CaptionScores.evaluate(references, CaptionScores.readResults(one), one, false)));
         Path extra = file("extra.json", "[{\"image_id\": 9, \"caption\": \"a\"}]");
         assertEquals(extra + ": image_id 9 is not in the references",
-                error(() -> CaptionScores.evaluate(references, CocoCaptions.readResults(extra), extra, true)));
+                error(() -> CaptionScores.evaluate(references, CaptionScores.readResults(extra), extra, true)));
     }
 
     @Test
     void badVqaResultsNameTheFileAndTheId() throws Exception {
-        var anns = VqaFiles.readAnnotations(file("a.json", ANNOTATIONS));
+        var anns = VqaReader.readAnnotations(file("a.json", ANNOTATIONS));
         Path missing = file("missing.json", "[]");
         assertEquals(missing + ": no answer for question_id 7",
-                error(() -> VqaAccuracy.evaluate(anns, null, VqaFiles.readResults(missing), missing)));
+                error(() -> VqaAccuracy.evaluate(VqaVariant.OFFICIAL, anns, null, VqaAccuracy.readResults(missing), missing)));
         Path extra = file("extra.json", "[{\"question_id\": 7, \"answer\": \"2\"}, {\"question_id\": 8, "
                 + "\"answer\": \"2\"}]");
         assertEquals(extra + ": question_id 8 is not in the annotations",
-                error(() -> VqaAccuracy.evaluate(anns, null, VqaFiles.readResults(extra), extra)));
+                error(() -> VqaAccuracy.evaluate(VqaVariant.OFFICIAL, anns, null, VqaAccuracy.readResults(extra), extra)));
         Path dup = file("dup.json", "[{\"question_id\": 7, \"answer\": \"2\"}, {\"question_id\": 7, \"answer\": \"3\"}]");
-        assertEquals(dup + ": entry 1: duplicate question_id 7", error(() -> VqaFiles.readResults(dup)));
+        assertEquals(dup + ": entry 1: duplicate question_id 7", error(() -> VqaAccuracy.readResults(dup)));
         Path type = file("type.json", "[{\"question_id\": 7, \"answer\": 2}]");
-        assertEquals(type + ": entry 0: \"answer\" must be a string, got 2", error(() -> VqaFiles.readResults(type)));
+        assertEquals(type + ": entry 0: \"answer\" must be a string, got 2", error(() -> VqaAccuracy.readResults(type)));
         Path absent = tmp.resolve("absent.json");
-        assertEquals(absent + ": file not found", error(() -> VqaFiles.readResults(absent)));
+        assertEquals(absent + ": file not found", error(() -> VqaAccuracy.readResults(absent)));
     }
 }
