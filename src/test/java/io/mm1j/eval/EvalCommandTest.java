@@ -64,6 +64,7 @@ class EvalCommandTest {
                 VqaAccuracy.readResults(a.resolve("results.json")), a.resolve("results.json"));
         JsonNode scores = JsonFiles.MAPPER.readTree(a.resolve("scores.json").toFile());
         assertEquals(official.overall(), scores.at("/metrics/overall").asDouble());
+        assertEquals("official", scores.at("/metrics/variant").asText(), "scores.json names the VQA variant");
         assertEquals(4, scores.get("shots").asInt());
         assertEquals("greedy", scores.at("/decoding/strategy").asText());
         assertEquals(EvalReport.sha256(model.resolve("config.json")), scores.at("/model/configSha256").asText());
@@ -92,8 +93,8 @@ class EvalCommandTest {
         JsonNode results = JsonFiles.MAPPER.readTree(out.resolve("results.json").toFile());
         assertEquals(2, results.size());
         assertTrue(results.get(0).get("image_id").isIntegralNumber() && results.get(0).get("caption").isTextual());
-        CaptionScores s = CaptionScores.evaluate(CocoCaptionsReader.readStrict(synth.resolve("coco/captions_val.json")).references(),
-                CaptionScores.readResults(out.resolve("results.json")), out.resolve("results.json"), true);
+        var refs = CocoCaptionsReader.readStrict(synth.resolve("coco/captions_val.json")).references();
+        CaptionScores s = CaptionScores.evaluate(refs, CaptionScores.readResults(out.resolve("results.json")), out.resolve("results.json"), true);
         JsonNode scores = JsonFiles.MAPPER.readTree(out.resolve("scores.json").toFile());
         assertEquals(s.cider(), scores.at("/metrics/CIDEr").asDouble());
         assertEquals(s.bleu()[3], scores.at("/metrics/Bleu_4").asDouble());
@@ -123,6 +124,35 @@ class EvalCommandTest {
         double ppl = m.get("perplexity").asDouble();
         assertTrue(ppl > 1 && ppl < 20, "perplexity " + ppl);
         assertEquals(Math.exp(m.get("meanNll").asDouble()), ppl, 1e-9);
+    }
+
+    @Test
+    void outFolderIsNeverOverwrittenSilently() throws Exception {
+        Path out = tmp.resolve("kept");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("notes.txt"), "mine");
+        String[] args = {"--model", model.toString(), "--task", "vqav2", "--data", synth.toString(), "--out",
+                out.toString(), "--limit", "1"};
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> eval(args));
+        assertEquals("--out " + out + ": folder exists and is not empty (pass --overwrite to replace it)",
+                e.getMessage());
+        assertEquals("mine", Files.readString(out.resolve("notes.txt")));
+        String[] again = java.util.Arrays.copyOf(args, args.length + 1);
+        again[args.length] = "--overwrite";
+        eval(again);
+        assertTrue(Files.isRegularFile(out.resolve("scores.json")));
+        assertTrue(Files.notExists(out.resolve("notes.txt")), "replaced as a whole once complete");
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".kept")), "no staging debris");
+        }
+    }
+
+    @Test
+    void shotsOutsideMm1SettingsAreRefusedBeforeLoading() {
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> eval("--model", tmp.resolve("absent").toString(),
+                "--task", "vqav2", "--shots", "3", "--data", synth.toString(), "--out", tmp.resolve("s3").toString()));
+        assertEquals("--shots must be 0, 4 or 8 (MM1's few-shot settings), got 3", e.getMessage());
+        assertTrue(Files.notExists(tmp.resolve("s3")));
     }
 
     @Test

@@ -1,7 +1,5 @@
 package io.mm1j.eval;
 
-import io.mm1j.data.VqaReader;
-import io.mm1j.data.CocoCaptionsReader;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,6 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mm1j.cli.ScoreCommand;
 import io.mm1j.Mm1Exception;
+import io.mm1j.data.CocoCaptionsReader;
+import io.mm1j.data.VqaReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -83,6 +83,29 @@ class ScoreFilesTest {
         assertEquals(60.0, o.get("overall").asDouble(), 0.0);
         assertEquals(60.0, o.get("perAnswerType").get("number").asDouble(), 0.0);
         assertEquals(60.0, o.get("perQuestionType").get("how many").asDouble(), 0.0);
+        assertEquals(60.0, o.at("/perQuestion/7").asDouble(), 0.0, "the official evalQA");
+        assertEquals("official", o.get("variant").asText());
+    }
+
+    @Test
+    void legacyVariantIsChosenByOptionAndNamed() throws Exception {
+        // ten humans wrote "2"; "Two" is normalised to "2" by the legacy code only (official compares as written)
+        Path ann = file("a.json", ANNOTATIONS.replace(answers("2", 2), answers("2", 10)));
+        Path res = file("res.json", "[{\"question_id\": 7, \"answer\": \"Two\"}]");
+        String[] common = {"vqa", "--questions", file("q.json", QUESTIONS).toString(), "--annotations",
+                ann.toString(), "--results", res.toString(), "--json"};
+        JsonNode official = new ObjectMapper().readTree(run(common));
+        JsonNode legacy = new ObjectMapper().readTree(run(concat(common, "--variant", "legacy")));
+        assertEquals(0.0, official.get("overall").asDouble(), 0.0);
+        assertEquals(100.0, legacy.get("overall").asDouble(), 0.0);
+        assertEquals("legacy", legacy.get("variant").asText());
+        assertTrue(legacy.get("variantSource").asText().contains("458a8b2"));
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     @Test
