@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * Turns answers into the official results file of each benchmark and scores them with the official definitions:
  * coco-caption ({@link CaptionScores}: BLEU, ROUGE-L, CIDEr-D on PTB tokens) for captions, {@link VqaAccuracy}
- * (vqaEval.py, also what TextVQA's and VizWiz's evaluators compute) for VQA, exact match for GQA (its eval.py), and
+ * for VQA in the variant of each benchmark's own evaluator ({@link VqaVariant}: VQAv2 and OK-VQA take
+ * {@code --variant}, TextVQA is MMF's, VizWiz its challenge's), exact match for GQA (its eval.py), and
  * {@link MultipleChoice#score} for multiple choice. Only the evaluated items are scored (coco-caption's subset
  * behaviour), so {@code --limit} gives the score of a prefix of the split.
  */
