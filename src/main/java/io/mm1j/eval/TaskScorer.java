@@ -3,7 +3,6 @@ package io.mm1j.eval;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.Mm1Exception;
-import io.mm1j.data.VqaReader;
 import io.mm1j.io.JsonFiles;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,14 +68,8 @@ final class TaskScorer {
             } else {
                 results.addObject().put("question_id", numericId(e)).put("answer", answers.get(i));
             }
-            List<VqaReader.Answer> humans = new ArrayList<>();
-            for (int j = 0; j < e.targets().size(); j++) {
-                // annotators told apart by answer_id, as in the official files (ids are unique there)
-                humans.add(new VqaReader.Answer(e.targets().get(j), JsonFiles.MAPPER.createObjectNode()
-                        .put("answer", e.targets().get(j)).put("answer_id", j + 1)));
-            }
             scored.add(new VqaAccuracy.Item(e.id(), String.valueOf(e.answerType()), String.valueOf(e.questionType()),
-                    humans));
+                    VqaAccuracy.humans(e.targets())));
         }
         VqaAccuracy acc = VqaAccuracy.evaluate(variant, scored, answers);
         return new Scored(results, acc.toJson(JsonFiles.MAPPER, false), acc.accuracies());

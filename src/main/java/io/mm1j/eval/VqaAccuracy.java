@@ -97,6 +97,19 @@ public record VqaAccuracy(VqaVariant variant, double overall, Map<String, Double
         return new VqaAccuracy(variant, overall, at, qt, perQuestion, List.copyOf(accs));
     }
 
+    /**
+     * Human answers given as strings, as answer objects the way the official files write them: {@code answer},
+     * {@code answer_confidence} "yes" and {@code answer_id} 1, 2, … (so annotators are told apart by position).
+     */
+    public static List<VqaReader.Answer> humans(List<String> answers) {
+        List<VqaReader.Answer> out = new ArrayList<>(answers.size());
+        for (int j = 0; j < answers.size(); j++) {
+            out.add(new VqaReader.Answer(answers.get(j), JsonFiles.MAPPER.createObjectNode()
+                    .put("answer", answers.get(j)).put("answer_confidence", "yes").put("answer_id", j + 1)));
+        }
+        return out;
+    }
+
     /** Accuracy in [0, 1] of one predicted answer against the human answers, as {@code variant} computes it. */
     public static double question(VqaVariant variant, String predicted, List<VqaReader.Answer> humans, String key) {
         int n = humans.size();

@@ -20,12 +20,7 @@ class VqaAccuracyTest {
     private static final VqaNormalizer VQA = VqaNormalizer.VQA;
 
     private static List<VqaReader.Answer> humans(String... answers) {
-        List<VqaReader.Answer> out = new ArrayList<>();
-        for (int i = 0; i < answers.length; i++) {
-            out.add(new VqaReader.Answer(answers[i], JsonFiles.MAPPER.createObjectNode().put("answer", answers[i])
-                    .put("answer_confidence", "yes").put("answer_id", i + 1)));
-        }
-        return out;
+        return VqaAccuracy.humans(List.of(answers));
     }
 
     /** {@code answer} {@code times} times, then distinct fillers up to ten. */
