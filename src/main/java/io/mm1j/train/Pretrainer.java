@@ -270,6 +270,7 @@ public final class Pretrainer {
             }, "mm1-pretrain-signal");
             Runtime.getRuntime().addShutdownHook(hook);
             long step;
+            long failedSamples;
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start);
                  DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(pc),
                          rc.integer("data.workers"), 4)) {
@@ -306,6 +307,7 @@ public final class Pretrainer {
                 };
                 TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener);
                 step = loop.run(data, start, () -> stopRequested);
+                failedSamples = data.failedSamples();
                 if (data.failedSamples() > 0) {
                     LOG.warn("{} samples failed to load and were skipped", data.failedSamples());
                 }
@@ -328,6 +330,7 @@ public final class Pretrainer {
             summary.put("wallSeconds", (System.nanoTime() - t0) / 1e9);
             summary.put("tokensPerSecond", timedSteps[0] == 0 ? Double.NaN : tokensPerSecond[0] / timedSteps[0]);
             summary.put("peakLr", peak);
+            summary.put("failedSamples", failedSamples); // this process's share: data items skipped, not fatal
             summary.put("params", ParamCount.all(cfg).get("total"));
             AtomicFiles.writeString(dir.resolve("summary.json"), summary.toPrettyString());
             if (complete) {
