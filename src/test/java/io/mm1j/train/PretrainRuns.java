@@ -77,4 +77,20 @@ public final class PretrainRuns {
         }
         throw new AssertionError("no line with " + key + " at step " + step + " in " + run);
     }
+
+    /** A synthetic world written by {@code mm1 data synth} (120 images of 32 px) into {@code dir}. */
+    public static Path synthWorld(Path dir) {
+        Cli c = cli("data", "synth", "--out", dir.toString(), "--images", "120", "--size", "32", "--seed", "0");
+        if (c.code() != 0) {
+            throw new AssertionError("data synth failed: " + c.err());
+        }
+        return dir;
+    }
+
+    /** {@code --set data.sources=[…]} with the world's COCO captions as the only source. */
+    public static String captionsOnly(Path world) {
+        String d = world.toAbsolutePath().toString().replace("\\", "/");
+        return "data.sources=[{\"name\":\"captions\",\"format\":\"coco\",\"path\":\"" + d
+                + "/coco/captions_train.json\",\"images\":\"" + d + "/images/train\",\"weight\":1}]";
+    }
 }
