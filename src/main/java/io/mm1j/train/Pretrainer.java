@@ -229,6 +229,9 @@ public final class Pretrainer {
                     cfg.maxImagesPerSequence() > 0 ? cfg.maxImagesPerSequence() : Integer.MAX_VALUE));
             SequencePacker.Config pc = new SequencePacker.Config(rc.integer("train.batch_size"),
                     rc.integer("data.seq_len"), maxImages, k);
+            // training packs a whole optimizer step (grad_accum · batch_size rows) at once; TrainLoop cuts it up
+            SequencePacker.Config stepPc = new SequencePacker.Config(pc.batchSize() * rc.integer("train.grad_accum"),
+                    pc.seqLen(), pc.maxImages(), pc.imageTokens());
             int size = cfg.isMultimodal() ? cfg.vision().imageSize() : 0;
             SampleEncoder encoder = new SampleEncoder(tok::encode, cfg.isMultimodal() ? clipPixels(size) : img -> {
                 throw new Mm1Exception("a text-only model cannot train on images (set model.vision or use text "
@@ -272,7 +275,7 @@ public final class Pretrainer {
             long step;
             long failedSamples;
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start);
-                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(pc),
+                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc),
                          rc.integer("data.workers"), 4)) {
                 progress.start(start, Math.min(total, o.stopAtStep() > 0 ? o.stopAtStep() : total),
                         describe(cfg, peak));
