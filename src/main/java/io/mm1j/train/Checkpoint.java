@@ -89,6 +89,16 @@ public final class Checkpoint {
     }
 
     private static void prune(Path checkpoints, int keep) {
+        // staging folders of a process killed while writing (kill -9): never complete, never read, so removed
+        String mine = ".tmp-" + ProcessHandle.current().pid();
+        try (Stream<Path> s = Files.list(checkpoints)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().startsWith("." + PREFIX)
+                    && !p.getFileName().toString().endsWith(mine)).toList()) {
+                OutputDir.deleteTree(p);
+            }
+        } catch (IOException e) {
+            throw new Mm1Exception(checkpoints + ": cannot remove stale staging folders: " + e.getMessage(), e);
+        }
         List<Path> all = list(checkpoints);
         for (int i = 0; i < all.size() - keep; i++) {
             try {
