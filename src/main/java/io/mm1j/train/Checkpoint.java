@@ -39,11 +39,12 @@ public final class Checkpoint {
     private Checkpoint() {}
 
     /** Writes {@code checkpoints/step-N/} atomically and prunes older ones beyond {@code keep}. */
-    public static Path write(Path checkpoints, Mm1Model model, AdamW opt, State state, int keep) {
+    public static Path write(Path checkpoints, Mm1Model model, AdamW opt, State state, int keep, Path tokenizer) {
         Path target = checkpoints.resolve(PREFIX + state.step());
         try (OutputDir out = OutputDir.create(target, true, "checkpoint")) {
             Path dir = out.staging();
             model.save(dir);
+            Files.copy(tokenizer, dir.resolve("tokenizer.json")); // a checkpoint is a complete model folder too
             SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
             for (Map.Entry<String, NDArray> e : opt.state().entrySet()) {
                 NDArray a = e.getValue();
@@ -59,6 +60,8 @@ public final class Checkpoint {
             s.set("config", state.config());
             AtomicFiles.writeString(dir.resolve("state.json"), s.toPrettyString());
             out.commit();
+        } catch (IOException e) {
+            throw new Mm1Exception(target + ": cannot write checkpoint: " + e.getMessage(), e);
         }
         prune(checkpoints, keep);
         return target;

@@ -308,7 +308,8 @@ public final class Pretrainer {
                     @Override
                     public void onCheckpoint(long s, Batch last) {
                         Checkpoint.write(dir.resolve("checkpoints"), model, opt, new Checkpoint.State(s,
-                                opt.stepCount(), last.cursor(), best[0], rc.tree()), rc.integer("train.keep_checkpoints"));
+                                opt.stepCount(), last.cursor(), best[0], rc.tree()), rc.integer("train.keep_checkpoints"),
+                                tok.file());
                     }
                 };
                 TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener);
