@@ -276,7 +276,7 @@ public final class Pretrainer {
             long failedSamples;
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start);
                  DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc),
-                         rc.integer("data.workers"), 4)) {
+                         rc.integer("data.workers"), 4, true)) {
                 progress.start(start, Math.min(total, o.stopAtStep() > 0 ? o.stopAtStep() : total),
                         describe(cfg, peak));
                 TrainLoop.Listener listener = new TrainLoop.Listener() {
@@ -376,7 +376,7 @@ public final class Pretrainer {
                 // one pass over the first samples of the validation split, packed like training data
                 MixtureSampler one = new MixtureSampler(List.of(new MixtureSampler.Source(s.name(), 1, s.val())),
                         seed);
-                try (DataPipeline p = new DataPipeline(one, enc, new SequencePacker(pc), 1, 2)) {
+                try (DataPipeline p = new DataPipeline(one, enc, new SequencePacker(pc), 1, 2, true)) {
                     for (int i = 0; i < n; i++) {
                         batches.add(p.next());
                     }
