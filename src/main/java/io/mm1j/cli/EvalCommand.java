@@ -195,7 +195,9 @@ public final class EvalCommand implements Callable<Integer> {
     private static String summary(EvalTask t, com.fasterxml.jackson.databind.JsonNode m) {
         StringBuilder sb = new StringBuilder(t.cliName());
         m.properties().forEach(e -> {
-            if (e.getValue().isNumber()) {
+            if (e.getValue().isIntegralNumber()) { // counts as counts, not "12.00"
+                sb.append("  ").append(e.getKey()).append(' ').append(e.getValue().asLong());
+            } else if (e.getValue().isNumber()) {
                 sb.append(String.format(Locale.ROOT, "  %s %.4g", e.getKey(), e.getValue().asDouble()));
             }
         });
