@@ -90,9 +90,13 @@ public final class DataCheckCommand implements Callable<Integer> {
         }
         StringBuilder by = new StringBuilder();
         kinds.forEach((k, n) -> by.append(by.length() == 0 ? "" : ", ").append(k).append(' ').append(n));
-        System.out.printf(Locale.ROOT, "%s: %d samples (%s), %d images decoded; skipped %d%s%n", format, count, by,
-                imageCount, skips.total(), skips.total() == 0 ? "" : " (" + skips.reasons() + ")");
+        System.out.printf(Locale.ROOT, "%s: %s (%s), %s decoded; skipped %d%s%n", format, count(count, "sample"), by,
+                count(imageCount, "image"), skips.total(), skips.total() == 0 ? "" : " (" + skips.reasons() + ")");
         return 0;
+    }
+
+    private static String count(long n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
     }
 
     private static String kind(Sample s) {

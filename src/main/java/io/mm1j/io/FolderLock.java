@@ -5,79 +5,132 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.concurrent.atomic.AtomicLong;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * An exclusive lock on a lock file ({@code .NAME.lock} beside an output), released by the OS if the process dies,
- * so a killed run never blocks the next one. The holder writes a token (pid and a per-lock counter) into the file
- * and reads it back through the path: the file is deleted on release, and a run that opened the old file just
- * before it was deleted would otherwise lock an unlinked inode while a third run locks the new file — the token
- * read-back detects that and retries on the new file.
+ * so a killed run never blocks the next one. Two pitfalls of OS file locks are handled here:
+ * <ul>
+ *   <li>POSIX drops <em>all</em> of a process's locks on a file when <em>any</em> descriptor of it is closed, so
+ *       this JVM never opens the lock file again while it holds it (held locks are tracked in {@link #HELD}).</li>
+ *   <li>The file is deleted on release; a run that opened it just before would then lock an unlinked inode while
+ *       a third run locks the new file. The file's identity is compared before opening and after locking (by
+ *       {@code stat}, which opens no descriptor), and a mismatch retries on the new file.</li>
+ * </ul>
+ * The holder's pid is written into the file, for the message another run shows.
  */
 public final class FolderLock implements AutoCloseable {
-    private static final AtomicLong COUNTER = new AtomicLong();
+    private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
     private static final int ATTEMPTS = 5;
 
     private final Path file;
+    private final Path key;
     private final FileChannel channel;
     private final FileLock lock;
 
-    private FolderLock(Path file, FileChannel channel, FileLock lock) {
+    private FolderLock(Path file, Path key, FileChannel channel, FileLock lock) {
         this.file = file;
+        this.key = key;
         this.channel = channel;
         this.lock = lock;
     }
 
-    /** Takes the lock, or returns null when another process (or another lock in this JVM) holds it. */
+    /** Takes the lock, or returns null when another process or another lock in this JVM holds it. */
     public static FolderLock tryAcquire(Path file) {
-        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-            FileChannel ch = null;
-            try {
-                ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                        StandardOpenOption.WRITE);
-                FileLock lock;
-                try {
-                    lock = ch.tryLock();
-                } catch (OverlappingFileLockException e) {
-                    lock = null; // held by this JVM
-                }
-                if (lock == null) {
-                    ch.close();
+        Path key = file.toAbsolutePath().normalize();
+        if (!HELD.add(key)) {
+            return null;
+        }
+        FolderLock taken = null;
+        try {
+            for (int i = 0; i < ATTEMPTS; i++) {
+                Attempt a = attempt(file, key);
+                if (a.busy()) {
                     return null;
                 }
-                String token = "pid " + ProcessHandle.current().pid() + " lock " + COUNTER.incrementAndGet() + "\n";
-                ch.truncate(0);
-                ch.write(ByteBuffer.wrap(token.getBytes(StandardCharsets.UTF_8)), 0);
-                ch.force(true);
-                if (token.equals(readQuietly(file))) {
-                    return new FolderLock(file, ch, lock);
+                if (a.lock() != null) {
+                    taken = a.lock();
+                    return taken;
                 }
-                ch.close(); // we locked a file that its holder had just deleted: try the new one
-            } catch (IOException e) {
-                closeQuietly(ch);
-                throw new Mm1Exception(file + ": cannot take the lock: " + e.getMessage(), e);
+            }
+            return null;
+        } catch (IOException e) {
+            throw new Mm1Exception(file + ": cannot take the lock: " + e.getMessage(), e);
+        } finally {
+            if (taken == null) {
+                HELD.remove(key);
             }
         }
-        return null;
+    }
+
+    /** The outcome of one try: the lock, "busy" (another process holds it), or neither (the file changed: retry). */
+    private record Attempt(FolderLock lock, boolean busy) {
+        static final Attempt BUSY = new Attempt(null, true);
+        static final Attempt RETRY = new Attempt(null, false);
+    }
+
+    private static Attempt attempt(Path file, Path key) throws IOException {
+        try {
+            Files.newByteChannel(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+        } catch (FileAlreadyExistsException ignored) {
+            // another run's lock file, or a leftover: locking it decides
+        }
+        Object before = identity(file);
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.WRITE);
+        } catch (NoSuchFileException e) {
+            return Attempt.RETRY; // deleted by a finishing holder between the calls: the next try creates it
+        }
+        FileLock lock;
+        try {
+            lock = ch.tryLock();
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        if (lock == null) {
+            ch.close(); // safe: this process holds no lock on the file
+            return Attempt.BUSY;
+        }
+        if (before == null || !before.equals(identity(file))) {
+            ch.close(); // we locked a file its holder had just deleted: try the new one
+            return Attempt.RETRY;
+        }
+        byte[] who = ("pid " + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8);
+        ch.truncate(0);
+        ch.write(ByteBuffer.wrap(who), 0);
+        return new Attempt(new FolderLock(file, key, ch, lock), false);
+    }
+
+    /** The file's identity (device and inode where the platform has them), without opening it; null if absent. */
+    private static Object identity(Path file) throws IOException {
+        try {
+            BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+            return Objects.requireNonNullElse(a.fileKey(), "no-file-key"); // platforms without keys: trust the lock
+        } catch (NoSuchFileException e) {
+            return null;
+        }
     }
 
     /** Who holds {@code file} ("pid 1234"), or "" when unknown; for messages. */
     public static String holder(Path file) {
-        String s = readQuietly(file);
-        int lock = s.indexOf(" lock ");
-        return lock < 0 ? "" : s.substring(0, lock);
-    }
-
-    private static String readQuietly(Path file) {
+        if (HELD.contains(file.toAbsolutePath().normalize())) {
+            return "pid " + ProcessHandle.current().pid(); // reading the file would drop our own lock (see above)
+        }
         try {
-            return Files.readString(file, StandardCharsets.UTF_8);
+            return Files.readString(file, StandardCharsets.UTF_8).strip();
         } catch (IOException e) {
-            return ""; // absent (just released) or unreadable: callers treat both as "not ours"
+            return ""; // released meanwhile, or unreadable
         }
     }
 
@@ -93,17 +146,13 @@ public final class FolderLock implements AutoCloseable {
             lock.release();
         } catch (IOException ignored) {
             // closing the channel below releases it too
-        }
-        closeQuietly(channel);
-    }
-
-    private static void closeQuietly(FileChannel ch) {
-        if (ch != null) {
+        } finally {
             try {
-                ch.close();
+                channel.close();
             } catch (IOException ignored) {
                 // nothing left to release
             }
+            HELD.remove(key);
         }
     }
 }

@@ -56,7 +56,7 @@ public final class OutputDir implements AutoCloseable {
         if (abs.getParent() == null) {
             throw new Mm1Exception(what + " " + target + ": cannot write into the file system root");
         }
-        checkWritable(abs, overwrite, what);
+        checkWritable(target, overwrite, what);
         Path parent = abs.getParent();
         checkAncestorsAreFolders(target, parent, what);
         String name = abs.getFileName().toString();
@@ -70,7 +70,7 @@ public final class OutputDir implements AutoCloseable {
                 throw new Mm1Exception(what + " " + target + ": another mm1 process " + (who.isEmpty() ? "" : "("
                         + who + ") ") + "is writing this folder (" + lockFile + " is locked)");
             }
-            checkWritable(abs, overwrite, what); // re-check under the lock: another run may have just finished
+            checkWritable(target, overwrite, what); // re-check under the lock: another run may have just finished
             // Under the lock no other run is building this folder, so every staging sibling is what a killed run
             // (kill -9, power loss) left behind; removing it keeps killed runs from piling up hidden copies.
             deleteStaleStaging(parent, name);

@@ -62,7 +62,7 @@ class DataCheckCommandTest {
         String images = tmp.resolve("images").toString();
         CliTest.Result lenient = CliTest.run("data", "check", "--format", "coco", "--images", images, json.toString());
         assertEquals(0, lenient.code(), lenient.err());
-        assertEquals("coco: 1 samples (caption 1), 1 images decoded; skipped 1 (bad image 1)\n", lenient.out());
+        assertEquals("coco: 1 sample (caption 1), 1 image decoded; skipped 1 (bad image 1)\n", lenient.out());
         CliTest.Result strict = CliTest.run("data", "check", "--format", "coco", "--images", images, "--strict",
                 json.toString());
         assertEquals(1, strict.code());

@@ -85,6 +85,8 @@ class OutputDirTest {
             Mm1Exception e = assertThrows(Mm1Exception.class, () -> OutputDir.create(out, false, "--out"));
             assertEquals("--out " + out + ": another mm1 process (pid " + ProcessHandle.current().pid() + ") is "
                     + "writing this folder (" + tmp.resolve(".out.lock") + " is locked)", e.getMessage());
+            assertThrows(Mm1Exception.class, () -> OutputDir.create(out, false, "--out"),
+                    "a refused attempt must not drop the holder's lock");
             first.commit();
         }
         try (OutputDir again = OutputDir.create(out, true, "--out")) { // released after close
