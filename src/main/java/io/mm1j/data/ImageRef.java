@@ -4,6 +4,7 @@ import io.mm1j.vision.ImageIoLoader;
 import io.mm1j.vision.RgbImage;
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
+import javax.imageio.ImageIO;
 
 /**
  * An image that has not been decoded yet: a file on disk or the bytes of a tar member. Readers hand these out so
@@ -18,6 +19,14 @@ import java.nio.file.Path;
  * @param bytes the encoded image (PNG/JPEG), or null when {@code file} is set
  */
 public record ImageRef(String name, Path file, byte[] bytes) {
+    static {
+        // ImageIO registers its readers lazily; data workers decoding concurrently on first use could find no
+        // reader and get null ("unknown format") for a valid PNG. Register once, up front, and decode in memory
+        // rather than through temp-file caches shared by the workers.
+        ImageIO.scanForPlugins();
+        ImageIO.setUseCache(false);
+    }
+
     private static final ImageIoLoader LOADER = new ImageIoLoader();
 
     public static ImageRef of(Path file) {
