@@ -13,7 +13,6 @@ import io.mm1j.data.SynthWriter;
 import io.mm1j.data.TextReader;
 import io.mm1j.data.VqaReader;
 import io.mm1j.data.WebDatasetReader;
-import io.mm1j.io.OutputDir;
 import io.mm1j.tokenizer.BpeTrainer;
 import io.mm1j.tokenizer.SpecialTokens;
 import java.io.IOException;
@@ -135,10 +134,7 @@ public final class RunData {
             }
             throw new Mm1Exception(dir + ": holds synthetic data made with other settings (see " + manifest + ")");
         }
-        try (OutputDir out = OutputDir.create(dir, false, "synthetic data")) {
-            SynthWriter.write(out.staging(), images, imageSize, seed);
-            out.commit();
-        }
+        SynthWriter.write(dir, images, imageSize, seed, false); // staged and renamed by the writer
     }
 
     /** A reader for one source (re-openable: each call starts from the beginning). */

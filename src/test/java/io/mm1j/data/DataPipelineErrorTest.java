@@ -42,8 +42,8 @@ class DataPipelineErrorTest {
     }
 
     /**
-     * Worker (encode) error while the batch queue is full. A bad item (an {@link Mm1Exception}) is skipped by the
-     * pipeline; a programming error must still stop it and reach the training thread.
+     * Worker (encode) error while the batch queue is full: a programming error stops the pipeline and reaches the
+     * training thread (bad data items are skipped only by a pipeline made with {@code skipFailing}, below).
      */
     @Test
     void workerErrorWithFullBatchQueueReachesTheTrainingThread() throws Exception {
