@@ -289,6 +289,13 @@ public final class Pretrainer {
 
                     @Override
                     public void onEval(long s, Map<String, Double> m) {
+                        int fs = rc.integer("train.fewshot_interval");
+                        Path synth = dir.resolve("data");
+                        if (fs > 0 && s % fs == 0 && model.isMultimodal()
+                                && Files.isRegularFile(synth.resolve("manifest.json"))) {
+                            m.putAll(QuickEval.metrics(QuickEval.run(model, tok, synth, "val",
+                                    rc.integer("train.fewshot_items"), false), ""));
+                        }
                         lastVal[0] = m.get("valLoss");
                         if (Double.isNaN(best[0]) || lastVal[0] < best[0]) {
                             best[0] = lastVal[0];
@@ -387,8 +394,18 @@ public final class Pretrainer {
             Plots.lines(plots.resolve("loss-per-source.png"), "loss per source", "cross-entropy (nats/token)",
                     perSource, true);
             Plots.lines(plots.resolve("lr.png"), "learning rate", "LR", Map.of("lr", metrics.series("lr")), false);
+            if (!metrics.series("eval/cider@0").isEmpty()) {
+                Map<String, List<double[]>> fewshot = new LinkedHashMap<>();
+                fewshot.put("caption CIDEr-D ×100, 0-shot", scaled(metrics.series("eval/cider@0"), 100));
+                fewshot.put("VQA accuracy %, 0-shot", metrics.series("eval/vqa@0"));
+                Plots.lines(plots.resolve("fewshot.png"), "held-out 0-shot scores", "score", fewshot, false);
+            }
             Plots.lines(plots.resolve("grad-norm.png"), "gradient norm (before clipping)", "global L2 norm",
                     Map.of("gradNorm", metrics.series("gradNorm")), true);
+        }
+
+        private static List<double[]> scaled(List<double[]> series, double f) {
+            return series.stream().map(p -> new double[] {p[0], p[1] * f}).toList();
         }
 
         private String describe(Mm1Config cfg, double peak) {
