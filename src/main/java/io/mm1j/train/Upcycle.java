@@ -33,12 +33,12 @@ public final class Upcycle {
     private Upcycle() {}
 
     /**
-     * @param model a model folder (or a run folder with {@code model/}) holding a dense decoder
+     * @param model a model folder, or a run folder (its {@code model/} or newest checkpoint), holding a dense decoder
      * @param seed  seeds the routers' random init
      * @return the upcycled model's config
      */
     public static Mm1Config run(Path model, int experts, int every, Path out, boolean overwrite, int seed) {
-        Path dir = Files.isDirectory(model.resolve("model")) ? model.resolve("model") : model;
+        Path dir = Mm1Model.resolveFolder(model);
         try (OutputDir target = OutputDir.create(out, overwrite, "--out");
              NDManager root = Engines.newRootManager(seed);
              Mm1Model dense = Mm1Model.load(dir, root, DataType.FLOAT32);
