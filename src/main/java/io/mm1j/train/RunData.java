@@ -335,7 +335,8 @@ public final class RunData {
     public static void writeTokenizer(RunConfig rc, List<Source> sources, int defaultVocab, Path out) {
         JsonNode tok = rc.node("tokenizer");
         if (tok.isTextual() && tok.asText().equals("bytes")) {
-            new BpeTrainer(SpecialTokens.COUNT + 256, 1).add("").train().write(out);
+            // any text will do: a vocabulary of exactly special tokens + 256 bytes leaves no room for a merge
+            new BpeTrainer(SpecialTokens.COUNT + 256, 1).add("bytes").train().write(out);
         } else if (tok.isTextual()) {
             Path src = Path.of(tok.asText());
             if (!Files.isRegularFile(src)) {
