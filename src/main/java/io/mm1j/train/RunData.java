@@ -80,6 +80,12 @@ public final class RunData {
                 long chunks = count(all);
                 long valChunks = Math.round(chunks * valFraction);
                 long trainChunks = chunks - valChunks;
+                if (trainChunks < 1 || (valFraction > 0 && valChunks < 1)) {
+                    throw new Mm1Exception(where + ".path: " + path + " has " + chunks + " text chunk(s) (split at "
+                            + "blank lines, about " + TEXT_CHUNK + " characters each); data.val_fraction "
+                            + valFraction + " leaves " + trainChunks + " for training and " + valChunks
+                            + " for validation: use a longer file or another val_fraction");
+                }
                 out.add(new Source(name, fmt, weight, () -> limit(all.get(), 0, trainChunks),
                         () -> limit(all.get(), trainChunks, chunks)));
             } else {
