@@ -5,8 +5,8 @@ import ai.djl.ndarray.types.Shape;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.Attention;
+import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.vision.VisionTransformer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -61,7 +61,7 @@ public final class AttentionPoolConnector implements VlConnector {
         long k = config.imageTokens();
         int heads = vision.heads();
         long hd = dv / heads;
-        NDArray kv = VisionTransformer.layerNorm(patchTokens, params.get(NORM + "weight"), params.get(NORM + "bias"),
+        NDArray kv = LayerNorm.apply(patchTokens, params.get(NORM + "weight"), params.get(NORM + "bias"),
                 vision.layerNormEps()); // (N, P, Dv)
         NDArray q = ConnectorOps.proj(params, params.get(QUERY), ATTN + "q_proj.")
                 .reshape(1, k, heads, hd).transpose(0, 2, 1, 3) // (1, H, k, hd)

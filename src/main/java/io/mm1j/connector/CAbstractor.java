@@ -6,9 +6,9 @@ import ai.djl.nn.Activation;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.Ops;
+import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.vision.Resample;
-import io.mm1j.vision.VisionTransformer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -119,7 +119,7 @@ public final class CAbstractor implements VlConnector {
     }
 
     private NDArray norm(NDArray x, String prefix) {
-        return VisionTransformer.layerNorm(x, params.get(prefix + "weight"), params.get(prefix + "bias"),
+        return LayerNorm.apply(x, params.get(prefix + "weight"), params.get(prefix + "bias"),
                 vision.layerNormEps());
     }
 
