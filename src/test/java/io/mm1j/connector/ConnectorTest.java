@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** Shapes, parameter counts and float64 finite-difference gradients of the four connectors. */
 class ConnectorTest extends ManagedNdTest {
     /** A 16 px encoder with patch 4: 4×4 = 16 patch tokens of width 8. */
-    private static final VisionConfig VISION = new VisionConfig(16, 4, 8, 1, 2, 16, "gelu", 1e-5, -1);
+    private static final VisionConfig VISION = VisionConfig.builder().imageSize(16).patchSize(4).width(8)
+            .layers(1).heads(2).mlpDim(16).build();
     private static final int LLM = 12;
 
 
@@ -74,7 +75,8 @@ class ConnectorTest extends ManagedNdTest {
 
     @Test
     void avgPoolWithIdentityProjectionAveragesEachQuadrantOfThePatchGrid() {
-        VisionConfig v = new VisionConfig(16, 4, 2, 1, 1, 4, "gelu", 1e-5, -1);
+        VisionConfig v = VisionConfig.builder().imageSize(16).patchSize(4).width(2)
+                .layers(1).heads(1).mlpDim(4).build();
         ConnectorConfig c = new ConnectorConfig("avgpool", 4, 0);
         ParamStore p = new ParamStore(m, DataType.FLOAT64);
         p.put(AvgPoolConnector.PROJ + "weight", m.create(new double[] {1, 0, 0, 1}, new Shape(2, 2)));
