@@ -2,7 +2,6 @@ package io.mm1j.cli;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.bench.DecodeBench;
 import io.mm1j.bench.GemmBench;
 import io.mm1j.bench.TrainStepBench;
@@ -10,12 +9,12 @@ import io.mm1j.config.LlmConfig;
 import io.mm1j.config.Presets;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
-import io.mm1j.tensor.Engines;
 import io.mm1j.Mm1Exception;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 bench …}: benchmarks that print JSON (no timed tests; figures go in issue notes). */
@@ -32,14 +31,6 @@ public final class BenchCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    static void print(ObjectNode o, boolean json) {
-        if (json) {
-            System.out.println(Presets.toJson(o));
-        } else {
-            o.fields().forEachRemaining(f -> System.out.printf("%-18s %s%n", f.getKey(), f.getValue().asText()));
-        }
-    }
-
     @Command(name = "gemm", mixinStandardHelpOptions = true, description = "FP32 sgemm GFLOP/s (the roofline).")
     static final class Gemm implements Callable<Integer> {
         @Option(names = "--n", defaultValue = "2048", description = "Matrix side (default ${DEFAULT-VALUE}).")
@@ -48,13 +39,16 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--reps", defaultValue = "10", description = "Timed repetitions (median reported).")
         int reps;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
+        @Mixin
+        BenchOptions bench;
+
+        @Mixin
+        DeviceOption device;
 
         @Override
         public Integer call() {
-            try (NDManager root = Engines.newRootManager(0)) {
-                print(GemmBench.run(root, n, reps), json);
+            try (NDManager root = device.root(0)) {
+                bench.print(GemmBench.run(root, n, reps));
             }
             return 0;
         }
@@ -76,12 +70,15 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--warmup", defaultValue = "16", description = "Warm-up tokens (default ${DEFAULT-VALUE}).")
         int warmup;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
+        @Mixin
+        BenchOptions bench;
+
+        @Mixin
+        DeviceOption device;
 
         @Override
         public Integer call() {
-            try (NDManager root = Engines.newRootManager(0)) {
+            try (NDManager root = device.root(0)) {
                 Decoder d;
                 String source;
                 if (model != null) {
@@ -93,7 +90,7 @@ public final class BenchCommand implements Runnable {
                     source = "random " + (shape == null ? "hidden=512,intermediate=1376,layers=8,heads=8,kvHeads=8,"
                             + "vocab=4096" : shape);
                 }
-                print(DecodeBench.run(d, tokens, warmup, source), json);
+                bench.print(DecodeBench.run(d, tokens, warmup, source));
             }
             return 0;
         }
@@ -137,8 +134,11 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--steps", defaultValue = "5", description = "Timed steps (median reported).")
         int steps;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
+        @Mixin
+        BenchOptions bench;
+
+        @Mixin
+        DeviceOption device;
 
         @Override
         public Integer call() {
@@ -146,8 +146,8 @@ public final class BenchCommand implements Runnable {
             if (seq > c.maxPositions()) {
                 throw new Mm1Exception("--seq " + seq + " exceeds the preset's maxPositions " + c.maxPositions());
             }
-            try (NDManager root = Engines.newRootManager(0)) {
-                print(TrainStepBench.run(root, c, preset, batch, seq, steps), json);
+            try (NDManager root = device.root(0)) {
+                bench.print(TrainStepBench.run(root, c, preset, batch, seq, steps));
             }
             return 0;
         }
@@ -166,8 +166,8 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--vocab-size", defaultValue = "4096", description = "Vocabulary (default ${DEFAULT-VALUE}).")
         int vocabSize;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
+        @Mixin
+        BenchOptions bench;
 
         @Override
         public Integer call() throws java.io.IOException {
@@ -180,7 +180,7 @@ public final class BenchCommand implements Runnable {
                 files = java.util.List.of(tmp);
             }
             try {
-                print(io.mm1j.bench.TokenizerBench.run(files, megabytes, vocabSize), json);
+                bench.print(io.mm1j.bench.TokenizerBench.run(files, megabytes, vocabSize));
             } finally {
                 if (tmp != null) {
                     java.nio.file.Files.deleteIfExists(tmp);

@@ -1,7 +1,6 @@
 package io.mm1j.cli;
 
 import io.mm1j.bench.DataBench;
-import io.mm1j.config.Presets;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -10,6 +9,7 @@ import java.util.Comparator;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 bench data}: data pipeline samples/s and tokens/s on synthesized data (register under bench). */
@@ -34,19 +34,14 @@ public final class BenchDataCommand implements Callable<Integer> {
     @Option(names = "--images", defaultValue = "200", description = "Synthesized images (default ${DEFAULT-VALUE}).")
     int images;
 
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
+    @Mixin
+    BenchOptions bench;
 
     @Override
     public Integer call() throws IOException {
         Path dir = Files.createTempDirectory("mm1-bench-data");
         try {
-            var o = DataBench.run(preset, dir, images, batch, seq, workers, batches);
-            if (json) {
-                System.out.println(Presets.toJson(o));
-            } else {
-                o.fields().forEachRemaining(f -> System.out.printf("%-24s %s%n", f.getKey(), f.getValue().asText()));
-            }
+            bench.print(DataBench.run(preset, dir, images, batch, seq, workers, batches));
         } finally {
             try (Stream<Path> s = Files.walk(dir)) {
                 s.sorted(Comparator.reverseOrder()).forEach(p -> {

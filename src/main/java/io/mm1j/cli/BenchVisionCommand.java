@@ -3,9 +3,9 @@ package io.mm1j.cli;
 import ai.djl.ndarray.NDManager;
 import io.mm1j.bench.VisionBench;
 import io.mm1j.config.Presets;
-import io.mm1j.tensor.Engines;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 bench vision}: encoder + connector forward images/s and MFU against sgemm in the same run. */
@@ -22,14 +22,17 @@ public final class BenchVisionCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     int reps;
 
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
+    @Mixin
+    BenchOptions bench;
+
+    @Mixin
+    DeviceOption device;
 
     @Override
     public Integer call() {
         var cfg = Presets.load(preset);
-        try (NDManager root = Engines.newRootManager(0)) {
-            BenchCommand.print(VisionBench.run(root, cfg, preset, batch, reps), json);
+        try (NDManager root = device.root(0)) {
+            bench.print(VisionBench.run(root, cfg, preset, batch, reps));
         }
         return 0;
     }

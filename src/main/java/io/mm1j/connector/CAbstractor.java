@@ -1,6 +1,7 @@
 package io.mm1j.connector;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import io.mm1j.config.ConnectorConfig;
@@ -27,8 +28,9 @@ import java.util.Map;
  *   y = silu(norm1(conv1_1x1(x)));  y = silu(norm2(dwconv_3x3(y)));  y = norm3(conv3_1x1(y));  x = silu(x + y)
  * </pre>
  * mm1j leaves out Honeybee's squeeze-and-excitation and its learned input position embedding, and keeps the
- * stages at the encoder width (so no projection shortcut is needed). 1×1 convs are stored in conv layout
- * {@code (out, in, 1, 1)} and applied as matmuls on channels-last maps; only the depthwise conv runs as a conv.
+ * stages at the encoder width (so no projection shortcut is needed). Convs are stored in torch's layout
+ * ({@code (out, in, 1, 1)}, depthwise {@code (C, 1, 3, 3)}) and applied to channels-last maps: the 1×1 convs as
+ * matmuls, the depthwise 3×3 as nine shifted multiply-adds.
  */
 public final class CAbstractor implements VlConnector {
     public static final String FC1 = PREFIX + "readout.fc1.";
@@ -103,14 +105,34 @@ public final class CAbstractor implements VlConnector {
 
     /** One residual bottleneck on a channels-last map {@code x (N, h, w, C)} → same shape. */
     public NDArray bottleneck(NDArray x, String b) {
-        long ch = x.getShape().get(3);
         NDArray y = Ops.silu(norm(conv1x1(x, b + "conv1.weight"), b + "norm1."));
-        NDArray cf = y.transpose(0, 3, 1, 2); // (N, C, h, w) for the conv
-        NDArray dw = cf.getNDArrayInternal().convolution(cf, params.get(b + "conv2.weight"), null,
-                new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), Math.toIntExact(ch)).singletonOrThrow();
-        y = Ops.silu(norm(dw.transpose(0, 2, 3, 1), b + "norm2.")); // back to (N, h, w, C)
+        y = Ops.silu(norm(depthwise3x3(y, params.get(b + "conv2.weight")), b + "norm2."));
         y = norm(conv1x1(y, b + "conv3.weight"), b + "norm3.");
         return Ops.silu(x.add(y));
+    }
+
+    /**
+     * Depthwise 3×3 convolution, stride 1, zero padding 1 (torch {@code conv2d(x, w, padding=1, groups=C)}) on a
+     * channels-last map {@code x (N, h, w, C)} with {@code w (C, 1, 3, 3)}: nine shifted copies of the padded map,
+     * each scaled by its per-channel tap and summed. Written out rather than calling libtorch's convolution, whose
+     * CPU backend selection asks NNPACK on every call and logs "Could not initialize NNPACK" each time on CPUs
+     * NNPACK does not support; it also keeps the map channels-last.
+     */
+    static NDArray depthwise3x3(NDArray x, NDArray w) {
+        Shape s = x.getShape();
+        long h = s.get(1);
+        long wd = s.get(2);
+        NDArray padded = x.pad(new Shape(0, 0, 1, 1, 1, 1), 0); // (N, h+2, w+2, C); pairs from the last axis
+        NDArray y = null;
+        for (int a = 0; a < 3; a++) {
+            for (int b = 0; b < 3; b++) {
+                NDArray tap = w.get(new NDIndex(":, 0, {}, {}", a, b)); // (C), broadcast over N, h, w
+                NDArray shifted = padded.get(new NDIndex(":, {}:{}, {}:{}, :", a, a + h, b, b + wd)); // (N, h, w, C)
+                NDArray term = shifted.mul(tap);
+                y = y == null ? term : y.add(term);
+            }
+        }
+        return y;
     }
 
     private NDArray conv1x1(NDArray x, String name) {

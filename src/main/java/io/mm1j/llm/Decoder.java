@@ -230,13 +230,13 @@ public final class Decoder implements AutoCloseable {
 
     /**
      * The plain-Java batch-1 decode path over a snapshot of the current weights (rebuilt when they change) with a
-     * KV cache for {@code capacity} positions, or null when it does not apply ({@link CpuDecoder#supports}) or is
-     * switched off with {@code -Dmm1j.decode=djl}. The instance is shared: a generation
+     * KV cache for {@code capacity} positions, or null when it does not apply ({@link CpuDecoder#supports}; a
+     * generator asked for {@link DecodePath#DJL} does not call this). The instance is shared: a generation
      * {@linkplain CpuDecoder#acquire acquires} it, holds its monitor for its whole run and sizes it with
      * {@link CpuDecoder#ensureCapacity} under that monitor; a replaced snapshot stops once its last user is done.
      */
     public synchronized CpuDecoder cpuDecoder(int capacity) {
-        if ("djl".equals(System.getProperty("mm1j.decode")) || !CpuDecoder.supports(this, capacity)) {
+        if (!CpuDecoder.supports(this, capacity)) {
             return null;
         }
         if (cpu == null || cpuVersion != params.version()) {
@@ -246,6 +246,11 @@ public final class Decoder implements AutoCloseable {
             cpuVersion = params.version();
         }
         return cpu; // the caller sizes it with ensureCapacity while holding its monitor (see Generator)
+    }
+
+    /** True once a generation on the CPU path has built the weight snapshot (and not released it). */
+    synchronized boolean hasCpuDecoder() {
+        return cpu != null;
     }
 
     /** {@link #cpuDecoder(int)} with a small cache (tests and short generations). */

@@ -60,13 +60,20 @@ class BosEqualsEosTest {
             HfLlama.save(d, dir);
         }
 
-        CliTest.Result all = CliTest.run("generate", "--model", dir.toString(), "--max-tokens", "10");
-        assertEquals(0, all.code(), all.err());
-        assertEquals("abc" + System.lineSeparator(), all.out(), "three tokens, then the shared BOS/EOS id stops");
+        for (String path : new String[] {"cpu", "djl"}) {
+            CliTest.Result all = CliTest.run("generate", "--model", dir.toString(), "--max-tokens", "10",
+                    "--decode", path);
+            assertEquals(0, all.code(), all.err());
+            assertEquals("abc" + System.lineSeparator(), all.out(), path + ": three tokens, then the shared id stops");
+        }
 
         CliTest.Result capped = CliTest.run("generate", "--model", dir.toString(), "--max-tokens", "2");
         assertEquals(0, capped.code(), capped.err());
         assertEquals("ab" + System.lineSeparator(), capped.out(), "--max-tokens ends it first");
+
+        CliTest.Result bad = CliTest.run("generate", "--model", dir.toString(), "--decode", "gpu");
+        assertEquals(1, bad.code());
+        assertEquals("mm1: error: --decode must be one of [cpu, djl], got gpu", bad.err().strip());
     }
 
     private static long single(Tokenizer tok, String text) {
