@@ -43,11 +43,9 @@ public final class AttentionPoolConnector implements VlConnector {
         s.put(NORM + "weight", new Shape(dv));
         s.put(NORM + "bias", new Shape(dv));
         for (String proj : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-            s.put(ATTN + proj + ".weight", new Shape(dv, dv));
-            s.put(ATTN + proj + ".bias", new Shape(dv));
+            ConnectorOps.linearShapes(s, ATTN + proj + ".", dv, dv);
         }
-        s.put(PROJ + "weight", new Shape(llmHidden, dv));
-        s.put(PROJ + "bias", new Shape(llmHidden));
+        ConnectorOps.linearShapes(s, PROJ, llmHidden, dv);
         return s;
     }
 

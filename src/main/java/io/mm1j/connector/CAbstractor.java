@@ -9,7 +9,6 @@ import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.vision.Resample;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -39,15 +38,13 @@ public final class CAbstractor implements VlConnector {
     private final ConnectorConfig config;
     private final VisionConfig vision;
     private final ParamStore params;
-    private final Resample.Cache matrices;
-    private final int side;
+    private final GridPool pool;
 
     public CAbstractor(ConnectorConfig config, VisionConfig vision, ParamStore params) {
         this.config = config;
         this.vision = vision;
         this.params = params;
-        this.matrices = new Resample.Cache(params.manager(), params.dtype());
-        this.side = (int) Math.round(Math.sqrt(config.imageTokens()));
+        this.pool = new GridPool(params, config.imageTokens());
     }
 
     static String block(int stage, int i) {
@@ -68,10 +65,8 @@ public final class CAbstractor implements VlConnector {
                 norm(s, b + "norm3.", ch);
             }
         }
-        s.put(FC1 + "weight", new Shape(llmHidden, ch));
-        s.put(FC1 + "bias", new Shape(llmHidden));
-        s.put(FC2 + "weight", new Shape(llmHidden, llmHidden));
-        s.put(FC2 + "bias", new Shape(llmHidden));
+        ConnectorOps.linearShapes(s, FC1, llmHidden, ch);
+        ConnectorOps.linearShapes(s, FC2, llmHidden, llmHidden);
         return s;
     }
 
@@ -89,9 +84,9 @@ public final class CAbstractor implements VlConnector {
         int g = ConnectorOps.gridSide(s.get(1), "c-abstractor");
         NDArray x = patchTokens.reshape(n, g, g, ch); // (N, g, g, C) channels-last
         x = stage(x, 1);
-        NDArray pooled = ConnectorOps.adaptiveAvgPool(matrices, x.transpose(0, 3, 1, 2), side); // (N, C, s, s)
+        NDArray pooled = pool.apply(x.transpose(0, 3, 1, 2)); // (N, C, s, s)
         x = stage(pooled.transpose(0, 2, 3, 1), 2); // (N, s, s, C)
-        NDArray tokens = x.reshape(n, (long) side * side, ch); // (N, k, C), row-major grid
+        NDArray tokens = x.reshape(n, config.imageTokens(), ch); // (N, k, C), row-major grid
         NDArray h = Activation.gelu(ConnectorOps.proj(params, tokens, FC1)); // (N, k, D)
         return ConnectorOps.proj(params, h, FC2); // (N, k, D)
     }
