@@ -58,14 +58,6 @@ public record LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int
         }
     }
 
-    /** A config with a single EOS id, positionally; new code names its values with {@link #builder()}. */
-    public LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads,
-                     int headDim, int maxPositions, double rmsNormEps, double ropeTheta, boolean tieEmbeddings,
-                     int bosTokenId, int eosTokenId, MoeConfig moe) {
-        this(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, maxPositions,
-                rmsNormEps, ropeTheta, tieEmbeddings, bosTokenId, eosTokenId, moe, java.util.List.of());
-    }
-
     /** A Llama-style dense config: head dim D/H, θ = 10000, eps 1e-5, BOS 1, EOS 2. */
     public static LlmConfig llama(int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads,
                                   int maxPositions, boolean tied) {
