@@ -35,6 +35,81 @@ public record VisionConfig(int imageSize, int patchSize, int width, int layers, 
         }
     }
 
+    /**
+     * A builder with CLIP's defaults for everything but the six sizes: exact GELU, LayerNorm eps 1e-5, patch tokens
+     * from the last block.
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Named setters for {@link VisionConfig}; {@link #build} applies the record's validation. */
+    public static final class Builder {
+        private int imageSize;
+        private int patchSize;
+        private int width;
+        private int layers;
+        private int heads;
+        private int mlpDim;
+        private String activation = "gelu";
+        private double layerNormEps = 1e-5;
+        private int featureLayer = -1;
+
+        private Builder() {}
+
+        public Builder imageSize(int v) {
+            imageSize = v;
+            return this;
+        }
+
+        public Builder patchSize(int v) {
+            patchSize = v;
+            return this;
+        }
+
+        public Builder width(int v) {
+            width = v;
+            return this;
+        }
+
+        public Builder layers(int v) {
+            layers = v;
+            return this;
+        }
+
+        public Builder heads(int v) {
+            heads = v;
+            return this;
+        }
+
+        public Builder mlpDim(int v) {
+            mlpDim = v;
+            return this;
+        }
+
+        /** "gelu" (HF, DFN) or "quick_gelu" (OpenAI CLIP). */
+        public Builder activation(String v) {
+            activation = v;
+            return this;
+        }
+
+        public Builder layerNormEps(double v) {
+            layerNormEps = v;
+            return this;
+        }
+
+        /** Which block's output feeds the connector: -1 the last (MM1), -2 the one before (LLaVA). */
+        public Builder featureLayer(int v) {
+            featureLayer = v;
+            return this;
+        }
+
+        public VisionConfig build() {
+            return new VisionConfig(imageSize, patchSize, width, layers, heads, mlpDim, activation, layerNormEps,
+                    featureLayer);
+        }
+    }
+
     @JsonIgnore
     public int gridSize() {
         return imageSize / patchSize;

@@ -79,12 +79,23 @@ public final class HfLlama {
             eos.add(2);
         }
         try {
-            return new LlmConfig(required(c, configJson, "vocab_size"), hidden,
-                    required(c, configJson, "intermediate_size"), required(c, configJson, "num_hidden_layers"),
-                    heads, c.path("num_key_value_heads").asInt(heads), headDim,
-                    c.path("max_position_embeddings").asInt(2048), c.path("rms_norm_eps").asDouble(1e-6),
-                    c.path("rope_theta").asDouble(10000.0), c.path("tie_word_embeddings").asBoolean(false),
-                    c.path("bos_token_id").asInt(1), eos.get(0), moe, eos.subList(1, eos.size()));
+            return LlmConfig.builder()
+                    .vocabSize(required(c, configJson, "vocab_size"))
+                    .hiddenSize(hidden)
+                    .intermediateSize(required(c, configJson, "intermediate_size"))
+                    .numLayers(required(c, configJson, "num_hidden_layers"))
+                    .numHeads(heads)
+                    .numKvHeads(c.path("num_key_value_heads").asInt(heads))
+                    .headDim(headDim)
+                    .maxPositions(c.path("max_position_embeddings").asInt(2048))
+                    .rmsNormEps(c.path("rms_norm_eps").asDouble(1e-6))
+                    .ropeTheta(c.path("rope_theta").asDouble(10000.0))
+                    .tieEmbeddings(c.path("tie_word_embeddings").asBoolean(false))
+                    .bosTokenId(c.path("bos_token_id").asInt(1))
+                    .eosTokenId(eos.get(0))
+                    .moe(moe)
+                    .extraEosTokenIds(eos.subList(1, eos.size()))
+                    .build();
         } catch (Mm1Exception e) {
             throw new Mm1Exception(configJson + ": " + e.getMessage());
         }
