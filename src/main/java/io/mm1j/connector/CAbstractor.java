@@ -7,7 +7,7 @@ import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.vision.Resample;
+import io.mm1j.nn.Resample;
 import io.mm1j.vision.VisionTransformer;
 import java.util.LinkedHashMap;
 import java.util.Map;

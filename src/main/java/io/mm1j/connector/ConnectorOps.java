@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
-import io.mm1j.vision.Resample;
+import io.mm1j.nn.Resample;
 
 /** Small pieces the connectors share. */
 final class ConnectorOps {
