@@ -1,6 +1,7 @@
 package io.mm1j.io;
 
 import io.mm1j.Mm1Exception;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -105,26 +106,14 @@ public final class BoundedFiles {
                     .decode(ByteBuffer.wrap(bytes))
                     .toString();
         } catch (CharacterCodingException e) {
-            throw new Mm1Exception(name + ": not valid UTF-8 text (at byte " + firstMalformed(bytes) + ")");
-        }
-    }
-
-    /** Offset of the first byte that does not start a well-formed UTF-8 sequence. */
-    static long firstMalformed(byte[] bytes) {
-        var decoder = StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT)
-                .onUnmappableCharacter(CodingErrorAction.REPORT);
-        ByteBuffer in = ByteBuffer.wrap(bytes);
-        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(8192);
-        while (true) {
-            var result = decoder.decode(in, out, true);
-            if (result.isError()) {
-                return in.position();
+            Utf8.Position p;
+            try {
+                p = Utf8.firstMalformed(new ByteArrayInputStream(bytes));
+            } catch (IOException impossible) {
+                throw new IllegalStateException(impossible);
             }
-            if (result.isUnderflow()) {
-                return -1;
-            }
-            out.clear();
+            throw new Mm1Exception(name + (p == null ? "" : ":" + p.line()) + ": not valid UTF-8 text"
+                    + (p == null ? "" : " (byte offset " + p.offset() + ")"));
         }
     }
 }
