@@ -63,9 +63,9 @@ class TokenizerLimitsTest {
         assertEquals(f + ":2: not valid UTF-8 text (byte offset 4)",
                 assertThrows(Mm1Exception.class, () -> new BpeTrainer(300, 2).addFiles(List.of(f))).getMessage());
         byte[] jsonl = "{\"text\": \"a\"}\n{\"text\": \"\u00e9\"}\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        jsonl[26] = '"'; // é is C3 A9 at offsets 25..26: the lead byte is left without its continuation
+        jsonl[25] = '"'; // é is C3 A9 at offsets 24..25: the lead byte is left without its continuation
         Path j = Files.write(dir.resolve("c.jsonl"), jsonl);
-        assertEquals(j + ":2: not valid UTF-8 text (byte offset 25)",
+        assertEquals(j + ":2: not valid UTF-8 text (byte offset 24)",
                 assertThrows(Mm1Exception.class, () -> new BpeTrainer(300, 2).addFiles(List.of(j))).getMessage());
     }
 }
