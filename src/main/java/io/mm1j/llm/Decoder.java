@@ -157,6 +157,16 @@ public final class Decoder implements AutoCloseable {
      * @return logits (B, T, V) or (B, 1, V), and the MoE auxiliary loss
      */
     public Output forward(NDArray h, NDArray keep, KvCache cache, boolean lastOnly) {
+        return forward(h, keep, null, cache, lastOnly);
+    }
+
+    /**
+     * The same with an extra additive attention mask, e.g. {@link Attention#documents} so that samples packed into
+     * one row do not attend to each other.
+     *
+     * @param extraMask additive, broadcastable to (B, 1, 1, T, S), or null
+     */
+    public Output forward(NDArray h, NDArray keep, NDArray extraMask, KvCache cache, boolean lastOnly) {
         Shape hs = h.getShape();
         long b = hs.get(0);
         int t = Math.toIntExact(hs.get(1));
@@ -172,6 +182,9 @@ public final class Decoder implements AutoCloseable {
                 tokenKeep = keep.get(new NDIndex().addAllDim().addSliceDim(start, s)).toType(DataType.FLOAT32, false)
                         .toFloatArray();
             }
+        }
+        if (extraMask != null) {
+            mask = mask == null ? extraMask : mask.add(extraMask);
         }
         int nh = config.numHeads();
         int kvh = config.numKvHeads();

@@ -44,6 +44,11 @@ public final class Mm1Model implements AutoCloseable {
         Component(String prefix) {
             this.prefix = prefix;
         }
+
+        /** The parameter-name prefix of this component. */
+        public String prefix() {
+            return prefix;
+        }
     }
 
     private final Mm1Config config;
@@ -190,6 +195,35 @@ public final class Mm1Model implements AutoCloseable {
      */
     public Decoder.Output forward(NDArray ids, NDArray pixels, int imageTokenId, NDArray keep) {
         return decoder.forward(inputEmbeddings(ids, pixels, imageTokenId), keep, null, false);
+    }
+
+    /**
+     * Forward over a packed training batch (DESIGN.md data path: packer → {@link io.mm1j.data.Batch} → here). Images
+     * go to their {@code <image>} runs in row/position order; padding is masked and not routed to MoE experts; with
+     * {@code maskBetweenDocuments} the samples packed into one row do not attend to each other. Arrays are created in
+     * the caller's {@link NDScope}.
+     *
+     * @return logits (B, T, V) and the MoE auxiliary loss
+     */
+    public Decoder.Output forward(io.mm1j.data.Batch batch, boolean maskBetweenDocuments) {
+        NDManager m = params.manager();
+        Shape bt = new Shape(batch.batchSize(), batch.seqLen());
+        NDArray ids = m.create(batch.tokens(), bt);
+        NDArray pixels = null;
+        if (!batch.images().isEmpty()) {
+            requireVision();
+            int size = config.vision().imageSize();
+            pixels = m.create(batch.imagePixels(), new Shape(batch.images().size(), 3, size, size));
+        }
+        float[] keep = new float[batch.tokens().length];
+        for (int i = 0; i < keep.length; i++) {
+            keep[i] = batch.segments()[i] >= 0 ? 1f : 0f;
+        }
+        NDArray keepArr = m.create(keep, bt).toType(params.dtype(), false);
+        NDArray docs = maskBetweenDocuments ? io.mm1j.nn.Attention.documents(m.create(batch.segments(), bt),
+                params.dtype()) : null;
+        NDArray embeds = inputEmbeddings(ids, pixels, io.mm1j.tokenizer.SpecialTokens.IMAGE_ID);
+        return decoder.forward(embeds, keepArr, docs, null, false);
     }
 
     /**
