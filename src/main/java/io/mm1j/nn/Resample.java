@@ -64,7 +64,8 @@ public final class Resample {
      */
     public static Band pilBicubicBand(int in, int out, int from, int count) {
         if (in < 1 || out < 1 || from < 0 || count < 0 || (long) from + count > out) {
-            throw new IllegalArgumentException("rows " + from + "+" + count + " of a " + in + " → " + out + " resize");
+            throw new IllegalArgumentException("rows " + from + "+" + count + " of a " + in + " → " + out
+                    + " resize");
         }
         double scale = (double) in / out;
         double filterScale = Math.max(scale, 1.0);

@@ -224,7 +224,8 @@ public final class BpeTrainer {
             sym[w] = s;
             freq[w++] = e.getValue();
         }
-        List<String> tokens = new ArrayList<>(); // not sized by --vocab-size: training may stop far earlier // internal id → string; byte b has internal id b
+        // internal id → string; byte b has internal id b. Not pre-sized by vocabSize: training may stop far earlier.
+        List<String> tokens = new ArrayList<>();
         Map<String, Integer> ids = new HashMap<>();
         for (int b = 0; b < 256; b++) {
             tokens.add(String.valueOf(ByteLevel.charOf(b)));
