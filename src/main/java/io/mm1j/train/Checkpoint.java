@@ -39,11 +39,12 @@ public final class Checkpoint {
     private Checkpoint() {}
 
     /** Writes {@code checkpoints/step-N/} atomically and prunes older ones beyond {@code keep}. */
-    public static Path write(Path checkpoints, Mm1Model model, AdamW opt, State state, int keep) {
+    public static Path write(Path checkpoints, Mm1Model model, AdamW opt, State state, int keep, Path tokenizer) {
         Path target = checkpoints.resolve(PREFIX + state.step());
         try (OutputDir out = OutputDir.create(target, true, "checkpoint")) {
             Path dir = out.staging();
             model.save(dir);
+            Files.copy(tokenizer, dir.resolve("tokenizer.json")); // a checkpoint is a complete model folder too
             SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
             for (Map.Entry<String, NDArray> e : opt.state().entrySet()) {
                 NDArray a = e.getValue();
@@ -59,6 +60,8 @@ public final class Checkpoint {
             s.set("config", state.config());
             AtomicFiles.writeString(dir.resolve("state.json"), s.toPrettyString());
             out.commit();
+        } catch (IOException e) {
+            throw new Mm1Exception(target + ": cannot write checkpoint: " + e.getMessage(), e);
         }
         prune(checkpoints, keep);
         return target;
@@ -118,7 +121,11 @@ public final class Checkpoint {
             return new State(n.get("step").asLong(), n.get("optimizerStep").asLong(), c,
                     n.path("bestValLoss").asDouble(Double.NaN), n.get("config"));
         } catch (IOException | RuntimeException e) {
-            throw new Mm1Exception(f + ": not a valid checkpoint state (" + e.getMessage() + ")", e);
+            // one line: Jackson's own message carries a second "at [Source: …]" line
+            String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage()
+                    : e instanceof NullPointerException ? "a field is missing" : String.valueOf(e.getMessage());
+            throw new Mm1Exception(f + ": not a valid checkpoint state (" + why.lines().findFirst().orElse("") + ")",
+                    e);
         }
     }
 
