@@ -30,6 +30,9 @@ public record LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int
                         int numKvHeads, int headDim, int maxPositions, double rmsNormEps, double ropeTheta,
                         boolean tieEmbeddings, int bosTokenId, int eosTokenId, MoeConfig moe,
                         @JsonInclude(JsonInclude.Include.NON_EMPTY) java.util.List<Integer> extraEosTokenIds) {
+    /** Longest context accepted: 2^20 positions (the 1M-token models); RoPE tables and KV caches scale with it. */
+    public static final int MAX_POSITIONS = 1 << 20;
+
     public LlmConfig {
         extraEosTokenIds = extraEosTokenIds == null ? java.util.List.of() : java.util.List.copyOf(extraEosTokenIds);
         for (int id : extraEosTokenIds) {
@@ -47,8 +50,12 @@ public record LlmConfig(int vocabSize, int hiddenSize, int intermediateSize, int
         if (headDim < 2 || headDim % 2 != 0) {
             throw new Mm1Exception("llm.headDim must be even and >= 2 for RoPE, got " + headDim);
         }
-        if (maxPositions < 1) {
-            throw new Mm1Exception("llm.maxPositions must be positive, got " + maxPositions);
+        if (maxPositions < 1 || maxPositions > MAX_POSITIONS) {
+            throw new Mm1Exception("llm.maxPositions must be within [1, " + MAX_POSITIONS + "], got " + maxPositions);
+        }
+        if ((long) maxPositions * headDim / 2 > Integer.MAX_VALUE - 8) { // the RoPE cos/sin tables are built whole
+            throw new Mm1Exception("llm: maxPositions × headDim / 2 = " + (long) maxPositions * headDim / 2
+                    + " RoPE table entries do not fit one array");
         }
         if (!(rmsNormEps > 0) || !(ropeTheta > 0)) {
             throw new Mm1Exception("llm.rmsNormEps and llm.ropeTheta must be > 0");

@@ -19,10 +19,24 @@ import io.mm1j.Mm1Exception;
  */
 public record VisionConfig(int imageSize, int patchSize, int width, int layers, int heads, int mlpDim,
                            String activation, double layerNormEps, int featureLayer) {
+    /** Largest encoder resolution: 4096 px, ~3× MM1's largest (1344 px, reached by tiling 378 px crops). */
+    public static final int MAX_IMAGE_SIZE = 4096;
+
+    /** Largest patch grid side: 256 (65,536 patches; attention over them is already ~4 G scores per head). */
+    public static final int MAX_GRID_SIZE = 256;
+
     public VisionConfig {
         if (imageSize < 1 || patchSize < 1 || imageSize % patchSize != 0) {
             throw new Mm1Exception("vision.imageSize (" + imageSize + ") must be a positive multiple of patchSize ("
                     + patchSize + ")");
+        }
+        if (imageSize > MAX_IMAGE_SIZE) {
+            throw new Mm1Exception("vision.imageSize " + imageSize + " is above the limit of " + MAX_IMAGE_SIZE
+                    + " px");
+        }
+        if (imageSize / patchSize > MAX_GRID_SIZE) {
+            throw new Mm1Exception("vision: imageSize / patchSize = " + imageSize / patchSize + " patches per side, "
+                    + "above the limit of " + MAX_GRID_SIZE);
         }
         if (width < 1 || layers < 1 || heads < 1 || width % heads != 0 || mlpDim < 1) {
             throw new Mm1Exception("vision: width must be a positive multiple of heads; layers and mlpDim positive");

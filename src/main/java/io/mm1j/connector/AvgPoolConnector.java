@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.Shape;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.ParamStore;
+import io.mm1j.nn.Resample;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

@@ -9,6 +9,7 @@ import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.ParamStore;
+import io.mm1j.nn.Resample;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

@@ -6,6 +6,7 @@ import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
 import java.util.Map;
+import io.mm1j.nn.Resample;
 
 /** Small pieces the connectors share. */
 final class ConnectorOps {

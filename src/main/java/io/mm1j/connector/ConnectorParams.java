@@ -3,6 +3,7 @@ package io.mm1j.connector;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
+import io.mm1j.nn.ShapeInit;
 import java.util.Map;
 
 /**

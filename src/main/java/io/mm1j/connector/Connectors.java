@@ -5,7 +5,7 @@ import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.tensor.WeightFiles;
-import io.mm1j.vision.ShapeInit;
+import io.mm1j.nn.ShapeInit;
 import java.util.Map;
 
 /** Builds the connector a {@link ConnectorConfig} names, with random or loaded weights. */

@@ -2,7 +2,7 @@ package io.mm1j.connector;
 
 import ai.djl.ndarray.NDArray;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.vision.Resample;
+import io.mm1j.nn.Resample;
 
 /**
  * The pooling step of the grid connectors (average pooling, C-Abstractor): a g×g patch grid to √k×√k by adaptive

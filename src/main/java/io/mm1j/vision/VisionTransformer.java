@@ -10,6 +10,8 @@ import io.mm1j.nn.Attention;
 import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
+import io.mm1j.nn.Resample;
+import io.mm1j.nn.ShapeInit;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.WeightFiles;
 import java.nio.file.Path;

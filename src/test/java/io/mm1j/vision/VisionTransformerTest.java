@@ -14,6 +14,8 @@ import io.mm1j.config.Presets;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.GradCheck;
 import io.mm1j.nn.ParamStore;
+import io.mm1j.nn.Resample;
+import io.mm1j.nn.ShapeInit;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
 import java.nio.file.Path;
