@@ -65,11 +65,12 @@ public final class BenchmarkReaders {
             }
             List<String> answers = a.answers().stream().map(VqaReader.Answer::answer).toList();
             String consensus = a.multipleChoiceAnswer() != null ? a.multipleChoiceAnswer() : mostFrequent(answers);
-            Path img = VqaReader.imageFile(imageDir, qs.dataSubtype(), q.imageId());
-            if (img == null) {
+            String name = VqaReader.imageName(imageDir, qs.dataSubtype(), q.imageId());
+            if (name == null) {
                 throw new Mm1Exception(questionsFile + ": entry " + i + ": image " + q.imageId() + " not found in "
                         + imageDir);
             }
+            Path img = image(questionsFile, i, imageDir, name);
             out.add(new EvalExample(String.valueOf(q.questionId()), String.valueOf(q.imageId()), img, q.question(),
                     answers, consensus, a.answerType(), a.questionType()));
             i++;

@@ -18,6 +18,8 @@ import java.nio.file.Path;
 public final class JsonFiles {
     /** Shared, thread-safe once configured; never reconfigure it. */
     public static final ObjectMapper MAPPER = new ObjectMapper();
+    /** Largest JSON file read whole: VQAv2's train annotations are ~350 MB, COCO captions ~100 MB. */
+    static final long MAX_BYTES = 1L << 30;
 
     private JsonFiles() {}
 
@@ -27,7 +29,7 @@ public final class JsonFiles {
             throw new Mm1Exception(file + ": file not found" + (Files.exists(file) ? " (not a regular file)" : ""));
         }
         try {
-            return MAPPER.readTree(Files.readAllBytes(file));
+            return MAPPER.readTree(BoundedFiles.readAllBytes(file, MAX_BYTES, "JSON file"));
         } catch (JsonProcessingException e) {
             throw new Mm1Exception(file + ": malformed JSON at line " + e.getLocation().getLineNr() + ", column "
                     + e.getLocation().getColumnNr() + " (" + e.getOriginalMessage() + ")");
