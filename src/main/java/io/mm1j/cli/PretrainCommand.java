@@ -171,9 +171,17 @@ public final class PretrainCommand implements Callable<Integer> {
                     m.get("valLoss")));
             m.forEach((k, v) -> {
                 if (k.startsWith("valLoss/")) {
+                    Double blind = m.get("valLossBlind/" + k.substring(8));
                     sb.append(String.format(Locale.ROOT, "  %s %.4f", k.substring(8), v));
+                    if (blind != null) {
+                        sb.append(String.format(Locale.ROOT, " (blind %.4f)", blind));
+                    }
                 }
             });
+            if (m.containsKey("eval/cider@0")) {
+                sb.append(String.format(Locale.ROOT, "  CIDEr-D@0 %.3f  VQA@0 %.1f%%", m.get("eval/cider@0"),
+                        m.get("eval/vqa@0")));
+            }
             if (bar != null) {
                 bar.pause();
                 System.out.println();

@@ -40,4 +40,11 @@ public record Batch(int batchSize, int seqLen, long[] tokens, long[] targets, fl
         }
         return out;
     }
+
+    /** The same batch with every image's pixels set to 0 (the mean image after CLIP normalisation): a blind baseline. */
+    public Batch blind() {
+        List<ImageSlot> zeroed = images.stream()
+                .map(s -> new ImageSlot(s.row(), s.firstSlot(), new float[s.pixels().length])).toList();
+        return new Batch(batchSize, seqLen, tokens, targets, lossMask, zeroed, imageTokens, cursor, segments, sources);
+    }
 }

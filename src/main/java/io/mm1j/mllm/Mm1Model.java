@@ -113,6 +113,42 @@ public final class Mm1Model implements AutoCloseable {
         }
     }
 
+    /**
+     * The model folder a {@code --model} argument names (DESIGN.md "Run folders"): a model folder as is; a run folder
+     * gives its {@code model/}, or, while training has not finished, its newest checkpoint.
+     */
+    public static Path resolveFolder(Path dir) {
+        if (!Files.exists(dir)) {
+            throw new Mm1Exception("model folder not found: " + dir);
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new Mm1Exception(dir + ": not a folder (a model folder holds config.json, model.safetensors and "
+                    + "tokenizer.json)");
+        }
+        if (Files.isRegularFile(dir.resolve("config.json"))) {
+            return dir;
+        }
+        if (Files.isRegularFile(dir.resolve("model/config.json"))) {
+            return dir.resolve("model");
+        }
+        Path ckpts = dir.resolve("checkpoints");
+        if (Files.isDirectory(ckpts)) {
+            try (var s = Files.list(ckpts)) {
+                Path newest = s.filter(p -> p.getFileName().toString().matches("step-\\d+"))
+                        .filter(p -> Files.isRegularFile(p.resolve("config.json")))
+                        .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString()
+                                .substring(5)))).orElse(null);
+                if (newest != null) {
+                    return newest;
+                }
+            } catch (IOException e) {
+                throw new Mm1Exception(ckpts + ": cannot list: " + e.getMessage(), e);
+            }
+        }
+        throw new Mm1Exception(dir + ": not a model folder (config.json not found) nor a run folder with model/ or "
+                + "checkpoints/");
+    }
+
     private static boolean isMm1jConfig(Path cfgFile) {
         try {
             JsonNode n = new ObjectMapper().readTree(cfgFile.toFile());

@@ -39,11 +39,12 @@ public final class Checkpoint {
     private Checkpoint() {}
 
     /** Writes {@code checkpoints/step-N/} atomically and prunes older ones beyond {@code keep}. */
-    public static Path write(Path checkpoints, Mm1Model model, AdamW opt, State state, int keep) {
+    public static Path write(Path checkpoints, Mm1Model model, AdamW opt, State state, int keep, Path tokenizer) {
         Path target = checkpoints.resolve(PREFIX + state.step());
         try (OutputDir out = OutputDir.create(target, true, "checkpoint")) {
             Path dir = out.staging();
             model.save(dir);
+            Files.copy(tokenizer, dir.resolve("tokenizer.json")); // a checkpoint is a complete model folder too
             SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
             for (Map.Entry<String, NDArray> e : opt.state().entrySet()) {
                 NDArray a = e.getValue();
@@ -59,6 +60,8 @@ public final class Checkpoint {
             s.set("config", state.config());
             AtomicFiles.writeString(dir.resolve("state.json"), s.toPrettyString());
             out.commit();
+        } catch (IOException e) {
+            throw new Mm1Exception(target + ": cannot write checkpoint: " + e.getMessage(), e);
         }
         prune(checkpoints, keep);
         return target;
@@ -89,6 +92,16 @@ public final class Checkpoint {
     }
 
     private static void prune(Path checkpoints, int keep) {
+        // staging folders of a process killed while writing (kill -9): never complete, never read, so removed
+        String mine = ".tmp-" + ProcessHandle.current().pid();
+        try (Stream<Path> s = Files.list(checkpoints)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().startsWith("." + PREFIX)
+                    && !p.getFileName().toString().endsWith(mine)).toList()) {
+                OutputDir.deleteTree(p);
+            }
+        } catch (IOException e) {
+            throw new Mm1Exception(checkpoints + ": cannot remove stale staging folders: " + e.getMessage(), e);
+        }
         List<Path> all = list(checkpoints);
         for (int i = 0; i < all.size() - keep; i++) {
             try {

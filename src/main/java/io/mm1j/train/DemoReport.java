@@ -63,12 +63,13 @@ public final class DemoReport {
 
                 ![loss](%s/plots/loss.png)
                 ![loss per source](%s/plots/loss-per-source.png)
+                ![validation loss with the images and blanked](%s/plots/val-vs-blind.png)
                 ![learning rate](%s/plots/lr.png)
                 ![gradient norm](%s/plots/grad-norm.png)
                 """, s.path("params").asLong(), s.path("steps").asLong(), s.path("peakLr").asDouble(), rel,
                 s.path("finalValLoss").asDouble(), s.path("tokensPerSecond").asDouble(),
                 s.path("wallSeconds").asDouble(), seen.captions(), seen.cider(), blind.cider(), seen.vqa(), blind.vqa(),
-                String.join("\n", seen.examples().stream().map(e -> "- " + e).toList()), rel, rel, rel, rel);
+                String.join("\n", seen.examples().stream().map(e -> "- " + e).toList()), rel, rel, rel, rel, rel);
         AtomicFiles.writeString(out.resolve("report.md"), md);
         return new Result(seen, blind);
     }

@@ -308,7 +308,8 @@ public final class Pretrainer {
                     @Override
                     public void onCheckpoint(long s, Batch last) {
                         Checkpoint.write(dir.resolve("checkpoints"), model, opt, new Checkpoint.State(s,
-                                opt.stepCount(), last.cursor(), best[0], rc.tree()), rc.integer("train.keep_checkpoints"));
+                                opt.stepCount(), last.cursor(), best[0], rc.tree()), rc.integer("train.keep_checkpoints"),
+                                tok.file());
                     }
                 };
                 TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener);
@@ -386,13 +387,25 @@ public final class Pretrainer {
             loss.put("validation", metrics.series("valLoss"));
             Plots.lines(plots.resolve("loss.png"), "loss", "cross-entropy (nats/token)", loss, true);
             Map<String, List<double[]>> perSource = new LinkedHashMap<>();
+            Map<String, List<double[]>> blind = new LinkedHashMap<>();
             metrics.allSeries().forEach((k, v) -> {
-                if (k.startsWith("loss/") || k.startsWith("valLoss/")) {
-                    perSource.put(k, v);
+                if (k.startsWith("loss/")) {
+                    perSource.put("train " + k.substring(5), v);
+                } else if (k.startsWith("valLoss/")) {
+                    perSource.put("validation " + k.substring(8), v);
+                    blind.put(k.substring(8) + ", with images", v);
+                    List<double[]> b = metrics.series("valLossBlind/" + k.substring(8));
+                    if (!b.isEmpty()) {
+                        blind.put(k.substring(8) + ", images blanked", b);
+                    }
                 }
             });
             Plots.lines(plots.resolve("loss-per-source.png"), "loss per source", "cross-entropy (nats/token)",
                     perSource, true);
+            if (!metrics.series("valLossBlind").isEmpty()) {
+                Plots.lines(plots.resolve("val-vs-blind.png"), "validation loss: with the images vs blanked",
+                        "cross-entropy (nats/token)", blind, true);
+            }
             Plots.lines(plots.resolve("lr.png"), "learning rate", "LR", Map.of("lr", metrics.series("lr")), false);
             if (!metrics.series("eval/cider@0").isEmpty()) {
                 Map<String, List<double[]>> fewshot = new LinkedHashMap<>();

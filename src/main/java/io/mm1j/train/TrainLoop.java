@@ -214,15 +214,28 @@ public final class TrainLoop {
         return worst;
     }
 
-    /** Validation loss overall (token-weighted) and per source, without gradients. */
+    /**
+     * Validation loss overall (token-weighted) and per source, without gradients; for a multimodal model also
+     * {@code valLossBlind…}: the same batches with the images zeroed, the baseline that shows what the model reads
+     * from the pictures.
+     */
     public Map<String, Double> evaluate() {
+        Map<String, Double> m = validationLoss("valLoss", false);
+        if (model.isMultimodal()) {
+            m.putAll(validationLoss("valLossBlind", true));
+        }
+        return m;
+    }
+
+    private Map<String, Double> validationLoss(String key, boolean blind) {
         Map<String, Double> m = new LinkedHashMap<>();
         double all = 0;
         long allCount = 0;
         for (Map.Entry<String, List<Batch>> e : valBatches.entrySet()) {
             double sum = 0;
             long count = 0;
-            for (Batch b : e.getValue()) {
+            for (Batch vb : e.getValue()) {
+                Batch b = blind ? vb.blind() : vb;
                 try (NDScope scope = new NDScope()) {
                     Decoder.Output out = model.forward(b, s.maskBetweenDocuments());
                     float[] nll = tokenNll(out.logits(), b).toType(DataType.FLOAT32, false).toFloatArray();
@@ -236,12 +249,12 @@ public final class TrainLoop {
                 }
             }
             if (count > 0) {
-                m.put("valLoss/" + e.getKey(), sum / count);
+                m.put(key + "/" + e.getKey(), sum / count);
             }
             all += sum;
             allCount += count;
         }
-        m.put("valLoss", allCount == 0 ? Double.NaN : all / allCount);
+        m.put(key, allCount == 0 ? Double.NaN : all / allCount);
         return m;
     }
 }
