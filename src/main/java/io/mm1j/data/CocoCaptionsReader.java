@@ -1,7 +1,6 @@
 package io.mm1j.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,10 +23,16 @@ public final class CocoCaptionsReader extends SampleReader {
     private final Path imageDir;
     private final JsonNode images;
     private final Map<Long, List<String>> captions = new HashMap<>();
+    /** Image id → its index in {@code images}: a second entry with the same id is a duplicate. */
+    private final Map<Long, Integer> seenImages = new HashMap<>();
     private int index;
 
     public CocoCaptionsReader(Path json, Path imageDir, SkipReport skips) {
         super(json.toString(), skips);
+        if (imageDir == null) {
+            throw new io.mm1j.Mm1Exception(json + ": COCO captions need the image folder their file_name entries are "
+                    + "relative to");
+        }
         this.json = json;
         this.imageDir = imageDir;
         JsonNode root = Json.readFile(json);
@@ -37,6 +42,7 @@ public final class CocoCaptionsReader extends SampleReader {
             throw new io.mm1j.Mm1Exception(json + ": not COCO captions (needs 'images' and 'annotations' "
                     + "arrays)");
         }
+        Map<Long, Integer> seenAnnotations = new HashMap<>();
         for (int i = 0; i < anns.size(); i++) {
             JsonNode a = anns.get(i);
             String where = json + ": annotations[" + i + "]";
@@ -44,6 +50,16 @@ public final class CocoCaptionsReader extends SampleReader {
             if (!a.path("image_id").canConvertToLong() || !a.path("caption").isTextual()) {
                 skips.skip(SkipReport.BAD_RECORD, where, "needs image_id and caption");
                 continue;
+            }
+            // A repeated annotation id means a merged or hand-edited file; counting its caption twice would skew
+            // both training and CIDEr's document frequencies, so the repeat is refused.
+            if (a.path("id").canConvertToLong()) {
+                Integer first = seenAnnotations.putIfAbsent(a.get("id").asLong(), i);
+                if (first != null) {
+                    skips.skip(SkipReport.BAD_RECORD, where, "duplicate annotation id " + a.get("id").asLong()
+                            + " (first at annotations[" + first + "])");
+                    continue;
+                }
             }
             captions.computeIfAbsent(a.get("image_id").asLong(), k -> new ArrayList<>())
                     .add(a.get("caption").asText().strip());
@@ -62,9 +78,14 @@ public final class CocoCaptionsReader extends SampleReader {
                 continue;
             }
             long id = im.get("id").asLong();
-            Path file = imageDir.resolve(im.get("file_name").asText());
-            if (!Files.isRegularFile(file)) {
-                skips.skip(SkipReport.MISSING_IMAGE, where, file.toString());
+            Integer first = seenImages.putIfAbsent(id, i);
+            if (first != null) {
+                skips.skip(SkipReport.BAD_RECORD, where, "duplicate image id " + id + " (first at images[" + first
+                        + "])");
+                continue;
+            }
+            ImageRef file = ImageStore.file(imageDir, im.get("file_name").asText(), where, skips);
+            if (file == null) {
                 continue;
             }
             List<String> caps = captions.get(id);
@@ -72,7 +93,7 @@ public final class CocoCaptionsReader extends SampleReader {
                 skips.skip(SkipReport.BAD_RECORD, where, "image " + id + " has no captions");
                 continue;
             }
-            return new Sample.Caption(String.valueOf(id), ImageRef.of(file), List.copyOf(caps));
+            return new Sample.Caption(String.valueOf(id), file, List.copyOf(caps));
         }
         return null;
     }

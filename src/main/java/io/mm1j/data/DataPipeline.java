@@ -26,6 +26,7 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DataPipeline.class);
 
     private final java.util.concurrent.atomic.AtomicLong failed = new java.util.concurrent.atomic.AtomicLong();
+    private final boolean skipFailing;
     private final MixtureSampler sampler;
     private final ExecutorService workers;
     private final BlockingQueue<Future<Prepared>> prepared;
@@ -41,6 +42,16 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
      */
     public DataPipeline(MixtureSampler sampler, SampleEncoder encoder, SequencePacker packer, int workers,
                         int queueSize) {
+        this(sampler, encoder, packer, workers, queueSize, false);
+    }
+
+    /**
+     * @param skipFailing true: a sample whose preparation fails with an {@link Mm1Exception} (bad data) is logged,
+     *                    counted and skipped (training); false: the error reaches {@link #next} (strict checks)
+     */
+    public DataPipeline(MixtureSampler sampler, SampleEncoder encoder, SequencePacker packer, int workers,
+                        int queueSize, boolean skipFailing) {
+        this.skipFailing = skipFailing;
         if (workers < 1 || queueSize < 1) {
             throw new Mm1Exception("data pipeline: workers and queue size must be positive");
         }
@@ -113,6 +124,9 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
         try {
             return encoder.prepare(s, before, after).withSource(source);
         } catch (Mm1Exception e) {
+            if (!skipFailing) {
+                throw e;
+            }
             if (closed) { // shutdownNow interrupted the read: not the data's fault, and nobody takes the result
                 return Prepared.skipped(before, after, source);
             }

@@ -2,7 +2,6 @@ package io.mm1j.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mm1j.Mm1Exception;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -31,6 +30,9 @@ public final class VqaReader extends SampleReader {
     /** @param annotationsFile null for questions without answers (test-dev) */
     public VqaReader(Path questionsFile, Path annotationsFile, Path imageDir, SkipReport skips) {
         super(questionsFile.toString(), skips);
+        if (imageDir == null) {
+            throw new Mm1Exception(questionsFile + ": VQA questions need the folder of their COCO images");
+        }
         this.questionsFile = questionsFile;
         this.imageDir = imageDir;
         JsonNode q = Json.readFile(questionsFile);
@@ -39,15 +41,34 @@ public final class VqaReader extends SampleReader {
             throw new Mm1Exception(questionsFile + ": not VQAv2 questions (needs a 'questions' array)");
         }
         subtype = q.path("data_subtype").asText("");
+        // data_subtype becomes part of an image file name (COCO_<data_subtype>_<id>.jpg): keep it a plain name.
+        if (!subtype.matches("[A-Za-z0-9_.-]*") || subtype.contains("..")) {
+            throw new Mm1Exception(questionsFile + ": data_subtype '" + subtype + "' is not a plain name (letters, "
+                    + "digits, '_', '-', '.')");
+        }
         if (annotationsFile != null) {
             JsonNode anns = Json.readFile(annotationsFile).path("annotations");
             if (!anns.isArray()) {
                 throw new Mm1Exception(annotationsFile + ": not VQAv2 annotations (needs an 'annotations' array)");
             }
+            Map<Long, Integer> firstIndex = new HashMap<>();
             for (int i = 0; i < anns.size(); i++) {
                 JsonNode a = anns.get(i);
-                Json.checkFields(a, ANNOTATION_FIELDS, annotationsFile + ": annotations[" + i + "]", skips);
-                annotations.put(a.path("question_id").asLong(), a);
+                String where = annotationsFile + ": annotations[" + i + "]";
+                Json.checkFields(a, ANNOTATION_FIELDS, where, skips);
+                String problem = answersProblem(a);
+                if (problem != null) {
+                    skips.skip(SkipReport.BAD_RECORD, where, problem);
+                    continue;
+                }
+                long qid = a.get("question_id").asLong();
+                Integer first = firstIndex.putIfAbsent(qid, i);
+                if (first != null) {
+                    skips.skip(SkipReport.BAD_RECORD, where, "duplicate question_id " + qid + " (first at "
+                            + "annotations[" + first + "])");
+                    continue;
+                }
+                annotations.put(qid, a);
             }
         }
     }
@@ -64,9 +85,13 @@ public final class VqaReader extends SampleReader {
                 continue;
             }
             long imageId = q.get("image_id").asLong();
-            Path img = findImage(imageId);
-            if (img == null) {
+            String name = findImage(imageId);
+            if (name == null) {
                 skips.skip(SkipReport.MISSING_IMAGE, where, "image " + imageId + " not in " + imageDir);
+                continue;
+            }
+            ImageRef img = ImageStore.file(imageDir, name, where, skips);
+            if (img == null) {
                 continue;
             }
             long qid = q.path("question_id").asLong();
@@ -82,18 +107,39 @@ public final class VqaReader extends SampleReader {
                 skips.skip(SkipReport.BAD_RECORD, where, "question " + qid + " has no annotation");
                 continue;
             }
-            return new Sample.Vqa(String.valueOf(qid), ImageRef.of(img), q.get("question").asText(), answer,
+            return new Sample.Vqa(String.valueOf(qid), img, q.get("question").asText(), answer,
                     List.copyOf(answers), type);
         }
         return null;
     }
 
-    private Path findImage(long id) {
+    /**
+     * Why an annotation cannot be trained or scored on, or null. VQA accuracy is min(#humans that said it / 3, 1)
+     * over the human answers, so an annotation without answers has no defined score.
+     */
+    static String answersProblem(JsonNode a) {
+        if (!a.path("question_id").canConvertToLong()) {
+            return "needs a numeric question_id";
+        }
+        JsonNode answers = a.path("answers");
+        if (!answers.isArray() || answers.isEmpty()) {
+            return "question " + a.get("question_id").asLong() + " has no answers (needs a non-empty 'answers' "
+                    + "array)";
+        }
+        for (int j = 0; j < answers.size(); j++) {
+            if (!answers.get(j).path("answer").isTextual()) {
+                return "answers[" + j + "] has no text 'answer'";
+            }
+        }
+        return null;
+    }
+
+    /** The first of VQAv2's, COCO 2017's and the synthetic world's names under which image {@code id} exists. */
+    private String findImage(long id) {
         for (String name : new String[] {String.format("COCO_%s_%012d.jpg", subtype, id),
                 String.format("%012d.jpg", id), String.format("%012d.png", id)}) {
-            Path p = imageDir.resolve(name);
-            if (Files.isRegularFile(p)) {
-                return p;
+            if (ImageStore.exists(imageDir, name)) {
+                return name;
             }
         }
         return null;

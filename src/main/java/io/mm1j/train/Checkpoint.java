@@ -121,7 +121,11 @@ public final class Checkpoint {
             return new State(n.get("step").asLong(), n.get("optimizerStep").asLong(), c,
                     n.path("bestValLoss").asDouble(Double.NaN), n.get("config"));
         } catch (IOException | RuntimeException e) {
-            throw new Mm1Exception(f + ": not a valid checkpoint state (" + e.getMessage() + ")", e);
+            // one line: Jackson's own message carries a second "at [Source: …]" line
+            String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage()
+                    : e instanceof NullPointerException ? "a field is missing" : String.valueOf(e.getMessage());
+            throw new Mm1Exception(f + ": not a valid checkpoint state (" + why.lines().findFirst().orElse("") + ")",
+                    e);
         }
     }
 

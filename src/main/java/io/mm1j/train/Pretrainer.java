@@ -229,6 +229,9 @@ public final class Pretrainer {
                     cfg.maxImagesPerSequence() > 0 ? cfg.maxImagesPerSequence() : Integer.MAX_VALUE));
             SequencePacker.Config pc = new SequencePacker.Config(rc.integer("train.batch_size"),
                     rc.integer("data.seq_len"), maxImages, k);
+            // training packs a whole optimizer step (grad_accum · batch_size rows) at once; TrainLoop cuts it up
+            SequencePacker.Config stepPc = new SequencePacker.Config(pc.batchSize() * rc.integer("train.grad_accum"),
+                    pc.seqLen(), pc.maxImages(), pc.imageTokens());
             int size = cfg.isMultimodal() ? cfg.vision().imageSize() : 0;
             SampleEncoder encoder = new SampleEncoder(tok::encode, cfg.isMultimodal() ? clipPixels(size) : img -> {
                 throw new Mm1Exception("a text-only model cannot train on images (set model.vision or use text "
@@ -270,9 +273,10 @@ public final class Pretrainer {
             }, "mm1-pretrain-signal");
             Runtime.getRuntime().addShutdownHook(hook);
             long step;
+            long failedSamples;
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start);
-                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(pc),
-                         rc.integer("data.workers"), 4)) {
+                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc),
+                         rc.integer("data.workers"), 4, true)) {
                 progress.start(start, Math.min(total, o.stopAtStep() > 0 ? o.stopAtStep() : total),
                         describe(cfg, peak));
                 TrainLoop.Listener listener = new TrainLoop.Listener() {
@@ -314,6 +318,7 @@ public final class Pretrainer {
                 };
                 TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener);
                 step = loop.run(data, start, () -> stopRequested);
+                failedSamples = data.failedSamples();
                 if (data.failedSamples() > 0) {
                     LOG.warn("{} samples failed to load and were skipped", data.failedSamples());
                 }
@@ -336,6 +341,7 @@ public final class Pretrainer {
             summary.put("wallSeconds", (System.nanoTime() - t0) / 1e9);
             summary.put("tokensPerSecond", timedSteps[0] == 0 ? Double.NaN : tokensPerSecond[0] / timedSteps[0]);
             summary.put("peakLr", peak);
+            summary.put("failedSamples", failedSamples); // this process's share: data items skipped, not fatal
             summary.put("params", ParamCount.all(cfg).get("total"));
             AtomicFiles.writeString(dir.resolve("summary.json"), summary.toPrettyString());
             if (complete) {
@@ -370,7 +376,7 @@ public final class Pretrainer {
                 // one pass over the first samples of the validation split, packed like training data
                 MixtureSampler one = new MixtureSampler(List.of(new MixtureSampler.Source(s.name(), 1, s.val())),
                         seed);
-                try (DataPipeline p = new DataPipeline(one, enc, new SequencePacker(pc), 1, 2)) {
+                try (DataPipeline p = new DataPipeline(one, enc, new SequencePacker(pc), 1, 2, true)) {
                     for (int i = 0; i < n; i++) {
                         batches.add(p.next());
                     }

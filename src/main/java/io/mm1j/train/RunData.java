@@ -13,7 +13,6 @@ import io.mm1j.data.SynthWriter;
 import io.mm1j.data.TextReader;
 import io.mm1j.data.VqaReader;
 import io.mm1j.data.WebDatasetReader;
-import io.mm1j.io.OutputDir;
 import io.mm1j.tokenizer.BpeTrainer;
 import io.mm1j.tokenizer.SpecialTokens;
 import java.io.IOException;
@@ -81,6 +80,12 @@ public final class RunData {
                 long chunks = count(all);
                 long valChunks = Math.round(chunks * valFraction);
                 long trainChunks = chunks - valChunks;
+                if (trainChunks < 1 || (valFraction > 0 && valChunks < 1)) {
+                    throw new Mm1Exception(where + ".path: " + path + " has " + chunks + " text chunk(s) (split at "
+                            + "blank lines, about " + TEXT_CHUNK + " characters each); data.val_fraction "
+                            + valFraction + " leaves " + trainChunks + " for training and " + valChunks
+                            + " for validation: use a longer file or another val_fraction");
+                }
                 out.add(new Source(name, fmt, weight, () -> limit(all.get(), 0, trainChunks),
                         () -> limit(all.get(), trainChunks, chunks)));
             } else {
@@ -135,10 +140,7 @@ public final class RunData {
             }
             throw new Mm1Exception(dir + ": holds synthetic data made with other settings (see " + manifest + ")");
         }
-        try (OutputDir out = OutputDir.create(dir, false, "synthetic data")) {
-            SynthWriter.write(out.staging(), images, imageSize, seed);
-            out.commit();
-        }
+        SynthWriter.write(dir, images, imageSize, seed, false); // staged and renamed by the writer
     }
 
     /** A reader for one source (re-openable: each call starts from the beginning). */
@@ -339,7 +341,8 @@ public final class RunData {
     public static void writeTokenizer(RunConfig rc, List<Source> sources, int defaultVocab, Path out) {
         JsonNode tok = rc.node("tokenizer");
         if (tok.isTextual() && tok.asText().equals("bytes")) {
-            new BpeTrainer(SpecialTokens.COUNT + 256, 1).add("").train().write(out);
+            // any text will do: a vocabulary of exactly special tokens + 256 bytes leaves no room for a merge
+            new BpeTrainer(SpecialTokens.COUNT + 256, 1).add("bytes").train().write(out);
         } else if (tok.isTextual()) {
             Path src = Path.of(tok.asText());
             if (!Files.isRegularFile(src)) {

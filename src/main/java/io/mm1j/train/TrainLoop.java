@@ -20,7 +20,8 @@ import java.util.function.BooleanSupplier;
  * The one training loop of mm1j (pretrain, and every trainer built on it), in nanoGPT's linear order: batch →
  * forward → loss → backward → clip → step → schedule → log → eval → checkpoint.
  *
- * <p>Gradient accumulation takes {@code gradAccum} batches per optimizer step and weights each token's loss by
+ * <p>Each batch of {@code data} is one optimizer step's rows (gradAccum·b); gradient accumulation cuts it into
+ * {@code gradAccum} micro-batches and weights each token's loss by
  * 1 / (trained tokens of all of them), so k micro-batches of b rows give the gradient of one batch of k·b rows.
  * Steps count completed optimizer steps from 1; the LR of step s is {@link LrSchedule#lr}(s).
  */
@@ -73,12 +74,13 @@ public final class TrainLoop {
         Batch last = null;
         while (step < end) {
             long t0 = System.nanoTime();
-            // 1. batch: gradAccum micro-batches make one optimizer step
-            Batch[] micro = new Batch[s.gradAccum()];
+            // 1. batch: one packed batch of gradAccum·b rows per optimizer step, cut into gradAccum micro-batches
+            // (packing the whole step at once keeps its rows those of one batch of gradAccum·b rows: the packer
+            // ends a batch at a sample boundary, so separately packed micro-batches would drop document tails)
+            Batch[] micro = split(data.next(), s.gradAccum());
             long trained = 0;
-            for (int i = 0; i < micro.length; i++) {
-                micro[i] = data.next();
-                trained += micro[i].trainedTokens();
+            for (Batch b : micro) {
+                trained += b.trainedTokens();
             }
             last = micro[micro.length - 1];
             // 2–4. forward, loss, backward (gradients accumulate over the micro-batches)
@@ -108,6 +110,33 @@ public final class TrainLoop {
             }
         }
         return step;
+    }
+
+    /**
+     * Rows {@code [from, to)} of each of {@code parts} equal slices of {@code b} (the last may be smaller); images
+     * keep their order with rows renumbered. Only the last part carries the batch's data cursor.
+     */
+    static Batch[] split(Batch b, int parts) {
+        if (parts <= 1) {
+            return new Batch[] {b};
+        }
+        int rows = (b.batchSize() + parts - 1) / parts;
+        java.util.List<Batch> out = new java.util.ArrayList<>();
+        int t = b.seqLen();
+        for (int from = 0; from < b.batchSize(); from += rows) {
+            int to = Math.min(b.batchSize(), from + rows);
+            int f = from;
+            java.util.List<Batch.ImageSlot> images = b.images().stream()
+                    .filter(im -> im.row() >= f && im.row() < to)
+                    .map(im -> new Batch.ImageSlot(im.row() - f, im.firstSlot(), im.pixels())).toList();
+            out.add(new Batch(to - from, t, java.util.Arrays.copyOfRange(b.tokens(), from * t, to * t),
+                    java.util.Arrays.copyOfRange(b.targets(), from * t, to * t),
+                    java.util.Arrays.copyOfRange(b.lossMask(), from * t, to * t), images, b.imageTokens(),
+                    to == b.batchSize() ? b.cursor() : null,
+                    java.util.Arrays.copyOfRange(b.segments(), from * t, to * t),
+                    java.util.Arrays.copyOfRange(b.sources(), from * t, to * t)));
+        }
+        return out.toArray(Batch[]::new);
     }
 
     /** Token losses of one step, per source. */
