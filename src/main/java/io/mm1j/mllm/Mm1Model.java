@@ -123,8 +123,7 @@ public final class Mm1Model implements AutoCloseable {
             throw new Mm1Exception("model folder not found: " + dir);
         }
         if (!Files.isDirectory(dir)) {
-            throw new Mm1Exception(dir + ": not a folder (a model folder holds config.json, model.safetensors and "
-                    + "tokenizer.json)");
+            throw new Mm1Exception(dir + ": not a model folder (a file)");
         }
         if (Files.isRegularFile(dir.resolve("config.json"))) {
             return dir;

@@ -205,7 +205,8 @@ public final class BpeTrainer {
 
     /** Learns merges until the vocabulary has {@code vocabSize} tokens or no pair is frequent enough. */
     public Result train() {
-        if (wordCounts.isEmpty()) {
+        // Merges need text; the byte vocabulary alone (vocabSize = specials + 256: `tokenizer: "bytes"`) does not.
+        if (wordCounts.isEmpty() && vocabSize > SpecialTokens.COUNT + 256) {
             throw new Mm1Exception("tokenizer training: no input text");
         }
         long t0 = System.nanoTime();
