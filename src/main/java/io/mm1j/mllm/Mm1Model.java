@@ -14,6 +14,7 @@ import io.mm1j.connector.Connectors;
 import io.mm1j.connector.VlConnector;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
@@ -152,8 +153,13 @@ public final class Mm1Model implements AutoCloseable {
         if (pixels.getDataType() != params.dtype()) {
             pixels = pixels.toType(params.dtype(), false); // preprocessing gives float32; a float64 model needs f64
         }
-        NDArray patches = vision.forward(pixels).patchTokens(); // (N, P, Dv)
-        return connector.forward(patches); // (N, k, D)
+        VisionTransformer.Output encoded = vision.forward(pixels);
+        NDArray tokens = connector.forward(encoded.patchTokens()); // (N, P, Dv) → (N, k, D)
+        if (!BlockScope.recording()) { // inference frees as it goes: only the image tokens stay
+            encoded.patchTokens().close();
+            encoded.cls().close();
+        }
+        return tokens;
     }
 
     /**

@@ -8,6 +8,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.norm.LayerNorm;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.Attention;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
@@ -162,9 +163,26 @@ public final class VisionTransformer {
             throw new Mm1Exception("vision encoder: expected images (N, 3, H, W) with H and W multiples of "
                     + p + ", got " + ps);
         }
-        long n = ps.get(0);
         int gh = Math.toIntExact(ps.get(2) / p);
         int gw = Math.toIntExact(ps.get(3) / p);
+        // Without gradient recording every step keeps only its output (BlockScope): the embedding temporaries,
+        // then one block's intermediates at a time, so peak memory does not grow with depth.
+        NDArray embedded = BlockScope.run(() -> embed(pixels, gh, gw)); // (N, 1+P, D)
+        int run = config.featureLayer() < 0 ? config.layers() + 1 + config.featureLayer() : config.featureLayer();
+        NDArray h = BlockScope.chain(embedded, 0, run, this::block);
+        NDArray patchTokens = h.get(":, 1:, :"); // (N, P, D)
+        NDArray pooled = BlockScope.run(() -> layerNorm(h.get(":, 0, :"), POST_LN)); // (N, D)
+        if (!BlockScope.recording()) { // the view keeps the storage; closing the outputs then frees all of it
+            embedded.close();
+            h.close();
+        }
+        return new Output(patchTokens, pooled);
+    }
+
+    /** Patch embedding, CLS token, position embeddings and pre-LayerNorm: pixels → (N, 1 + gh·gw, D). */
+    private NDArray embed(NDArray pixels, int gh, int gw) {
+        int p = config.patchSize();
+        long n = pixels.getShape().get(0);
         long d = config.width();
         NDArray patches = pixels.reshape(n, 3, gh, p, gw, p)
                 .transpose(0, 2, 4, 1, 3, 5) // (N, gh, gw, 3, p, p)
@@ -173,14 +191,7 @@ public final class VisionTransformer {
         NDArray x = Ops.linear(patches, kernel); // (N, P, D)
         NDArray cls = params.get(CLS).reshape(1, 1, d).broadcast(n, 1, d); // (N, 1, D)
         NDArray h = cls.concat(x, 1).add(positions(gh, gw)); // (N, 1+P, D)
-        h = layerNorm(h, PRE_LN);
-        int run = config.featureLayer() < 0 ? config.layers() + 1 + config.featureLayer() : config.featureLayer();
-        for (int i = 0; i < run; i++) {
-            h = block(h, i);
-        }
-        NDArray patchTokens = h.get(":, 1:, :"); // (N, P, D)
-        NDArray pooled = layerNorm(h.get(":, 0, :"), POST_LN); // (N, D)
-        return new Output(patchTokens, pooled);
+        return layerNorm(h, PRE_LN);
     }
 
     /**
@@ -200,8 +211,18 @@ public final class VisionTransformer {
         return pos.get("0:1, :").concat(rows, 0);
     }
 
-    /** One pre-LN block: {@code x + attn(ln1(x))}, then {@code x + mlp(ln2(x))}. {@code h (N, T, D)}. */
+    /**
+     * One pre-LN block: {@code x + attn(ln1(x))}, then {@code x + mlp(ln2(x))}. {@code h (N, T, D)}. Each residual
+     * half is its own {@link BlockScope} step, so inference holds either the attention's or the MLP's
+     * intermediates, never both.
+     */
     public NDArray block(NDArray h, int i) {
+        NDArray a = BlockScope.run(() -> h.add(attention(h, i)));
+        return BlockScope.run(() -> a.add(mlp(a, i)));
+    }
+
+    /** {@code out_proj(attn(ln1(h)))}: (N, T, D) → (N, T, D). */
+    private NDArray attention(NDArray h, int i) {
         String l = layer(i);
         Shape hs = h.getShape();
         long b = hs.get(0);
@@ -214,9 +235,14 @@ public final class VisionTransformer {
         NDArray k = proj(n1, l + "self_attn.k_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (N, H, T, hd)
         NDArray v = proj(n1, l + "self_attn.v_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (N, H, T, hd)
         NDArray a = Attention.attend(q, k, v, null, scale).transpose(0, 2, 1, 3).reshape(b, t, d); // (N, T, D)
-        h = h.add(proj(a, l + "self_attn.out_proj."));
+        return proj(a, l + "self_attn.out_proj.");
+    }
+
+    /** {@code fc2(act(fc1(ln2(h))))}: (N, T, D) → (N, T, D). */
+    private NDArray mlp(NDArray h, int i) {
+        String l = layer(i);
         NDArray n2 = layerNorm(h, l + "layer_norm2.");
-        return h.add(proj(activation(proj(n2, l + "mlp.fc1.")), l + "mlp.fc2."));
+        return proj(activation(proj(n2, l + "mlp.fc1.")), l + "mlp.fc2.");
     }
 
     private NDArray proj(NDArray x, String prefix) {
