@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.config.ParamCount;
 import io.mm1j.llm.Decoder;
+import io.mm1j.nn.MemoryProbe;
 import io.mm1j.train.AdamW;
 import io.mm1j.train.LmStep;
 
@@ -28,6 +29,7 @@ public final class TrainStepBench {
         d.params().enableGradients();
         double[] times = new double[steps];
         double lastLoss = 0;
+        long ndBytes;
         try (AdamW opt = AdamW.standard(d.params())) {
             for (int s = -2; s < steps; s++) { // two warm-up steps
                 long t0 = System.nanoTime();
@@ -41,6 +43,7 @@ public final class TrainStepBench {
                     times[s] = (System.nanoTime() - t0) / 1e9;
                 }
             }
+            ndBytes = MemoryProbe.liveBytes(root); // weights, gradients and AdamW moments between steps
         } finally {
             d.close();
         }
@@ -62,6 +65,7 @@ public final class TrainStepBench {
         o.put("gemmGflops", gemm);
         o.put("mfu", gflops / gemm);
         o.put("loss", lastLoss);
-        return o;
+        o.put("ndArrayBytes", ndBytes);
+        return PeakRss.addTo(o);
     }
 }

@@ -13,6 +13,7 @@ import io.mm1j.config.VisionConfig;
 import io.mm1j.connector.ConnectorParams;
 import io.mm1j.connector.Connectors;
 import io.mm1j.connector.VlConnector;
+import io.mm1j.nn.MemoryProbe;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
 import io.mm1j.vision.VisionTransformer;
@@ -30,7 +31,12 @@ public final class VisionBench {
     private VisionBench() {}
 
     public static double encoderFlopsPerImage(VisionConfig v) {
-        double p = v.numPatches();
+        return encoderFlopsPerImage(v, v.numPatches());
+    }
+
+    /** Encoder FLOPs per image of {@code patches} patch tokens (a non-native resolution). */
+    public static double encoderFlopsPerImage(VisionConfig v, int patches) {
+        double p = patches;
         double t = p + 1;
         double d = v.width();
         double block = 2 * t * 4 * d * d + 4 * t * t * d + 4 * t * d * v.mlpDim();
@@ -39,6 +45,14 @@ public final class VisionBench {
     }
 
     public static ObjectNode run(NDManager root, Mm1Config cfg, String preset, int batch, int reps) {
+        return run(root, cfg, preset, batch, reps, 0);
+    }
+
+    /**
+     * @param imageSize input side in pixels (a multiple of the patch size; the position embeddings are
+     *                  interpolated, as for MM1's 672 px high-resolution tiles), or 0 for the preset's resolution
+     */
+    public static ObjectNode run(NDManager root, Mm1Config cfg, String preset, int batch, int reps, int imageSize) {
         if (!cfg.isMultimodal()) {
             throw new Mm1Exception("preset " + preset + " has no vision encoder");
         }
@@ -46,14 +60,22 @@ public final class VisionBench {
             throw new Mm1Exception("--batch and --reps must be positive");
         }
         VisionConfig v = cfg.vision();
+        int size = imageSize == 0 ? v.imageSize() : imageSize;
+        if (size < 0 || size % v.patchSize() != 0) {
+            throw new Mm1Exception("--image-size must be a positive multiple of the patch size " + v.patchSize()
+                    + ", got " + imageSize);
+        }
+        int patches = (size / v.patchSize()) * (size / v.patchSize());
         ConnectorConfig c = cfg.connector();
         int llm = cfg.llm().hiddenSize();
         double gemm = GemmBench.gflops(root, 2048, 5);
         double[] secs = new double[reps];
-        try (ParamStore p = new ParamStore(root, DataType.FLOAT32)) {
+        long peakNd;
+        try (ParamStore p = new ParamStore(root, DataType.FLOAT32);
+             MemoryProbe probe = new MemoryProbe(root)) {
             VisionTransformer vit = VisionTransformer.init(v, p);
             VlConnector connector = Connectors.init(c, v, llm, p);
-            NDArray pixels = p.manager().randomNormal(new Shape(batch, 3, v.imageSize(), v.imageSize()));
+            NDArray pixels = p.manager().randomNormal(new Shape(batch, 3, size, size));
             for (int r = -2; r < reps; r++) { // two warm-up passes
                 long t0 = System.nanoTime();
                 try (NDScope scope = new NDScope()) {
@@ -65,15 +87,16 @@ public final class VisionBench {
                     secs[r] = (System.nanoTime() - t0) / 1e9;
                 }
             }
+            peakNd = probe.peakBytes();
         }
         Arrays.sort(secs);
         double sec = secs[reps / 2];
-        double flops = encoderFlopsPerImage(v) + ConnectorParams.flopsPerImage(c, v, llm, v.numPatches());
+        double flops = encoderFlopsPerImage(v, patches) + ConnectorParams.flopsPerImage(c, v, llm, patches);
         double gflops = flops * batch / sec / 1e9;
         ObjectNode o = Bench.report("vision");
         o.put("preset", preset);
-        o.put("imageSize", v.imageSize());
-        o.put("patches", v.numPatches());
+        o.put("imageSize", size);
+        o.put("patches", patches);
         o.put("connector", c.type());
         o.put("imageTokens", c.imageTokens());
         o.put("batch", batch);
@@ -85,6 +108,8 @@ public final class VisionBench {
         o.put("gflops", gflops);
         o.put("gemmGflops", gemm);
         o.put("mfu", gflops / gemm);
-        return o;
+        // NDArray bytes alive at the fullest moment of a forward (weights included), sampled at every block end
+        o.put("peakNdArrayBytes", peakNd);
+        return PeakRss.addTo(o);
     }
 }

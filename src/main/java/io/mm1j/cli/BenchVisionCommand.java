@@ -22,6 +22,10 @@ public final class BenchVisionCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     int reps;
 
+    @Option(names = "--image-size", defaultValue = "0", description = "Input side in pixels, a multiple of the "
+            + "patch size (e.g. 672 for MM1's high-resolution tiles; default: the preset's).")
+    int imageSize;
+
     @Option(names = "--json", description = "Print JSON.")
     boolean json;
 
@@ -29,7 +33,7 @@ public final class BenchVisionCommand implements Callable<Integer> {
     public Integer call() {
         var cfg = Presets.load(preset);
         try (NDManager root = Engines.newRootManager(0)) {
-            BenchCommand.print(VisionBench.run(root, cfg, preset, batch, reps), json);
+            BenchCommand.print(VisionBench.run(root, cfg, preset, batch, reps, imageSize), json);
         }
         return 0;
     }
