@@ -159,7 +159,7 @@ public final class Decoder implements AutoCloseable {
      * @return logits (B, T, V) or (B, 1, V), and the MoE auxiliary loss
      */
     public Output forward(NDArray h, NDArray keep, KvCache cache, boolean lastOnly) {
-        Context ctx = context(h, keep, cache);
+        Context ctx = context(Math.toIntExact(h.getShape().get(1)), keep, cache);
         NDArray aux = null;
         List<int[]> loads = new ArrayList<>();
         NDArray x = h;
@@ -187,13 +187,14 @@ public final class Decoder implements AutoCloseable {
     public record Context(int t, NDArray mask, Rope.Angles angles, float[] tokenKeep, KvCache cache) {}
 
     /**
-     * The per-pass inputs of the layers for {@code h (B, T, D)}.
+     * The per-pass inputs of the layers for T new positions. Arrays are created in the caller's scope, so build
+     * it where it outlives every layer.
      *
+     * @param t     new positions this pass
      * @param keep  (B, S) 1 for real tokens, 0 for padding (S = cached + T), or null
      * @param cache KV cache to read and extend, or null
      */
-    public Context context(NDArray h, NDArray keep, KvCache cache) {
-        int t = Math.toIntExact(h.getShape().get(1));
+    public Context context(int t, NDArray keep, KvCache cache) {
         int start = cache == null ? 0 : cache.length();
         int s = start + t;
         DataType dt = params.dtype();

@@ -170,8 +170,18 @@ public final class Mm1Model implements AutoCloseable {
      * @param imageTokenId  the tokenizer's {@code <image>} id
      */
     public NDArray inputEmbeddings(NDArray ids, NDArray pixels, int imageTokenId) {
+        return spliceImages(ids, pixels == null ? null : encodeImages(pixels), imageTokenId);
+    }
+
+    /**
+     * Token embeddings with already encoded image tokens spliced in at the placeholder runs (the step after
+     * {@link #encodeImages}; activation checkpointing calls the two separately).
+     *
+     * @param imageTokens (N, k, D) in slot order, or null when the batch has no images
+     */
+    public NDArray spliceImages(NDArray ids, NDArray imageTokens, int imageTokenId) {
         NDArray text = decoder.embed(ids); // (B, T, D)
-        int images = pixels == null ? 0 : Math.toIntExact(pixels.getShape().get(0));
+        int images = imageTokens == null ? 0 : Math.toIntExact(imageTokens.getShape().get(0));
         long[] flat = ids.toLongArray();
         Shape s = ids.getShape();
         int k = connector == null ? 0 : connector.imageTokens();
@@ -181,7 +191,7 @@ public final class Mm1Model implements AutoCloseable {
         if (images == 0) {
             return text;
         }
-        return ImageSplicer.splice(text, encodeImages(pixels), slots);
+        return ImageSplicer.splice(text, imageTokens, slots);
     }
 
     /** Full forward: logits (B, T, V) and the MoE auxiliary loss. */
@@ -234,6 +244,16 @@ public final class Mm1Model implements AutoCloseable {
 
     public Decoder decoder() {
         return decoder;
+    }
+
+    /** The image encoder, or null for a text-only model. */
+    public VisionTransformer vision() {
+        return vision;
+    }
+
+    /** The VL connector, or null for a text-only model. */
+    public VlConnector connector() {
+        return connector;
     }
 
     public boolean isMultimodal() {

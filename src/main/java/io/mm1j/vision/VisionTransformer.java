@@ -163,13 +163,10 @@ public final class VisionTransformer {
             throw new Mm1Exception("vision encoder: expected images (N, 3, H, W) with H and W multiples of "
                     + p + ", got " + ps);
         }
-        int gh = Math.toIntExact(ps.get(2) / p);
-        int gw = Math.toIntExact(ps.get(3) / p);
         // Without gradient recording every step keeps only its output (BlockScope): the embedding temporaries,
         // then one block's intermediates at a time, so peak memory does not grow with depth.
-        NDArray embedded = BlockScope.run(() -> embed(pixels, gh, gw)); // (N, 1+P, D)
-        int run = config.featureLayer() < 0 ? config.layers() + 1 + config.featureLayer() : config.featureLayer();
-        NDArray h = BlockScope.chain(embedded, 0, run, this::block);
+        NDArray embedded = BlockScope.run(() -> embeddings(pixels)); // (N, 1+P, D)
+        NDArray h = BlockScope.chain(embedded, 0, depth(), this::block);
         NDArray patchTokens = h.get(":, 1:, :"); // (N, P, D)
         NDArray pooled = BlockScope.run(() -> layerNorm(h.get(":, 0, :"), POST_LN)); // (N, D)
         if (!BlockScope.recording()) { // the view keeps the storage; closing the outputs then frees all of it
@@ -179,9 +176,19 @@ public final class VisionTransformer {
         return new Output(patchTokens, pooled);
     }
 
-    /** Patch embedding, CLS token, position embeddings and pre-LayerNorm: pixels → (N, 1 + gh·gw, D). */
-    private NDArray embed(NDArray pixels, int gh, int gw) {
+    /** Blocks run up to the feature layer (HF {@code hidden_states[featureLayer]}). */
+    public int depth() {
+        return config.featureLayer() < 0 ? config.layers() + 1 + config.featureLayer() : config.featureLayer();
+    }
+
+    /**
+     * Patch embedding, CLS token, position embeddings and pre-LayerNorm: pixels (N, 3, H, W), already checked by
+     * {@link #forward} → (N, 1 + gh·gw, D), the input of block 0.
+     */
+    public NDArray embeddings(NDArray pixels) {
         int p = config.patchSize();
+        int gh = Math.toIntExact(pixels.getShape().get(2) / p);
+        int gw = Math.toIntExact(pixels.getShape().get(3) / p);
         long n = pixels.getShape().get(0);
         long d = config.width();
         NDArray patches = pixels.reshape(n, 3, gh, p, gw, p)
