@@ -45,19 +45,21 @@ public final class VisionBench {
     }
 
     public static ObjectNode run(NDManager root, Mm1Config cfg, String preset, int batch, int reps) {
-        return run(root, cfg, preset, batch, reps, 0);
+        return run(root, cfg, preset, batch, reps, 0, 2);
     }
 
     /**
      * @param imageSize input side in pixels (a multiple of the patch size; the position embeddings are
      *                  interpolated, as for MM1's 672 px high-resolution tiles), or 0 for the preset's resolution
+     * @param warmup    untimed forwards first (0 for a memory-only run: the peak is reached by the first forward)
      */
-    public static ObjectNode run(NDManager root, Mm1Config cfg, String preset, int batch, int reps, int imageSize) {
+    public static ObjectNode run(NDManager root, Mm1Config cfg, String preset, int batch, int reps, int imageSize,
+                                 int warmup) {
         if (!cfg.isMultimodal()) {
             throw new Mm1Exception("preset " + preset + " has no vision encoder");
         }
-        if (batch < 1 || reps < 1) {
-            throw new Mm1Exception("--batch and --reps must be positive");
+        if (batch < 1 || reps < 1 || warmup < 0) {
+            throw new Mm1Exception("--batch and --reps must be positive and --warmup not negative");
         }
         VisionConfig v = cfg.vision();
         int size = imageSize == 0 ? v.imageSize() : imageSize;
@@ -76,7 +78,7 @@ public final class VisionBench {
             VisionTransformer vit = VisionTransformer.init(v, p);
             VlConnector connector = Connectors.init(c, v, llm, p);
             NDArray pixels = p.manager().randomNormal(new Shape(batch, 3, size, size));
-            for (int r = -2; r < reps; r++) { // two warm-up passes
+            for (int r = -warmup; r < reps; r++) {
                 long t0 = System.nanoTime();
                 try (NDScope scope = new NDScope()) {
                     NDArray tokens = connector.forward(vit.forward(pixels).patchTokens()); // (B, k, D)
@@ -100,6 +102,7 @@ public final class VisionBench {
         o.put("connector", c.type());
         o.put("imageTokens", c.imageTokens());
         o.put("batch", batch);
+        o.put("warmup", warmup);
         o.put("paramsVision", ParamCount.vision(v));
         o.put("paramsConnector", ConnectorParams.count(c, v, llm));
         o.put("gflopPerImage", flops / 1e9);

@@ -26,6 +26,10 @@ public final class BenchVisionCommand implements Callable<Integer> {
             + "patch size (e.g. 672 for MM1's high-resolution tiles; default: the preset's).")
     int imageSize;
 
+    @Option(names = "--warmup", defaultValue = "2", description = "Untimed forwards first (default "
+            + "${DEFAULT-VALUE}; 0 for a memory-only run).")
+    int warmup;
+
     @Option(names = "--json", description = "Print JSON.")
     boolean json;
 
@@ -33,7 +37,7 @@ public final class BenchVisionCommand implements Callable<Integer> {
     public Integer call() {
         var cfg = Presets.load(preset);
         try (NDManager root = Engines.newRootManager(0)) {
-            BenchCommand.print(VisionBench.run(root, cfg, preset, batch, reps, imageSize), json);
+            BenchCommand.print(VisionBench.run(root, cfg, preset, batch, reps, imageSize, warmup), json);
         }
         return 0;
     }

@@ -224,11 +224,13 @@ public final class Decoder implements AutoCloseable {
         int[][] load = new int[1][];
         NDList out = BlockScope.runAll(() -> {
             String l = layer(i);
-            NDArray m = Ops.rmsNorm(mid, params.get(l + "post_attention_layernorm.weight"), eps);
-            if (!config.isMoeLayer(i)) {
-                return new NDList(mid.add(Ops.swiGlu(m, params.get(l + "mlp.gate_proj.weight"),
-                        params.get(l + "mlp.up_proj.weight"), params.get(l + "mlp.down_proj.weight"))));
+            if (!config.isMoeLayer(i)) { // per token, so a long prefill runs it over blocks of rows
+                return new NDList(mid.add(BlockScope.perRow(mid, config.intermediateSize(), x -> Ops.swiGlu(
+                        Ops.rmsNorm(x, params.get(l + "post_attention_layernorm.weight"), eps),
+                        params.get(l + "mlp.gate_proj.weight"), params.get(l + "mlp.up_proj.weight"),
+                        params.get(l + "mlp.down_proj.weight")))));
             }
+            NDArray m = Ops.rmsNorm(mid, params.get(l + "post_attention_layernorm.weight"), eps);
             MoeFeedForward.Output mo = MoeFeedForward.forward(params, config, i, m, ctx.tokenKeep());
             load[0] = mo.expertLoad();
             return new NDList(mid.add(mo.y()), mo.auxLoss());

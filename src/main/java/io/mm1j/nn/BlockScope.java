@@ -1,8 +1,11 @@
 package io.mm1j.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.function.Supplier;
 
@@ -94,6 +97,38 @@ public final class BlockScope {
             h = next;
         }
         return h;
+    }
+
+    /**
+     * Intermediates budget of one row block in {@link #perRow}: 32 MiB, the same as one block of attention scores.
+     */
+    public static final long ROW_BLOCK_BYTES = 32L << 20;
+
+    /**
+     * A per-token function (an MLP, a norm) applied to {@code x (…, D)}. Without gradient recording the rows are
+     * processed in blocks whose widest intermediate ({@code widest} values per row) stays within
+     * {@link #ROW_BLOCK_BYTES}, each block's intermediates freed before the next: exact, since no row depends on
+     * another. Under recording it is one call (autograd keeps everything anyway).
+     */
+    public static NDArray perRow(NDArray x, long widest, java.util.function.UnaryOperator<NDArray> f) {
+        Shape s = x.getShape();
+        long d = s.get(s.dimension() - 1);
+        long rows = s.size() / d;
+        long block = Math.max(1, ROW_BLOCK_BYTES / (widest * x.getDataType().getNumOfBytes()));
+        if (recording() || rows <= block) {
+            return f.apply(x);
+        }
+        NDArray flat = x.reshape(rows, d); // (M, D)
+        NDList parts = new NDList();
+        for (long r0 = 0; r0 < rows; r0 += block) {
+            NDArray part = flat.get(new NDIndex("{}:{}", r0, Math.min(rows, r0 + block)));
+            parts.add(run(() -> f.apply(part)));
+        }
+        NDArray out = NDArrays.concat(parts, 0); // (M, D')
+        parts.close();
+        long[] shape = s.getShape().clone();
+        shape[shape.length - 1] = out.getShape().get(1);
+        return out.reshape(shape);
     }
 
     /**

@@ -225,7 +225,7 @@ public final class VisionTransformer {
      */
     public NDArray block(NDArray h, int i) {
         NDArray a = BlockScope.run(() -> h.add(attention(h, i)));
-        return BlockScope.run(() -> a.add(mlp(a, i)));
+        return BlockScope.run(() -> a.add(BlockScope.perRow(a, config.mlpDim(), x -> mlp(x, i))));
     }
 
     /** {@code out_proj(attn(ln1(h)))}: (N, T, D) → (N, T, D). */
@@ -245,7 +245,7 @@ public final class VisionTransformer {
         return proj(a, l + "self_attn.out_proj.");
     }
 
-    /** {@code fc2(act(fc1(ln2(h))))}: (N, T, D) → (N, T, D). */
+    /** {@code fc2(act(fc1(ln2(h))))}, per token: (…, D) → (…, D). */
     private NDArray mlp(NDArray h, int i) {
         String l = layer(i);
         NDArray n2 = layerNorm(h, l + "layer_norm2.");

@@ -55,4 +55,16 @@ class AttentionBlocksTest extends ManagedNdTest {
         }
         assertEquals(0, worst, 1e-5, "largest difference between blocked and plain attention");
     }
+
+    @Test
+    void perRowBlocksEqualOneCallForAPerTokenMlp() {
+        NDArray x = rand(3, 50, 8);
+        NDArray w1 = rand(16, 8);
+        NDArray w2 = rand(8, 16);
+        java.util.function.UnaryOperator<NDArray> mlp = t -> Ops.linear(Ops.silu(Ops.linear(t, w1)), w2);
+        // widest = 2^22 float64 values per row → one row per 32 MiB block: 150 blocks
+        NDArray blocked = BlockScope.perRow(x, 1L << 22, mlp);
+        assertEquals(x.getShape(), blocked.getShape());
+        assertArrayEquals(mlp.apply(x).toDoubleArray(), blocked.toDoubleArray(), 1e-13);
+    }
 }
