@@ -13,9 +13,12 @@ import java.util.List;
  * @param images      the images in (row, position) order with their pixels [3, H, W]
  * @param imageTokens k, placeholder positions per image
  * @param cursor      the data cursor to resume after this batch
+ * @param segments    [B, T] the packed sample (document) each position belongs to, numbered from 0 within its row;
+ *                    -1 for padding. Attention can be kept inside a document ({@code data.mask_between_documents})
+ * @param sources     [B, T] the mixture source index of each position's sample, -1 for padding or unknown
  */
 public record Batch(int batchSize, int seqLen, long[] tokens, long[] targets, float[] lossMask, List<ImageSlot> images,
-                    int imageTokens, MixtureSampler.Cursor cursor) {
+                    int imageTokens, MixtureSampler.Cursor cursor, int[] segments, byte[] sources) {
     /** An image whose k slots start at {@code firstSlot} of {@code row}. */
     public record ImageSlot(int row, int firstSlot, float[] pixels) {}
 
@@ -36,5 +39,12 @@ public record Batch(int batchSize, int seqLen, long[] tokens, long[] targets, fl
             System.arraycopy(images.get(i).pixels(), 0, out, i * per, per);
         }
         return out;
+    }
+
+    /** The same batch with every image's pixels set to 0 (the mean image after CLIP normalisation): a blind baseline. */
+    public Batch blind() {
+        List<ImageSlot> zeroed = images.stream()
+                .map(s -> new ImageSlot(s.row(), s.firstSlot(), new float[s.pixels().length])).toList();
+        return new Batch(batchSize, seqLen, tokens, targets, lossMask, zeroed, imageTokens, cursor, segments, sources);
     }
 }

@@ -23,7 +23,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
     private static final Object END = new Object();
     private static final AtomicInteger IDS = new AtomicInteger();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DataPipeline.class);
 
+    private final java.util.concurrent.atomic.AtomicLong failed = new java.util.concurrent.atomic.AtomicLong();
+    private final boolean skipFailing;
     private final MixtureSampler sampler;
     private final ExecutorService workers;
     private final BlockingQueue<Future<Prepared>> prepared;
@@ -39,6 +42,16 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
      */
     public DataPipeline(MixtureSampler sampler, SampleEncoder encoder, SequencePacker packer, int workers,
                         int queueSize) {
+        this(sampler, encoder, packer, workers, queueSize, false);
+    }
+
+    /**
+     * @param skipFailing true: a sample whose preparation fails with an {@link Mm1Exception} (bad data) is logged,
+     *                    counted and skipped (training); false: the error reaches {@link #next} (strict checks)
+     */
+    public DataPipeline(MixtureSampler sampler, SampleEncoder encoder, SequencePacker packer, int workers,
+                        int queueSize, boolean skipFailing) {
+        this.skipFailing = skipFailing;
         if (workers < 1 || queueSize < 1) {
             throw new Mm1Exception("data pipeline: workers and queue size must be positive");
         }
@@ -53,7 +66,8 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
                     MixtureSampler.Cursor before = sampler.cursor();
                     Sample s = sampler.next();
                     MixtureSampler.Cursor after = sampler.cursor();
-                    prepared.put(this.workers.submit(() -> encoder.prepare(s, before, after)));
+                    int source = sampler.lastSource();
+                    prepared.put(this.workers.submit(() -> prepareOrSkip(encoder, s, before, after, source)));
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -97,6 +111,38 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
         }, "mm1-data-" + id + "-packer");
         producer.start();
         packerThread.start();
+    }
+
+    /**
+     * One failing item (a corrupt image behind a valid record, an unreadable file) must not kill a long run: it is
+     * logged, counted ({@link #failedSamples}) and replaced by an empty sample that keeps the cursors, so the
+     * stream — and an exact resume — is unchanged for every other sample. Programming errors (not
+     * {@link Mm1Exception}) still stop the pipeline.
+     */
+    private Prepared prepareOrSkip(SampleEncoder encoder, Sample s, MixtureSampler.Cursor before,
+                                   MixtureSampler.Cursor after, int source) {
+        try {
+            return encoder.prepare(s, before, after).withSource(source);
+        } catch (Mm1Exception e) {
+            if (!skipFailing) {
+                throw e;
+            }
+            if (closed) { // shutdownNow interrupted the read: not the data's fault, and nobody takes the result
+                return Prepared.skipped(before, after, source);
+            }
+            long n = failed.incrementAndGet();
+            if (n <= 10) {
+                LOG.warn("skipping sample {} ({}): {}", s.id(), n, e.getMessage());
+            } else if (n == 11) {
+                LOG.warn("further failing samples are counted but not logged");
+            }
+            return Prepared.skipped(before, after, source);
+        }
+    }
+
+    /** Samples that failed to prepare and were skipped so far. */
+    public long failedSamples() {
+        return failed.get();
     }
 
     private static final class Stop extends RuntimeException {

@@ -18,6 +18,14 @@ import javax.imageio.ImageIO;
  * @param bytes the encoded image (PNG/JPEG), or null when {@code file} is set
  */
 public record ImageRef(String name, Path file, byte[] bytes) {
+    static {
+        // ImageIO registers its readers lazily; data workers decoding concurrently on first use could find no
+        // reader and get null ("unknown format") for a valid PNG. Register once, up front, and decode in memory
+        // rather than through temp-file caches shared by the workers.
+        ImageIO.scanForPlugins();
+        ImageIO.setUseCache(false);
+    }
+
     public static ImageRef of(Path file) {
         return new ImageRef(file.getFileName().toString(), file, null);
     }

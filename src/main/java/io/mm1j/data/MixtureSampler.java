@@ -146,6 +146,11 @@ public final class MixtureSampler implements Iterator<Sample>, AutoCloseable {
         return s;
     }
 
+    /** Index (in the order given) of the source the last sample came from, -1 before the first. */
+    public int lastSource() {
+        return lastSource;
+    }
+
     /** Name of the source the last sample came from. */
     public String lastSourceName() {
         return lastSource < 0 ? null : sources.get(lastSource).name();

@@ -36,9 +36,29 @@ public final class SampleEncoder {
         }
     }
 
-    /** A prepared sample with the sampler cursors before and after it (for exact resume at batch boundaries). */
+    /**
+     * A prepared sample with the sampler cursors before and after it (for exact resume at batch boundaries) and the
+     * index of the mixture source it came from (-1 when unknown), so losses can be reported per source.
+     */
     public record Prepared(List<Piece> pieces, boolean atomic, MixtureSampler.Cursor before,
-                           MixtureSampler.Cursor after) {}
+                           MixtureSampler.Cursor after, int source) {
+        public Prepared(List<Piece> pieces, boolean atomic, MixtureSampler.Cursor before, MixtureSampler.Cursor after) {
+            this(pieces, atomic, before, after, -1);
+        }
+
+        /** The same sample attributed to mixture source {@code index}. */
+        public Prepared withSource(int index) {
+            return new Prepared(pieces, atomic, before, after, index);
+        }
+
+        /**
+         * A sample that failed to prepare (corrupt image, …): it contributes no tokens but keeps the cursors, so the
+         * stream and its resume points stay exactly as if it had been read.
+         */
+        public static Prepared skipped(MixtureSampler.Cursor before, MixtureSampler.Cursor after, int source) {
+            return new Prepared(List.of(), false, before, after, source);
+        }
+    }
 
     private final TextEncoder encoder;
     private final Function<BufferedImage, float[]> imageFn;

@@ -50,13 +50,17 @@ public final class SequencePacker {
 
     private enum Outcome { DONE, FULL_UNTOUCHED, FULL_PARTIAL }
 
-    private record Row(long[] buf, float[] mask, List<Batch.ImageSlot> slots) {}
+    private record Row(long[] buf, float[] mask, List<Batch.ImageSlot> slots, int[] segment, byte[] source) {}
 
     private final Config c;
     private final List<Row> rows = new ArrayList<>();
     private long[] buf;
     private float[] mask;
     private List<Batch.ImageSlot> slots;
+    private int[] segment; // (T+1) sample number within the row, -1 = padding
+    private byte[] source; // (T+1) mixture source of that sample
+    private int segmentId; // number of the sample being placed in the current row
+    private byte sourceId;
     private int len;
     private Prepared pending;
 
@@ -97,6 +101,8 @@ public final class SequencePacker {
 
     private Outcome place(Prepared p) {
         int cap = c.seqLen() + 1; // T inputs + the last target
+        sourceId = (byte) p.source();
+        segmentId = len == 0 ? 0 : segmentId + 1;
         if (p.atomic()) {
             List<Piece> pieces = truncate(p.pieces(), cap);
             int need = pieces.stream().mapToInt(this::length).sum();
@@ -132,6 +138,7 @@ public final class SequencePacker {
                 int n = Math.min(space, left);
                 System.arraycopy(t, off, buf, len, n);
                 Arrays.fill(mask, len, len + n, pc.loss() ? 1f : 0f);
+                mark(n);
                 len += n;
                 off += n;
                 placed |= i > 0;
@@ -170,12 +177,20 @@ public final class SequencePacker {
             slots.add(new Batch.ImageSlot(rows.size(), len, p.image()));
             Arrays.fill(buf, len, len + c.imageTokens(), SpecialTokens.IMAGE_ID);
             Arrays.fill(mask, len, len + c.imageTokens(), 0f);
+            mark(c.imageTokens());
             len += c.imageTokens();
         } else {
             System.arraycopy(p.tokens(), 0, buf, len, p.tokens().length);
             Arrays.fill(mask, len, len + p.tokens().length, p.loss() ? 1f : 0f);
+            mark(p.tokens().length);
             len += p.tokens().length;
         }
+    }
+
+    /** Labels the next {@code n} positions with the current sample and source. */
+    private void mark(int n) {
+        Arrays.fill(segment, len, len + n, segmentId);
+        Arrays.fill(source, len, len + n, sourceId);
     }
 
     /** Closes the current row; false when that completed the batch (no new row is started). */
@@ -189,7 +204,7 @@ public final class SequencePacker {
     }
 
     private void finishRow() {
-        rows.add(new Row(buf, mask, slots));
+        rows.add(new Row(buf, mask, slots, segment, source));
     }
 
     private void resetRow() {
@@ -197,6 +212,11 @@ public final class SequencePacker {
         Arrays.fill(buf, SpecialTokens.PAD_ID);
         mask = new float[c.seqLen() + 1];
         slots = new ArrayList<>();
+        segment = new int[c.seqLen() + 1];
+        Arrays.fill(segment, -1);
+        source = new byte[c.seqLen() + 1];
+        Arrays.fill(source, (byte) -1);
+        segmentId = 0; // a sample continued from the previous row is document 0 of this one
         len = 0;
     }
 
@@ -206,14 +226,18 @@ public final class SequencePacker {
         long[] tokens = new long[b * t];
         long[] targets = new long[b * t];
         float[] loss = new float[b * t];
+        int[] segments = new int[b * t];
+        byte[] sources = new byte[b * t];
         List<Batch.ImageSlot> images = new ArrayList<>();
         for (int r = 0; r < b; r++) {
             Row row = rows.get(r);
             System.arraycopy(row.buf(), 0, tokens, r * t, t);
+            System.arraycopy(row.segment(), 0, segments, r * t, t);
+            System.arraycopy(row.source(), 0, sources, r * t, t);
             System.arraycopy(row.buf(), 1, targets, r * t, t); // targets = tokens shifted left by one
             System.arraycopy(row.mask(), 1, loss, r * t, t);
             images.addAll(row.slots());
         }
-        return new Batch(b, t, tokens, targets, loss, List.copyOf(images), c.imageTokens(), cursor);
+        return new Batch(b, t, tokens, targets, loss, List.copyOf(images), c.imageTokens(), cursor, segments, sources);
     }
 }

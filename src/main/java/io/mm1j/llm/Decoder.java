@@ -159,7 +159,17 @@ public final class Decoder implements AutoCloseable {
      * @return logits (B, T, V) or (B, 1, V), and the MoE auxiliary loss
      */
     public Output forward(NDArray h, NDArray keep, KvCache cache, boolean lastOnly) {
-        Context ctx = context(Math.toIntExact(h.getShape().get(1)), keep, cache);
+        return forward(h, keep, null, cache, lastOnly);
+    }
+
+    /**
+     * The same with an extra additive attention mask, e.g. {@link Attention#documents} so that samples packed into
+     * one row do not attend to each other.
+     *
+     * @param extraMask additive, broadcastable to (B, 1, 1, T, S), or null
+     */
+    public Output forward(NDArray h, NDArray keep, NDArray extraMask, KvCache cache, boolean lastOnly) {
+        Context ctx = context(Math.toIntExact(h.getShape().get(1)), keep, extraMask, cache);
         NDArray aux = null;
         List<int[]> loads = new ArrayList<>();
         NDArray x = h;
@@ -190,11 +200,12 @@ public final class Decoder implements AutoCloseable {
      * The per-pass inputs of the layers for T new positions. Arrays are created in the caller's scope, so build
      * it where it outlives every layer.
      *
-     * @param t     new positions this pass
-     * @param keep  (B, S) 1 for real tokens, 0 for padding (S = cached + T), or null
-     * @param cache KV cache to read and extend, or null
+     * @param t         new positions this pass
+     * @param keep      (B, S) 1 for real tokens, 0 for padding (S = cached + T), or null
+     * @param extraMask additive, broadcastable to (B, 1, 1, T, S) (e.g. {@link Attention#documents}), or null
+     * @param cache     KV cache to read and extend, or null
      */
-    public Context context(int t, NDArray keep, KvCache cache) {
+    public Context context(int t, NDArray keep, NDArray extraMask, KvCache cache) {
         int start = cache == null ? 0 : cache.length();
         int s = start + t;
         DataType dt = params.dtype();
@@ -207,6 +218,9 @@ public final class Decoder implements AutoCloseable {
                 tokenKeep = keep.get(new NDIndex().addAllDim().addSliceDim(start, s)).toType(DataType.FLOAT32, false)
                         .toFloatArray();
             }
+        }
+        if (extraMask != null) {
+            mask = mask == null ? extraMask : mask.add(extraMask);
         }
         return new Context(t, mask, rope.angles(start, t), tokenKeep, cache);
     }

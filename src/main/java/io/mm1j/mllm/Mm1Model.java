@@ -45,6 +45,11 @@ public final class Mm1Model implements AutoCloseable {
         Component(String prefix) {
             this.prefix = prefix;
         }
+
+        /** The parameter-name prefix of this component. */
+        public String prefix() {
+            return prefix;
+        }
     }
 
     private final Mm1Config config;
@@ -107,6 +112,42 @@ public final class Mm1Model implements AutoCloseable {
             p.close();
             throw e;
         }
+    }
+
+    /**
+     * The model folder a {@code --model} argument names (DESIGN.md "Run folders"): a model folder as is; a run folder
+     * gives its {@code model/}, or, while training has not finished, its newest checkpoint.
+     */
+    public static Path resolveFolder(Path dir) {
+        if (!Files.exists(dir)) {
+            throw new Mm1Exception("model folder not found: " + dir);
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new Mm1Exception(dir + ": not a folder (a model folder holds config.json, model.safetensors and "
+                    + "tokenizer.json)");
+        }
+        if (Files.isRegularFile(dir.resolve("config.json"))) {
+            return dir;
+        }
+        if (Files.isRegularFile(dir.resolve("model/config.json"))) {
+            return dir.resolve("model");
+        }
+        Path ckpts = dir.resolve("checkpoints");
+        if (Files.isDirectory(ckpts)) {
+            try (var s = Files.list(ckpts)) {
+                Path newest = s.filter(p -> p.getFileName().toString().matches("step-\\d+"))
+                        .filter(p -> Files.isRegularFile(p.resolve("config.json")))
+                        .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString()
+                                .substring(5)))).orElse(null);
+                if (newest != null) {
+                    return newest;
+                }
+            } catch (IOException e) {
+                throw new Mm1Exception(ckpts + ": cannot list: " + e.getMessage(), e);
+            }
+        }
+        throw new Mm1Exception(dir + ": not a model folder (config.json not found) nor a run folder with model/ or "
+                + "checkpoints/");
     }
 
     private static boolean isMm1jConfig(Path cfgFile) {
@@ -206,6 +247,48 @@ public final class Mm1Model implements AutoCloseable {
      */
     public Decoder.Output forward(NDArray ids, NDArray pixels, int imageTokenId, NDArray keep) {
         return decoder.forward(inputEmbeddings(ids, pixels, imageTokenId), keep, null, false);
+    }
+
+    /**
+     * Forward over a packed training batch (DESIGN.md data path: packer → {@link io.mm1j.data.Batch} → here). Images
+     * go to their {@code <image>} runs in row/position order; padding is masked and not routed to MoE experts; with
+     * {@code maskBetweenDocuments} the samples packed into one row do not attend to each other. Arrays are created in
+     * the caller's {@link NDScope}.
+     *
+     * @return logits (B, T, V) and the MoE auxiliary loss
+     */
+    public Decoder.Output forward(io.mm1j.data.Batch batch, boolean maskBetweenDocuments) {
+        BatchInputs in = inputs(batch, maskBetweenDocuments);
+        NDArray embeds = inputEmbeddings(in.ids(), in.pixels(), io.mm1j.tokenizer.SpecialTokens.IMAGE_ID);
+        return decoder.forward(embeds, in.keep(), in.documents(), null, false);
+    }
+
+    /**
+     * A packed batch as arrays: ids (B, T), pixels (N, 3, H, W) or null, keep (B, T) 1 for real tokens, and the
+     * additive between-documents mask or null. Shared by {@link #forward(io.mm1j.data.Batch, boolean)} and the
+     * checkpointed training path.
+     */
+    public record BatchInputs(NDArray ids, NDArray pixels, NDArray keep, NDArray documents) {}
+
+    /** The arrays of a packed batch, created in the caller's {@link NDScope}. */
+    public BatchInputs inputs(io.mm1j.data.Batch batch, boolean maskBetweenDocuments) {
+        NDManager m = params.manager();
+        Shape bt = new Shape(batch.batchSize(), batch.seqLen());
+        NDArray ids = m.create(batch.tokens(), bt);
+        NDArray pixels = null;
+        if (!batch.images().isEmpty()) {
+            requireVision();
+            int size = config.vision().imageSize();
+            pixels = m.create(batch.imagePixels(), new Shape(batch.images().size(), 3, size, size));
+        }
+        float[] keep = new float[batch.tokens().length];
+        for (int i = 0; i < keep.length; i++) {
+            keep[i] = batch.segments()[i] >= 0 ? 1f : 0f;
+        }
+        NDArray keepArr = m.create(keep, bt).toType(params.dtype(), false);
+        NDArray docs = maskBetweenDocuments ? io.mm1j.nn.Attention.documents(m.create(batch.segments(), bt),
+                params.dtype()) : null;
+        return new BatchInputs(ids, pixels, keepArr, docs);
     }
 
     /**

@@ -139,4 +139,19 @@ public final class Attention {
         NDArray one = keep.getManager().ones(new Shape(), dtype);
         return one.sub(keep.toType(dtype, false)).mul(MASKED).reshape(b, 1, 1, 1, s);
     }
+
+    /**
+     * Additive document mask (B, 1, 1, T, T) from {@code segments (B, T)}: query i may see key j only when both
+     * belong to the same packed sample. Padding (segment -1) forms its own segment, so every query row keeps at
+     * least itself visible and the softmax stays finite.
+     */
+    public static NDArray documents(NDArray segments, DataType dtype) {
+        long b = segments.getShape().get(0);
+        long t = segments.getShape().get(1);
+        NDArray q = segments.reshape(b, t, 1);
+        NDArray k = segments.reshape(b, 1, t);
+        NDArray other = q.neq(k).toType(dtype, false); // 1 where query and key lie in different samples
+        NDArray masked = segments.getManager().full(new Shape(), (float) MASKED, dtype);
+        return other.mul(masked).reshape(b, 1, 1, t, t);
+    }
 }

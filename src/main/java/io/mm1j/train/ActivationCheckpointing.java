@@ -29,8 +29,9 @@ import java.util.function.Function;
  *
  * <p>Use it in place of forward + {@code gc.backward(loss)}, outside any {@code GradientCollector}:
  * <pre>
- *   ActivationCheckpointing.Result r = ActivationCheckpointing.lmGradients(model, ids, pixels, imageTokenId,
- *           keep, targets, lossMask);
+ *   ActivationCheckpointing.Result r = ActivationCheckpointing.gradients(model,
+ *           model.inputs(batch, maskBetweenDocuments), SpecialTokens.IMAGE_ID, 1.0 / gradAccum,
+ *           logits -> myLoss(logits));          // gradients accumulate like gc.backward's
  *   double norm = opt.clipGlobalNorm(clip);
  *   opt.step(lr, weightDecay);
  * </pre>
@@ -49,8 +50,11 @@ public final class ActivationCheckpointing {
      */
     public record Segment(Function<NDArray, Out> run, boolean trainable) {}
 
-    /** Cross-entropy (the loss that is reported) and the summed auxiliary losses, read back to Java. */
-    public record Result(double loss, double auxLoss) {}
+    /**
+     * The head's loss and the summed (weighted) auxiliary losses that were part of the objective, read back to
+     * Java, and each MoE layer's expert load from the forward.
+     */
+    public record Result(double loss, double auxLoss, List<int[]> expertLoad) {}
 
     /**
      * Loss of {@code head(segments(input))} and the gradients of every parameter that requires one, accumulated
@@ -144,7 +148,7 @@ public final class ActivationCheckpointing {
                 gradOut.close();
             }
             outer.suppressNotUsedWarning();
-            return new Result(loss, aux);
+            return new Result(loss, aux, List.of());
         }
     }
 
@@ -159,7 +163,8 @@ public final class ActivationCheckpointing {
     public static Result lmGradients(Decoder decoder, NDArray ids, NDArray keep, NDArray targets, NDArray mask) {
         List<Segment> segments = new ArrayList<>();
         segments.add(new Segment(x -> new Out(decoder.embed(x), null), true));
-        return decoderTail(decoder, ids, ids.getShape().get(1), segments, keep, targets, mask);
+        return decoderTail(decoder, ids, ids.getShape().get(1), segments, keep, null, 1,
+                logits -> Losses.crossEntropy(logits, targets, mask));
     }
 
     /**
@@ -175,18 +180,36 @@ public final class ActivationCheckpointing {
      */
     public static Result lmGradients(Mm1Model model, NDArray ids, NDArray pixels, int imageTokenId, NDArray keep,
                                      NDArray targets, NDArray lossMask) {
-        if (pixels == null) {
+        return gradients(model, new Mm1Model.BatchInputs(ids, pixels, keep, null), imageTokenId, 1,
+                logits -> Losses.crossEntropy(logits, targets, lossMask));
+    }
+
+    /**
+     * The trainer's entry point: checkpointed gradients for a packed batch, with the trainer's own loss on the
+     * logits, in place of {@code model.forward(batch, maskBetweenDocuments)} + loss + {@code gc.backward}.
+     *
+     * @param in        {@link Mm1Model#inputs} of the batch
+     * @param auxWeight factor on the MoE auxiliary loss in the objective (e.g. 1/gradAccum)
+     * @param loss      logits (B, T, V) → scalar loss; runs under gradient recording (read anything it needs to
+     *                  Java inside: its arrays are closed when the head's backward is done)
+     */
+    public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
+                                   Function<NDArray, NDArray> loss) {
+        NDArray ids = in.ids();
+        long t = ids.getShape().get(1);
+        Decoder decoder = model.decoder();
+        if (in.pixels() == null) {
             List<Segment> segments = new ArrayList<>();
             segments.add(new Segment(x -> new Out(model.spliceImages(x, null, imageTokenId), null), true));
-            return decoderTail(model.decoder(), ids, ids.getShape().get(1), segments, keep, targets, lossMask);
+            return decoderTail(decoder, ids, t, segments, in.keep(), in.documents(), auxWeight, loss);
         }
         VisionTransformer vit = model.vision();
         if (vit == null) {
             throw new Mm1Exception("model '" + model.config().name() + "' is text-only (no image encoder); it cannot "
                     + "take images");
         }
-        NDArray px = pixels.getDataType() == model.params().dtype() ? pixels : pixels.toType(model.params().dtype(),
-                false);
+        NDArray px = in.pixels().getDataType() == model.params().dtype() ? in.pixels()
+                : in.pixels().toType(model.params().dtype(), false);
         boolean vision = model.params().isTrainable(VisionTransformer.PATCH);
         List<Segment> segments = new ArrayList<>();
         segments.add(new Segment(x -> new Out(vit.embeddings(x), null), vision));
@@ -196,25 +219,35 @@ public final class ActivationCheckpointing {
         }
         segments.add(new Segment(h -> new Out(model.spliceImages(ids,
                 model.connector().forward(h.get(":, 1:, :")), imageTokenId), null), true)); // patch tokens → k each
-        return decoderTail(model.decoder(), px, ids.getShape().get(1), segments, keep, targets, lossMask);
+        return decoderTail(decoder, px, t, segments, in.keep(), in.documents(), auxWeight, loss);
     }
 
     /**
-     * Appends one segment per decoder layer and the LM head + cross-entropy, then runs {@link #gradients}. The
-     * layers' shared context (masks, rotary angles) is built here, in the caller's scope, so that it outlives the
+     * Appends one segment per decoder layer and the LM head + loss, then runs {@link #gradients}. The layers'
+     * shared context (masks, rotary angles) is built here, in the caller's scope, so that it outlives the
      * per-segment scopes.
      */
     private static Result decoderTail(Decoder decoder, NDArray input, long t, List<Segment> segments, NDArray keep,
-                                      NDArray targets, NDArray mask) {
-        Decoder.Context ctx = decoder.context(Math.toIntExact(t), keep, null);
+                                      NDArray documents, double auxWeight, Function<NDArray, NDArray> loss) {
+        Decoder.Context ctx = decoder.context(Math.toIntExact(t), keep, documents, null);
+        NDArray weight = decoder.params().scalar(auxWeight); // cached: safe under autograd (cookbook pitfall 1)
+        int[][] loads = new int[decoder.config().numLayers()][];
         for (int i = 0; i < decoder.config().numLayers(); i++) {
             int layer = i;
             segments.add(new Segment(h -> {
                 Decoder.Layer out = decoder.layer(ctx, layer, h);
-                return new Out(out.h(), out.auxLoss());
+                loads[layer] = out.expertLoad(); // the same routing in the forward and the recomputation
+                return new Out(out.h(), out.auxLoss() == null ? null : out.auxLoss().mul(weight));
             }, true));
         }
-        return gradients(input, segments, h -> Losses.crossEntropy(decoder.logits(h, false), targets, mask));
+        Result r = gradients(input, segments, h -> loss.apply(decoder.logits(h, false)));
+        List<int[]> expertLoad = new ArrayList<>();
+        for (int[] l : loads) {
+            if (l != null) {
+                expertLoad.add(l);
+            }
+        }
+        return new Result(r.loss(), r.auxLoss(), expertLoad);
     }
 
     private static void backward(GradientCollector gc, NDArray objective) {

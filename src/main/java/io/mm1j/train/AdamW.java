@@ -10,6 +10,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.mm1j.nn.ParamStore;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -28,6 +29,7 @@ public final class AdamW implements AutoCloseable {
     private final double eps;
     private final Map<String, NDArray> m = new LinkedHashMap<>();
     private final Map<String, NDArray> v = new LinkedHashMap<>();
+    private final Map<String, Double> lrScale = new LinkedHashMap<>(); // parameter name → LR multiplier
     private long step;
     private double[] squares; // per-parameter squared gradient norms of the current step, or null
 
@@ -134,16 +136,67 @@ public final class AdamW implements AutoCloseable {
                 NDArray vi = v.get(name);
                 mi.muli(beta1).addi(g.mul(1 - beta1));
                 vi.muli(beta2).addi(g.square().muli(1 - beta2));
+                double scale = lrScale.getOrDefault(name, 1.0);
                 if (weightDecay > 0 && p.getShape().dimension() >= 2) {
-                    p.muli(1 - lr * weightDecay);
+                    p.muli(1 - lr * scale * weightDecay);
                 }
-                p.subi(mi.div(vi.sqrt().addi(epsHat)).muli(stepSize));
+                p.subi(mi.div(vi.sqrt().addi(epsHat)).muli(stepSize * scale));
             }
             scope.suppressNotUsedWarning();
         }
         zeroGrad();
         params.touch();
         return true;
+    }
+
+    /**
+     * Multiplies the learning rate of every parameter whose name starts with {@code prefix} by {@code factor}
+     * (per-component LR groups, e.g. a smaller LR for a pretrained encoder; nanoVLM-style). Later calls win.
+     */
+    public void scaleLr(String prefix, double factor) {
+        if (!(factor >= 0) || Double.isInfinite(factor)) {
+            throw new io.mm1j.Mm1Exception("learning-rate multiplier for '" + prefix + "' must be >= 0, got " + factor);
+        }
+        for (String name : m.keySet()) {
+            if (name.startsWith(prefix)) {
+                lrScale.put(name, factor);
+            }
+        }
+    }
+
+    /** First and second moments by parameter name ("m." / "v." + name), for checkpoints. */
+    public Map<String, NDArray> state() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        m.forEach((k, a) -> out.put("m." + k, a));
+        v.forEach((k, a) -> out.put("v." + k, a));
+        return out;
+    }
+
+    /**
+     * Restores moments and the step count from a checkpoint; every trainable parameter's moments must be present
+     * with its shape (a checkpoint of another model is refused, naming the tensor).
+     *
+     * @param lookup tensor name → values (float32, row-major) or null when missing
+     * @param where  the file, for messages
+     */
+    public void load(java.util.function.Function<String, float[]> lookup, long stepCount, String where) {
+        for (Map<String, NDArray> moments : List.of(m, v)) {
+            String kind = moments == m ? "m." : "v.";
+            for (Map.Entry<String, NDArray> e : moments.entrySet()) {
+                float[] data = lookup.apply(kind + e.getKey());
+                if (data == null) {
+                    throw new io.mm1j.Mm1Exception(where + ": optimizer state for '" + e.getKey() + "' is missing");
+                }
+                if (data.length != e.getValue().getShape().size()) {
+                    throw new io.mm1j.Mm1Exception(where + ": optimizer state '" + kind + e.getKey() + "' has "
+                            + data.length + " values, the parameter " + e.getValue().getShape());
+                }
+                NDArray src = manager.create(data, e.getValue().getShape()).toType(e.getValue().getDataType(), false);
+                e.getValue().set(src.toByteBuffer()); // in place: the array stays owned by the optimizer
+                src.close();
+            }
+        }
+        step = stepCount;
     }
 
     /** Zeroes all gradients without updating (e.g. after a skipped step). */

@@ -26,14 +26,56 @@ public final class MetricsLog implements AutoCloseable {
     private final Map<String, List<double[]>> series = new LinkedHashMap<>();
 
     public MetricsLog(Path file) {
+        this(file, -1);
+    }
+
+    /**
+     * Continues {@code file} after a resume: lines of steps after {@code keepUpToStep} (logged after the checkpoint
+     * the run resumes from) are dropped, the rest is kept and reloaded for the plots, and new lines are appended.
+     * With {@code keepUpToStep < 0} the file is started afresh.
+     */
+    public MetricsLog(Path file, long keepUpToStep) {
         this.file = file;
         try {
             Files.createDirectories(file.toAbsolutePath().getParent());
-            out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                    StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+            if (keepUpToStep >= 0 && Files.isRegularFile(file)) {
+                StringBuilder kept = new StringBuilder();
+                for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                    if (line.isBlank()) {
+                        continue;
+                    }
+                    com.fasterxml.jackson.databind.JsonNode n;
+                    try {
+                        n = JSON.readTree(line);
+                    } catch (IOException e) {
+                        continue; // a line cut by a kill: dropped, the step is logged again after the resume
+                    }
+                    long step = n.path("step").asLong(Long.MAX_VALUE);
+                    if (step > keepUpToStep) {
+                        continue;
+                    }
+                    kept.append(line).append('\n');
+                    n.fields().forEachRemaining(e -> {
+                        if (!e.getKey().equals("step") && e.getValue().isNumber()) {
+                            series.computeIfAbsent(e.getKey(), x -> new ArrayList<>())
+                                    .add(new double[] {step, e.getValue().asDouble()});
+                        }
+                    });
+                }
+                io.mm1j.io.AtomicFiles.writeString(file, kept.toString());
+                out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+            } else {
+                out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+            }
         } catch (IOException e) {
             throw new Mm1Exception(file + ": cannot write metrics: " + e.getMessage(), e);
         }
+    }
+
+    /** Every series by name (for plots). */
+    public Map<String, List<double[]>> allSeries() {
+        return java.util.Collections.unmodifiableMap(series);
     }
 
     /** Logs {@code values} (name → number) at {@code step}. */

@@ -24,7 +24,25 @@ public final class Plots {
         System.setProperty("java.awt.headless", "true");
         XYChart chart = new XYChartBuilder().width(900).height(520).title(title).xAxisTitle("step")
                 .yAxisTitle(yLabel).build();
-        chart.getStyler().setYAxisLogarithmic(logY);
+        // XChart labels a log axis at decades only: below two decades of range a linear axis reads better
+        double lo = Double.MAX_VALUE;
+        double hi = 0;
+        for (List<double[]> pts : series.values()) {
+            for (double[] p : pts) {
+                if (p[1] > 0 && Double.isFinite(p[1])) {
+                    lo = Math.min(lo, p[1]);
+                    hi = Math.max(hi, p[1]);
+                }
+            }
+        }
+        boolean log = logY && hi / lo > 100;
+        chart.getStyler().setYAxisLogarithmic(log);
+        chart.getStyler().setXAxisTickMarkSpacingHint(90); // round steps (1, 2, 5 × 10^n) at least 90 px apart
+        chart.getStyler().setYAxisTickMarkSpacingHint(50);
+        chart.getStyler().setXAxisDecimalPattern("#,##0");
+        if (!log) {
+            chart.getStyler().setYAxisDecimalPattern(hi < 0.01 ? "0.0E0" : hi < 10 ? "0.0##" : "#,##0.#");
+        }
         chart.getStyler().setLegendVisible(series.size() > 1);
         series.forEach((name, points) -> {
             if (points.isEmpty()) {
@@ -34,7 +52,7 @@ public final class Plots {
             double[] y = new double[points.size()];
             for (int i = 0; i < x.length; i++) {
                 x[i] = points.get(i)[0];
-                y[i] = logY ? Math.max(points.get(i)[1], 1e-6) : points.get(i)[1];
+                y[i] = log ? Math.max(points.get(i)[1], 1e-6) : points.get(i)[1];
             }
             chart.addSeries(name, x, y).setMarker(SeriesMarkers.NONE);
         });

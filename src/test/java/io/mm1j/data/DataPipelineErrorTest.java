@@ -62,4 +62,24 @@ class DataPipelineErrorTest {
             }));
         }
     }
+
+    /** In training mode a bad item (an Mm1Exception while encoding) is counted and skipped; the stream goes on. */
+    @Test
+    void skippingPipelineCountsABadItemAndKeepsGoing() throws Exception {
+        SampleEncoder enc = new SampleEncoder(t -> {
+            if (t.endsWith(" 30")) {
+                throw new Mm1Exception("image.jpg: corrupt");
+            }
+            return t.chars().mapToLong(ch -> 8 + (ch & 0xFF)).toArray();
+        }, SampleEncoder.resizeToUnit(8));
+        try (DataPipeline p = new DataPipeline(new MixtureSampler(List.of(failingAfter(100000)), 1), enc,
+                new SequencePacker(new SequencePacker.Config(1, 32, 1, 4)), 1, 1, true)) {
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                for (int i = 0; i < 60; i++) {
+                    p.next();
+                }
+            });
+            org.junit.jupiter.api.Assertions.assertEquals(1, p.failedSamples());
+        }
+    }
 }

@@ -100,6 +100,34 @@ class SequencePackerTest {
         assertEquals(100 + 8, b.tokens()[8]); // row 1 continues with 'i' (row 0's 9th position was its last target)
     }
 
+    static SampleEncoder.Prepared from(int source, Sample s) {
+        SampleEncoder.Prepared p = prep(s);
+        return new SampleEncoder.Prepared(p.pieces(), p.atomic(), p.before(), p.after(), source);
+    }
+
+    @Test
+    void segmentsAndSourcesNumberTheSamplesOfEachRow() {
+        // T = 8 (9 buffer positions per row), k = 2. A caption of source 0 takes 6 positions of row 0; the text
+        // sample of source 1 places its BOS at position 6, then its letters do not fit the 2 free positions
+        // (fewer than MIN_SPLIT) and continue in row 1, where the continued sample is document 0 again.
+        SequencePacker p = new SequencePacker(new SequencePacker.Config(2, 8, 16, 2));
+        Batch b = p.next(List.of(from(0, caption("ab")), from(1, new Sample.Text("t", "cdefghij"))).iterator());
+        assertArrayEquals(new long[] {B, I, I, 100, 101, E, B, P, 102, 103, 104, 105, 106, 107, 108, 109},
+                b.tokens());
+        assertArrayEquals(new int[] {0, 0, 0, 0, 0, 0, 1, -1, 0, 0, 0, 0, 0, 0, 0, 0}, b.segments());
+        assertArrayEquals(new byte[] {0, 0, 0, 0, 0, 0, 1, -1, 1, 1, 1, 1, 1, 1, 1, 1}, b.sources());
+    }
+
+    @Test
+    void threeCaptionsInOneRowAreSegmentsZeroOneTwo() {
+        SequencePacker p = new SequencePacker(new SequencePacker.Config(1, 16, 16, 1));
+        Batch b = p.next(List.of(from(2, caption("a")), from(0, caption("bc")), from(1, caption("d"))).iterator());
+        // B I a E | B I b c E | B I d E | P P P  (the last row position is a target only)
+        assertArrayEquals(new long[] {B, I, 100, E, B, I, 101, 102, E, B, I, 103, E, P, P, P}, b.tokens());
+        assertArrayEquals(new int[] {0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, -1, -1, -1}, b.segments());
+        assertArrayEquals(new byte[] {2, 2, 2, 2, 0, 0, 0, 0, 0, 1, 1, 1, 1, -1, -1, -1}, b.sources());
+    }
+
     @Test
     void imagesMustFitTheSequence() {
         assertEquals("packer: an image of 7 tokens does not fit a sequence of 8 with BOS and one text token",

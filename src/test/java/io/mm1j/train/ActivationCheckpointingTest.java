@@ -148,6 +148,20 @@ class ActivationCheckpointingTest extends ManagedNdTest {
                     ActivationCheckpointing.lmGradients(model, in, pixels, IMG, null, targets, lossMask);
             assertEquals(want[0], got.loss(), TOL, "loss");
             assertSameGradients(wantGrads, takeGradients(model.params()));
+
+            // the trainer's path: packed rows with padding and a between-documents mask, its own loss
+            NDArray keep = m.create(new float[] {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,
+                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, new Shape(2, 12)).toType(DataType.FLOAT64, false);
+            NDArray docs = io.mm1j.nn.Attention.documents(m.create(new long[] {0, 0, 0, 0, 0, 0, 0, 1, 1, 1, -1, -1,
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1}, new Shape(2, 12)), DataType.FLOAT64);
+            double[] wantPacked = plain(() -> model.decoder().forward(model.inputEmbeddings(in, pixels, IMG), keep,
+                    docs, null, false), targets, lossMask);
+            Map<String, double[]> wantPackedGrads = takeGradients(model.params());
+            ActivationCheckpointing.Result packed = ActivationCheckpointing.gradients(model,
+                    new Mm1Model.BatchInputs(in, pixels, keep, docs), IMG, 1,
+                    logits -> Losses.crossEntropy(logits, targets, lossMask));
+            assertEquals(wantPacked[0], packed.loss(), TOL, "packed loss");
+            assertSameGradients(wantPackedGrads, takeGradients(model.params()));
         }
     }
 

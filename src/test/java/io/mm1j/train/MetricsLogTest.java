@@ -33,4 +33,24 @@ class MetricsLogTest {
         assertEquals(900, png.getWidth());
         assertTrue(png.getHeight() > 100);
     }
+
+    @Test
+    void resumingDropsLinesAfterTheCheckpointAndKeepsTheRestForPlots() throws Exception {
+        Path f = dir.resolve("metrics.jsonl");
+        try (MetricsLog log = new MetricsLog(f)) {
+            for (int s = 1; s <= 8; s++) {
+                log.log(s, Map.of("loss", (double) s));
+            }
+        }
+        Files.writeString(f, "{\"step\":9,\"lo", java.nio.file.StandardOpenOption.APPEND); // cut by a kill
+        try (MetricsLog log = new MetricsLog(f, 5)) { // resumed from the checkpoint of step 5
+            assertEquals(5, log.series("loss").size());
+            assertEquals(5.0, log.series("loss").get(4)[1]);
+            log.log(6, Map.of("loss", 60.0));
+        }
+        List<String> lines = Files.readAllLines(f);
+        assertEquals(6, lines.size());
+        assertEquals("{\"step\":5,\"loss\":5.0}", lines.get(4));
+        assertEquals("{\"step\":6,\"loss\":60.0}", lines.get(5));
+    }
 }

@@ -1,0 +1,202 @@
+package io.mm1j.cli;
+
+import io.mm1j.train.Pretrainer;
+import io.mm1j.train.RunConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code mm1 pretrain}: parses the run options, shows progress, prints where the results are. */
+@Command(name = "pretrain", mixinStandardHelpOptions = true,
+        description = "Pre-train an MM1 model (45/45/10 captions/interleaved/text, warm-up + cosine, MM1 LR law) "
+                + "into a run folder; resumable.")
+public final class PretrainCommand implements Callable<Integer> {
+    @Option(names = "--config", description = "Run config JSON (keys as in the README; defaults for the rest).")
+    Path config;
+
+    @Option(names = "--out", required = true, description = "Run folder (runs/NAME).")
+    Path out;
+
+    @Option(names = "--set", description = "Override a config key: --set optim.lr=3e-4 (repeatable).")
+    List<String> sets = new ArrayList<>();
+
+    @Option(names = "--preset", description = "Sets model.preset.")
+    String preset;
+
+    @Option(names = "--data", description = "Sets the data: 'synthetic' (the synthetic world) or a folder written by "
+            + "'mm1 data synth'.")
+    String data;
+
+    @Option(names = "--steps", description = "Sets train.steps (the run's total optimizer steps).")
+    Integer steps;
+
+    @Option(names = "--seed", description = "Sets train.seed.")
+    Integer seed;
+
+    @Option(names = "--resume", description = "Continue the run in --out from its newest checkpoint.")
+    boolean resume;
+
+    @Option(names = "--overwrite", description = "Replace a non-empty --out folder.")
+    boolean overwrite;
+
+    @Option(names = "--init", description = "Start from this model folder (or run folder) instead of random weights.")
+    Path init;
+
+    @Option(names = "--stop-at-step", description = "End after this step with a checkpoint, as an interruption "
+            + "would (the schedule still spans train.steps).")
+    long stopAtStep;
+
+    @Option(names = "--dry-run", description = "Print the resolved config, parameter counts, memory, LR and tokens "
+            + "per step, then exit.")
+    boolean dryRun;
+
+    @Override
+    public Integer call() {
+        Map<String, String> shorthand = new LinkedHashMap<>();
+        if (preset != null) {
+            shorthand.put("model.preset", preset);
+        }
+        if (steps != null) {
+            shorthand.put("train.steps", Integer.toString(steps));
+        }
+        if (seed != null) {
+            shorthand.put("train.seed", Integer.toString(seed));
+        }
+        if (data != null && !data.equals("synthetic")) {
+            shorthand.put("data.sources", synthFolderSources(Path.of(data)));
+        }
+        Path base = config;
+        if (resume && config == null && out.resolve("run.json").toFile().isFile()) {
+            base = out.resolve("run.json");
+        }
+        RunConfig rc = base != null && base.equals(out.resolve("run.json"))
+                ? RunConfig.resolve(stripRunMeta(base), shorthand, sets) : RunConfig.resolve(base, shorthand, sets);
+        if (dryRun) {
+            System.out.println(Pretrainer.plan(rc, rc.node("model.llm.vocab_size").asInt(
+                    io.mm1j.config.Presets.load(rc.text("model.preset")).llm().vocabSize())).toPrettyString());
+            return 0;
+        }
+        Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(out, rc, resume, overwrite, init, stopAtStep),
+                new ConsoleProgress());
+        System.out.printf(Locale.ROOT, "%s after step %d: best validation loss %.4f%n",
+                r.complete() ? "finished" : "stopped", r.step(), r.summary().path("bestValLoss").asDouble());
+        System.out.println("run folder: " + r.runDir());
+        System.out.println("  metrics:  " + r.runDir().resolve("metrics.jsonl"));
+        System.out.println("  plots:    " + r.runDir().resolve("plots"));
+        System.out.println(r.complete() ? "  model:    " + r.runDir().resolve("model")
+                : "  resume:   ./mm1 pretrain --out " + out + " --resume");
+        return 0;
+    }
+
+    /** A folder written by {@code mm1 data synth}: its three train sources in MM1's 45/45/10 mix. */
+    static String synthFolderSources(Path dir) {
+        String d = dir.toAbsolutePath().normalize().toString().replace("\\", "/").replace("\"", "\\\"");
+        if (!dir.resolve("manifest.json").toFile().isFile()) {
+            throw new io.mm1j.Mm1Exception("--data " + dir + ": not a folder written by 'mm1 data synth' "
+                    + "(manifest.json missing); list other datasets in data.sources of a --config file");
+        }
+        return "[{\"name\":\"interleaved\",\"format\":\"mmc4\",\"path\":\"" + d + "/interleaved/train.jsonl\","
+                + "\"images\":\"" + d + "/interleaved/images/train\",\"weight\":0.45},"
+                + "{\"name\":\"captions\",\"format\":\"coco\",\"path\":\"" + d + "/coco/captions_train.json\","
+                + "\"images\":\"" + d + "/images/train\",\"weight\":0.45},"
+                + "{\"name\":\"text\",\"format\":\"text\",\"path\":\"" + d + "/text/train.txt\",\"weight\":0.10}]";
+    }
+
+    /** run.json without the run's metadata block, so it can serve as a config file again. */
+    private static Path stripRunMeta(Path runJson) {
+        try {
+            com.fasterxml.jackson.databind.node.ObjectNode n = (com.fasterxml.jackson.databind.node.ObjectNode)
+                    new com.fasterxml.jackson.databind.ObjectMapper().readTree(runJson.toFile());
+            n.remove("_run");
+            Path tmp = java.nio.file.Files.createTempFile("mm1-run", ".json");
+            tmp.toFile().deleteOnExit();
+            java.nio.file.Files.writeString(tmp, n.toString());
+            return tmp;
+        } catch (java.io.IOException e) {
+            throw new io.mm1j.Mm1Exception(runJson + ": unreadable: " + e.getMessage(), e);
+        }
+    }
+
+    /** A progress bar on a terminal; a line every few seconds otherwise (logs, CI). */
+    static final class ConsoleProgress implements Pretrainer.Progress {
+        private final boolean tty = System.console() != null;
+        private ProgressBar bar;
+        private long total;
+        private long lastLine;
+        private long first;
+        private long t0;
+
+        @Override
+        public void start(long fromStep, long totalSteps, String description) {
+            total = totalSteps;
+            first = fromStep;
+            t0 = System.nanoTime();
+            System.out.println(description + (fromStep > 0 ? " (resuming after step " + fromStep + ")" : ""));
+            if (tty) {
+                bar = new ProgressBarBuilder().setTaskName("pretrain").setInitialMax(totalSteps)
+                        .setStyle(ProgressBarStyle.ASCII).startsFrom(fromStep, java.time.Duration.ZERO).build();
+            }
+        }
+
+        @Override
+        public void step(long step, Map<String, Double> m) {
+            if (bar != null) {
+                bar.stepTo(step);
+                bar.setExtraMessage(String.format(Locale.ROOT, "loss %.3f  %.0f tok/s", m.get("loss"),
+                        m.get("tokensPerSecond")));
+                return;
+            }
+            long now = System.nanoTime();
+            if (now - lastLine > 5e9 || step == total || step == first + 1) {
+                lastLine = now;
+                double el = (now - t0) / 1e9;
+                double eta = el / (step - first) * (total - step);
+                System.out.printf(Locale.ROOT, "step %d/%d  loss %.4f  lr %.2e  grad %.2f  %.0f tok/s  ETA %.0fs%n",
+                        step, total, m.get("loss"), m.get("lr"), m.get("gradNorm"), m.get("tokensPerSecond"), eta);
+            }
+        }
+
+        @Override
+        public void eval(long step, Map<String, Double> m) {
+            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "step %d  validation loss %.4f", step,
+                    m.get("valLoss")));
+            m.forEach((k, v) -> {
+                if (k.startsWith("valLoss/")) {
+                    Double blind = m.get("valLossBlind/" + k.substring(8));
+                    sb.append(String.format(Locale.ROOT, "  %s %.4f", k.substring(8), v));
+                    if (blind != null) {
+                        sb.append(String.format(Locale.ROOT, " (blind %.4f)", blind));
+                    }
+                }
+            });
+            if (m.containsKey("eval/cider@0")) {
+                sb.append(String.format(Locale.ROOT, "  CIDEr-D@0 %.3f  VQA@0 %.1f%%", m.get("eval/cider@0"),
+                        m.get("eval/vqa@0")));
+            }
+            if (bar != null) {
+                bar.pause();
+                System.out.println();
+            }
+            System.out.println(sb);
+            if (bar != null) {
+                bar.resume();
+            }
+        }
+
+        @Override
+        public void finish() {
+            if (bar != null) {
+                bar.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package io.mm1j.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.Mm1Exception;
+import io.mm1j.data.MixtureSampler;
+import io.mm1j.io.AtomicFiles;
+import io.mm1j.io.OutputDir;
+import io.mm1j.mllm.Mm1Model;
+import io.mm1j.tensor.SafeTensors;
+import io.mm1j.tensor.SafeTensorsWriter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * A resumable training checkpoint, {@code checkpoints/step-N/} (DESIGN.md "Run folders"): {@code model.safetensors}
+ * + {@code config.json} (a loadable model folder), {@code optimizer.safetensors} (AdamW moments), and
+ * {@code state.json} (optimizer step, data cursor, best validation loss, and the run config it was made with).
+ *
+ * <p>A checkpoint is written into a hidden staging folder and renamed into place, so a kill -9 while writing leaves
+ * the previous checkpoint valid and no half-written {@code step-N}. Only the newest {@code keep} are kept.
+ */
+public final class Checkpoint {
+    static final String PREFIX = "step-";
+
+    /** What {@code state.json} holds. */
+    public record State(long step, long optimizerStep, MixtureSampler.Cursor cursor, double bestValLoss,
+                        JsonNode config) {}
+
+    private Checkpoint() {}
+
+    /** Writes {@code checkpoints/step-N/} atomically and prunes older ones beyond {@code keep}. */
+    public static Path write(Path checkpoints, Mm1Model model, AdamW opt, State state, int keep, Path tokenizer) {
+        Path target = checkpoints.resolve(PREFIX + state.step());
+        try (OutputDir out = OutputDir.create(target, true, "checkpoint")) {
+            Path dir = out.staging();
+            model.save(dir);
+            Files.copy(tokenizer, dir.resolve("tokenizer.json")); // a checkpoint is a complete model folder too
+            SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
+            for (Map.Entry<String, NDArray> e : opt.state().entrySet()) {
+                NDArray a = e.getValue();
+                w.add(SafeTensorsWriter.Tensor.f32(e.getKey(), a.getShape().getShape(),
+                        a.toType(DataType.FLOAT32, false).toFloatArray()));
+            }
+            w.write(dir.resolve("optimizer.safetensors"));
+            ObjectNode s = RunConfig.JSON.createObjectNode();
+            s.put("step", state.step());
+            s.put("optimizerStep", state.optimizerStep());
+            s.set("cursor", RunConfig.JSON.valueToTree(state.cursor()));
+            s.put("bestValLoss", state.bestValLoss());
+            s.set("config", state.config());
+            AtomicFiles.writeString(dir.resolve("state.json"), s.toPrettyString());
+            out.commit();
+        } catch (IOException e) {
+            throw new Mm1Exception(target + ": cannot write checkpoint: " + e.getMessage(), e);
+        }
+        prune(checkpoints, keep);
+        return target;
+    }
+
+    /** The newest complete checkpoint folder, or null when there is none. */
+    public static Path latest(Path checkpoints) {
+        List<Path> all = list(checkpoints);
+        return all.isEmpty() ? null : all.get(all.size() - 1);
+    }
+
+    /** Complete checkpoints ({@code step-N} with a state.json), oldest first. */
+    static List<Path> list(Path checkpoints) {
+        if (!Files.isDirectory(checkpoints)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(checkpoints)) {
+            return new ArrayList<>(s.filter(p -> p.getFileName().toString().matches(PREFIX + "\\d+"))
+                    .filter(p -> Files.isRegularFile(p.resolve("state.json")))
+                    .sorted(Comparator.comparingLong(Checkpoint::stepOf)).toList());
+        } catch (IOException e) {
+            throw new Mm1Exception(checkpoints + ": cannot list: " + e.getMessage(), e);
+        }
+    }
+
+    static long stepOf(Path dir) {
+        return Long.parseLong(dir.getFileName().toString().substring(PREFIX.length()));
+    }
+
+    private static void prune(Path checkpoints, int keep) {
+        // staging folders of a process killed while writing (kill -9): never complete, never read, so removed
+        String mine = ".tmp-" + ProcessHandle.current().pid();
+        try (Stream<Path> s = Files.list(checkpoints)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().startsWith("." + PREFIX)
+                    && !p.getFileName().toString().endsWith(mine)).toList()) {
+                OutputDir.deleteTree(p);
+            }
+        } catch (IOException e) {
+            throw new Mm1Exception(checkpoints + ": cannot remove stale staging folders: " + e.getMessage(), e);
+        }
+        List<Path> all = list(checkpoints);
+        for (int i = 0; i < all.size() - keep; i++) {
+            try {
+                OutputDir.deleteTree(all.get(i));
+            } catch (IOException e) {
+                throw new Mm1Exception(all.get(i) + ": cannot delete an old checkpoint: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** Reads {@code state.json}. */
+    public static State readState(Path dir) {
+        Path f = dir.resolve("state.json");
+        try {
+            JsonNode n = RunConfig.JSON.readTree(f.toFile());
+            MixtureSampler.Cursor c = RunConfig.JSON.treeToValue(n.get("cursor"), MixtureSampler.Cursor.class);
+            return new State(n.get("step").asLong(), n.get("optimizerStep").asLong(), c,
+                    n.path("bestValLoss").asDouble(Double.NaN), n.get("config"));
+        } catch (IOException | RuntimeException e) {
+            // one line: Jackson's own message carries a second "at [Source: …]" line
+            String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage()
+                    : e instanceof NullPointerException ? "a field is missing" : String.valueOf(e.getMessage());
+            throw new Mm1Exception(f + ": not a valid checkpoint state (" + why.lines().findFirst().orElse("") + ")",
+                    e);
+        }
+    }
+
+    /** Loads the model of a checkpoint folder. */
+    public static Mm1Model loadModel(Path dir, NDManager manager) {
+        return Mm1Model.load(dir, manager, DataType.FLOAT32);
+    }
+
+    /** Restores the optimizer moments and step count of a checkpoint into {@code opt}. */
+    public static void loadOptimizer(Path dir, AdamW opt, long optimizerStep) {
+        Path f = dir.resolve("optimizer.safetensors");
+        try (SafeTensors st = SafeTensors.open(f)) {
+            opt.load(name -> st.entries().containsKey(name) ? st.floats(name) : null, optimizerStep, f.toString());
+        }
+    }
+}

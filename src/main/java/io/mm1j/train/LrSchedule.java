@@ -1,0 +1,44 @@
+package io.mm1j.train;
+
+import io.mm1j.Mm1Exception;
+
+/**
+ * MM1's pre-training schedule (MM1_SPEC.md §2) as a pure function of the step: linear warm-up to the peak, then
+ * cosine decay to {@code minRatio}·peak at the run's last step. Steps count completed optimizer steps from 1, so
+ * {@code lr(1)} is the first update's rate and {@code lr(totalSteps)} the last.
+ *
+ * @param peak        peak learning rate η
+ * @param warmupSteps steps of linear warm-up (MM1: 2000)
+ * @param totalSteps  the run's total optimizer steps (the schedule is defined over all of them, also when a run
+ *                    is stopped early and resumed)
+ * @param minRatio    final LR as a fraction of the peak (MM1: 0.1)
+ */
+public record LrSchedule(double peak, int warmupSteps, int totalSteps, double minRatio) {
+    public LrSchedule {
+        if (!(peak > 0) || Double.isInfinite(peak)) {
+            throw new Mm1Exception("optim.lr must be > 0, got " + peak);
+        }
+        if (warmupSteps < 0) {
+            throw new Mm1Exception("optim.warmup_steps must be >= 0, got " + warmupSteps);
+        }
+        if (totalSteps < 1) {
+            throw new Mm1Exception("train.steps must be >= 1, got " + totalSteps);
+        }
+        if (!(minRatio >= 0 && minRatio <= 1)) {
+            throw new Mm1Exception("optim.min_lr_ratio must be within [0, 1], got " + minRatio);
+        }
+    }
+
+    /** The learning rate of optimizer step {@code step} (1-based). */
+    public double lr(long step) {
+        // phase 1: linear warm-up (step 1 gets peak/warmup, step = warmup gets the peak)
+        if (step <= warmupSteps) {
+            return peak * step / warmupSteps;
+        }
+        // phase 2: cosine from the peak (just after warm-up) to minRatio·peak (at the last step)
+        long decaySteps = Math.max(1, totalSteps - warmupSteps);
+        double progress = Math.min(1.0, (double) (step - warmupSteps) / decaySteps);
+        double cosine = 0.5 * (1 + Math.cos(Math.PI * progress));
+        return peak * (minRatio + (1 - minRatio) * cosine);
+    }
+}

@@ -1,0 +1,551 @@
+package io.mm1j.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.Mm1Exception;
+import io.mm1j.bench.GemmBench;
+import io.mm1j.config.Mm1Config;
+import io.mm1j.config.ParamCount;
+import io.mm1j.data.Batch;
+import io.mm1j.data.DataPipeline;
+import io.mm1j.data.MixtureSampler;
+import io.mm1j.data.SampleEncoder;
+import io.mm1j.data.SequencePacker;
+import io.mm1j.io.AtomicFiles;
+import io.mm1j.io.OutputDir;
+import io.mm1j.mllm.Mm1Model;
+import io.mm1j.tensor.Engines;
+import io.mm1j.tokenizer.Tokenizer;
+import io.mm1j.vision.ImageIoLoader;
+import io.mm1j.vision.ImagePreprocessor;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * {@code mm1 pretrain}: MM1 pre-training (MM1 §2, MM1_SPEC.md §2) of a run folder, DESIGN.md "Run folders":
+ * {@code run.json}, {@code tokenizer.json}, {@code data/} (the synthetic world, when used), {@code checkpoints/step-N/},
+ * {@code metrics.jsonl}, {@code plots/*.png}, {@code summary.json} and the final {@code model/}.
+ *
+ * <p>A run resumes exactly: the checkpoint holds the model, AdamW moments, optimizer step and data cursor, so a run
+ * stopped at step N and resumed logs the same losses for steps N+1… as a run that never stopped.
+ */
+public final class Pretrainer {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Pretrainer.class);
+
+    /** Keys a resume must not change (the model, its data and the stream of batches). */
+    static final List<String> FIXED_ON_RESUME = List.of("model", "tokenizer", "data", "train.seed", "train.batch_size",
+            "train.grad_accum");
+
+    /** What the CLI passes. */
+    public record Options(Path out, RunConfig config, boolean resume, boolean overwrite, Path init, long stopAtStep) {}
+
+    /** What a finished (or stopped) run reports. */
+    public record Result(Path runDir, long step, boolean complete, ObjectNode summary) {}
+
+    /** What the CLI shows while training. */
+    public interface Progress {
+        void start(long fromStep, long totalSteps, String description);
+
+        void step(long step, Map<String, Double> metrics);
+
+        void eval(long step, Map<String, Double> metrics);
+
+        void finish();
+    }
+
+    private Pretrainer() {}
+
+    /** Everything {@code --dry-run} prints: the resolved model, counts, memory, LR and tokens per step. */
+    public static ObjectNode plan(RunConfig rc, int vocab) {
+        Mm1Config c = RunModels.build(rc, vocab, "dry-run");
+        Map<String, Long> counts = ParamCount.all(c);
+        ObjectNode o = RunConfig.JSON.createObjectNode();
+        o.set("config", rc.tree());
+        o.set("model", io.mm1j.config.Presets.JSON.valueToTree(c));
+        ObjectNode p = o.putObject("params");
+        counts.forEach(p::put);
+        long nonEmb = ParamCount.llm(c.llm()).nonEmbedding();
+        double lr = rc.node("optim.lr").isNull() ? LrLaw.MM1.peakLr(nonEmb) : rc.data("optim.lr");
+        o.put("lr.peak", lr);
+        o.put("lr.fromLaw", rc.node("optim.lr").isNull());
+        o.put("weightDecay", rc.data("optim.weight_decay"));
+        long total = counts.get("total");
+        o.put("memory.weightsAndAdamWBytes", total * 4L * 4); // weights, gradients, two moments in F32
+        o.put("tokensPerStep", (long) rc.integer("train.batch_size") * rc.integer("train.grad_accum")
+                * rc.integer("data.seq_len"));
+        o.put("steps", rc.integer("train.steps"));
+        return o;
+    }
+
+    public static Result run(Options o, Progress progress) {
+        Path runDir = o.out().toAbsolutePath().normalize();
+        try (RunLock lock = RunLock.take(runDir)) {
+            return new Run(o, runDir, progress).go();
+        }
+    }
+
+    /** Holds {@code .NAME.lock} beside the run folder for the whole run: two trainers never share one folder. */
+    private record RunLock(FileChannel channel, FileLock lock) implements AutoCloseable {
+        static RunLock take(Path runDir) {
+            try {
+                Files.createDirectories(runDir.getParent());
+                Path f = runDir.resolveSibling("." + runDir.getFileName() + ".lock");
+                FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock l = ch.tryLock();
+                if (l == null) {
+                    ch.close();
+                    throw new Mm1Exception("--out " + runDir + ": another mm1 process is training in this folder");
+                }
+                return new RunLock(ch, l);
+            } catch (IOException e) {
+                throw new Mm1Exception("--out " + runDir + ": cannot lock: " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                lock.release();
+                channel.close();
+            } catch (IOException ignored) {
+                // released with the process anyway
+            }
+        }
+    }
+
+    /** One run, top to bottom. */
+    private static final class Run {
+        private final Options o;
+        private final Path dir;
+        private final Progress progress;
+        private RunConfig rc;
+        private volatile boolean stopRequested;
+
+        Run(Options o, Path dir, Progress progress) {
+            this.o = o;
+            this.dir = dir;
+            this.progress = progress;
+            this.rc = o.config();
+        }
+
+        Result go() {
+            // 1. the run folder: a new run, or the newest checkpoint of an old one
+            Checkpoint.State state = null;
+            Path ckpt = null;
+            if (o.resume()) {
+                ckpt = Checkpoint.latest(dir.resolve("checkpoints"));
+                if (ckpt == null) {
+                    throw new Mm1Exception("--resume: " + dir + " has no checkpoint to resume from");
+                }
+                state = Checkpoint.readState(ckpt);
+                checkUnchanged(state.config(), ckpt);
+            } else {
+                OutputDir.checkWritable(dir, o.overwrite(), "--out");
+                if (o.overwrite()) {
+                    deleteContents(dir);
+                }
+                mkdirs(dir);
+                AtomicFiles.writeString(dir.resolve("run.json"), runJson().toPrettyString());
+            }
+            int seed = rc.integer("train.seed");
+            try (NDManager root = Engines.newRootManager(seed)) {
+                return train(root, state, ckpt);
+            }
+        }
+
+        private Result train(NDManager root, Checkpoint.State state, Path ckpt) {
+            // 2. data and tokenizer
+            Mm1Config preset = io.mm1j.config.Presets.load(rc.text("model.preset"));
+            boolean vision = !(rc.node("model.vision").isBoolean() && !rc.node("model.vision").asBoolean());
+            int imageSize = rc.node("model.vision").path("imageSize").asInt(
+                    preset.vision() != null ? preset.vision().imageSize() : 32);
+            List<RunData.Source> sources = RunData.sources(rc, dir, imageSize);
+            Path tokFile = dir.resolve("tokenizer.json");
+            if (!Files.isRegularFile(tokFile)) {
+                RunData.writeTokenizer(rc, sources, preset.llm().vocabSize(), tokFile);
+            }
+            try (Tokenizer tok = Tokenizer.load(tokFile)) {
+                // 3. model: fresh, from --init, or from the checkpoint
+                Mm1Config cfg = RunModels.build(rc, tok.vocabSize(), dir.getFileName().toString());
+                if (!vision && cfg.isMultimodal()) {
+                    throw new IllegalStateException("text-only run built a vision model");
+                }
+                Mm1Model model = ckpt != null ? Checkpoint.loadModel(ckpt, root)
+                        : o.init() != null ? initFrom(o.init(), cfg, root) : Mm1Model.init(cfg, root,
+                        DataType.FLOAT32);
+                try (model; AdamW opt = optimizer(model)) {
+                    if (state != null) {
+                        Checkpoint.loadOptimizer(ckpt, opt, state.optimizerStep());
+                    }
+                    return loop(root, model, opt, tok, sources, state);
+                }
+            }
+        }
+
+        private Mm1Model initFrom(Path init, Mm1Config cfg, NDManager root) {
+            Path modelDir = Files.isDirectory(init.resolve("model")) ? init.resolve("model") : init;
+            Mm1Model m = Mm1Model.load(modelDir, root, DataType.FLOAT32);
+            if (m.config().llm().vocabSize() != cfg.llm().vocabSize()) {
+                m.close();
+                throw new Mm1Exception("--init " + init + ": the model's vocabulary (" + m.config().llm().vocabSize()
+                        + ") differs from the run tokenizer's (" + cfg.llm().vocabSize() + "); pass the model's "
+                        + "tokenizer with --set tokenizer=" + modelDir.resolve("tokenizer.json"));
+            }
+            return m;
+        }
+
+        private AdamW optimizer(Mm1Model model) {
+            for (JsonNode f : rc.node("train.freeze")) {
+                model.freeze(component(f.asText()));
+            }
+            model.params().enableGradients();
+            AdamW opt = new AdamW(model.params(), rc.data("optim.beta1"), rc.data("optim.beta2"),
+                    rc.data("optim.eps"));
+            rc.node("train.lr_multipliers").fields().forEachRemaining(e -> opt.scaleLr(
+                    componentPrefix(component(e.getKey())), e.getValue().asDouble()));
+            return opt;
+        }
+
+        private Result loop(NDManager root, Mm1Model model, AdamW opt, Tokenizer tok, List<RunData.Source> sources,
+                            Checkpoint.State state) {
+            Mm1Config cfg = model.config();
+            int k = Math.max(1, model.imageTokens());
+            int maxImages = Math.max(1, Math.min(rc.integer("data.max_images"),
+                    cfg.maxImagesPerSequence() > 0 ? cfg.maxImagesPerSequence() : Integer.MAX_VALUE));
+            SequencePacker.Config pc = new SequencePacker.Config(rc.integer("train.batch_size"),
+                    rc.integer("data.seq_len"), maxImages, k);
+            // training packs a whole optimizer step (grad_accum · batch_size rows) at once; TrainLoop cuts it up
+            SequencePacker.Config stepPc = new SequencePacker.Config(pc.batchSize() * rc.integer("train.grad_accum"),
+                    pc.seqLen(), pc.maxImages(), pc.imageTokens());
+            int size = cfg.isMultimodal() ? cfg.vision().imageSize() : 0;
+            SampleEncoder encoder = new SampleEncoder(tok::encode, cfg.isMultimodal() ? clipPixels(size) : img -> {
+                throw new Mm1Exception("a text-only model cannot train on images (set model.vision or use text "
+                        + "sources only)");
+            });
+            List<String> names = sources.stream().map(RunData.Source::name).toList();
+            long seed = rc.integer("train.seed");
+            List<MixtureSampler.Source> train = new ArrayList<>();
+            for (RunData.Source s : sources) {
+                train.add(new MixtureSampler.Source(s.name(), s.weight(), s.train()));
+            }
+            MixtureSampler sampler = state == null ? new MixtureSampler(train, seed)
+                    : MixtureSampler.resume(train, seed, state.cursor());
+            Map<String, List<Batch>> val = validation(sources, encoder, pc, seed);
+            long nonEmb = ParamCount.llm(cfg.llm()).nonEmbedding();
+            double peak = rc.node("optim.lr").isNull() ? LrLaw.MM1.peakLr(nonEmb) : rc.data("optim.lr");
+            long total = rc.integer("train.steps");
+            LrSchedule schedule = new LrSchedule(peak, rc.integer("optim.warmup_steps"), (int) total,
+                    rc.data("optim.min_lr_ratio"));
+            double gemm = GemmBench.gflops(root, 512, 3);
+            TrainLoop.Settings settings = new TrainLoop.Settings(total, o.stopAtStep(), rc.integer("train.grad_accum"),
+                    rc.data("optim.clip_grad_norm"), rc.data("optim.weight_decay"),
+                    rc.flag("data.mask_between_documents"), rc.integer("train.eval_interval"),
+                    rc.integer("train.checkpoint_interval"), names, flopsPerToken(cfg, pc.seqLen()), gemm);
+            long start = state == null ? 0 : state.step();
+            double[] best = {state == null ? Double.NaN : state.bestValLoss()};
+            double[] lastVal = {Double.NaN};
+            long t0 = System.nanoTime();
+            double[] tokensPerSecond = {0};
+            long[] timedSteps = {0};
+            CountDownLatch finished = new CountDownLatch(1);
+            Thread hook = new Thread(() -> {
+                stopRequested = true; // SIGINT/SIGTERM: finish the step, checkpoint, then let the JVM go
+                try {
+                    finished.await(120, TimeUnit.SECONDS);
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "mm1-pretrain-signal");
+            Runtime.getRuntime().addShutdownHook(hook);
+            long step;
+            long failedSamples;
+            try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start);
+                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc),
+                         rc.integer("data.workers"), 4, true)) {
+                progress.start(start, Math.min(total, o.stopAtStep() > 0 ? o.stopAtStep() : total),
+                        describe(cfg, peak));
+                TrainLoop.Listener listener = new TrainLoop.Listener() {
+                    @Override
+                    public void onStep(long s, Map<String, Double> m) {
+                        m.put("rssBytes", (double) rssBytes());
+                        if (s > start + 1) { // the first step of a process includes warm-up
+                            tokensPerSecond[0] += m.get("tokensPerSecond");
+                            timedSteps[0]++;
+                        }
+                        metrics.log(s, m);
+                        progress.step(s, m);
+                    }
+
+                    @Override
+                    public void onEval(long s, Map<String, Double> m) {
+                        int fs = rc.integer("train.fewshot_interval");
+                        Path synth = dir.resolve("data");
+                        if (fs > 0 && s % fs == 0 && model.isMultimodal()
+                                && Files.isRegularFile(synth.resolve("manifest.json"))) {
+                            m.putAll(QuickEval.metrics(QuickEval.run(model, tok, synth, "val",
+                                    rc.integer("train.fewshot_items"), false), ""));
+                        }
+                        lastVal[0] = m.get("valLoss");
+                        if (Double.isNaN(best[0]) || lastVal[0] < best[0]) {
+                            best[0] = lastVal[0];
+                        }
+                        metrics.log(s, m);
+                        progress.eval(s, m);
+                        plots(metrics);
+                    }
+
+                    @Override
+                    public void onCheckpoint(long s, Batch last) {
+                        Checkpoint.write(dir.resolve("checkpoints"), model, opt, new Checkpoint.State(s,
+                                opt.stepCount(), last.cursor(), best[0], rc.tree()), rc.integer("train.keep_checkpoints"),
+                                tok.file());
+                    }
+                };
+                TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener);
+                step = loop.run(data, start, () -> stopRequested);
+                failedSamples = data.failedSamples();
+                if (data.failedSamples() > 0) {
+                    LOG.warn("{} samples failed to load and were skipped", data.failedSamples());
+                }
+                progress.finish();
+                plots(metrics);
+            } finally {
+                finished.countDown();
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException ignored) {
+                    // the JVM is already shutting down (signal): the hook is running
+                }
+            }
+            boolean complete = step >= total;
+            ObjectNode summary = RunConfig.JSON.createObjectNode();
+            summary.put("steps", step);
+            summary.put("complete", complete);
+            summary.put("finalValLoss", lastVal[0]);
+            summary.put("bestValLoss", best[0]);
+            summary.put("wallSeconds", (System.nanoTime() - t0) / 1e9);
+            summary.put("tokensPerSecond", timedSteps[0] == 0 ? Double.NaN : tokensPerSecond[0] / timedSteps[0]);
+            summary.put("peakLr", peak);
+            summary.put("failedSamples", failedSamples); // this process's share: data items skipped, not fatal
+            summary.put("params", ParamCount.all(cfg).get("total"));
+            AtomicFiles.writeString(dir.resolve("summary.json"), summary.toPrettyString());
+            if (complete) {
+                writeModel(model, tok);
+            }
+            return new Result(dir, step, complete, summary);
+        }
+
+        /** The final model as an ordinary model folder that generate, eval and info accept. */
+        private void writeModel(Mm1Model model, Tokenizer tok) {
+            try (OutputDir out = OutputDir.create(dir.resolve("model"), true, "model")) {
+                model.save(out.staging());
+                Files.copy(tok.file(), out.staging().resolve("tokenizer.json"));
+                out.commit();
+            } catch (IOException e) {
+                throw new Mm1Exception(dir.resolve("model") + ": cannot write: " + e.getMessage(), e);
+            }
+        }
+
+        private Map<String, List<Batch>> validation(List<RunData.Source> sources, SampleEncoder enc,
+                                                    SequencePacker.Config pc, long seed) {
+            Map<String, List<Batch>> out = new LinkedHashMap<>();
+            int n = rc.integer("train.eval_batches");
+            if (rc.integer("train.eval_interval") == 0) {
+                return out;
+            }
+            for (RunData.Source s : sources) {
+                if (s.weight() <= 0) {
+                    continue;
+                }
+                List<Batch> batches = new ArrayList<>();
+                // one pass over the first samples of the validation split, packed like training data
+                MixtureSampler one = new MixtureSampler(List.of(new MixtureSampler.Source(s.name(), 1, s.val())),
+                        seed);
+                try (DataPipeline p = new DataPipeline(one, enc, new SequencePacker(pc), 1, 2, true)) {
+                    for (int i = 0; i < n; i++) {
+                        batches.add(p.next());
+                    }
+                }
+                out.put(s.name(), batches);
+            }
+            return out;
+        }
+
+        private void plots(MetricsLog metrics) {
+            Path plots = dir.resolve("plots");
+            Map<String, List<double[]>> loss = new LinkedHashMap<>();
+            loss.put("train", metrics.series("loss"));
+            loss.put("validation", metrics.series("valLoss"));
+            Plots.lines(plots.resolve("loss.png"), "loss", "cross-entropy (nats/token)", loss, true);
+            Map<String, List<double[]>> perSource = new LinkedHashMap<>();
+            Map<String, List<double[]>> blind = new LinkedHashMap<>();
+            metrics.allSeries().forEach((k, v) -> {
+                if (k.startsWith("loss/")) {
+                    perSource.put("train " + k.substring(5), v);
+                } else if (k.startsWith("valLoss/")) {
+                    perSource.put("validation " + k.substring(8), v);
+                    blind.put(k.substring(8) + ", with images", v);
+                    List<double[]> b = metrics.series("valLossBlind/" + k.substring(8));
+                    if (!b.isEmpty()) {
+                        blind.put(k.substring(8) + ", images blanked", b);
+                    }
+                }
+            });
+            Plots.lines(plots.resolve("loss-per-source.png"), "loss per source", "cross-entropy (nats/token)",
+                    perSource, true);
+            if (!metrics.series("valLossBlind").isEmpty()) {
+                Plots.lines(plots.resolve("val-vs-blind.png"), "validation loss: with the images vs blanked",
+                        "cross-entropy (nats/token)", blind, true);
+            }
+            Plots.lines(plots.resolve("lr.png"), "learning rate", "LR", Map.of("lr", metrics.series("lr")), false);
+            if (!metrics.series("eval/cider@0").isEmpty()) {
+                Map<String, List<double[]>> fewshot = new LinkedHashMap<>();
+                fewshot.put("caption CIDEr-D ×100, 0-shot", scaled(metrics.series("eval/cider@0"), 100));
+                fewshot.put("VQA accuracy %, 0-shot", metrics.series("eval/vqa@0"));
+                Plots.lines(plots.resolve("fewshot.png"), "held-out 0-shot scores", "score", fewshot, false);
+            }
+            Plots.lines(plots.resolve("grad-norm.png"), "gradient norm (before clipping)", "global L2 norm",
+                    Map.of("gradNorm", metrics.series("gradNorm")), true);
+        }
+
+        private static List<double[]> scaled(List<double[]> series, double f) {
+            return series.stream().map(p -> new double[] {p[0], p[1] * f}).toList();
+        }
+
+        private String describe(Mm1Config cfg, double peak) {
+            return String.format(java.util.Locale.ROOT, "%s: %s params, peak LR %.3g", dir.getFileName(),
+                    String.format(java.util.Locale.ROOT, "%.2fM", ParamCount.all(cfg).get("total") / 1e6), peak);
+        }
+
+        private void checkUnchanged(JsonNode saved, Path ckpt) {
+            RunConfig before = RunConfig.ofResolved(saved, ckpt.resolve("state.json").toString());
+            for (String key : FIXED_ON_RESUME) {
+                String diff = firstDifference(before.node(key), rc.node(key), key);
+                if (diff != null) {
+                    throw new Mm1Exception("--resume: '" + diff + "' differs from the checkpoint's run ("
+                            + ckpt.getFileName() + "): " + before.node(diff.replaceAll("\\[(\\d+)\\]", ".$1"))
+                            + " before, " + rc.node(diff.replaceAll("\\[(\\d+)\\]", ".$1")) + " now");
+                }
+            }
+        }
+
+        private ObjectNode runJson() {
+            ObjectNode r = rc.tree();
+            ObjectNode meta = r.putObject("_run");
+            meta.put("gitCommit", gitCommit());
+            meta.put("djl", Engine.getDjlVersion());
+            meta.put("engine", Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion());
+            meta.put("java", System.getProperty("java.version"));
+            return r;
+        }
+    }
+
+    /** The first dotted key under which two trees differ, or null. */
+    static String firstDifference(JsonNode a, JsonNode b, String prefix) {
+        if (a.equals(b)) {
+            return null;
+        }
+        if (a.isObject() && b.isObject()) {
+            java.util.Set<String> keys = new java.util.TreeSet<>();
+            a.fieldNames().forEachRemaining(keys::add);
+            b.fieldNames().forEachRemaining(keys::add);
+            for (String k : keys) {
+                String d = firstDifference(a.path(k), b.path(k), prefix + "." + k);
+                if (d != null) {
+                    return d;
+                }
+            }
+        }
+        return prefix;
+    }
+
+    /** CLIP preprocessing (PIL-exact bicubic resize, centre crop, mean/std) as the data workers' image hook. */
+    static Function<java.awt.image.BufferedImage, float[]> clipPixels(int size) {
+        return img -> {
+            try (NDManager m = NDManager.newBaseManager()) {
+                return new ImagePreprocessor(m, size).preprocess(ImageIoLoader.toRgb(img)).toFloatArray();
+            }
+        };
+    }
+
+    /** Model FLOPs per token (PaLM appendix B): 6·N_matmul + 12·L·T·d_attn, as {@code bench train-step}. */
+    static double flopsPerToken(Mm1Config cfg, int seq) {
+        ParamCount.Llm pc = ParamCount.llm(cfg.llm());
+        long matmul = (pc.active() - pc.embedding()) + (long) cfg.llm().vocabSize() * cfg.llm().hiddenSize();
+        return 6.0 * matmul + 12.0 * cfg.llm().numLayers() * seq * cfg.llm().numHeads() * cfg.llm().headDim();
+    }
+
+    static Mm1Model.Component component(String name) {
+        return switch (name) {
+            case "vision" -> Mm1Model.Component.VISION;
+            case "connector" -> Mm1Model.Component.CONNECTOR;
+            case "llm" -> Mm1Model.Component.LLM;
+            case "lm_head" -> Mm1Model.Component.LM_HEAD;
+            default -> throw new Mm1Exception("unknown component '" + name + "'");
+        };
+    }
+
+    static String componentPrefix(Mm1Model.Component c) {
+        return c.prefix();
+    }
+
+    /** Resident set size of this process (Linux /proc), 0 where unavailable. */
+    static long rssBytes() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (l.startsWith("VmRSS:")) {
+                    return Long.parseLong(l.replaceAll("\\D+", "")) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // not Linux: no RSS figure
+        }
+        return 0;
+    }
+
+    private static String gitCommit() {
+        try {
+            Process p = new ProcessBuilder("git", "rev-parse", "HEAD").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes()).trim();
+            return p.waitFor() == 0 ? out : "unknown";
+        } catch (IOException | InterruptedException e) {
+            return "unknown";
+        }
+    }
+
+    private static void mkdirs(Path dir) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new Mm1Exception("--out " + dir + ": cannot create: " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteContents(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (var s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                OutputDir.deleteTree(p);
+            }
+        } catch (IOException e) {
+            throw new Mm1Exception("--out " + dir + ": cannot clear for --overwrite: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,436 @@
+package io.mm1j.train;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.Mm1Exception;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A pre-training run's configuration: the JSON contract of {@code mm1 pretrain --config run.json} (keys listed,
+ * with their defaults, in {@code /train/run-defaults.json}). Layers, later ones winning: defaults → the config
+ * file → shorthand flags ({@code --preset}, {@code --data}, {@code --steps}, {@code --seed}) → {@code --set k=v}.
+ * Unknown keys are an error naming the key and the nearest valid one. The resolved tree is what a run saves as
+ * {@code run.json} and what {@code --resume} compares against.
+ */
+public final class RunConfig {
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** Keys of one {@code data.sources[]} entry. */
+    static final List<String> SOURCE_KEYS = List.of("name", "format", "path", "images", "weight");
+    /** Formats a source can have. */
+    public static final List<String> FORMATS = List.of("coco", "wds", "mmc4", "obelics", "text", "llava", "vqa",
+            "synthetic");
+    /** Components {@code train.freeze} and {@code train.lr_multipliers} name. */
+    public static final List<String> COMPONENTS = List.of("vision", "connector", "llm", "lm_head");
+    /** Objects whose keys are checked by the model config reader (mm1j config field names), not here. */
+    private static final Set<String> FREE_OBJECTS = Set.of("model.vision", "model.connector", "model.moe");
+
+    private final ObjectNode tree;
+
+    private RunConfig(ObjectNode tree) {
+        this.tree = tree;
+    }
+
+    /** The defaults alone. */
+    public static ObjectNode defaults() {
+        try (InputStream in = RunConfig.class.getResourceAsStream("/train/run-defaults.json")) {
+            return (ObjectNode) JSON.readTree(in);
+        } catch (IOException e) {
+            throw new IllegalStateException("run-defaults.json missing from the jar", e);
+        }
+    }
+
+    /**
+     * @param file      a run config JSON, or null
+     * @param shorthand dotted key → JSON value text from shorthand flags (applied before {@code sets})
+     * @param sets      {@code key=value} overrides; the value is JSON when it parses as JSON, else a string
+     */
+    public static RunConfig resolve(Path file, Map<String, String> shorthand, List<String> sets) {
+        ObjectNode tree = defaults();
+        if (file != null) {
+            JsonNode user = readFile(file);
+            List<String> problems = new ArrayList<>();
+            check(user, tree, "", problems);
+            if (!problems.isEmpty()) {
+                throw new Mm1Exception(file + ": " + problems.get(0));
+            }
+            merge(tree, (ObjectNode) user);
+        }
+        shorthand.forEach((k, v) -> set(tree, k, v, "flag"));
+        for (String s : sets) {
+            int eq = s.indexOf('=');
+            if (eq <= 0) {
+                throw new Mm1Exception("--set " + s + ": expected key=value");
+            }
+            set(tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set");
+        }
+        RunConfig c = new RunConfig(tree);
+        c.validate();
+        return c;
+    }
+
+    /** A run config from a saved {@code run.json} (already resolved). */
+    public static RunConfig ofResolved(JsonNode resolved, String where) {
+        if (!(resolved instanceof ObjectNode o)) {
+            throw new Mm1Exception(where + ": not a JSON object");
+        }
+        List<String> problems = new ArrayList<>();
+        check(o, defaults(), "", problems);
+        if (!problems.isEmpty()) {
+            throw new Mm1Exception(where + ": " + problems.get(0));
+        }
+        ObjectNode tree = defaults();
+        merge(tree, o);
+        RunConfig c = new RunConfig(tree);
+        c.validate();
+        return c;
+    }
+
+    private static JsonNode readFile(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new Mm1Exception(file + ": config file not found");
+        }
+        try {
+            JsonNode n = JSON.readTree(file.toFile());
+            if (!(n instanceof ObjectNode)) {
+                throw new Mm1Exception(file + ": a run config must be a JSON object");
+            }
+            return n;
+        } catch (JsonProcessingException e) {
+            throw new Mm1Exception(file + ": invalid JSON: " + e.getOriginalMessage() + " (line "
+                    + e.getLocation().getLineNr() + ")", e);
+        } catch (IOException e) {
+            throw new Mm1Exception(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    /** Collects the first unknown key of {@code user} against the schema {@code schema}. */
+    private static void check(JsonNode user, JsonNode schema, String prefix, List<String> problems) {
+        if (!(user instanceof ObjectNode) || FREE_OBJECTS.contains(strip(prefix))) {
+            return;
+        }
+        if (strip(prefix).equals("train.lr_multipliers")) {
+            user.fieldNames().forEachRemaining(k -> {
+                if (!COMPONENTS.contains(k)) {
+                    problems.add("unknown key '" + prefix + k + "' (components: " + String.join(", ", COMPONENTS)
+                            + ")");
+                }
+            });
+            return;
+        }
+        if (strip(prefix).equals("tokenizer")) {
+            return; // a path, "bytes" or {"train": {...}}: checked in validate()
+        }
+        Iterator<String> it = user.fieldNames();
+        while (it.hasNext()) {
+            String k = it.next();
+            String full = prefix + k;
+            if (!schema.has(k)) {
+                List<String> valid = new ArrayList<>();
+                schema.fieldNames().forEachRemaining(f -> valid.add(prefix + f));
+                problems.add("unknown key '" + full + "'" + nearest(full, valid));
+                return;
+            }
+            JsonNode uv = user.get(k);
+            if (full.equals("data.sources") && uv.isArray()) {
+                for (int i = 0; i < uv.size(); i++) {
+                    JsonNode src = uv.get(i);
+                    if (!src.isObject()) {
+                        problems.add("data.sources[" + i + "] must be an object");
+                        return;
+                    }
+                    Iterator<String> keys = src.fieldNames();
+                    while (keys.hasNext()) {
+                        String sk = keys.next();
+                        if (!SOURCE_KEYS.contains(sk)) {
+                            List<String> valid = SOURCE_KEYS.stream().map(x -> "data.sources[" + 0 + "]." + x).toList();
+                            problems.add("unknown key 'data.sources[" + i + "]." + sk + "'"
+                                    + nearest("data.sources[" + 0 + "]." + sk, valid).replace("[0]", "[" + i + "]"));
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
+            check(uv, schema.get(k), full + ".", problems);
+        }
+    }
+
+    private static String strip(String prefix) {
+        return prefix.endsWith(".") ? prefix.substring(0, prefix.length() - 1) : prefix;
+    }
+
+    /** ", did you mean 'x'?" for the closest valid key by edit distance, or "" when none is close. */
+    static String nearest(String key, List<String> valid) {
+        String best = null;
+        int bestD = Integer.MAX_VALUE;
+        for (String v : valid) {
+            int d = editDistance(key, v);
+            if (d < bestD) {
+                bestD = d;
+                best = v;
+            }
+        }
+        return best != null && bestD <= Math.max(3, key.length() / 2) ? "; did you mean '" + best + "'?"
+                : "; valid keys here: " + String.join(", ", valid);
+    }
+
+    static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    /** Deep merge: objects merge key by key (except free-form ones, which are replaced); other values replace. */
+    private static void merge(ObjectNode into, ObjectNode from) {
+        from.fields().forEachRemaining(e -> {
+            JsonNode cur = into.get(e.getKey());
+            if (cur instanceof ObjectNode co && e.getValue() instanceof ObjectNode fo) {
+                merge(co, fo);
+            } else {
+                into.set(e.getKey(), e.getValue().deepCopy());
+            }
+        });
+    }
+
+    /** Sets a dotted key ({@code optim.lr}, {@code data.sources.0.weight}) after checking it exists. */
+    private static void set(ObjectNode tree, String key, String valueText, String how) {
+        JsonNode value = parseValue(valueText);
+        String[] parts = key.split("\\.");
+        JsonNode schema = defaults();
+        JsonNode node = tree;
+        StringBuilder path = new StringBuilder();
+        for (int i = 0; i < parts.length; i++) {
+            String p = parts[i];
+            boolean last = i == parts.length - 1;
+            String here = path.length() == 0 ? p : path + "." + p;
+            boolean free = FREE_OBJECTS.contains(path.toString()) || path.toString().equals("train.lr_multipliers")
+                    || path.toString().startsWith("data.sources");
+            if (node instanceof ArrayNode arr) {
+                int idx;
+                try {
+                    idx = Integer.parseInt(p);
+                } catch (NumberFormatException e) {
+                    throw new Mm1Exception(how + " " + key + ": '" + path + "' is a list; use an index, e.g. "
+                            + path + ".0");
+                }
+                if (idx < 0 || idx >= arr.size()) {
+                    throw new Mm1Exception(how + " " + key + ": '" + path + "' has " + arr.size() + " entries");
+                }
+                if (last) {
+                    arr.set(idx, value);
+                    return;
+                }
+                node = arr.get(idx);
+                schema = null;
+            } else if (node instanceof ObjectNode obj) {
+                if (!free && schema != null && !schema.has(p) && !path.toString().equals("tokenizer")) {
+                    List<String> valid = new ArrayList<>();
+                    String pre = path.length() == 0 ? "" : path + ".";
+                    schema.fieldNames().forEachRemaining(f -> valid.add(pre + f));
+                    throw new Mm1Exception(how + ": unknown key '" + here + "'" + nearest(here, valid));
+                }
+                if (path.toString().startsWith("data.sources.") && !SOURCE_KEYS.contains(p)) {
+                    throw new Mm1Exception(how + ": unknown key '" + here + "'"
+                            + nearest(p, SOURCE_KEYS));
+                }
+                if (path.toString().equals("train.lr_multipliers") && !COMPONENTS.contains(p)) {
+                    throw new Mm1Exception(how + ": unknown key '" + here + "' (components: "
+                            + String.join(", ", COMPONENTS) + ")");
+                }
+                if (last) {
+                    obj.set(p, value);
+                    return;
+                }
+                JsonNode next = obj.get(p);
+                if (next == null || next.isNull() || !next.isContainerNode()) {
+                    next = obj.putObject(p);
+                }
+                node = next;
+                schema = schema == null ? null : schema.get(p);
+            } else {
+                throw new Mm1Exception(how + " " + key + ": '" + path + "' is not an object");
+            }
+            path.setLength(0);
+            path.append(here);
+        }
+    }
+
+    private static JsonNode parseValue(String text) {
+        try {
+            JsonNode n = JSON.readTree(text);
+            if (n != null && !n.isMissingNode()) {
+                return n;
+            }
+        } catch (JsonProcessingException ignored) {
+            // not JSON: a plain string such as a preset name or a path
+        }
+        return JsonNodeFactory.instance.textNode(text);
+    }
+
+    private void validate() {
+        positive("train.steps");
+        positive("train.batch_size");
+        positive("train.grad_accum");
+        positive("train.eval_batches");
+        positive("train.log_interval");
+        positive("data.seq_len");
+        positive("data.max_images");
+        positive("data.workers");
+        nonNegative("train.eval_interval");
+        nonNegative("train.checkpoint_interval");
+        nonNegative("train.fewshot_interval");
+        positive("train.fewshot_items");
+        positive("train.keep_checkpoints");
+        nonNegative("optim.warmup_steps");
+        nonNegative("optim.weight_decay");
+        nonNegative("optim.clip_grad_norm");
+        fraction("optim.min_lr_ratio");
+        fraction("data.val_fraction");
+        if (data("data.val_fraction") >= 1) {
+            throw new Mm1Exception("data.val_fraction must be < 1, got " + data("data.val_fraction"));
+        }
+        double b1 = data("optim.beta1");
+        double b2 = data("optim.beta2");
+        if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) {
+            throw new Mm1Exception("optim.beta1 and optim.beta2 must be within [0, 1)");
+        }
+        if (!(data("optim.eps") > 0)) {
+            throw new Mm1Exception("optim.eps must be > 0");
+        }
+        JsonNode lr = node("optim.lr");
+        if (!lr.isNull() && (!lr.isNumber() || !(lr.asDouble() > 0))) {
+            throw new Mm1Exception("optim.lr must be a number > 0 or null (null = MM1's LR law), got " + lr);
+        }
+        JsonNode freeze = node("train.freeze");
+        if (!freeze.isArray()) {
+            throw new Mm1Exception("train.freeze must be a list of components (" + String.join(", ", COMPONENTS)
+                    + ")");
+        }
+        freeze.forEach(f -> {
+            if (!COMPONENTS.contains(f.asText())) {
+                throw new Mm1Exception("train.freeze: unknown component '" + f.asText() + "'"
+                        + nearest(f.asText(), COMPONENTS));
+            }
+        });
+        node("train.lr_multipliers").fields().forEachRemaining(e -> {
+            if (!e.getValue().isNumber() || e.getValue().asDouble() < 0) {
+                throw new Mm1Exception("train.lr_multipliers." + e.getKey() + " must be a number >= 0");
+            }
+        });
+        JsonNode tok = tree.get("tokenizer");
+        boolean tokOk = tok.isTextual() || (tok.isObject() && tok.size() == 1 && tok.has("train")
+                && tok.get("train").isObject());
+        if (!tokOk) {
+            throw new Mm1Exception("tokenizer must be a tokenizer.json path, \"bytes\" or {\"train\": {\"vocab_size\": "
+                    + "N}}, got " + tok);
+        }
+        JsonNode sources = node("data.sources");
+        if (!sources.isNull()) {
+            if (!sources.isArray() || sources.isEmpty()) {
+                throw new Mm1Exception("data.sources must be a non-empty list (or null for the synthetic world)");
+            }
+            for (int i = 0; i < sources.size(); i++) {
+                JsonNode s = sources.get(i);
+                String fmt = s.path("format").asText("");
+                if (!FORMATS.contains(fmt)) {
+                    throw new Mm1Exception("data.sources[" + i + "].format: '" + fmt + "' is not one of "
+                            + String.join("|", FORMATS) + nearest(fmt, FORMATS));
+                }
+                if (!fmt.equals("synthetic") && s.path("path").asText("").isEmpty()) {
+                    throw new Mm1Exception("data.sources[" + i + "].path is required for format " + fmt);
+                }
+                if (s.has("weight") && !(s.get("weight").isNumber() && s.get("weight").asDouble() >= 0)) {
+                    throw new Mm1Exception("data.sources[" + i + "].weight must be a number >= 0");
+                }
+            }
+        }
+    }
+
+    private void positive(String key) {
+        JsonNode n = node(key);
+        if (!n.canConvertToInt() || !n.isIntegralNumber() || n.asInt() < 1) {
+            throw new Mm1Exception(key + " must be a whole number >= 1, got " + n);
+        }
+    }
+
+    private void nonNegative(String key) {
+        JsonNode n = node(key);
+        if (!n.isNumber() || n.asDouble() < 0 || (n.isFloatingPointNumber() && key.startsWith("train."))) {
+            throw new Mm1Exception(key + " must be a " + (key.startsWith("train.") ? "whole " : "")
+                    + "number >= 0, got " + n);
+        }
+    }
+
+    private void fraction(String key) {
+        JsonNode n = node(key);
+        if (!n.isNumber() || n.asDouble() < 0 || n.asDouble() > 1) {
+            throw new Mm1Exception(key + " must be within [0, 1], got " + n);
+        }
+    }
+
+    /** The node at a dotted key (MissingNode when absent). */
+    public JsonNode node(String dotted) {
+        JsonNode n = tree;
+        for (String p : dotted.split("\\.")) {
+            n = n.path(p);
+        }
+        return n;
+    }
+
+    public int integer(String dotted) {
+        return node(dotted).asInt();
+    }
+
+    public double data(String dotted) {
+        return node(dotted).asDouble();
+    }
+
+    public boolean flag(String dotted) {
+        return node(dotted).asBoolean();
+    }
+
+    public String text(String dotted) {
+        JsonNode n = node(dotted);
+        return n.isNull() || n.isMissingNode() ? null : n.asText();
+    }
+
+    /** The resolved tree (a copy). */
+    public ObjectNode tree() {
+        return tree.deepCopy();
+    }
+
+    public String toJson() {
+        try {
+            return JSON.writeValueAsString(tree);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

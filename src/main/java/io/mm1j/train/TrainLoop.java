@@ -1,0 +1,289 @@
+package io.mm1j.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import io.mm1j.data.Batch;
+import io.mm1j.llm.Decoder;
+import io.mm1j.mllm.Mm1Model;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The one training loop of mm1j (pretrain, and every trainer built on it), in nanoGPT's linear order: batch →
+ * forward → loss → backward → clip → step → schedule → log → eval → checkpoint.
+ *
+ * <p>Each batch of {@code data} is one optimizer step's rows (gradAccum·b); gradient accumulation cuts it into
+ * {@code gradAccum} micro-batches and weights each token's loss by
+ * 1 / (trained tokens of all of them), so k micro-batches of b rows give the gradient of one batch of k·b rows.
+ * Steps count completed optimizer steps from 1; the LR of step s is {@link LrSchedule#lr}(s).
+ */
+public final class TrainLoop {
+    /** Fixed settings of a loop. */
+    public record Settings(long totalSteps, long stopAtStep, int gradAccum, double clipGradNorm, double weightDecay,
+                           boolean maskBetweenDocuments, long evalInterval, long checkpointInterval,
+                           List<String> sourceNames, double flopsPerToken, double gemmGflops) {}
+
+    /** Receives what the loop measures (the CLI draws progress from it; the run writes metrics.jsonl). */
+    public interface Listener {
+        void onStep(long step, Map<String, Double> metrics);
+
+        void onEval(long step, Map<String, Double> metrics);
+
+        /** Called at checkpoint time with the completed step and the data cursor to resume after it. */
+        void onCheckpoint(long step, Batch last);
+    }
+
+    private final Mm1Model model;
+    private final AdamW opt;
+    private final LrSchedule schedule;
+    private final Settings s;
+    private final Map<String, List<Batch>> valBatches;
+    private final Listener listener;
+    private final NDManager manager;
+
+    /**
+     * @param valBatches fixed validation batches per source name (evaluated without gradients)
+     */
+    public TrainLoop(Mm1Model model, AdamW opt, LrSchedule schedule, Settings settings,
+                     Map<String, List<Batch>> valBatches, Listener listener) {
+        this.model = model;
+        this.opt = opt;
+        this.schedule = schedule;
+        this.s = settings;
+        this.valBatches = valBatches;
+        this.listener = listener;
+        this.manager = model.params().manager();
+    }
+
+    /**
+     * Runs optimizer steps {@code startStep+1 … min(totalSteps, stopAtStep)}; returns the last completed step.
+     *
+     * @param stop polled after every step (SIGINT/SIGTERM): when true, the loop checkpoints and returns
+     */
+    public long run(Iterator<Batch> data, long startStep, BooleanSupplier stop) {
+        long end = Math.min(s.totalSteps(), s.stopAtStep() > 0 ? s.stopAtStep() : Long.MAX_VALUE);
+        long step = startStep;
+        Batch last = null;
+        while (step < end) {
+            long t0 = System.nanoTime();
+            // 1. batch: one packed batch of gradAccum·b rows per optimizer step, cut into gradAccum micro-batches
+            // (packing the whole step at once keeps its rows those of one batch of gradAccum·b rows: the packer
+            // ends a batch at a sample boundary, so separately packed micro-batches would drop document tails)
+            Batch[] micro = split(data.next(), s.gradAccum());
+            long trained = 0;
+            for (Batch b : micro) {
+                trained += b.trainedTokens();
+            }
+            last = micro[micro.length - 1];
+            // 2–4. forward, loss, backward (gradients accumulate over the micro-batches)
+            StepLoss sl = new StepLoss(s.sourceNames().size());
+            for (Batch b : micro) {
+                forwardBackward(b, Math.max(1, trained), sl);
+            }
+            // 5. clip, 6. step with the scheduled LR
+            double gradNorm = opt.clipGlobalNorm(s.clipGradNorm());
+            step++;
+            double lr = schedule.lr(step);
+            opt.step(lr, s.weightDecay());
+            double sec = (System.nanoTime() - t0) / 1e9;
+            // 7. log
+            listener.onStep(step, stepMetrics(micro, sl, trained, lr, gradNorm, sec));
+            // 8. eval
+            if (s.evalInterval() > 0 && (step % s.evalInterval() == 0 || step == s.totalSteps())) {
+                listener.onEval(step, evaluate());
+            }
+            // 9. checkpoint
+            boolean stopping = stop.getAsBoolean();
+            if (stopping || step == end || (s.checkpointInterval() > 0 && step % s.checkpointInterval() == 0)) {
+                listener.onCheckpoint(step, last);
+            }
+            if (stopping) {
+                break;
+            }
+        }
+        return step;
+    }
+
+    /**
+     * Rows {@code [from, to)} of each of {@code parts} equal slices of {@code b} (the last may be smaller); images
+     * keep their order with rows renumbered. Only the last part carries the batch's data cursor.
+     */
+    static Batch[] split(Batch b, int parts) {
+        if (parts <= 1) {
+            return new Batch[] {b};
+        }
+        int rows = (b.batchSize() + parts - 1) / parts;
+        java.util.List<Batch> out = new java.util.ArrayList<>();
+        int t = b.seqLen();
+        for (int from = 0; from < b.batchSize(); from += rows) {
+            int to = Math.min(b.batchSize(), from + rows);
+            int f = from;
+            java.util.List<Batch.ImageSlot> images = b.images().stream()
+                    .filter(im -> im.row() >= f && im.row() < to)
+                    .map(im -> new Batch.ImageSlot(im.row() - f, im.firstSlot(), im.pixels())).toList();
+            out.add(new Batch(to - from, t, java.util.Arrays.copyOfRange(b.tokens(), from * t, to * t),
+                    java.util.Arrays.copyOfRange(b.targets(), from * t, to * t),
+                    java.util.Arrays.copyOfRange(b.lossMask(), from * t, to * t), images, b.imageTokens(),
+                    to == b.batchSize() ? b.cursor() : null,
+                    java.util.Arrays.copyOfRange(b.segments(), from * t, to * t),
+                    java.util.Arrays.copyOfRange(b.sources(), from * t, to * t)));
+        }
+        return out.toArray(Batch[]::new);
+    }
+
+    /** Token losses of one step, per source. */
+    private static final class StepLoss {
+        final double[] sum;
+        final long[] count;
+        double total;
+        double aux;
+        List<int[]> expertLoad;
+
+        StepLoss(int sources) {
+            sum = new double[sources];
+            count = new long[sources];
+        }
+    }
+
+    private void forwardBackward(Batch b, long stepTokens, StepLoss sl) {
+        try (NDScope scope = new NDScope()) {
+            float[] nll;
+            try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                Decoder.Output out = model.forward(b, s.maskBetweenDocuments());
+                NDArray tokenNll = tokenNll(out.logits(), b); // (B, T)
+                NDArray mask = manager.create(b.lossMask(), new Shape(b.batchSize(), b.seqLen()))
+                        .toType(tokenNll.getDataType(), false);
+                NDArray denom = manager.create((float) stepTokens).toType(tokenNll.getDataType(), false);
+                NDArray loss = tokenNll.mul(mask).sum().div(denom); // this micro-batch's share of the step's mean
+                if (out.auxLoss() != null) {
+                    NDArray k = manager.create((float) s.gradAccum()).toType(loss.getDataType(), false);
+                    NDArray aux = out.auxLoss().div(k);
+                    sl.aux += aux.toType(DataType.FLOAT64, false).getDouble();
+                    loss = loss.add(aux);
+                    sl.expertLoad = out.expertLoad();
+                }
+                gc.backward(loss);
+                nll = tokenNll.mul(mask).toType(DataType.FLOAT32, false).toFloatArray();
+            }
+            accumulate(b, nll, sl);
+            scope.suppressNotUsedWarning();
+        }
+    }
+
+    /** −log p(target) at every position: (B, T). */
+    private NDArray tokenNll(NDArray logits, Batch b) {
+        NDArray targets = manager.create(b.targets(), new Shape(b.batchSize(), b.seqLen()));
+        NDArray logp = logits.logSoftmax(-1);
+        return logp.gather(targets.expandDims(-1), -1).squeeze(-1).neg();
+    }
+
+    private static void accumulate(Batch b, float[] maskedNll, StepLoss sl) {
+        for (int i = 0; i < maskedNll.length; i++) {
+            if (b.lossMask()[i] > 0) {
+                sl.total += maskedNll[i];
+                int src = b.sources()[i];
+                if (src >= 0 && src < sl.sum.length) {
+                    sl.sum[src] += maskedNll[i];
+                    sl.count[src]++;
+                }
+            }
+        }
+    }
+
+    private Map<String, Double> stepMetrics(Batch[] micro, StepLoss sl, long trained, double lr, double gradNorm,
+                                            double sec) {
+        long tokens = 0;
+        long images = 0;
+        for (Batch b : micro) {
+            tokens += (long) b.batchSize() * b.seqLen();
+            images += b.images().size();
+        }
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("loss", sl.total / Math.max(1, trained));
+        m.put("lr", lr);
+        m.put("gradNorm", gradNorm);
+        m.put("tokensPerSecond", tokens / sec);
+        m.put("imagesPerSecond", images / sec);
+        if (s.gemmGflops() > 0) {
+            m.put("mfu", s.flopsPerToken() * tokens / sec / 1e9 / s.gemmGflops());
+        }
+        for (int i = 0; i < sl.sum.length; i++) {
+            if (sl.count[i] > 0) {
+                m.put("loss/" + s.sourceNames().get(i), sl.sum[i] / sl.count[i]);
+            }
+        }
+        if (sl.expertLoad != null && !sl.expertLoad.isEmpty()) {
+            m.put("moe/aux", sl.aux);
+            m.put("moe/maxExpertShare", maxShare(sl.expertLoad));
+        }
+        m.put("trainedTokens", (double) trained);
+        return m;
+    }
+
+    /** The largest fraction of routed tokens any one expert of any MoE layer received (1/E when balanced). */
+    private static double maxShare(List<int[]> loads) {
+        double worst = 0;
+        for (int[] layer : loads) {
+            long total = 0;
+            int max = 0;
+            for (int c : layer) {
+                total += c;
+                max = Math.max(max, c);
+            }
+            worst = Math.max(worst, total == 0 ? 0 : (double) max / total);
+        }
+        return worst;
+    }
+
+    /**
+     * Validation loss overall (token-weighted) and per source, without gradients; for a multimodal model also
+     * {@code valLossBlind…}: the same batches with the images zeroed, the baseline that shows what the model reads
+     * from the pictures.
+     */
+    public Map<String, Double> evaluate() {
+        Map<String, Double> m = validationLoss("valLoss", false);
+        if (model.isMultimodal()) {
+            m.putAll(validationLoss("valLossBlind", true));
+        }
+        return m;
+    }
+
+    private Map<String, Double> validationLoss(String key, boolean blind) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        double all = 0;
+        long allCount = 0;
+        for (Map.Entry<String, List<Batch>> e : valBatches.entrySet()) {
+            double sum = 0;
+            long count = 0;
+            for (Batch vb : e.getValue()) {
+                Batch b = blind ? vb.blind() : vb;
+                try (NDScope scope = new NDScope()) {
+                    Decoder.Output out = model.forward(b, s.maskBetweenDocuments());
+                    float[] nll = tokenNll(out.logits(), b).toType(DataType.FLOAT32, false).toFloatArray();
+                    for (int i = 0; i < nll.length; i++) {
+                        if (b.lossMask()[i] > 0) {
+                            sum += nll[i];
+                            count++;
+                        }
+                    }
+                    scope.suppressNotUsedWarning();
+                }
+            }
+            if (count > 0) {
+                m.put(key + "/" + e.getKey(), sum / count);
+            }
+            all += sum;
+            allCount += count;
+        }
+        m.put(key, allCount == 0 ? Double.NaN : all / allCount);
+        return m;
+    }
+}

@@ -1,0 +1,100 @@
+package io.mm1j.train;
+
+import static io.mm1j.train.PretrainRuns.losses;
+import static io.mm1j.train.PretrainRuns.pretrain;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.mm1j.TestSupport;
+import io.mm1j.mllm.Mm1Model;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code mm1 pretrain} end to end at unit-test size: determinism, exact resume, refused resumes. */
+class PretrainRunTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void sameSeedGivesBitIdenticalLosses() throws Exception {
+        PretrainRuns.Cli a = pretrain(tmp.resolve("a"), "--steps", "4", "--seed", "3");
+        PretrainRuns.Cli b = pretrain(tmp.resolve("b"), "--steps", "4", "--seed", "3");
+        PretrainRuns.Cli c = pretrain(tmp.resolve("c"), "--steps", "4", "--seed", "4");
+        assertEquals(0, a.code(), a.err());
+        assertEquals(0, b.code(), b.err());
+        assertEquals(0, c.code(), c.err());
+        TreeMap<Long, String> la = losses(tmp.resolve("a"));
+        assertEquals(java.util.List.of(1L, 2L, 3L, 4L), java.util.List.copyOf(la.keySet()));
+        assertEquals(la, losses(tmp.resolve("b")));
+        assertNotEquals(la, losses(tmp.resolve("c")), "another seed must give other losses");
+    }
+
+    @Test
+    void stoppedAndResumedRunLogsTheLossesOfAStraightRun() throws Exception {
+        String[] common = {"--steps", "12", "--seed", "3", "--set", "train.eval_interval=4"};
+        Path straight = tmp.resolve("straight");
+        Path split = tmp.resolve("split");
+        PretrainRuns.Cli s = pretrain(straight, common);
+        assertEquals(0, s.code(), s.err());
+        PretrainRuns.Cli first = pretrain(split, concat(common, "--stop-at-step", "6"));
+        assertEquals(0, first.code(), first.err());
+        assertTrue(first.out().contains("stopped after step 6"), first.out());
+        assertTrue(Files.isDirectory(split.resolve("checkpoints/step-6")), "checkpoint of the stop");
+        assertFalse(Files.exists(split.resolve("model")), "a stopped run has no final model");
+        assertEquals(6, losses(split).lastKey());
+
+        PretrainRuns.Cli second = pretrain(split, concat(common, "--resume"));
+        assertEquals(0, second.code(), second.err());
+        assertTrue(second.out().contains("finished after step 12"), second.out());
+        TreeMap<Long, String> want = losses(straight);
+        TreeMap<Long, String> got = losses(split);
+        assertEquals(12, want.size());
+        SortedMap<Long, String> tail = want.tailMap(7L);
+        assertEquals(tail, got.tailMap(7L), "steps 7…12 after the resume");
+        assertEquals(want, got, "metrics.jsonl keeps steps 1…6 once and adds 7…12");
+        // the validation at step 12 (after the resume) matches too
+        assertEquals(PretrainRuns.line(straight, 12, "valLoss").get("valLoss").asDouble(),
+                PretrainRuns.line(split, 12, "valLoss").get("valLoss").asDouble(), 0);
+        try (NDManager m = TestSupport.root().newSubManager();
+             Mm1Model model = Mm1Model.load(split.resolve("model"), m, DataType.FLOAT32)) {
+            assertEquals(32, model.config().llm().hiddenSize());
+            assertTrue(Files.isRegularFile(split.resolve("model/tokenizer.json")));
+        }
+    }
+
+    @Test
+    void resumeWithAnotherModelShapeOrACorruptCheckpointIsRefused() throws Exception {
+        Path run = tmp.resolve("r");
+        PretrainRuns.Cli first = pretrain(run, "--steps", "4", "--stop-at-step", "1");
+        assertEquals(0, first.code(), first.err());
+        String metricsBefore = Files.readString(run.resolve("metrics.jsonl"));
+
+        PretrainRuns.Cli wider = pretrain(run, "--steps", "4", "--resume", "--set", "model.llm.hidden_size=64");
+        assertEquals(1, wider.code());
+        assertEquals("mm1: error: --resume: 'model.llm.hidden_size' differs from the checkpoint's run (step-1): "
+                + "null before, 64 now", wider.err().strip());
+
+        Path state = run.resolve("checkpoints/step-1/state.json");
+        Files.writeString(state, "{\"step\": 1, \"cursor\":");
+        PretrainRuns.Cli corrupt = pretrain(run, "--steps", "4", "--resume");
+        assertEquals(1, corrupt.code());
+        String err = corrupt.err().strip();
+        assertTrue(err.startsWith("mm1: error: " + state.toAbsolutePath() + ": not a valid checkpoint state"), err);
+        assertEquals(1, err.lines().count(), err);
+        assertEquals(metricsBefore, Files.readString(run.resolve("metrics.jsonl")), "nothing written is lost");
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}

@@ -1,0 +1,68 @@
+package io.mm1j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mm1j.Mm1Exception;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RunConfigTest {
+    @TempDir
+    Path tmp;
+
+    private static String error(Path file, List<String> sets) {
+        return assertThrows(Mm1Exception.class, () -> RunConfig.resolve(file, Map.of(), sets)).getMessage();
+    }
+
+    @Test
+    void unknownKeyInAConfigFileNamesTheKeyAndTheNearestValidOne() throws Exception {
+        Path f = tmp.resolve("run.json");
+        Files.writeString(f, "{\"optim\": {\"warmup_step\": 5}}");
+        assertEquals(f + ": unknown key 'optim.warmup_step'; did you mean 'optim.warmup_steps'?", error(f, List.of()));
+    }
+
+    @Test
+    void unknownKeyInASetNamesTheKeyAndTheNearestValidOne() {
+        assertEquals("--set: unknown key 'train.batchsize'; did you mean 'train.batch_size'?",
+                error(null, List.of("train.batchsize=4")));
+        assertEquals("--set: unknown key 'optim.lrr'; did you mean 'optim.lr'?", error(null, List.of("optim.lrr=1")));
+    }
+
+    @Test
+    void unknownSourceKeyInAConfigFileIsNamedWithItsIndex() throws Exception {
+        Path f = tmp.resolve("run.json");
+        Files.writeString(f, "{\"data\": {\"sources\": [{\"format\": \"text\", \"path\": \"a.txt\"},"
+                + " {\"format\": \"text\", \"pth\": \"b.txt\"}]}}");
+        assertEquals(f + ": unknown key 'data.sources[1].pth'; did you mean 'data.sources[1].path'?",
+                error(f, List.of()));
+    }
+
+    @Test
+    void setAppliesAndLaterLayersWin() throws Exception {
+        Path f = tmp.resolve("run.json");
+        Files.writeString(f, "{\"optim\": {\"lr\": 1e-2}, \"train\": {\"steps\": 7}}");
+        RunConfig rc = RunConfig.resolve(f, Map.of("train.steps", "9"), List.of("optim.lr=3e-4"));
+        assertEquals(3e-4, rc.data("optim.lr"), 0);
+        assertEquals(9, rc.integer("train.steps")); // shorthand flag over the file
+        assertEquals(0.1, rc.data("optim.min_lr_ratio"), 0); // defaults stay
+        assertTrue(RunConfig.resolve(null, Map.of(), List.of()).node("optim.lr").isNull(), "default lr is the law");
+    }
+
+    @Test
+    void stepsMustBeAWholeNumber() {
+        assertEquals("train.steps must be a whole number >= 1, got 2.5", error(null, List.of("train.steps=2.5")));
+        assertEquals("train.steps must be a whole number >= 1, got 0", error(null, List.of("train.steps=0")));
+        assertEquals("train.steps must be a whole number >= 1, got \"ten\"", error(null, List.of("train.steps=ten")));
+    }
+
+    @Test
+    void setWithoutEqualsIsRefused() {
+        assertEquals("--set optim.lr: expected key=value", error(null, List.of("optim.lr")));
+    }
+}
