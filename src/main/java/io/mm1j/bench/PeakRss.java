@@ -25,19 +25,6 @@ public final class PeakRss {
         return field("VmRSS:");
     }
 
-    /**
-     * Restarts the kernel's high-water mark at the current RSS (Linux: {@code 5 > /proc/self/clear_refs}), so
-     * that {@link #peakBytes} then gives the peak of one phase. Returns false where that is not possible.
-     */
-    public static boolean reset() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-            return true;
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
-    }
-
     /** Adds {@code peakRssBytes} and {@code rssBytes} to a benchmark report (call when the run is done). */
     public static ObjectNode addTo(ObjectNode report) {
         report.put("peakRssBytes", peakBytes());

@@ -54,7 +54,6 @@ public final class TrainStepBench {
         double[] times = new double[steps];
         double lastLoss = 0;
         long ndBytes;
-        long activationPeak = 0;
         try (AdamW opt = AdamW.standard(d.params())) {
             for (int s = -2; s < steps; s++) { // two warm-up steps
                 long t0 = System.nanoTime();
@@ -62,13 +61,8 @@ public final class TrainStepBench {
                     NDArray tokens = root.randomInteger(0, c.vocabSize(), new Shape(batch, seq + 1), DataType.INT64);
                     NDArray in = tokens.get(":, :-1");
                     NDArray target = tokens.get(":, 1:");
-                    long before = PeakRss.currentBytes();
-                    boolean measured = PeakRss.reset();
                     lastLoss = checkpointing ? ActivationCheckpointing.lmGradients(d, in, null, target, null).loss()
                             : plainGradients(d, in, target);
-                    if (measured && s >= 0) { // the forward + backward phase alone: activations and their gradients
-                        activationPeak = Math.max(activationPeak, PeakRss.peakBytes() - before);
-                    }
                     opt.clipGlobalNorm(1.0);
                     opt.step(1e-4, 0.1);
                     scope.suppressNotUsedWarning();
@@ -101,8 +95,7 @@ public final class TrainStepBench {
         o.put("loss", lastLoss);
         o.put("activationCheckpointing", checkpointing);
         o.put("layers", c.numLayers());
-        // measured: RSS growth over one forward + backward (from VmHWM reset before it); predicted: MemoryModel
-        o.put("activationPeakBytes", activationPeak);
+        // MemoryModel's prediction for this run, to set beside the measured peakRssBytes
         MemoryModel.Estimate est = MemoryModel.training(c, pc.total(), batch, seq, 4, checkpointing);
         o.put("predictedActivationBytes", est.activations());
         o.put("predictedPeakRssBytes", est.peak());

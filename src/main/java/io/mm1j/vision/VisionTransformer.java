@@ -163,6 +163,46 @@ public final class VisionTransformer {
             throw new Mm1Exception("vision encoder: expected images (N, 3, H, W) with H and W multiples of "
                     + p + ", got " + ps);
         }
+        long n = ps.get(0);
+        long tokens = 1 + (ps.get(2) / p) * (ps.get(3) / p);
+        // Inference encodes groups of images one after another (exact: images do not interact), so the residual
+        // streams and projections of a large batch of high-resolution tiles are never all alive at once.
+        long perImage = tokens * config.width() * pixels.getDataType().getNumOfBytes() * STREAMS_PER_IMAGE;
+        long group = Math.max(1, IMAGE_GROUP_BYTES / perImage);
+        return BlockScope.recording() || n <= group ? encode(pixels) : encodeInGroups(pixels, (int) group);
+    }
+
+    /**
+     * Activation budget of one group of images in inference: 256 MiB, i.e. all 8 ViT-L/14-336 images of a batch
+     * at once, 6 ViT-H/14-378 images, 2 ViT-H tiles of 672 px.
+     */
+    public static final long IMAGE_GROUP_BYTES = 256L << 20;
+    /** Residual-stream-sized tensors alive at a block's peak (stream, norm, q, k, v, their head layouts, out). */
+    private static final int STREAMS_PER_IMAGE = 10;
+
+    /** Inference over groups of {@code group} images; outputs as {@link #forward} for the whole batch. */
+    public Output encodeInGroups(NDArray pixels, int group) {
+        long n = pixels.getShape().get(0);
+        ai.djl.ndarray.NDList tokens = new ai.djl.ndarray.NDList();
+        ai.djl.ndarray.NDList pooled = new ai.djl.ndarray.NDList();
+        for (long i = 0; i < n; i += group) {
+            NDArray part = pixels.get(new ai.djl.ndarray.index.NDIndex("{}:{}", i, Math.min(n, i + group)));
+            ai.djl.ndarray.NDList out = BlockScope.runAll(() -> {
+                Output o = encode(part);
+                return new ai.djl.ndarray.NDList(o.patchTokens(), o.cls());
+            });
+            tokens.add(out.get(0));
+            pooled.add(out.get(1));
+        }
+        Output all = new Output(ai.djl.ndarray.NDArrays.concat(tokens, 0), ai.djl.ndarray.NDArrays.concat(pooled, 0));
+        if (!BlockScope.recording()) {
+            tokens.close();
+            pooled.close();
+        }
+        return all;
+    }
+
+    private Output encode(NDArray pixels) {
         // Without gradient recording every step keeps only its output (BlockScope): the embedding temporaries,
         // then one block's intermediates at a time, so peak memory does not grow with depth.
         NDArray embedded = BlockScope.run(() -> embeddings(pixels)); // (N, 1+P, D)
