@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.config.LlmConfig;
+import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import io.mm1j.nn.MemoryProbe;
 import io.mm1j.mllm.Generator;
@@ -22,9 +23,7 @@ public final class DecodeBench {
     }
 
     /** Median seconds of three timed runs of {@code tokens} greedy tokens from BOS after a warm-up. */
-    private static double time(Decoder decoder, int tokens, int warmup, int[] produced) {
-        Generator g = new Generator(decoder);
-        long[] bos = {decoder.config().bosTokenId()};
+    private static double time(Generator g, long[] bos, int tokens, int warmup, int[] produced) {
         g.generate(bos, warmup, Sampler.ARGMAX, Set.of(), id -> { });
         double[] secs = new double[3];
         for (int r = 0; r < secs.length; r++) {
@@ -41,22 +40,12 @@ public final class DecodeBench {
      * path in the same run.
      */
     public static ObjectNode run(Decoder decoder, int tokens, int warmup, String source) {
+        long[] bos = {decoder.config().bosTokenId()};
         int[] produced = new int[1];
         boolean cpuPath = decoder.cpuDecoder() != null;
-        double s = time(decoder, tokens, warmup, produced);
-        String previous = System.getProperty("mm1j.decode");
-        System.setProperty("mm1j.decode", "djl");
+        double s = time(new Generator(decoder, DecodePath.CPU), bos, tokens, warmup, produced);
         int[] producedDjl = new int[1];
-        double djl;
-        try {
-            djl = time(decoder, tokens, warmup, producedDjl);
-        } finally {
-            if (previous == null) {
-                System.clearProperty("mm1j.decode");
-            } else {
-                System.setProperty("mm1j.decode", previous);
-            }
-        }
+        double djl = time(new Generator(decoder, DecodePath.DJL), bos, tokens, warmup, producedDjl);
         ObjectNode o = Bench.report("decode");
         o.put("model", source);
         o.put("params", decoder.params().numel());

@@ -1,9 +1,9 @@
 package io.mm1j.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mm1j.config.Presets;
 import io.mm1j.eval.CiderD;
 import io.mm1j.eval.PtbTokenizer;
+import io.mm1j.io.JsonFiles;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -27,7 +27,10 @@ public final class EvalBench {
 
     private EvalBench() {}
 
-    public static ObjectNode run(int images, int refs, long seed) {
+    /** The workload's captions: per image one candidate, then its references, drawn in that order. */
+    public record Captions(List<String> candidates, List<List<String>> references) {}
+
+    public static Captions captions(int images, int refs, long seed) {
         Random rnd = new Random(seed);
         List<String> cands = new ArrayList<>(images);
         List<List<String>> refCaptions = new ArrayList<>(images);
@@ -39,6 +42,13 @@ public final class EvalBench {
             }
             refCaptions.add(rs);
         }
+        return new Captions(cands, refCaptions);
+    }
+
+    public static ObjectNode run(int images, int refs, long seed) {
+        Captions c = captions(images, refs, seed);
+        List<String> cands = c.candidates();
+        List<List<String>> refCaptions = c.references();
         CiderD.score(tokenize(cands.subList(0, 50)), tokenizeAll(refCaptions.subList(0, 50))); // warm-up (JIT)
         long t0 = System.nanoTime();
         List<List<String>> candTokens = tokenize(cands);
@@ -46,7 +56,7 @@ public final class EvalBench {
         long t1 = System.nanoTime();
         double cider = CiderD.score(candTokens, refTokens);
         long t2 = System.nanoTime();
-        ObjectNode o = Presets.JSON.createObjectNode();
+        ObjectNode o = JsonFiles.MAPPER.createObjectNode();
         o.put("benchmark", "eval");
         o.put("metric", "CIDEr-D");
         o.put("images", images);
@@ -67,7 +77,7 @@ public final class EvalBench {
         return Character.toUpperCase(s.charAt(0)) + s.substring(1);
     }
 
-    private static List<List<String>> tokenize(List<String> captions) {
+    public static List<List<String>> tokenize(List<String> captions) {
         List<List<String>> out = new ArrayList<>(captions.size());
         for (String c : captions) {
             out.add(PtbTokenizer.tokenize(c));
@@ -75,7 +85,7 @@ public final class EvalBench {
         return out;
     }
 
-    private static List<List<List<String>>> tokenizeAll(List<List<String>> captions) {
+    public static List<List<List<String>>> tokenizeAll(List<List<String>> captions) {
         List<List<List<String>>> out = new ArrayList<>(captions.size());
         for (List<String> c : captions) {
             out.add(tokenize(c));

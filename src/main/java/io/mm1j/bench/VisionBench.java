@@ -99,12 +99,12 @@ public final class VisionBench {
         o.put("preset", preset);
         o.put("imageSize", size);
         o.put("patches", patches);
-        o.put("connector", c.type());
+        o.put("connector", c.type().json());
         o.put("imageTokens", c.imageTokens());
         o.put("batch", batch);
         o.put("warmup", warmup);
         o.put("paramsVision", ParamCount.vision(v));
-        o.put("paramsConnector", ConnectorParams.count(c, v, llm));
+        o.put("paramsConnector", ParamCount.connector(c, v, llm));
         o.put("gflopPerImage", flops / 1e9);
         o.put("secondsPerBatch", sec);
         o.put("imagesPerSecond", batch / sec);

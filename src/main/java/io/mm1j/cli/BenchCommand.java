@@ -10,11 +10,9 @@ import io.mm1j.config.LlmConfig;
 import io.mm1j.config.Presets;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
-import io.mm1j.tensor.Engines;
 import io.mm1j.Mm1Exception;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -32,37 +30,23 @@ public final class BenchCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    static void print(ObjectNode o, boolean json) {
-        if (json) {
-            System.out.println(Presets.toJson(o));
-        } else {
-            o.fields().forEachRemaining(f -> System.out.printf("%-18s %s%n", f.getKey(), f.getValue().asText()));
-        }
-    }
-
     @Command(name = "gemm", mixinStandardHelpOptions = true, description = "FP32 sgemm GFLOP/s (the roofline).")
-    static final class Gemm implements Callable<Integer> {
+    static final class Gemm extends BenchTask.OnDevice {
         @Option(names = "--n", defaultValue = "2048", description = "Matrix side (default ${DEFAULT-VALUE}).")
         int n;
 
         @Option(names = "--reps", defaultValue = "10", description = "Timed repetitions (median reported).")
         int reps;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
-
         @Override
-        public Integer call() {
-            try (NDManager root = Engines.newRootManager(0)) {
-                print(GemmBench.run(root, n, reps), json);
-            }
-            return 0;
+        ObjectNode run(NDManager root) {
+            return GemmBench.run(root, n, reps);
         }
     }
 
     @Command(name = "decode", mixinStandardHelpOptions = true,
             description = "KV-cache decode tokens/s (batch 1, greedy, F32) for a model folder or a random model.")
-    static final class Decode implements Callable<Integer> {
+    static final class Decode extends BenchTask.OnDevice {
         @Option(names = "--model", description = "HF Llama model folder (default: random weights of --shape).")
         Path model;
 
@@ -76,26 +60,14 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--warmup", defaultValue = "16", description = "Warm-up tokens (default ${DEFAULT-VALUE}).")
         int warmup;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
-
         @Override
-        public Integer call() {
-            try (NDManager root = Engines.newRootManager(0)) {
-                Decoder d;
-                String source;
-                if (model != null) {
-                    d = HfLlama.load(model, root, DataType.FLOAT32);
-                    source = model.toString();
-                } else {
-                    LlmConfig c = parseShape(shape);
-                    d = DecodeBench.randomModel(c, root);
-                    source = "random " + (shape == null ? "hidden=512,intermediate=1376,layers=8,heads=8,kvHeads=8,"
-                            + "vocab=4096" : shape);
-                }
-                print(DecodeBench.run(d, tokens, warmup, source), json);
+        ObjectNode run(NDManager root) {
+            if (model != null) {
+                return DecodeBench.run(HfLlama.load(model, root, DataType.FLOAT32), tokens, warmup, model.toString());
             }
-            return 0;
+            Decoder d = DecodeBench.randomModel(parseShape(shape), root);
+            return DecodeBench.run(d, tokens, warmup, "random " + (shape == null
+                    ? "hidden=512,intermediate=1376,layers=8,heads=8,kvHeads=8,vocab=4096" : shape));
         }
 
         static LlmConfig parseShape(String spec) {
@@ -124,7 +96,7 @@ public final class BenchCommand implements Runnable {
 
     @Command(name = "train-step", mixinStandardHelpOptions = true,
             description = "LLM training step throughput and MFU against sgemm measured in the same run.")
-    static final class TrainStep implements Callable<Integer> {
+    static final class TrainStep extends BenchTask.OnDevice {
         @Option(names = "--preset", defaultValue = "mini", description = "Preset (default ${DEFAULT-VALUE}).")
         String preset;
 
@@ -145,11 +117,8 @@ public final class BenchCommand implements Runnable {
                 + "measure a large preset's layers on a small machine; default: the preset's).")
         int layers;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
-
         @Override
-        public Integer call() {
+        ObjectNode run(NDManager root) {
             LlmConfig p = Presets.load(preset).llm();
             if (layers < 0) {
                 throw new Mm1Exception("--layers must be positive, got " + layers);
@@ -160,16 +129,13 @@ public final class BenchCommand implements Runnable {
             if (seq > c.maxPositions()) {
                 throw new Mm1Exception("--seq " + seq + " exceeds the preset's maxPositions " + c.maxPositions());
             }
-            try (NDManager root = Engines.newRootManager(0)) {
-                print(TrainStepBench.run(root, c, preset, batch, seq, steps, checkpointing), json);
-            }
-            return 0;
+            return TrainStepBench.run(root, c, preset, batch, seq, steps, checkpointing);
         }
     }
 
     @Command(name = "tokenizer", mixinStandardHelpOptions = true,
             description = "BPE training throughput (target: a 4k vocabulary on 5 MB in under a minute on 2 cores).")
-    static final class TokenizerTrain implements Callable<Integer> {
+    static final class TokenizerTrain extends BenchTask {
         @Option(names = "--input", arity = "1..*", description = "Text files, cycled up to --megabytes (default: "
                 + "a seeded Zipf-distributed pseudo-word corpus with ~50k distinct words, like natural text).")
         java.util.List<Path> input = new java.util.ArrayList<>();
@@ -180,11 +146,8 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--vocab-size", defaultValue = "4096", description = "Vocabulary (default ${DEFAULT-VALUE}).")
         int vocabSize;
 
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
-
         @Override
-        public Integer call() throws java.io.IOException {
+        ObjectNode report() throws java.io.IOException {
             java.util.List<Path> files = input;
             Path tmp = null;
             if (files.isEmpty()) {
@@ -194,13 +157,12 @@ public final class BenchCommand implements Runnable {
                 files = java.util.List.of(tmp);
             }
             try {
-                print(io.mm1j.bench.TokenizerBench.run(files, megabytes, vocabSize), json);
+                return io.mm1j.bench.TokenizerBench.run(files, megabytes, vocabSize);
             } finally {
                 if (tmp != null) {
                     java.nio.file.Files.deleteIfExists(tmp);
                 }
             }
-            return 0;
         }
     }
 }

@@ -1,13 +1,12 @@
 package io.mm1j.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.bench.DataBench;
-import io.mm1j.config.Presets;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
-import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -15,7 +14,7 @@ import picocli.CommandLine.Option;
 /** {@code mm1 bench data}: data pipeline samples/s and tokens/s on synthesized data (register under bench). */
 @Command(name = "data", mixinStandardHelpOptions = true,
         description = "Data pipeline throughput: read → decode → preprocess → tokenise → pack (synthetic data).")
-public final class BenchDataCommand implements Callable<Integer> {
+public final class BenchDataCommand extends BenchTask {
     @Option(names = "--preset", defaultValue = "mini", description = "Preset (default ${DEFAULT-VALUE}).")
     String preset;
 
@@ -34,19 +33,11 @@ public final class BenchDataCommand implements Callable<Integer> {
     @Option(names = "--images", defaultValue = "200", description = "Synthesized images (default ${DEFAULT-VALUE}).")
     int images;
 
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
-
     @Override
-    public Integer call() throws IOException {
+    ObjectNode report() throws IOException {
         Path dir = Files.createTempDirectory("mm1-bench-data");
         try {
-            var o = DataBench.run(preset, dir, images, batch, seq, workers, batches);
-            if (json) {
-                System.out.println(Presets.toJson(o));
-            } else {
-                o.fields().forEachRemaining(f -> System.out.printf("%-24s %s%n", f.getKey(), f.getValue().asText()));
-            }
+            return DataBench.run(preset, dir, images, batch, seq, workers, batches);
         } finally {
             try (Stream<Path> s = Files.walk(dir)) {
                 s.sorted(Comparator.reverseOrder()).forEach(p -> {
@@ -58,6 +49,5 @@ public final class BenchDataCommand implements Callable<Integer> {
                 });
             }
         }
-        return 0;
     }
 }

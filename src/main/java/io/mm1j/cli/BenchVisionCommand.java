@@ -1,17 +1,16 @@
 package io.mm1j.cli;
 
 import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.bench.VisionBench;
 import io.mm1j.config.Presets;
-import io.mm1j.tensor.Engines;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 bench vision}: encoder + connector forward images/s and MFU against sgemm in the same run. */
 @Command(name = "vision", mixinStandardHelpOptions = true,
         description = "Image encoder + connector forward throughput (images/s, F32, random weights) and MFU.")
-public final class BenchVisionCommand implements Callable<Integer> {
+public final class BenchVisionCommand extends BenchTask.OnDevice {
     @Option(names = "--preset", defaultValue = "mini", description = "Preset (default ${DEFAULT-VALUE}).")
     String preset;
 
@@ -30,15 +29,8 @@ public final class BenchVisionCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}; 0 for a memory-only run).")
     int warmup;
 
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
-
     @Override
-    public Integer call() {
-        var cfg = Presets.load(preset);
-        try (NDManager root = Engines.newRootManager(0)) {
-            BenchCommand.print(VisionBench.run(root, cfg, preset, batch, reps, imageSize, warmup), json);
-        }
-        return 0;
+    ObjectNode run(NDManager root) {
+        return VisionBench.run(root, Presets.load(preset), preset, batch, reps, imageSize, warmup);
     }
 }

@@ -2,6 +2,7 @@ package io.mm1j.cli;
 
 import io.mm1j.data.SynthWriter;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,8 +23,13 @@ public final class DataCommand implements Runnable {
             description = "Generate the synthetic world (captions, interleaved documents, VQA, text) as COCO JSON + "
                     + "PNG, WebDataset tar, mmc4 JSONL, VQAv2 JSON, LLaVA JSON and plain text, split 80/10/10.")
     static final class Synth implements Callable<Integer> {
-        @Option(names = "--out", required = true, description = "Output folder.")
+        @Option(names = "--out", required = true, description = "Output folder (created; must be absent or empty "
+                + "unless --overwrite).")
         Path out;
+
+        @Option(names = "--overwrite", description = "Replace a non-empty --out folder (only once the new data is "
+                + "complete).")
+        boolean overwrite;
 
         @Option(names = "--images", defaultValue = "1000", description = "Caption/VQA images (default ${DEFAULT-VALUE}).")
         int images;
@@ -39,8 +45,8 @@ public final class DataCommand implements Runnable {
 
         @Override
         public Integer call() {
-            SynthWriter.Summary s = SynthWriter.write(out, images, size, seed);
-            spec.commandLine().getOut().printf("wrote %s: %d images, %d documents (%d images), %d questions, %d text "
+            SynthWriter.Summary s = SynthWriter.write(out, images, size, seed, overwrite);
+            spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s: %d images, %d documents (%d images), %d questions, %d text "
                     + "documents%n", s.out(), s.images(), s.documents(), s.documentImages(), s.questions(), s.texts());
             spec.commandLine().getOut().flush();
             return 0;

@@ -9,6 +9,9 @@ import io.mm1j.eval.EvalTask;
 import io.mm1j.eval.FewShotEvaluator;
 import io.mm1j.eval.FewShotPrompt;
 import io.mm1j.eval.TextPerplexity;
+import io.mm1j.eval.VqaVariant;
+import io.mm1j.io.JsonFiles;
+import io.mm1j.io.OutputDir;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tensor.Engines;
 import io.mm1j.Mm1Exception;
@@ -21,6 +24,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -39,8 +43,8 @@ public final class EvalCommand implements Callable<Integer> {
             + "textvqa, vizwiz, gqa, mc (multiple choice) or text.")
     String task;
 
-    @Option(names = "--shots", defaultValue = "0", description = "Demonstrations per prompt (MM1: 0, 4, 8; default "
-            + "${DEFAULT-VALUE}).")
+    @Option(names = "--shots", defaultValue = "0", description = "Demonstrations per prompt: 0, 4 or 8 (MM1's "
+            + "settings; default ${DEFAULT-VALUE}).")
     int shots;
 
     @Option(names = "--data", required = true, description = "Benchmark file in its native format, a synthetic "
@@ -67,8 +71,16 @@ public final class EvalCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     String split;
 
-    @Option(names = "--out", required = true, description = "Results folder (created).")
+    @Option(names = "--out", required = true, description = "Results folder (created; an existing non-empty one "
+            + "only with --overwrite).")
     Path out;
+
+    @Option(names = "--overwrite", description = "Replace a non-empty --out folder (once the new results are "
+            + "complete).")
+    boolean overwrite;
+
+    @Mixin
+    ScoreCommand.VariantOption variant;
 
     @Option(names = "--seed", defaultValue = "0", description = "Demonstration sampling seed (default "
             + "${DEFAULT-VALUE}).")
@@ -100,39 +112,39 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         EvalTask t = EvalTask.parse(task);
-        if (shots < 0) {
-            throw new Mm1Exception("--shots must be >= 0, got " + shots);
+        VqaVariant vqa = variant.variant();
+        FewShotEvaluator.Settings settings = null;
+        if (t == EvalTask.TEXT) {
+            if (limit < 0) {
+                throw new Mm1Exception("--limit must be >= 0, got " + limit);
+            }
+        } else { // checked before the model loads
+            settings = new FewShotEvaluator.Settings(t, shots, seed, limit,
+                    maxNewTokens != null ? maxNewTokens : t.defaultMaxNewTokens(), circular, maxPixels, vqa);
         }
-        if (limit < 0) {
-            throw new Mm1Exception("--limit must be >= 0, got " + limit);
-        }
-        int maxNew = maxNewTokens != null ? maxNewTokens : t.defaultMaxNewTokens();
-        if (t != EvalTask.TEXT && maxNew < 1) {
-            throw new Mm1Exception("--max-new-tokens must be >= 1, got " + maxNew);
-        }
-        Files.createDirectories(out);
         Consumer<String> progress = line -> System.err.println(line);
-        try (NDManager root = Engines.newRootManager((int) seed);
+        try (OutputDir od = OutputDir.create(out, overwrite, "--out");
+             NDManager root = Engines.newRootManager((int) seed);
              Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"));
              Mm1Model mm = Mm1Model.load(model, root, DataType.FLOAT32)) {
-            ObjectNode scores = EvalReport.JSON.createObjectNode().put("task", t.cliName());
+            Path dir = od.staging();
+            ObjectNode scores = JsonFiles.MAPPER.createObjectNode().put("task", t.cliName());
             scores.set("model", EvalReport.model(model, mm.config().name()));
             if (t == EvalTask.TEXT) {
                 text(mm, tok, scores, progress);
             } else {
                 EvalData d = EvalData.load(t, new EvalData.Source(data, trainData, images, trainImages, annotations,
-                        trainAnnotations, split, out, seed));
-                scores.set("data", EvalReport.data(d.files()));
+                        trainAnnotations, split, dir, seed));
+                scores.set("data", EvalReport.data(d.files(), dir, od.target()));
                 scores.put("demonstrations", d.demoSource());
                 scores.putObject("prompt").put("template", FewShotPrompt.template(t.kind()))
                         .put("imageTokens", mm.imageTokens()).put("bos", true);
                 scores.put("shots", shots).put("seed", seed).put("limit", limit).put("split", split);
-                FewShotEvaluator ev = new FewShotEvaluator(mm, tok, root, new FewShotEvaluator.Settings(t, shots,
-                        seed, limit, maxNew, circular, maxPixels));
-                FewShotEvaluator.Outcome o = ev.run(d, out.resolve("results.json"),
-                        logSamples ? out.resolve("samples.jsonl") : null, progress);
-                ObjectNode dec = scores.putObject("decoding").put("strategy", "greedy").put("maxNewTokens", maxNew)
-                        .put("stopAtNewline", true);
+                FewShotEvaluator ev = new FewShotEvaluator(mm, tok, root, settings);
+                FewShotEvaluator.Outcome o = ev.run(d, dir.resolve("results.json"),
+                        logSamples ? dir.resolve("samples.jsonl") : null, progress);
+                ObjectNode dec = scores.putObject("decoding").put("strategy", "greedy")
+                        .put("maxNewTokens", settings.maxNewTokens()).put("stopAtNewline", true);
                 o.stopIds().stream().sorted().forEach(dec.putArray("stopIds")::add);
                 if (t == EvalTask.MC) {
                     scores.put("scoring", "answer-letter extraction from the generation"
@@ -142,7 +154,8 @@ public final class EvalCommand implements Callable<Integer> {
                 scores.put("samples", o.samples()).put("truncatedPrompts", o.truncatedPrompts())
                         .put("results", "results.json");
             }
-            EvalReport.write(out.resolve("scores.json"), scores);
+            EvalReport.write(dir.resolve("scores.json"), scores);
+            od.commit();
             System.out.println(summary(t, scores.get("metrics")));
         }
         return 0;
@@ -182,7 +195,9 @@ public final class EvalCommand implements Callable<Integer> {
     private static String summary(EvalTask t, com.fasterxml.jackson.databind.JsonNode m) {
         StringBuilder sb = new StringBuilder(t.cliName());
         m.properties().forEach(e -> {
-            if (e.getValue().isNumber()) {
+            if (e.getValue().isIntegralNumber()) { // counts as counts, not "12.00"
+                sb.append("  ").append(e.getKey()).append(' ').append(e.getValue().asLong());
+            } else if (e.getValue().isNumber()) {
                 sb.append(String.format(Locale.ROOT, "  %s %.4g", e.getKey(), e.getValue().asDouble()));
             }
         });

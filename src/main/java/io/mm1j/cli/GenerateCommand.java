@@ -2,6 +2,7 @@ package io.mm1j.cli;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
@@ -12,11 +13,11 @@ import io.mm1j.vision.ImagePreprocessor;
 import io.mm1j.vision.RgbImage;
 import io.mm1j.mllm.Generator;
 import io.mm1j.mllm.Sampler;
-import io.mm1j.tensor.Engines;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tokenizer.Tokenizer;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +38,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", defaultValue = "", description = "Prompt text (may be empty).")
     String prompt;
 
-    @Option(names = "--max-tokens", defaultValue = "128", description = "Tokens to generate at most (default ${DEFAULT-VALUE}).")
+    @Option(names = "--max-tokens", defaultValue = "128", description = "Tokens to generate at most (default "
+            + "${DEFAULT-VALUE}; lowered, with a note, to what the model's context leaves after the prompt).")
     int maxTokens;
 
     @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default ${DEFAULT-VALUE}).")
@@ -57,28 +59,72 @@ public final class GenerateCommand implements Callable<Integer> {
             + "more pixels than this (default ${DEFAULT-VALUE}).")
     long maxPixels;
 
+    @Option(names = "--decode", defaultValue = "cpu", description = "Decode path: cpu (plain Java where the model "
+            + "allows: dense, float32, on the CPU) or djl (libtorch) (default ${DEFAULT-VALUE}).")
+    String decode;
+
+    @picocli.CommandLine.Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() {
-        if (maxTokens < 0) {
-            throw new Mm1Exception("--max-tokens must be >= 0, got " + maxTokens);
-        }
+        checkOptions();
         Sampler sampler = Sampler.of(temperature, topP, seed);
+        DecodePath path = DecodePath.of(decode);
+        model = Mm1Model.resolveFolder(model); // a model folder, or a run folder's model/ or newest checkpoint
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (NDManager root = Engines.newRootManager((int) seed);
+        try (NDManager root = device.root((int) seed);
              Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"));
              Mm1Model mm = Mm1Model.load(model, root, DataType.FLOAT32)) {
             if (images.isEmpty() && !prompt.contains(SpecialTokens.IMAGE)) {
-                generate(mm.decoder(), tok, prompt, maxTokens, sampler, out::print);
+                long[] ids = promptIds(mm.decoder(), tok, prompt);
+                stream(mm.decoder(), tok, ids, null, fitToContext(ids.length, mm.config().llm().maxPositions()),
+                        sampler, path, out::print);
             } else {
-                generateWithImages(mm, tok, root, sampler, out);
+                generateWithImages(mm, tok, root, sampler, path, out);
             }
             out.println();
         }
         return 0;
     }
 
+    /** Options that no model can make valid; NaN passes every {@code <} comparison, so it is tested for. */
+    private void checkOptions() {
+        if (maxTokens < 0) {
+            throw new Mm1Exception("--max-tokens must be >= 0, got " + maxTokens);
+        }
+        if (!Double.isFinite(temperature) || temperature < 0) {
+            throw new Mm1Exception("--temperature must be a finite number >= 0 (0 = greedy), got " + temperature);
+        }
+        if (!(topP > 0 && topP <= 1)) {
+            throw new Mm1Exception("--top-p must be within (0, 1], got " + topP);
+        }
+        if (maxPixels < 1) {
+            throw new Mm1Exception("--max-pixels must be positive, got " + maxPixels);
+        }
+    }
+
+    /**
+     * {@code --max-tokens}, lowered to what the context leaves after the prompt (with a note on stderr): the default
+     * of 128 must not make every small model fail.
+     */
+    private int fitToContext(int promptTokens, int maxPositions) {
+        int room = maxPositions - promptTokens;
+        if (room < 1) {
+            throw new Mm1Exception("the prompt takes " + promptTokens + " tokens; the model's context is "
+                    + maxPositions + " positions, which leaves no room to generate");
+        }
+        if (maxTokens <= room) {
+            return maxTokens;
+        }
+        System.err.println("mm1: note: --max-tokens " + maxTokens + " capped to " + room + ": the model's context is "
+                + maxPositions + " positions and the prompt takes " + promptTokens);
+        return room;
+    }
+
     /** MM1 prompt: every {@code <image>} becomes k placeholder positions filled with that image's tokens. */
-    private void generateWithImages(Mm1Model mm, Tokenizer tok, NDManager root, Sampler sampler, PrintStream out) {
+    private void generateWithImages(Mm1Model mm, Tokenizer tok, NDManager root, Sampler sampler, DecodePath path,
+                                    PrintStream out) {
         int imageId = tok.specialId(SpecialTokens.IMAGE);
         long[] body = tok.encode(prompt);
         int slots = 0;
@@ -111,26 +157,38 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         NDArray pixels = new ImagePreprocessor(root, mm.config().vision().imageSize()).batch(decoded);
         NDArray embeds = mm.inputEmbeddings(root.create(ids, new Shape(1, ids.length)), pixels, imageId);
-        stream(mm.decoder(), tok, ids, embeds, maxTokens, sampler, out::print);
+        stream(mm.decoder(), tok, ids, embeds, fitToContext(ids.length, mm.config().llm().maxPositions()), sampler,
+                path, out::print);
     }
 
     /** Encodes BOS + prompt, generates, and streams decoded text pieces to {@code sink}. */
     public static String generate(Decoder decoder, Tokenizer tok, String prompt, int maxTokens, Sampler sampler,
                                   java.util.function.Consumer<String> sink) {
+        return stream(decoder, tok, promptIds(decoder, tok, prompt), null, maxTokens, sampler, DecodePath.CPU, sink);
+    }
+
+    /** BOS followed by the prompt's tokens. */
+    private static long[] promptIds(Decoder decoder, Tokenizer tok, String prompt) {
         long[] body = prompt.isEmpty() ? new long[0] : tok.encode(prompt);
         long[] ids = new long[body.length + 1];
         ids[0] = decoder.config().bosTokenId();
         System.arraycopy(body, 0, ids, 1, body.length);
-        return stream(decoder, tok, ids, null, maxTokens, sampler, sink);
+        return ids;
+    }
+
+    /** {@link #stream} on the default (CPU) decode path. */
+    static String stream(Decoder decoder, Tokenizer tok, long[] ids, NDArray embeds, int maxTokens, Sampler sampler,
+                         java.util.function.Consumer<String> sink) {
+        return stream(decoder, tok, ids, embeds, maxTokens, sampler, DecodePath.CPU, sink);
     }
 
     /** Generates from prompt ids (and optional prompt embeddings), streaming decoded text to {@code sink}. */
     static String stream(Decoder decoder, Tokenizer tok, long[] ids, NDArray embeds, int maxTokens, Sampler sampler,
-                         java.util.function.Consumer<String> sink) {
+                         DecodePath path, java.util.function.Consumer<String> sink) {
         List<Long> generated = new ArrayList<>();
         StringBuilder printed = new StringBuilder();
         Set<Integer> stop = decoder.config().stopIds();
-        new Generator(decoder).generate(ids, embeds, maxTokens, sampler, stop, id -> {
+        new Generator(decoder, path).generate(ids, embeds, maxTokens, sampler, stop, id -> {
             generated.add((long) id);
             String full = tok.decode(generated.stream().mapToLong(Long::longValue).toArray());
             // Print only the new suffix once it is stable (a byte-fallback UTF-8 sequence may still be incomplete).

@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.DataType;
 import io.mm1j.config.Mm1Config;
 import io.mm1j.config.ParamCount;
 import io.mm1j.config.Presets;
+import io.mm1j.io.OutputDir;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tensor.Engines;
 import io.mm1j.Mm1Exception;
@@ -33,8 +34,13 @@ public final class InitCommand implements Callable<Integer> {
     @Option(names = "--preset", required = true, description = "Preset name (see mm1 info).")
     String preset;
 
-    @Option(names = "--out", required = true, description = "Output folder (created; must be empty or absent).")
+    @Option(names = "--out", required = true, description = "Output folder (created; must be absent or empty "
+            + "unless --overwrite).")
     Path out;
+
+    @Option(names = "--overwrite", description = "Replace a non-empty --out folder (only once the new model is "
+            + "complete).")
+    boolean overwrite;
 
     @Option(names = "--seed", defaultValue = "0", description = "Initialisation seed (default ${DEFAULT-VALUE}).")
     int seed;
@@ -46,13 +52,7 @@ public final class InitCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         Mm1Config cfg = Presets.load(preset);
-        if (Files.isDirectory(out)) {
-            try (var s = Files.list(out)) {
-                if (s.findAny().isPresent()) {
-                    throw new Mm1Exception(out + ": output folder is not empty");
-                }
-            }
-        }
+        OutputDir.checkWritable(out, overwrite, "--out"); // fail before minutes of work, not after
         long bytes = ParamCount.all(cfg).get("total") * 4;
         long physical = physicalMemory();
         if (physical > 0 && bytes > physical * 0.8) {
@@ -60,32 +60,43 @@ public final class InitCommand implements Callable<Integer> {
                     + "this machine has %.1f GiB (use mm1 info for counts without allocating)", preset,
                     bytes / 1073741824.0, physical / 1073741824.0));
         }
-        Files.createDirectories(out);
-        writeTokenizer(cfg);
-        try (NDManager root = Engines.newRootManager(seed);
-             Mm1Model model = Mm1Model.init(cfg, root, DataType.FLOAT32)) {
-            model.save(out);
+        if (tokenizer != null) {
+            checkTokenizer(tokenizer, cfg); // the user's file is named in any error, not the copy
+        }
+        // Built in a staging folder and renamed when complete: a failure (a bad tokenizer, a full disk) leaves
+        // neither a half-made model folder nor a stray .tmp behind, and two runs on one --out cannot both succeed.
+        try (OutputDir dir = OutputDir.create(out, overwrite, "--out")) {
+            writeTokenizer(cfg, dir.staging().resolve("tokenizer.json"));
+            try (NDManager root = Engines.newRootManager(seed);
+                 Mm1Model model = Mm1Model.init(cfg, root, DataType.FLOAT32)) {
+                model.save(dir.staging());
+            }
+            dir.commit();
         }
         System.out.println("wrote " + out + " (" + InfoCommand.human(ParamCount.all(cfg).get("total"))
                 + " parameters, preset " + preset + ")");
         return 0;
     }
 
-    private void writeTokenizer(Mm1Config cfg) throws IOException {
-        Path target = out.resolve("tokenizer.json");
+    private void writeTokenizer(Mm1Config cfg, Path target) throws IOException {
         if (tokenizer != null) {
             Files.copy(tokenizer, target, StandardCopyOption.REPLACE_EXISTING);
-        } else {
-            String text;
-            try (InputStream in = InitCommand.class.getResourceAsStream("/demo/mm1_abstract.txt")) {
-                text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            }
-            new BpeTrainer(cfg.llm().vocabSize(), 2).add(text).train().write(target);
+            return;
         }
-        try (Tokenizer tok = Tokenizer.load(target)) {
+        String text;
+        try (InputStream in = InitCommand.class.getResourceAsStream("/demo/mm1_abstract.txt")) {
+            text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        new BpeTrainer(cfg.llm().vocabSize(), 2).add(text).train().write(target);
+        checkTokenizer(target, cfg);
+    }
+
+    /** mm1j's special-token layout and a vocabulary that fits the preset's embedding table. */
+    private void checkTokenizer(Path file, Mm1Config cfg) {
+        try (Tokenizer tok = Tokenizer.load(file)) {
             SpecialTokens.verify(tok, cfg.llm().bosTokenId(), cfg.llm().eosTokenId());
             if (tok.vocabSize() > cfg.llm().vocabSize()) {
-                throw new Mm1Exception(target + ": tokenizer has " + tok.vocabSize() + " ids but preset " + preset
+                throw new Mm1Exception(file + ": tokenizer has " + tok.vocabSize() + " ids but preset " + preset
                         + " has vocabSize " + cfg.llm().vocabSize());
             }
         }

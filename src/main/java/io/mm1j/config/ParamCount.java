@@ -58,13 +58,32 @@ public final class ParamCount {
         return patch + w + pos + 2 * w + v.layers() * block + 2 * w;
     }
 
+    /**
+     * Vision-language connector, by type (the tensors of {@code connector/}'s shape maps; a test pins the two
+     * against each other and against materialised connectors). Counted here from the configs alone so that
+     * {@code config} does not depend on the model classes.
+     */
+    public static long connector(ConnectorConfig c, VisionConfig v, int llmHidden) {
+        long dv = v.width();
+        long d = llmHidden;
+        long projection = d * dv + d; // dv → LLM width, with bias
+        long mlp = projection + d * d + d; // fc1 (dv → D) + fc2 (D → D), with biases
+        return switch (c.type()) {
+            case AVG_POOL -> projection;
+            case ATTENTION_POOL -> c.imageTokens() * dv + 2 * dv + 4 * (dv * dv + dv) + projection;
+            // per bottleneck: two 1×1 convs without bias, a depthwise 3×3, three LayerNorms
+            case C_ABSTRACTOR -> 2L * c.blocksPerStage() * (2 * dv * dv + 9 * dv + 3 * 2 * dv) + mlp;
+            case MLP -> mlp;
+        };
+    }
+
     /** Per-component and total counts as a flat map for {@code mm1 info}. */
     public static Map<String, Long> all(Mm1Config cfg) {
         Map<String, Long> out = new LinkedHashMap<>();
         Llm l = llm(cfg.llm());
         long vision = cfg.vision() == null ? 0 : vision(cfg.vision());
         long connector = cfg.connector() == null ? 0
-                : io.mm1j.connector.ConnectorParams.count(cfg.connector(), cfg.vision(), cfg.llm().hiddenSize());
+                : connector(cfg.connector(), cfg.vision(), cfg.llm().hiddenSize());
         out.put("total", l.total() + vision + connector);
         out.put("llm", l.total());
         out.put("embedding", l.embedding());

@@ -19,10 +19,24 @@ import io.mm1j.Mm1Exception;
  */
 public record VisionConfig(int imageSize, int patchSize, int width, int layers, int heads, int mlpDim,
                            String activation, double layerNormEps, int featureLayer) {
+    /** Largest encoder resolution: 4096 px, ~3× MM1's largest (1344 px, reached by tiling 378 px crops). */
+    public static final int MAX_IMAGE_SIZE = 4096;
+
+    /** Largest patch grid side: 256 (65,536 patches; attention over them is already ~4 G scores per head). */
+    public static final int MAX_GRID_SIZE = 256;
+
     public VisionConfig {
         if (imageSize < 1 || patchSize < 1 || imageSize % patchSize != 0) {
             throw new Mm1Exception("vision.imageSize (" + imageSize + ") must be a positive multiple of patchSize ("
                     + patchSize + ")");
+        }
+        if (imageSize > MAX_IMAGE_SIZE) {
+            throw new Mm1Exception("vision.imageSize " + imageSize + " is above the limit of " + MAX_IMAGE_SIZE
+                    + " px");
+        }
+        if (imageSize / patchSize > MAX_GRID_SIZE) {
+            throw new Mm1Exception("vision: imageSize / patchSize = " + imageSize / patchSize + " patches per side, "
+                    + "above the limit of " + MAX_GRID_SIZE);
         }
         if (width < 1 || layers < 1 || heads < 1 || width % heads != 0 || mlpDim < 1) {
             throw new Mm1Exception("vision: width must be a positive multiple of heads; layers and mlpDim positive");
@@ -32,6 +46,81 @@ public record VisionConfig(int imageSize, int patchSize, int width, int layers, 
         }
         if (featureLayer < -layers || featureLayer >= layers) {
             throw new Mm1Exception("vision.featureLayer must be within [-layers, layers), got " + featureLayer);
+        }
+    }
+
+    /**
+     * A builder with CLIP's defaults for everything but the six sizes: exact GELU, LayerNorm eps 1e-5, patch tokens
+     * from the last block.
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Named setters for {@link VisionConfig}; {@link #build} applies the record's validation. */
+    public static final class Builder {
+        private int imageSize;
+        private int patchSize;
+        private int width;
+        private int layers;
+        private int heads;
+        private int mlpDim;
+        private String activation = "gelu";
+        private double layerNormEps = 1e-5;
+        private int featureLayer = -1;
+
+        private Builder() {}
+
+        public Builder imageSize(int v) {
+            imageSize = v;
+            return this;
+        }
+
+        public Builder patchSize(int v) {
+            patchSize = v;
+            return this;
+        }
+
+        public Builder width(int v) {
+            width = v;
+            return this;
+        }
+
+        public Builder layers(int v) {
+            layers = v;
+            return this;
+        }
+
+        public Builder heads(int v) {
+            heads = v;
+            return this;
+        }
+
+        public Builder mlpDim(int v) {
+            mlpDim = v;
+            return this;
+        }
+
+        /** "gelu" (HF, DFN) or "quick_gelu" (OpenAI CLIP). */
+        public Builder activation(String v) {
+            activation = v;
+            return this;
+        }
+
+        public Builder layerNormEps(double v) {
+            layerNormEps = v;
+            return this;
+        }
+
+        /** Which block's output feeds the connector: -1 the last (MM1), -2 the one before (LLaVA). */
+        public Builder featureLayer(int v) {
+            featureLayer = v;
+            return this;
+        }
+
+        public VisionConfig build() {
+            return new VisionConfig(imageSize, patchSize, width, layers, heads, mlpDim, activation, layerNormEps,
+                    featureLayer);
         }
     }
 

@@ -6,8 +6,8 @@ import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.Attention;
+import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.vision.VisionTransformer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -44,11 +44,9 @@ public final class AttentionPoolConnector implements VlConnector {
         s.put(NORM + "weight", new Shape(dv));
         s.put(NORM + "bias", new Shape(dv));
         for (String proj : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-            s.put(ATTN + proj + ".weight", new Shape(dv, dv));
-            s.put(ATTN + proj + ".bias", new Shape(dv));
+            ConnectorOps.linearShapes(s, ATTN + proj + ".", dv, dv);
         }
-        s.put(PROJ + "weight", new Shape(llmHidden, dv));
-        s.put(PROJ + "bias", new Shape(llmHidden));
+        ConnectorOps.linearShapes(s, PROJ, llmHidden, dv);
         return s;
     }
 
@@ -67,7 +65,7 @@ public final class AttentionPoolConnector implements VlConnector {
         long k = config.imageTokens();
         int heads = vision.heads();
         long hd = dv / heads;
-        NDArray kv = VisionTransformer.layerNorm(patchTokens, params.get(NORM + "weight"), params.get(NORM + "bias"),
+        NDArray kv = LayerNorm.apply(patchTokens, params.get(NORM + "weight"), params.get(NORM + "bias"),
                 vision.layerNormEps()); // (N, P, Dv)
         NDArray q = ConnectorOps.proj(params, params.get(QUERY), ATTN + "q_proj.")
                 .reshape(1, k, heads, hd).transpose(0, 2, 1, 3) // (1, H, k, hd)

@@ -6,7 +6,7 @@ import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.vision.Resample;
+import io.mm1j.nn.Resample;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -20,21 +20,18 @@ public final class AvgPoolConnector implements VlConnector {
     private final ConnectorConfig config;
     private final VisionConfig vision;
     private final ParamStore params;
-    private final Resample.Cache matrices;
-    private final int side;
+    private final GridPool pool;
 
     public AvgPoolConnector(ConnectorConfig config, VisionConfig vision, ParamStore params) {
         this.config = config;
         this.vision = vision;
         this.params = params;
-        this.matrices = new Resample.Cache(params.manager(), params.dtype());
-        this.side = (int) Math.round(Math.sqrt(config.imageTokens()));
+        this.pool = new GridPool(params, config.imageTokens());
     }
 
     static Map<String, Shape> shapes(VisionConfig v, int llmHidden) {
         Map<String, Shape> s = new LinkedHashMap<>();
-        s.put(PROJ + "weight", new Shape(llmHidden, v.width()));
-        s.put(PROJ + "bias", new Shape(llmHidden));
+        ConnectorOps.linearShapes(s, PROJ, llmHidden, v.width());
         return s;
     }
 
@@ -51,8 +48,8 @@ public final class AvgPoolConnector implements VlConnector {
         long dv = s.get(2);
         int g = ConnectorOps.gridSide(s.get(1), "avgpool");
         NDArray grid = patchTokens.reshape(n, g, g, dv).transpose(0, 3, 1, 2); // (N, Dv, g, g)
-        NDArray pooled = ConnectorOps.adaptiveAvgPool(matrices, grid, side); // (N, Dv, s, s)
-        NDArray tokens = pooled.reshape(n, dv, (long) side * side).transpose(0, 2, 1); // (N, k, Dv), row-major grid
+        NDArray pooled = pool.apply(grid); // (N, Dv, s, s)
+        NDArray tokens = pooled.reshape(n, dv, config.imageTokens()).transpose(0, 2, 1); // (N, k, Dv), row-major
         return ConnectorOps.proj(params, tokens, PROJ); // (N, k, D)
     }
 

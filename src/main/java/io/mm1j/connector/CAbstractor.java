@@ -1,15 +1,16 @@
 package io.mm1j.connector;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.Ops;
+import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.ParamStore;
-import io.mm1j.vision.Resample;
-import io.mm1j.vision.VisionTransformer;
+import io.mm1j.nn.Resample;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -28,8 +29,9 @@ import java.util.Map;
  *   y = silu(norm1(conv1_1x1(x)));  y = silu(norm2(dwconv_3x3(y)));  y = norm3(conv3_1x1(y));  x = silu(x + y)
  * </pre>
  * mm1j leaves out Honeybee's squeeze-and-excitation and its learned input position embedding, and keeps the
- * stages at the encoder width (so no projection shortcut is needed). 1×1 convs are stored in conv layout
- * {@code (out, in, 1, 1)} and applied as matmuls on channels-last maps; only the depthwise conv runs as a conv.
+ * stages at the encoder width (so no projection shortcut is needed). Convs are stored in torch's layout
+ * ({@code (out, in, 1, 1)}, depthwise {@code (C, 1, 3, 3)}) and applied to channels-last maps: the 1×1 convs as
+ * matmuls, the depthwise 3×3 as nine shifted multiply-adds.
  */
 public final class CAbstractor implements VlConnector {
     public static final String FC1 = PREFIX + "readout.fc1.";
@@ -38,15 +40,13 @@ public final class CAbstractor implements VlConnector {
     private final ConnectorConfig config;
     private final VisionConfig vision;
     private final ParamStore params;
-    private final Resample.Cache matrices;
-    private final int side;
+    private final GridPool pool;
 
     public CAbstractor(ConnectorConfig config, VisionConfig vision, ParamStore params) {
         this.config = config;
         this.vision = vision;
         this.params = params;
-        this.matrices = new Resample.Cache(params.manager(), params.dtype());
-        this.side = (int) Math.round(Math.sqrt(config.imageTokens()));
+        this.pool = new GridPool(params, config.imageTokens());
     }
 
     static String block(int stage, int i) {
@@ -67,10 +67,8 @@ public final class CAbstractor implements VlConnector {
                 norm(s, b + "norm3.", ch);
             }
         }
-        s.put(FC1 + "weight", new Shape(llmHidden, ch));
-        s.put(FC1 + "bias", new Shape(llmHidden));
-        s.put(FC2 + "weight", new Shape(llmHidden, llmHidden));
-        s.put(FC2 + "bias", new Shape(llmHidden));
+        ConnectorOps.linearShapes(s, FC1, llmHidden, ch);
+        ConnectorOps.linearShapes(s, FC2, llmHidden, llmHidden);
         return s;
     }
 
@@ -92,13 +90,12 @@ public final class CAbstractor implements VlConnector {
         int g = ConnectorOps.gridSide(s.get(1), "c-abstractor");
         NDArray grid = patchTokens.reshape(n, g, g, ch); // (N, g, g, C) channels-last
         NDArray x = stage(grid, 1);
-        NDArray pooled = BlockScope.run(() -> ConnectorOps.adaptiveAvgPool(matrices, x.transpose(0, 3, 1, 2), side)
-                .transpose(0, 2, 3, 1)); // (N, s, s, C)
+        NDArray pooled = BlockScope.run(() -> pool.apply(x.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)); // (N, s, s, C)
         free(x, grid);
         NDArray y = stage(pooled, 2); // (N, s, s, C)
         free(pooled, y);
         return BlockScope.run(() -> {
-            NDArray tokens = y.reshape(n, (long) side * side, ch); // (N, k, C), row-major grid
+            NDArray tokens = y.reshape(n, config.imageTokens(), ch); // (N, k, C), row-major grid
             NDArray h = Activation.gelu(ConnectorOps.proj(params, tokens, FC1)); // (N, k, D)
             return ConnectorOps.proj(params, h, FC2); // (N, k, D)
         });
@@ -117,14 +114,34 @@ public final class CAbstractor implements VlConnector {
 
     /** One residual bottleneck on a channels-last map {@code x (N, h, w, C)} → same shape. */
     public NDArray bottleneck(NDArray x, String b) {
-        long ch = x.getShape().get(3);
         NDArray y = Ops.silu(norm(conv1x1(x, b + "conv1.weight"), b + "norm1."));
-        NDArray cf = y.transpose(0, 3, 1, 2); // (N, C, h, w) for the conv
-        NDArray dw = cf.getNDArrayInternal().convolution(cf, params.get(b + "conv2.weight"), null,
-                new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), Math.toIntExact(ch)).singletonOrThrow();
-        y = Ops.silu(norm(dw.transpose(0, 2, 3, 1), b + "norm2.")); // back to (N, h, w, C)
+        y = Ops.silu(norm(depthwise3x3(y, params.get(b + "conv2.weight")), b + "norm2."));
         y = norm(conv1x1(y, b + "conv3.weight"), b + "norm3.");
         return Ops.silu(x.add(y));
+    }
+
+    /**
+     * Depthwise 3×3 convolution, stride 1, zero padding 1 (torch {@code conv2d(x, w, padding=1, groups=C)}) on a
+     * channels-last map {@code x (N, h, w, C)} with {@code w (C, 1, 3, 3)}: nine shifted copies of the padded map,
+     * each scaled by its per-channel tap and summed. Written out rather than calling libtorch's convolution, whose
+     * CPU backend selection asks NNPACK on every call and logs "Could not initialize NNPACK" each time on CPUs
+     * NNPACK does not support; it also keeps the map channels-last.
+     */
+    static NDArray depthwise3x3(NDArray x, NDArray w) {
+        Shape s = x.getShape();
+        long h = s.get(1);
+        long wd = s.get(2);
+        NDArray padded = x.pad(new Shape(0, 0, 1, 1, 1, 1), 0); // (N, h+2, w+2, C); pairs from the last axis
+        NDArray y = null;
+        for (int a = 0; a < 3; a++) {
+            for (int b = 0; b < 3; b++) {
+                NDArray tap = w.get(new NDIndex(":, 0, {}, {}", a, b)); // (C), broadcast over N, h, w
+                NDArray shifted = padded.get(new NDIndex(":, {}:{}, {}:{}, :", a, a + h, b, b + wd)); // (N, h, w, C)
+                NDArray term = shifted.mul(tap);
+                y = y == null ? term : y.add(term);
+            }
+        }
+        return y;
     }
 
     private NDArray conv1x1(NDArray x, String name) {
@@ -133,7 +150,7 @@ public final class CAbstractor implements VlConnector {
     }
 
     private NDArray norm(NDArray x, String prefix) {
-        return VisionTransformer.layerNorm(x, params.get(prefix + "weight"), params.get(prefix + "bias"),
+        return LayerNorm.apply(x, params.get(prefix + "weight"), params.get(prefix + "bias"),
                 vision.layerNormEps());
     }
 

@@ -1,10 +1,12 @@
 package io.mm1j.connector;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
-import io.mm1j.vision.Resample;
+import java.util.Map;
+import io.mm1j.nn.Resample;
 
 /** Small pieces the connectors share. */
 final class ConnectorOps {
@@ -24,14 +26,10 @@ final class ConnectorOps {
         return g;
     }
 
-    /**
-     * Adaptive average pooling of channels-first maps: {@code x (N, C, g, g)} → {@code (N, C, s, s)}, as two
-     * matmuls with constant pooling matrices (exactly torch's adaptive_avg_pool2d; see {@link Resample}).
-     */
-    static NDArray adaptiveAvgPool(Resample.Cache m, NDArray x, int s) {
-        int g = Math.toIntExact(x.getShape().get(2));
-        NDArray w = m.adaptiveAverage(g, s);
-        return Resample.apply(x, w, w);
+    /** Adds {@code prefix.weight (out, in)} and {@code prefix.bias (out)} to a name → shape map. */
+    static void linearShapes(Map<String, Shape> s, String prefix, long out, long in) {
+        s.put(prefix + "weight", new Shape(out, in));
+        s.put(prefix + "bias", new Shape(out));
     }
 
     static void requireWidth(NDArray patchTokens, long width, String connector) {

@@ -3,13 +3,13 @@ package io.mm1j.connector;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
-import io.mm1j.vision.ShapeInit;
+import io.mm1j.nn.ShapeInit;
 import java.util.Map;
 
 /**
- * Connector tensors, parameter counts and forward FLOPs from configs alone (nothing allocated), for
- * {@code mm1 info} ({@code params.connector}) and the vision benchmark. The name → shape maps are the same ones the
- * connectors initialise and load from, so the count is exact by construction (and pinned by a test).
+ * Connector tensors and forward FLOPs from configs alone (nothing allocated), for initialisation, loading and the
+ * vision benchmark. The name → shape maps are the ones the connectors initialise and load from; the parameter
+ * count for {@code mm1 info} is {@link io.mm1j.config.ParamCount#connector}, pinned to these maps by a test.
  */
 public final class ConnectorParams {
     private ConnectorParams() {}
@@ -17,16 +17,11 @@ public final class ConnectorParams {
     /** Every tensor of the configured connector, name → shape. */
     public static Map<String, Shape> shapes(ConnectorConfig c, VisionConfig v, int llmHidden) {
         return switch (c.type()) {
-            case "avgpool" -> AvgPoolConnector.shapes(v, llmHidden);
-            case "attnpool" -> AttentionPoolConnector.shapes(c, v, llmHidden);
-            case "c-abstractor" -> CAbstractor.shapes(c, v, llmHidden);
-            case "mlp" -> MlpConnector.shapes(v, llmHidden);
-            default -> throw new IllegalStateException(c.type()); // ConnectorConfig validates the type
+            case AVG_POOL -> AvgPoolConnector.shapes(v, llmHidden);
+            case ATTENTION_POOL -> AttentionPoolConnector.shapes(c, v, llmHidden);
+            case C_ABSTRACTOR -> CAbstractor.shapes(c, v, llmHidden);
+            case MLP -> MlpConnector.shapes(v, llmHidden);
         };
-    }
-
-    public static long count(ConnectorConfig c, VisionConfig v, int llmHidden) {
-        return ShapeInit.numel(shapes(c, v, llmHidden));
     }
 
     /**
@@ -38,12 +33,11 @@ public final class ConnectorParams {
         double d = llmHidden;
         double k = c.imageTokens();
         return switch (c.type()) {
-            case "avgpool" -> 2 * (k * dv * d + dv * patches * Math.sqrt(k) * 2);
-            case "attnpool" -> 2 * (2 * k * dv * dv + 2 * patches * dv * dv + 2 * k * patches * dv + k * dv * d);
-            case "c-abstractor" -> 2 * (c.blocksPerStage() * (patches + k) * (2 * dv * dv + 9 * dv)
+            case AVG_POOL -> 2 * (k * dv * d + dv * patches * Math.sqrt(k) * 2);
+            case ATTENTION_POOL -> 2 * (2 * k * dv * dv + 2 * patches * dv * dv + 2 * k * patches * dv + k * dv * d);
+            case C_ABSTRACTOR -> 2 * (c.blocksPerStage() * (patches + k) * (2 * dv * dv + 9 * dv)
                     + k * (dv * d + d * d));
-            case "mlp" -> 2 * patches * (dv * d + d * d);
-            default -> throw new IllegalStateException(c.type());
+            case MLP -> 2 * patches * (dv * d + d * d);
         };
     }
 }

@@ -5,7 +5,7 @@ import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.tensor.WeightFiles;
-import io.mm1j.vision.ShapeInit;
+import io.mm1j.nn.ShapeInit;
 import java.util.Map;
 
 /** Builds the connector a {@link ConnectorConfig} names, with random or loaded weights. */
@@ -15,11 +15,10 @@ public final class Connectors {
     /** Wraps connector parameters already in {@code p} (loaded or initialised). */
     public static VlConnector create(ConnectorConfig c, VisionConfig v, int llmHidden, ParamStore p) {
         return switch (c.type()) {
-            case "avgpool" -> new AvgPoolConnector(c, v, p);
-            case "attnpool" -> new AttentionPoolConnector(c, v, p);
-            case "c-abstractor" -> new CAbstractor(c, v, p);
-            case "mlp" -> new MlpConnector(c, v, p);
-            default -> throw new IllegalStateException(c.type()); // ConnectorConfig validates the type
+            case AVG_POOL -> new AvgPoolConnector(c, v, p);
+            case ATTENTION_POOL -> new AttentionPoolConnector(c, v, p);
+            case C_ABSTRACTOR -> new CAbstractor(c, v, p);
+            case MLP -> new MlpConnector(c, v, p);
         };
     }
 

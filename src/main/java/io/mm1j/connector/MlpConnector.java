@@ -36,10 +36,8 @@ public final class MlpConnector implements VlConnector {
 
     static Map<String, Shape> shapes(VisionConfig v, int llmHidden) {
         Map<String, Shape> s = new LinkedHashMap<>();
-        s.put(FC1 + "weight", new Shape(llmHidden, v.width()));
-        s.put(FC1 + "bias", new Shape(llmHidden));
-        s.put(FC2 + "weight", new Shape(llmHidden, llmHidden));
-        s.put(FC2 + "bias", new Shape(llmHidden));
+        ConnectorOps.linearShapes(s, FC1, llmHidden, v.width());
+        ConnectorOps.linearShapes(s, FC2, llmHidden, llmHidden);
         return s;
     }
 

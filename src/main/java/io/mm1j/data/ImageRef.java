@@ -1,17 +1,18 @@
 package io.mm1j.data;
 
-import io.mm1j.Mm1Exception;
+import io.mm1j.vision.ImageIoLoader;
+import io.mm1j.vision.RgbImage;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import javax.imageio.ImageIO;
 
 /**
  * An image that has not been decoded yet: a file on disk or the bytes of a tar member. Readers hand these out so
  * that decoding (the expensive part) happens on the prefetch workers, not on the reading thread.
+ *
+ * <p>Decoding goes through {@link ImageIoLoader}, the loader that {@code generate} and {@code eval} use, so training
+ * and {@code data check} refuse exactly the same files: empty, truncated, corrupt, or larger than the pixel limit
+ * (checked from the header, before decoding).
  *
  * @param name  the dataset's name for the image (file name or tar key), used in messages
  * @param file  the image file, or null when {@code bytes} holds the encoded image
@@ -26,6 +27,8 @@ public record ImageRef(String name, Path file, byte[] bytes) {
         ImageIO.setUseCache(false);
     }
 
+    private static final ImageIoLoader LOADER = new ImageIoLoader();
+
     public static ImageRef of(Path file) {
         return new ImageRef(file.getFileName().toString(), file, null);
     }
@@ -34,20 +37,23 @@ public record ImageRef(String name, Path file, byte[] bytes) {
         return new ImageRef(name, null, bytes);
     }
 
-    /** Decodes the image (PNG, JPEG incl. CMYK via TwelveMonkeys). */
-    public BufferedImage load() {
-        try (InputStream in = file != null ? Files.newInputStream(file) : new ByteArrayInputStream(bytes)) {
-            BufferedImage img = ImageIO.read(in);
-            if (img == null) {
-                throw new Mm1Exception(where() + ": not a readable image (unknown format)");
-            }
-            return img;
-        } catch (IOException e) {
-            throw new Mm1Exception(where() + ": cannot decode image: " + e.getMessage(), e);
-        }
+    /** Decodes the image to 8-bit RGB (EXIF orientation applied, grey replicated, alpha dropped). */
+    public RgbImage decode() {
+        return file != null ? LOADER.load(file) : LOADER.decode(bytes, name);
     }
 
-    private String where() {
-        return file != null ? file.toString() : name;
+    /** Decodes the image as a {@code TYPE_INT_RGB} image, the input of the training preprocessing hook. */
+    public BufferedImage load() {
+        RgbImage rgb = decode();
+        int w = rgb.width();
+        int h = rgb.height();
+        byte[] px = rgb.rgb();
+        int[] packed = new int[w * h];
+        for (int i = 0; i < packed.length; i++) {
+            packed[i] = (px[3 * i] & 0xFF) << 16 | (px[3 * i + 1] & 0xFF) << 8 | px[3 * i + 2] & 0xFF;
+        }
+        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        img.setRGB(0, 0, w, h, packed, 0, w);
+        return img;
     }
 }

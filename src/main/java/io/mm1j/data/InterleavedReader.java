@@ -79,20 +79,28 @@ public final class InterleavedReader extends LineSampleReader {
             return null;
         }
         List<JsonNode> imgs = new ArrayList<>();
-        info.forEach(imgs::add);
-        imgs.sort(Comparator.comparingInt(i -> i.path("matched_text_index").asInt(Integer.MAX_VALUE))); // stable
+        for (int k = 0; k < info.size(); k++) {
+            // The index places the image in the reading order; one that points at no sentence means the record
+            // does not belong to this text_list (a bad merge), so the whole document is refused, not guessed at.
+            JsonNode m = info.get(k).path("matched_text_index");
+            if (!m.isIntegralNumber() || !m.canConvertToInt() || m.asInt() < 0 || m.asInt() >= text.size()) {
+                skips.skip(SkipReport.BAD_RECORD, where, "image_info[" + k + "].matched_text_index "
+                        + (m.isMissingNode() ? "missing" : m.toString()) + " is not a sentence index (text_list has "
+                        + text.size() + (text.size() == 1 ? " sentence" : " sentences") + ")");
+                return null;
+            }
+            imgs.add(info.get(k));
+        }
+        imgs.sort(Comparator.comparingInt(i -> i.get("matched_text_index").asInt())); // stable
         List<Sample.Part> parts = new ArrayList<>();
         int next = 0;
-        for (int s = 0; s <= text.size(); s++) {
-            while (next < imgs.size() && imgs.get(next).path("matched_text_index").asInt(Integer.MAX_VALUE) <= s) {
+        for (int s = 0; s < text.size(); s++) {
+            while (next < imgs.size() && imgs.get(next).get("matched_text_index").asInt() <= s) {
                 addImage(parts, imgs.get(next++).path("image_name").asText(""), where);
             }
-            if (s < text.size() && !text.get(s).asText("").isBlank()) {
+            if (!text.get(s).asText("").isBlank()) {
                 parts.add(Sample.Part.text(text.get(s).asText()));
             }
-        }
-        while (next < imgs.size()) { // matched past the last sentence: keep at the end
-            addImage(parts, imgs.get(next++).path("image_name").asText(""), where);
         }
         return parts;
     }
@@ -119,11 +127,13 @@ public final class InterleavedReader extends LineSampleReader {
     }
 
     private void addImage(List<Sample.Part> parts, String name, String where) {
-        ImageRef ref = images == null || name.isEmpty() ? null : images.find(name);
-        if (ref == null) {
+        if (images == null || name.isEmpty()) {
             skips.skip(SkipReport.MISSING_IMAGE, where, name.isEmpty() ? "(no image_name)" : name);
             return;
         }
-        parts.add(Sample.Part.image(ref));
+        ImageRef ref = images.find(name, where, skips);
+        if (ref != null) {
+            parts.add(Sample.Part.image(ref));
+        }
     }
 }

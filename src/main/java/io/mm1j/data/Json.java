@@ -3,6 +3,7 @@ package io.mm1j.data;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.Utf8;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +24,8 @@ final class Json {
         try {
             return MAPPER.readTree(file.toFile());
         } catch (IOException e) {
-            throw new Mm1Exception(file + ": not valid JSON: " + getOriginalMessage(e));
+            Mm1Exception utf8 = Utf8.errorOrNull(file); // Jackson's own message gives neither line nor offset
+            throw utf8 != null ? utf8 : new Mm1Exception(file + ": not valid JSON: " + getOriginalMessage(e));
         }
     }
 

@@ -1,8 +1,10 @@
 package io.mm1j.data;
 
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.Utf8;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,9 +29,14 @@ abstract class LineSampleReader extends SampleReader {
         }
     }
 
-    /** The next line, or null at the end of the file. */
+    /** The next line, or null at the end of the file. Bytes that are not UTF-8 are an error naming file and line. */
     protected String nextLine() throws IOException {
-        String l = in.readLine();
+        String l;
+        try {
+            l = in.readLine();
+        } catch (CharacterCodingException e) {
+            throw Utf8.error(file);
+        }
         if (l != null) {
             line++;
         }

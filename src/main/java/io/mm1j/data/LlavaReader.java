@@ -24,6 +24,7 @@ public final class LlavaReader extends SampleReader {
     private final Path imageDir;
     private final JsonParser parser;
 
+    /** @param imageDir the folder that "image" names are relative to; null counts every image as missing */
     public LlavaReader(Path file, Path imageDir, SkipReport skips) {
         super(file.toString(), skips);
         if (!Files.isRegularFile(file)) {
@@ -63,12 +64,14 @@ public final class LlavaReader extends SampleReader {
     private Sample toSample(JsonNode c, String where) {
         ImageRef image = null;
         if (c.path("image").isTextual()) {
-            Path f = imageDir.resolve(c.get("image").asText());
-            if (!Files.isRegularFile(f)) {
-                skips.skip(SkipReport.MISSING_IMAGE, where, f.toString());
+            if (imageDir == null) {
+                skips.skip(SkipReport.MISSING_IMAGE, where, c.get("image").asText() + " (no image folder given)");
                 return null;
             }
-            image = ImageRef.of(f);
+            image = ImageStore.file(imageDir, c.get("image").asText(), where, skips);
+            if (image == null) {
+                return null;
+            }
         }
         List<Sample.Turn> turns = new ArrayList<>();
         for (JsonNode t : c.path("conversations")) {

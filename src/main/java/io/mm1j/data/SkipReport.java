@@ -23,6 +23,12 @@ public final class SkipReport {
     public static final String MISSING_MEMBER = "tar sample without its pair member";
     public static final String UNKNOWN_FIELD = "unknown field";
     public static final String BAD_RECORD = "bad record";
+    /** A path from the data that leaves its root (../, absolute, a link out) or names a device, FIFO or folder. */
+    public static final String UNSAFE_PATH = "unsafe path";
+    /** A tar member that is a link, device or FIFO where an image or text was expected. */
+    public static final String NOT_REGULAR = "not a regular file";
+    /** An image file that is empty or that the training decoder cannot read (corrupt, truncated, too large). */
+    public static final String BAD_IMAGE = "bad image";
 
     private final boolean strict;
     private final Map<String, AtomicLong> counts = new TreeMap<>();
@@ -72,13 +78,14 @@ public final class SkipReport {
 
     /** "2 skipped (corrupt JSON 1, missing image 1)" or "0 skipped". */
     public synchronized String summary() {
-        if (counts.isEmpty()) {
-            return "0 skipped";
-        }
-        StringBuilder sb = new StringBuilder(total() + " skipped (");
-        counts.forEach((r, n) -> sb.append(sb.charAt(sb.length() - 1) == '(' ? "" : ", ").append(r).append(' ')
-                .append(n.get()));
-        return sb.append(')').toString();
+        return counts.isEmpty() ? "0 skipped" : total() + " skipped (" + reasons() + ")";
+    }
+
+    /** "corrupt JSON 1, missing image 1" (reasons in alphabetical order), or "" when nothing was skipped. */
+    public synchronized String reasons() {
+        StringBuilder sb = new StringBuilder();
+        counts.forEach((r, n) -> sb.append(sb.length() == 0 ? "" : ", ").append(r).append(' ').append(n.get()));
+        return sb.toString();
     }
 
     /** Logs the summary (readers call this when their stream ends). */

@@ -1,6 +1,7 @@
 package io.mm1j.data;
 
 import io.mm1j.io.AtomicFiles;
+import io.mm1j.io.OutputDir;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -54,13 +55,36 @@ public final class SynthWriter {
         return new int[] {n - 2 * val, val, val};
     }
 
+    /** Writes into {@code out}, which must be absent or empty. */
     public static Summary write(Path out, int images, int size, long seed) {
+        return write(out, images, size, seed, false);
+    }
+
+    /**
+     * Builds the dataset in a staging folder and moves it onto {@code out} when complete ({@link OutputDir}): a
+     * killed run leaves no half dataset, and nothing of an older dataset in {@code out} survives to be read as part
+     * of the new one.
+     *
+     * @param overwrite replace a non-empty {@code out} (otherwise refused)
+     */
+    public static Summary write(Path out, int images, int size, long seed, boolean overwrite) {
         if (images < 1) {
             throw new Mm1Exception("--images must be at least 1 (got " + images + ")");
         }
         if (size < 16) {
             throw new Mm1Exception("--size must be at least 16 pixels (got " + size + ")");
         }
+        try (OutputDir dir = OutputDir.create(out, overwrite, "--out")) {
+            Summary s = writeInto(dir.staging(), images, size, seed);
+            dir.commit();
+            // Debug only: the CLI prints this summary itself (once); library callers can turn it on.
+            LOG.debug("synthetic data in {}: {} images, {} documents ({} images), {} questions, {} text documents",
+                    out, images, s.documents(), s.documentImages(), s.questions(), s.texts());
+            return new Summary(out, s.images(), s.documents(), s.documentImages(), s.questions(), s.texts());
+        }
+    }
+
+    private static Summary writeInto(Path out, int images, int size, long seed) {
         SyntheticWorld world = new SyntheticWorld(seed);
         int[] sizes = splitSizes(images);
         long nextImage = 1;
@@ -98,8 +122,6 @@ public final class SynthWriter {
                 .put("documents", docs).put("documentImages", docImages).put("questions", questions)
                 .put("textDocuments", texts);
         writeJson(out.resolve("manifest.json"), m);
-        LOG.info("synthetic data in {}: {} images, {} documents ({} images), {} questions, {} text documents", out,
-                images, docs, docImages, questions, texts);
         return new Summary(out, images, docs, docImages, questions, texts);
     }
 

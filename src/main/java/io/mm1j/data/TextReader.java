@@ -70,6 +70,9 @@ public final class TextReader extends LineSampleReader {
             }
             blank = false;
             doc.append(l).append('\n');
+            if (doc.length() >= 2 * targetChars) {
+                break; // text without blank lines: cut at a line end rather than read the whole file as one sample
+            }
         }
         if (doc.length() == 0) {
             return null;

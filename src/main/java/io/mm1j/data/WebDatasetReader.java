@@ -20,7 +20,8 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * member path up to the first dot of its file name ({@code a/b/0001.png}, {@code a/b/0001.txt} → key
  * {@code a/b/0001}). A sample needs an image ({@code .png/.jpg/.jpeg}) and a caption ({@code .txt}, or a
  * {@code .json} with "caption"/"captions"/"text"); other members (e.g. {@code .cls}) are allowed by the format and
- * ignored. Shards are streamed member by member, so memory holds one sample's bytes.
+ * ignored. Only regular-file members are read: symbolic links, hard links, devices and FIFOs are counted as
+ * {@link SkipReport#NOT_REGULAR}. Shards are streamed member by member, so memory holds one sample's bytes.
  */
 public final class WebDatasetReader extends SampleReader {
     static final Set<String> IMAGE_EXT = Set.of("png", "jpg", "jpeg");
@@ -63,7 +64,12 @@ public final class WebDatasetReader extends SampleReader {
                 TarArchiveEntry e = pending != null ? pending : tar.getNextEntry();
                 pending = null;
                 while (e != null) {
-                    if (e.isFile()) {
+                    if (!ImageStore.isRegular(e) && !e.isDirectory()) {
+                        // A link or device member has no bytes of its own: reading "its" image would mean following
+                        // it outside the shard (or blocking on a FIFO), so it is never part of a sample.
+                        skips.skip(SkipReport.NOT_REGULAR, shard + ":" + e.getName(), "tar member is a "
+                                + ImageStore.kind(e));
+                    } else if (ImageStore.isRegular(e)) {
                         String k = key(e.getName());
                         if (key != null && !k.equals(key)) {
                             pending = e; // first member of the next sample
@@ -134,7 +140,12 @@ public final class WebDatasetReader extends SampleReader {
                     : "no caption (.txt or .json) member");
             return null;
         }
-        return new Sample.Caption(key, ImageRef.of(key + "." + imageExt, image), List.copyOf(captions));
+        if (image.length == 0) {
+            skips.skip(SkipReport.BAD_IMAGE, where + "." + imageExt, "empty file (0 bytes)");
+            return null;
+        }
+        return new Sample.Caption(key, ImageRef.of(shard.getFileName() + ":" + key + "." + imageExt, image),
+                List.copyOf(captions));
     }
 
     @Override

@@ -2,10 +2,12 @@ package io.mm1j.eval;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mm1j.Mm1Exception;
-import java.nio.file.Files;
+import io.mm1j.data.CocoCaptionsReader;
+import io.mm1j.data.VqaReader;
+import io.mm1j.io.JsonFiles;
+import io.mm1j.io.SafePaths;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,68 +17,60 @@ import java.util.Map;
  * <ul>
  * <li>COCO captions (also NoCaps and TextCaps in COCO layout): {@code images[{id, file_name, split?}]},
  *     {@code annotations[{image_id, caption}]};
- * <li>VQAv2 and OK-VQA: questions {@code questions[{question_id, image_id, question}]} plus annotations (via the
- *     strict {@link VqaFiles} readers), pictures named {@code COCO_<data_subtype>_<id:012d>.jpg} or {@code <id:012d>.jpg|png};
+ * <li>VQAv2 and OK-VQA: questions {@code questions[{question_id, image_id, question}]} plus annotations,
+ *     pictures named {@code COCO_<data_subtype>_<id:012d>.jpg} or {@code <id:012d>.jpg|png};
  * <li>TextVQA: {@code {"data": [{question_id, image_id, question, answers[10]}]}}, pictures {@code <image_id>.jpg};
  * <li>VizWiz: {@code [{image, question, answers: [{answer, answer_confidence}], answer_type}]};
  * <li>GQA: {@code {"<questionId>": {imageId, question, answer, ...}}}, pictures {@code <imageId>.jpg}.
  * </ul>
- * A picture that is not on disk is an error naming the data file and the entry: an evaluation that silently
- * skips items reports a figure on a different set.
+ * COCO and VQAv2 files are parsed by their {@code data/} readers ({@link CocoCaptionsReader#readStrict},
+ * {@link VqaReader#readQuestions}, {@link VqaReader#readAnnotations}), the formats training reads too. A picture
+ * that is not on disk, or that a file names outside the image folder, is an error naming the data file and the
+ * entry: an evaluation that silently skips items reports a figure on a different set.
  */
 public final class BenchmarkReaders {
     private BenchmarkReaders() {}
 
     /** COCO-style captions grouped by the images' {@code split} field ("" when absent), in file order. */
     public static Map<String, List<EvalExample>> cocoCaptions(Path file, Path imageDir) {
-        JsonNode root = JsonFiles.read(file);
-        JsonNode images = JsonFiles.field(file, root, "images");
-        JsonNode anns = JsonFiles.field(file, root, "annotations");
-        Map<Long, List<String>> caps = new HashMap<>();
-        for (int i = 0; i < anns.size(); i++) {
-            caps.computeIfAbsent(JsonFiles.id(file, anns.get(i), i, "image_id"), k -> new ArrayList<>())
-                    .add(JsonFiles.text(file, anns.get(i), i, "caption").strip());
-        }
+        CocoCaptionsReader.Captions c = CocoCaptionsReader.readStrict(file);
         Map<String, List<EvalExample>> out = new LinkedHashMap<>();
-        for (int i = 0; i < images.size(); i++) {
-            long id = JsonFiles.id(file, images.get(i), i, "id");
-            List<String> refs = caps.get(id);
-            if (refs == null) {
+        for (int i = 0; i < c.images().size(); i++) {
+            CocoCaptionsReader.Image im = c.images().get(i);
+            List<String> refs = c.references().get(im.id()).stream().map(String::strip).toList();
+            if (refs.isEmpty()) {
                 continue; // an image without references cannot be scored or shown
             }
-            Path img = image(file, i, imageDir, JsonFiles.text(file, images.get(i), i, "file_name"));
-            String split = images.get(i).path("split").asText("");
-            out.computeIfAbsent(split, k -> new ArrayList<>()).add(new EvalExample(String.valueOf(id),
-                    String.valueOf(id), img, null, refs, refs.get(0), null, null));
+            if (im.fileName() == null) {
+                throw new Mm1Exception(file + ": entry " + i + " has no \"file_name\"");
+            }
+            Path img = image(file, i, imageDir, im.fileName());
+            String id = String.valueOf(im.id());
+            out.computeIfAbsent(im.split(), k -> new ArrayList<>()).add(new EvalExample(id, id, img, null, refs,
+                    refs.get(0), null, null));
         }
         return out;
     }
 
     /** VQAv2 / OK-VQA questions with their annotations; the demonstration answer is multiple_choice_answer. */
     public static List<EvalExample> vqav2(Path questionsFile, Path annotationsFile, Path imageDir) {
-        Map<Long, VqaFiles.Question> qs = VqaFiles.readQuestions(questionsFile);
-        Map<Long, VqaFiles.Annotation> anns = VqaFiles.readAnnotations(annotationsFile);
-        String subtype = JsonFiles.read(questionsFile).path("data_subtype").asText("");
+        VqaReader.Questions qs = VqaReader.readQuestions(questionsFile);
+        Map<Long, VqaReader.Annotation> anns = VqaReader.readAnnotations(annotationsFile);
         List<EvalExample> out = new ArrayList<>();
         int i = 0;
-        for (VqaFiles.Question q : qs.values()) {
-            VqaFiles.Annotation a = anns.get(q.questionId());
+        for (VqaReader.Question q : qs.byId().values()) {
+            VqaReader.Annotation a = anns.get(q.questionId());
             if (a == null) {
                 throw new Mm1Exception(annotationsFile + ": no annotation for question_id " + q.questionId());
             }
-            List<String> answers = a.answers().stream().map(VqaFiles.Answer::answer).toList();
+            List<String> answers = a.answers().stream().map(VqaReader.Answer::answer).toList();
             String consensus = a.multipleChoiceAnswer() != null ? a.multipleChoiceAnswer() : mostFrequent(answers);
-            Path img = null;
-            for (String name : new String[] {String.format("COCO_%s_%012d.jpg", subtype, q.imageId()),
-                    String.format("%012d.jpg", q.imageId()), String.format("%012d.png", q.imageId())}) {
-                if (img == null && Files.isRegularFile(imageDir.resolve(name))) {
-                    img = imageDir.resolve(name);
-                }
-            }
-            if (img == null) {
+            String name = VqaReader.imageName(imageDir, qs.dataSubtype(), q.imageId());
+            if (name == null) {
                 throw new Mm1Exception(questionsFile + ": entry " + i + ": image " + q.imageId() + " not found in "
                         + imageDir);
             }
+            Path img = image(questionsFile, i, imageDir, name);
             out.add(new EvalExample(String.valueOf(q.questionId()), String.valueOf(q.imageId()), img, q.question(),
                     answers, consensus, a.answerType(), a.questionType()));
             i++;
@@ -165,11 +159,8 @@ public final class BenchmarkReaders {
         return best;
     }
 
+    /** A picture named by a data file: inside {@code dir}, a regular file. */
     private static Path image(Path file, int entry, Path dir, String name) {
-        Path p = dir.resolve(name);
-        if (!Files.isRegularFile(p)) {
-            throw new Mm1Exception(file + ": entry " + entry + ": image " + p + " not found");
-        }
-        return p;
+        return SafePaths.regularFileInside(dir, name, file + ": entry " + entry);
     }
 }

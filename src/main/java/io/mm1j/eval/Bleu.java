@@ -11,6 +11,9 @@ import java.util.Map;
  * penalty {@code exp(1 - r/c)} applies when the summed candidate length is below the summed reference length.
  * The smoothing constants (1e-15 added to matches, 1e-9 to guesses and to the reference length) are kept so that
  * an empty or unmatched set scores (almost) 0 exactly as the official tool reports it.
+ *
+ * <p>Follows salaniz/pycocoevalcap at ad63453 ({@code bleu/bleu_scorer.py} last changed at f8b2554, the Python 3
+ * port of tylin/coco-caption 3a9afb2's); {@code EvalBenchTest} checks BLEU-1..4 on 500 images against it.
  */
 public final class Bleu {
     static final double TINY = 1e-15;

@@ -1,10 +1,13 @@
 package io.mm1j.eval;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.JsonFiles;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -58,6 +61,24 @@ public record CaptionScores(double[] bleu, double rougeL, double cider, int imag
         }
         return new CaptionScores(Bleu.score(cands, refWords), RougeL.score(candTokens, refTokens),
                 CiderD.score(cands, refWords), cands.size());
+    }
+
+    /**
+     * A captions results file {@code [{"image_id": int, "caption": str}]}: one caption per image id; a duplicate
+     * id is an error (coco-caption would fail an assertion on it).
+     */
+    public static Map<Long, String> readResults(Path file) {
+        JsonNode list = JsonFiles.array(file, JsonFiles.read(file), "a results file");
+        Map<Long, String> results = new LinkedHashMap<>();
+        for (int i = 0; i < list.size(); i++) {
+            long image = JsonFiles.id(file, list.get(i), i, "image_id");
+            String caption = JsonFiles.text(file, list.get(i), i, "caption");
+            if (results.put(image, caption) != null) {
+                throw new Mm1Exception(file + ": entry " + i + ": duplicate image_id " + image
+                        + " (one caption per image)");
+            }
+        }
+        return results;
     }
 
     /** Scores already tokenised captions (the words coco-caption's scorers see). */

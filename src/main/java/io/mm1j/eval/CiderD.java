@@ -10,6 +10,9 @@ import java.util.List;
  * candidate vector is clipped by the reference vector (min(h, r)·r), divided by both norms, and multiplied by the
  * Gaussian length penalty exp(−Δ²/(2σ²)) with σ = 6; the orders are averaged, then the references, then ×10.
  * As in the official code, the "length" in Δ is the number of bigrams (words − 1), not the number of words.
+ *
+ * <p>Follows salaniz/pycocoevalcap at ad63453 (2020-11-18; {@code cider/cider_scorer.py} last changed at f8b2554),
+ * the Python 3 port of tylin/coco-caption 3a9afb2's scorer; {@code EvalBenchTest} checks 5,000 images against it.
  */
 public final class CiderD {
     static final double SIGMA = 6.0;

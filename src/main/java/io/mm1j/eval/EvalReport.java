@@ -1,10 +1,10 @@
 package io.mm1j.eval;
 
 import io.mm1j.io.AtomicFiles;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.JsonFiles;
 import io.mm1j.tensor.SafeTensorsWriter;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,8 +22,6 @@ import java.util.List;
  * timings go to the log instead. Pictures are not hashed one by one (COCO has 120k); the files that list them are.
  */
 public final class EvalReport {
-    public static final ObjectMapper JSON = new ObjectMapper();
-
     private EvalReport() {}
 
     /** Lower-case hex SHA-256 of a file, streamed. */
@@ -44,7 +42,7 @@ public final class EvalReport {
 
     /** The model block: folder, name, and a checksum of each file that defines its behaviour. */
     public static ObjectNode model(Path dir, String name) {
-        ObjectNode m = JSON.createObjectNode().put("path", dir.toAbsolutePath().normalize().toString())
+        ObjectNode m = JsonFiles.MAPPER.createObjectNode().put("path", dir.toAbsolutePath().normalize().toString())
                 .put("name", name);
         ObjectNode files = m.putObject("files");
         try (var s = Files.list(dir)) {
@@ -66,10 +64,22 @@ public final class EvalReport {
 
     /** The data block: each file with its role, absolute path, size and SHA-256. */
     public static ArrayNode data(List<EvalData.DataFile> files) {
-        ArrayNode a = JSON.createArrayNode();
+        return data(files, null, null);
+    }
+
+    /**
+     * The data block, for files of which some were derived into the staging folder of the output ({@code mc_*.json}
+     * of the synthetic world): those are recorded under the folder they will have once {@code staging} is renamed
+     * to {@code target}.
+     */
+    public static ArrayNode data(List<EvalData.DataFile> files, Path staging, Path target) {
+        ArrayNode a = JsonFiles.MAPPER.createArrayNode();
         for (EvalData.DataFile f : files) {
+            Path p = f.path().toAbsolutePath().normalize();
+            Path shown = staging != null && p.startsWith(staging.toAbsolutePath().normalize())
+                    ? target.resolve(staging.toAbsolutePath().normalize().relativize(p)) : p;
             try {
-                a.addObject().put("role", f.role()).put("path", f.path().toAbsolutePath().normalize().toString())
+                a.addObject().put("role", f.role()).put("path", shown.toString())
                         .put("bytes", Files.size(f.path())).put("sha256", sha256(f.path()));
             } catch (IOException e) {
                 throw new Mm1Exception(f.path() + ": cannot read: " + e.getMessage(), e);
@@ -81,7 +91,7 @@ public final class EvalReport {
     /** Pretty JSON, written atomically. */
     public static void write(Path file, Object node) {
         try {
-            byte[] b = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node);
+            byte[] b = JsonFiles.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(node);
             AtomicFiles.write(file, o -> o.write(b));
         } catch (IOException e) {
             throw new Mm1Exception(file + ": cannot write: " + e.getMessage(), e);

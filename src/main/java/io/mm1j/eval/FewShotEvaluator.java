@@ -12,6 +12,7 @@ import io.mm1j.mllm.Mm1Model;
 import io.mm1j.mllm.Sampler;
 import io.mm1j.nn.KvCache;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.JsonFiles;
 import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
@@ -35,13 +36,30 @@ import java.util.function.Consumer;
  * task's {@link StopRule}, then the official results file and scores ({@link TaskScorer}, {@link MultipleChoice}).
  */
 public final class FewShotEvaluator {
+    /** The shot counts MM1 evaluates (§4, Table 3: 0-, 4- and 8-shot); others would not compare with it. */
+    public static final List<Integer> SHOTS = List.of(0, 4, 8);
+
     /**
+     * @param shots        demonstrations per prompt, one of {@link #SHOTS}
      * @param limit        evaluate the first {@code limit} queries (0 = all)
      * @param maxNewTokens answer length cap
      * @param circular     multiple choice: ask every rotation of the options (MMBench)
+     * @param vqaVariant   the official VQA evaluation VQAv2 and OK-VQA are scored with
      */
     public record Settings(EvalTask task, int shots, long seed, int limit, int maxNewTokens, boolean circular,
-            long maxPixels) {}
+            long maxPixels, VqaVariant vqaVariant) {
+        public Settings {
+            if (!SHOTS.contains(shots)) {
+                throw new Mm1Exception("--shots must be 0, 4 or 8 (MM1's few-shot settings), got " + shots);
+            }
+            if (limit < 0) {
+                throw new Mm1Exception("--limit must be >= 0, got " + limit);
+            }
+            if (maxNewTokens < 1) {
+                throw new Mm1Exception("--max-new-tokens must be >= 1, got " + maxNewTokens);
+            }
+        }
+    }
 
     /** What the run produced: metrics, counts and the stop ids used (for scores.json). */
     public record Outcome(ObjectNode metrics, int samples, int truncatedPrompts, Set<Integer> stopIds) {}
@@ -103,21 +121,21 @@ public final class FewShotEvaluator {
         List<ObjectNode> logs = new ArrayList<>();
         List<String> answers = new ArrayList<>();
         List<List<Boolean>> mcCorrect = new ArrayList<>();
-        ArrayNode mcResults = EvalReport.JSON.createArrayNode();
+        ArrayNode mcResults = JsonFiles.MAPPER.createArrayNode();
         int truncated = 0;
         Progress bar = new Progress(queries.size(), progress, s.task().cliName());
         for (EvalExample q : queries) {
             List<EvalExample> demos = sampler.sample(q, s.shots());
             int rotations = mc && s.circular() ? q.targets().size() : 1;
             List<Boolean> right = new ArrayList<>();
-            ArrayNode letters = EvalReport.JSON.createArrayNode();
+            ArrayNode letters = JsonFiles.MAPPER.createArrayNode();
             for (int r = 0; r < rotations; r++) {
                 EvalExample query = mc ? MultipleChoice.rotate(q, r) : q;
                 FewShotPrompt.Prompt p = prompts.build(demos, query, model.config().llm().maxPositions(),
                         s.maxNewTokens());
                 truncated += p.demos().size() < demos.size() ? 1 : 0;
                 StopRule.Output out = generate(p, query, rule, imageId);
-                ObjectNode log = EvalReport.JSON.createObjectNode().put("id", q.id()).put("prompt", p.text());
+                ObjectNode log = JsonFiles.MAPPER.createObjectNode().put("id", q.id()).put("prompt", p.text());
                 p.demos().forEach(d -> log.withArray("demos").add(d.id()));
                 log.put("output", out.text()).put("stop", out.reason().name().toLowerCase());
                 if (mc) {
@@ -141,14 +159,14 @@ public final class FewShotEvaluator {
         ObjectNode metrics;
         if (mc) {
             MultipleChoice.Scores sc = MultipleChoice.score(mcCorrect);
-            metrics = EvalReport.JSON.createObjectNode().put("accuracy", sc.accuracy());
+            metrics = JsonFiles.MAPPER.createObjectNode().put("accuracy", sc.accuracy());
             if (s.circular()) {
                 metrics.put("circularAccuracy", sc.circularAccuracy());
             }
             metrics.put("questions", sc.questions());
             EvalReport.write(resultsFile, mcResults);
         } else {
-            TaskScorer.Scored sc = TaskScorer.score(s.task(), queries, answers, resultsFile);
+            TaskScorer.Scored sc = TaskScorer.score(s.task(), s.vqaVariant(), queries, answers, resultsFile);
             for (int i = 0; i < logs.size(); i++) {
                 logs.get(i).put("score", sc.perItem().get(i));
             }

@@ -2,6 +2,7 @@ package io.mm1j.eval;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.JsonFiles;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -11,6 +12,9 @@ import java.util.Map;
  * answer (no normalisation), over the questions marked {@code isBalanced} (all of them when the flag is absent),
  * reported ×100. Questions: {@code {"<questionId>": {"answer": str, "isBalanced": bool, ...}}}; predictions:
  * {@code [{"questionId": str, "prediction": str}]}.
+ *
+ * <p>Follows {@code eval.py} of GQA's evaluation package (gqadataset.org, v1.2; not in a public repository), accuracy
+ * only: its consistency, validity, plausibility and distribution metrics need scene graphs and are not computed.
  */
 public final class GqaAccuracy {
     private GqaAccuracy() {}

@@ -2,10 +2,10 @@ package io.mm1j.eval;
 
 import io.mm1j.io.AtomicFiles;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.JsonFiles;
 import io.mm1j.tensor.SafeTensorsWriter;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -38,7 +38,6 @@ import java.util.regex.Pattern;
  */
 public final class MultipleChoice {
     public static final String FORMAT = "mm1j-mc";
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern LEADING = Pattern.compile("^\\(?([A-Z])(?:[).:,]|\\s|$)");
     private static final Pattern ANYWHERE = Pattern.compile("\\b([A-Z])\\b");
 
@@ -144,7 +143,7 @@ public final class MultipleChoice {
 
     /** Writes a split in the {@code mm1j-mc} format (image paths relative to the file's folder). */
     public static void write(Path file, List<EvalExample> items) {
-        ObjectNode root = JSON.createObjectNode().put("format", FORMAT);
+        ObjectNode root = JsonFiles.MAPPER.createObjectNode().put("format", FORMAT);
         ArrayNode qs = root.putArray("questions");
         Path dir = file.toAbsolutePath().getParent();
         for (EvalExample e : items) {
@@ -155,7 +154,7 @@ public final class MultipleChoice {
             q.put("answer", e.answer()).put("category", e.answerType());
         }
         try {
-            byte[] b = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
+            byte[] b = JsonFiles.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
             AtomicFiles.write(file, o -> o.write(b));
         } catch (IOException e) {
             throw new Mm1Exception(file + ": cannot write: " + e.getMessage(), e);

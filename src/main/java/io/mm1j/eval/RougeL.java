@@ -7,6 +7,9 @@ import java.util.List;
  * precision (LCS / candidate length) and a recall (LCS / reference length); the maxima over references (taken
  * separately) combine into F = (1 + β²)·P·R / (R + β²·P) with β = 1.2; the score is the mean over images.
  * rouge.py splits on a single space, so an empty caption counts as one empty token, which is kept here.
+ *
+ * <p>Follows salaniz/pycocoevalcap at ad63453 ({@code rouge/rouge.py} last changed at 5c85f15, the Python 3 port of
+ * tylin/coco-caption 3a9afb2's); {@code EvalBenchTest} checks 500 images against it.
  */
 public final class RougeL {
     static final double BETA = 1.2;

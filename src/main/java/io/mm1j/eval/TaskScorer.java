@@ -3,6 +3,7 @@ package io.mm1j.eval;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.JsonFiles;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -12,7 +13,8 @@ import java.util.Map;
 /**
  * Turns answers into the official results file of each benchmark and scores them with the official definitions:
  * coco-caption ({@link CaptionScores}: BLEU, ROUGE-L, CIDEr-D on PTB tokens) for captions, {@link VqaAccuracy}
- * (vqaEval.py, also what TextVQA's and VizWiz's evaluators compute) for VQA, exact match for GQA (its eval.py), and
+ * for VQA in the variant of each benchmark's own evaluator ({@link VqaVariant}: VQAv2 and OK-VQA take
+ * {@code --variant}, TextVQA is MMF's, VizWiz its challenge's), exact match for GQA (its eval.py), and
  * {@link MultipleChoice#score} for multiple choice. Only the evaluated items are scored (coco-caption's subset
  * behaviour), so {@code --limit} gives the score of a prefix of the split.
  */
@@ -22,16 +24,18 @@ final class TaskScorer {
 
     private TaskScorer() {}
 
-    static Scored score(EvalTask task, List<EvalExample> items, List<String> answers, Path resultsFile) {
+    static Scored score(EvalTask task, VqaVariant vqaVariant, List<EvalExample> items, List<String> answers,
+            Path resultsFile) {
         return switch (task.kind()) {
             case CAPTION -> captions(items, answers, resultsFile);
-            case VQA -> task == EvalTask.GQA ? gqa(items, answers) : vqa(task, items, answers, resultsFile);
+            case VQA -> task == EvalTask.GQA ? gqa(items, answers) : vqa(task, variant(task, vqaVariant), items,
+                    answers);
             default -> throw new IllegalStateException(task + " is not scored here");
         };
     }
 
     private static Scored captions(List<EvalExample> items, List<String> answers, Path resultsFile) {
-        ArrayNode results = EvalReport.JSON.createArrayNode();
+        ArrayNode results = JsonFiles.MAPPER.createArrayNode();
         Map<Long, List<String>> refs = new LinkedHashMap<>();
         Map<Long, String> res = new LinkedHashMap<>();
         List<List<String>> cands = new ArrayList<>();
@@ -51,13 +55,12 @@ final class TaskScorer {
         for (double d : CiderD.perImage(cands, refWords)) {
             per.add(d);
         }
-        return new Scored(results, s.toJson(EvalReport.JSON), per);
+        return new Scored(results, s.toJson(JsonFiles.MAPPER), per);
     }
 
-    private static Scored vqa(EvalTask task, List<EvalExample> items, List<String> answers, Path resultsFile) {
-        ArrayNode results = EvalReport.JSON.createArrayNode();
-        Map<Long, VqaFiles.Annotation> anns = new LinkedHashMap<>();
-        Map<Long, String> res = new LinkedHashMap<>();
+    private static Scored vqa(EvalTask task, VqaVariant variant, List<EvalExample> items, List<String> answers) {
+        ArrayNode results = JsonFiles.MAPPER.createArrayNode();
+        List<VqaAccuracy.Item> scored = new ArrayList<>(items.size());
         for (int i = 0; i < items.size(); i++) {
             EvalExample e = items.get(i);
             if (task == EvalTask.VIZWIZ) {
@@ -65,22 +68,25 @@ final class TaskScorer {
             } else {
                 results.addObject().put("question_id", numericId(e)).put("answer", answers.get(i));
             }
-            List<VqaFiles.Answer> humans = new ArrayList<>();
-            for (int j = 0; j < e.targets().size(); j++) {
-                humans.add(new VqaFiles.Answer(e.targets().get(j), j + 1));
-            }
-            long key = i; // VizWiz keys are image names; the scorer only needs distinct keys
-            anns.put(key, new VqaFiles.Annotation(key, String.valueOf(e.answerType()), String.valueOf(e.questionType()),
-                    humans, e.answer()));
-            res.put(key, answers.get(i));
+            scored.add(new VqaAccuracy.Item(e.id(), String.valueOf(e.answerType()), String.valueOf(e.questionType()),
+                    VqaAccuracy.humans(e.targets())));
         }
-        VqaAccuracy acc = VqaAccuracy.evaluate(anns, null, res, resultsFile);
-        return new Scored(results, acc.toJson(EvalReport.JSON), new ArrayList<>(acc.perQuestion().values()));
+        VqaAccuracy acc = VqaAccuracy.evaluate(variant, scored, answers);
+        return new Scored(results, acc.toJson(JsonFiles.MAPPER, false), acc.accuracies());
+    }
+
+    /** The variant a task is scored with: TextVQA and VizWiz have their own; VQAv2 and OK-VQA use {@code vqa}. */
+    static VqaVariant variant(EvalTask task, VqaVariant vqa) {
+        return switch (task) {
+            case TEXTVQA -> VqaVariant.TEXTVQA;
+            case VIZWIZ -> VqaVariant.VIZWIZ;
+            default -> vqa;
+        };
     }
 
     /** GQA: the prediction must equal the gold answer exactly (GQA's eval.py applies no normalisation). */
     private static Scored gqa(List<EvalExample> items, List<String> answers) {
-        ArrayNode results = EvalReport.JSON.createArrayNode();
+        ArrayNode results = JsonFiles.MAPPER.createArrayNode();
         List<Double> per = new ArrayList<>();
         double sum = 0;
         for (int i = 0; i < items.size(); i++) {
@@ -89,7 +95,7 @@ final class TaskScorer {
             per.add(ok);
             sum += ok;
         }
-        ObjectNode m = EvalReport.JSON.createObjectNode().put("accuracy", 100.0 * sum / items.size())
+        ObjectNode m = JsonFiles.MAPPER.createObjectNode().put("accuracy", 100.0 * sum / items.size())
                 .put("questions", items.size());
         return new Scored(results, m, per);
     }

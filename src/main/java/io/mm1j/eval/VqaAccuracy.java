@@ -1,108 +1,215 @@
 package io.mm1j.eval;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.data.VqaReader;
+import io.mm1j.io.JsonFiles;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * VQA accuracy as the official {@code vqaEval.py}: for each of the ten human answers, the prediction scores
- * min(#matches among the other nine / 3, 1); the question scores the mean of these ten (so 3 agreeing humans out of
- * 10 give 0.9, not 1). The prediction is normalised fully ({@link VqaNormalizer#normalizeAnswer}); the human
- * answers only get the punctuation step, and only when they are not all identical — as in the official code.
- * Reported figures are ×100 and rounded to 2 decimals the way Python 3's {@code round} does (half-even on the
- * exact binary value).
+ * VQA accuracy as the official evaluations compute it ({@link VqaVariant} says which, and how they differ): for
+ * each of the (ten) human answers, the prediction scores min(#matches among the other humans / 3, 1); the question
+ * scores the mean of these (so 3 agreeing humans out of 10 give 0.9, not 1). Overall and per-type figures are
+ * ×100 means over questions, rounded to 2 decimals as the variant's Python does ({@link #round2}).
  *
- * @param overall percentage over all questions
- * @param perAnswerType percentage per {@code answer_type} ("yes/no", "number", "other"), in first-seen order
+ * @param variant         the official code followed
+ * @param overall         percentage over all questions
+ * @param perAnswerType   percentage per {@code answer_type} ("yes/no", "number", "other"), in first-seen order
  * @param perQuestionType percentage per {@code question_type} ("what color is the", …)
- * @param perQuestion unrounded accuracy in [0, 1] per question id
+ * @param perQuestion     per question key, the official {@code evalQA}: ×100, rounded as the overall figure
+ * @param accuracies      unrounded accuracy in [0, 1] per question, in input order
  */
-public record VqaAccuracy(double overall, Map<String, Double> perAnswerType, Map<String, Double> perQuestionType,
-        Map<Long, Double> perQuestion) {
+public record VqaAccuracy(VqaVariant variant, double overall, Map<String, Double> perAnswerType,
+        Map<String, Double> perQuestionType, Map<String, Double> perQuestion, List<Double> accuracies) {
+
+    /** One question to score: its key (question id, or VizWiz image name), its types and human answers. */
+    public record Item(String key, String answerType, String questionType, List<VqaReader.Answer> humans) {}
 
     /**
-     * Scores results against annotations. As the official {@code loadRes}, results must answer exactly the
-     * annotated questions; {@code questions} (may be null) must know every annotated question.
+     * Scores a results file against VQAv2 annotations. As the official {@code loadRes}, results must answer
+     * exactly the annotated questions; {@code questions} (may be null) must know every annotated question, and
+     * when its {@code task_type} is "Multiple Choice" every answer must be one of the question's choices.
      */
-    public static VqaAccuracy evaluate(Map<Long, VqaFiles.Annotation> annotations,
-            Map<Long, VqaFiles.Question> questions, Map<Long, String> results, Path resultsFile) {
+    public static VqaAccuracy evaluate(VqaVariant variant, Map<Long, VqaReader.Annotation> annotations,
+            VqaReader.Questions questions, Map<Long, String> results, Path resultsFile) {
         for (Long id : results.keySet()) {
             if (!annotations.containsKey(id)) {
                 throw new Mm1Exception(resultsFile + ": question_id " + id + " is not in the annotations");
             }
         }
-        Map<Long, Double> perQuestion = new LinkedHashMap<>();
-        Map<String, List<Double>> byAnswerType = new LinkedHashMap<>();
-        Map<String, List<Double>> byQuestionType = new LinkedHashMap<>();
-        for (VqaFiles.Annotation a : annotations.values()) {
-            if (questions != null && !questions.containsKey(a.questionId())) {
+        boolean multipleChoice = questions != null && questions.taskType().equals("Multiple Choice");
+        List<Item> items = new ArrayList<>(annotations.size());
+        List<String> answers = new ArrayList<>(annotations.size());
+        for (VqaReader.Annotation a : annotations.values()) {
+            VqaReader.Question q = questions == null ? null : questions.byId().get(a.questionId());
+            if (questions != null && q == null) {
                 throw new Mm1Exception("question_id " + a.questionId() + " is annotated but not in the questions file");
             }
             String answer = results.get(a.questionId());
             if (answer == null) {
                 throw new Mm1Exception(resultsFile + ": no answer for question_id " + a.questionId());
             }
-            double acc = question(answer, a.answers());
-            perQuestion.put(a.questionId(), acc);
-            byAnswerType.computeIfAbsent(a.answerType(), k -> new ArrayList<>()).add(acc);
-            byQuestionType.computeIfAbsent(a.questionType(), k -> new ArrayList<>()).add(acc);
+            if (multipleChoice && !q.multipleChoices().contains(answer)) {
+                throw new Mm1Exception(resultsFile + ": question_id " + a.questionId() + ": predicted answer '"
+                        + answer + "' is not one of the multiple choices");
+            }
+            items.add(new Item(String.valueOf(a.questionId()), a.answerType(), a.questionType(), a.answers()));
+            answers.add(answer);
         }
-        if (perQuestion.isEmpty()) {
-            throw new Mm1Exception("the annotations file has no questions");
-        }
-        return new VqaAccuracy(percent(new ArrayList<>(perQuestion.values())), percents(byAnswerType),
-                percents(byQuestionType), perQuestion);
+        return evaluate(variant, items, answers);
     }
 
-    /** Accuracy in [0, 1] of one predicted answer against the human answers. */
-    public static double question(String predicted, List<VqaFiles.Answer> humans) {
-        String res = VqaNormalizer.normalizeAnswer(predicted);
-        boolean allSame = humans.stream().map(VqaFiles.Answer::answer).distinct().count() == 1;
-        List<VqaFiles.Answer> gts = new ArrayList<>(humans.size());
-        for (VqaFiles.Answer h : humans) {
-            gts.add(allSame ? h : new VqaFiles.Answer(VqaNormalizer.punctuation(h.answer()), h.answerId()));
+    /** Scores {@code predictions.get(i)} against {@code items.get(i)}. */
+    public static VqaAccuracy evaluate(VqaVariant variant, List<Item> items, List<String> predictions) {
+        if (items.isEmpty()) {
+            throw new Mm1Exception("no questions to score");
         }
+        List<Double> accs = new ArrayList<>(items.size());
+        Map<String, Double> perQuestion = new LinkedHashMap<>();
+        Map<String, List<Double>> byAnswerType = new LinkedHashMap<>();
+        Map<String, List<Double>> byQuestionType = new LinkedHashMap<>();
+        for (int i = 0; i < items.size(); i++) {
+            Item it = items.get(i);
+            double acc = question(variant, predictions.get(i), it.humans(), it.key());
+            accs.add(acc);
+            perQuestion.put(it.key(), variant == VqaVariant.TEXTVQA ? 100 * acc : round2(variant, 100 * acc));
+            if (variant != VqaVariant.TEXTVQA) { // MMF reports the accuracy only
+                byAnswerType.computeIfAbsent(it.answerType(), k -> new ArrayList<>()).add(acc);
+            }
+            if (variant == VqaVariant.OFFICIAL || variant == VqaVariant.LEGACY) { // VizWiz has no question types
+                byQuestionType.computeIfAbsent(it.questionType(), k -> new ArrayList<>()).add(acc);
+            }
+        }
+        double overall = variant == VqaVariant.TEXTVQA ? 100 * (sum(accs) / accs.size()) : percent(variant, accs);
+        Map<String, Double> at = new LinkedHashMap<>();
+        byAnswerType.forEach((k, v) -> at.put(k, percent(variant, v)));
+        Map<String, Double> qt = new LinkedHashMap<>();
+        byQuestionType.forEach((k, v) -> qt.put(k, percent(variant, v)));
+        return new VqaAccuracy(variant, overall, at, qt, perQuestion, List.copyOf(accs));
+    }
+
+    /**
+     * Human answers given as strings, as answer objects the way the official files write them: {@code answer},
+     * {@code answer_confidence} "yes" and {@code answer_id} 1, 2, … (so annotators are told apart by position).
+     */
+    public static List<VqaReader.Answer> humans(List<String> answers) {
+        List<VqaReader.Answer> out = new ArrayList<>(answers.size());
+        for (int j = 0; j < answers.size(); j++) {
+            out.add(new VqaReader.Answer(answers.get(j), JsonFiles.MAPPER.createObjectNode()
+                    .put("answer", answers.get(j)).put("answer_confidence", "yes").put("answer_id", j + 1)));
+        }
+        return out;
+    }
+
+    /** Accuracy in [0, 1] of one predicted answer against the human answers, as {@code variant} computes it. */
+    public static double question(VqaVariant variant, String predicted, List<VqaReader.Answer> humans, String key) {
+        int n = humans.size();
+        if (n == 0) {
+            throw new Mm1Exception("question " + key + " has no human answers");
+        }
+        List<String> gts = new ArrayList<>(n);
+        String res;
+        switch (variant) {
+            case OFFICIAL -> {
+                VqaNormalizer v = VqaNormalizer.VQA;
+                humans.forEach(h -> gts.add(v.clean(h.answer())));
+                res = v.clean(predicted);
+                if (new HashSet<>(gts).size() > 1) {
+                    gts.replaceAll(v::full);
+                    res = v.full(res);
+                }
+            }
+            case LEGACY -> {
+                VqaNormalizer v = VqaNormalizer.VQA;
+                res = v.full(v.clean(predicted));
+                humans.forEach(h -> gts.add(h.answer()));
+                if (new HashSet<>(gts).size() > 1) {
+                    gts.replaceAll(v::punctuation);
+                }
+            }
+            case TEXTVQA -> {
+                if (n != 10) { // the evaluator asserts it
+                    throw new Mm1Exception("question " + key + ": TextVQA scoring needs exactly 10 human answers, got "
+                            + n);
+                }
+                VqaNormalizer v = VqaNormalizer.TEXTVQA;
+                humans.forEach(h -> gts.add(v.full(v.clean(v.wordTokenize(h.answer())))));
+                res = v.full(v.clean(v.wordTokenize(predicted)));
+            }
+            case VIZWIZ -> {
+                VqaNormalizer v = VqaNormalizer.VIZWIZ;
+                res = v.full(v.clean(predicted));
+                humans.forEach(h -> gts.add(h.answer()));
+            }
+            default -> throw new IllegalStateException(variant.toString());
+        }
+        // VQA's code drops "item != gtAnsDatum": equal whole answer objects (after its in-place normalisation of
+        // "answer") are all left out together; the others drop by position.
+        boolean byObject = variant == VqaVariant.OFFICIAL || variant == VqaVariant.LEGACY;
         double sum = 0;
-        for (VqaFiles.Answer left : gts) {
+        for (int i = 0; i < n; i++) {
             int matches = 0;
-            for (VqaFiles.Answer other : gts) {
-                if (!other.equals(left) && other.answer().equals(res)) {
+            for (int j = 0; j < n; j++) {
+                boolean same = byObject ? gts.get(i).equals(gts.get(j))
+                        && PythonJson.equalExcept(humans.get(i).record(), humans.get(j).record(), "answer") : i == j;
+                if (!same && gts.get(j).equals(res)) {
                     matches++;
                 }
             }
             sum += Math.min(1.0, matches / 3.0);
         }
-        return sum / gts.size();
+        return sum / n;
     }
 
-    /** Python 3's {@code round(x, 2)}: half-even on the exact binary value of x. */
-    static double round2(double x) {
-        return new BigDecimal(x).setScale(2, RoundingMode.HALF_EVEN).doubleValue();
-    }
-
-    private static double percent(List<Double> accs) {
-        double sum = 0;
-        for (double a : accs) {
-            sum += a;
+    /** Predicted answer per question id from {@code [{"question_id": int, "answer": str}]}; duplicates are an error. */
+    public static Map<Long, String> readResults(Path file) {
+        JsonNode list = JsonFiles.array(file, JsonFiles.read(file), "a results file");
+        Map<Long, String> out = new LinkedHashMap<>();
+        for (int i = 0; i < list.size(); i++) {
+            long id = JsonFiles.id(file, list.get(i), i, "question_id");
+            if (out.put(id, JsonFiles.text(file, list.get(i), i, "answer")) != null) {
+                throw new Mm1Exception(file + ": entry " + i + ": duplicate question_id " + id);
+            }
         }
-        return round2(100 * sum / accs.size());
-    }
-
-    private static Map<String, Double> percents(Map<String, List<Double>> groups) {
-        Map<String, Double> out = new LinkedHashMap<>();
-        groups.forEach((k, v) -> out.put(k, percent(v)));
         return out;
     }
 
-    /** The official keys: {@code overall}, {@code perAnswerType}, {@code perQuestionType}. */
-    public ObjectNode toJson(ObjectMapper json) {
+    /**
+     * {@code round(x, 2)} of the variant's Python, on the exact binary value of x: Python 2 rounds ties away from
+     * zero (VQA), Python 3 to even (VizWiz). Ties are rare but real: 0.3 of 48 questions is 0.625%.
+     */
+    static double round2(VqaVariant variant, double x) {
+        RoundingMode mode = variant == VqaVariant.VIZWIZ ? RoundingMode.HALF_EVEN : RoundingMode.HALF_UP;
+        return new BigDecimal(x).setScale(2, mode).doubleValue();
+    }
+
+    /** {@code round(100*float(sum(accs))/len(accs), 2)}: ×100 before the division, as the official code. */
+    private static double percent(VqaVariant variant, List<Double> accs) {
+        return round2(variant, 100 * sum(accs) / accs.size());
+    }
+
+    private static double sum(List<Double> xs) {
+        double s = 0;
+        for (double x : xs) {
+            s += x;
+        }
+        return s;
+    }
+
+    /**
+     * The official keys ({@code overall}, {@code perAnswerType}, {@code perQuestionType}), the variant, the number
+     * of questions and, with {@code perQuestion}, the official {@code evalQA} (question key → accuracy ×100).
+     */
+    public ObjectNode toJson(ObjectMapper json, boolean withPerQuestion) {
         ObjectNode o = json.createObjectNode();
         o.put("overall", overall);
         ObjectNode at = o.putObject("perAnswerType");
@@ -110,6 +217,12 @@ public record VqaAccuracy(double overall, Map<String, Double> perAnswerType, Map
         ObjectNode qt = o.putObject("perQuestionType");
         perQuestionType.forEach(qt::put);
         o.put("questions", perQuestion.size());
+        o.put("variant", variant.cliName());
+        o.put("variantSource", variant.source());
+        if (withPerQuestion) {
+            ObjectNode pq = o.putObject("perQuestion");
+            perQuestion.forEach(pq::put);
+        }
         return o;
     }
 }

@@ -2,10 +2,13 @@ package io.mm1j.eval;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * The contractions table of the official VQA evaluation: an answer word written without its apostrophe ("dont")
- * is compared as the contraction ("don't"). Pairs are listed as key, value.
+ * The contractions tables of the official evaluations: an answer word written without its apostrophe ("dont") is
+ * compared as the contraction ("don't"). {@link #VQA} is the table of VQA's {@code vqaEval.py} (since 458a8b2,
+ * 2016; MMF's TextVQA processor has the same one); {@link #VIZWIZ} is VizWiz's copy, in which most apostrophes
+ * are typographic (U+2019), so its "dont" becomes "don’t" and only matches humans who typed that character.
  */
 final class VqaContractions {
     private VqaContractions() {}
@@ -41,12 +44,27 @@ final class VqaContractions {
             "you'dve", "you'd've", "youll", "you'll", "youre", "you're", "youve", "you've"
     };
 
-    static final Map<String, String> TABLE = table();
+    /**
+     * The entries whose key, or value, VizWiz's table keeps with a straight apostrophe (every other apostrophe of
+     * {@link #PAIRS} is U+2019 there).
+     */
+    private static final Set<String> VIZWIZ_STRAIGHT_KEYS = Set.of("couldn'tve", "hadn'tve");
+    private static final Set<String> VIZWIZ_STRAIGHT_VALUES = Set.of("aint", "arent", "cant", "couldve", "couldnt",
+            "weve", "wheres", "whove");
 
-    private static Map<String, String> table() {
+    static final Map<String, String> VQA = table(false);
+    static final Map<String, String> VIZWIZ = table(true);
+
+    private static Map<String, String> table(boolean vizWiz) {
         Map<String, String> m = new HashMap<>();
         for (int i = 0; i < PAIRS.length; i += 2) {
-            m.put(PAIRS[i], PAIRS[i + 1]);
+            String key = PAIRS[i];
+            String value = PAIRS[i + 1];
+            if (vizWiz) {
+                value = VIZWIZ_STRAIGHT_VALUES.contains(key) ? value : value.replace('\'', '\u2019');
+                key = VIZWIZ_STRAIGHT_KEYS.contains(key) ? key : key.replace('\'', '\u2019');
+            }
+            m.put(key, value);
         }
         return Map.copyOf(m);
     }

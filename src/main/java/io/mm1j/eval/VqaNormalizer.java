@@ -2,29 +2,38 @@ package io.mm1j.eval;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The answer normalisation of the official VQA evaluation ({@code vqaEval.py}, GT-Vision-Lab/VQA), kept with its
- * quirks because published VQA accuracies include them: punctuation is deleted when it touches a space (or when the
- * answer contains a digit-comma-digit), otherwise replaced by a space; a period not followed by a digit is deleted,
- * at most 32 of them (the official code passes {@code re.UNICODE} where {@code re.sub} expects a count); then words
- * are lower-cased, number words up to ten become digits ("none" becomes "0"), articles are dropped and
- * apostrophe-less contractions get their apostrophe back. Entries of the table that can never match lower-cased
- * input ("Im", "Ive") are kept as they are, as is its odd "somebody'd" → "somebodyd".
+ * The answer normalisation steps of the official VQA-style evaluations, kept with their quirks because published
+ * accuracies include them. One instance per official script, since each ran under its own Python
+ * ({@link PythonText}) with its own tables:
+ * <ul>
+ * <li>{@link #clean}: {@code \n} and {@code \t} become spaces, then Python's {@code strip()};
+ * <li>{@link #punctuation} ({@code processPunctuation}): each listed character is deleted when it touches a space
+ *     anywhere in the input, or when the input has a digit-comma-digit anywhere (then <em>every</em> listed
+ *     character is deleted), otherwise replaced by a space; then a period not followed by a digit is deleted, at
+ *     most 32 of them: the official code passes {@code re.UNICODE} (= 32) where {@code re.sub} expects the count.
+ *     Its {@code (?!<=\d)} is a lookahead typo for a lookbehind and never blocks a match;
+ * <li>{@link #digitArticle} ({@code processDigitArticle}): lower-case, split at whitespace, number words up to
+ *     ten become digits ("none" becomes "0"), articles are dropped, apostrophe-less contractions get their
+ *     apostrophe back, words joined by one space. Table entries with capitals ("Im", "Ive") never match
+ *     lower-cased input, and "somebody'd" → "somebodyd" is kept as it is.
+ * </ul>
  */
-public final class VqaNormalizer {
-    private VqaNormalizer() {}
+final class VqaNormalizer {
+    /** VQA's {@code vqaEval.py} (GT-Vision-Lab/VQA, Python 2). */
+    static final VqaNormalizer VQA = new VqaNormalizer(PythonText.PY2, VqaContractions.VQA, false);
+    /** MMF's {@code EvalAIAnswerProcessor} (facebookresearch/mmf {@code m4c_evaluators.py}, Python 3). */
+    static final VqaNormalizer TEXTVQA = new VqaNormalizer(PythonText.PY3, VqaContractions.VQA, true);
+    /** VizWiz's {@code vqaEval.py} (vizwiz.org, Python 3, typographic apostrophes in its table). */
+    static final VqaNormalizer VIZWIZ = new VqaNormalizer(PythonText.PY3, VqaContractions.VIZWIZ, false);
 
     private static final List<String> PUNCT = List.of(";", "/", "[", "]", "\"", "{", "}", "(", ")", "=", "+", "\\",
             "_", "-", ">", "<", "@", "`", ",", "?", "!");
-    /** The official regex verbatim; its "(?!<=\d)" is a lookahead typo for a lookbehind and never blocks a match. */
-    private static final Pattern PERIOD_STRIP = Pattern.compile("(?!<=\\d)(\\.)(?!\\d)");
-    private static final Pattern COMMA_STRIP = Pattern.compile("(\\d)(,)(\\d)");
     private static final int PERIOD_STRIP_COUNT = 32; // re.UNICODE == 32, passed as re.sub's count
     private static final Set<String> ARTICLES = Set.of("a", "an", "the");
     private static final Map<String, String> NUMBERS = Map.ofEntries(Map.entry("none", "0"), Map.entry("zero", "0"),
@@ -32,16 +41,42 @@ public final class VqaNormalizer {
             Map.entry("five", "5"), Map.entry("six", "6"), Map.entry("seven", "7"), Map.entry("eight", "8"),
             Map.entry("nine", "9"), Map.entry("ten", "10"));
 
-    /** The answer a prediction is compared as: trimmed, then {@link #punctuation} and {@link #digitArticle}. */
-    public static String normalizeAnswer(String answer) {
-        String a = answer.replace('\n', ' ').replace('\t', ' ');
-        return digitArticle(punctuation(PythonText.strip(a)));
+    private final PythonText py;
+    private final Map<String, String> contractions;
+    private final Pattern periodStrip;
+    private final Pattern commaStrip;
+
+    /** @param mmf MMF's variant: its comma rule is {@code (?<=\d)(\,)+(?=\d)} (same matches, found anywhere) */
+    private VqaNormalizer(PythonText py, Map<String, String> contractions, boolean mmf) {
+        this.py = py;
+        this.contractions = contractions;
+        String d = py.digit;
+        this.periodStrip = Pattern.compile("(?!<=" + d + ")(\\.)(?!" + d + ")");
+        this.commaStrip = Pattern.compile(mmf ? "(?<=" + d + ")(,)+(?=" + d + ")" : "(" + d + ")(,)(" + d + ")");
+    }
+
+    /** {@code x.replace('\n', ' ').replace('\t', ' ').strip()}. */
+    String clean(String x) {
+        return py.strip(x.replace('\n', ' ').replace('\t', ' '));
+    }
+
+    /** {@code processDigitArticle(processPunctuation(x))}. */
+    String full(String x) {
+        return digitArticle(punctuation(x));
+    }
+
+    /**
+     * MMF's {@code word_tokenize}, the first step of its processor: lower-case, delete every "," and "?", put a
+     * space before "'s", strip. (It deletes the commas before the digit-comma-digit rule could see them.)
+     */
+    String wordTokenize(String x) {
+        return py.strip(py.lower(x).replace(",", "").replace("?", "").replace("'s", " 's"));
     }
 
     /** {@code processPunctuation}. */
-    public static String punctuation(String in) {
+    String punctuation(String in) {
         String out = in;
-        boolean digitComma = COMMA_STRIP.matcher(in).find();
+        boolean digitComma = commaStrip.matcher(in).find();
         for (String p : PUNCT) {
             if (in.contains(p + " ") || in.contains(" " + p) || digitComma) {
                 out = out.replace(p, "");
@@ -49,7 +84,7 @@ public final class VqaNormalizer {
                 out = out.replace(p, " ");
             }
         }
-        Matcher m = PERIOD_STRIP.matcher(out);
+        Matcher m = periodStrip.matcher(out);
         StringBuilder sb = new StringBuilder();
         int count = 0;
         while (count < PERIOD_STRIP_COUNT && m.find()) {
@@ -61,12 +96,12 @@ public final class VqaNormalizer {
     }
 
     /** {@code processDigitArticle}. */
-    public static String digitArticle(String in) {
+    String digitArticle(String in) {
         List<String> out = new ArrayList<>();
-        for (String word : PythonText.split(in.toLowerCase(Locale.ROOT))) {
+        for (String word : py.split(py.lower(in))) {
             word = NUMBERS.getOrDefault(word, word);
             if (!ARTICLES.contains(word)) {
-                out.add(VqaContractions.TABLE.getOrDefault(word, word));
+                out.add(contractions.getOrDefault(word, word));
             }
         }
         return String.join(" ", out);

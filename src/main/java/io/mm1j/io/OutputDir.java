@@ -2,16 +2,12 @@ package io.mm1j.io;
 
 import io.mm1j.Mm1Exception;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /**
@@ -24,7 +20,8 @@ import java.nio.file.attribute.BasicFileAttributes;
  *       an existing folder (with {@code overwrite}) is moved aside first and deleted only after the rename.</li>
  *   <li>A lock file {@code .NAME.lock} beside the folder is held from {@link #create} until {@link #close}, so two
  *       runs on one {@code --out} cannot both succeed.</li>
- *   <li>{@link #close} without {@link #commit} (a failure) deletes the staging folder: no {@code .tmp} debris.</li>
+ *   <li>{@link #close} without {@link #commit} (a failure) deletes the staging folder: no {@code .tmp} debris; the
+ *       staging folders of killed runs, which could not clean up, are deleted by the next {@link #create}.</li>
  * </ul>
  *
  * <pre>{@code
@@ -37,25 +34,20 @@ import java.nio.file.attribute.BasicFileAttributes;
 public final class OutputDir implements AutoCloseable {
     private final Path target;
     private final Path staging;
-    private final Path lockFile;
-    private final FileChannel lockChannel;
-    private final FileLock lock;
+    private final FolderLock lock;
     private final boolean overwrite;
     private boolean committed;
 
-    private OutputDir(Path target, Path staging, Path lockFile, FileChannel lockChannel, FileLock lock,
-                      boolean overwrite) {
+    private OutputDir(Path target, Path staging, FolderLock lock, boolean overwrite) {
         this.target = target;
         this.staging = staging;
-        this.lockFile = lockFile;
-        this.lockChannel = lockChannel;
         this.lock = lock;
         this.overwrite = overwrite;
     }
 
     /**
      * Checks {@code target} (absent, an empty folder, or a non-empty folder with {@code overwrite}), takes the
-     * lock and creates an empty staging folder.
+     * lock, removes what killed runs left behind, and creates an empty staging folder.
      *
      * @param what the option that named the folder, for messages (e.g. "--out")
      */
@@ -64,35 +56,57 @@ public final class OutputDir implements AutoCloseable {
         if (abs.getParent() == null) {
             throw new Mm1Exception(what + " " + target + ": cannot write into the file system root");
         }
-        checkWritable(abs, overwrite, what);
+        checkWritable(target, overwrite, what);
         Path parent = abs.getParent();
+        checkAncestorsAreFolders(target, parent, what);
         String name = abs.getFileName().toString();
         Path lockFile = parent.resolve("." + name + ".lock");
-        FileChannel ch = null;
+        FolderLock lock = null;
         try {
             Files.createDirectories(parent);
-            ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock lock;
-            try {
-                lock = ch.tryLock();
-            } catch (OverlappingFileLockException e) {
-                lock = null;
-            }
+            lock = FolderLock.tryAcquire(lockFile);
             if (lock == null) {
-                throw new Mm1Exception(what + " " + target + ": another mm1 process is writing this folder ("
-                        + lockFile + " is locked)");
+                String who = FolderLock.holder(lockFile);
+                throw new Mm1Exception(what + " " + target + ": another mm1 process " + (who.isEmpty() ? "" : "("
+                        + who + ") ") + "is writing this folder (" + lockFile + " is locked)");
             }
-            checkWritable(abs, overwrite, what); // re-check under the lock: another run may have just finished
-            Path staging = parent.resolve("." + name + ".tmp-" + ProcessHandle.current().pid());
-            deleteTree(staging);
+            checkWritable(target, overwrite, what); // re-check under the lock: another run may have just finished
+            // Under the lock no other run is building this folder, so every staging sibling is what a killed run
+            // (kill -9, power loss) left behind; removing it keeps killed runs from piling up hidden copies.
+            deleteStaleStaging(parent, name);
+            Path staging = parent.resolve(stagingPrefix(name) + ProcessHandle.current().pid());
             Files.createDirectories(staging);
-            return new OutputDir(abs, staging, lockFile, ch, lock, overwrite);
+            return new OutputDir(abs, staging, lock, overwrite);
         } catch (IOException e) {
-            closeQuietly(ch);
+            closeQuietly(lock);
             throw new Mm1Exception(what + " " + target + ": cannot create: " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeQuietly(ch);
+            closeQuietly(lock);
             throw e;
+        }
+    }
+
+    private static String stagingPrefix(String name) {
+        return "." + name + ".tmp-";
+    }
+
+    private static void deleteStaleStaging(Path parent, String name) throws IOException {
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(parent, stagingPrefix(name) + "*")) {
+            for (Path p : s) {
+                deleteTree(p);
+            }
+        }
+    }
+
+    /** "--out a/b/c" where a or a/b is a file would otherwise surface as a bare FileAlreadyExistsException. */
+    private static void checkAncestorsAreFolders(Path target, Path parent, String what) {
+        for (Path p = parent; p != null; p = p.getParent()) {
+            if (Files.exists(p)) {
+                if (!Files.isDirectory(p)) {
+                    throw new Mm1Exception(what + " " + target + ": " + p + " is a file, not a folder");
+                }
+                return;
+            }
         }
     }
 
@@ -162,17 +176,7 @@ public final class OutputDir implements AutoCloseable {
         } catch (IOException ignored) {
             // best effort: never mask the failure that brought us here
         } finally {
-            try {
-                lock.release();
-            } catch (IOException ignored) {
-                // the channel close below releases it too
-            }
-            closeQuietly(lockChannel);
-            try {
-                Files.deleteIfExists(lockFile);
-            } catch (IOException ignored) {
-                // a stale lock file is harmless: locks are taken on the open channel, not on existence
-            }
+            lock.close();
         }
     }
 
@@ -199,13 +203,9 @@ public final class OutputDir implements AutoCloseable {
         });
     }
 
-    private static void closeQuietly(FileChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // nothing to do
-            }
+    private static void closeQuietly(FolderLock lock) {
+        if (lock != null) {
+            lock.close();
         }
     }
 }

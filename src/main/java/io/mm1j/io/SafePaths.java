@@ -41,6 +41,19 @@ public final class SafePaths {
         return p;
     }
 
+    /**
+     * Like {@link #regularFileInside} but returns null when the file does not exist (a dataset that ships without
+     * some of its images is common; a reader counts those), while a path that escapes {@code root}, is absolute,
+     * or names something other than a regular file still throws.
+     */
+    public static Path existingRegularFileInside(Path root, String relative, String source) {
+        Path p = inside(root, relative, source);
+        if (!Files.exists(p)) { // follows links: a dangling link is a missing file
+            return null;
+        }
+        return regularFileInside(root, relative, source);
+    }
+
     /** Lexical check only (the file need not exist yet): {@code relative} is relative and stays under {@code root}. */
     public static Path inside(Path root, String relative, String source) {
         if (relative == null || relative.isEmpty()) {
@@ -60,11 +73,10 @@ public final class SafePaths {
                     + root + ")");
         }
         Path base = root.toAbsolutePath().normalize();
-        Path p = base.resolve(rel).normalize();
-        if (!p.startsWith(base)) {
+        if (!base.resolve(rel).normalize().startsWith(base)) {
             throw new Mm1Exception(source + ": '" + relative + "' leads outside " + root);
         }
-        return p;
+        return root.resolve(rel).normalize(); // in the caller's terms (relative stays relative) for messages
     }
 
     /** True when {@code p} is a regular file, not following a final symbolic link. */

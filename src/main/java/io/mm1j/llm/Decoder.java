@@ -14,7 +14,9 @@ import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.nn.Rope;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Llama decoder (dense or MoE): token embedding → N × [x + attn(rmsnorm(x)); x + ffn(rmsnorm(x))] → rmsnorm → LM
@@ -61,40 +63,39 @@ public final class Decoder implements AutoCloseable {
         return init(c, new ParamStore(manager, dtype));
     }
 
-    /** Random initialisation into an existing store (an MM1 model keeps encoder, connector and LLM in one). */
+    /**
+     * Random initialisation into an existing store (an MM1 model keeps encoder, connector and LLM in one), tensor
+     * by tensor in {@link #expectedShapes} order (the order fixes the seeded random stream).
+     */
     public static Decoder init(LlmConfig c, ParamStore p) {
         double std = 0.02;
         double outStd = std / Math.sqrt(2.0 * c.numLayers());
-        long d = c.hiddenSize();
-        long q = (long) c.numHeads() * c.headDim();
-        long kv = (long) c.numKvHeads() * c.headDim();
-        p.normal(EMBED, new Shape(c.vocabSize(), d), std);
-        for (int i = 0; i < c.numLayers(); i++) {
-            String l = layer(i);
-            p.ones(l + "input_layernorm.weight", new Shape(d));
-            p.normal(l + "self_attn.q_proj.weight", new Shape(q, d), std);
-            p.normal(l + "self_attn.k_proj.weight", new Shape(kv, d), std);
-            p.normal(l + "self_attn.v_proj.weight", new Shape(kv, d), std);
-            p.normal(l + "self_attn.o_proj.weight", new Shape(d, q), outStd);
-            p.ones(l + "post_attention_layernorm.weight", new Shape(d));
-            if (c.isMoeLayer(i)) {
-                MoeFeedForward.init(p, c, i, std, outStd);
+        for (Map.Entry<String, Shape> e : expectedShapes(c).entrySet()) {
+            String name = e.getKey();
+            if (name.endsWith("layernorm.weight") || name.equals(NORM)) {
+                p.ones(name, e.getValue());
             } else {
-                p.normal(l + "mlp.gate_proj.weight", new Shape(c.intermediateSize(), d), std);
-                p.normal(l + "mlp.up_proj.weight", new Shape(c.intermediateSize(), d), std);
-                p.normal(l + "mlp.down_proj.weight", new Shape(d, c.intermediateSize()), outStd);
+                p.normal(name, e.getValue(), isResidualOutput(name) ? outStd : std);
             }
-        }
-        p.ones(NORM, new Shape(d));
-        if (!c.tieEmbeddings()) {
-            p.normal(LM_HEAD, new Shape(c.vocabSize(), d), std);
         }
         return new Decoder(c, p);
     }
 
-    /** Expected shape of every tensor, in HF names, for loaders (stacked MoE experts). */
-    public static java.util.Map<String, Shape> expectedShapes(LlmConfig c) {
-        java.util.Map<String, Shape> out = new java.util.LinkedHashMap<>();
+    /**
+     * The projections that write into the residual stream (attention output, FFN down / expert w2): GPT-2 scales
+     * their init by 1/sqrt(2·layers) so the stream's variance does not grow with depth.
+     */
+    private static boolean isResidualOutput(String name) {
+        return name.endsWith("self_attn.o_proj.weight") || name.endsWith("mlp.down_proj.weight")
+                || name.endsWith("experts.w2.weight");
+    }
+
+    /**
+     * Every tensor, HF name → shape (stacked MoE experts), in init order: drives initialisation, loading and
+     * export.
+     */
+    public static Map<String, Shape> expectedShapes(LlmConfig c) {
+        Map<String, Shape> out = new LinkedHashMap<>();
         long d = c.hiddenSize();
         long q = (long) c.numHeads() * c.headDim();
         long kv = (long) c.numKvHeads() * c.headDim();
@@ -300,13 +301,13 @@ public final class Decoder implements AutoCloseable {
 
     /**
      * The plain-Java batch-1 decode path over a snapshot of the current weights (rebuilt when they change) with a
-     * KV cache for {@code capacity} positions, or null when it does not apply ({@link CpuDecoder#supports}) or is
-     * switched off with {@code -Dmm1j.decode=djl}. The instance is shared: a generation
+     * KV cache for {@code capacity} positions, or null when it does not apply ({@link CpuDecoder#supports}; a
+     * generator asked for {@link DecodePath#DJL} does not call this). The instance is shared: a generation
      * {@linkplain CpuDecoder#acquire acquires} it, holds its monitor for its whole run and sizes it with
      * {@link CpuDecoder#ensureCapacity} under that monitor; a replaced snapshot stops once its last user is done.
      */
     public synchronized CpuDecoder cpuDecoder(int capacity) {
-        if ("djl".equals(System.getProperty("mm1j.decode")) || !CpuDecoder.supports(this, capacity)) {
+        if (!CpuDecoder.supports(this, capacity)) {
             return null;
         }
         if (cpu == null || cpuVersion != params.version()) {
@@ -316,6 +317,11 @@ public final class Decoder implements AutoCloseable {
             cpuVersion = params.version();
         }
         return cpu; // the caller sizes it with ensureCapacity while holding its monitor (see Generator)
+    }
+
+    /** True once a generation on the CPU path has built the weight snapshot (and not released it). */
+    synchronized boolean hasCpuDecoder() {
+        return cpu != null;
     }
 
     /** {@link #cpuDecoder(int)} with a small cache (tests and short generations). */

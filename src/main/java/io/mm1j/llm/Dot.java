@@ -3,12 +3,12 @@ package io.mm1j.llm;
 /**
  * Dot products for the CPU decode path: SIMD through the Vector API when the JVM was started with
  * {@code --add-modules jdk.incubator.vector} (the {@code mm1} launcher and the tests do), else an 8-accumulator
- * scalar loop. The choice is a static final constant, so the JIT keeps only one branch.
+ * scalar loop. The choice follows from how the JVM was started and is a static final constant, so the JIT keeps
+ * only one branch; {@link #scalar} stays callable for comparisons.
  */
 public final class Dot {
     /** True when the SIMD kernel is in use. */
-    public static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-            && !"scalar".equals(System.getProperty("mm1j.dot"));
+    public static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
     private Dot() {}
 

@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.config.MoeConfig;
+import io.mm1j.config.Presets;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
@@ -55,13 +56,14 @@ public final class HfLlama {
             throw new Mm1Exception(configJson + ": unsupported architecture '" + arch + "' (model_type '" + modelType
                     + "'); mm1j loads " + ARCHITECTURES);
         }
-        int hidden = required(c, configJson, "hidden_size");
-        int heads = required(c, configJson, "num_attention_heads");
-        int headDim = c.hasNonNull("head_dim") ? c.get("head_dim").asInt() : hidden / heads;
+        int hidden = Presets.intField(c, configJson, "hidden_size", null);
+        int heads = Presets.intField(c, configJson, "num_attention_heads", null);
+        int headDim = Presets.intField(c, configJson, "head_dim", heads > 0 ? hidden / heads : 0);
         MoeConfig moe = null;
         if (c.hasNonNull("num_local_experts")) {
-            moe = new MoeConfig(c.get("num_local_experts").asInt(), c.path("num_experts_per_tok").asInt(2),
-                    c.path("mm1j_moe_every").asInt(1), 0,
+            moe = new MoeConfig(Presets.intField(c, configJson, "num_local_experts", null),
+                    Presets.intField(c, configJson, "num_experts_per_tok", 2),
+                    Presets.intField(c, configJson, "mm1j_moe_every", 1), 0,
                     c.path("router_aux_loss_coef").asDouble(0.01), c.path("router_z_loss_coef").asDouble(0.001), 0);
         }
         if (c.hasNonNull("rope_scaling")) {
@@ -71,31 +73,45 @@ public final class HfLlama {
         // eos_token_id may be one id or a list (Llama-3: end of text, end of message, end of turn)
         List<Integer> eos = new java.util.ArrayList<>();
         if (c.path("eos_token_id").isArray()) {
-            c.get("eos_token_id").forEach(n -> eos.add(n.asInt()));
+            for (JsonNode n : c.get("eos_token_id")) {
+                if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+                    throw new Mm1Exception(configJson + ": 'eos_token_id' must hold integers, got " + n);
+                }
+                eos.add(n.intValue());
+            }
         } else {
-            eos.add(c.path("eos_token_id").asInt(2));
+            eos.add(Presets.intField(c, configJson, "eos_token_id", 2));
         }
         if (eos.isEmpty()) {
             eos.add(2);
         }
+        int vocab = Presets.intField(c, configJson, "vocab_size", null);
+        int intermediate = Presets.intField(c, configJson, "intermediate_size", null);
+        int layers = Presets.intField(c, configJson, "num_hidden_layers", null);
+        int kvHeads = Presets.intField(c, configJson, "num_key_value_heads", heads);
+        int maxPositions = Presets.intField(c, configJson, "max_position_embeddings", 2048);
+        int bos = Presets.intField(c, configJson, "bos_token_id", 1);
         try {
-            return new LlmConfig(required(c, configJson, "vocab_size"), hidden,
-                    required(c, configJson, "intermediate_size"), required(c, configJson, "num_hidden_layers"),
-                    heads, c.path("num_key_value_heads").asInt(heads), headDim,
-                    c.path("max_position_embeddings").asInt(2048), c.path("rms_norm_eps").asDouble(1e-6),
-                    c.path("rope_theta").asDouble(10000.0), c.path("tie_word_embeddings").asBoolean(false),
-                    c.path("bos_token_id").asInt(1), eos.get(0), moe, eos.subList(1, eos.size()));
+            return LlmConfig.builder()
+                    .vocabSize(vocab)
+                    .hiddenSize(hidden)
+                    .intermediateSize(intermediate)
+                    .numLayers(layers)
+                    .numHeads(heads)
+                    .numKvHeads(kvHeads)
+                    .headDim(headDim)
+                    .maxPositions(maxPositions)
+                    .rmsNormEps(c.path("rms_norm_eps").asDouble(1e-6))
+                    .ropeTheta(c.path("rope_theta").asDouble(10000.0))
+                    .tieEmbeddings(c.path("tie_word_embeddings").asBoolean(false))
+                    .bosTokenId(bos)
+                    .eosTokenId(eos.get(0))
+                    .moe(moe)
+                    .extraEosTokenIds(eos.subList(1, eos.size()))
+                    .build();
         } catch (Mm1Exception e) {
             throw new Mm1Exception(configJson + ": " + e.getMessage());
         }
-    }
-
-    private static int required(JsonNode c, Path file, String field) {
-        JsonNode v = c.get(field);
-        if (v == null || !v.canConvertToInt()) {
-            throw new Mm1Exception(file + ": missing or non-integer field '" + field + "'");
-        }
-        return v.asInt();
     }
 
     /** Loads a model folder into a decoder (float32, or float64 for gradient checks). */

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.llm.CpuDecoder;
+import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import io.mm1j.nn.KvCache;
 import io.mm1j.Mm1Exception;
@@ -18,9 +19,16 @@ import java.util.function.IntConsumer;
  */
 public final class Generator {
     private final Decoder decoder;
+    private final DecodePath path;
 
+    /** A generator on the default path: the plain-Java CPU decoder where it applies. */
     public Generator(Decoder decoder) {
+        this(decoder, DecodePath.CPU);
+    }
+
+    public Generator(Decoder decoder, DecodePath path) {
         this.decoder = decoder;
+        this.path = path;
     }
 
     /**
@@ -48,7 +56,7 @@ public final class Generator {
             throw new Mm1Exception("prompt (" + prompt.length + " tokens) + --max-tokens (" + maxTokens
                     + ") exceeds the model's maxPositions " + decoder.config().maxPositions());
         }
-        CpuDecoder cpu = decoder.cpuDecoder(capacity);
+        CpuDecoder cpu = path == DecodePath.CPU ? decoder.cpuDecoder(capacity) : null;
         if (cpu != null && cpu.acquire()) {
             try {
                 synchronized (cpu) { // one generation at a time owns the shared cache and scratch buffers

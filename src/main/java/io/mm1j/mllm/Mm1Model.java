@@ -12,6 +12,7 @@ import io.mm1j.config.Mm1Config;
 import io.mm1j.config.Presets;
 import io.mm1j.connector.Connectors;
 import io.mm1j.connector.VlConnector;
+import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
 import io.mm1j.nn.BlockScope;
@@ -123,8 +124,7 @@ public final class Mm1Model implements AutoCloseable {
             throw new Mm1Exception("model folder not found: " + dir);
         }
         if (!Files.isDirectory(dir)) {
-            throw new Mm1Exception(dir + ": not a folder (a model folder holds config.json, model.safetensors and "
-                    + "tokenizer.json)");
+            throw new Mm1Exception(dir + ": not a model folder (a file)");
         }
         if (Files.isRegularFile(dir.resolve("config.json"))) {
             return dir;
@@ -301,10 +301,16 @@ public final class Mm1Model implements AutoCloseable {
      */
     public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
                         java.util.Set<Integer> stop, java.util.function.IntConsumer onToken) {
+        return generate(ids, pixels, imageTokenId, maxTokens, sampler, stop, onToken, DecodePath.CPU);
+    }
+
+    /** {@link #generate} on an explicit decode path. */
+    public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
+                        java.util.Set<Integer> stop, java.util.function.IntConsumer onToken, DecodePath path) {
         try (NDScope scope = new NDScope()) { // encoder/connector temporaries must not pile up in the params
             NDArray idArr = params.manager().create(ids, new Shape(1, ids.length));
             NDArray embeds = pixels == null ? null : inputEmbeddings(idArr, pixels, imageTokenId);
-            int n = new Generator(decoder).generate(ids, embeds, maxTokens, sampler, stop, onToken);
+            int n = new Generator(decoder, path).generate(ids, embeds, maxTokens, sampler, stop, onToken);
             scope.suppressNotUsedWarning();
             return n;
         }

@@ -38,16 +38,13 @@ public final class Engines {
 
     /** A long-lived manager on the engine's default device (GPU when present, else CPU). */
     public static NDManager newRootManager(int seed) {
-        Engine engine = init(seed);
-        return engine.newBaseManager(defaultDevice(engine));
+        return newRootManager(seed, null);
     }
 
-    public static Device defaultDevice(Engine engine) {
-        String forced = System.getProperty("mm1j.device");
-        if (forced != null) {
-            return Device.fromName(forced);
-        }
-        return engine.defaultDevice();
+    /** A long-lived manager on {@code device}, or on the engine's default device when it is null. */
+    public static NDManager newRootManager(int seed, Device device) {
+        Engine engine = init(seed);
+        return engine.newBaseManager(device == null ? engine.defaultDevice() : device);
     }
 
     private static void setIfAbsent(String key, String value) {

@@ -119,6 +119,7 @@ public final class SafeTensors implements AutoCloseable {
                 }
                 entries.put(name, parseEntry(path, name, v, dataStart, dataLen));
             }
+            checkNoOverlap(path, entries.values(), dataStart);
             SafeTensors st = new SafeTensors(path, ch, Collections.unmodifiableMap(entries), metadata);
             ch = null; // owned by st now
             return st;
@@ -156,7 +157,11 @@ public final class SafeTensors implements AutoCloseable {
             if (shape[i] < 0) {
                 throw new Mm1Exception(where + ": negative or non-integer dimension in shape " + shapeNode);
             }
-            numel = Math.multiplyExact(numel, shape[i]);
+            numel = multiplyOrMax(numel, shape[i]);
+        }
+        long bytes = multiplyOrMax(numel, elemSize);
+        if (bytes == Long.MAX_VALUE) {
+            throw new Mm1Exception(where + ": shape " + shapeNode + " is too large (its byte count overflows 64 bits)");
         }
         long begin = offNode.get(0).asLong(-1);
         long end = offNode.get(1).asLong(-1);
@@ -164,11 +169,39 @@ public final class SafeTensors implements AutoCloseable {
             throw new Mm1Exception(where + ": data_offsets [" + begin + ", " + end + "] lie outside the data section ("
                     + dataLen + " bytes; file truncated or header lying)");
         }
-        if (end - begin != numel * elemSize) {
+        if (end - begin != bytes) {
             throw new Mm1Exception(where + ": data_offsets give " + (end - begin) + " bytes but " + dtype + " shape "
-                    + shapeNode + " needs " + numel * elemSize);
+                    + shapeNode + " needs " + bytes);
         }
         return new Entry(name, dtype, shape, dataStart + begin, dataStart + end);
+    }
+
+    /** {@code a · b} for non-negative factors, or Long.MAX_VALUE when the product does not fit. */
+    private static long multiplyOrMax(long a, long b) {
+        return b != 0 && a > Long.MAX_VALUE / b ? Long.MAX_VALUE : a * b;
+    }
+
+    /**
+     * Two tensors must not share bytes (the format's rule; the reference reader also refuses gaps, which are
+     * harmless here): an overlap would make writing one parameter change another after loading.
+     */
+    private static void checkNoOverlap(Path path, java.util.Collection<Entry> entries, long dataStart) {
+        List<Entry> sorted = new ArrayList<>();
+        for (Entry e : entries) {
+            if (e.end() > e.begin()) { // an empty tensor occupies no bytes
+                sorted.add(e);
+            }
+        }
+        sorted.sort(java.util.Comparator.comparingLong(Entry::begin));
+        for (int i = 1; i < sorted.size(); i++) {
+            Entry a = sorted.get(i - 1);
+            Entry b = sorted.get(i);
+            if (b.begin() < a.end()) {
+                throw new Mm1Exception(path + ": tensors '" + a.name() + "' [" + (a.begin() - dataStart) + ", "
+                        + (a.end() - dataStart) + ") and '" + b.name() + "' [" + (b.begin() - dataStart) + ", "
+                        + (b.end() - dataStart) + ") overlap in the data section");
+            }
+        }
     }
 
     private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {

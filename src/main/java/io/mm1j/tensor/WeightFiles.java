@@ -1,6 +1,7 @@
 package io.mm1j.tensor;
 
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.SafePaths;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -18,7 +19,7 @@ import java.util.Set;
 
 /**
  * The weights of a model folder: {@code model.safetensors}, or shards listed in {@code model.safetensors.index.json}
- * ({@code {"weight_map": {tensor: file}}}), as Hugging Face writes them. Tracks which tensors were used so that a
+ * ({@code {"weight_map": {tensor: file}}}), as Hugging Face writes them; shard names must stay inside the folder. Tracks which tensors were used so that a
  * loader can report unexpected leftovers.
  */
 public final class WeightFiles implements AutoCloseable {
@@ -50,10 +51,16 @@ public final class WeightFiles implements AutoCloseable {
                 Map<String, SafeTensors> opened = new LinkedHashMap<>();
                 for (var it = map.fields(); it.hasNext(); ) {
                     var f = it.next();
+                    if (!f.getValue().isTextual()) {
+                        throw new Mm1Exception(index + ": weight_map['" + f.getKey() + "'] must be a file name, got "
+                                + f.getValue());
+                    }
                     String file = f.getValue().asText();
                     SafeTensors st = opened.get(file);
                     if (st == null) {
-                        st = SafeTensors.open(dir.resolve(file));
+                        // The index is data: a shard name of "../x" or "/etc/x" must not open files outside the model.
+                        st = SafeTensors.open(SafePaths.regularFileInside(dir, file, index + ": weight_map['"
+                                + f.getKey() + "']"));
                         opened.put(file, st);
                         w.files.add(st);
                     }

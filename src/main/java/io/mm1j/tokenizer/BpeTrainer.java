@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.BoundedFiles;
+import io.mm1j.io.Utf8;
 import io.mm1j.tensor.SafeTensorsWriter;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -112,6 +114,10 @@ public final class BpeTrainer {
             throw new Mm1Exception("--vocab-size " + vocabSize + " is below the " + (SpecialTokens.COUNT + 256)
                     + " special and byte tokens");
         }
+        if (vocabSize > Tokenizer.MAX_VOCAB_SIZE) {
+            throw new Mm1Exception("--vocab-size " + vocabSize + " is above the limit of " + Tokenizer.MAX_VOCAB_SIZE
+                    + " tokens");
+        }
         this.vocabSize = vocabSize;
         this.minFrequency = Math.max(1, minFrequency);
     }
@@ -139,33 +145,47 @@ public final class BpeTrainer {
         return this;
     }
 
+    /**
+     * Largest input file (and largest text of one {@code .jsonl} file): 512 MiB. A file is counted as one Java
+     * String, which holds at most 2^31 bytes, two per char for non-Latin text; larger corpora go in several files
+     * (only the pre-token counts are kept between files).
+     */
+    public static final long MAX_INPUT_BYTES = 512L << 20;
+
     /** Adds the files' text: {@code .jsonl} files contribute each line's "text" field, others their whole content. */
     public BpeTrainer addFiles(List<Path> files) {
         for (Path f : files) {
-            if (!Files.isRegularFile(f)) {
-                throw new Mm1Exception(f + ": input file not found");
-            }
+            BoundedFiles.checkRegular(f, Long.MAX_VALUE, "input file");
             try {
                 if (f.getFileName().toString().endsWith(".jsonl")) {
                     try (BufferedReader r = Files.newBufferedReader(f, StandardCharsets.UTF_8)) {
                         StringBuilder sb = new StringBuilder();
                         String line;
                         int no = 0;
-                        while ((line = r.readLine()) != null) {
+                        while ((line = readLine(r, f)) != null) {
                             no++;
                             if (line.isBlank()) {
                                 continue;
                             }
-                            JsonNode t = JSON.readTree(line).path("text");
+                            JsonNode t;
+                            try {
+                                t = JSON.readTree(line).path("text");
+                            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                                throw new Mm1Exception(f + ":" + no + ": not valid JSON: " + e.getOriginalMessage());
+                            }
                             if (!t.isTextual()) {
                                 throw new Mm1Exception(f + ":" + no + ": no \"text\" field");
+                            }
+                            if (sb.length() + (long) t.asText().length() > MAX_INPUT_BYTES) {
+                                throw new Mm1Exception(f + ":" + no + ": the text of this file passes the limit of "
+                                        + MAX_INPUT_BYTES + " characters; split it into several files");
                             }
                             sb.append(t.asText()).append('\n');
                         }
                         add(sb.toString());
                     }
                 } else {
-                    add(Files.readString(f, StandardCharsets.UTF_8));
+                    add(BoundedFiles.readUtf8(f, MAX_INPUT_BYTES, "input file"));
                 }
             } catch (IOException e) {
                 throw new Mm1Exception(f + ": cannot read: " + e.getMessage(), e);
@@ -174,9 +194,19 @@ public final class BpeTrainer {
         return this;
     }
 
+    /** The next line; bytes that are not UTF-8 are an error naming the file and line. */
+    private static String readLine(BufferedReader r, Path f) throws IOException {
+        try {
+            return r.readLine();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw Utf8.error(f); // the reader decodes ahead: find the line from the bytes
+        }
+    }
+
     /** Learns merges until the vocabulary has {@code vocabSize} tokens or no pair is frequent enough. */
     public Result train() {
-        if (wordCounts.isEmpty()) {
+        // Merges need text; the byte vocabulary alone (vocabSize = specials + 256: `tokenizer: "bytes"`) does not.
+        if (wordCounts.isEmpty() && vocabSize > SpecialTokens.COUNT + 256) {
             throw new Mm1Exception("tokenizer training: no input text");
         }
         long t0 = System.nanoTime();
@@ -195,7 +225,8 @@ public final class BpeTrainer {
             sym[w] = s;
             freq[w++] = e.getValue();
         }
-        List<String> tokens = new ArrayList<>(vocabSize); // internal id → string; byte b has internal id b
+        // internal id → string; byte b has internal id b. Not pre-sized by vocabSize: training may stop far earlier.
+        List<String> tokens = new ArrayList<>();
         Map<String, Integer> ids = new HashMap<>();
         for (int b = 0; b < 256; b++) {
             tokens.add(String.valueOf(ByteLevel.charOf(b)));

@@ -4,8 +4,8 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.BoundedFiles;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -22,6 +22,18 @@ public final class Tokenizer implements AutoCloseable {
     public static final String BOS = "<s>";
     public static final String EOS = "</s>";
 
+    /**
+     * Largest vocabulary mm1j accepts (ids 0 .. 2^22 - 1): 16× the largest published vocabularies (~256k tokens),
+     * small enough that an embedding of that many rows is still allocatable; a larger id in a file is an error.
+     */
+    public static final int MAX_VOCAB_SIZE = 1 << 22;
+
+    /**
+     * Largest tokenizer.json read: 128 MiB, about 4× the largest published ones (a 256k-token vocabulary with its
+     * merges is ~35 MB). The file is parsed whole, twice (here and by the native tokenizer).
+     */
+    public static final long MAX_FILE_BYTES = 128L << 20;
+
     private final HuggingFaceTokenizer hf;
     private final Path file;
     private final Map<String, Integer> specials;
@@ -35,14 +47,15 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     public static Tokenizer load(Path tokenizerJson) {
-        if (!Files.isRegularFile(tokenizerJson)) {
-            throw new Mm1Exception(tokenizerJson + ": tokenizer file not found");
-        }
+        BoundedFiles.checkRegular(tokenizerJson, MAX_FILE_BYTES, "tokenizer file");
         JsonNode root;
         try {
             root = new ObjectMapper().readTree(tokenizerJson.toFile());
         } catch (IOException e) {
-            throw new Mm1Exception(tokenizerJson + ": not valid JSON: " + e.getMessage());
+            throw new Mm1Exception(tokenizerJson + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (root == null || !root.isObject()) {
+            throw new Mm1Exception(tokenizerJson + ": not a Hugging Face tokenizer.json (expected a JSON object)");
         }
         JsonNode vocab = root.path("model").path("vocab");
         if (!vocab.isObject() && !vocab.isArray()) {
@@ -50,15 +63,21 @@ public final class Tokenizer implements AutoCloseable {
         }
         int maxId = -1;
         if (vocab.isObject()) {
-            for (var it = vocab.elements(); it.hasNext(); ) {
-                maxId = Math.max(maxId, it.next().asInt());
+            for (var it = vocab.fields(); it.hasNext(); ) {
+                var f = it.next();
+                maxId = Math.max(maxId, tokenId(tokenizerJson, "model.vocab['" + f.getKey() + "']", f.getValue()));
             }
         } else {
             maxId = vocab.size() - 1;
         }
+        if (maxId >= MAX_VOCAB_SIZE) {
+            throw new Mm1Exception(tokenizerJson + ": model.vocab has " + (maxId + 1) + " entries, above the limit of "
+                    + MAX_VOCAB_SIZE);
+        }
         Map<String, Integer> specials = new LinkedHashMap<>();
+        int i = 0;
         for (JsonNode t : root.path("added_tokens")) {
-            int id = t.path("id").asInt();
+            int id = tokenId(tokenizerJson, "added_tokens[" + i++ + "].id", t.path("id"));
             specials.put(t.path("content").asText(), id);
             maxId = Math.max(maxId, id);
         }
@@ -73,6 +92,15 @@ public final class Tokenizer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new Mm1Exception(tokenizerJson + ": cannot load tokenizer: " + e.getMessage(), e);
         }
+    }
+
+    /** A token id: an integer in [0, MAX_VOCAB_SIZE). */
+    private static int tokenId(Path file, String key, JsonNode v) {
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 0 || v.asInt() >= MAX_VOCAB_SIZE) {
+            throw new Mm1Exception(file + ": " + key + " must be a token id, an integer in [0, " + MAX_VOCAB_SIZE
+                    + "), got " + v);
+        }
+        return v.asInt();
     }
 
     /** Token ids of {@code text} without BOS/EOS. */

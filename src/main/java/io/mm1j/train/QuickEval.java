@@ -11,7 +11,7 @@ import io.mm1j.data.VqaReader;
 import io.mm1j.eval.CiderD;
 import io.mm1j.eval.PtbTokenizer;
 import io.mm1j.eval.VqaAccuracy;
-import io.mm1j.eval.VqaFiles;
+import io.mm1j.eval.VqaVariant;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.mllm.Sampler;
 import io.mm1j.tokenizer.SpecialTokens;
@@ -75,11 +75,7 @@ public final class QuickEval {
                 long[] question = tok.encode("Question: " + v.question() + " Answer:");
                 String answer = greedy(model, tok, m, prompt(question, k), pixels.apply(v.image().load()), size,
                         blind, 8).trim();
-                List<VqaFiles.Answer> humans = new ArrayList<>();
-                for (int i = 0; i < v.answers().size(); i++) {
-                    humans.add(new VqaFiles.Answer(v.answers().get(i), i + 1));
-                }
-                acc += VqaAccuracy.question(answer, humans);
+                acc += VqaAccuracy.question(VqaVariant.OFFICIAL, answer, VqaAccuracy.humans(v.answers()), v.id());
                 n++;
             }
         }

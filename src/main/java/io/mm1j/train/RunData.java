@@ -13,7 +13,6 @@ import io.mm1j.data.SynthWriter;
 import io.mm1j.data.TextReader;
 import io.mm1j.data.VqaReader;
 import io.mm1j.data.WebDatasetReader;
-import io.mm1j.io.OutputDir;
 import io.mm1j.tokenizer.BpeTrainer;
 import io.mm1j.tokenizer.SpecialTokens;
 import java.io.IOException;
@@ -39,8 +38,15 @@ import java.util.stream.Stream;
  * </ul>
  */
 public final class RunData {
-    /** Characters per text-only sample (a chunk of a plain text file). */
-    static final int TEXT_CHUNK = 2000;
+    /**
+     * Most characters per text-only sample (a chunk of a plain text file). The packer ends a batch at a sample
+     * boundary and drops the unplaced rest of a sample that started in it (that is what makes resume exact), so a
+     * chunk must be small against a batch: about two rows of bytes, half a row of BPE tokens. Larger chunks
+     * (2,000 characters before) threw away most of a text corpus at small batch sizes.
+     */
+    static int textChunk(RunConfig rc) {
+        return Math.max(256, 2 * rc.integer("data.seq_len"));
+    }
 
     /** One named source with train and validation streams. */
     public record Source(String name, String format, double weight, Supplier<Iterator<Sample>> train,
@@ -55,7 +61,8 @@ public final class RunData {
         double valFraction = rc.data("data.val_fraction");
         List<Source> out = new ArrayList<>();
         if (list.isNull() || list.isMissingNode()) {
-            return synthetic(runDir.resolve("data"), rc.integer("data.synthetic_images"), imageSize, seed, 1.0);
+            return synthetic(runDir.resolve("data"), rc.integer("data.synthetic_images"), imageSize, seed, 1.0,
+                    textChunk(rc));
         }
         for (int i = 0; i < list.size(); i++) {
             JsonNode s = list.get(i);
@@ -64,7 +71,7 @@ public final class RunData {
             String where = "data.sources[" + i + "]";
             if (fmt.equals("synthetic")) {
                 out.addAll(synthetic(runDir.resolve("data"), rc.integer("data.synthetic_images"), imageSize, seed,
-                        weight));
+                        weight, textChunk(rc)));
                 continue;
             }
             String name = s.has("name") ? s.get("name").asText() : fmt;
@@ -76,11 +83,17 @@ public final class RunData {
             if (images != null && !Files.isDirectory(images)) {
                 throw new Mm1Exception(where + ".images: " + images + " is not a folder");
             }
-            Supplier<Iterator<Sample>> all = reader(fmt, path, images, where);
+            Supplier<Iterator<Sample>> all = reader(fmt, path, images, where, textChunk(rc));
             if (fmt.equals("text")) {
                 long chunks = count(all);
                 long valChunks = Math.round(chunks * valFraction);
                 long trainChunks = chunks - valChunks;
+                if (trainChunks < 1 || (valFraction > 0 && valChunks < 1)) {
+                    throw new Mm1Exception(where + ".path: " + path + " has " + chunks + " text chunk(s) (split at "
+                            + "blank lines, about " + textChunk(rc) + " characters each); data.val_fraction "
+                            + valFraction + " leaves " + trainChunks + " for training and " + valChunks
+                            + " for validation: use a longer file or another val_fraction");
+                }
                 out.add(new Source(name, fmt, weight, () -> limit(all.get(), 0, trainChunks),
                         () -> limit(all.get(), trainChunks, chunks)));
             } else {
@@ -92,7 +105,7 @@ public final class RunData {
     }
 
     /** The synthetic world's three sources (MM1's 45/45/10 within {@code weight}), written once under {@code dir}. */
-    static List<Source> synthetic(Path dir, int images, int imageSize, long seed, double weight) {
+    static List<Source> synthetic(Path dir, int images, int imageSize, long seed, double weight, int chunk) {
         ensureSynthetic(dir, images, imageSize, seed);
         List<Double> w = MixtureSampler.MM1_WEIGHTS; // interleaved, captions, text
         return List.of(
@@ -100,7 +113,8 @@ public final class RunData {
                         () -> interleaved(dir, "val")),
                 new Source("captions", "coco", weight * w.get(1), () -> captions(dir, "train"),
                         () -> captions(dir, "val")),
-                new Source("text", "text", weight * w.get(2), () -> text(dir, "train"), () -> text(dir, "val")));
+                new Source("text", "text", weight * w.get(2), () -> text(dir, "train", chunk),
+                        () -> text(dir, "val", chunk)));
     }
 
     private static Iterator<Sample> interleaved(Path dir, String split) {
@@ -113,8 +127,8 @@ public final class RunData {
                 SkipReport.lenient());
     }
 
-    private static Iterator<Sample> text(Path dir, String split) {
-        return new TextReader(dir.resolve("text/" + split + ".txt"), TEXT_CHUNK, SkipReport.lenient());
+    private static Iterator<Sample> text(Path dir, String split, int chunk) {
+        return new TextReader(dir.resolve("text/" + split + ".txt"), chunk, SkipReport.lenient());
     }
 
     /**
@@ -135,19 +149,16 @@ public final class RunData {
             }
             throw new Mm1Exception(dir + ": holds synthetic data made with other settings (see " + manifest + ")");
         }
-        try (OutputDir out = OutputDir.create(dir, false, "synthetic data")) {
-            SynthWriter.write(out.staging(), images, imageSize, seed);
-            out.commit();
-        }
+        SynthWriter.write(dir, images, imageSize, seed, false); // staged and renamed by the writer
     }
 
     /** A reader for one source (re-openable: each call starts from the beginning). */
-    static Supplier<Iterator<Sample>> reader(String fmt, Path path, Path images, String where) {
+    static Supplier<Iterator<Sample>> reader(String fmt, Path path, Path images, String where, int chunk) {
         return switch (fmt) {
             case "coco" -> () -> new CocoCaptionsReader(path, requireImages(images, where), SkipReport.lenient());
             case "mmc4", "obelics" -> () -> new InterleavedReader(path, images == null ? null : ImageStore.open(images),
                     SkipReport.lenient());
-            case "text" -> () -> new TextReader(path, TEXT_CHUNK, SkipReport.lenient());
+            case "text" -> () -> new TextReader(path, chunk, SkipReport.lenient());
             case "llava" -> () -> new LlavaReader(path, requireImages(images, where), SkipReport.lenient());
             case "vqa" -> () -> new VqaReader(path, annotations(path, where), requireImages(images, where),
                     SkipReport.lenient());
@@ -339,7 +350,8 @@ public final class RunData {
     public static void writeTokenizer(RunConfig rc, List<Source> sources, int defaultVocab, Path out) {
         JsonNode tok = rc.node("tokenizer");
         if (tok.isTextual() && tok.asText().equals("bytes")) {
-            new BpeTrainer(SpecialTokens.COUNT + 256, 1).add("").train().write(out);
+            // any text will do: a vocabulary of exactly special tokens + 256 bytes leaves no room for a merge
+            new BpeTrainer(SpecialTokens.COUNT + 256, 1).add("bytes").train().write(out);
         } else if (tok.isTextual()) {
             Path src = Path.of(tok.asText());
             if (!Files.isRegularFile(src)) {

@@ -1,13 +1,12 @@
 package io.mm1j.vision;
 
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.BoundedFiles;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -30,7 +29,11 @@ import org.slf4j.LoggerFactory;
  *       apply Java's linear-grey → sRGB gamma and brighten it; alpha is dropped, as PIL's {@code convert("RGB")}.
  *   <li>EXIF orientation (JPEG APP1 "Exif", tag 274) is applied, so phone photos arrive upright.
  *   <li>Decompression bombs: the header's width × height is checked against {@code maxPixels} <em>before</em> any
- *       pixel is decoded (ImageReader.getWidth/getHeight read the IHDR/SOF only).
+ *       pixel is decoded (ImageReader.getWidth/getHeight read the IHDR/SOF only), and so is the aspect ratio: a
+ *       163-byte 1×20000 PNG holds few pixels but no useful square crop, and cover-resizing it multiplies its long
+ *       side by the encoder's resolution.
+ *   <li>Files: regular files only, read whole up to {@code maxFileBytes} ({@code /dev/zero}, a FIFO or a 3 GB file
+ *       fail with a message instead of hanging or exhausting memory).
  *   <li>Corrupt, truncated and empty files fail with an {@link Mm1Exception} naming the file. Truncated JPEGs only
  *       raise a decoder <em>warning</em> (the JDK fills the rest grey), so a truncation warning is an error.
  * </ul>
@@ -39,9 +42,23 @@ public final class ImageIoLoader {
     /** PIL's {@code Image.MAX_IMAGE_PIXELS} (a 1024 MB 24-bit image / 4 / 3): above it PIL warns of a bomb. */
     public static final long DEFAULT_MAX_PIXELS = 89_478_485L;
 
+    /**
+     * Longest side over shortest side accepted: 200, the limit Qwen2-VL's {@code smart_resize} enforces for the
+     * same reason (beyond it a square crop keeps under 0.5% of the image).
+     */
+    public static final int DEFAULT_MAX_ASPECT_RATIO = 200;
+
+    /**
+     * Largest image file read: 256 MiB, the order of an uncompressed 89-megapixel image (PIL's bomb limit); real
+     * photos are a few MB.
+     */
+    public static final long DEFAULT_MAX_FILE_BYTES = 256L << 20;
+
     private static final Logger LOG = LoggerFactory.getLogger(ImageIoLoader.class);
 
     private final long maxPixels;
+    private final int maxAspectRatio;
+    private final long maxFileBytes;
 
     public ImageIoLoader() {
         this(DEFAULT_MAX_PIXELS);
@@ -49,27 +66,36 @@ public final class ImageIoLoader {
 
     /** @param maxPixels largest width × height accepted (checked from the header, before decoding) */
     public ImageIoLoader(long maxPixels) {
+        this(maxPixels, DEFAULT_MAX_ASPECT_RATIO, DEFAULT_MAX_FILE_BYTES);
+    }
+
+    /**
+     * @param maxPixels      largest width × height accepted (checked from the header, before decoding)
+     * @param maxAspectRatio largest long side / short side accepted (checked from the header)
+     * @param maxFileBytes   largest file {@link #load} reads
+     */
+    public ImageIoLoader(long maxPixels, int maxAspectRatio, long maxFileBytes) {
         if (maxPixels < 1) {
             throw new Mm1Exception("max image pixels must be positive, got " + maxPixels);
         }
+        if (maxAspectRatio < 1) {
+            throw new Mm1Exception("max image aspect ratio must be >= 1, got " + maxAspectRatio);
+        }
+        if (maxFileBytes < 1 || maxFileBytes > Integer.MAX_VALUE - 8) {
+            throw new Mm1Exception("max image file size must be within [1, 2 GB), got " + maxFileBytes);
+        }
         this.maxPixels = maxPixels;
+        this.maxAspectRatio = maxAspectRatio;
+        this.maxFileBytes = maxFileBytes;
     }
 
     public long maxPixels() {
         return maxPixels;
     }
 
-    /** Reads, checks and decodes {@code file}. */
+    /** Reads (a regular file, at most {@code maxFileBytes}), checks and decodes {@code file}. */
     public RgbImage load(Path file) {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new Mm1Exception(file + ": image file not found");
-        } catch (IOException e) {
-            throw new Mm1Exception(file + ": cannot read image file: " + e.getMessage(), e);
-        }
-        return decode(bytes, file.toString());
+        return decode(BoundedFiles.readAllBytes(file, maxFileBytes, "image file"), file.toString());
     }
 
     /** Decodes an in-memory image (e.g. a data: URI); {@code name} is used in error messages. */
@@ -108,6 +134,10 @@ public final class ImageIoLoader {
         if (w < 1 || h < 1 || w * h > maxPixels) {
             throw new Mm1Exception(name + ": image header claims " + w + "x" + h + " = " + w * h + " pixels, above "
                     + "the limit of " + maxPixels + " pixels (refused before decoding)");
+        }
+        if (Math.max(w, h) > (long) maxAspectRatio * Math.min(w, h)) {
+            throw new Mm1Exception(name + ": image header claims " + w + "x" + h + ", an aspect ratio above the limit "
+                    + "of " + maxAspectRatio + ":1 (refused before decoding)");
         }
         List<String> warnings = new ArrayList<>();
         reader.addIIOReadWarningListener(new IIOReadWarningListener() {

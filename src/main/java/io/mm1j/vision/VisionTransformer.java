@@ -5,12 +5,14 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
-import ai.djl.nn.norm.LayerNorm;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.Attention;
 import io.mm1j.nn.BlockScope;
+import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
+import io.mm1j.nn.Resample;
+import io.mm1j.nn.ShapeInit;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.WeightFiles;
 import java.nio.file.Path;
@@ -297,12 +299,7 @@ public final class VisionTransformer {
     }
 
     private NDArray layerNorm(NDArray x, String prefix) {
-        return layerNorm(x, params.get(prefix + "weight"), params.get(prefix + "bias"), config.layerNormEps());
-    }
-
-    /** LayerNorm over the last axis (torch.nn.functional.layer_norm). */
-    public static NDArray layerNorm(NDArray x, NDArray w, NDArray b, double eps) {
-        return LayerNorm.layerNorm(x, new Shape(w.getShape().get(0)), w, b, (float) eps).singletonOrThrow();
+        return LayerNorm.apply(x, params.get(prefix + "weight"), params.get(prefix + "bias"), config.layerNormEps());
     }
 
     /** Exact (erf) GELU as HF's "gelu", or OpenAI CLIP's quick-GELU {@code x·σ(1.702x)} (cached scalar). */

@@ -78,7 +78,7 @@ class CliTest {
         Path none = tmp.resolve("nope");
         Result r = run("generate", "--model", none.toString(), "--prompt", "hi");
         assertEquals(1, r.code());
-        assertEquals("mm1: error: " + none.resolve("tokenizer.json") + ": tokenizer file not found\n", r.err());
+        assertEquals("mm1: error: model folder not found: " + none + "\n", r.err());
         assertFalse(r.err().contains("\tat "));
     }
 

@@ -1,6 +1,7 @@
 package io.mm1j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.Color;
@@ -8,6 +9,7 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -83,8 +85,12 @@ class InitGenerateTest {
         CliTest.Result r = CliTest.run("init", "--preset", "tiny-test", "--out", out.toString(), "--tokenizer",
                 stories.resolve("tokenizer.json").toString());
         assertEquals(1, r.code());
-        assertEquals("mm1: error: " + out.resolve("tokenizer.json") + ": special token <pad> must have id 0 (mm1j's "
-                + "reserved layout), found none\n", r.err());
+        assertEquals("mm1: error: " + stories.resolve("tokenizer.json") + ": special token <pad> must have id 0 "
+                + "(mm1j's reserved layout), found none\n", r.err());
+        assertFalse(Files.exists(out), "no half-made model folder");
+        try (var s = Files.list(tmp)) {
+            assertEquals(List.of(), s.toList(), "no lock or staging debris");
+        }
     }
 
     @Test
@@ -95,7 +101,15 @@ class InitGenerateTest {
                 + "has "), big.err());
         Files.writeString(tmp.resolve("x.txt"), "keep me");
         CliTest.Result full = CliTest.run("init", "--preset", "tiny-test", "--out", tmp.toString());
-        assertEquals("mm1: error: " + tmp + ": output folder is not empty\n", full.err());
+        assertEquals("mm1: error: --out " + tmp + ": folder exists and is not empty (pass --overwrite to replace "
+                + "it)\n", full.err());
         assertEquals("keep me", Files.readString(tmp.resolve("x.txt")));
+    }
+
+    @Test
+    void initIntoAFileNamesIt() throws Exception {
+        Path file = Files.writeString(tmp.resolve("model"), "not a folder");
+        CliTest.Result r = CliTest.run("init", "--preset", "tiny-test", "--out", file.toString());
+        assertEquals("mm1: error: --out " + file + ": is a file, not a folder\n", r.err());
     }
 }

@@ -12,6 +12,8 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.mm1j.ManagedNdTest;
 import io.mm1j.config.ConnectorConfig;
+import io.mm1j.config.ConnectorType;
+import io.mm1j.config.ParamCount;
 import io.mm1j.config.Presets;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.GradCheck;
@@ -19,8 +21,8 @@ import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
 import io.mm1j.tensor.WeightFiles;
-import io.mm1j.vision.Resample;
-import io.mm1j.vision.ShapeInit;
+import io.mm1j.nn.Resample;
+import io.mm1j.nn.ShapeInit;
 import java.nio.file.Path;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
@@ -29,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** Shapes, parameter counts and float64 finite-difference gradients of the four connectors. */
 class ConnectorTest extends ManagedNdTest {
     /** A 16 px encoder with patch 4: 4×4 = 16 patch tokens of width 8. */
-    private static final VisionConfig VISION = new VisionConfig(16, 4, 8, 1, 2, 16, "gelu", 1e-5, -1);
+    private static final VisionConfig VISION = VisionConfig.builder().imageSize(16).patchSize(4).width(8)
+            .layers(1).heads(2).mlpDim(16).build();
     private static final int LLM = 12;
 
 
@@ -50,7 +53,7 @@ class ConnectorTest extends ManagedNdTest {
         for (ConnectorConfig c : configs()) {
             VlConnector conn = Connectors.init(c, VISION, LLM, new ParamStore(m, DataType.FLOAT32));
             NDArray out = conn.forward(m.randomNormal(new Shape(3, 16, 8)));
-            assertEquals(new Shape(3, c.imageTokens(), LLM), out.getShape(), c.type());
+            assertEquals(new Shape(3, c.imageTokens(), LLM), out.getShape(), c.type().json());
             assertEquals(c.imageTokens(), conn.imageTokens());
         }
     }
@@ -60,18 +63,20 @@ class ConnectorTest extends ManagedNdTest {
         for (ConnectorConfig c : configs()) {
             ParamStore p = new ParamStore(m, DataType.FLOAT32);
             Connectors.init(c, VISION, LLM, p);
-            assertEquals(ConnectorParams.count(c, VISION, LLM), p.numel(), c.type());
+            assertEquals(ParamCount.connector(c, VISION, LLM), p.numel(), c.type().json());
+            assertEquals(ShapeInit.numel(ConnectorParams.shapes(c, VISION, LLM)), p.numel(), c.type().json());
             p.close();
         }
         // without allocating: MM1-3B's C-Abstractor (ViT-H width 1280, 3 blocks per stage, LLM width 2560)
         var mm1 = Presets.load("mm1-3b");
         long expected = 6 * (2L * 1280 * 1280 + 9 * 1280 + 3 * 2 * 1280) + (1280L * 2560 + 2560) + (2560L * 2560 + 2560);
-        assertEquals(expected, ConnectorParams.count(mm1.connector(), mm1.vision(), mm1.llm().hiddenSize()));
+        assertEquals(expected, ParamCount.connector(mm1.connector(), mm1.vision(), mm1.llm().hiddenSize()));
     }
 
     @Test
     void avgPoolWithIdentityProjectionAveragesEachQuadrantOfThePatchGrid() {
-        VisionConfig v = new VisionConfig(16, 4, 2, 1, 1, 4, "gelu", 1e-5, -1);
+        VisionConfig v = VisionConfig.builder().imageSize(16).patchSize(4).width(2)
+                .layers(1).heads(1).mlpDim(4).build();
         ConnectorConfig c = new ConnectorConfig("avgpool", 4, 0);
         ParamStore p = new ParamStore(m, DataType.FLOAT64);
         p.put(AvgPoolConnector.PROJ + "weight", m.create(new double[] {1, 0, 0, 1}, new Shape(2, 2)));
@@ -171,5 +176,21 @@ class ConnectorTest extends ManagedNdTest {
                 VISION, LLM, new ParamStore(m, DataType.FLOAT32)));
         assertEquals("connector.imageTokens (9) must equal the encoder's patch count (16) for the mlp connector",
                 mlp.getMessage());
+    }
+
+    @Test
+    void configJsonKeepsTheTypeNamesAndRefusesUnknownOnes() throws Exception {
+        for (ConnectorConfig c : configs()) {
+            String json = Presets.JSON.writeValueAsString(c);
+            assertTrue(json.contains("\"type\" : \"" + c.type().json() + "\""), json);
+            assertEquals(c, Presets.JSON.readValue(json, ConnectorConfig.class));
+        }
+        assertEquals(ConnectorType.C_ABSTRACTOR, Presets.load("mm1-3b").connector().type());
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> new ConnectorConfig("avg-pool", 4, 0));
+        assertEquals("connector.type must be one of [avgpool, attnpool, c-abstractor, mlp], got avg-pool",
+                e.getMessage());
+        Exception json = assertThrows(Exception.class, () -> Presets.JSON.readValue(
+                "{\"type\": \"avg-pool\", \"imageTokens\": 4, \"blocksPerStage\": 0}", ConnectorConfig.class));
+        assertTrue(json.getMessage().contains("connector.type must be one of"), json.getMessage());
     }
 }

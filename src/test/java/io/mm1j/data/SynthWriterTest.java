@@ -55,7 +55,7 @@ class SynthWriterTest {
         assertEquals("two red circles and an orange square", SyntheticWorld.listing(s));
         SyntheticWorld w = new SyntheticWorld(1);
         List<SyntheticWorld.VqaItem> qs = w.questions(s, new SplittableRandom(3));
-        assertEquals("three", qs.get(0).answer());
+        assertEquals("3", qs.get(0).answer(), "counts in digits, as VQAv2");
         assertEquals(10, qs.get(0).answers().size());
         assertTrue(qs.stream().anyMatch(q -> q.question().equals("what does the sign say?")
                 && q.answer().equals("stop")));

@@ -1,5 +1,8 @@
 package io.mm1j.eval;
 
+import io.mm1j.data.VqaReader;
+import io.mm1j.data.CocoCaptionsReader;
+import io.mm1j.io.JsonFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -56,11 +59,12 @@ class EvalCommandTest {
             assertArrayEquals(Files.readAllBytes(a.resolve(f)), Files.readAllBytes(b.resolve(f)), f + " reproducible");
         }
         Path ann = synth.resolve("vqa/annotations_val.json");
-        VqaAccuracy official = VqaAccuracy.evaluate(VqaFiles.readAnnotations(ann),
-                VqaFiles.readQuestions(synth.resolve("vqa/questions_val.json")),
-                VqaFiles.readResults(a.resolve("results.json")), a.resolve("results.json"));
-        JsonNode scores = EvalReport.JSON.readTree(a.resolve("scores.json").toFile());
+        VqaAccuracy official = VqaAccuracy.evaluate(VqaVariant.OFFICIAL, VqaReader.readAnnotations(ann),
+                VqaReader.readQuestions(synth.resolve("vqa/questions_val.json")),
+                VqaAccuracy.readResults(a.resolve("results.json")), a.resolve("results.json"));
+        JsonNode scores = JsonFiles.MAPPER.readTree(a.resolve("scores.json").toFile());
         assertEquals(official.overall(), scores.at("/metrics/overall").asDouble());
+        assertEquals("official", scores.at("/metrics/variant").asText(), "scores.json names the VQA variant");
         assertEquals(4, scores.get("shots").asInt());
         assertEquals("greedy", scores.at("/decoding/strategy").asText());
         assertEquals(EvalReport.sha256(model.resolve("config.json")), scores.at("/model/configSha256").asText());
@@ -74,7 +78,7 @@ class EvalCommandTest {
         assertTrue(found, "annotations checksum recorded");
         List<String> lines = Files.readAllLines(a.resolve("samples.jsonl"));
         assertEquals(official.perQuestion().size(), lines.size());
-        JsonNode first = EvalReport.JSON.readTree(lines.get(0));
+        JsonNode first = JsonFiles.MAPPER.readTree(lines.get(0));
         for (String k : new String[] {"id", "prompt", "demos", "output", "score"}) {
             assertTrue(first.has(k), k);
         }
@@ -86,12 +90,12 @@ class EvalCommandTest {
         Path out = tmp.resolve("cap");
         eval("--model", model.toString(), "--task", "coco-captions", "--data", synth.toString(), "--out",
                 out.toString(), "--limit", "2");
-        JsonNode results = EvalReport.JSON.readTree(out.resolve("results.json").toFile());
+        JsonNode results = JsonFiles.MAPPER.readTree(out.resolve("results.json").toFile());
         assertEquals(2, results.size());
         assertTrue(results.get(0).get("image_id").isIntegralNumber() && results.get(0).get("caption").isTextual());
-        CaptionScores s = CaptionScores.evaluate(CocoCaptions.readReferences(synth.resolve("coco/captions_val.json")),
-                CocoCaptions.readResults(out.resolve("results.json")), out.resolve("results.json"), true);
-        JsonNode scores = EvalReport.JSON.readTree(out.resolve("scores.json").toFile());
+        var refs = CocoCaptionsReader.readStrict(synth.resolve("coco/captions_val.json")).references();
+        CaptionScores s = CaptionScores.evaluate(refs, CaptionScores.readResults(out.resolve("results.json")), out.resolve("results.json"), true);
+        JsonNode scores = JsonFiles.MAPPER.readTree(out.resolve("scores.json").toFile());
         assertEquals(s.cider(), scores.at("/metrics/CIDEr").asDouble());
         assertEquals(s.bleu()[3], scores.at("/metrics/Bleu_4").asDouble());
     }
@@ -104,7 +108,7 @@ class EvalCommandTest {
         List<EvalExample> mc = MultipleChoice.read(out.resolve("mc_val.json"));
         int rotations = mc.get(0).targets().size() + mc.get(1).targets().size();
         assertEquals(rotations, Files.readAllLines(out.resolve("samples.jsonl")).size());
-        JsonNode scores = EvalReport.JSON.readTree(out.resolve("scores.json").toFile());
+        JsonNode scores = JsonFiles.MAPPER.readTree(out.resolve("scores.json").toFile());
         assertTrue(scores.at("/metrics/circularAccuracy").asDouble() <= scores.at("/metrics/accuracy").asDouble());
     }
 
@@ -115,11 +119,40 @@ class EvalCommandTest {
         Path out = tmp.resolve("text");
         eval("--model", dir.toString(), "--task", "text", "--data", text.toString(), "--out", out.toString(),
                 "--limit", "2000");
-        JsonNode m = EvalReport.JSON.readTree(out.resolve("scores.json").toFile()).get("metrics");
+        JsonNode m = JsonFiles.MAPPER.readTree(out.resolve("scores.json").toFile()).get("metrics");
         assertEquals(2000, m.get("tokens").asInt(), "every token scored exactly once");
         double ppl = m.get("perplexity").asDouble();
         assertTrue(ppl > 1 && ppl < 20, "perplexity " + ppl);
         assertEquals(Math.exp(m.get("meanNll").asDouble()), ppl, 1e-9);
+    }
+
+    @Test
+    void outFolderIsNeverOverwrittenSilently() throws Exception {
+        Path out = tmp.resolve("kept");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("notes.txt"), "mine");
+        String[] args = {"--model", model.toString(), "--task", "vqav2", "--data", synth.toString(), "--out",
+                out.toString(), "--limit", "1"};
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> eval(args));
+        assertEquals("--out " + out + ": folder exists and is not empty (pass --overwrite to replace it)",
+                e.getMessage());
+        assertEquals("mine", Files.readString(out.resolve("notes.txt")));
+        String[] again = java.util.Arrays.copyOf(args, args.length + 1);
+        again[args.length] = "--overwrite";
+        eval(again);
+        assertTrue(Files.isRegularFile(out.resolve("scores.json")));
+        assertTrue(Files.notExists(out.resolve("notes.txt")), "replaced as a whole once complete");
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".kept")), "no staging debris");
+        }
+    }
+
+    @Test
+    void shotsOutsideMm1SettingsAreRefusedBeforeLoading() {
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> eval("--model", tmp.resolve("absent").toString(),
+                "--task", "vqav2", "--shots", "3", "--data", synth.toString(), "--out", tmp.resolve("s3").toString()));
+        assertEquals("--shots must be 0, 4 or 8 (MM1's few-shot settings), got 3", e.getMessage());
+        assertTrue(Files.notExists(tmp.resolve("s3")));
     }
 
     @Test
@@ -133,7 +166,7 @@ class EvalCommandTest {
                 + "\"answers\": [\"x\"]}]}");
         e = assertThrows(Mm1Exception.class, () -> eval("--model", model.toString(), "--task", "textvqa", "--data",
                 bad.toString(), "--out", tmp.resolve("y").toString()));
-        assertEquals(bad + ": entry 0: image " + tmp.resolve("images/ab.jpg") + " not found", e.getMessage());
+        assertEquals(bad + ": entry 0: file not found: " + tmp.resolve("images/ab.jpg"), e.getMessage());
         e = assertThrows(Mm1Exception.class, () -> eval("--model", model.toString(), "--task", "vqa", "--data",
                 bad.toString(), "--out", tmp.resolve("z").toString()));
         assertEquals("unknown --task 'vqa' (one of " + EvalTask.names() + ")", e.getMessage());

@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mm1j.cli.ScoreCommand;
 import io.mm1j.Mm1Exception;
+import io.mm1j.data.CocoCaptionsReader;
+import io.mm1j.data.VqaReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -81,6 +83,29 @@ class ScoreFilesTest {
         assertEquals(60.0, o.get("overall").asDouble(), 0.0);
         assertEquals(60.0, o.get("perAnswerType").get("number").asDouble(), 0.0);
         assertEquals(60.0, o.get("perQuestionType").get("how many").asDouble(), 0.0);
+        assertEquals(60.0, o.at("/perQuestion/7").asDouble(), 0.0, "the official evalQA");
+        assertEquals("official", o.get("variant").asText());
+    }
+
+    @Test
+    void legacyVariantIsChosenByOptionAndNamed() throws Exception {
+        // ten humans wrote "2"; "Two" is normalised to "2" by the legacy code only (official compares as written)
+        Path ann = file("a.json", ANNOTATIONS.replace(answers("2", 2), answers("2", 10)));
+        Path res = file("res.json", "[{\"question_id\": 7, \"answer\": \"Two\"}]");
+        String[] common = {"vqa", "--questions", file("q.json", QUESTIONS).toString(), "--annotations",
+                ann.toString(), "--results", res.toString(), "--json"};
+        JsonNode official = new ObjectMapper().readTree(run(common));
+        JsonNode legacy = new ObjectMapper().readTree(run(concat(common, "--variant", "legacy")));
+        assertEquals(0.0, official.get("overall").asDouble(), 0.0);
+        assertEquals(100.0, legacy.get("overall").asDouble(), 0.0);
+        assertEquals("legacy", legacy.get("variant").asText());
+        assertTrue(legacy.get("variantSource").asText().contains("458a8b2"));
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     @Test
@@ -97,46 +122,46 @@ class ScoreFilesTest {
     @Test
     void badCaptionResultsNameTheFileAndTheId() throws Exception {
         Path refs = file("refs.json", REFS);
-        var references = CocoCaptions.readReferences(refs);
+        var references = CocoCaptionsReader.readStrict(refs).references();
         Path dup = file("dup.json", "[{\"image_id\": 1, \"caption\": \"a\"}, {\"image_id\": 1, \"caption\": \"b\"}]");
         assertEquals(dup + ": entry 1: duplicate image_id 1 (one caption per image)",
-                error(() -> CocoCaptions.readResults(dup)));
+                error(() -> CaptionScores.readResults(dup)));
         Path type = file("type.json", "[{\"image_id\": \"1\", \"caption\": \"a\"}]");
         assertEquals(type + ": entry 0: \"image_id\" must be an integer, got \"1\"",
-                error(() -> CocoCaptions.readResults(type)));
+                error(() -> CaptionScores.readResults(type)));
         Path noCaption = file("nocap.json", "[{\"image_id\": 1, \"caption\": 5}]");
         assertEquals(noCaption + ": entry 0: \"caption\" must be a string, got 5",
-                error(() -> CocoCaptions.readResults(noCaption)));
+                error(() -> CaptionScores.readResults(noCaption)));
         Path missingField = file("nofield.json", "[{\"caption\": \"a\"}]");
         assertEquals(missingField + ": entry 0 has no \"image_id\"",
-                error(() -> CocoCaptions.readResults(missingField)));
+                error(() -> CaptionScores.readResults(missingField)));
         Path bad = file("bad.json", "[{\"image_id\": 1,");
-        assertTrue(error(() -> CocoCaptions.readResults(bad)).startsWith(bad + ": malformed JSON at line 1"));
+        assertTrue(error(() -> CaptionScores.readResults(bad)).startsWith(bad + ": malformed JSON at line 1"));
         Path notList = file("obj.json", "{\"image_id\": 1}");
-        assertEquals(notList + ": a results file must be a JSON array", error(() -> CocoCaptions.readResults(notList)));
+        assertEquals(notList + ": a results file must be a JSON array", error(() -> CaptionScores.readResults(notList)));
         Path one = file("one.json", "[{\"image_id\": 1, \"caption\": \"a\"}]");
         assertEquals(one + ": no caption for image_id 2 (use --subset to score only the images present)",
-                error(() -> CaptionScores.evaluate(references, CocoCaptions.readResults(one), one, false)));
+                error(() -> CaptionScores.evaluate(references, CaptionScores.readResults(one), one, false)));
         Path extra = file("extra.json", "[{\"image_id\": 9, \"caption\": \"a\"}]");
         assertEquals(extra + ": image_id 9 is not in the references",
-                error(() -> CaptionScores.evaluate(references, CocoCaptions.readResults(extra), extra, true)));
+                error(() -> CaptionScores.evaluate(references, CaptionScores.readResults(extra), extra, true)));
     }
 
     @Test
     void badVqaResultsNameTheFileAndTheId() throws Exception {
-        var anns = VqaFiles.readAnnotations(file("a.json", ANNOTATIONS));
+        var anns = VqaReader.readAnnotations(file("a.json", ANNOTATIONS));
         Path missing = file("missing.json", "[]");
         assertEquals(missing + ": no answer for question_id 7",
-                error(() -> VqaAccuracy.evaluate(anns, null, VqaFiles.readResults(missing), missing)));
+                error(() -> VqaAccuracy.evaluate(VqaVariant.OFFICIAL, anns, null, VqaAccuracy.readResults(missing), missing)));
         Path extra = file("extra.json", "[{\"question_id\": 7, \"answer\": \"2\"}, {\"question_id\": 8, "
                 + "\"answer\": \"2\"}]");
         assertEquals(extra + ": question_id 8 is not in the annotations",
-                error(() -> VqaAccuracy.evaluate(anns, null, VqaFiles.readResults(extra), extra)));
+                error(() -> VqaAccuracy.evaluate(VqaVariant.OFFICIAL, anns, null, VqaAccuracy.readResults(extra), extra)));
         Path dup = file("dup.json", "[{\"question_id\": 7, \"answer\": \"2\"}, {\"question_id\": 7, \"answer\": \"3\"}]");
-        assertEquals(dup + ": entry 1: duplicate question_id 7", error(() -> VqaFiles.readResults(dup)));
+        assertEquals(dup + ": entry 1: duplicate question_id 7", error(() -> VqaAccuracy.readResults(dup)));
         Path type = file("type.json", "[{\"question_id\": 7, \"answer\": 2}]");
-        assertEquals(type + ": entry 0: \"answer\" must be a string, got 2", error(() -> VqaFiles.readResults(type)));
+        assertEquals(type + ": entry 0: \"answer\" must be a string, got 2", error(() -> VqaAccuracy.readResults(type)));
         Path absent = tmp.resolve("absent.json");
-        assertEquals(absent + ": file not found", error(() -> VqaFiles.readResults(absent)));
+        assertEquals(absent + ": file not found", error(() -> VqaAccuracy.readResults(absent)));
     }
 }

@@ -58,29 +58,29 @@ class Stories260kTest {
         for (int i = 0; i < ids.length; i++) {
             ids[i] = ref.get("input_ids").get(i).asLong();
         }
-        Decoder d = HfLlama.load(dir, m, DataType.FLOAT32);
-        NDArray logits = d.forward(m.create(ids, new Shape(1, ids.length))).logits(); // (1, T, 512)
-        float[] all = logits.toFloatArray();
-        int v = d.config().vocabSize();
-        double worst = 0;
-        for (JsonNode pos : ref.get("positions")) {
-            int p = pos.get("pos").asInt();
-            for (int j = 0; j < 5; j++) {
-                int id = pos.get("top5_ids").get(j).asInt();
-                worst = Math.max(worst, Math.abs(all[p * v + id] - pos.get("top5_logits").get(j).asDouble()));
+        try (Decoder d = HfLlama.load(dir, m, DataType.FLOAT32)) {
+            NDArray logits = d.forward(m.create(ids, new Shape(1, ids.length))).logits(); // (1, T, 512)
+            float[] all = logits.toFloatArray();
+            int v = d.config().vocabSize();
+            double worst = 0;
+            for (JsonNode pos : ref.get("positions")) {
+                int p = pos.get("pos").asInt();
+                for (int j = 0; j < 5; j++) {
+                    int id = pos.get("top5_ids").get(j).asInt();
+                    worst = Math.max(worst, Math.abs(all[p * v + id] - pos.get("top5_logits").get(j).asDouble()));
+                }
+                int[] ours = topIds(Arrays.copyOfRange(all, p * v, (p + 1) * v), 5);
+                for (int j = 0; j < 5; j++) {
+                    assertEquals(pos.get("top5_ids").get(j).asInt(), ours[j], "top-5 order at position " + p);
+                }
             }
-            int[] ours = topIds(Arrays.copyOfRange(all, p * v, (p + 1) * v), 5);
-            for (int j = 0; j < 5; j++) {
-                assertEquals(pos.get("top5_ids").get(j).asInt(), ours[j], "top-5 order at position " + p);
+            JsonNode pos0 = ref.get("logits_pos0_full_float64");
+            assertEquals(v, pos0.size());
+            for (int i = 0; i < v; i++) {
+                worst = Math.max(worst, Math.abs(all[i] - pos0.get(i).asDouble()));
             }
+            assertTrue(worst <= 1e-4, "max |Δlogit| = " + worst);
         }
-        JsonNode pos0 = ref.get("logits_pos0_full_float64");
-        assertEquals(v, pos0.size());
-        for (int i = 0; i < v; i++) {
-            worst = Math.max(worst, Math.abs(all[i] - pos0.get(i).asDouble()));
-        }
-        assertTrue(worst <= 1e-4, "max |Δlogit| = " + worst);
-        d.params().close();
     }
 
     private static int[] topIds(float[] row, int k) {
@@ -124,31 +124,31 @@ class Stories260kTest {
             expected = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
         try (Tokenizer tok = Tokenizer.load(dir.resolve("tokenizer.json"))) {
-            Decoder d = HfLlama.load(dir, m, DataType.FLOAT32);
-            StringBuilder streamed = new StringBuilder();
-            String text = GenerateCommand.generate(d, tok, "", 200, Sampler.ARGMAX, streamed::append);
-            assertEquals(expected, text);
-            assertEquals(text, streamed.toString(), "streamed pieces add up to the final text");
-            d.params().close();
+            try (Decoder d = HfLlama.load(dir, m, DataType.FLOAT32)) {
+                StringBuilder streamed = new StringBuilder();
+                String text = GenerateCommand.generate(d, tok, "", 200, Sampler.ARGMAX, streamed::append);
+                assertEquals(expected, text);
+                assertEquals(text, streamed.toString(), "streamed pieces add up to the final text");
+            }
         }
     }
 
     @Test
     void exportRoundTripIsBitExact() throws IOException {
-        Decoder d = HfLlama.load(dir, m, DataType.FLOAT32);
-        Path out = tmp.resolve("export");
-        HfLlama.save(d, out);
-        Files.copy(dir.resolve("tokenizer.json"), out.resolve("tokenizer.json"));
-        try (SafeTensors a = SafeTensors.open(dir.resolve("model.safetensors"));
-             SafeTensors b = SafeTensors.open(out.resolve("model.safetensors"))) {
-            assertEquals(a.entries().keySet(), b.entries().keySet());
-            for (String name : a.names()) {
-                assertEquals(a.raw(name), b.raw(name), "bytes of " + name);
-                assertArrayEquals(a.entry(name).shape(), b.entry(name).shape(), "shape of " + name);
+        try (Decoder d = HfLlama.load(dir, m, DataType.FLOAT32)) {
+            Path out = tmp.resolve("export");
+            HfLlama.save(d, out);
+            Files.copy(dir.resolve("tokenizer.json"), out.resolve("tokenizer.json"));
+            try (SafeTensors a = SafeTensors.open(dir.resolve("model.safetensors"));
+                 SafeTensors b = SafeTensors.open(out.resolve("model.safetensors"))) {
+                assertEquals(a.entries().keySet(), b.entries().keySet());
+                for (String name : a.names()) {
+                    assertEquals(a.raw(name), b.raw(name), "bytes of " + name);
+                    assertArrayEquals(a.entry(name).shape(), b.entry(name).shape(), "shape of " + name);
+                }
             }
+            assertEquals(d.config(), HfLlama.readConfig(out.resolve("config.json")));
         }
-        assertEquals(d.config(), HfLlama.readConfig(out.resolve("config.json")));
-        d.params().close();
     }
 
     @Test

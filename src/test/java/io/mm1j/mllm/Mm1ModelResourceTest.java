@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import io.mm1j.TestSupport;
 import io.mm1j.config.Mm1Config;
 import io.mm1j.config.Presets;
+import io.mm1j.llm.DecodePath;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -21,10 +22,7 @@ class Mm1ModelResourceTest {
 
     @Test
     void generateWithImagesDoesNotGrowTheParameterManager() {
-        for (String path : new String[] {"djl", "java-cpu"}) {
-            if (path.equals("djl")) {
-                System.setProperty("mm1j.decode", "djl");
-            }
+        for (DecodePath path : DecodePath.values()) {
             try (NDManager m = TestSupport.root().newSubManager()) {
                 Mm1Config cfg = Presets.load("tiny-test");
                 try (Mm1Model model = Mm1Model.init(cfg, m, DataType.FLOAT32)) {
@@ -38,16 +36,14 @@ class Mm1ModelResourceTest {
                     ids[k + 2] = 11;
                     int s = cfg.vision().imageSize();
                     NDArray px = m.randomNormal(0, 1, new Shape(1, 3, s, s), DataType.FLOAT32);
-                    model.generate(ids, px, 3, 4, Sampler.ARGMAX, Set.of(), t -> { });
+                    model.generate(ids, px, 3, 4, Sampler.ARGMAX, Set.of(), t -> { }, path);
                     int before = live(model.params().manager());
                     for (int i = 0; i < 5; i++) {
-                        model.generate(ids, px, 3, 4, Sampler.ARGMAX, Set.of(), t -> { });
+                        model.generate(ids, px, 3, 4, Sampler.ARGMAX, Set.of(), t -> { }, path);
                     }
                     int after = live(model.params().manager());
                     assertEquals(before, after, path + ": arrays leaked into the long-lived parameter manager");
                 }
-            } finally {
-                System.clearProperty("mm1j.decode");
             }
         }
     }

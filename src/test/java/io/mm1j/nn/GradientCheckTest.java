@@ -104,17 +104,17 @@ class GradientCheckTest extends ManagedNdTest {
         TestSupport.root().getEngine().setRandomSeed(2024);
         LlmConfig c = LlmConfig.llama(20, 16, 24, 2, 4, 2, 16, false)
                 .withMoe(new MoeConfig(3, 2, 2, 0, 0.01, 0.001, 0));
-        Decoder d = Decoder.init(c, m, DataType.FLOAT64);
-        NDArray ids = m.create(new long[] {1, 5, 7, 3, 9, 2}, new Shape(2, 3));
-        NDArray r = rand(2, 3, 20);
-        Supplier<NDArray> loss = () -> {
-            Decoder.Output o = d.forward(ids);
-            return o.logits().mul(r).sum().add(o.auxLoss());
-        };
-        check("decoder dembed", d.params().get(Decoder.EMBED), loss);
-        check("decoder dq", d.params().get("model.layers.0.self_attn.q_proj.weight"), loss);
-        check("decoder dexperts", d.params().get("model.layers.1.block_sparse_moe.experts.w1.weight"), loss);
-        check("decoder dnorm", d.params().get(Decoder.NORM), loss);
-        d.params().close();
+        try (Decoder d = Decoder.init(c, m, DataType.FLOAT64)) {
+            NDArray ids = m.create(new long[] {1, 5, 7, 3, 9, 2}, new Shape(2, 3));
+            NDArray r = rand(2, 3, 20);
+            Supplier<NDArray> loss = () -> {
+                Decoder.Output o = d.forward(ids);
+                return o.logits().mul(r).sum().add(o.auxLoss());
+            };
+            check("decoder dembed", d.params().get(Decoder.EMBED), loss);
+            check("decoder dq", d.params().get("model.layers.0.self_attn.q_proj.weight"), loss);
+            check("decoder dexperts", d.params().get("model.layers.1.block_sparse_moe.experts.w1.weight"), loss);
+            check("decoder dnorm", d.params().get(Decoder.NORM), loss);
+        }
     }
 }

@@ -102,6 +102,32 @@ class SafeTensorsTest {
         }
     }
 
+    @Test
+    void overlappingTensorsAreRefusedWithBothNamed() throws IOException {
+        Path f = write("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16);
+        assertEquals(f + ": tensors 'a' [0, 16) and 'b' [8, 16) overlap in the data section",
+                assertThrows(Mm1Exception.class, () -> SafeTensors.open(f)).getMessage());
+        Path ok = write("{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+                + "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]},"
+                + "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 16);
+        try (SafeTensors st = SafeTensors.open(ok)) { // adjacent in any header order, and an empty tensor, are fine
+            assertEquals(3, st.names().size());
+        }
+    }
+
+    @Test
+    void aShapeWhoseSizeOverflowsIsAClearError() throws IOException {
+        Path f = write("{\"w\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],"
+                + "\"data_offsets\":[0,16]}}", 16);
+        assertEquals(f + ": tensor 'w': shape [1099511627776,1099511627776] is too large (its byte count overflows "
+                + "64 bits)", assertThrows(Mm1Exception.class, () -> SafeTensors.open(f)).getMessage());
+        Path g = write("{\"w\":{\"dtype\":\"F64\",\"shape\":[1152921504606846976],\"data_offsets\":[0,16]}}",
+                16); // 2^60 elements fit in a long, their 2^63 bytes do not
+        assertEquals(g + ": tensor 'w': shape [1152921504606846976] is too large (its byte count overflows 64 bits)",
+                assertThrows(Mm1Exception.class, () -> SafeTensors.open(g)).getMessage());
+    }
+
     private Path write(String header, int dataBytes) throws IOException {
         byte[] h = header.getBytes(StandardCharsets.UTF_8);
         ByteBuffer b = ByteBuffer.allocate(8 + h.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);

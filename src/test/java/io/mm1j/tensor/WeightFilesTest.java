@@ -54,6 +54,21 @@ class WeightFilesTest {
     }
 
     @Test
+    void shardNamesThatLeaveTheModelFolderAreRefused() throws IOException {
+        Path model = Files.createDirectories(dir.resolve("model"));
+        new SafeTensorsWriter().add(SafeTensorsWriter.Tensor.f32("a", new long[] {1}, new float[] {1}))
+                .write(dir.resolve("outside.safetensors"));
+        Path index = model.resolve(WeightFiles.INDEX);
+        Files.writeString(index, "{\"weight_map\": {\"a\": \"../outside.safetensors\"}}");
+        assertEquals(index + ": weight_map['a']: '../outside.safetensors' leads outside " + model,
+                assertThrows(Mm1Exception.class, () -> WeightFiles.open(model)).getMessage());
+        String abs = dir.resolve("outside.safetensors").toString();
+        Files.writeString(index, "{\"weight_map\": {\"a\": \"" + abs + "\"}}");
+        assertEquals(index + ": weight_map['a']: absolute path '" + abs + "' not allowed (paths are relative to "
+                + model + ")", assertThrows(Mm1Exception.class, () -> WeightFiles.open(model)).getMessage());
+    }
+
+    @Test
     void emptyFolderIsRefused() {
         assertEquals(dir + ": no model.safetensors or model.safetensors.index.json found",
                 assertThrows(Mm1Exception.class, () -> WeightFiles.open(dir)).getMessage());

@@ -29,6 +29,22 @@ class BpeTrainerTest {
     }
 
     @Test
+    void theByteVocabularyNeedsNoText() {
+        // `tokenizer: "bytes"` in a run config: the 8 specials and the 256 bytes, no merges, no corpus
+        Path out = dir.resolve("bytes.json");
+        BpeTrainer.Result r = new BpeTrainer(SpecialTokens.COUNT + 256, 1).add("").train();
+        assertEquals(SpecialTokens.COUNT + 256, r.vocabSize());
+        assertTrue(r.merges().isEmpty());
+        r.write(out);
+        try (Tokenizer t = Tokenizer.load(out)) {
+            assertEquals(SpecialTokens.COUNT + 256, t.vocabSize());
+            assertEquals("First Citizen:\n", t.decode(t.encode("First Citizen:\n")));
+            assertEquals(15, t.encode("First Citizen:\n").length);
+        }
+        assertThrows(Mm1Exception.class, () -> new BpeTrainer(SpecialTokens.COUNT + 257, 1).add("").train());
+    }
+
+    @Test
     void firstMergeIsTheMostFrequentPairWithSmallestIdsOnTies() {
         // "aaab aaab ab": pairs (a,a)=4, (a,b)=3 → (a,a) first; then (aa,a)... and "aa" "a" "b" remain.
         BpeTrainer.Result r = new BpeTrainer(SpecialTokens.COUNT + 256 + 2, 1).add("aaab aaab ab").train();

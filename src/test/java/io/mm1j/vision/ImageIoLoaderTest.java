@@ -162,4 +162,47 @@ class ImageIoLoaderTest {
                 + "decoding)", assertThrows(Mm1Exception.class, () -> new ImageIoLoader(199).load(small)).getMessage());
         assertEquals(20, new ImageIoLoader(200).load(small).width());
     }
+
+    @Test
+    void aOnePixelHighPanoramaIsRefusedFromItsHeaderByAspectRatio() throws IOException {
+        byte[] png = TestImages.png(TestImages.rgb(20000, 1, (x, y) -> RED));
+        assertTrue(png.length < 400, "a 20000x1 PNG is tiny: " + png.length + " bytes");
+        Path f = write("wide.png", png);
+        assertEquals(f + ": image header claims 20000x1, an aspect ratio above the limit of 200:1 (refused before "
+                + "decoding)", assertThrows(Mm1Exception.class, () -> loader.load(f)).getMessage());
+        Path tall = write("tall.png", TestImages.pngHeaderOnly(1, 201));
+        assertEquals(tall + ": image header claims 1x201, an aspect ratio above the limit of 200:1 (refused before "
+                + "decoding)", assertThrows(Mm1Exception.class, () -> loader.load(tall)).getMessage());
+        assertEquals(200, loader.load(write("ok.png", TestImages.png(halves(200, 1)))).width());
+    }
+
+    @Test
+    void onlyRegularFilesUpToTheSizeLimitAreRead() throws IOException {
+        Path zero = Path.of("/dev/zero");
+        assertEquals("/dev/zero: image file is a device, FIFO or socket, not a regular file",
+                assertThrows(Mm1Exception.class, () -> loader.load(zero)).getMessage());
+        assertEquals(dir + ": image file is a folder, not a regular file",
+                assertThrows(Mm1Exception.class, () -> loader.load(dir)).getMessage());
+        Path big = dir.resolve("big.jpg");
+        try (java.io.RandomAccessFile r = new java.io.RandomAccessFile(big.toFile(), "rw")) {
+            r.setLength(3L << 30); // sparse: 3 GB claimed, nothing written
+        }
+        assertEquals(big + ": image file is 3221225472 bytes, above the limit of 268435456 bytes",
+                assertThrows(Mm1Exception.class, () -> loader.load(big)).getMessage());
+        Path small = write("s.png", TestImages.png(halves(20, 10)));
+        long size = Files.size(small);
+        ImageIoLoader tight = new ImageIoLoader(ImageIoLoader.DEFAULT_MAX_PIXELS, 200, size - 1);
+        assertEquals(small + ": image file is " + size + " bytes, above the limit of " + (size - 1) + " bytes",
+                assertThrows(Mm1Exception.class, () -> tight.load(small)).getMessage());
+        assertEquals(20, new ImageIoLoader(ImageIoLoader.DEFAULT_MAX_PIXELS, 200, size).load(small).width());
+    }
+
+    @Test
+    void aFifoIsRefusedWithoutOpeningIt() throws Exception {
+        Path fifo = dir.resolve("pipe.png");
+        Process p = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "mkfifo is not available");
+        assertEquals(fifo + ": image file is a device, FIFO or socket, not a regular file",
+                assertThrows(Mm1Exception.class, () -> loader.load(fifo)).getMessage());
+    }
 }

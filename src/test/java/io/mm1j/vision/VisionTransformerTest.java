@@ -14,6 +14,8 @@ import io.mm1j.config.Presets;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.GradCheck;
 import io.mm1j.nn.ParamStore;
+import io.mm1j.nn.Resample;
+import io.mm1j.nn.ShapeInit;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
 import java.nio.file.Path;
@@ -26,7 +28,8 @@ class VisionTransformerTest extends ManagedNdTest {
     /** tiny-test's encoder: 32 px, patch 8 → 4×4 grid, width 32, 1 layer, 2 heads. */
     private static final VisionConfig TINY = Presets.load("tiny-test").vision();
     private static final VisionConfig TWO_LAYERS_QUICK_GELU =
-            new VisionConfig(16, 4, 16, 2, 2, 24, "quick_gelu", 1e-5, -1);
+            VisionConfig.builder().imageSize(16).patchSize(4).width(16)
+                    .layers(2).heads(2).mlpDim(24).activation("quick_gelu").build();
 
     @TempDir
     Path dir;
@@ -36,10 +39,11 @@ class VisionTransformerTest extends ManagedNdTest {
     void parameterCountEqualsParamCountVisionForTinyAndMini() {
         for (String preset : new String[] {"tiny-test", "mini"}) {
             VisionConfig c = Presets.load(preset).vision();
-            VisionTransformer vit = VisionTransformer.init(c, m, DataType.FLOAT32);
-            assertEquals(ParamCount.vision(c), vit.params().numel(), preset);
-            assertEquals(ParamCount.vision(c), ShapeInit.numel(VisionTransformer.expectedShapes(c)), preset);
-            vit.params().close();
+            try (ParamStore p = new ParamStore(m, DataType.FLOAT32)) {
+                VisionTransformer.init(c, p);
+                assertEquals(ParamCount.vision(c), p.numel(), preset);
+                assertEquals(ParamCount.vision(c), ShapeInit.numel(VisionTransformer.expectedShapes(c)), preset);
+            }
         }
     }
 
@@ -98,8 +102,10 @@ class VisionTransformerTest extends ManagedNdTest {
 
     @Test
     void featureLayerMinusTwoIsTheOutputOfAllButTheLastBlock() {
-        VisionConfig secondLast = new VisionConfig(16, 4, 16, 2, 2, 24, "quick_gelu", 1e-5, -2);
-        VisionConfig oneLayer = new VisionConfig(16, 4, 16, 1, 2, 24, "quick_gelu", 1e-5, -1);
+        VisionConfig secondLast = VisionConfig.builder().imageSize(16).patchSize(4).width(16)
+                .layers(2).heads(2).mlpDim(24).activation("quick_gelu").featureLayer(-2).build();
+        VisionConfig oneLayer = VisionConfig.builder().imageSize(16).patchSize(4).width(16)
+                .layers(1).heads(2).mlpDim(24).activation("quick_gelu").build();
         VisionTransformer full = VisionTransformer.init(TWO_LAYERS_QUICK_GELU, m, DataType.FLOAT64);
         NDArray px = m.randomNormal(0, 1, new Shape(1, 3, 16, 16), DataType.FLOAT64);
         NDArray minusTwo = new VisionTransformer(secondLast, full.params()).forward(px).patchTokens();
@@ -125,7 +131,8 @@ class VisionTransformerTest extends ManagedNdTest {
 
     @Test
     void wholeEncoderGradientsIncludingInterpolatedPositionsMatchFiniteDifferences() {
-        VisionConfig c = new VisionConfig(8, 4, 8, 1, 2, 16, "gelu", 1e-5, -1);
+        VisionConfig c = VisionConfig.builder().imageSize(8).patchSize(4).width(8)
+                .layers(1).heads(2).mlpDim(16).build();
         VisionTransformer vit = wide(c);
         NDArray px = m.randomNormal(0, 1, new Shape(2, 3, 12, 16), DataType.FLOAT64); // 3×4 grid, trained 2×2
         NDArray r = m.randomNormal(0, 1, new Shape(2, 12, 8), DataType.FLOAT64);
@@ -212,7 +219,8 @@ class VisionTransformerTest extends ManagedNdTest {
 
     @Test
     void extraEncoderLayerIsRefused() {
-        VisionConfig twoLayers = new VisionConfig(32, 8, 32, 2, 2, 64, "gelu", 1e-5, -1);
+        VisionConfig twoLayers = VisionConfig.builder().imageSize(32).patchSize(8).width(32)
+                .layers(2).heads(2).mlpDim(64).build();
         VisionTransformer src = VisionTransformer.init(twoLayers, m, DataType.FLOAT32);
         writeHf(src.params(), Map.of(), dir.resolve("model.safetensors"));
         try (ParamStore p = new ParamStore(m, DataType.FLOAT32)) {

@@ -1,4 +1,4 @@
-package io.mm1j.vision;
+package io.mm1j.nn;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -77,5 +77,30 @@ class ResampleTest extends ManagedNdTest {
         double sum = 1.890625;
         assertArrayEquals(new double[] {0.8671875 / sum, 0.8671875 / sum, 0.2265625 / sum, -0.0703125 / sum},
                 java.util.Arrays.copyOf(w, 4), 1e-15);
+    }
+
+    @Test
+    void pilBicubicBandHoldsExactlyTheDenseMatrixRowsItCovers() {
+        for (int[] c : new int[][] {{47, 32, 0, 32}, {32, 47, 5, 30}, {640, 224, 100, 20}, {3, 17, 0, 17},
+                {1, 336, 0, 336}}) {
+            int in = c[0];
+            double[] dense = Resample.pilBicubic(in, c[1]);
+            double[] rows = java.util.Arrays.copyOfRange(dense, c[2] * in, (c[2] + c[3]) * in);
+            Resample.Band band = Resample.pilBicubicBand(in, c[1], c[2], c[3]);
+            assertArrayEquals(rows, band.toDense(), 0.0, in + "→" + c[1] + " rows " + c[2] + "+" + c[3]);
+        }
+    }
+
+    @Test
+    void aBandCostsTheFilterSupportNotTheResizedSize() {
+        // The cover-resize of a 3000×1 image to 336 px is 1,008,000 columns wide; its dense matrix would hold
+        // 3.0e9 doubles (24 GB). The band of the 336 columns the crop keeps: 4 taps each (upsampling by 336).
+        Resample.Band band = Resample.pilBicubicBand(3000, 1_008_000, 503_832, 336);
+        assertEquals(336, band.rows());
+        assertEquals(4, band.maxTaps());
+        assertEquals(1498, band.minInput()); // centres 1499.50 .. 1500.50, taps int(c - 1.5) .. int(c + 2.5)
+        assertEquals(1502, band.maxInput());
+        // Downsampling 4000 → 336 (scale 11.9): support 23.8 each side, so int(c + 24.3) - int(c - 23.3) ≤ 48 taps.
+        assertEquals(48, Resample.pilBicubicBand(4000, 336, 0, 336).maxTaps());
     }
 }

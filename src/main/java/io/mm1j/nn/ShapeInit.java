@@ -1,7 +1,6 @@
-package io.mm1j.vision;
+package io.mm1j.nn;
 
 import ai.djl.ndarray.types.Shape;
-import io.mm1j.nn.ParamStore;
 import java.util.Map;
 
 /**

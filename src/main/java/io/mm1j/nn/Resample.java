@@ -1,4 +1,4 @@
-package io.mm1j.vision;
+package io.mm1j.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -13,8 +13,12 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Why matrices: bicubic resizing, position-embedding interpolation and adaptive average pooling are all linear
  * maps that factor per axis. One {@code matMul} per axis is a batched, differentiable tensor op on any device, the
- * weights are computed (and unit-tested) in plain Java, and cropping is just dropping rows of a matrix. For the
- * sizes here (≤ 1344 px, ≤ 48 patch rows) the dense matrices cost less than decoding the image.
+ * weights are computed (and unit-tested) in plain Java, and cropping is just dropping rows of a matrix. Dense
+ * matrices are for sizes the config bounds (patch grids, pooled token grids).
+ *
+ * <p>Image resizing takes sizes from the input file, so it uses {@link Band}s instead: only the filter's support
+ * per output sample, and only the output rows that survive the crop. A dense (out, in) matrix for a 1×3000 image
+ * cover-resized to 336 px would be 1,008,000 × 3000 doubles (24 GB); its band is 336 rows of 4 taps.
  *
  * <p>Three kernels, each pinned to the reference the field uses:
  * <ul>
@@ -51,27 +55,95 @@ public final class Resample {
 
     /** PIL bicubic weights resizing {@code in} samples to {@code out}: a row-major (out, in) matrix. */
     public static double[] pilBicubic(int in, int out) {
-        double[] w = new double[out * in];
+        return pilBicubicBand(in, out, 0, out).toDense();
+    }
+
+    /**
+     * Rows {@code from .. from+count-1} of PIL's bicubic (out, in) matrix as a band: the same weights as {@link
+     * #pilBicubic}, computed in the same order, without the zeros and without the rows a crop drops.
+     */
+    public static Band pilBicubicBand(int in, int out, int from, int count) {
+        if (in < 1 || out < 1 || from < 0 || count < 0 || (long) from + count > out) {
+            throw new IllegalArgumentException("rows " + from + "+" + count + " of a " + in + " → " + out
+                    + " resize");
+        }
         double scale = (double) in / out;
         double filterScale = Math.max(scale, 1.0);
         double support = 2.0 * filterScale;
-        for (int i = 0; i < out; i++) {
-            double center = (i + 0.5) * scale;
-            int lo = Math.max(0, (int) (center - support + 0.5));
-            int hi = Math.min(in, (int) (center + support + 0.5));
+        int[] start = new int[count];
+        int[] taps = new int[count];
+        int maxTaps = 0;
+        for (int r = 0; r < count; r++) {
+            double center = (from + r + 0.5) * scale;
+            start[r] = Math.max(0, (int) (center - support + 0.5));
+            taps[r] = Math.max(0, Math.min(in, (int) (center + support + 0.5)) - start[r]);
+            maxTaps = Math.max(maxTaps, taps[r]);
+        }
+        double[] w = new double[count * maxTaps];
+        for (int r = 0; r < count; r++) {
+            double center = (from + r + 0.5) * scale;
             double sum = 0;
-            for (int x = lo; x < hi; x++) {
-                double k = cubic((x - center + 0.5) / filterScale, -0.5);
-                w[i * in + x] = k;
+            for (int t = 0; t < taps[r]; t++) {
+                double k = cubic((start[r] + t - center + 0.5) / filterScale, -0.5);
+                w[r * maxTaps + t] = k;
                 sum += k;
             }
             if (sum != 0) {
-                for (int x = lo; x < hi; x++) {
-                    w[i * in + x] /= sum;
+                for (int t = 0; t < taps[r]; t++) {
+                    w[r * maxTaps + t] /= sum;
                 }
             }
         }
-        return w;
+        return new Band(in, start, taps, w, maxTaps);
+    }
+
+    /**
+     * A banded (rows, in) resampling matrix: output row r is {@code Σ_t weight(r, t) · input[start[r] + t]} for
+     * {@code t < taps[r]}; every other entry of the row is zero.
+     *
+     * @param in      input samples (columns of the dense matrix)
+     * @param start   first input sample of each row
+     * @param taps    non-zero entries of each row ({@code ≤ maxTaps})
+     * @param weights row-major (rows, maxTaps)
+     * @param maxTaps the row stride of {@code weights}
+     */
+    public record Band(int in, int[] start, int[] taps, double[] weights, int maxTaps) {
+        public int rows() {
+            return start.length;
+        }
+
+        public double weight(int row, int tap) {
+            return weights[row * maxTaps + tap];
+        }
+
+        /** First input sample any row reads. */
+        public int minInput() {
+            int m = in;
+            for (int r = 0; r < rows(); r++) {
+                m = Math.min(m, start[r]);
+            }
+            return Math.min(m, maxInput());
+        }
+
+        /** One past the last input sample any row reads. */
+        public int maxInput() {
+            int m = 0;
+            for (int r = 0; r < rows(); r++) {
+                m = Math.max(m, start[r] + taps[r]);
+            }
+            return m;
+        }
+
+        /** The dense row-major (rows, in) matrix (for small sizes and tests). */
+        public double[] toDense() {
+            double[] d = new double[Math.multiplyExact(rows(), in)];
+            for (int r = 0; r < rows(); r++) {
+                for (int t = 0; t < taps[r]; t++) {
+                    d[r * in + start[r] + t] = weight(r, t);
+                }
+            }
+            return d;
+        }
     }
 
     /** torch bicubic (align_corners=False) weights: a row-major (out, in) matrix; the identity when in == out. */
@@ -101,13 +173,6 @@ public final class Resample {
             }
         }
         return w;
-    }
-
-    /** Rows {@code from .. from+count-1} of a row-major (out, in) matrix (a crop after the resize). */
-    public static double[] rows(double[] w, int in, int from, int count) {
-        double[] r = new double[count * in];
-        System.arraycopy(w, from * in, r, 0, count * in);
-        return r;
     }
 
     /** A (rows, cols) NDArray of {@code w} in {@code dtype}. */

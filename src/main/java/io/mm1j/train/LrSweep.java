@@ -1,0 +1,323 @@
+package io.mm1j.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mm1j.Mm1Exception;
+import io.mm1j.config.Mm1Config;
+import io.mm1j.config.ParamCount;
+import io.mm1j.data.SynthWriter;
+import io.mm1j.io.OutputDir;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * {@code mm1 lr-sweep}: MM1's peak-LR scaling law (MM1 §3.3, MM1_SPEC.md §2) re-measured on small text-only Llamas.
+ * For each model size, short {@link Pretrainer} runs over a grid of peak LRs (neighbours √2 apart) and seeds; the
+ * best LR of a size is the vertex of a parabola of final validation loss in ln(LR) around the grid minimum
+ * ({@link LogLinearFit#bestLr}); {@code ln η = a·ln N + b} is fitted through the sizes' optima (N = non-embedding
+ * parameters), and a held-out size checks the fitted law's prediction.
+ *
+ * <p>Without {@code lrs}, each size's grid is adaptive: five half-powers of two centred on a guess (MM1's law for
+ * the first size, then the previous optimum scaled by MM1's slope, then the fitted law for the held-out size),
+ * extended one step at a time while the minimum sits on an end of the grid. All runs share one byte-level
+ * tokenizer and one text file; sub-runs with a complete {@code summary.json} are reused, so an interrupted sweep
+ * continues where it stopped.
+ */
+public final class LrSweep {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LrSweep.class);
+
+    /** Grid steps on either side of the minimum that the parabola is fitted through. */
+    static final int FIT_HALF_WIDTH = 2;
+    /** How many times an adaptive grid may grow at an end before the sweep reports the minimum as unbracketed. */
+    static final int MAX_EXTENSIONS = 4;
+    /** The held-out check: the measured best LR within this factor of the prediction. */
+    public static final double TOLERANCE = 1.5;
+
+    /** A text-only Llama of {@code layers} blocks and width {@code hidden} (head size 16, SwiGLU width ≈ 8/3·d). */
+    public record Size(int layers, int hidden) {
+        public Size {
+            if (layers < 1 || hidden < 16 || hidden % 16 != 0) {
+                throw new Mm1Exception("model size " + layers + "x" + hidden + ": need >= 1 layer and a width that "
+                        + "is a multiple of 16");
+            }
+        }
+
+        /** "64" (2 layers) or "4x128" (layers × width). */
+        public static Size parse(String s) {
+            String t = s.trim().toLowerCase(Locale.ROOT);
+            try {
+                int x = t.indexOf('x');
+                return x < 0 ? new Size(2, Integer.parseInt(t))
+                        : new Size(Integer.parseInt(t.substring(0, x)), Integer.parseInt(t.substring(x + 1)));
+            } catch (NumberFormatException e) {
+                throw new Mm1Exception("model size '" + s + "': expected WIDTH or LAYERSxWIDTH, e.g. 64 or 4x128");
+            }
+        }
+
+        public String name() {
+            return layers + "x" + hidden;
+        }
+
+        int heads() {
+            return hidden / 16;
+        }
+
+        /** Llama's 8/3·d rounded up to a multiple of 16. */
+        int intermediate() {
+            return (int) Math.ceil(8.0 * hidden / 3 / 16) * 16;
+        }
+
+        List<String> sets() {
+            return List.of("model.llm.hidden_size=" + hidden, "model.llm.num_hidden_layers=" + layers,
+                    "model.llm.num_attention_heads=" + heads(), "model.llm.num_key_value_heads=" + heads(),
+                    "model.llm.intermediate_size=" + intermediate());
+        }
+    }
+
+    /**
+     * @param lrs       the LR grid for every size (sorted, neighbours at most √2 apart), or null for adaptive grids
+     * @param text      a plain-text corpus, or null for the synthetic world's text (written once into the sweep)
+     * @param extraSets {@code --set} overrides applied to every sub-run (after the sweep's own)
+     */
+    public record Options(Path out, List<Size> sizes, Size heldOut, List<Double> lrs, int steps, int seeds,
+                          int batchSize, int seqLen, Path text, List<String> extraSets) {
+        public Options {
+            if (sizes.size() < 2) {
+                throw new Mm1Exception("--sizes: a law needs at least two model sizes");
+            }
+            if (steps < 1 || seeds < 1) {
+                throw new Mm1Exception("--steps and --seeds must be >= 1");
+            }
+            if (lrs != null) {
+                checkGrid(lrs);
+            }
+        }
+    }
+
+    /** One sub-run's outcome. */
+    public record Point(double lr, int seed, double valLoss, double seconds) {}
+
+    /** One size: its non-embedding N, every point, and the best LR. */
+    public record SizeResult(Size size, long nonEmbedding, List<Point> points, LogLinearFit.Minimum best) {}
+
+    /** The sweep: fitted sizes, the law through them, and the held-out check (null when no held-out size). */
+    public record Result(List<SizeResult> fitted, LogLinearFit.Line law, SizeResult heldOut, double predictedLr,
+                         double seconds) {
+        /** measured / predicted best LR of the held-out size. */
+        public double heldOutRatio() {
+            return heldOut == null ? Double.NaN : heldOut.best().lr() / predictedLr;
+        }
+
+        public boolean heldOutWithinTolerance() {
+            double r = heldOutRatio();
+            return r <= TOLERANCE && r >= 1 / TOLERANCE;
+        }
+    }
+
+    /** What the CLI shows: one line per finished sub-run. */
+    public interface Listener {
+        void subRun(String name, Point p, boolean reused);
+    }
+
+    private LrSweep() {}
+
+    /** Neighbouring grid LRs at most √2 apart (MM1's own grid spacing), positive and increasing. */
+    static void checkGrid(List<Double> lrs) {
+        if (lrs.isEmpty()) {
+            throw new Mm1Exception("--lrs: empty");
+        }
+        for (int i = 0; i < lrs.size(); i++) {
+            if (!(lrs.get(i) > 0)) {
+                throw new Mm1Exception("--lrs: " + lrs.get(i) + " is not > 0");
+            }
+            if (i > 0 && !(lrs.get(i) > lrs.get(i - 1))) {
+                throw new Mm1Exception("--lrs must be increasing");
+            }
+            if (i > 0 && lrs.get(i) / lrs.get(i - 1) > Math.sqrt(2) * 1.001) { // 0.1% slack for typed, rounded values
+                throw new Mm1Exception(String.format(Locale.ROOT, "--lrs: %g and %g are more than √2 apart; MM1's "
+                        + "sweep needs neighbours at most √2 apart", lrs.get(i - 1), lrs.get(i)));
+            }
+        }
+    }
+
+    public static Result run(Options o, Listener listener) {
+        long t0 = System.nanoTime();
+        Path out = o.out().toAbsolutePath().normalize();
+        Path text = o.text() != null ? o.text().toAbsolutePath().normalize() : syntheticText(out.resolve("data"));
+        if (!Files.isRegularFile(text)) {
+            throw new Mm1Exception("--text " + text + ": file not found");
+        }
+        List<SizeResult> fitted = new ArrayList<>();
+        double guess = Double.NaN;
+        long prevN = 0;
+        for (Size s : o.sizes()) {
+            long n = nonEmbedding(o, s, text);
+            double g = fitted.isEmpty() ? LrLaw.MM1.peakLr(n)
+                    : guess * Math.pow((double) n / prevN, LrLaw.MM1.slope());
+            SizeResult r = sweepSize(o, s, n, g, text, out, listener);
+            fitted.add(r);
+            guess = r.best().lr();
+            prevN = n;
+        }
+        double[] lnN = fitted.stream().mapToDouble(r -> Math.log(r.nonEmbedding())).toArray();
+        double[] lnLr = fitted.stream().mapToDouble(r -> Math.log(r.best().lr())).toArray();
+        LogLinearFit.Line law = LogLinearFit.line(lnN, lnLr);
+        SizeResult held = null;
+        double predicted = Double.NaN;
+        if (o.heldOut() != null) {
+            long n = nonEmbedding(o, o.heldOut(), text);
+            predicted = Math.exp(law.at(Math.log(n)));
+            held = sweepSize(o, o.heldOut(), n, predicted, text, out, listener);
+        }
+        Result r = new Result(fitted, law, held, predicted, (System.nanoTime() - t0) / 1e9);
+        LrSweepReport.write(out, o, r);
+        return r;
+    }
+
+    private static SizeResult sweepSize(Options o, Size s, long n, double guess, Path text, Path out,
+                                        Listener listener) {
+        List<Point> points = new ArrayList<>();
+        if (o.lrs() != null) {
+            for (double lr : o.lrs()) {
+                runLr(o, s, lr, text, out, points, listener);
+            }
+        } else {
+            // half-powers of two: LR = 2^(k/2), neighbours √2 apart
+            int k0 = (int) Math.round(2 * Math.log(guess) / Math.log(2));
+            TreeSet<Integer> ks = new TreeSet<>();
+            for (int k = k0 - 2; k <= k0 + 2; k++) {
+                ks.add(k);
+                runLr(o, s, halfPower(k), text, out, points, listener);
+            }
+            for (int e = 0; e < MAX_EXTENSIONS; e++) {
+                LogLinearFit.Minimum m = best(points);
+                int kBest = (int) Math.round(2 * Math.log(m.gridBest()) / Math.log(2));
+                int next = kBest == ks.first() ? ks.first() - 1 : kBest == ks.last() ? ks.last() + 1 : Integer.MIN_VALUE;
+                if (next == Integer.MIN_VALUE) {
+                    break;
+                }
+                ks.add(next);
+                runLr(o, s, halfPower(next), text, out, points, listener);
+            }
+        }
+        LogLinearFit.Minimum m = best(points);
+        if (!m.bracketed()) {
+            LOG.warn("{}: the lowest loss is at an end of the LR grid ({}); the optimum may lie outside it", s.name(),
+                    m.gridBest());
+        }
+        return new SizeResult(s, n, points, m);
+    }
+
+    static double halfPower(int k) {
+        return Math.pow(2, k / 2.0);
+    }
+
+    private static LogLinearFit.Minimum best(List<Point> points) {
+        return LogLinearFit.bestLr(points.stream().mapToDouble(Point::lr).toArray(),
+                points.stream().mapToDouble(Point::valLoss).toArray(), FIT_HALF_WIDTH);
+    }
+
+    private static void runLr(Options o, Size s, double lr, Path text, Path out, List<Point> points,
+                              Listener listener) {
+        for (int seed = 0; seed < o.seeds(); seed++) {
+            String name = String.format(Locale.ROOT, "%s_lr%.3e_s%d", s.name(), lr, seed);
+            Path dir = out.resolve("runs").resolve(name);
+            Point reused = reuse(dir, lr, seed);
+            if (reused != null) {
+                points.add(reused);
+                listener.subRun(name, reused, true);
+                continue;
+            }
+            RunConfig rc = config(o, s, lr, seed, text);
+            Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, null, 0), QUIET);
+            Point p = new Point(lr, seed, r.summary().path("finalValLoss").asDouble(Double.NaN),
+                    r.summary().path("wallSeconds").asDouble());
+            points.add(p);
+            listener.subRun(name, p, false);
+        }
+    }
+
+    /** A complete earlier sub-run with the same LR and seed, or null. */
+    private static Point reuse(Path dir, double lr, int seed) {
+        Path summary = dir.resolve("summary.json");
+        if (!Files.isRegularFile(summary)) {
+            return null;
+        }
+        try {
+            JsonNode n = RunConfig.JSON.readTree(summary.toFile());
+            if (!n.path("complete").asBoolean()) {
+                return null;
+            }
+            double v = n.path("finalValLoss").isNumber() ? n.path("finalValLoss").asDouble() : Double.NaN;
+            return new Point(lr, seed, v, n.path("wallSeconds").asDouble());
+        } catch (IOException e) {
+            return null; // unreadable: run it again
+        }
+    }
+
+    /** The sub-run's config: a text-only byte-level Llama of size {@code s} on {@code text}, one eval at the end. */
+    static RunConfig config(Options o, Size s, double lr, int seed, Path text) {
+        Map<String, String> shorthand = new LinkedHashMap<>();
+        shorthand.put("train.steps", Integer.toString(o.steps()));
+        shorthand.put("train.seed", Integer.toString(seed));
+        List<String> sets = new ArrayList<>(List.of("model.vision=false", "model.connector=false",
+                "model.moe=false", "tokenizer=bytes",
+                "data.sources=[{\"name\":\"text\",\"format\":\"text\",\"path\":" + RunConfig.JSON.getNodeFactory()
+                        .textNode(text.toString()) + "}]",
+                "data.seq_len=" + o.seqLen(), "data.workers=1",
+                "optim.lr=" + lr, "optim.warmup_steps=" + Math.max(1, o.steps() / 10),
+                "train.batch_size=" + o.batchSize(), "train.eval_interval=" + o.steps(),
+                "train.checkpoint_interval=0", "train.keep_checkpoints=1",
+                "train.log_interval=" + Math.max(1, o.steps() / 10)));
+        sets.addAll(s.sets());
+        sets.addAll(o.extraSets());
+        return RunConfig.resolve(null, shorthand, sets);
+    }
+
+    /** Non-embedding parameters of a size as the sub-runs build it (the byte tokenizer's vocabulary). */
+    static long nonEmbedding(Options o, Size s, Path text) {
+        Mm1Config c = RunModels.build(config(o, s, 1e-3, 0, text), 256 + io.mm1j.tokenizer.SpecialTokens.COUNT,
+                s.name());
+        return ParamCount.llm(c.llm()).nonEmbedding();
+    }
+
+    /** The synthetic world's training text, written once into {@code dataDir}. */
+    private static Path syntheticText(Path dataDir) {
+        Path file = dataDir.resolve("text/train.txt");
+        if (!Files.isRegularFile(file)) {
+            try (OutputDir d = OutputDir.create(dataDir, true, "sweep data")) {
+                SynthWriter.write(d.staging(), 2000, 16, 0);
+                d.commit();
+            }
+        }
+        return file;
+    }
+
+    private static final Pretrainer.Progress QUIET = new Pretrainer.Progress() {
+        @Override
+        public void start(long fromStep, long totalSteps, String description) {
+            LOG.debug("{}", description);
+        }
+
+        @Override
+        public void step(long step, Map<String, Double> metrics) {
+            // one line per sub-run is shown by the listener
+        }
+
+        @Override
+        public void eval(long step, Map<String, Double> metrics) {
+            // the final validation loss is read from the summary
+        }
+
+        @Override
+        public void finish() {
+            // nothing to close
+        }
+    };
+}

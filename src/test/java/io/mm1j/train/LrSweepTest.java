@@ -1,0 +1,92 @@
+package io.mm1j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mm1j.Mm1Exception;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LrSweepTest {
+    @TempDir
+    Path tmp;
+
+    private Path corpus() throws Exception {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; sb.length() < 40_000; i++) {
+            sb.append("the ").append(i % 7 == 0 ? "red" : "blue").append(" square is left of the circle number ")
+                    .append(i % 13).append(".\n\n");
+        }
+        Path f = tmp.resolve("corpus.txt");
+        Files.writeString(f, sb);
+        return f;
+    }
+
+    @Test
+    void tinySweepFitsTheLawThroughEachSizesBestLrAndReusesFinishedRuns() throws Exception {
+        Path out = tmp.resolve("sweep");
+        LrSweep.Options o = new LrSweep.Options(out, List.of(LrSweep.Size.parse("1x16"), LrSweep.Size.parse("1x32")),
+                LrSweep.Size.parse("1x48"), List.of(1e-3, 1.4e-3, 1.96e-3), 3, 1, 2, 32, corpus(), List.of());
+        List<Boolean> reused = new ArrayList<>();
+        LrSweep.Result r = LrSweep.run(o, (name, p, again) -> reused.add(again));
+        assertEquals(9, reused.size(), "2 fitted sizes + 1 held out, × 3 LRs × 1 seed");
+        assertTrue(reused.stream().noneMatch(b -> b));
+        assertTrue(r.fitted().get(0).nonEmbedding() < r.fitted().get(1).nonEmbedding());
+        for (LrSweep.SizeResult s : r.fitted()) {
+            assertEquals(3, s.points().size());
+            s.points().forEach(p -> assertTrue(Double.isFinite(p.valLoss()) && p.valLoss() > 0, "loss " + p));
+            assertTrue(s.best().lr() >= 1e-3 && s.best().lr() <= 1.96e-3, "best LR within the grid: " + s.best());
+        }
+        // the law is the least-squares line through (ln N, ln best LR) of the fitted sizes (two points: exact)
+        double x0 = Math.log(r.fitted().get(0).nonEmbedding());
+        double x1 = Math.log(r.fitted().get(1).nonEmbedding());
+        double y0 = Math.log(r.fitted().get(0).best().lr());
+        double y1 = Math.log(r.fitted().get(1).best().lr());
+        assertEquals((y1 - y0) / (x1 - x0), r.law().slope(), 1e-9);
+        assertEquals(y0 - r.law().slope() * x0, r.law().intercept(), 1e-9);
+        assertEquals(Math.exp(r.law().at(Math.log(r.heldOut().nonEmbedding()))), r.predictedLr(), 1e-15);
+
+        JsonNode sweep = RunConfig.JSON.readTree(out.resolve("sweep.json").toFile());
+        assertEquals(2, sweep.get("sizes").size());
+        assertEquals(r.law().slope(), sweep.at("/law/a").asDouble(), 1e-12);
+        assertEquals(-0.4214, sweep.at("/law/mm1A").asDouble(), 0);
+        assertEquals(r.heldOutWithinTolerance(), sweep.at("/heldOut/withinTolerance").asBoolean());
+        assertTrue(Files.readString(out.resolve("report.md")).contains("Held-out 1x48"));
+        assertTrue(Files.size(out.resolve("loss-vs-lr.png")) > 1000);
+        assertTrue(Files.size(out.resolve("lr-law.png")) > 1000);
+        assertTrue(Files.isRegularFile(out.resolve("runs/1x16_lr1.000e-03_s0/summary.json")));
+
+        reused.clear();
+        LrSweep.Result again = LrSweep.run(o, (name, p, b) -> reused.add(b));
+        assertEquals(9, reused.size());
+        assertTrue(reused.stream().allMatch(b -> b), "a second sweep reuses every finished sub-run");
+        assertEquals(r.law().slope(), again.law().slope(), 0);
+    }
+
+    @Test
+    void gridWithNeighboursMoreThanRootTwoApartIsRefused() {
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> LrSweep.checkGrid(List.of(1e-3, 1.5e-3)));
+        assertTrue(e.getMessage().contains("√2"), e.getMessage());
+        LrSweep.checkGrid(List.of(1e-3, 1.414e-3, 2e-3));
+    }
+
+    @Test
+    void sizesParseAsWidthOrLayersByWidth() {
+        assertEquals(new LrSweep.Size(2, 64), LrSweep.Size.parse("64"));
+        assertEquals(new LrSweep.Size(4, 128), LrSweep.Size.parse("4x128"));
+        assertEquals(176, new LrSweep.Size(2, 64).intermediate(), "8/3·64 = 170.7 → 176");
+        assertThrows(Mm1Exception.class, () -> LrSweep.Size.parse("40"));
+    }
+
+    @Test
+    void adaptiveGridPointsAreHalfPowersOfTwo() {
+        assertEquals(Math.sqrt(2), LrSweep.halfPower(-13) / LrSweep.halfPower(-14), 1e-12);
+        assertEquals(0.25, LrSweep.halfPower(-4), 0);
+    }
+}
