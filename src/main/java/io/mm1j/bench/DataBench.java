@@ -82,7 +82,7 @@ public final class DataBench {
             o.put("tokensPerSecond", (double) batches * batch * seq / sec);
             o.put("trainedTokensPerSecond", trained / sec);
             o.put("imagesPerSecond", imagesSeen / sec);
-            return o;
+            return PeakRss.addTo(o);
         }
     }
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
+import io.mm1j.nn.MemoryProbe;
 import io.mm1j.mllm.Generator;
 import io.mm1j.mllm.Sampler;
 import java.util.Set;
@@ -58,7 +59,8 @@ public final class DecodeBench {
         o.put("djlMsPerToken", 1000.0 * djl / producedDjl[0]);
         o.put("batch", 1);
         o.put("dtype", "float32");
-        return o;
+        o.put("ndArrayBytes", MemoryProbe.liveBytes(decoder.params().manager())); // the DJL copy of the weights
+        return PeakRss.addTo(o);
     }
 
     public static Decoder randomModel(LlmConfig c, NDManager root) {

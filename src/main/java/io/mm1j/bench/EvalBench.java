@@ -68,7 +68,7 @@ public final class EvalBench {
         o.put("cider", cider);
         o.put("cpus", Runtime.getRuntime().availableProcessors());
         o.put("java", System.getProperty("java.version"));
-        return o;
+        return PeakRss.addTo(o);
     }
 
     static String caption(Random rnd) {

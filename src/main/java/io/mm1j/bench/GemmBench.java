@@ -38,6 +38,6 @@ public final class GemmBench {
         o.put("reps", reps);
         o.put("dtype", "float32");
         o.put("gflops", g);
-        return o;
+        return PeakRss.addTo(o);
     }
 }

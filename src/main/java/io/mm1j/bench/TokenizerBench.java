@@ -54,7 +54,7 @@ public final class TokenizerBench {
         o.put("seconds", sec);
         o.put("mergeSeconds", r.seconds());
         o.put("megabytesPerSecond", mb / sec);
-        return o;
+        return PeakRss.addTo(o);
     }
 
     /**

@@ -1,16 +1,21 @@
 package io.mm1j.bench;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.config.MemoryModel;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.config.ParamCount;
 import io.mm1j.llm.Decoder;
+import io.mm1j.nn.MemoryProbe;
 import io.mm1j.train.AdamW;
-import io.mm1j.train.LmStep;
+import io.mm1j.train.ActivationCheckpointing;
+import io.mm1j.train.Losses;
 
 /**
  * One LLM training step (forward + backward + global-norm clip + AdamW) on random tokens; reports tokens/s,
@@ -22,25 +27,51 @@ import io.mm1j.train.LmStep;
 public final class TrainStepBench {
     private TrainStepBench() {}
 
+    /** One recorded forward + backward of CE (+ MoE auxiliary loss), as {@code LmStep} does; returns the CE. */
+    private static double plainGradients(Decoder d, NDArray in, NDArray target) {
+        try (NDScope scope = new NDScope(); GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            Decoder.Output out = d.forward(in);
+            NDArray ce = Losses.crossEntropy(out.logits(), target, null);
+            gc.backward(out.auxLoss() == null ? ce : ce.add(out.auxLoss()));
+            scope.suppressNotUsedWarning();
+            return ce.toType(DataType.FLOAT64, false).getDouble();
+        }
+    }
+
     public static ObjectNode run(NDManager root, LlmConfig c, String preset, int batch, int seq, int steps) {
+        return run(root, c, preset, batch, seq, steps, false);
+    }
+
+    /**
+     * @param checkpointing compute gradients with {@link ActivationCheckpointing} instead of one recorded
+     *                      forward + backward
+     */
+    public static ObjectNode run(NDManager root, LlmConfig c, String preset, int batch, int seq, int steps,
+                                 boolean checkpointing) {
         double gemm = GemmBench.gflops(root, 2048, 5);
         Decoder d = Decoder.init(c, root, DataType.FLOAT32);
         d.params().enableGradients();
         double[] times = new double[steps];
         double lastLoss = 0;
+        long ndBytes;
         try (AdamW opt = AdamW.standard(d.params())) {
             for (int s = -2; s < steps; s++) { // two warm-up steps
                 long t0 = System.nanoTime();
                 try (NDScope scope = new NDScope()) {
                     NDArray tokens = root.randomInteger(0, c.vocabSize(), new Shape(batch, seq + 1), DataType.INT64);
-                    lastLoss = LmStep.run(d, opt, tokens.get(":, :-1"), tokens.get(":, 1:"), null, 1e-4, 0.1, 1.0)
-                            .loss();
+                    NDArray in = tokens.get(":, :-1");
+                    NDArray target = tokens.get(":, 1:");
+                    lastLoss = checkpointing ? ActivationCheckpointing.lmGradients(d, in, null, target, null).loss()
+                            : plainGradients(d, in, target);
+                    opt.clipGlobalNorm(1.0);
+                    opt.step(1e-4, 0.1);
                     scope.suppressNotUsedWarning();
                 }
                 if (s >= 0) {
                     times[s] = (System.nanoTime() - t0) / 1e9;
                 }
             }
+            ndBytes = MemoryProbe.liveBytes(root); // weights, gradients and AdamW moments between steps
         } finally {
             d.close();
         }
@@ -62,6 +93,13 @@ public final class TrainStepBench {
         o.put("gemmGflops", gemm);
         o.put("mfu", gflops / gemm);
         o.put("loss", lastLoss);
-        return o;
+        o.put("activationCheckpointing", checkpointing);
+        o.put("layers", c.numLayers());
+        // MemoryModel's prediction for this run, to set beside the measured peakRssBytes
+        MemoryModel.Estimate est = MemoryModel.training(c, pc.total(), batch, seq, 4, checkpointing);
+        o.put("predictedActivationBytes", est.activations());
+        o.put("predictedPeakRssBytes", est.peak());
+        o.put("ndArrayBytes", ndBytes);
+        return PeakRss.addTo(o);
     }
 }

@@ -13,6 +13,7 @@ import io.mm1j.config.VisionConfig;
 import io.mm1j.connector.ConnectorParams;
 import io.mm1j.connector.Connectors;
 import io.mm1j.connector.VlConnector;
+import io.mm1j.nn.MemoryProbe;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
 import io.mm1j.vision.VisionTransformer;
@@ -30,7 +31,12 @@ public final class VisionBench {
     private VisionBench() {}
 
     public static double encoderFlopsPerImage(VisionConfig v) {
-        double p = v.numPatches();
+        return encoderFlopsPerImage(v, v.numPatches());
+    }
+
+    /** Encoder FLOPs per image of {@code patches} patch tokens (a non-native resolution). */
+    public static double encoderFlopsPerImage(VisionConfig v, int patches) {
+        double p = patches;
         double t = p + 1;
         double d = v.width();
         double block = 2 * t * 4 * d * d + 4 * t * t * d + 4 * t * d * v.mlpDim();
@@ -39,22 +45,40 @@ public final class VisionBench {
     }
 
     public static ObjectNode run(NDManager root, Mm1Config cfg, String preset, int batch, int reps) {
+        return run(root, cfg, preset, batch, reps, 0, 2);
+    }
+
+    /**
+     * @param imageSize input side in pixels (a multiple of the patch size; the position embeddings are
+     *                  interpolated, as for MM1's 672 px high-resolution tiles), or 0 for the preset's resolution
+     * @param warmup    untimed forwards first (0 for a memory-only run: the peak is reached by the first forward)
+     */
+    public static ObjectNode run(NDManager root, Mm1Config cfg, String preset, int batch, int reps, int imageSize,
+                                 int warmup) {
         if (!cfg.isMultimodal()) {
             throw new Mm1Exception("preset " + preset + " has no vision encoder");
         }
-        if (batch < 1 || reps < 1) {
-            throw new Mm1Exception("--batch and --reps must be positive");
+        if (batch < 1 || reps < 1 || warmup < 0) {
+            throw new Mm1Exception("--batch and --reps must be positive and --warmup not negative");
         }
         VisionConfig v = cfg.vision();
+        int size = imageSize == 0 ? v.imageSize() : imageSize;
+        if (size < 0 || size % v.patchSize() != 0) {
+            throw new Mm1Exception("--image-size must be a positive multiple of the patch size " + v.patchSize()
+                    + ", got " + imageSize);
+        }
+        int patches = (size / v.patchSize()) * (size / v.patchSize());
         ConnectorConfig c = cfg.connector();
         int llm = cfg.llm().hiddenSize();
         double gemm = GemmBench.gflops(root, 2048, 5);
         double[] secs = new double[reps];
-        try (ParamStore p = new ParamStore(root, DataType.FLOAT32)) {
+        long peakNd;
+        try (ParamStore p = new ParamStore(root, DataType.FLOAT32);
+             MemoryProbe probe = new MemoryProbe(root)) {
             VisionTransformer vit = VisionTransformer.init(v, p);
             VlConnector connector = Connectors.init(c, v, llm, p);
-            NDArray pixels = p.manager().randomNormal(new Shape(batch, 3, v.imageSize(), v.imageSize()));
-            for (int r = -2; r < reps; r++) { // two warm-up passes
+            NDArray pixels = p.manager().randomNormal(new Shape(batch, 3, size, size));
+            for (int r = -warmup; r < reps; r++) {
                 long t0 = System.nanoTime();
                 try (NDScope scope = new NDScope()) {
                     NDArray tokens = connector.forward(vit.forward(pixels).patchTokens()); // (B, k, D)
@@ -65,18 +89,20 @@ public final class VisionBench {
                     secs[r] = (System.nanoTime() - t0) / 1e9;
                 }
             }
+            peakNd = probe.peakBytes();
         }
         Arrays.sort(secs);
         double sec = secs[reps / 2];
-        double flops = encoderFlopsPerImage(v) + ConnectorParams.flopsPerImage(c, v, llm, v.numPatches());
+        double flops = encoderFlopsPerImage(v, patches) + ConnectorParams.flopsPerImage(c, v, llm, patches);
         double gflops = flops * batch / sec / 1e9;
         ObjectNode o = Bench.report("vision");
         o.put("preset", preset);
-        o.put("imageSize", v.imageSize());
-        o.put("patches", v.numPatches());
+        o.put("imageSize", size);
+        o.put("patches", patches);
         o.put("connector", c.type().json());
         o.put("imageTokens", c.imageTokens());
         o.put("batch", batch);
+        o.put("warmup", warmup);
         o.put("paramsVision", ParamCount.vision(v));
         o.put("paramsConnector", ParamCount.connector(c, v, llm));
         o.put("gflopPerImage", flops / 1e9);
@@ -85,6 +111,8 @@ public final class VisionBench {
         o.put("gflops", gflops);
         o.put("gemmGflops", gemm);
         o.put("mfu", gflops / gemm);
-        return o;
+        // NDArray bytes alive at the fullest moment of a forward (weights included), sampled at every block end
+        o.put("peakNdArrayBytes", peakNd);
+        return PeakRss.addTo(o);
     }
 }

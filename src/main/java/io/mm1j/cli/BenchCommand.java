@@ -109,13 +109,27 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--steps", defaultValue = "5", description = "Timed steps (median reported).")
         int steps;
 
+        @Option(names = "--activation-checkpointing", description = "Recompute each layer in the backward "
+                + "(train.ActivationCheckpointing) instead of keeping every activation.")
+        boolean checkpointing;
+
+        @Option(names = "--layers", defaultValue = "0", description = "Override the preset's LLM depth (e.g. to "
+                + "measure a large preset's layers on a small machine; default: the preset's).")
+        int layers;
+
         @Override
         ObjectNode run(NDManager root) {
-            LlmConfig c = Presets.load(preset).llm();
+            LlmConfig p = Presets.load(preset).llm();
+            if (layers < 0) {
+                throw new Mm1Exception("--layers must be positive, got " + layers);
+            }
+            LlmConfig c = layers == 0 ? p : new LlmConfig(p.vocabSize(), p.hiddenSize(), p.intermediateSize(), layers,
+                    p.numHeads(), p.numKvHeads(), p.headDim(), p.maxPositions(), p.rmsNormEps(), p.ropeTheta(),
+                    p.tieEmbeddings(), p.bosTokenId(), p.eosTokenId(), p.moe(), p.extraEosTokenIds());
             if (seq > c.maxPositions()) {
                 throw new Mm1Exception("--seq " + seq + " exceeds the preset's maxPositions " + c.maxPositions());
             }
-            return TrainStepBench.run(root, c, preset, batch, seq, steps);
+            return TrainStepBench.run(root, c, preset, batch, seq, steps, checkpointing);
         }
     }
 

@@ -21,8 +21,16 @@ public final class BenchVisionCommand extends BenchTask.OnDevice {
             + "${DEFAULT-VALUE}).")
     int reps;
 
+    @Option(names = "--image-size", defaultValue = "0", description = "Input side in pixels, a multiple of the "
+            + "patch size (e.g. 672 for MM1's high-resolution tiles; default: the preset's).")
+    int imageSize;
+
+    @Option(names = "--warmup", defaultValue = "2", description = "Untimed forwards first (default "
+            + "${DEFAULT-VALUE}; 0 for a memory-only run).")
+    int warmup;
+
     @Override
     ObjectNode run(NDManager root) {
-        return VisionBench.run(root, Presets.load(preset), preset, batch, reps);
+        return VisionBench.run(root, Presets.load(preset), preset, batch, reps, imageSize, warmup);
     }
 }

@@ -1,6 +1,8 @@
 package io.mm1j.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mm1j.config.MemoryModel;
 import io.mm1j.config.Mm1Config;
 import io.mm1j.config.ParamCount;
 import io.mm1j.config.Presets;
@@ -26,6 +28,18 @@ public final class InfoCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON.")
     boolean json;
 
+    @Option(names = "--batch", defaultValue = "8", description = "Sequences per training step for the memory "
+            + "model (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--seq", defaultValue = "0", description = "Tokens per sequence for the memory model "
+            + "(default: the LLM's maxPositions).")
+    int seq;
+
+    @Option(names = "--activation-checkpointing", description = "Predict training memory with activation "
+            + "checkpointing per layer.")
+    boolean checkpointing;
+
     /** Picocli completion candidates. */
     static final class PresetNames extends java.util.ArrayList<String> {
         PresetNames() {
@@ -37,6 +51,20 @@ public final class InfoCommand implements Callable<Integer> {
     public Integer call() {
         Mm1Config cfg = config != null ? Presets.read(config) : Presets.load(preset == null ? "mini" : preset);
         ObjectNode out = describe(cfg);
+        int t = seq == 0 ? cfg.llm().maxPositions() : seq;
+        ObjectNode train = ((ObjectNode) out.get("memory")).putObject("trainingStep");
+        MemoryModel.Estimate e = MemoryModel.training(cfg.llm(), out.get("params").get("total").asLong(), batch, t, 4,
+                checkpointing);
+        train.put("batch", batch);
+        train.put("seq", t);
+        train.put("activationCheckpointing", checkpointing);
+        train.put("weightsBytes", e.weights());
+        train.put("gradientsBytes", e.gradients());
+        train.put("adamMomentsBytes", e.adamMoments());
+        train.put("activationsBytes", e.activations());
+        train.put("optimizerTemporariesBytes", e.optimizerTemporaries());
+        train.put("runtimeBytes", e.runtime());
+        train.put("peakBytes", e.peak());
         if (json) {
             System.out.println(Presets.toJson(out));
         } else {
@@ -81,8 +109,21 @@ public final class InfoCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "  %-14s %16s  (%s)%n", f.getKey(),
                         String.format(Locale.ROOT, "%,d", f.getValue().asLong()), human(f.getValue().asLong())));
         System.out.println("memory:");
-        out.get("memory").fields().forEachRemaining(f ->
-                System.out.printf(Locale.ROOT, "  %-20s %10s%n", f.getKey(), bytes(f.getValue().asLong())));
+        out.get("memory").fields().forEachRemaining(f -> {
+            if (f.getValue().isObject()) {
+                return;
+            }
+            System.out.printf(Locale.ROOT, "  %-20s %10s%n", f.getKey(), bytes(f.getValue().asLong()));
+        });
+        JsonNode step = out.get("memory").get("trainingStep");
+        System.out.printf(Locale.ROOT, "training step (float32, batch %d × %d tokens%s; LLM activations):%n",
+                step.get("batch").asInt(), step.get("seq").asInt(),
+                step.get("activationCheckpointing").asBoolean() ? ", activation checkpointing" : "");
+        step.fields().forEachRemaining(f -> {
+            if (f.getKey().endsWith("Bytes")) {
+                System.out.printf(Locale.ROOT, "  %-26s %10s%n", f.getKey(), bytes(f.getValue().asLong()));
+            }
+        });
         System.out.printf(Locale.ROOT, "MM1 LR law: peak lr %.3g, weight decay %.3g%n",
                 out.get("lr").get("peak").asDouble(), out.get("lr").get("weightDecay").asDouble());
     }

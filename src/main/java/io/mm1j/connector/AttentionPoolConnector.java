@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.Attention;
 import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.ParamStore;
@@ -49,8 +50,13 @@ public final class AttentionPoolConnector implements VlConnector {
         return s;
     }
 
+    /** Without gradient recording only the image tokens outlive the call ({@link BlockScope}). */
     @Override
     public NDArray forward(NDArray patchTokens) {
+        return BlockScope.run(() -> compute(patchTokens));
+    }
+
+    private NDArray compute(NDArray patchTokens) {
         ConnectorOps.requireWidth(patchTokens, vision.width(), "attnpool");
         Shape s = patchTokens.getShape();
         long n = s.get(0);

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.nn.Resample;
 import java.util.LinkedHashMap;
@@ -34,8 +35,13 @@ public final class AvgPoolConnector implements VlConnector {
         return s;
     }
 
+    /** Without gradient recording only the image tokens outlive the call ({@link BlockScope}). */
     @Override
     public NDArray forward(NDArray patchTokens) {
+        return BlockScope.run(() -> compute(patchTokens));
+    }
+
+    private NDArray compute(NDArray patchTokens) {
         ConnectorOps.requireWidth(patchTokens, vision.width(), "avgpool");
         Shape s = patchTokens.getShape();
         long n = s.get(0);

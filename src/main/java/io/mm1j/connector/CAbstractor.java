@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.ParamStore;
@@ -76,6 +77,10 @@ public final class CAbstractor implements VlConnector {
         s.put(prefix + "bias", new Shape(ch));
     }
 
+    /**
+     * Without gradient recording every bottleneck, the pooling and the readout each keep only their output
+     * ({@link BlockScope}), so the connector holds one block's intermediates at a time.
+     */
     @Override
     public NDArray forward(NDArray patchTokens) {
         ConnectorOps.requireWidth(patchTokens, vision.width(), "c-abstractor");
@@ -83,20 +88,28 @@ public final class CAbstractor implements VlConnector {
         long n = s.get(0);
         long ch = s.get(2);
         int g = ConnectorOps.gridSide(s.get(1), "c-abstractor");
-        NDArray x = patchTokens.reshape(n, g, g, ch); // (N, g, g, C) channels-last
-        x = stage(x, 1);
-        NDArray pooled = pool.apply(x.transpose(0, 3, 1, 2)); // (N, C, s, s)
-        x = stage(pooled.transpose(0, 2, 3, 1), 2); // (N, s, s, C)
-        NDArray tokens = x.reshape(n, config.imageTokens(), ch); // (N, k, C), row-major grid
-        NDArray h = Activation.gelu(ConnectorOps.proj(params, tokens, FC1)); // (N, k, D)
-        return ConnectorOps.proj(params, h, FC2); // (N, k, D)
+        NDArray grid = patchTokens.reshape(n, g, g, ch); // (N, g, g, C) channels-last
+        NDArray x = stage(grid, 1);
+        NDArray pooled = BlockScope.run(() -> pool.apply(x.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)); // (N, s, s, C)
+        free(x, grid);
+        NDArray y = stage(pooled, 2); // (N, s, s, C)
+        free(pooled, y);
+        return BlockScope.run(() -> {
+            NDArray tokens = y.reshape(n, config.imageTokens(), ch); // (N, k, C), row-major grid
+            NDArray h = Activation.gelu(ConnectorOps.proj(params, tokens, FC1)); // (N, k, D)
+            return ConnectorOps.proj(params, h, FC2); // (N, k, D)
+        });
     }
 
     private NDArray stage(NDArray x, int stage) {
-        for (int i = 0; i < config.blocksPerStage(); i++) {
-            x = bottleneck(x, block(stage, i));
+        return BlockScope.chain(x, 0, config.blocksPerStage(), (h, i) -> bottleneck(h, block(stage, i)));
+    }
+
+    /** Inference: closes a step's input once the next output exists (never the caller's own array). */
+    private static void free(NDArray dead, NDArray keep) {
+        if (dead != keep && !BlockScope.recording()) {
+            dead.close();
         }
-        return x;
     }
 
     /** One residual bottleneck on a channels-last map {@code x (N, h, w, C)} → same shape. */

@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
 import java.util.LinkedHashMap;
@@ -40,8 +41,13 @@ public final class MlpConnector implements VlConnector {
         return s;
     }
 
+    /** Without gradient recording only the image tokens outlive the call ({@link BlockScope}). */
     @Override
     public NDArray forward(NDArray patchTokens) {
+        return BlockScope.run(() -> compute(patchTokens));
+    }
+
+    private NDArray compute(NDArray patchTokens) {
         ConnectorOps.requireWidth(patchTokens, vision.width(), "mlp");
         long p = patchTokens.getShape().get(1);
         if (p != config.imageTokens()) {

@@ -1,12 +1,14 @@
 package io.mm1j.llm;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.config.LlmConfig;
 import io.mm1j.nn.Attention;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.KvCache;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
@@ -168,9 +170,43 @@ public final class Decoder implements AutoCloseable {
      * @param extraMask additive, broadcastable to (B, 1, 1, T, S), or null
      */
     public Output forward(NDArray h, NDArray keep, NDArray extraMask, KvCache cache, boolean lastOnly) {
-        Shape hs = h.getShape();
-        long b = hs.get(0);
-        int t = Math.toIntExact(hs.get(1));
+        Context ctx = context(Math.toIntExact(h.getShape().get(1)), keep, extraMask, cache);
+        NDArray aux = null;
+        List<int[]> loads = new ArrayList<>();
+        NDArray x = h;
+        for (int i = 0; i < config.numLayers(); i++) {
+            Layer out = layer(ctx, i, h);
+            if (h != x && !BlockScope.recording()) {
+                h.close(); // inference: the previous hidden state is dead once the next exists
+            }
+            h = out.h();
+            if (out.auxLoss() != null) {
+                aux = aux == null ? out.auxLoss() : aux.add(out.auxLoss());
+                loads.add(out.expertLoad());
+            }
+        }
+        if (cache != null) {
+            cache.advance(ctx.t());
+        }
+        return new Output(logits(h, lastOnly), aux, loads);
+    }
+
+    /**
+     * What every layer of one forward pass shares: the additive attention mask (causal + padding), the rotary
+     * angles of the positions, the MoE routing flags of real tokens, and the KV cache.
+     */
+    public record Context(int t, NDArray mask, Rope.Angles angles, float[] tokenKeep, KvCache cache) {}
+
+    /**
+     * The per-pass inputs of the layers for T new positions. Arrays are created in the caller's scope, so build
+     * it where it outlives every layer.
+     *
+     * @param t         new positions this pass
+     * @param keep      (B, S) 1 for real tokens, 0 for padding (S = cached + T), or null
+     * @param extraMask additive, broadcastable to (B, 1, 1, T, S) (e.g. {@link Attention#documents}), or null
+     * @param cache     KV cache to read and extend, or null
+     */
+    public Context context(int t, NDArray keep, NDArray extraMask, KvCache cache) {
         int start = cache == null ? 0 : cache.length();
         int s = start + t;
         DataType dt = params.dtype();
@@ -187,50 +223,72 @@ public final class Decoder implements AutoCloseable {
         if (extraMask != null) {
             mask = mask == null ? extraMask : mask.add(extraMask);
         }
+        return new Context(t, mask, rope.angles(start, t), tokenKeep, cache);
+    }
+
+    /** One layer's result: hidden state (B, T, D), and for an MoE layer its weighted auxiliary loss and load. */
+    public record Layer(NDArray h, NDArray auxLoss, int[] expertLoad) {}
+
+    /**
+     * Decoder layer i: {@code h = h + attn(rmsnorm(h)); h = h + ffn(rmsnorm(h))}. Without gradient recording each
+     * residual half keeps only its output ({@link BlockScope}), so a long prefill holds one half-layer's
+     * intermediates at a time.
+     */
+    public Layer layer(Context ctx, int i, NDArray h) {
+        NDArray mid = BlockScope.run(() -> h.add(attention(ctx, i, h)));
+        int[][] load = new int[1][];
+        NDList out = BlockScope.runAll(() -> {
+            String l = layer(i);
+            if (!config.isMoeLayer(i)) { // per token, so a long prefill runs it over blocks of rows
+                return new NDList(mid.add(BlockScope.perRow(mid, config.intermediateSize(), x -> Ops.swiGlu(
+                        Ops.rmsNorm(x, params.get(l + "post_attention_layernorm.weight"), eps),
+                        params.get(l + "mlp.gate_proj.weight"), params.get(l + "mlp.up_proj.weight"),
+                        params.get(l + "mlp.down_proj.weight")))));
+            }
+            NDArray m = Ops.rmsNorm(mid, params.get(l + "post_attention_layernorm.weight"), eps);
+            MoeFeedForward.Output mo = MoeFeedForward.forward(params, config, i, m, ctx.tokenKeep());
+            load[0] = mo.expertLoad();
+            return new NDList(mid.add(mo.y()), mo.auxLoss());
+        });
+        if (!BlockScope.recording()) {
+            mid.close();
+        }
+        return new Layer(out.get(0), out.size() > 1 ? out.get(1) : null, load[0]);
+    }
+
+    /** {@code o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))}, {@code n = rmsnorm(h)}; extends the cache. */
+    private NDArray attention(Context ctx, int i, NDArray h) {
+        String l = layer(i);
+        long b = h.getShape().get(0);
+        int t = ctx.t();
         int nh = config.numHeads();
         int kvh = config.numKvHeads();
         int hd = config.headDim();
-        Rope.Angles angles = rope.angles(start, t);
-        NDArray aux = null;
-        List<int[]> loads = new ArrayList<>();
-        for (int i = 0; i < config.numLayers(); i++) {
-            String l = layer(i);
-            // x = x + o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))), n = rmsnorm(x)
-            NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps);
-            NDArray q = heads(Ops.linear(n, params.get(l + "self_attn.q_proj.weight")), b, t, nh, hd); // (B, H, T, hd)
-            NDArray k = heads(Ops.linear(n, params.get(l + "self_attn.k_proj.weight")), b, t, kvh, hd); // (B, KV, T, hd)
-            NDArray v = heads(Ops.linear(n, params.get(l + "self_attn.v_proj.weight")), b, t, kvh, hd); // (B, KV, T, hd)
-            q = rope.apply(q, angles);
-            k = rope.apply(k, angles);
-            if (cache != null) {
-                NDArray[] kv = cache.append(i, k, v); // (B, KV, S, hd)
-                k = kv[0];
-                v = kv[1];
-            }
-            NDArray a = Attention.attend(q, k, v, mask, scale); // (B, H, T, hd)
-            a = (t == 1 ? a : a.transpose(0, 2, 1, 3)).reshape(b, t, (long) nh * hd); // (B, T, H·hd)
-            h = h.add(Ops.linear(a, params.get(l + "self_attn.o_proj.weight")));
-            // x = x + ffn(rmsnorm(x))
-            NDArray m = Ops.rmsNorm(h, params.get(l + "post_attention_layernorm.weight"), eps);
-            if (config.isMoeLayer(i)) {
-                MoeFeedForward.Output mo = MoeFeedForward.forward(params, config, i, m, tokenKeep);
-                h = h.add(mo.y());
-                aux = aux == null ? mo.auxLoss() : aux.add(mo.auxLoss());
-                loads.add(mo.expertLoad());
-            } else {
-                h = h.add(Ops.swiGlu(m, params.get(l + "mlp.gate_proj.weight"), params.get(l + "mlp.up_proj.weight"),
-                        params.get(l + "mlp.down_proj.weight")));
-            }
+        NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps);
+        NDArray q = heads(Ops.linear(n, params.get(l + "self_attn.q_proj.weight")), b, t, nh, hd); // (B, H, T, hd)
+        NDArray k = heads(Ops.linear(n, params.get(l + "self_attn.k_proj.weight")), b, t, kvh, hd); // (B, KV, T, hd)
+        NDArray v = heads(Ops.linear(n, params.get(l + "self_attn.v_proj.weight")), b, t, kvh, hd); // (B, KV, T, hd)
+        q = rope.apply(q, ctx.angles());
+        k = rope.apply(k, ctx.angles());
+        if (ctx.cache() != null) {
+            NDArray[] kv = ctx.cache().append(i, k, v); // (B, KV, S, hd)
+            k = kv[0];
+            v = kv[1];
         }
-        if (cache != null) {
-            cache.advance(t);
-        }
+        NDArray a = Attention.attend(q, k, v, ctx.mask(), scale); // (B, H, T, hd)
+        a = (t == 1 ? a : a.transpose(0, 2, 1, 3)).reshape(b, t, (long) nh * hd); // (B, T, H·hd)
+        return Ops.linear(a, params.get(l + "self_attn.o_proj.weight"));
+    }
+
+    /** Final norm and LM head: {@code h (B, T, D)} → logits (B, T, V), or (B, 1, V) for the last position only. */
+    public NDArray logits(NDArray h, boolean lastOnly) {
+        long t = h.getShape().get(1);
         if (lastOnly && t > 1) {
             h = h.get(new NDIndex().addAllDim().addSliceDim(t - 1, t)); // (B, 1, D)
         }
-        h = Ops.rmsNorm(h, params.get(NORM), eps);
+        NDArray n = Ops.rmsNorm(h, params.get(NORM), eps);
         NDArray head = config.tieEmbeddings() ? params.get(EMBED) : params.get(LM_HEAD);
-        return new Output(Ops.linear(h, head), aux, loads);
+        return Ops.linear(n, head);
     }
 
     /** (B, T, n·hd) → (B, n, T, hd); for T = 1 both layouts are the same memory, so no transpose is needed. */

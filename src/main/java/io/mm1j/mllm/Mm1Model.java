@@ -15,6 +15,7 @@ import io.mm1j.connector.VlConnector;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.ParamStore;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensorsWriter;
@@ -193,8 +194,13 @@ public final class Mm1Model implements AutoCloseable {
         if (pixels.getDataType() != params.dtype()) {
             pixels = pixels.toType(params.dtype(), false); // preprocessing gives float32; a float64 model needs f64
         }
-        NDArray patches = vision.forward(pixels).patchTokens(); // (N, P, Dv)
-        return connector.forward(patches); // (N, k, D)
+        VisionTransformer.Output encoded = vision.forward(pixels);
+        NDArray tokens = connector.forward(encoded.patchTokens()); // (N, P, Dv) → (N, k, D)
+        if (!BlockScope.recording()) { // inference frees as it goes: only the image tokens stay
+            encoded.patchTokens().close();
+            encoded.cls().close();
+        }
+        return tokens;
     }
 
     /**
@@ -205,8 +211,18 @@ public final class Mm1Model implements AutoCloseable {
      * @param imageTokenId  the tokenizer's {@code <image>} id
      */
     public NDArray inputEmbeddings(NDArray ids, NDArray pixels, int imageTokenId) {
+        return spliceImages(ids, pixels == null ? null : encodeImages(pixels), imageTokenId);
+    }
+
+    /**
+     * Token embeddings with already encoded image tokens spliced in at the placeholder runs (the step after
+     * {@link #encodeImages}; activation checkpointing calls the two separately).
+     *
+     * @param imageTokens (N, k, D) in slot order, or null when the batch has no images
+     */
+    public NDArray spliceImages(NDArray ids, NDArray imageTokens, int imageTokenId) {
         NDArray text = decoder.embed(ids); // (B, T, D)
-        int images = pixels == null ? 0 : Math.toIntExact(pixels.getShape().get(0));
+        int images = imageTokens == null ? 0 : Math.toIntExact(imageTokens.getShape().get(0));
         long[] flat = ids.toLongArray();
         Shape s = ids.getShape();
         int k = connector == null ? 0 : connector.imageTokens();
@@ -216,7 +232,7 @@ public final class Mm1Model implements AutoCloseable {
         if (images == 0) {
             return text;
         }
-        return ImageSplicer.splice(text, encodeImages(pixels), slots);
+        return ImageSplicer.splice(text, imageTokens, slots);
     }
 
     /** Full forward: logits (B, T, V) and the MoE auxiliary loss. */
@@ -242,6 +258,20 @@ public final class Mm1Model implements AutoCloseable {
      * @return logits (B, T, V) and the MoE auxiliary loss
      */
     public Decoder.Output forward(io.mm1j.data.Batch batch, boolean maskBetweenDocuments) {
+        BatchInputs in = inputs(batch, maskBetweenDocuments);
+        NDArray embeds = inputEmbeddings(in.ids(), in.pixels(), io.mm1j.tokenizer.SpecialTokens.IMAGE_ID);
+        return decoder.forward(embeds, in.keep(), in.documents(), null, false);
+    }
+
+    /**
+     * A packed batch as arrays: ids (B, T), pixels (N, 3, H, W) or null, keep (B, T) 1 for real tokens, and the
+     * additive between-documents mask or null. Shared by {@link #forward(io.mm1j.data.Batch, boolean)} and the
+     * checkpointed training path.
+     */
+    public record BatchInputs(NDArray ids, NDArray pixels, NDArray keep, NDArray documents) {}
+
+    /** The arrays of a packed batch, created in the caller's {@link NDScope}. */
+    public BatchInputs inputs(io.mm1j.data.Batch batch, boolean maskBetweenDocuments) {
         NDManager m = params.manager();
         Shape bt = new Shape(batch.batchSize(), batch.seqLen());
         NDArray ids = m.create(batch.tokens(), bt);
@@ -258,8 +288,7 @@ public final class Mm1Model implements AutoCloseable {
         NDArray keepArr = m.create(keep, bt).toType(params.dtype(), false);
         NDArray docs = maskBetweenDocuments ? io.mm1j.nn.Attention.documents(m.create(batch.segments(), bt),
                 params.dtype()) : null;
-        NDArray embeds = inputEmbeddings(ids, pixels, io.mm1j.tokenizer.SpecialTokens.IMAGE_ID);
-        return decoder.forward(embeds, keepArr, docs, null, false);
+        return new BatchInputs(ids, pixels, keepArr, docs);
     }
 
     /**
@@ -304,6 +333,16 @@ public final class Mm1Model implements AutoCloseable {
 
     public Decoder decoder() {
         return decoder;
+    }
+
+    /** The image encoder, or null for a text-only model. */
+    public VisionTransformer vision() {
+        return vision;
+    }
+
+    /** The VL connector, or null for a text-only model. */
+    public VlConnector connector() {
+        return connector;
     }
 
     public boolean isMultimodal() {

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.Attention;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.LayerNorm;
 import io.mm1j.nn.Ops;
 import io.mm1j.nn.ParamStore;
@@ -165,8 +166,72 @@ public final class VisionTransformer {
                     + p + ", got " + ps);
         }
         long n = ps.get(0);
-        int gh = Math.toIntExact(ps.get(2) / p);
-        int gw = Math.toIntExact(ps.get(3) / p);
+        long tokens = 1 + (ps.get(2) / p) * (ps.get(3) / p);
+        // Inference encodes groups of images one after another (exact: images do not interact), so the residual
+        // streams and projections of a large batch of high-resolution tiles are never all alive at once.
+        long perImage = tokens * config.width() * pixels.getDataType().getNumOfBytes() * STREAMS_PER_IMAGE;
+        long group = Math.max(1, IMAGE_GROUP_BYTES / perImage);
+        return BlockScope.recording() || n <= group ? encode(pixels) : encodeInGroups(pixels, (int) group);
+    }
+
+    /**
+     * Activation budget of one group of images in inference: 256 MiB, i.e. all 8 ViT-L/14-336 images of a batch
+     * at once, 6 ViT-H/14-378 images, 2 ViT-H tiles of 672 px.
+     */
+    public static final long IMAGE_GROUP_BYTES = 256L << 20;
+    /** Residual-stream-sized tensors alive at a block's peak (stream, norm, q, k, v, their head layouts, out). */
+    private static final int STREAMS_PER_IMAGE = 10;
+
+    /** Inference over groups of {@code group} images; outputs as {@link #forward} for the whole batch. */
+    public Output encodeInGroups(NDArray pixels, int group) {
+        long n = pixels.getShape().get(0);
+        ai.djl.ndarray.NDList tokens = new ai.djl.ndarray.NDList();
+        ai.djl.ndarray.NDList pooled = new ai.djl.ndarray.NDList();
+        for (long i = 0; i < n; i += group) {
+            NDArray part = pixels.get(new ai.djl.ndarray.index.NDIndex("{}:{}", i, Math.min(n, i + group)));
+            ai.djl.ndarray.NDList out = BlockScope.runAll(() -> {
+                Output o = encode(part);
+                return new ai.djl.ndarray.NDList(o.patchTokens(), o.cls());
+            });
+            tokens.add(out.get(0));
+            pooled.add(out.get(1));
+        }
+        Output all = new Output(ai.djl.ndarray.NDArrays.concat(tokens, 0), ai.djl.ndarray.NDArrays.concat(pooled, 0));
+        if (!BlockScope.recording()) {
+            tokens.close();
+            pooled.close();
+        }
+        return all;
+    }
+
+    private Output encode(NDArray pixels) {
+        // Without gradient recording every step keeps only its output (BlockScope): the embedding temporaries,
+        // then one block's intermediates at a time, so peak memory does not grow with depth.
+        NDArray embedded = BlockScope.run(() -> embeddings(pixels)); // (N, 1+P, D)
+        NDArray h = BlockScope.chain(embedded, 0, depth(), this::block);
+        NDArray patchTokens = h.get(":, 1:, :"); // (N, P, D)
+        NDArray pooled = BlockScope.run(() -> layerNorm(h.get(":, 0, :"), POST_LN)); // (N, D)
+        if (!BlockScope.recording()) { // the view keeps the storage; closing the outputs then frees all of it
+            embedded.close();
+            h.close();
+        }
+        return new Output(patchTokens, pooled);
+    }
+
+    /** Blocks run up to the feature layer (HF {@code hidden_states[featureLayer]}). */
+    public int depth() {
+        return config.featureLayer() < 0 ? config.layers() + 1 + config.featureLayer() : config.featureLayer();
+    }
+
+    /**
+     * Patch embedding, CLS token, position embeddings and pre-LayerNorm: pixels (N, 3, H, W), already checked by
+     * {@link #forward} → (N, 1 + gh·gw, D), the input of block 0.
+     */
+    public NDArray embeddings(NDArray pixels) {
+        int p = config.patchSize();
+        int gh = Math.toIntExact(pixels.getShape().get(2) / p);
+        int gw = Math.toIntExact(pixels.getShape().get(3) / p);
+        long n = pixels.getShape().get(0);
         long d = config.width();
         NDArray patches = pixels.reshape(n, 3, gh, p, gw, p)
                 .transpose(0, 2, 4, 1, 3, 5) // (N, gh, gw, 3, p, p)
@@ -175,14 +240,7 @@ public final class VisionTransformer {
         NDArray x = Ops.linear(patches, kernel); // (N, P, D)
         NDArray cls = params.get(CLS).reshape(1, 1, d).broadcast(n, 1, d); // (N, 1, D)
         NDArray h = cls.concat(x, 1).add(positions(gh, gw)); // (N, 1+P, D)
-        h = layerNorm(h, PRE_LN);
-        int run = config.featureLayer() < 0 ? config.layers() + 1 + config.featureLayer() : config.featureLayer();
-        for (int i = 0; i < run; i++) {
-            h = block(h, i);
-        }
-        NDArray patchTokens = h.get(":, 1:, :"); // (N, P, D)
-        NDArray pooled = layerNorm(h.get(":, 0, :"), POST_LN); // (N, D)
-        return new Output(patchTokens, pooled);
+        return layerNorm(h, PRE_LN);
     }
 
     /**
@@ -202,8 +260,18 @@ public final class VisionTransformer {
         return pos.get("0:1, :").concat(rows, 0);
     }
 
-    /** One pre-LN block: {@code x + attn(ln1(x))}, then {@code x + mlp(ln2(x))}. {@code h (N, T, D)}. */
+    /**
+     * One pre-LN block: {@code x + attn(ln1(x))}, then {@code x + mlp(ln2(x))}. {@code h (N, T, D)}. Each residual
+     * half is its own {@link BlockScope} step, so inference holds either the attention's or the MLP's
+     * intermediates, never both.
+     */
     public NDArray block(NDArray h, int i) {
+        NDArray a = BlockScope.run(() -> h.add(attention(h, i)));
+        return BlockScope.run(() -> a.add(BlockScope.perRow(a, config.mlpDim(), x -> mlp(x, i))));
+    }
+
+    /** {@code out_proj(attn(ln1(h)))}: (N, T, D) → (N, T, D). */
+    private NDArray attention(NDArray h, int i) {
         String l = layer(i);
         Shape hs = h.getShape();
         long b = hs.get(0);
@@ -216,9 +284,14 @@ public final class VisionTransformer {
         NDArray k = proj(n1, l + "self_attn.k_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (N, H, T, hd)
         NDArray v = proj(n1, l + "self_attn.v_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (N, H, T, hd)
         NDArray a = Attention.attend(q, k, v, null, scale).transpose(0, 2, 1, 3).reshape(b, t, d); // (N, T, D)
-        h = h.add(proj(a, l + "self_attn.out_proj."));
+        return proj(a, l + "self_attn.out_proj.");
+    }
+
+    /** {@code fc2(act(fc1(ln2(h))))}, per token: (…, D) → (…, D). */
+    private NDArray mlp(NDArray h, int i) {
+        String l = layer(i);
         NDArray n2 = layerNorm(h, l + "layer_norm2.");
-        return h.add(proj(activation(proj(n2, l + "mlp.fc1.")), l + "mlp.fc2."));
+        return proj(activation(proj(n2, l + "mlp.fc1.")), l + "mlp.fc2.");
     }
 
     private NDArray proj(NDArray x, String prefix) {

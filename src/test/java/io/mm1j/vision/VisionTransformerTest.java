@@ -240,4 +240,15 @@ class VisionTransformerTest extends ManagedNdTest {
         });
         w.write(file);
     }
+
+    @Test
+    void inferenceInGroupsOfImagesEqualsTheWholeBatch() {
+        VisionTransformer vit = VisionTransformer.init(TWO_LAYERS_QUICK_GELU, m, DataType.FLOAT64);
+        NDArray px = m.randomNormal(0, 1, new Shape(5, 3, 16, 16), DataType.FLOAT64);
+        VisionTransformer.Output whole = vit.forward(px); // 5 tiny images fit one group
+        VisionTransformer.Output grouped = vit.encodeInGroups(px, 2); // 2 + 2 + 1
+        assertArrayEquals(whole.patchTokens().toDoubleArray(), grouped.patchTokens().toDoubleArray(), 1e-12);
+        assertArrayEquals(whole.cls().toDoubleArray(), grouped.cls().toDoubleArray(), 1e-12);
+        assertEquals(new Shape(5, 16, 16), grouped.patchTokens().getShape());
+    }
 }
