@@ -123,9 +123,11 @@ public final class AdamW implements AutoCloseable {
         double bc2 = 1 - Math.pow(beta2, step);
         double stepSize = lr * Math.sqrt(bc2) / bc1;
         double epsHat = eps * Math.sqrt(bc2);
-        try (NDScope scope = new NDScope()) {
-            int i = 0;
-            for (Map.Entry<String, NDArray> e : m.entrySet()) {
+        int i = 0;
+        for (Map.Entry<String, NDArray> e : m.entrySet()) {
+            // one scope per parameter: the update's temporaries (≈ 4× the parameter) are freed before the next
+            // parameter, so the step's peak is set by the largest parameter, not by all of them together
+            try (NDScope scope = new NDScope()) {
                 String name = e.getKey();
                 NDArray p = params.get(name);
                 if (squares[i++] == 0) {
@@ -141,8 +143,8 @@ public final class AdamW implements AutoCloseable {
                     p.muli(1 - lr * scale * weightDecay);
                 }
                 p.subi(mi.div(vi.sqrt().addi(epsHat)).muli(stepSize * scale));
+                scope.suppressNotUsedWarning();
             }
-            scope.suppressNotUsedWarning();
         }
         zeroGrad();
         params.touch();

@@ -255,7 +255,8 @@ public final class Pretrainer {
             TrainLoop.Settings settings = new TrainLoop.Settings(total, o.stopAtStep(), rc.integer("train.grad_accum"),
                     rc.data("optim.clip_grad_norm"), rc.data("optim.weight_decay"),
                     rc.flag("data.mask_between_documents"), rc.integer("train.eval_interval"),
-                    rc.integer("train.checkpoint_interval"), names, flopsPerToken(cfg, pc.seqLen()), gemm);
+                    rc.integer("train.checkpoint_interval"), names, flopsPerToken(cfg, pc.seqLen()), gemm,
+                    rc.flag("train.activation_checkpointing"));
             long start = state == null ? 0 : state.step();
             double[] best = {state == null ? Double.NaN : state.bestValLoss()};
             double[] lastVal = {Double.NaN};
@@ -282,7 +283,7 @@ public final class Pretrainer {
                 TrainLoop.Listener listener = new TrainLoop.Listener() {
                     @Override
                     public void onStep(long s, Map<String, Double> m) {
-                        m.put("rssBytes", (double) rssBytes());
+                        m.put("rssBytes", (double) io.mm1j.bench.PeakRss.currentBytes());
                         if (s > start + 1) { // the first step of a process includes warm-up
                             tokensPerSecond[0] += m.get("tokensPerSecond");
                             timedSteps[0]++;
@@ -502,20 +503,6 @@ public final class Pretrainer {
 
     static String componentPrefix(Mm1Model.Component c) {
         return c.prefix();
-    }
-
-    /** Resident set size of this process (Linux /proc), 0 where unavailable. */
-    static long rssBytes() {
-        try {
-            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (l.startsWith("VmRSS:")) {
-                    return Long.parseLong(l.replaceAll("\\D+", "")) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException ignored) {
-            // not Linux: no RSS figure
-        }
-        return 0;
     }
 
     private static String gitCommit() {
