@@ -251,7 +251,7 @@ public final class Pretrainer {
             long total = rc.integer("train.steps");
             LrSchedule schedule = new LrSchedule(peak, rc.integer("optim.warmup_steps"), (int) total,
                     rc.data("optim.min_lr_ratio"));
-            double gemm = GemmBench.gflops(root, 512, 3);
+            double gemm = GemmBench.gflops(root, 2048, 3); // the roofline bench train-step divides by
             TrainLoop.Settings settings = new TrainLoop.Settings(total, o.stopAtStep(), rc.integer("train.grad_accum"),
                     rc.data("optim.clip_grad_norm"), rc.data("optim.weight_decay"),
                     rc.flag("data.mask_between_documents"), rc.integer("train.eval_interval"),
