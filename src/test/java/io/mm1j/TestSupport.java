@@ -2,6 +2,10 @@ package io.mm1j;
 
 import ai.djl.ndarray.NDManager;
 import io.mm1j.tensor.Engines;
+import io.mm1j.cli.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
@@ -30,5 +34,25 @@ public final class TestSupport {
         }
         Assumptions.assumeTrue(false, "shared data '" + sub + "' not found (../shared/data); skipping");
         return null;
+    }
+
+    /** Exit code, stdout and stderr of one in-process CLI invocation. */
+    public record CliRun(int code, String out, String err) {}
+
+    /** Runs {@code mm1 args…} in this JVM, capturing its output (one run at a time: System.out is global). */
+    public static synchronized CliRun cli(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = Main.run(args);
+            return new CliRun(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
     }
 }

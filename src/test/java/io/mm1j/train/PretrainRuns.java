@@ -2,11 +2,7 @@ package io.mm1j.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.mm1j.cli.Main;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,20 +32,9 @@ public final class PretrainRuns {
         return cli(args.toArray(String[]::new));
     }
 
-    public static synchronized Cli cli(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Cli(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    public static Cli cli(String... args) {
+        io.mm1j.TestSupport.CliRun r = io.mm1j.TestSupport.cli(args);
+        return new Cli(r.code(), r.out(), r.err());
     }
 
     /** step → training loss (the raw JSON text, so equal strings mean bit-identical doubles) of metrics.jsonl. */
