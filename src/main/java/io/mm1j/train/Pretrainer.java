@@ -22,18 +22,14 @@ import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
 import io.mm1j.vision.ImagePreprocessor;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -94,37 +90,16 @@ public final class Pretrainer {
 
     public static Result run(Options o, Progress progress) {
         Path runDir = o.out().toAbsolutePath().normalize();
-        try (RunLock lock = RunLock.take(runDir)) {
+        Path lockFile = runDir.resolveSibling("." + runDir.getFileName() + ".lock");
+        mkdirs(runDir.getParent());
+        // held for the whole run: two trainers never share one folder (released by the OS if the process dies)
+        try (io.mm1j.io.FolderLock lock = io.mm1j.io.FolderLock.tryAcquire(lockFile)) {
+            if (lock == null) {
+                String who = io.mm1j.io.FolderLock.holder(lockFile);
+                throw new Mm1Exception("--out " + o.out() + ": another mm1 process" + (who.isEmpty() ? "" : " ("
+                        + who + ")") + " is training in this folder");
+            }
             return new Run(o, runDir, progress).go();
-        }
-    }
-
-    /** Holds {@code .NAME.lock} beside the run folder for the whole run: two trainers never share one folder. */
-    private record RunLock(FileChannel channel, FileLock lock) implements AutoCloseable {
-        static RunLock take(Path runDir) {
-            try {
-                Files.createDirectories(runDir.getParent());
-                Path f = runDir.resolveSibling("." + runDir.getFileName() + ".lock");
-                FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock l = ch.tryLock();
-                if (l == null) {
-                    ch.close();
-                    throw new Mm1Exception("--out " + runDir + ": another mm1 process is training in this folder");
-                }
-                return new RunLock(ch, l);
-            } catch (IOException e) {
-                throw new Mm1Exception("--out " + runDir + ": cannot lock: " + e.getMessage(), e);
-            }
-        }
-
-        @Override
-        public void close() {
-            try {
-                lock.release();
-                channel.close();
-            } catch (IOException ignored) {
-                // released with the process anyway
-            }
         }
     }
 
@@ -171,7 +146,6 @@ public final class Pretrainer {
         private Result train(NDManager root, Checkpoint.State state, Path ckpt) {
             // 2. data and tokenizer
             Mm1Config preset = io.mm1j.config.Presets.load(rc.text("model.preset"));
-            boolean vision = !(rc.node("model.vision").isBoolean() && !rc.node("model.vision").asBoolean());
             int imageSize = rc.node("model.vision").path("imageSize").asInt(
                     preset.vision() != null ? preset.vision().imageSize() : 32);
             List<RunData.Source> sources = RunData.sources(rc, dir, imageSize);
@@ -182,9 +156,6 @@ public final class Pretrainer {
             try (Tokenizer tok = Tokenizer.load(tokFile)) {
                 // 3. model: fresh, from --init, or from the checkpoint
                 Mm1Config cfg = RunModels.build(rc, tok.vocabSize(), dir.getFileName().toString());
-                if (!vision && cfg.isMultimodal()) {
-                    throw new IllegalStateException("text-only run built a vision model");
-                }
                 Mm1Model model = ckpt != null ? Checkpoint.loadModel(ckpt, root)
                         : o.init() != null ? initFrom(o.init(), cfg, root) : Mm1Model.init(cfg, root,
                         DataType.FLOAT32);
