@@ -42,7 +42,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "About a minute instead of about five (fewer images and steps).")
     boolean quick;
 
-    @Option(names = "--steps", description = "Pre-training steps (default 400, --quick 60).")
+    @Option(names = "--steps", description = "Pre-training steps (default 400, --quick 150).")
     Integer steps;
 
     @Option(names = "--data", description = "Shared data folder for the stories260k step (default: $MM1_DATA, "
@@ -62,7 +62,7 @@ public final class DemoCommand implements Callable<Integer> {
         System.out.println();
         presetTable();
         prepareOut();
-        int n = steps != null ? steps : quick ? 60 : 400;
+        int n = steps != null ? steps : quick ? 150 : 400;
         List<String> sets = new ArrayList<>(List.of(
                 "data.synthetic_images=" + (quick ? 400 : 1600),
                 "data.seq_len=" + (quick ? 128 : 192),
