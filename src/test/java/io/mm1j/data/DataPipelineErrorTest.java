@@ -47,12 +47,7 @@ class DataPipelineErrorTest {
      */
     @Test
     void workerErrorWithFullBatchQueueReachesTheTrainingThread() throws Exception {
-        SampleEncoder enc = new SampleEncoder(t -> {
-            if (t.endsWith(" 30")) {
-                throw new IllegalStateException("encoder bug");
-            }
-            return t.chars().mapToLong(ch -> 8 + (ch & 0xFF)).toArray();
-        }, SampleEncoder.resizeToUnit(8));
+        SampleEncoder enc = failingOnSample30(() -> new IllegalStateException("encoder bug"));
         try (DataPipeline p = new DataPipeline(new MixtureSampler(List.of(failingAfter(100000)), 1), enc,
                 new SequencePacker(new SequencePacker.Config(1, 32, 1, 4)), 1, 1)) {
             Thread.sleep(300);
@@ -69,12 +64,7 @@ class DataPipelineErrorTest {
     /** In training mode a bad item (an Mm1Exception while encoding) is counted and skipped; the stream goes on. */
     @Test
     void skippingPipelineCountsABadItemAndKeepsGoing() throws Exception {
-        SampleEncoder enc = new SampleEncoder(t -> {
-            if (t.endsWith(" 30")) {
-                throw new Mm1Exception("image.jpg: corrupt");
-            }
-            return t.chars().mapToLong(ch -> 8 + (ch & 0xFF)).toArray();
-        }, SampleEncoder.resizeToUnit(8));
+        SampleEncoder enc = failingOnSample30(() -> new Mm1Exception("image.jpg: corrupt"));
         try (DataPipeline p = new DataPipeline(new MixtureSampler(List.of(failingAfter(100000)), 1), enc,
                 new SequencePacker(new SequencePacker.Config(1, 32, 1, 4)), 1, 1, true)) {
             assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
@@ -84,5 +74,15 @@ class DataPipelineErrorTest {
             });
             org.junit.jupiter.api.Assertions.assertEquals(1, p.failedSamples());
         }
+    }
+
+    /** An encoder of byte ids that throws what {@code error} makes on the text of sample 30 ("hello world 30"). */
+    private static SampleEncoder failingOnSample30(java.util.function.Supplier<RuntimeException> error) {
+        return new SampleEncoder(t -> {
+            if (t.endsWith(" 30")) {
+                throw error.get();
+            }
+            return t.chars().mapToLong(ch -> 8 + (ch & 0xFF)).toArray();
+        }, SampleEncoder.resizeToUnit(8));
     }
 }
