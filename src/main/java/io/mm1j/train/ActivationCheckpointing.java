@@ -63,12 +63,6 @@ public final class ActivationCheckpointing {
         NDArray apply(NDArray logits, int from, int to);
     }
 
-    /**
-     * Logits budget of one head chunk: the head holds logits, log-softmax and their gradients, 3 × rows × T × V
-     * floats; 48 MiB keeps that below a decoder layer's activations for the presets while the LM-head matmul stays
-     * large.
-     */
-    public static final long HEAD_CHUNK_BYTES = 48L << 20;
 
     /**
      * The head's loss and the summed (weighted) auxiliary losses that were part of the objective, read back to
@@ -256,7 +250,8 @@ public final class ActivationCheckpointing {
 
     /**
      * The trainer's entry point with a loss that sums over batch rows: the LM head and loss run over chunks of
-     * rows within {@link #HEAD_CHUNK_BYTES}, so the (B, T, V) logits and their softmax are never all alive.
+     * rows within {@link io.mm1j.config.MemoryModel#HEAD_CHUNK_BYTES}, so the (B, T, V) logits and their softmax
+     * are never all alive.
      */
     public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
                                    RowLoss loss) {
@@ -264,10 +259,9 @@ public final class ActivationCheckpointing {
                 model.decoder().config().vocabSize(), model.params().dtype()));
     }
 
-    /** Rows of T tokens whose head (logits, log-softmax and their gradients) fits {@link #HEAD_CHUNK_BYTES}. */
+    /** Rows of T tokens per LM-head chunk ({@link io.mm1j.config.MemoryModel#checkpointedHeadRows}). */
     static int headRows(long t, int vocab, DataType dtype) {
-        long perRow = 3 * t * vocab * dtype.getNumOfBytes();
-        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, HEAD_CHUNK_BYTES / perRow));
+        return io.mm1j.config.MemoryModel.checkpointedHeadRows(t, vocab, dtype.getNumOfBytes());
     }
 
     /**
