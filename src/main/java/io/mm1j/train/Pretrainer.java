@@ -261,17 +261,40 @@ public final class Pretrainer {
                         }
                         metrics.log(s, m);
                         progress.step(s, m);
+                        int ei = rc.integer("train.eval_interval");
+                        boolean evalStep = ei > 0 && (s % ei == 0 || s == total);
+                        if (!evalStep) { // a quick evaluation between validations gets a line of its own
+                            Map<String, Double> q = quickEval(s);
+                            if (!q.isEmpty()) {
+                                metrics.log(s, q);
+                                progress.eval(s, q);
+                                plots(metrics);
+                            }
+                        }
+                    }
+
+                    /**
+                     * k-shot caption CIDEr-D and VQA on the synthetic world's held-out items for each of
+                     * {@code train.fewshot_shots} every {@code train.fewshot_interval} steps and at the last step
+                     * (empty otherwise, and for text-only models or runs without the synthetic world).
+                     */
+                    private Map<String, Double> quickEval(long s) {
+                        int fs = rc.integer("train.fewshot_interval");
+                        Path synth = dir.resolve("data");
+                        Map<String, Double> q = new LinkedHashMap<>();
+                        if (fs > 0 && (s % fs == 0 || s == total) && model.isMultimodal()
+                                && Files.isRegularFile(synth.resolve("manifest.json"))) {
+                            for (int shots : rc.fewshotShots()) {
+                                q.putAll(QuickEval.evaluate(model, tok, synth, shots,
+                                        rc.integer("train.fewshot_items"), seed).metrics());
+                            }
+                        }
+                        return q;
                     }
 
                     @Override
                     public void onEval(long s, Map<String, Double> m) {
-                        int fs = rc.integer("train.fewshot_interval");
-                        Path synth = dir.resolve("data");
-                        if (fs > 0 && s % fs == 0 && model.isMultimodal()
-                                && Files.isRegularFile(synth.resolve("manifest.json"))) {
-                            m.putAll(QuickEval.metrics(QuickEval.run(model, tok, synth, "val",
-                                    rc.integer("train.fewshot_items"), false), ""));
-                        }
+                        m.putAll(quickEval(s));
                         lastVal[0] = m.get("valLoss");
                         if (Double.isNaN(best[0]) || lastVal[0] < best[0]) {
                             best[0] = lastVal[0];
@@ -385,11 +408,20 @@ public final class Pretrainer {
                         "cross-entropy (nats/token)", blind, true);
             }
             Plots.lines(plots.resolve("lr.png"), "learning rate", "LR", Map.of("lr", metrics.series("lr")), false);
-            if (!metrics.series("eval/cider@0").isEmpty()) {
-                Map<String, List<double[]>> fewshot = new LinkedHashMap<>();
-                fewshot.put("caption CIDEr-D ×100, 0-shot", scaled(metrics.series("eval/cider@0"), 100));
-                fewshot.put("VQA accuracy %, 0-shot", metrics.series("eval/vqa@0"));
-                Plots.lines(plots.resolve("fewshot.png"), "held-out 0-shot scores", "score", fewshot, false);
+            Map<String, List<double[]>> fewshot = new LinkedHashMap<>();
+            metrics.allSeries().forEach((k, v) -> {
+                if (k.startsWith("eval/cider@")) {
+                    fewshot.put("caption CIDEr-D ×100, " + k.substring(11) + "-shot", scaled(v, 100));
+                }
+            });
+            metrics.allSeries().forEach((k, v) -> {
+                if (k.startsWith("eval/vqa@")) {
+                    fewshot.put("VQA accuracy %, " + k.substring(9) + "-shot", v);
+                }
+            });
+            if (!fewshot.isEmpty()) {
+                Plots.lines(plots.resolve("fewshot.png"), "held-out k-shot scores (MM1's few-shot prompts)", "score",
+                        fewshot, false);
             }
             Plots.lines(plots.resolve("grad-norm.png"), "gradient norm (before clipping)", "global L2 norm",
                     Map.of("gradNorm", metrics.series("gradNorm")), true);
