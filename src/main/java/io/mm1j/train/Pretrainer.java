@@ -423,6 +423,19 @@ public final class Pretrainer {
                 Plots.lines(plots.resolve("fewshot.png"), "held-out k-shot scores (MM1's few-shot prompts)", "score",
                         fewshot, false);
             }
+            if (!metrics.series("moe/balance").isEmpty()) {
+                Map<String, List<double[]>> router = new LinkedHashMap<>();
+                router.put("balance loss (1 = balanced)", metrics.series("moe/balance"));
+                router.put("router z-loss", metrics.series("moe/z"));
+                Plots.lines(plots.resolve("moe-losses.png"), "MoE router losses (unweighted, mean over MoE layers)",
+                        "loss", router, true);
+                Map<String, List<double[]>> load = new LinkedHashMap<>();
+                for (int e = 0; !metrics.series("moe/load/" + e).isEmpty(); e++) {
+                    load.put("expert " + e, metrics.series("moe/load/" + e));
+                }
+                Plots.lines(plots.resolve("moe-load.png"), "expert load (share of routed tokens, mean over MoE "
+                        + "layers)", "share", load, false);
+            }
             Plots.lines(plots.resolve("grad-norm.png"), "gradient norm (before clipping)", "global L2 norm",
                     Map.of("gradNorm", metrics.series("gradNorm")), true);
         }
