@@ -18,6 +18,7 @@ import io.mm1j.io.AtomicFiles;
 import io.mm1j.io.OutputDir;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tensor.Engines;
+import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
 import io.mm1j.vision.ImagePreprocessor;
@@ -68,7 +69,8 @@ public final class Pretrainer {
 
     /** Everything {@code --dry-run} prints: the resolved model, counts, memory, LR and tokens per step. */
     public static ObjectNode plan(RunConfig rc, int vocab) {
-        Mm1Config c = RunModels.build(rc, vocab, "dry-run");
+        Path llmInit = PretrainedParts.llmFolder(rc);
+        Mm1Config c = RunModels.build(rc, llmInit != null ? PretrainedParts.runVocab(llmInit) : vocab, "dry-run");
         Map<String, Long> counts = ParamCount.all(c);
         ObjectNode o = RunConfig.JSON.createObjectNode();
         o.set("config", rc.tree());
@@ -130,6 +132,7 @@ public final class Pretrainer {
                 state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
             } else {
+                PretrainedParts.checkSettings(rc);
                 OutputDir.checkWritable(dir, o.overwrite(), "--out");
                 if (o.overwrite()) {
                     deleteContents(dir);
@@ -146,25 +149,48 @@ public final class Pretrainer {
         private Result train(NDManager root, Checkpoint.State state, Path ckpt) {
             // 2. data and tokenizer
             Mm1Config preset = io.mm1j.config.Presets.load(rc.text("model.preset"));
-            int imageSize = rc.node("model.vision").path("imageSize").asInt(
+            Path visionInit = PretrainedParts.visionFolder(rc);
+            int imageSize = visionInit != null ? PretrainedParts.visionConfig(visionInit).imageSize()
+                    : rc.node("model.vision").path("imageSize").asInt(
                     preset.vision() != null ? preset.vision().imageSize() : 32);
             List<RunData.Source> sources = RunData.sources(rc, dir, imageSize);
             Path tokFile = dir.resolve("tokenizer.json");
+            Path llmInit = PretrainedParts.llmFolder(rc);
             if (!Files.isRegularFile(tokFile)) {
-                RunData.writeTokenizer(rc, sources, preset.llm().vocabSize(), tokFile);
+                if (llmInit != null) {
+                    PretrainedParts.writeTokenizer(llmInit, tokFile);
+                } else {
+                    RunData.writeTokenizer(rc, sources, preset.llm().vocabSize(), tokFile);
+                }
             }
             try (Tokenizer tok = Tokenizer.load(tokFile)) {
                 // 3. model: fresh, from --init, or from the checkpoint
                 Mm1Config cfg = RunModels.build(rc, tok.vocabSize(), dir.getFileName().toString());
                 Mm1Model model = ckpt != null ? Checkpoint.loadModel(ckpt, root)
-                        : o.init() != null ? initFrom(o.init(), cfg, root) : Mm1Model.init(cfg, root,
-                        DataType.FLOAT32);
+                        : o.init() != null ? initFrom(o.init(), cfg, root) : fresh(cfg, root, llmInit, visionInit);
                 try (model; AdamW opt = optimizer(model)) {
                     if (state != null) {
                         Checkpoint.loadOptimizer(ckpt, opt, state.optimizerStep());
                     }
                     return loop(root, model, opt, tok, sources, state);
                 }
+            }
+        }
+
+        /** Random weights, with the LLM and the encoder from their pretrained folders when given. */
+        private Mm1Model fresh(Mm1Config cfg, NDManager root, Path llmInit, Path visionInit) {
+            Mm1Model m = Mm1Model.init(cfg, root, DataType.FLOAT32);
+            try {
+                if (llmInit != null) {
+                    PretrainedParts.loadLlm(m, llmInit);
+                }
+                if (visionInit != null) {
+                    PretrainedParts.loadVision(m, visionInit);
+                }
+                return m;
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
             }
         }
 
@@ -204,10 +230,11 @@ public final class Pretrainer {
             SequencePacker.Config stepPc = new SequencePacker.Config(pc.batchSize() * rc.integer("train.grad_accum"),
                     pc.seqLen(), pc.maxImages(), pc.imageTokens());
             int size = cfg.isMultimodal() ? cfg.vision().imageSize() : 0;
+            SpecialTokens.Ids ids = SpecialTokens.Ids.of(tok, cfg.llm().bosTokenId(), cfg.llm().eosTokenId());
             SampleEncoder encoder = new SampleEncoder(tok::encode, cfg.isMultimodal() ? clipPixels(size) : img -> {
                 throw new Mm1Exception("a text-only model cannot train on images (set model.vision or use text "
                         + "sources only)");
-            });
+            }, ids);
             List<String> names = sources.stream().map(RunData.Source::name).toList();
             long seed = rc.integer("train.seed");
             List<MixtureSampler.Source> train = new ArrayList<>();
@@ -216,7 +243,7 @@ public final class Pretrainer {
             }
             MixtureSampler sampler = state == null ? new MixtureSampler(train, seed)
                     : MixtureSampler.resume(train, seed, state.cursor());
-            Map<String, List<Batch>> val = validation(sources, encoder, pc, seed);
+            Map<String, List<Batch>> val = validation(sources, encoder, pc, ids, seed);
             long nonEmb = ParamCount.llm(cfg.llm()).nonEmbedding();
             double peak = rc.node("optim.lr").isNull() ? LrLaw.MM1.peakLr(nonEmb) : rc.data("optim.lr");
             long total = rc.integer("train.steps");
@@ -227,7 +254,7 @@ public final class Pretrainer {
                     rc.data("optim.clip_grad_norm"), rc.data("optim.weight_decay"),
                     rc.flag("data.mask_between_documents"), rc.integer("train.eval_interval"),
                     rc.integer("train.checkpoint_interval"), names, flopsPerToken(cfg, pc.seqLen()), gemm,
-                    rc.flag("train.activation_checkpointing"));
+                    rc.flag("train.activation_checkpointing"), ids.image());
             long start = state == null ? 0 : state.step();
             double[] best = {state == null ? Double.NaN : state.bestValLoss()};
             double[] lastVal = {Double.NaN};
@@ -247,7 +274,7 @@ public final class Pretrainer {
             long step;
             long failedSamples;
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start);
-                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc),
+                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc, ids),
                          rc.integer("data.workers"), 4, true)) {
                 progress.start(start, Math.min(total, o.stopAtStep() > 0 ? o.stopAtStep() : total),
                         describe(cfg, peak));
@@ -357,7 +384,7 @@ public final class Pretrainer {
         }
 
         private Map<String, List<Batch>> validation(List<RunData.Source> sources, SampleEncoder enc,
-                                                    SequencePacker.Config pc, long seed) {
+                                                    SequencePacker.Config pc, SpecialTokens.Ids ids, long seed) {
             Map<String, List<Batch>> out = new LinkedHashMap<>();
             int n = rc.integer("train.eval_batches");
             if (rc.integer("train.eval_interval") == 0) {
@@ -371,7 +398,7 @@ public final class Pretrainer {
                 // one pass over the first samples of the validation split, packed like training data
                 MixtureSampler one = new MixtureSampler(List.of(new MixtureSampler.Source(s.name(), 1, s.val())),
                         seed);
-                try (DataPipeline p = new DataPipeline(one, enc, new SequencePacker(pc), 1, 2, true)) {
+                try (DataPipeline p = new DataPipeline(one, enc, new SequencePacker(pc, ids), 1, 2, true)) {
                     for (int i = 0; i < n; i++) {
                         batches.add(p.next());
                     }

@@ -30,7 +30,17 @@ public final class TrainLoop {
     public record Settings(long totalSteps, long stopAtStep, int gradAccum, double clipGradNorm, double weightDecay,
                            boolean maskBetweenDocuments, long evalInterval, long checkpointInterval,
                            List<String> sourceNames, double flopsPerToken, double gemmGflops,
-                           boolean activationCheckpointing) {}
+                           boolean activationCheckpointing, int imageTokenId) {
+        /** With mm1j's fixed {@code <image>} id. */
+        public Settings(long totalSteps, long stopAtStep, int gradAccum, double clipGradNorm, double weightDecay,
+                        boolean maskBetweenDocuments, long evalInterval, long checkpointInterval,
+                        List<String> sourceNames, double flopsPerToken, double gemmGflops,
+                        boolean activationCheckpointing) {
+            this(totalSteps, stopAtStep, gradAccum, clipGradNorm, weightDecay, maskBetweenDocuments, evalInterval,
+                    checkpointInterval, sourceNames, flopsPerToken, gemmGflops, activationCheckpointing,
+                    io.mm1j.tokenizer.SpecialTokens.IMAGE_ID);
+        }
+    }
 
     /** Receives what the loop measures (the CLI draws progress from it; the run writes metrics.jsonl). */
     public interface Listener {
@@ -186,7 +196,7 @@ public final class TrainLoop {
         try (NDScope scope = new NDScope()) {
             float[] nll;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                Decoder.Output out = model.forward(b, s.maskBetweenDocuments());
+                Decoder.Output out = model.forward(b, s.maskBetweenDocuments(), s.imageTokenId());
                 NDArray tokenNll = tokenNll(out.logits(), b); // (B, T)
                 NDArray mask = manager.create(b.lossMask(), new Shape(b.batchSize(), b.seqLen()))
                         .toType(tokenNll.getDataType(), false);
@@ -216,7 +226,7 @@ public final class TrainLoop {
         try (NDScope scope = new NDScope()) {
             float[][] nll = new float[1][];
             ActivationCheckpointing.Result r = ActivationCheckpointing.gradients(model,
-                    model.inputs(b, s.maskBetweenDocuments()), io.mm1j.tokenizer.SpecialTokens.IMAGE_ID,
+                    model.inputs(b, s.maskBetweenDocuments()), s.imageTokenId(),
                     1.0 / s.gradAccum(), logits -> {
                         NDArray tokenNll = tokenNll(logits, b); // (B, T)
                         NDArray mask = manager.create(b.lossMask(), new Shape(b.batchSize(), b.seqLen()))
@@ -347,7 +357,7 @@ public final class TrainLoop {
             for (Batch vb : e.getValue()) {
                 Batch b = blind ? vb.blind() : vb;
                 try (NDScope scope = new NDScope()) {
-                    Decoder.Output out = model.forward(b, s.maskBetweenDocuments());
+                    Decoder.Output out = model.forward(b, s.maskBetweenDocuments(), s.imageTokenId());
                     float[] nll = tokenNll(out.logits(), b).toType(DataType.FLOAT32, false).toFloatArray();
                     for (int i = 0; i < nll.length; i++) {
                         if (b.lossMask()[i] > 0) {
