@@ -294,8 +294,13 @@ public final class Mm1Model implements AutoCloseable {
      * @return logits (B, T, V) and the MoE auxiliary loss
      */
     public Decoder.Output forward(io.mm1j.data.Batch batch, boolean maskBetweenDocuments) {
+        return forward(batch, maskBetweenDocuments, io.mm1j.tokenizer.SpecialTokens.IMAGE_ID);
+    }
+
+    /** The same for a tokenizer whose {@code <image>} is {@code imageTokenId} (e.g. one appended to an LLM's). */
+    public Decoder.Output forward(io.mm1j.data.Batch batch, boolean maskBetweenDocuments, int imageTokenId) {
         BatchInputs in = inputs(batch, maskBetweenDocuments);
-        NDArray embeds = inputEmbeddings(in.ids(), in.pixels(), io.mm1j.tokenizer.SpecialTokens.IMAGE_ID);
+        NDArray embeds = inputEmbeddings(in.ids(), in.pixels(), imageTokenId);
         return decoder.forward(embeds, in.keep(), in.documents(), null, false);
     }
 
