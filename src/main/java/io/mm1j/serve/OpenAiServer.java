@@ -75,7 +75,7 @@ public final class OpenAiServer implements AutoCloseable {
                     c -> complete(c, true)));
             cfg.routes.post("/v1/completions", ctx -> api(ctx, "/v1/completions", true, c -> complete(c, false)));
             cfg.routes.error(404, ctx -> {
-                if (ctx.result() == null || ctx.result().isEmpty()) {
+                if (ctx.attribute("mm1.json") == null) { // not one of ours (e.g. unknown model): no route matched
                     json(ctx, 404, OpenAiJson.error("Unknown request URL: " + ctx.method() + " " + ctx.path(),
                             "invalid_request_error", null, "unknown_url"));
                 }
@@ -174,6 +174,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     private static void json(Context ctx, int status, JsonNode body) {
         try {
+            ctx.attribute("mm1.json", Boolean.TRUE);
             ctx.status(status).contentType("application/json").result(RequestParser.JSON.writeValueAsBytes(body));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException("cannot serialize a response", e);
@@ -268,20 +269,14 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /**
-     * The next event; past the job's deadline a job still queued is dropped (503), a running one is told to stop
-     * and waited for a little longer (it stops at its next token).
+     * The next event; past the job's deadline the client gets a 503 at once: a job still queued is dropped, a running
+     * one is told to stop (it stops at its next token).
      */
     private GenerationQueue.Event nextOrTimeout(GenerationQueue.Job job) {
         GenerationQueue.Event e = next(job, job.deadlineNanos);
-        if (e != null) {
-            return e;
-        }
-        job.cancel("timeout");
-        if (queue.remove(job) || !job.started()) {
-            throw timeout();
-        }
-        e = next(job, System.nanoTime() + TimeUnit.SECONDS.toNanos(30));
         if (e == null) {
+            job.cancel("timeout");
+            queue.remove(job);
             throw timeout();
         }
         return e;
