@@ -12,7 +12,6 @@ import io.mm1j.config.Mm1Config;
 import io.mm1j.config.Presets;
 import io.mm1j.connector.Connectors;
 import io.mm1j.connector.VlConnector;
-import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
 import io.mm1j.nn.BlockScope;
@@ -75,6 +74,12 @@ public final class Mm1Model implements AutoCloseable {
         VisionTransformer v = c.isMultimodal() ? VisionTransformer.init(c.vision(), p) : null;
         VlConnector k = c.isMultimodal() ? Connectors.init(c.connector(), c.vision(), c.llm().hiddenSize(), p) : null;
         return new Mm1Model(c, p, d, v, k);
+    }
+
+    /** A text-only model around an existing decoder (closing it closes the decoder). */
+    public static Mm1Model textOnly(Decoder d) {
+        Mm1Config c = new Mm1Config("decoder", "text-only model", d.config(), null, null, 0);
+        return new Mm1Model(c, d.params(), d, null, null);
     }
 
     /**
@@ -289,31 +294,6 @@ public final class Mm1Model implements AutoCloseable {
         NDArray docs = maskBetweenDocuments ? io.mm1j.nn.Attention.documents(m.create(batch.segments(), bt),
                 params.dtype()) : null;
         return new BatchInputs(ids, pixels, keepArr, docs);
-    }
-
-    /**
-     * Greedy or sampled continuation of a prompt that may contain images (KV cache; one prefill pass).
-     *
-     * @param ids     prompt ids (BOS first) with k {@code imageTokenId} positions per image
-     * @param pixels  (N, 3, H, W) preprocessed images in slot order, or null
-     * @param onToken receives every generated id (stop ids are not emitted)
-     * @return number of generated tokens
-     */
-    public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
-                        java.util.Set<Integer> stop, java.util.function.IntConsumer onToken) {
-        return generate(ids, pixels, imageTokenId, maxTokens, sampler, stop, onToken, DecodePath.CPU);
-    }
-
-    /** {@link #generate} on an explicit decode path. */
-    public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
-                        java.util.Set<Integer> stop, java.util.function.IntConsumer onToken, DecodePath path) {
-        try (NDScope scope = new NDScope()) { // encoder/connector temporaries must not pile up in the params
-            NDArray idArr = params.manager().create(ids, new Shape(1, ids.length));
-            NDArray embeds = pixels == null ? null : inputEmbeddings(idArr, pixels, imageTokenId);
-            int n = new Generator(decoder, path).generate(ids, embeds, maxTokens, sampler, stop, onToken);
-            scope.suppressNotUsedWarning();
-            return n;
-        }
     }
 
     private void requireVision() {
