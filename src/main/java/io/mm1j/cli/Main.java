@@ -12,6 +12,7 @@ import picocli.CommandLine.Option;
         subcommands = {DemoCommand.class, PretrainCommand.class, LrSweepCommand.class, UpcycleCommand.class,
                 InfoCommand.class, InitCommand.class, GenerateCommand.class, EvalCommand.class,
                 ScoreCommand.class,
+                ServeCommand.class,
                 TokenizerCommand.class, DataCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,

@@ -17,19 +17,19 @@ public interface ChatBackend extends AutoCloseable {
     boolean acceptsImages();
 
     /** A request to generate from: a chat conversation, or (legacy completions) raw text. */
-    sealed interface Prompt permits ChatPrompt, TextPrompt {}
+    sealed interface Input permits ChatInput, TextInput {}
 
     /** A conversation rendered with the model's chat template, ending with the assistant's generation prompt. */
-    record ChatPrompt(List<ChatTurn> turns) implements Prompt {}
+    record ChatInput(List<ChatTurn> turns) implements Input {}
 
     /** Raw text after BOS ({@code POST /v1/completions}). */
-    record TextPrompt(String text) implements Prompt {}
+    record TextInput(String text) implements Input {}
 
     /**
      * Prompt length in tokens (image tokens included) without running the model; cheap, so the server can refuse
      * a too-long prompt with a 400 before queueing it.
      */
-    int countPromptTokens(Prompt prompt);
+    int countPromptTokens(Input prompt);
 
     /** Receives text as it is generated; returns false to stop (client gone, timeout). */
     @FunctionalInterface
@@ -42,7 +42,7 @@ public interface ChatBackend extends AutoCloseable {
      *
      * @param maxTokens already resolved by the server (within the context)
      */
-    Completion generate(Prompt prompt, Sampling sampling, int maxTokens, DeltaListener listener);
+    Completion generate(Input prompt, Sampling sampling, int maxTokens, DeltaListener listener);
 
     /** Image-encoding cache counters for {@code /metrics}: hits, misses, entries ({@code null} when none). */
     default long[] imageCacheStats() {

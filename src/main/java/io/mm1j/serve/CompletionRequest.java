@@ -10,5 +10,5 @@ package io.mm1j.serve;
  * @param includeUsage {@code stream_options.include_usage}: one last chunk with the token counts
  * @param chat         chat completions (true) or the legacy text completions (false)
  */
-public record CompletionRequest(String model, ChatBackend.Prompt prompt, Sampling sampling, boolean stream,
+public record CompletionRequest(String model, ChatBackend.Input prompt, Sampling sampling, boolean stream,
                                 boolean includeUsage, boolean chat) {}

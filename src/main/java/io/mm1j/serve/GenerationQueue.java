@@ -85,7 +85,7 @@ final class GenerationQueue implements AutoCloseable {
 
     /** One generation request on its way through the queue. */
     final class Job implements Runnable {
-        final ChatBackend.Prompt prompt;
+        final ChatBackend.Input prompt;
         final Sampling sampling;
         final int maxTokens;
         final long arrivedNanos;
@@ -94,7 +94,7 @@ final class GenerationQueue implements AutoCloseable {
         private volatile String cancelReason;
         private volatile boolean started;
 
-        Job(ChatBackend.Prompt prompt, Sampling sampling, int maxTokens, long arrivedNanos, long deadlineNanos) {
+        Job(ChatBackend.Input prompt, Sampling sampling, int maxTokens, long arrivedNanos, long deadlineNanos) {
             this.prompt = prompt;
             this.sampling = sampling;
             this.maxTokens = maxTokens;

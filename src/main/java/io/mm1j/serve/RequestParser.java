@@ -85,7 +85,7 @@ public final class RequestParser {
         Sampling s = sampling(body, maxCompletion != null ? maxCompletion : max,
                 maxCompletion != null ? "max_completion_tokens" : "max_tokens");
         boolean stream = optBool(body, "stream", false);
-        return new CompletionRequest(model(body), new ChatBackend.ChatPrompt(turns), s, stream,
+        return new CompletionRequest(model(body), new ChatBackend.ChatInput(turns), s, stream,
                 includeUsage(body, stream), true);
     }
 
@@ -119,7 +119,7 @@ public final class RequestParser {
         Integer max = optInt(body, "max_tokens", 1);
         Sampling s = sampling(body, max == null ? Math.min(16, limits.maxTokens()) : max, "max_tokens");
         boolean stream = optBool(body, "stream", false);
-        return new CompletionRequest(model(body), new ChatBackend.TextPrompt(prompt), s, stream,
+        return new CompletionRequest(model(body), new ChatBackend.TextInput(prompt), s, stream,
                 includeUsage(body, stream), false);
     }
 
@@ -181,6 +181,9 @@ public final class RequestParser {
         Double topP = optDouble(body, "top_p", 0, 1);
         Integer topK = optInt(body, "top_k", 0);
         Double minP = optDouble(body, "min_p", 0, 1);
+        if (minP != null && minP == 1) {
+            throw ApiException.invalid("min_p", "'min_p' must be within [0, 1), got 1");
+        }
         Double rep = optDouble(body, "repetition_penalty", 0, 10);
         if (rep != null && rep == 0) {
             throw ApiException.invalid("repetition_penalty", "'repetition_penalty' must be > 0 (1 = off), got 0");

@@ -50,12 +50,12 @@ final class ScriptedBackend implements ChatBackend {
     }
 
     @Override
-    public int countPromptTokens(Prompt prompt) {
-        if (prompt instanceof TextPrompt t) {
+    public int countPromptTokens(Input prompt) {
+        if (prompt instanceof TextInput t) {
             return 1 + t.text().length();
         }
         int n = 1;
-        for (ChatTurn turn : ((ChatPrompt) prompt).turns()) {
+        for (ChatTurn turn : ((ChatInput) prompt).turns()) {
             for (ChatTurn.Content c : turn.content()) {
                 n += c instanceof ChatTurn.Text t ? t.text().length() : IMAGE_TOKENS;
             }
@@ -63,12 +63,12 @@ final class ScriptedBackend implements ChatBackend {
         return n;
     }
 
-    private static int images(Prompt prompt) {
-        return prompt instanceof ChatPrompt c ? c.turns().stream().mapToInt(ChatTurn::imageCount).sum() : 0;
+    private static int images(Input prompt) {
+        return prompt instanceof ChatInput c ? c.turns().stream().mapToInt(ChatTurn::imageCount).sum() : 0;
     }
 
     @Override
-    public Completion generate(Prompt prompt, Sampling sampling, int maxTokens, DeltaListener listener) {
+    public Completion generate(Input prompt, Sampling sampling, int maxTokens, DeltaListener listener) {
         started.incrementAndGet();
         StringBuilder text = new StringBuilder();
         int n = 0;
