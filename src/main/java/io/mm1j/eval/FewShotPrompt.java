@@ -125,9 +125,7 @@ public final class FewShotPrompt {
     }
 
     private int image(long[] ids, int j, StringBuilder text) {
-        for (int i = 0; i < imageTokens; i++) {
-            ids[j++] = imageId;
-        }
+        j = io.mm1j.mllm.ImageSlots.fill(ids, j, imageTokens, imageId);
         if (imageTokens > 0) {
             text.append("<image>");
         }

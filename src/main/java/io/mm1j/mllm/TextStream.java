@@ -28,6 +28,9 @@ final class TextStream {
 
     /** Adds a generated id; returns the text that can be shown now (possibly empty). */
     String push(long id) {
+        if (matched != null) {
+            return ""; // the text ended at a stop string
+        }
         if (n == ids.length) {
             ids = Arrays.copyOf(ids, 2 * n);
         }
