@@ -94,12 +94,13 @@ public final class ServeCommand implements Callable<Integer> {
             apiKey = null;
         }
         DecodePath path = DecodePath.of(decode);
+        // Unset, the prompt limit is the model's context, which the server checks on every request anyway.
+        ServeLimits limits = new ServeLimits(maxBodyBytes, maxImages, maxImagePixels,
+                maxPromptTokens != null ? maxPromptTokens : Integer.MAX_VALUE, maxTokens, queueSize,
+                Duration.ofSeconds(requestTimeoutSeconds), imageCache, allowRemoteImages, Duration.ofSeconds(10));
         Path dir = Mm1Model.resolveFolder(model);
         String id = modelName != null ? modelName : dir.toAbsolutePath().normalize().getFileName().toString();
         Mm1Backend backend = new Mm1Backend(dir, id, device.root(0), path, imageCache);
-        ServeLimits limits = new ServeLimits(maxBodyBytes, maxImages, maxImagePixels,
-                maxPromptTokens != null ? maxPromptTokens : backend.contextLength(), maxTokens, queueSize,
-                Duration.ofSeconds(requestTimeoutSeconds), imageCache, allowRemoteImages, Duration.ofSeconds(10));
         OpenAiServer server = new OpenAiServer(backend, limits, apiKey);
         try {
             server.start(host, port);

@@ -54,9 +54,14 @@ final class GenerationQueue implements AutoCloseable {
             if (worker.isShutdown()) {
                 throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
             }
-            throw new ApiException(429, "rate_limit_error", null, "queue_full", "the server is busy: " + capacity
-                    + " request(s) are already waiting (--queue-size); retry shortly");
+            throw full();
         }
+    }
+
+    /** The 429 for a request that finds every waiting place taken. */
+    ApiException full() {
+        return new ApiException(429, "rate_limit_error", null, "queue_full", "the server is busy: " + capacity
+                + " request(s) are already waiting (--queue-size); retry shortly");
     }
 
     /** Drops a job that has not started (its deadline passed while it waited). */

@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.HexFormat;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +38,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final ServerMetrics metrics = new ServerMetrics();
     private final GenerationQueue queue;
     private final RequestParser parser;
+    private final Semaphore admission;
     private final long created = System.currentTimeMillis() / 1000;
     private volatile boolean closing;
     private Javalin app;
@@ -51,6 +53,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.apiKey = apiKey == null ? null : apiKey.getBytes(StandardCharsets.UTF_8);
         this.queue = new GenerationQueue(backend, limits.queueSize(), metrics);
         this.parser = new RequestParser(limits, backend.acceptsImages());
+        this.admission = new Semaphore(limits.queueSize() + 1);
         metrics.backend(backend);
     }
 
@@ -201,6 +204,18 @@ public final class OpenAiServer implements AutoCloseable {
 
     private void complete(Context ctx, boolean chat) throws IOException {
         long arrived = System.nanoTime();
+        // Admission before the body is read: at most queue + 1 generation requests hold bodies and decoded images.
+        if (!admission.tryAcquire()) {
+            throw queue.full();
+        }
+        try {
+            admitted(ctx, chat, arrived);
+        } finally {
+            admission.release();
+        }
+    }
+
+    private void admitted(Context ctx, boolean chat, long arrived) throws IOException {
         JsonNode json = RequestParser.json(body(ctx));
         JsonNode model = json.get("model");
         if (model != null && model.isTextual() && !model.asText().equals(backend.modelId())) {
@@ -213,7 +228,7 @@ public final class OpenAiServer implements AutoCloseable {
         queue.submit(job);
         metrics.inFlight(1);
         try {
-            String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().formatHex(IDS.generateSeed(12));
+            String id = (chat ? "chatcmpl-" : "cmpl-") + newId();
             long createdAt = System.currentTimeMillis() / 1000;
             if (req.stream()) {
                 stream(ctx, req, job, id, createdAt);
@@ -225,6 +240,12 @@ public final class OpenAiServer implements AutoCloseable {
         } finally {
             metrics.inFlight(-1);
         }
+    }
+
+    private static String newId() {
+        byte[] b = new byte[12];
+        IDS.nextBytes(b);
+        return HexFormat.of().formatHex(b);
     }
 
     /**

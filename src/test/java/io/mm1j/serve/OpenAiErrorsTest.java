@@ -123,6 +123,35 @@ class OpenAiErrorsTest {
     }
 
     @Test
+    void remoteImagesAreFetchedOnlyWhenAllowed() throws Exception {
+        byte[] png = java.util.Base64.getDecoder().decode(HttpTestClient.pngDataUrl(16, 16, 4).substring(22));
+        com.sun.net.httpserver.HttpServer files = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        files.createContext("/pic.png", ex -> {
+            ex.sendResponseHeaders(200, png.length);
+            ex.getResponseBody().write(png);
+            ex.close();
+        });
+        files.start();
+        ServeLimits d = ServeLimits.defaults();
+        ServeLimits remote = new ServeLimits(d.maxBodyBytes(), d.maxImages(), d.maxImagePixels(),
+                d.maxPromptTokens(), d.maxTokens(), d.queueSize(), d.requestTimeout(), d.imageCacheEntries(), true,
+                Duration.ofSeconds(5));
+        String base = "http://127.0.0.1:" + files.getAddress().getPort();
+        try (OpenAiServer s = new OpenAiServer(new ScriptedBackend(), remote, null).start("127.0.0.1", 0)) {
+            HttpTestClient c = new HttpTestClient(s.port(), null);
+            JsonNode ok = c.post("/v1/chat/completions", chat(user("[" + image(base + "/pic.png") + "]"),
+                    ",\"max_tokens\":1")).json();
+            assertEquals(4, ok.get("usage").get("prompt_tokens_details").get("image_tokens").asInt(), ok.toString());
+            String msg = error(c.post("/v1/chat/completions", chat(user("[" + image(base + "/missing.png") + "]"),
+                    "")), 400, "image_fetch_failed", "messages[0].content[0].image_url.url");
+            assertTrue(msg.endsWith("answered HTTP 404"), msg);
+        } finally {
+            files.stop(0);
+        }
+    }
+
+    @Test
     void oversizedBodyIs413() {
         String big = "x".repeat(70 * 1024);
         String msg = error(client.post("/v1/chat/completions", chat(user("\"" + big + "\""), "")), 413,
@@ -201,14 +230,10 @@ class OpenAiErrorsTest {
 
     @Test
     void clientDisconnectStopsItsStreamingGeneration() throws Exception {
-        disconnect(true);
-    }
-
-    private static void disconnect(boolean stream) throws Exception {
         ScriptedBackend b = new ScriptedBackend();
         b.tokenDelay(20);
         try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0)) {
-            String body = chat(user("\"hi\""), ",\"max_tokens\":200,\"stream\":" + stream);
+            String body = chat(user("\"hi\""), ",\"max_tokens\":200,\"stream\":true");
             try (Socket sock = new Socket("127.0.0.1", s.port())) {
                 OutputStream out = sock.getOutputStream();
                 out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
@@ -216,10 +241,8 @@ class OpenAiErrorsTest {
                         .getBytes(StandardCharsets.UTF_8));
                 out.flush();
                 InputStream in = sock.getInputStream();
-                if (stream) {
-                    String head = new String(in.readNBytes(12), StandardCharsets.US_ASCII);
-                    assertEquals("HTTP/1.1 200", head, () -> head + readSome(in));
-                }
+                String head = new String(in.readNBytes(12), StandardCharsets.US_ASCII);
+                assertEquals("HTTP/1.1 200", head, () -> head + readSome(in));
                 assertTrue(b.firstTokenSent.await(10, TimeUnit.SECONDS));
             }
             waitUntil(() -> b.cancelled.get() == 1);
