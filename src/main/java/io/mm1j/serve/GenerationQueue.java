@@ -98,6 +98,7 @@ final class GenerationQueue implements AutoCloseable {
         final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
         private volatile String cancelReason;
         private volatile boolean started;
+        private volatile boolean finished;
 
         Job(ChatBackend.Input prompt, Sampling sampling, int maxTokens, long arrivedNanos, long deadlineNanos) {
             this.prompt = prompt;
@@ -122,6 +123,16 @@ final class GenerationQueue implements AutoCloseable {
             return started;
         }
 
+        /** Whether the worker has posted this job's last event. */
+        boolean finished() {
+            return finished;
+        }
+
+        private void post(Event last) {
+            finished = true;
+            events.add(last);
+        }
+
         @Override
         public void run() {
             started = true;
@@ -129,7 +140,7 @@ final class GenerationQueue implements AutoCloseable {
             metrics.queueWait((start - arrivedNanos) / 1e9);
             if (cancelReason != null || start - deadlineNanos > 0) {
                 cancel("timeout");
-                events.add(new Done(new Completion("", 0, 0, 0, "cancelled")));
+                post(new Done(new Completion("", 0, 0, 0, "cancelled")));
                 return;
             }
             boolean[] first = {true};
@@ -148,12 +159,12 @@ final class GenerationQueue implements AutoCloseable {
                     return cancelReason == null;
                 });
                 metrics.tokens(c);
-                events.add(new Done(c));
+                post(new Done(c));
             } catch (ApiException e) {
-                events.add(new Failed(e));
+                post(new Failed(e));
             } catch (RuntimeException | Error e) {
                 LOG.error("generation failed", e);
-                events.add(new Failed(e instanceof RuntimeException re ? re
+                post(new Failed(e instanceof RuntimeException re ? re
                         : new IllegalStateException(e.toString(), e)));
             }
         }

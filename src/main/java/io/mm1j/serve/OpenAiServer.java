@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.staticfiles.Location;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import io.mm1j.Mm1Exception;
 import java.io.IOException;
 import java.io.InputStream;
@@ -233,12 +234,34 @@ public final class OpenAiServer implements AutoCloseable {
             if (req.stream()) {
                 stream(ctx, req, job, id, createdAt);
             } else {
+                watchDisconnect(ctx, job);
                 Completion c = whole(job);
                 json(ctx, 200, chat ? OpenAiJson.chatCompletion(id, createdAt, req.model(), c)
                         : OpenAiJson.textCompletion(id, createdAt, req.model(), c.text(), c.finishReason(), c));
             }
         } finally {
             metrics.inFlight(-1);
+        }
+    }
+
+    /**
+     * A non-streaming request writes nothing until its answer is complete, so a client that gives up is not noticed
+     * by writing. Instead the connection's read side is watched ({@link DisconnectWatch}); the response then closes
+     * the connection, since the watch may have consumed bytes of a pipelined next request.
+     */
+    private static void watchDisconnect(Context ctx, GenerationQueue.Job job) {
+        org.eclipse.jetty.server.Request core = ServletContextRequest.getServletContextRequest(ctx.req());
+        if (core != null && DisconnectWatch.start(core.getConnectionMetaData().getConnection().getEndPoint(), job)) {
+            ctx.header("Connection", "close");
+        }
+    }
+
+    /** Sets the connectors' idle timeout (Jetty's default is 30 s); a blocked request is not cut by it. */
+    void idleTimeout(java.time.Duration timeout) {
+        for (org.eclipse.jetty.server.Connector c : app.jettyServer().server().getConnectors()) {
+            if (c instanceof org.eclipse.jetty.server.AbstractConnector a) {
+                a.setIdleTimeout(timeout.toMillis());
+            }
         }
     }
 

@@ -230,10 +230,33 @@ class OpenAiErrorsTest {
 
     @Test
     void clientDisconnectStopsItsStreamingGeneration() throws Exception {
+        disconnect(true);
+    }
+
+    @Test
+    void clientDisconnectStopsItsNonStreamingGeneration() throws Exception {
+        disconnect(false);
+    }
+
+    @Test
+    void aLongNonStreamingRequestOutlivesTheConnectionIdleTimeout() throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.tokenDelay(50);
+        try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0)) {
+            s.idleTimeout(Duration.ofMillis(300));
+            JsonNode j = new HttpTestClient(s.port(), null).post("/v1/chat/completions",
+                    chat(user("\"hi\""), ",\"max_tokens\":20")).json(); // ~1 s of generation, idle on the socket
+            assertEquals("length", j.get("choices").get(0).get("finish_reason").asText(), j.toString());
+            assertEquals(20, j.get("usage").get("completion_tokens").asInt());
+            assertEquals(0, b.cancelled.get());
+        }
+    }
+
+    private static void disconnect(boolean stream) throws Exception {
         ScriptedBackend b = new ScriptedBackend();
         b.tokenDelay(20);
         try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0)) {
-            String body = chat(user("\"hi\""), ",\"max_tokens\":200,\"stream\":true");
+            String body = chat(user("\"hi\""), ",\"max_tokens\":200,\"stream\":" + stream);
             try (Socket sock = new Socket("127.0.0.1", s.port())) {
                 OutputStream out = sock.getOutputStream();
                 out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
@@ -241,8 +264,10 @@ class OpenAiErrorsTest {
                         .getBytes(StandardCharsets.UTF_8));
                 out.flush();
                 InputStream in = sock.getInputStream();
-                String head = new String(in.readNBytes(12), StandardCharsets.US_ASCII);
-                assertEquals("HTTP/1.1 200", head, () -> head + readSome(in));
+                if (stream) {
+                    String head = new String(in.readNBytes(12), StandardCharsets.US_ASCII);
+                    assertEquals("HTTP/1.1 200", head, () -> head + readSome(in));
+                }
                 assertTrue(b.firstTokenSent.await(10, TimeUnit.SECONDS));
             }
             waitUntil(() -> b.cancelled.get() == 1);
