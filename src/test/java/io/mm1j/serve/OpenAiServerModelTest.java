@@ -104,6 +104,20 @@ class OpenAiServerModelTest {
     }
 
     @Test
+    void generationOnAWorkerThreadRecordsNoGradients() throws Exception {
+        java.util.List<Boolean> recording = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread worker = new Thread(() -> tiny.backend.generate(new ChatBackend.TextInput("hi"),
+                new Sampling(3, 0, 1, 0, 0, 1, 1L, List.of()), 3, delta -> {
+                    recording.add(io.mm1j.nn.BlockScope.recording());
+                    return true;
+                }));
+        worker.start();
+        worker.join(60_000);
+        assertTrue(!recording.isEmpty() && !recording.contains(true), "libtorch records by default on a fresh "
+                + "thread; the backend must switch it off: " + recording);
+    }
+
+    @Test
     void legacyCompletionsGenerateFromRawText() {
         JsonNode j = tiny.client.post("/v1/completions",
                 "{\"model\":\"tiny\",\"prompt\":\"Once upon\",\"max_tokens\":5,\"temperature\":0}").json();
