@@ -13,6 +13,7 @@ import picocli.CommandLine.Option;
                 CompareRunsCommand.class,
                 InfoCommand.class, InitCommand.class, GenerateCommand.class, ChatCommand.class, EvalCommand.class,
                 ScoreCommand.class,
+                ServeCommand.class,
                 TokenizerCommand.class, DataCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
