@@ -435,6 +435,7 @@ def make(out_dir, name, seed, arch, layout, dtype, shards, cfg_extra, vision_ext
 
     if nxt:
         feats, tiles = next_features(vw, pw, newline, cfg, img)
+        pixels = anyres_tiles(img, cfg["image_grid_pinpoints"], vc["image_size"])[0]
     else:
         pixels = clip_preprocess(img, vc["image_size"], vc["image_size"])[None]
         feats, tiles = tile_features(vw, pw, cfg, pixels)[0], 1
@@ -466,7 +467,8 @@ def make(out_dir, name, seed, arch, layout, dtype, shards, cfg_extra, vision_ext
                          % (name, min(margins)))
     expected = {"fixture": name, "architecture": arch, "layout": layout, "dtype": str(dtype)[6:],
                 "prompt": text, "user": user, "image": "image.png", "image_size": [h, w], "tiles": tiles,
-                "image_tokens": int(feats.shape[0]), "input_ids": ids, "vocab_size": tc["vocab_size"],
+                "image_tokens": int(feats.shape[0]), "input_ids": ids,
+                "pixel_abs_sums": [float(t.abs().sum()) for t in pixels], "vocab_size": tc["vocab_size"],
                 "logits": [[round(float(v), 6) for v in row] for row in logits],
                 "greedy": greedy, "greedy_min_margin": min(margins)}
     with open(os.path.join(folder, "expected.json"), "w") as f:
@@ -480,7 +482,7 @@ def main():
     torch.set_default_dtype(torch.float64)
     make(out, "llava15-legacy", 11, "LlavaForConditionalGeneration", "legacy", torch.float16, 2, {}, {}, {},
          (50, 71), "<image> describe the picture .")
-    make(out, "llava15-new", 12, "LlavaForConditionalGeneration", "new", torch.bfloat16, 1,
+    make(out, "llava15-new", 22, "LlavaForConditionalGeneration", "new", torch.bfloat16, 1,
          {"vision_feature_select_strategy": "full", "vision_feature_layer": -1, "multimodal_projector_bias": False},
          {"hidden_act": "gelu"}, {"model_type": "mistral", "sliding_window": None, "rope_theta": 1000000.0},
          (64, 45), "what is in the picture <image>")

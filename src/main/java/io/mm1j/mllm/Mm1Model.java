@@ -58,14 +58,38 @@ public final class Mm1Model implements AutoCloseable {
     private final Decoder decoder;
     private final VisionTransformer vision;
     private final VlConnector connector;
+    /** A foreign model family's own image handling (LLaVA), or null: MM1's, built on first use. */
+    private ImagePipeline pipeline;
+    /** The folder's fixed {@code <image>} id (LLaVA's image_token_index), or -1: the tokenizer's {@code <image>}. */
+    private final int fixedImageTokenId;
 
     private Mm1Model(Mm1Config config, ParamStore params, Decoder decoder, VisionTransformer vision,
                      VlConnector connector) {
+        this(config, params, decoder, vision, connector, null, -1);
+    }
+
+    private Mm1Model(Mm1Config config, ParamStore params, Decoder decoder, VisionTransformer vision,
+                     VlConnector connector, ImagePipeline pipeline, int fixedImageTokenId) {
         this.config = config;
         this.params = params;
         this.decoder = decoder;
         this.vision = vision;
         this.connector = connector;
+        this.pipeline = pipeline;
+        this.fixedImageTokenId = fixedImageTokenId;
+    }
+
+    /**
+     * A model of a foreign family (LLaVA, {@link io.mm1j.llava.Llava}) assembled from loaded parts: its own image
+     * pipeline (preprocessing, tokens per picture, encoding) and its fixed {@code <image>} id; its prompts start
+     * with what the tokenizer's post-processor adds (see {@link #promptIds}).
+     */
+    public static Mm1Model foreign(Mm1Config config, ParamStore params, Decoder decoder, VisionTransformer vision,
+                                   VlConnector connector, java.util.function.Function<Mm1Model, ImagePipeline> images,
+                                   int imageTokenId) {
+        Mm1Model m = new Mm1Model(config, params, decoder, vision, connector, null, imageTokenId);
+        m.pipeline = images.apply(m);
+        return m;
     }
 
     /** Random initialisation of every component. */
@@ -85,6 +109,9 @@ public final class Mm1Model implements AutoCloseable {
         Path cfgFile = dir.resolve("config.json");
         if (!Files.isRegularFile(cfgFile)) {
             throw new Mm1Exception(dir + ": not a model folder (config.json not found)");
+        }
+        if (io.mm1j.llava.LlavaConfig.isLlava(cfgFile)) {
+            return io.mm1j.llava.Llava.load(dir, manager, dtype);
         }
         if (!isMm1jConfig(cfgFile)) {
             Decoder d = HfLlama.load(dir, manager, dtype);
@@ -233,6 +260,91 @@ public final class Mm1Model implements AutoCloseable {
             return text;
         }
         return ImageSplicer.splice(text, imageTokens, slots);
+    }
+
+    /**
+     * Decoder input embeddings for prompts built through {@link #imagePipeline()}: token embeddings with each
+     * picture's tokens at its run of {@code imageTokenId} positions (runs in reading order, one per picture, each as
+     * long as {@link ImagePipeline.Prepared#tokens()}).
+     *
+     * @param ids (B, T) int64
+     */
+    public NDArray inputEmbeddings(NDArray ids, List<ImagePipeline.Prepared> images, int imageTokenId) {
+        NDArray text = decoder.embed(ids); // (B, T, D)
+        if (images.isEmpty()) {
+            return text;
+        }
+        requireVision();
+        int[] counts = images.stream().mapToInt(ImagePipeline.Prepared::tokens).toArray();
+        Shape s = ids.getShape();
+        long[] slots = ImageSplicer.slots(ids.toLongArray(), Math.toIntExact(s.get(0)), Math.toIntExact(s.get(1)),
+                imageTokenId, counts);
+        NDArray features = imagePipeline().encode(images); // (Σk, D)
+        return ImageSplicer.splice(text, features.expandDims(0), slots);
+    }
+
+    /** How this model turns pictures into tokens (MM1: one crop, k connector tokens each). */
+    public ImagePipeline imagePipeline() {
+        requireVision();
+        if (pipeline == null) {
+            pipeline = new Mm1Images(this);
+        }
+        return pipeline;
+    }
+
+    /**
+     * The {@code <image>} id prompts use: the folder's own (LLaVA's image_token_index; the tokenizer must agree),
+     * else the tokenizer's {@code <image>}, else mm1j's reserved id.
+     */
+    public int imageTokenId(io.mm1j.tokenizer.Tokenizer tok) {
+        int fromTokenizer = tok.specialId(io.mm1j.tokenizer.SpecialTokens.IMAGE);
+        if (fixedImageTokenId >= 0) {
+            if (fromTokenizer >= 0 && fromTokenizer != fixedImageTokenId) {
+                throw new Mm1Exception(tok.file() + ": token <image> has id " + fromTokenizer + " but the model's "
+                        + "image_token_index is " + fixedImageTokenId);
+            }
+            return fixedImageTokenId;
+        }
+        return fromTokenizer >= 0 ? fromTokenizer : io.mm1j.tokenizer.SpecialTokens.IMAGE_ID;
+    }
+
+    /**
+     * Prompt ids for {@code text}: BOS (mm1j: the config's; a foreign folder: what its tokenizer's post-processor
+     * adds), the text's tokens, and every {@code <image>} expanded to its picture's token count, pictures in order.
+     */
+    public long[] promptIds(io.mm1j.tokenizer.Tokenizer tok, String text, List<ImagePipeline.Prepared> images) {
+        int imageId = imageTokenId(tok);
+        long[] body;
+        if (fixedImageTokenId >= 0) {
+            body = tok.encodeWithSpecials(text);
+        } else {
+            long[] t = text.isEmpty() ? new long[0] : tok.encode(text);
+            body = new long[t.length + 1];
+            body[0] = config.llm().bosTokenId();
+            System.arraycopy(t, 0, body, 1, t.length);
+        }
+        int slots = 0;
+        long total = 0;
+        for (long id : body) {
+            slots += id == imageId ? 1 : 0;
+        }
+        if (slots != images.size()) {
+            throw new Mm1Exception("prompt has " + slots + " <image> slot(s) but " + images.size()
+                    + " image(s) were given");
+        }
+        for (ImagePipeline.Prepared p : images) {
+            total += p.tokens();
+        }
+        long[] ids = new long[Math.toIntExact(body.length - slots + total)];
+        int j = 0;
+        int image = 0;
+        for (long id : body) {
+            int copies = id == imageId ? images.get(image++).tokens() : 1;
+            for (int c = 0; c < copies; c++) {
+                ids[j++] = id;
+            }
+        }
+        return ids;
     }
 
     /** Full forward: logits (B, T, V) and the MoE auxiliary loss. */

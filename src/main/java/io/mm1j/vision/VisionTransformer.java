@@ -218,6 +218,27 @@ public final class VisionTransformer {
         return new Output(patchTokens, pooled);
     }
 
+    /**
+     * The whole residual stream of the feature layer, CLS row included: HF {@code hidden_states[featureLayer]}
+     * (N, 1 + P, D), what LLaVA's {@code vision_feature_select_strategy = "full"} feeds its projector.
+     *
+     * @param pixels normalised images (N, 3, H, W), H and W multiples of the patch size
+     */
+    public NDArray hiddenState(NDArray pixels) {
+        Shape ps = pixels.getShape();
+        int p = config.patchSize();
+        if (ps.dimension() != 4 || ps.get(1) != 3 || ps.get(2) % p != 0 || ps.get(3) % p != 0) {
+            throw new Mm1Exception("vision encoder: expected images (N, 3, H, W) with H and W multiples of "
+                    + p + ", got " + ps);
+        }
+        NDArray embedded = BlockScope.run(() -> embeddings(pixels)); // (N, 1+P, D)
+        NDArray h = BlockScope.chain(embedded, 0, depth(), this::block); // (N, 1+P, D)
+        if (!BlockScope.recording() && h != embedded) {
+            embedded.close();
+        }
+        return h;
+    }
+
     /** Blocks run up to the feature layer (HF {@code hidden_states[featureLayer]}). */
     public int depth() {
         return config.featureLayer() < 0 ? config.layers() + 1 + config.featureLayer() : config.featureLayer();
