@@ -6,10 +6,10 @@ import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
+import io.mm1j.mllm.ImagePipeline;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.vision.ImageIoLoader;
-import io.mm1j.vision.ImagePreprocessor;
 import io.mm1j.vision.RgbImage;
 import io.mm1j.mllm.Generator;
 import io.mm1j.mllm.Sampler;
@@ -77,7 +77,7 @@ public final class GenerateCommand implements Callable<Integer> {
              Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"));
              Mm1Model mm = Mm1Model.load(model, root, DataType.FLOAT32)) {
             if (images.isEmpty() && !prompt.contains(SpecialTokens.IMAGE)) {
-                long[] ids = promptIds(mm.decoder(), tok, prompt);
+                long[] ids = mm.promptIds(tok, prompt, List.of()); // BOS as the model's folder says
                 stream(mm.decoder(), tok, ids, null, fitToContext(ids.length, mm.config().llm().maxPositions()),
                         sampler, path, out::print);
             } else {
@@ -122,41 +122,32 @@ public final class GenerateCommand implements Callable<Integer> {
         return room;
     }
 
-    /** MM1 prompt: every {@code <image>} becomes k placeholder positions filled with that image's tokens. */
+    /**
+     * Every {@code <image>} becomes as many placeholder positions as the model's image pipeline gives that picture
+     * (MM1: k connector tokens; LLaVA-NeXT: a count that depends on the picture's size), filled with its tokens.
+     */
     private void generateWithImages(Mm1Model mm, Tokenizer tok, NDManager root, Sampler sampler, DecodePath path,
                                     PrintStream out) {
-        int imageId = tok.specialId(SpecialTokens.IMAGE);
-        long[] body = tok.encode(prompt);
-        int slots = 0;
-        for (long id : body) {
-            if (id == imageId) {
-                slots++;
-            }
-        }
         if (!mm.isMultimodal()) {
             throw new Mm1Exception(model + ": text-only model; it cannot take --image or <image> slots");
         }
-        if (imageId < 0 || slots != images.size()) {
+        int imageId = mm.imageTokenId(tok);
+        int slots = 0;
+        for (long id : tok.encode(prompt)) {
+            slots += id == imageId ? 1 : 0;
+        }
+        if (slots != images.size()) {
             throw new Mm1Exception("prompt has " + slots + " <image> slot(s) but " + images.size()
                     + " --image file(s) were given");
         }
-        int k = mm.imageTokens();
-        long[] ids = new long[1 + body.length + slots * (k - 1)];
-        ids[0] = mm.config().llm().bosTokenId();
-        int j = 1;
-        for (long id : body) {
-            int copies = id == imageId ? k : 1;
-            for (int c = 0; c < copies; c++) {
-                ids[j++] = id;
-            }
-        }
         ImageIoLoader loader = new ImageIoLoader(maxPixels);
-        List<RgbImage> decoded = new ArrayList<>();
+        ImagePipeline pipeline = mm.imagePipeline();
+        List<ImagePipeline.Prepared> prepared = new ArrayList<>();
         for (Path p : images) {
-            decoded.add(loader.load(p));
+            prepared.add(pipeline.prepare(loader.load(p), root));
         }
-        NDArray pixels = new ImagePreprocessor(root, mm.config().vision().imageSize()).batch(decoded);
-        NDArray embeds = mm.inputEmbeddings(root.create(ids, new Shape(1, ids.length)), pixels, imageId);
+        long[] ids = mm.promptIds(tok, prompt, prepared);
+        NDArray embeds = mm.inputEmbeddings(root.create(ids, new Shape(1, ids.length)), prepared, imageId);
         stream(mm.decoder(), tok, ids, embeds, fitToContext(ids.length, mm.config().llm().maxPositions()), sampler,
                 path, out::print);
     }

@@ -64,8 +64,13 @@ public final class Llava {
             throw new IllegalArgumentException("no LLaVA key for " + name);
         }
 
+        /** The layout of open LLaVA weights (names the expected key when neither is there). */
+        public static Layout of(WeightFiles w, Path dir) {
+            return detect(w, dir);
+        }
+
         /** The mm1j name of a checkpoint key, or null when it belongs to no component. */
-        String ourName(String fileKey) {
+        public String ourName(String fileKey) {
             for (Map.Entry<String, String> e : prefixes.entrySet()) {
                 if (fileKey.startsWith(e.getValue())) {
                     return e.getKey() + fileKey.substring(e.getValue().length());

@@ -94,6 +94,11 @@ public record LlavaConfig(Kind kind, LlmConfig text, VisionConfig vision, int im
         return false;
     }
 
+    /** Whether {@code config.json} is mm1j's own (it has an "llm" section). */
+    public static boolean isMm1j(Path configJson) {
+        return readJson(configJson).has("llm");
+    }
+
     /** Image tokens one tile (one encoder pass) becomes: the patch grid, plus CLS with "full". */
     public int tokensPerTile() {
         return vision.numPatches() + (keepCls ? 1 : 0);
