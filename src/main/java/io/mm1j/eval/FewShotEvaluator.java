@@ -13,10 +13,10 @@ import io.mm1j.mllm.Sampler;
 import io.mm1j.nn.KvCache;
 import io.mm1j.Mm1Exception;
 import io.mm1j.io.JsonFiles;
+import io.mm1j.mllm.ImagePipeline;
 import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
-import io.mm1j.vision.ImagePreprocessor;
 import io.mm1j.vision.RgbImage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -69,7 +69,6 @@ public final class FewShotEvaluator {
     private final Mm1Model model;
     private final Tokenizer tok;
     private final Settings s;
-    private final ImagePreprocessor pre;
     private final ImageIoLoader loader;
     private final Map<Path, RgbImage> images = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -86,7 +85,6 @@ public final class FewShotEvaluator {
         this.model = model;
         this.tok = tok;
         this.s = s;
-        this.pre = new ImagePreprocessor(manager, model.config().vision().imageSize());
         this.loader = new ImageIoLoader(s.maxPixels());
     }
 
@@ -111,9 +109,10 @@ public final class FewShotEvaluator {
         if (queries.isEmpty()) {
             throw new Mm1Exception("no evaluation items in the data");
         }
-        int imageId = tok.specialId(SpecialTokens.IMAGE) >= 0 ? tok.specialId(SpecialTokens.IMAGE)
-                : SpecialTokens.IMAGE_ID;
+        int imageId = model.imageTokenId(tok);
+        // each picture takes as many positions as the model's image pipeline gives it (LLaVA-NeXT: size-dependent)
         FewShotPrompt prompts = new FewShotPrompt(s.task().kind(), tok::encode, model.imageTokens(),
+                e -> model.imagePipeline().tokens(image(e.image()).height(), image(e.image()).width()),
                 model.config().llm().bosTokenId(), imageId);
         DemoSampler sampler = new DemoSampler(data.train(), s.seed());
         StopRule rule = new StopRule(stopIds(model, tok), true, s.maxNewTokens());
@@ -188,8 +187,11 @@ public final class FewShotEvaluator {
         NDManager m = decoder.params().manager();
         try (NDScope scope = new NDScope();
              KvCache cache = decoder.newCache(1, p.ids().length + rule.maxTokens())) {
-            NDArray pixels = pre.batch(pics); // (N, 3, S, S)
-            NDArray embeds = model.inputEmbeddings(m.create(p.ids(), new Shape(1, p.ids().length)), pixels,
+            List<ImagePipeline.Prepared> prepared = new ArrayList<>();
+            for (RgbImage pic : pics) {
+                prepared.add(model.imagePipeline().prepare(pic, m));
+            }
+            NDArray embeds = model.inputEmbeddings(m.create(p.ids(), new Shape(1, p.ids().length)), prepared,
                     imageId); // (1, T, D)
             StopRule.Output out = rule.run(prev -> {
                 NDArray h = prev < 0 ? embeds : decoder.embed(m.create(new long[] {prev}, new Shape(1, 1)));
