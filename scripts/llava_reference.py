@@ -46,8 +46,8 @@ WORDS = ["USER:", "ASSISTANT:", "describe", "the", "picture", ".", "a", "red", "
 SPECIALS = ["<unk>", "<s>", "</s>"]
 IMAGE_ID = len(SPECIALS) + len(WORDS)  # 39: after the base vocabulary, as llava-1.5's 32000
 VOCAB = IMAGE_ID + 1 + 8  # the model's embedding is padded past the tokenizer (llava-1.5: 32064)
-TEMPLATE = ("{% for message in messages %}{{ message['role'] | upper }}: {{ message['content'] }} {% endfor %}"
-            "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
+TEMPLATE = ("{% for message in messages %}{{ message['role'] | upper + ': ' + message['content'] + ' ' }}{% endfor %}"
+            "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}")
 
 
 def prompt_text(user):

@@ -141,9 +141,7 @@ public final class FewShotPrompt {
     }
 
     private int image(long[] ids, int j, StringBuilder text, int k) {
-        for (int i = 0; i < k; i++) {
-            ids[j++] = imageId;
-        }
+        j = io.mm1j.mllm.ImageSlots.fill(ids, j, k, imageId);
         if (k > 0) {
             text.append("<image>");
         }

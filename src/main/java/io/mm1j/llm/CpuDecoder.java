@@ -160,6 +160,35 @@ public final class CpuDecoder implements AutoCloseable {
         return forward();
     }
 
+    /**
+     * Feeds a whole prompt and returns the logits (V) after its last position; the KV cache then holds it. The
+     * returned array is reused by the next call.
+     */
+    public float[] prefill(int[] ids) {
+        if (ids.length == 0) {
+            throw new Mm1Exception("prefill needs at least one token");
+        }
+        float[] out = null;
+        for (int id : ids) {
+            out = step(id);
+        }
+        return out;
+    }
+
+    /** {@link #prefill(int[])} for input embeddings: {@code rows} holds (t, D) row-major. */
+    public float[] prefill(float[] rows, int t) {
+        int d = c.hiddenSize();
+        if (t < 1 || rows.length < (long) t * d) {
+            throw new Mm1Exception("prefill: " + rows.length + " floats do not hold " + t + " rows of " + d);
+        }
+        float[] out = null;
+        for (int i = 0; i < t; i++) {
+            System.arraycopy(rows, i * d, x, 0, d);
+            out = forward();
+        }
+        return out;
+    }
+
     private float[] forward() {
         if (pos >= capacity) {
             throw new Mm1Exception("KV cache full: capacity " + capacity);

@@ -12,7 +12,6 @@ import io.mm1j.config.Mm1Config;
 import io.mm1j.config.Presets;
 import io.mm1j.connector.Connectors;
 import io.mm1j.connector.VlConnector;
-import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
 import io.mm1j.nn.BlockScope;
@@ -99,6 +98,12 @@ public final class Mm1Model implements AutoCloseable {
         VisionTransformer v = c.isMultimodal() ? VisionTransformer.init(c.vision(), p) : null;
         VlConnector k = c.isMultimodal() ? Connectors.init(c.connector(), c.vision(), c.llm().hiddenSize(), p) : null;
         return new Mm1Model(c, p, d, v, k);
+    }
+
+    /** A text-only model around an existing decoder (closing it closes the decoder). */
+    public static Mm1Model textOnly(Decoder d) {
+        Mm1Config c = new Mm1Config("decoder", "text-only model", d.config(), null, null, 0);
+        return new Mm1Model(c, d.params(), d, null, null);
     }
 
     /**
@@ -270,17 +275,29 @@ public final class Mm1Model implements AutoCloseable {
      * @param ids (B, T) int64
      */
     public NDArray inputEmbeddings(NDArray ids, List<ImagePipeline.Prepared> images, int imageTokenId) {
-        NDArray text = decoder.embed(ids); // (B, T, D)
         if (images.isEmpty()) {
+            return decoder.embed(ids);
+        }
+        int[] counts = images.stream().mapToInt(ImagePipeline.Prepared::tokens).toArray();
+        return spliceImages(ids, imagePipeline().encode(images), counts, imageTokenId);
+    }
+
+    /**
+     * Token embeddings with already encoded pictures at their runs.
+     *
+     * @param ids      (B, T) int64
+     * @param features (Σ counts, D) the pictures' tokens, concatenated in slot order
+     * @param counts   tokens per picture, in slot order
+     */
+    public NDArray spliceImages(NDArray ids, NDArray features, int[] counts, int imageTokenId) {
+        NDArray text = decoder.embed(ids); // (B, T, D)
+        if (counts.length == 0) {
             return text;
         }
-        requireVision();
-        int[] counts = images.stream().mapToInt(ImagePipeline.Prepared::tokens).toArray();
         Shape s = ids.getShape();
         long[] slots = ImageSplicer.slots(ids.toLongArray(), Math.toIntExact(s.get(0)), Math.toIntExact(s.get(1)),
                 imageTokenId, counts);
-        NDArray features = imagePipeline().encode(images); // (Σk, D)
-        return ImageSplicer.splice(text, features.expandDims(0), slots);
+        return ImageSplicer.splice(text, features.expandDims(0), slots); // (B, T, D)
     }
 
     /** How this model turns pictures into tokens (MM1: one crop, k connector tokens each). */
@@ -309,40 +326,39 @@ public final class Mm1Model implements AutoCloseable {
     }
 
     /**
-     * Prompt ids for {@code text}: BOS (mm1j: the config's; a foreign folder: what its tokenizer's post-processor
-     * adds), the text's tokens, and every {@code <image>} expanded to its picture's token count, pictures in order.
+     * Whether prompts are tokenised the way the folder's own processor does (a foreign family such as LLaVA): the
+     * whole text at once, {@code <image>} as the tokenizer's added token, BOS as its post-processor adds it. mm1j
+     * folders put the config's BOS first and tokenise around the slots ({@link PromptBuilder}).
      */
-    public long[] promptIds(io.mm1j.tokenizer.Tokenizer tok, String text, List<ImagePipeline.Prepared> images) {
+    public boolean usesTokenizerSpecials() {
+        return fixedImageTokenId >= 0;
+    }
+
+    /**
+     * Prompt ids the way {@link #usesTokenizerSpecials()} describes (HF's {@code processor(text, images)}): the
+     * tokenizer's special tokens around {@code text} (with {@code addSpecials}), and the i-th {@code <image>}
+     * expanded to {@code counts[i]} positions.
+     */
+    public long[] promptIds(io.mm1j.tokenizer.Tokenizer tok, String text, int[] counts, boolean addSpecials) {
         int imageId = imageTokenId(tok);
-        long[] body;
-        if (fixedImageTokenId >= 0) {
-            body = tok.encodeWithSpecials(text);
-        } else {
-            long[] t = text.isEmpty() ? new long[0] : tok.encode(text);
-            body = new long[t.length + 1];
-            body[0] = config.llm().bosTokenId();
-            System.arraycopy(t, 0, body, 1, t.length);
-        }
+        long[] body = addSpecials ? tok.encodeWithSpecials(text) : tok.encode(text);
         int slots = 0;
         long total = 0;
         for (long id : body) {
             slots += id == imageId ? 1 : 0;
         }
-        if (slots != images.size()) {
-            throw new Mm1Exception("prompt has " + slots + " <image> slot(s) but " + images.size()
+        if (slots != counts.length) {
+            throw new Mm1Exception("prompt has " + slots + " <image> slot(s) but " + counts.length
                     + " image(s) were given");
         }
-        for (ImagePipeline.Prepared p : images) {
-            total += p.tokens();
+        for (int c : counts) {
+            total += c;
         }
         long[] ids = new long[Math.toIntExact(body.length - slots + total)];
         int j = 0;
         int image = 0;
         for (long id : body) {
-            int copies = id == imageId ? images.get(image++).tokens() : 1;
-            for (int c = 0; c < copies; c++) {
-                ids[j++] = id;
-            }
+            j = id == imageId ? ImageSlots.fill(ids, j, counts[image++], id) : ImageSlots.fill(ids, j, 1, id);
         }
         return ids;
     }
@@ -401,31 +417,6 @@ public final class Mm1Model implements AutoCloseable {
         NDArray docs = maskBetweenDocuments ? io.mm1j.nn.Attention.documents(m.create(batch.segments(), bt),
                 params.dtype()) : null;
         return new BatchInputs(ids, pixels, keepArr, docs);
-    }
-
-    /**
-     * Greedy or sampled continuation of a prompt that may contain images (KV cache; one prefill pass).
-     *
-     * @param ids     prompt ids (BOS first) with k {@code imageTokenId} positions per image
-     * @param pixels  (N, 3, H, W) preprocessed images in slot order, or null
-     * @param onToken receives every generated id (stop ids are not emitted)
-     * @return number of generated tokens
-     */
-    public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
-                        java.util.Set<Integer> stop, java.util.function.IntConsumer onToken) {
-        return generate(ids, pixels, imageTokenId, maxTokens, sampler, stop, onToken, DecodePath.CPU);
-    }
-
-    /** {@link #generate} on an explicit decode path. */
-    public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
-                        java.util.Set<Integer> stop, java.util.function.IntConsumer onToken, DecodePath path) {
-        try (NDScope scope = new NDScope()) { // encoder/connector temporaries must not pile up in the params
-            NDArray idArr = params.manager().create(ids, new Shape(1, ids.length));
-            NDArray embeds = pixels == null ? null : inputEmbeddings(idArr, pixels, imageTokenId);
-            int n = new Generator(decoder, path).generate(ids, embeds, maxTokens, sampler, stop, onToken);
-            scope.suppressNotUsedWarning();
-            return n;
-        }
     }
 
     private void requireVision() {

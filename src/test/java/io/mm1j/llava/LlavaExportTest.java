@@ -15,6 +15,7 @@ import io.mm1j.config.Mm1Config;
 import io.mm1j.config.Presets;
 import io.mm1j.mllm.ImagePipeline;
 import io.mm1j.mllm.Mm1Model;
+import io.mm1j.mllm.PromptBuilder;
 import io.mm1j.tokenizer.BpeTrainer;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
@@ -61,7 +62,7 @@ class LlavaExportTest {
     private static float[] logits(Mm1Model model, Path dir, RgbImage image, String prompt, NDManager m) {
         try (Tokenizer tok = Tokenizer.load(dir.resolve("tokenizer.json"))) {
             ImagePipeline.Prepared p = model.imagePipeline().prepare(image, m);
-            long[] ids = model.promptIds(tok, prompt, List.of(p));
+            long[] ids = new PromptBuilder(model, tok).fromText(prompt, List.of(image)).ids();
             NDArray embeds = model.inputEmbeddings(m.create(ids, new Shape(1, ids.length)), List.of(p),
                     model.imageTokenId(tok));
             return model.decoder().forward(embeds, null, null, false).logits().toFloatArray();

@@ -15,14 +15,19 @@ import io.mm1j.llm.DecodePath;
 import io.mm1j.mllm.Generator;
 import io.mm1j.mllm.ImagePipeline;
 import io.mm1j.mllm.Mm1Model;
-import io.mm1j.mllm.Sampler;
+import io.mm1j.mllm.ChatMessage;
+import io.mm1j.mllm.ChatTemplate;
+import io.mm1j.mllm.GenerationConfig;
+import io.mm1j.mllm.Prompt;
+import io.mm1j.mllm.PromptBuilder;
+import io.mm1j.mllm.TokenListener;
+import io.mm1j.vision.RgbImage;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -48,8 +53,8 @@ class LlavaParityTest {
         try (NDManager m = TestSupport.root().newSubManager();
              Tokenizer tok = Tokenizer.load(dir.resolve("tokenizer.json"));
              Mm1Model model = Mm1Model.load(dir, m, DataType.FLOAT32)) {
-            ImagePipeline.Prepared image = model.imagePipeline().prepare(
-                    new ImageIoLoader().load(dir.resolve("image.png")), m);
+            RgbImage picture = new ImageIoLoader().load(dir.resolve("image.png"));
+            ImagePipeline.Prepared image = model.imagePipeline().prepare(picture, m);
             assertEquals(exp.get("tiles").asInt(), image.pixels().getShape().get(0), "tiles");
             assertEquals(exp.get("image_tokens").asInt(), image.tokens(), "image tokens");
             assertEquals(image.tokens(), model.imagePipeline().tokens(image.height(), image.width()));
@@ -64,36 +69,48 @@ class LlavaParityTest {
                 }
                 assertEquals(exp.get("pixel_abs_sums").get(t).asDouble(), sum, 1e-2, "tile " + t + " pixels");
             }
-            long[] ids = model.promptIds(tok, exp.get("prompt").asText(), List.of(image));
             long[] want = new long[exp.get("input_ids").size()];
             for (int i = 0; i < want.length; i++) {
                 want[i] = exp.get("input_ids").get(i).asLong();
             }
-            assertArrayEquals(want, ids, "prompt ids");
+            Prompt prompt = new PromptBuilder(model, tok).fromText(exp.get("prompt").asText(), List.of(picture));
+            assertArrayEquals(want, prompt.ids(), "prompt ids (BOS from the post-processor, <image> expanded)");
+            // the folder's chat template renders one user turn with the picture to the same prompt
+            List<ChatMessage.Part> parts = new ArrayList<>();
+            String[] around = exp.get("user").asText().split("<image>", -1);
+            parts.add(new ChatMessage.TextPart(around[0]));
+            parts.add(new ChatMessage.ImagePart(picture));
+            parts.add(new ChatMessage.TextPart(around[1]));
+            Prompt chat = new PromptBuilder(model, tok).fromChat(ChatTemplate.forModel(dir, tok),
+                    List.of(new ChatMessage("user", parts)), true);
+            assertArrayEquals(want, chat.ids(), "chat template prompt ids");
 
-            NDArray embeds = model.inputEmbeddings(m.create(ids, new Shape(1, ids.length)), List.of(image),
+            NDArray embeds = model.inputEmbeddings(m.create(want, new Shape(1, want.length)), List.of(image),
                     model.imageTokenId(tok));
             float[] logits = model.decoder().forward(embeds, null, null, false).logits().toFloatArray();
             int vocab = exp.get("vocab_size").asInt();
-            assertEquals((long) ids.length * vocab, logits.length);
+            assertEquals((long) want.length * vocab, logits.length);
             double maxDiff = 0;
-            for (int t = 0; t < ids.length; t++) {
+            for (int t = 0; t < want.length; t++) {
                 for (int v = 0; v < vocab; v++) {
                     maxDiff = Math.max(maxDiff, Math.abs(logits[t * vocab + v] - exp.get("logits").get(t).get(v)
                             .asDouble()));
                 }
             }
-            System.out.printf("%s: max |Δlogit| = %.3g over %d×%d%n", fixture, maxDiff, ids.length, vocab);
+            System.out.printf("%s: max |Δlogit| = %.3g over %d×%d%n", fixture, maxDiff, want.length, vocab);
             assertTrue(maxDiff < 1e-4, fixture + ": max |Δlogit| = " + maxDiff);
 
-            List<Integer> greedy = new ArrayList<>();
+            // greedy decoding through the one Generator (images prepared and encoded by the model's pipeline)
+            List<Long> wantGreedy = new ArrayList<>();
+            exp.get("greedy").forEach(n -> wantGreedy.add(n.asLong()));
             int eos = model.config().llm().eosTokenId();
-            int steps = exp.get("greedy").size();
-            new Generator(model.decoder(), DecodePath.CPU).generate(ids, embeds, steps, Sampler.ARGMAX,
-                    Set.of(eos), greedy::add);
-            List<Integer> wantGreedy = new ArrayList<>();
-            exp.get("greedy").forEach(n -> wantGreedy.add(n.asInt()));
-            wantGreedy.remove(Integer.valueOf(eos)); // the generator stops at EOS without emitting it
+            wantGreedy.remove(Long.valueOf(eos)); // the generator stops at EOS without emitting it
+            Generator.Result r = new Generator(model, tok, DecodePath.CPU).generate(prompt,
+                    GenerationConfig.greedy(exp.get("greedy").size()), TokenListener.NONE);
+            List<Long> greedy = new ArrayList<>();
+            for (long id : r.ids()) {
+                greedy.add(id);
+            }
             assertEquals(wantGreedy, greedy, "greedy tokens");
         }
     }
