@@ -108,6 +108,15 @@ final class LlavaImages implements ImagePipeline {
         return NDArrays.concat(all, 0); // (Σ tokens, D)
     }
 
+    @Override
+    public NDArray encodeCrops(NDArray pixels) {
+        if (config.kind() == LlavaConfig.Kind.LLAVA_NEXT) {
+            throw new io.mm1j.Mm1Exception("LLaVA-NeXT pictures are any-resolution tiles with their own token "
+                    + "counts; batches of single " + config.vision().imageSize() + " px crops do not fit it");
+        }
+        return projector.forward(features(pixels)); // (N, k, D)
+    }
+
     /** hidden_states[vision_feature_layer], CLS dropped unless "full": (n, P [+1], Dv). */
     private NDArray features(NDArray pixels) {
         NDArray pix = pixels.getDataType() == vision.params().dtype() ? pixels

@@ -11,7 +11,6 @@ import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import io.mm1j.nn.KvCache;
 import io.mm1j.tokenizer.Tokenizer;
-import io.mm1j.vision.ImagePreprocessor;
 import io.mm1j.vision.RgbImage;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -33,4 +33,13 @@ public interface ImagePipeline {
      * Image embeddings of prepared pictures in order, concatenated: (Σ tokens, D).
      */
     NDArray encode(List<Prepared> images);
+
+    /**
+     * Encodes single crops the caller preprocessed, one per picture (training batches, {@link Mm1Model#encodeImages}).
+     *
+     * @param pixels (N, 3, S, S)
+     * @return (N, k, D)
+     * @throws io.mm1j.Mm1Exception when this model's pictures are not single crops (LLaVA-NeXT's tiles)
+     */
+    NDArray encodeCrops(NDArray pixels);
 }

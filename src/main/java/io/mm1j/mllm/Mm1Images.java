@@ -34,4 +34,9 @@ final class Mm1Images implements ImagePipeline {
         NDArray tokens = model.encodeImages(NDArrays.concat(all, 0)); // (N, k, D)
         return tokens.reshape(-1, tokens.getShape().get(2)); // (N·k, D)
     }
+
+    @Override
+    public NDArray encodeCrops(NDArray pixels) {
+        return model.encodeImages(pixels); // MM1: the encoder and the connector
+    }
 }

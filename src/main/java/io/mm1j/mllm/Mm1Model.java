@@ -57,8 +57,10 @@ public final class Mm1Model implements AutoCloseable {
     private final Decoder decoder;
     private final VisionTransformer vision;
     private final VlConnector connector;
-    /** A foreign model family's own image handling (LLaVA), or null: MM1's, built on first use. */
+    /** A foreign model family's own image handling (LLaVA), or null for MM1's ({@link #mm1Images}). */
     private ImagePipeline pipeline;
+    /** MM1's image pipeline, built on first use. */
+    private ImagePipeline mm1Images;
     /** The folder's fixed {@code <image>} id (LLaVA's image_token_index), or -1: the tokenizer's {@code <image>}. */
     private final int fixedImageTokenId;
 
@@ -226,6 +228,9 @@ public final class Mm1Model implements AutoCloseable {
         if (pixels.getDataType() != params.dtype()) {
             pixels = pixels.toType(params.dtype(), false); // preprocessing gives float32; a float64 model needs f64
         }
+        if (pipeline != null) { // a foreign family's own features (LLaVA: feature layer, CLS per its strategy)
+            return pipeline.encodeCrops(pixels);
+        }
         VisionTransformer.Output encoded = vision.forward(pixels);
         NDArray tokens = connector.forward(encoded.patchTokens()); // (N, P, Dv) → (N, k, D)
         if (!BlockScope.recording()) { // inference frees as it goes: only the image tokens stay
@@ -303,10 +308,13 @@ public final class Mm1Model implements AutoCloseable {
     /** How this model turns pictures into tokens (MM1: one crop, k connector tokens each). */
     public ImagePipeline imagePipeline() {
         requireVision();
-        if (pipeline == null) {
-            pipeline = new Mm1Images(this);
+        if (pipeline != null) {
+            return pipeline;
         }
-        return pipeline;
+        if (mm1Images == null) {
+            mm1Images = new Mm1Images(this);
+        }
+        return mm1Images;
     }
 
     /**

@@ -85,6 +85,11 @@ class LlavaParityTest {
                     List.of(new ChatMessage("user", parts)), true);
             assertArrayEquals(want, chat.ids(), "chat template prompt ids");
 
+            if (exp.get("architecture").asText().equals(LlavaConfig.Kind.LLAVA.architecture)) {
+                // training batches of single crops take the same features (feature layer, strategy, projector)
+                assertArrayEquals(model.imagePipeline().encode(List.of(image)).toFloatArray(),
+                        model.encodeImages(image.pixels()).toFloatArray());
+            }
             NDArray embeds = model.inputEmbeddings(m.create(want, new Shape(1, want.length)), List.of(image),
                     model.imageTokenId(tok));
             float[] logits = model.decoder().forward(embeds, null, null, false).logits().toFloatArray();
