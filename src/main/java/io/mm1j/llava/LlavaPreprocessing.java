@@ -58,6 +58,17 @@ public record LlavaPreprocessing(int shortestEdge, int cropHeight, int cropWidth
             throw new Mm1Exception(file + ": size.shortest_edge " + shortest + " must be "
                     + (c.kind() == LlavaConfig.Kind.LLAVA_NEXT ? "" : "at least ") + "the crop size " + s);
         }
+        JsonNode pins = p.get("image_grid_pinpoints");
+        if (c.kind() == LlavaConfig.Kind.LLAVA_NEXT && pins != null && pins.isArray()) {
+            boolean same = pins.size() == c.gridPinpoints().size();
+            for (int i = 0; same && i < pins.size(); i++) {
+                same = pins.get(i).path(0).asInt() == c.gridPinpoints().get(i)[0]
+                        && pins.get(i).path(1).asInt() == c.gridPinpoints().get(i)[1];
+            }
+            if (!same) { // the processor would tile by one list and the model unpad by the other
+                throw new Mm1Exception(file + ": image_grid_pinpoints " + pins + " differ from config.json's");
+            }
+        }
         double rescale = p.path("do_rescale").asBoolean(true) ? p.path("rescale_factor").asDouble(1 / 255.0) : 1;
         boolean normalize = p.path("do_normalize").asBoolean(true);
         double[] mean = normalize ? triple(p, file, "image_mean", ImagePreprocessor.CLIP_MEAN) : new double[3];
