@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 @Command(name = "mm1", mixinStandardHelpOptions = true, version = "mm1j 0.1.0",
         description = "MM1-style multimodal LLMs on the JVM: build, train, evaluate and serve.",
         subcommands = {DemoCommand.class, PretrainCommand.class, LrSweepCommand.class, UpcycleCommand.class,
-                InfoCommand.class, InitCommand.class, GenerateCommand.class, EvalCommand.class, ExportCommand.class,
+                InfoCommand.class, InitCommand.class, GenerateCommand.class, ChatCommand.class, EvalCommand.class,
+                ExportCommand.class,
                 ScoreCommand.class,
                 TokenizerCommand.class, DataCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -31,6 +31,26 @@ class LlavaCliTest {
     }
 
     @Test
+    void chatThroughTheFolderTemplateAnswersWithTheReferenceGreedyTokens() throws Exception {
+        Path dir = LlavaParityTest.FIXTURES.resolve("llava-next-legacy");
+        JsonNode exp = LlavaParityTest.expected("llava-next-legacy");
+        long[] greedy = new long[exp.get("greedy").size()];
+        for (int i = 0; i < greedy.length; i++) {
+            greedy[i] = exp.get("greedy").get(i).asLong();
+        }
+        String want;
+        try (Tokenizer tok = Tokenizer.load(dir.resolve("tokenizer.json"))) {
+            want = tok.decode(greedy);
+        }
+        // the template renders "USER: <image>describe the picture . ASSISTANT:": the same ids as the reference
+        TestSupport.CliRun r = TestSupport.cli("chat", "--model", dir.toString(), "--image",
+                dir.resolve("image.png").toString(), "--max-tokens", String.valueOf(greedy.length),
+                "describe the picture .");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(want + "\n", r.out());
+    }
+
+    @Test
     void infoCountsParametersFromTheWeightFiles() throws Exception {
         Path dir = LlavaParityTest.FIXTURES.resolve("llava15-new");
         TestSupport.CliRun r = TestSupport.cli("info", "--model", dir.toString(), "--json");
