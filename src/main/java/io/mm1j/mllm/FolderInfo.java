@@ -26,10 +26,10 @@ public final class FolderInfo {
     public static Mm1Config config(Path dir) {
         Path cfg = dir.resolve("config.json");
         if (LlavaConfig.isLlava(cfg)) {
-            return LlavaConfig.read(cfg).mm1Config(name(dir), "Hugging Face " + LlavaConfig.read(cfg).kind()
-                    .architecture + " folder " + dir);
+            LlavaConfig c = LlavaConfig.read(cfg);
+            return c.mm1Config(name(dir), "Hugging Face " + c.kind().architecture + " folder " + dir);
         }
-        if (io.mm1j.llava.LlavaConfig.isMm1j(cfg)) {
+        if (LlavaConfig.isMm1j(cfg)) {
             return Presets.read(cfg);
         }
         return new Mm1Config(name(dir), "Hugging Face model " + dir, HfLlama.readConfig(cfg), null, null, 0);

@@ -58,7 +58,7 @@ public final class Mm1Model implements AutoCloseable {
     private final VisionTransformer vision;
     private final VlConnector connector;
     /** A foreign model family's own image handling (LLaVA), or null for MM1's ({@link #mm1Images}). */
-    private ImagePipeline pipeline;
+    private final ImagePipeline pipeline;
     /** MM1's image pipeline, built on first use. */
     private ImagePipeline mm1Images;
     /** The folder's fixed {@code <image>} id (LLaVA's image_token_index), or -1: the tokenizer's {@code <image>}. */
@@ -86,11 +86,8 @@ public final class Mm1Model implements AutoCloseable {
      * with what the tokenizer's post-processor adds (see {@link #promptIds}).
      */
     public static Mm1Model foreign(Mm1Config config, ParamStore params, Decoder decoder, VisionTransformer vision,
-                                   VlConnector connector, java.util.function.Function<Mm1Model, ImagePipeline> images,
-                                   int imageTokenId) {
-        Mm1Model m = new Mm1Model(config, params, decoder, vision, connector, null, imageTokenId);
-        m.pipeline = images.apply(m);
-        return m;
+                                   VlConnector connector, ImagePipeline images, int imageTokenId) {
+        return new Mm1Model(config, params, decoder, vision, connector, images, imageTokenId);
     }
 
     /** Random initialisation of every component. */
