@@ -51,6 +51,16 @@ class LlavaCliTest {
     }
 
     @Test
+    void infoFromAnMm1jFolderAgreesWithTheConfigCount(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("tiny");
+        assertEquals(0, TestSupport.cli("init", "--preset", "tiny-test", "--out", dir.toString()).code());
+        ObjectMapper json = new ObjectMapper();
+        JsonNode fromFolder = json.readTree(TestSupport.cli("info", "--model", dir.toString(), "--json").out());
+        JsonNode fromPreset = json.readTree(TestSupport.cli("info", "--preset", "tiny-test", "--json").out());
+        assertEquals(fromPreset.get("params"), fromFolder.get("params"));
+    }
+
+    @Test
     void infoCountsParametersFromTheWeightFiles() throws Exception {
         Path dir = LlavaParityTest.FIXTURES.resolve("llava15-new");
         TestSupport.CliRun r = TestSupport.cli("info", "--model", dir.toString(), "--json");
