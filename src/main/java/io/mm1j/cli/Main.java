@@ -12,6 +12,7 @@ import picocli.CommandLine.Option;
         subcommands = {DemoCommand.class, PretrainCommand.class, LrSweepCommand.class, UpcycleCommand.class,
                 CompareRunsCommand.class,
                 InfoCommand.class, InitCommand.class, GenerateCommand.class, ChatCommand.class, EvalCommand.class,
+                ExportCommand.class,
                 ScoreCommand.class,
                 ServeCommand.class,
                 TokenizerCommand.class, DataCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
