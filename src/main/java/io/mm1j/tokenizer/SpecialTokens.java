@@ -64,7 +64,8 @@ public final class SpecialTokens {
                     throw new io.mm1j.Mm1Exception(tok.file() + ": " + (r == BOS_ID || r == EOS_ID
                             ? "the model's " + (r == BOS_ID ? "BOS" : "EOS") + " id " + ids[r] + " is outside the "
                             + "vocabulary (" + tok.vocabSize() + ")" : "no special token " + ALL.get(r)
-                            + " (mm1j needs it; a pretrained LLM's tokenizer gets it appended by pretrain)"));
+                            + " (mm1j's data path needs every role; `mm1 pretrain` with model.llm.init appends the "
+                            + "missing ones to an LLM's tokenizer)"));
                 }
             }
             return new Ids(ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7]);

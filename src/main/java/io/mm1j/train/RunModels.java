@@ -102,8 +102,18 @@ public final class RunModels {
         if (moe.isBoolean() && !moe.asBoolean()) {
             llm.remove("moe");
         } else if (moe.isObject()) {
-            ObjectNode base = llm.has("moe") && llm.get("moe").isObject() ? (ObjectNode) llm.get("moe")
-                    : llm.putObject("moe");
+            ObjectNode base;
+            if (llm.has("moe") && llm.get("moe").isObject()) {
+                base = (ObjectNode) llm.get("moe");
+            } else {
+                // a new MoE: MM1's routing (top-2, balance 0.01, z 0.001, every 2nd layer) for what is left out
+                if (!moe.has("numExperts")) {
+                    throw new Mm1Exception("model.moe.numExperts is required (the preset '" + rc.text("model.preset")
+                            + "' has no MoE to take it from)");
+                }
+                base = Presets.JSON.valueToTree(io.mm1j.config.MoeConfig.mm1(moe.get("numExperts").asInt(2), 2));
+                llm.set("moe", base);
+            }
             base.setAll((ObjectNode) moe);
         } else if (!moe.isNull() && !moe.isMissingNode()) {
             throw new Mm1Exception("model.moe must be an object of MoE settings or false, got " + moe);

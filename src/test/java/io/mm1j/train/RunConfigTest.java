@@ -65,4 +65,20 @@ class RunConfigTest {
     void setWithoutEqualsIsRefused() {
         assertEquals("--set optim.lr: expected key=value", error(null, List.of("optim.lr")));
     }
+
+    /** A partial model.moe on a dense preset gets MM1's routing for the rest, never zero loss weights. */
+    @Test
+    void aPartialMoeGetsMm1sRouterLossWeights() {
+        RunConfig rc = RunConfig.resolve(null, Map.of(), List.of("model.preset=tiny-test",
+                "model.moe={\"numExperts\":4,\"every\":1}"));
+        io.mm1j.config.MoeConfig moe = RunModels.build(rc, 288, "t").llm().moe();
+        assertEquals(io.mm1j.config.MoeConfig.mm1(4, 1), moe);
+        assertEquals(0.01, moe.balanceCoef());
+        assertEquals(0.001, moe.zLossCoef());
+        assertEquals(2, moe.topK());
+        RunConfig none = RunConfig.resolve(null, Map.of(), List.of("model.preset=tiny-test",
+                "model.moe={\"topK\":1}"));
+        assertEquals("model.moe.numExperts is required (the preset 'tiny-test' has no MoE to take it from)",
+                assertThrows(Mm1Exception.class, () -> RunModels.build(none, 288, "t")).getMessage());
+    }
 }
