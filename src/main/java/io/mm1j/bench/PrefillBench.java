@@ -46,12 +46,17 @@ public final class PrefillBench {
         int[] ids = new SplittableRandom(7).ints(tokens, 0, decoder.config().vocabSize()).toArray();
         double batched;
         double stepwise;
+        double cpuSeconds;
         synchronized (cpu) {
             cpu.ensureCapacity(tokens);
-            batched = median(reps + 1, () -> {
+            Runnable prefill = () -> {
                 cpu.reset();
                 cpu.prefill(ids);
-            });
+            };
+            warmUp(prefill);
+            long cpu0 = processCpuNanos();
+            batched = median(reps + 1, prefill);
+            cpuSeconds = (processCpuNanos() - cpu0) / 1e9 / (reps + 1);
             stepwise = median(Math.min(reps, 3) + 1, () -> {
                 cpu.reset();
                 for (int id : ids) {
@@ -70,6 +75,7 @@ public final class PrefillBench {
         o.put("seconds", batched);
         o.put("tokensPerSecond", tokens / batched);
         o.put("msPerToken", 1000.0 * batched / tokens);
+        o.put("cpuSecondsPerRun", cpuSeconds); // on a loaded machine: tokens per CPU-second = tokens / this
         o.put("stepwiseTokensPerSecond", tokens / stepwise);
         o.put("speedupOverStepwise", stepwise / batched);
         o.put("djlTokensPerSecond", tokens / djl);
@@ -98,6 +104,23 @@ public final class PrefillBench {
             d.forward(h, null, kv, true).logits().toFloatArray();
             s.suppressNotUsedWarning();
         }
+    }
+
+    /** Runs until the JIT has compiled the kernels: 20 runs or 2 seconds, whichever comes first. */
+    private static void warmUp(Runnable r) {
+        long end = System.nanoTime() + 2_000_000_000L;
+        for (int i = 0; i < 20 && System.nanoTime() < end; i++) {
+            r.run();
+        }
+    }
+
+    /** CPU time of this process (all threads; spinning decode workers included), or 0 when unknown. */
+    private static long processCpuNanos() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
+            return Math.max(0, os.getProcessCpuTime());
+        }
+        return 0;
     }
 
     /** Median seconds of {@code runs - 1} timed runs after one warm-up run. */
