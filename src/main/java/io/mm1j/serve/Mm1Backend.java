@@ -11,7 +11,6 @@ import io.mm1j.mllm.ImageEmbeddingCache;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.mllm.Prompt;
 import io.mm1j.mllm.PromptBuilder;
-import io.mm1j.nn.BlockScope;
 import io.mm1j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -103,9 +102,7 @@ public final class Mm1Backend implements ChatBackend {
         if (prompt instanceof ChatInput) {
             cfg.stopsOf(template); // the assistant's turn ends at the template's end-of-turn marker
         }
-        // The server's worker thread is not the engine's loading thread, so libtorch would record gradients there.
-        Generator.Result r = BlockScope.noGrad(() -> generator.generate(p, cfg.build(),
-                (tokenId, delta) -> listener.onDelta(delta)));
+        Generator.Result r = generator.generate(p, cfg.build(), (tokenId, delta) -> listener.onDelta(delta));
         return new Completion(r.text(), r.promptTokens(), r.imageTokens(), r.completionTokens(), r.finishReason());
     }
 

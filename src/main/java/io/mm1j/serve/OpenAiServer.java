@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  * /v1/completions}, {@code GET /health}, {@code GET /metrics} (Prometheus) and a chat page at {@code /}.
  *
  * <p>Every client mistake is answered in OpenAI's error shape with its status (400 invalid, 401 bad key, 404 unknown
- * model or path, 413 too large, 429 queue full, 503 timeout or shutting down); a 500 means a server fault. Request
+ * model or path, 413 too large, 415 not JSON, 429 queue full, 503 timeout or shutting down); a 500 means a server
+ * fault. Request
  * threads validate and wait; one worker generates ({@link GenerationQueue}).
  */
 public final class OpenAiServer implements AutoCloseable {
@@ -185,8 +186,19 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
-    /** The body, refused with a 413 beyond {@code maxBodyBytes} (by Content-Length first, else while reading). */
+    /**
+     * The body, refused with a 413 beyond {@code maxBodyBytes} (by Content-Length first, else while reading). It must
+     * be declared JSON: a web page on another origin can only send a JSON POST after a CORS preflight, which this
+     * server does not grant, so a page the user visits cannot make the local server generate (CSRF).
+     */
     private byte[] body(Context ctx) throws IOException {
+        String type = ctx.req().getContentType();
+        String mime = type == null ? "" : type.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+        if (!mime.equals("application/json")) {
+            throw new ApiException(415, "invalid_request_error", null, "unsupported_media_type", "the request body "
+                    + "must be sent as 'Content-Type: application/json'" + (type == null ? "" : ", got '" + type
+                    + "'"));
+        }
         long declared = ctx.req().getContentLengthLong();
         long max = limits.maxBodyBytes();
         if (declared > max) {

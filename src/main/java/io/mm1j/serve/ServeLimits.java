@@ -74,9 +74,4 @@ public record ServeLimits(long maxBodyBytes, int maxImages, long maxImagePixels,
         return new ServeLimits(maxBodyBytes, maxImages, maxImagePixels, maxPromptTokens, maxTokens, queueSize,
                 timeout, imageCacheEntries, allowRemoteImages, remoteImageTimeout);
     }
-
-    public ServeLimits withMaxBodyBytes(long bytes) {
-        return new ServeLimits(bytes, maxImages, maxImagePixels, maxPromptTokens, maxTokens, queueSize,
-                requestTimeout, imageCacheEntries, allowRemoteImages, remoteImageTimeout);
-    }
 }

@@ -133,8 +133,7 @@ public final class ImageIoLoader {
         }
         if (w < 1 || h < 1 || w * h > maxPixels) {
             throw new ImageTooLargeException(name + ": image header claims " + w + "x" + h + " = " + w * h
-                    + " pixels, above "
-                    + "the limit of " + maxPixels + " pixels (refused before decoding)");
+                    + " pixels, above the limit of " + maxPixels + " pixels (refused before decoding)");
         }
         if (Math.max(w, h) > (long) maxAspectRatio * Math.min(w, h)) {
             throw new Mm1Exception(name + ": image header claims " + w + "x" + h + ", an aspect ratio above the limit "

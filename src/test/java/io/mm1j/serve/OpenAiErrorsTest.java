@@ -71,6 +71,35 @@ class OpenAiErrorsTest {
     }
 
     @Test
+    void aBodyNotDeclaredJsonIs415() throws Exception {
+        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + server.port()
+                        + "/v1/chat/completions")).header("Content-Type", "text/plain")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(chat(user("\"hi\""), ""))).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals("the request body must be sent as 'Content-Type: application/json', got 'text/plain'",
+                error(new HttpTestClient.Reply(r.statusCode(), r.headers().firstValue("Content-Type").orElse(""),
+                        r.body()), 415, "unsupported_media_type", null));
+    }
+
+    @Test
+    void aStreamPastItsTimeoutEndsWithAnErrorEvent() throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.tokenDelay(100);
+        try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults().withRequestTimeout(Duration.ofMillis(700)),
+                null).start("127.0.0.1", 0)) {
+            HttpTestClient.Reply r = new HttpTestClient(s.port(), null).post("/v1/chat/completions",
+                    chat(user("\"hi\""), ",\"max_tokens\":100,\"stream\":true"));
+            assertEquals(200, r.status());
+            java.util.List<JsonNode> chunks = r.chunks();
+            JsonNode last = chunks.get(chunks.size() - 1);
+            assertEquals("timeout", last.get("error").get("code").asText(), r.body());
+            assertTrue(chunks.size() > 2, "some tokens came before the timeout: " + r.body());
+            waitUntil(() -> b.cancelled.get() == 1);
+        }
+    }
+
+    @Test
     void invalidFieldsAre400NamingTheField() {
         String ok = user("\"hi\"");
         assertEquals("'temperature' must be within [0, 2], got 3",

@@ -133,6 +133,14 @@ class OpenAiServerModelTest {
     }
 
     @Test
+    void anImageMarkerTypedAsTextIs400() {
+        HttpTestClient.Reply r = tiny.client.post("/v1/chat/completions", body(
+                "[{\"role\":\"user\",\"content\":\"what is <image>?\"}]", ""));
+        assertEquals(400, r.status(), r.body());
+        assertEquals("messages", r.json().get("error").get("param").asText(), r.body());
+    }
+
+    @Test
     void aPromptBeyondTheContextIs400() {
         String longText = "word ".repeat(200); // tiny-test's context is 128 positions
         JsonNode e = tiny.client.post("/v1/chat/completions", body("[{\"role\":\"user\",\"content\":\"" + longText
