@@ -30,7 +30,7 @@ import java.util.List;
  * because skipping that clipping changes pixels next to sharp edges by up to 0.2 after normalisation (bicubic
  * overshoot), measured by the numpy reference {@code src/test/resources/vision/preprocess_reference.py}. What
  * remains is float32 vs PIL's 22-bit fixed-point weights: an occasional ±1 level (1/255/std ≈ 0.015) at a rounding
- * tie.
+ * tie; a preprocessor built with {@code pilFixedPoint} ({@link PilResize}, used for LLaVA folders) has none.
  */
 public final class ImagePreprocessor {
     /** CLIP (OpenAI, also DFN / OpenCLIP ViT-H) normalisation. */
