@@ -141,6 +141,11 @@ public final class CpuDecoder implements AutoCloseable {
         lastHidden = new float[dim];
     }
 
+    /** Threads the matrix products are split across. */
+    public int threads() {
+        return pool.threads();
+    }
+
     /** Tokens already in the cache. */
     public int position() {
         return pos;
@@ -194,6 +199,9 @@ public final class CpuDecoder implements AutoCloseable {
             throw new Mm1Exception("KV cache full: capacity " + capacity + ", " + pos + " positions used, prompt of "
                     + t);
         }
+        if (t >= Gemm.MIN_PACKED_TOKENS) {
+            packWeights();
+        }
         for (int from = 0; from < t; from += PREFILL_CHUNK) {
             int n = Math.min(PREFILL_CHUNK, t - from);
             float[] chunk = java.util.Arrays.copyOfRange(rows, from * d, (from + n) * d);
@@ -231,23 +239,13 @@ public final class CpuDecoder implements AutoCloseable {
             for (int r = 0; r < t; r++) {
                 rmsNorm(hb, r * dim, h, r * dim, attnNorm[l], dim, eps);
             }
-            // [Q; K; V] = norm(h) · [Wq; Wk; Wv]ᵀ, split by weight rows across threads
-            pool.run(qDim + 2 * kvDim, (from, to) -> {
-                int qe = Math.min(to, qDim);
-                if (from < qe) {
-                    Gemm.matmulT(hb, t, dim, wq[layer], from, qe, qs, qDim);
-                }
-                int ks0 = Math.max(from, qDim) - qDim;
-                int ke = Math.min(to, qDim + kvDim) - qDim;
-                if (ks0 < ke) {
-                    Gemm.matmulT(hb, t, dim, wk[layer], ks0, ke, ks, kvDim);
-                }
-                int vs0 = Math.max(from, qDim + kvDim) - qDim - kvDim;
-                int ve = to - qDim - kvDim;
-                if (vs0 < ve) {
-                    Gemm.matmulT(hb, t, dim, wv[layer], vs0, ve, vs, kvDim);
-                }
-            });
+            // Q, K, V = norm(h) · Wqᵀ, Wkᵀ, Wvᵀ, each split by weight rows across threads
+            pool.run(qDim, (from, to) -> Gemm.matmulT(hb, t, dim, wq[layer], packed(0, layer), qDim, from, to, qs,
+                    qDim));
+            pool.run(kvDim, (from, to) -> Gemm.matmulT(hb, t, dim, wk[layer], packed(1, layer), kvDim, from, to, ks,
+                    kvDim));
+            pool.run(kvDim, (from, to) -> Gemm.matmulT(hb, t, dim, wv[layer], packed(2, layer), kvDim, from, to, vs,
+                    kvDim));
             for (int r = 0; r < t; r++) {
                 rope(qs, r * qDim, c.numHeads(), p0 + r);
                 rope(ks, r * kvDim, c.numKvHeads(), p0 + r);
@@ -262,35 +260,77 @@ public final class CpuDecoder implements AutoCloseable {
                     attendRow(layer, qs, item / c.numHeads(), item % c.numHeads(), p0, sc, hb);
                 }
             });
-            pool.run(dim, (from, to) -> Gemm.matmulT(hb, t, qDim, wo[layer], from, to, proj, dim));
+            pool.run(dim, (from, to) -> Gemm.matmulT(hb, t, qDim, wo[layer], packed(3, layer), dim, from, to, proj,
+                    dim));
             for (int i = 0; i < t * dim; i++) {
                 h[i] += proj[i];
             }
             for (int r = 0; r < t; r++) {
                 rmsNorm(hb, r * dim, h, r * dim, ffnNorm[l], dim, eps);
             }
-            pool.run(2 * f, (from, to) -> {
-                int ge = Math.min(to, f);
-                if (from < ge) {
-                    Gemm.matmulT(hb, t, dim, w1[layer], from, ge, gates, f);
-                }
-                int us = Math.max(from, f) - f;
-                int ue = to - f;
-                if (us < ue) {
-                    Gemm.matmulT(hb, t, dim, w3[layer], us, ue, ups, f);
-                }
-            });
+            pool.run(f, (from, to) -> Gemm.matmulT(hb, t, dim, w1[layer], packed(4, layer), f, from, to, gates, f));
+            pool.run(f, (from, to) -> Gemm.matmulT(hb, t, dim, w3[layer], packed(5, layer), f, from, to, ups, f));
             for (int i = 0; i < t * f; i++) {
                 float g = gates[i];
                 gates[i] = g / (1f + (float) Math.exp(-g)) * ups[i]; // silu(gate) · up
             }
-            pool.run(dim, (from, to) -> Gemm.matmulT(gates, t, f, w2[layer], from, to, proj, dim));
+            pool.run(dim, (from, to) -> Gemm.matmulT(gates, t, f, w2[layer], packed(6, layer), dim, from, to, proj,
+                    dim));
             for (int i = 0; i < t * dim; i++) {
                 h[i] += proj[i];
             }
         }
         System.arraycopy(h, (t - 1) * dim, lastHidden, 0, dim);
         pos = p0 + t;
+    }
+
+    /** Panel-packed copies of wq, wk, wv, wo, w1, w3, w2 for prefill, or null (see {@link #packWeights}). */
+    private float[][][] packedWeights;
+    private boolean packingDecided;
+    /** Tests turn packing off to exercise the on-the-fly path. */
+    boolean allowPacking = true;
+
+    private float[] packed(int matrix, int layer) {
+        return packedWeights == null ? null : packedWeights[matrix][layer];
+    }
+
+    /**
+     * Packs the matrices once for batched prefill when the Vector API is in use and the heap has room for a second
+     * copy (then every prefill reads them at full speed); otherwise panels are packed on the fly per prefill, which
+     * costs about a third of the time of a 128-token prompt but no memory.
+     */
+    private void packWeights() {
+        if (packingDecided) {
+            return;
+        }
+        packingDecided = true;
+        if (!Gemm.packs() || !allowPacking) {
+            return;
+        }
+        long floats = 0;
+        for (float[][] m : new float[][][] {wq, wk, wv, wo, w1, w3, w2}) {
+            for (float[] w : m) {
+                floats += w.length;
+            }
+        }
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        if (floats * 4 > free * 0.5) {
+            return;
+        }
+        int dim = c.hiddenSize();
+        int qDim = c.numHeads() * c.headDim();
+        int kvDim = c.numKvHeads() * c.headDim();
+        int f = c.intermediateSize();
+        int[][] shapes = {{qDim, dim}, {kvDim, dim}, {kvDim, dim}, {dim, qDim}, {f, dim}, {f, dim}, {dim, f}};
+        float[][][] src = {wq, wk, wv, wo, w1, w3, w2};
+        float[][][] out = new float[7][c.numLayers()][];
+        for (int mtx = 0; mtx < 7; mtx++) {
+            for (int l = 0; l < c.numLayers(); l++) {
+                out[mtx][l] = Gemm.pack(src[mtx][l], shapes[mtx][0], shapes[mtx][1]);
+            }
+        }
+        packedWeights = out;
     }
 
     /** Attention of position p0 + r, head h, over the cache 0 .. p0 + r into out[r, h·hd ..]. */

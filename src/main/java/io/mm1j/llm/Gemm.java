@@ -2,16 +2,14 @@ package io.mm1j.llm;
 
 /**
  * Matrix products of the batched prefill: {@code C = A · Wᵀ} with A (T, K) holding T token rows and W (N, K) a
- * weight matrix in HF layout, so that each output is a dot product of two contiguous rows (the decode step's
- * {@link Dot} layout, no transposed weight copy). Rows of W are blocked by four and tokens by four into a register
- * tile ({@link VectorGemm}), and tokens by {@link #TOKEN_BLOCK} so that the block of A being reused stays in L2
- * while each tile of W stays in L1: every weight is read from memory once per block instead of once per token,
- * which is what turns prefill from memory-bound to compute-bound. Without the Vector API the same blocking runs on
- * the scalar {@link Dot}.
+ * weight matrix in HF layout (the decode step's layout; no second copy of the model is kept). With the Vector API
+ * and enough tokens to amortise packing, panels of W are repacked on the fly and multiplied with register tiles
+ * ({@link VectorGemm}), which turns prefill from memory-bound (each weight read once per token) into compute-bound
+ * (each weight read once per prompt block); otherwise every output is one {@link Dot} product.
  */
 final class Gemm {
-    /** Tokens per block: 64 rows of K ≤ 4096 floats is ≤ 1 MiB, within a core's L2. */
-    static final int TOKEN_BLOCK = 64;
+    /** Below this many tokens packing a panel costs more than it saves. */
+    static final int MIN_PACKED_TOKENS = 6;
 
     private Gemm() {}
 
@@ -23,25 +21,45 @@ final class Gemm {
      * @param c output, row stride ldc
      */
     static void matmulT(float[] a, int tokens, int k, float[] w, int n0, int n1, float[] c, int ldc) {
-        for (int tb = 0; tb < tokens; tb += TOKEN_BLOCK) {
-            int te = Math.min(tokens, tb + TOKEN_BLOCK);
-            int n = n0;
-            for (; Dot.VECTOR && n + 4 <= n1; n += 4) {
-                int t = tb;
-                for (; t + 4 <= te; t += 4) {
-                    VectorGemm.tile4x4(a, t, w, n, k, c, ldc);
-                }
-                for (; t < te; t++) {
-                    for (int j = n; j < n + 4; j++) {
-                        c[t * ldc + j] = Dot.dot(a, t * k, w, j * k, k);
-                    }
-                }
+        if (Dot.VECTOR && tokens >= MIN_PACKED_TOKENS) {
+            VectorGemm.matmulT(a, tokens, k, w, n0, n1, c, ldc, new float[VectorGemm.PANEL * k],
+                    new float[6 * VectorGemm.PANEL]);
+            return;
+        }
+        for (int n = n0; n < n1; n++) {
+            for (int t = 0; t < tokens; t++) {
+                c[t * ldc + n] = Dot.dot(a, t * k, w, n * k, k);
             }
-            for (; n < n1; n++) {
-                for (int t = tb; t < te; t++) {
-                    c[t * ldc + n] = Dot.dot(a, t * k, w, n * k, k);
-                }
-            }
+        }
+    }
+
+    /** Whether {@link #pack} gives packed weights (the Vector API is in use). */
+    static boolean packs() {
+        return Dot.VECTOR;
+    }
+
+    /** w (n, k) packed for {@link #matmulT(float[], int, int, float[], float[], int, int, int, float[], int)}. */
+    static float[] pack(float[] w, int n, int k) {
+        return VectorGemm.packAll(w, n, k);
+    }
+
+    /**
+     * One thread's share of c = a · wᵀ over all n rows of w: the slice [from, to) that {@link RowParallel} gave it,
+     * aligned to whole panels (every thread aligns the same way, so the slices still partition [0, n)).
+     *
+     * @param packed {@link #pack}ed w, or null to pack on the fly
+     */
+    static void matmulT(float[] a, int tokens, int k, float[] w, float[] packed, int n, int from, int to, float[] c,
+                        int ldc) {
+        if (packed == null || tokens < MIN_PACKED_TOKENS) {
+            matmulT(a, tokens, k, w, from, to, c, ldc);
+            return;
+        }
+        int p = VectorGemm.PANEL;
+        int start = from == 0 ? 0 : Math.min(n, (from + p - 1) / p * p);
+        int end = to >= n ? n : Math.min(n, (to + p - 1) / p * p);
+        if (start < end) {
+            VectorGemm.matmulPacked(a, tokens, k, packed, start, end, c, ldc, new float[6 * p]);
         }
     }
 
