@@ -482,7 +482,7 @@ def main():
     torch.set_default_dtype(torch.float64)
     make(out, "llava15-legacy", 11, "LlavaForConditionalGeneration", "legacy", torch.float16, 2, {}, {}, {},
          (50, 71), "<image> describe the picture .")
-    make(out, "llava15-new", 22, "LlavaForConditionalGeneration", "new", torch.bfloat16, 1,
+    make(out, "llava15-new", 12, "LlavaForConditionalGeneration", "new", torch.bfloat16, 1,
          {"vision_feature_select_strategy": "full", "vision_feature_layer": -1, "multimodal_projector_bias": False},
          {"hidden_act": "gelu"}, {"model_type": "mistral", "sliding_window": None, "rope_theta": 1000000.0},
          (64, 45), "what is in the picture <image>")

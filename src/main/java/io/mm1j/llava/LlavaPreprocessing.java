@@ -94,8 +94,8 @@ public record LlavaPreprocessing(int shortestEdge, int cropHeight, int cropWidth
         return out;
     }
 
-    /** An {@link ImagePreprocessor} with this normalisation. */
+    /** An {@link ImagePreprocessor} with this normalisation and PIL's exact fixed-point resize (as HF's). */
     public ImagePreprocessor preprocessor(NDManager manager) {
-        return new ImagePreprocessor(manager, cropHeight, rescale, mean, std);
+        return new ImagePreprocessor(manager, cropHeight, rescale, mean, std, true);
     }
 }

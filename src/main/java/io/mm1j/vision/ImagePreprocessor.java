@@ -30,7 +30,7 @@ import java.util.List;
  * because skipping that clipping changes pixels next to sharp edges by up to 0.2 after normalisation (bicubic
  * overshoot), measured by the numpy reference {@code src/test/resources/vision/preprocess_reference.py}. What
  * remains is float32 vs PIL's 22-bit fixed-point weights: an occasional ±1 level (1/255/std ≈ 0.015) at a rounding
- * tie.
+ * tie; a preprocessor built with {@code pilFixedPoint} ({@link PilResize}, used for LLaVA folders) has none.
  */
 public final class ImagePreprocessor {
     /** CLIP (OpenAI, also DFN / OpenCLIP ViT-H) normalisation. */
@@ -41,25 +41,31 @@ public final class ImagePreprocessor {
     private final int size;
     private final float[] scale = new float[3]; // level → normalised value: level · scale_c − shift_c
     private final float[] shift = new float[3];
+    private final boolean pilFixedPoint;
 
     /**
      * @param manager where the output tensors are created (e.g. a batch's scope)
      * @param size    the encoder's square input resolution ({@code VisionConfig.imageSize})
      */
     public ImagePreprocessor(NDManager manager, int size) {
-        this(manager, size, 1 / 255.0, CLIP_MEAN, CLIP_STD);
+        this(manager, size, 1 / 255.0, CLIP_MEAN, CLIP_STD, false);
     }
 
     /**
      * A preprocessor with another normalisation, as a Hugging Face {@code preprocessor_config.json} gives it:
      * {@code x = (level · rescale − mean_c) / std_c} (rescale 1/255 and CLIP's mean/std by default).
+     *
+     * @param pilFixedPoint resize with PIL's own 22-bit fixed-point arithmetic ({@link PilResize}: bit-exact with
+     *                      HF processors) instead of float32 (equal up to one level at rounding ties)
      */
-    public ImagePreprocessor(NDManager manager, int size, double rescale, double[] mean, double[] std) {
+    public ImagePreprocessor(NDManager manager, int size, double rescale, double[] mean, double[] std,
+                             boolean pilFixedPoint) {
         if (size < 1) {
             throw new Mm1Exception("image size must be positive, got " + size);
         }
         this.manager = manager;
         this.size = size;
+        this.pilFixedPoint = pilFixedPoint;
         for (int c = 0; c < 3; c++) {
             // 1/(255·std) as mm1j always computed it, so the default stays bit-identical
             scale[c] = (float) (rescale == 1 / 255.0 ? 1.0 / (255.0 * std[c]) : rescale / std[c]);
@@ -104,7 +110,7 @@ public final class ImagePreprocessor {
             newW = outW;
             newH = Math.max(outH, resizedSide((double) outW * h / w, img));
         }
-        return normalise(levels(img, newH, newW, (newH - outH) / 2, (newW - outW) / 2, outH, outW), outH, outW);
+        return normalise(window(img, newH, newW, (newH - outH) / 2, (newW - outW) / 2, outH, outW), outH, outW);
     }
 
     /**
@@ -121,7 +127,8 @@ public final class ImagePreprocessor {
             throw new Mm1Exception("image of " + w + "x" + h + " pixels resized to " + newW + "x" + newH
                     + " is smaller than the " + cropW + "x" + cropH + " crop");
         }
-        return normalise(levels(img, newH, newW, (newH - cropH) / 2, (newW - cropW) / 2, cropH, cropW), cropH, cropW);
+        return normalise(window(img, newH, newW, (newH - cropH) / 2, (newW - cropW) / 2, cropH, cropW), cropH,
+                cropW);
     }
 
     /**
@@ -140,7 +147,7 @@ public final class ImagePreprocessor {
             }
             return out;
         }
-        return levels(img, outH, outW, 0, 0, outH, outW);
+        return window(img, outH, outW, 0, 0, outH, outW);
     }
 
     /** 8-bit levels {@code (3, h, w)} → normalised {@code (3, h, w)} float32 with this preprocessor's mean/std. */
@@ -155,6 +162,12 @@ public final class ImagePreprocessor {
     }
 
     /** Resize to {@code newH × newW}, keep the {@code outH × outW} window at (top, left): 8-bit levels (3, outH, outW). */
+    private float[] window(RgbImage img, int newH, int newW, int top, int left, int outH, int outW) {
+        return pilFixedPoint ? PilResize.levels(img, newH, newW, top, left, outH, outW)
+                : levels(img, newH, newW, top, left, outH, outW);
+    }
+
+    /** {@link #window} in float32 with fused multiply-adds. */
     private static float[] levels(RgbImage img, int newH, int newW, int top, int left, int outH, int outW) {
         int h = img.height();
         int w = img.width();

@@ -58,8 +58,7 @@ class LlavaParityTest {
             assertEquals(exp.get("tiles").asInt(), image.pixels().getShape().get(0), "tiles");
             assertEquals(exp.get("image_tokens").asInt(), image.tokens(), "image tokens");
             assertEquals(image.tokens(), model.imagePipeline().tokens(image.height(), image.width()));
-            // PIL's bicubic in 22-bit fixed point vs mm1j's float32 may differ by one level at a rounding tie
-            // (ImagePreprocessor); the fixtures' pictures have none, so the pixels agree to float32 rounding.
+            // LLaVA folders resize with PIL's own fixed-point arithmetic (PilResize), so the pixels are PIL's
             float[] px = image.pixels().toFloatArray();
             int perTile = px.length / exp.get("tiles").asInt();
             for (int t = 0; t < exp.get("tiles").asInt(); t++) {
