@@ -98,6 +98,16 @@ public final class Generator {
         return path;
     }
 
+    /** The model, or null for an id-level generator. */
+    public Mm1Model model() {
+        return model;
+    }
+
+    /** The tokenizer, or null for an id-level generator. */
+    public Tokenizer tokenizer() {
+        return tok;
+    }
+
     /** Generates from a prompt built by {@link PromptBuilder}. */
     public Result generate(Prompt prompt, GenerationConfig cfg, TokenListener listener) {
         return generate(prompt, null, cfg, listener);
