@@ -7,7 +7,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.mm1j.Mm1Exception;
@@ -64,12 +63,6 @@ public final class ActivationCheckpointing {
         NDArray apply(NDArray logits, int from, int to);
     }
 
-    /**
-     * Logits budget of one head chunk: the head holds logits, log-softmax and their gradients, 3 × rows × T × V
-     * floats; 48 MiB keeps that below a decoder layer's activations for the presets while the LM-head matmul stays
-     * large.
-     */
-    public static final long HEAD_CHUNK_BYTES = 48L << 20;
 
     /**
      * The head's loss and the summed (weighted) auxiliary losses that were part of the objective, read back to
@@ -218,8 +211,9 @@ public final class ActivationCheckpointing {
     public static Result lmGradients(Decoder decoder, NDArray ids, NDArray keep, NDArray targets, NDArray mask) {
         List<Segment> segments = new ArrayList<>();
         segments.add(new Segment(x -> new Out(decoder.embed(x), null), true));
-        return decoderTail(decoder, ids, ids.getShape().get(1), segments, keep, null, 1,
-                (logits, from, to) -> Losses.crossEntropy(logits, targets, mask), Integer.MAX_VALUE);
+        long t = ids.getShape().get(1);
+        return decoderTail(decoder, ids, t, segments, keep, null, 1, meanTokenLoss(targets, mask, decoder.params()
+                .dtype()), headRows(t, decoder.config().vocabSize(), decoder.params().dtype()));
     }
 
     /**
@@ -236,7 +230,7 @@ public final class ActivationCheckpointing {
     public static Result lmGradients(Mm1Model model, NDArray ids, NDArray pixels, int imageTokenId, NDArray keep,
                                      NDArray targets, NDArray lossMask) {
         return gradients(model, new Mm1Model.BatchInputs(ids, pixels, keep, null), imageTokenId, 1,
-                logits -> Losses.crossEntropy(logits, targets, lossMask));
+                meanTokenLoss(targets, lossMask, model.params().dtype()));
     }
 
     /**
@@ -256,14 +250,35 @@ public final class ActivationCheckpointing {
 
     /**
      * The trainer's entry point with a loss that sums over batch rows: the LM head and loss run over chunks of
-     * rows within {@link #HEAD_CHUNK_BYTES}, so the (B, T, V) logits and their softmax are never all alive.
+     * rows within {@link io.mm1j.config.MemoryModel#HEAD_CHUNK_BYTES}, so the (B, T, V) logits and their softmax
+     * are never all alive.
      */
     public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
                                    RowLoss loss) {
-        Shape s = in.ids().getShape();
-        long perRow = 3 * s.get(1) * model.decoder().config().vocabSize()
-                * model.params().dtype().getNumOfBytes();
-        return gradients(model, in, imageTokenId, auxWeight, loss, (int) Math.max(1, HEAD_CHUNK_BYTES / perRow));
+        return gradients(model, in, imageTokenId, auxWeight, loss, headRows(in.ids().getShape().get(1),
+                model.decoder().config().vocabSize(), model.params().dtype()));
+    }
+
+    /** Rows of T tokens per LM-head chunk ({@link io.mm1j.config.MemoryModel#checkpointedHeadRows}). */
+    static int headRows(long t, int vocab, DataType dtype) {
+        return io.mm1j.config.MemoryModel.checkpointedHeadRows(t, vocab, dtype.getNumOfBytes());
+    }
+
+    /**
+     * {@link Losses#crossEntropy} as a sum over rows: each chunk's masked NLL over the whole batch's token count,
+     * so the chunks add up to the batch mean.
+     */
+    static RowLoss meanTokenLoss(NDArray targets, NDArray mask, DataType dtype) {
+        double count = mask == null ? targets.getShape().size()
+                : Math.max(1, mask.toType(DataType.FLOAT64, false).sum().getDouble());
+        return (logits, from, to) -> {
+            NDIndex rows = new NDIndex("{}:{}", from, to);
+            NDArray nll = logits.logSoftmax(-1).gather(targets.get(rows).expandDims(-1), -1).squeeze(-1).neg();
+            if (mask != null) {
+                nll = nll.mul(mask.get(rows).toType(nll.getDataType(), false));
+            }
+            return nll.sum().div(logits.getManager().create(count).toType(nll.getDataType(), false));
+        };
     }
 
     /** {@link #gradients(Mm1Model, Mm1Model.BatchInputs, int, double, RowLoss)} with an explicit chunk size. */
