@@ -270,10 +270,12 @@ public final class CpuDecoder implements AutoCloseable {
             }
             pool.run(f, (from, to) -> Gemm.matmulT(hb, t, dim, w1[layer], packed(4, layer), f, from, to, gates, f));
             pool.run(f, (from, to) -> Gemm.matmulT(hb, t, dim, w3[layer], packed(5, layer), f, from, to, ups, f));
-            for (int i = 0; i < t * f; i++) {
-                float g = gates[i];
-                gates[i] = g / (1f + (float) Math.exp(-g)) * ups[i]; // silu(gate) · up
-            }
+            pool.run(t * f, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    float g = gates[i];
+                    gates[i] = g / (1f + (float) Math.exp(-g)) * ups[i]; // silu(gate) · up
+                }
+            });
             pool.run(dim, (from, to) -> Gemm.matmulT(gates, t, f, w2[layer], packed(6, layer), dim, from, to, proj,
                     dim));
             for (int i = 0; i < t * dim; i++) {

@@ -37,7 +37,8 @@ import java.util.regex.Pattern;
  * ({@code <|role|>text<|end|>}, ids fixed in {@link SpecialTokens}).
  *
  * <p>Rendering is Jinjava with HF's environment settings ({@code trim_blocks}, {@code lstrip_blocks}) plus what HF
- * templates rely on beyond standard Jinja: {@code raise_exception(msg)}, the {@code {% generation %}} block (rendered
+ * templates rely on beyond standard Jinja: {@code raise_exception(msg)}, {@code strftime_now(format)}, loop filters
+ * ({@code for x in xs if cond}), the {@code {% generation %}} block (rendered
  * as its body) and the Python string methods {@code upper lower strip lstrip rstrip startswith endswith} (rewritten
  * to their Java equivalents). Message content is passed as HF processors pass it: a list of parts
  * ({@code {"type": "text", "text": …}}, {@code {"type": "image"}}) when the template reads parts (it mentions
@@ -227,6 +228,8 @@ public final class ChatTemplate {
         Jinjava j = new Jinjava(cfg);
         j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class,
                 "raiseException", String.class));
+        j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class,
+                "strftimeNow", String.class));
         j.getGlobalContext().registerTag(new GenerationTag());
         return j;
     }
@@ -234,6 +237,40 @@ public final class ChatTemplate {
     /** A template's {@code raise_exception}: ends rendering with the template's message. */
     public static String raiseException(String message) {
         throw new TemplateRefusal(message);
+    }
+
+    /** transformers' {@code strftime_now(format)} (Llama 3.x templates date their system prompt with it). */
+    public static String strftimeNow(String format) {
+        java.time.ZonedDateTime now = java.time.ZonedDateTime.now();
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < format.length(); i++) {
+            char ch = format.charAt(i);
+            if (ch != '%' || i + 1 == format.length()) {
+                sb.append(ch);
+                continue;
+            }
+            char f = format.charAt(++i);
+            String pattern = switch (f) {
+                case 'd' -> "dd";
+                case 'm' -> "MM";
+                case 'Y' -> "yyyy";
+                case 'y' -> "yy";
+                case 'b' -> "MMM";
+                case 'B' -> "MMMM";
+                case 'a' -> "EEE";
+                case 'A' -> "EEEE";
+                case 'H' -> "HH";
+                case 'M' -> "mm";
+                case 'S' -> "ss";
+                default -> null;
+            };
+            if (pattern == null) {
+                sb.append(f == '%' ? "%" : "%" + f);
+            } else {
+                sb.append(java.time.format.DateTimeFormatter.ofPattern(pattern, java.util.Locale.ROOT).format(now));
+            }
+        }
+        return sb.toString();
     }
 
     private static final class TemplateRefusal extends RuntimeException {

@@ -35,7 +35,8 @@ import java.util.function.IntConsumer;
  * <p>Thread-safety: a Generator is immutable and may be shared. Generations on one model are serialised (a fair
  * lock per decoder, FIFO): the CPU path shares one weight snapshot and KV cache per model, and image encoding and
  * the DJL path share the model's parameter manager. Concurrent callers therefore never see each other's state;
- * they wait their turn (continuous batching is issue F2).
+ * they wait their turn (continuous batching is issue F2); interrupting a waiting caller's thread ends its call with
+ * finish reason "cancelled" before any work.
  */
 public final class Generator {
     /** Why a generation ended, as OpenAI names it. */
@@ -97,6 +98,16 @@ public final class Generator {
         return path;
     }
 
+    /** The model, or null for an id-level generator. */
+    public Mm1Model model() {
+        return model;
+    }
+
+    /** The tokenizer, or null for an id-level generator. */
+    public Tokenizer tokenizer() {
+        return tok;
+    }
+
     /** Generates from a prompt built by {@link PromptBuilder}. */
     public Result generate(Prompt prompt, GenerationConfig cfg, TokenListener listener) {
         return generate(prompt, null, cfg, listener);
@@ -132,7 +143,13 @@ public final class Generator {
         int[] stopId = {-1};
         boolean[] cancelled = {false};
         ReentrantLock lock = lock(decoder);
-        lock.lock();
+        try {
+            lock.lockInterruptibly(); // a caller waiting its turn can be interrupted (e.g. its client went away)
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Result("", new long[0], prompt.length(), prompt.imageTokenCount(), 0, CANCELLED, null, -1, 0,
+                    0, 0);
+        }
         try (NDScope scope = new NDScope()) { // encoder/connector temporaries must not pile up in the params
             long t0 = System.nanoTime();
             NDArray embeds = embeddings;

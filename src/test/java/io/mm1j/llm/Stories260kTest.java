@@ -13,7 +13,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mm1j.TestSupport;
 import io.mm1j.cli.GenerateCommand;
-import io.mm1j.mllm.Sampler;
 import io.mm1j.Mm1Exception;
 import io.mm1j.tensor.SafeTensors;
 import io.mm1j.tokenizer.Tokenizer;

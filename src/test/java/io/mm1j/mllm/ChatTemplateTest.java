@@ -149,6 +149,14 @@ class ChatTemplateTest {
     }
 
     @Test
+    void strftimeNowFormatsTodayLikePython() {
+        String expected = java.time.format.DateTimeFormatter.ofPattern("dd MMM yyyy", java.util.Locale.ROOT)
+                .format(java.time.LocalDate.now());
+        String got = ChatTemplate.of("{{ strftime_now('%d %b %Y') }}", "t", "", "", tok).render(List.of(), false);
+        assertEquals(expected, got);
+    }
+
+    @Test
     void mm1jRefusesUnknownRoles() {
         Mm1Exception e = assertThrows(Mm1Exception.class,
                 () -> ChatTemplate.mm1j(tok).render(List.of(ChatMessage.text("tool", "x")), false));

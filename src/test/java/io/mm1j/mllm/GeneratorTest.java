@@ -161,4 +161,35 @@ class GeneratorTest {
             pool.shutdownNow();
         }
     }
+
+    @Test
+    void aWaitingCallerThatIsInterruptedIsCancelledBeforeAnyWork() throws Exception {
+        Prompt p = new PromptBuilder(model, tok).fromText("a", List.of());
+        Generator g = new Generator(model, tok, DecodePath.CPU);
+        java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        Thread first = new Thread(() -> g.generate(p, sampled(3).build(), (id, text) -> {
+            running.countDown();
+            try {
+                release.await(); // holds the model while the second caller waits
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return true;
+        }));
+        first.start();
+        running.await();
+        Generator.Result[] second = new Generator.Result[1];
+        Thread waiting = new Thread(() -> second[0] = g.generate(p, sampled(3).build(), TokenListener.NONE));
+        waiting.start();
+        while (waiting.getState() != Thread.State.WAITING) {
+            Thread.sleep(5);
+        }
+        waiting.interrupt();
+        waiting.join();
+        release.countDown();
+        first.join();
+        assertEquals(Generator.CANCELLED, second[0].finishReason());
+        assertEquals(0, second[0].completionTokens());
+    }
 }

@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.BaseNDManager;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import io.mm1j.TestSupport;
-import io.mm1j.config.Mm1Config;
 import io.mm1j.config.Presets;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.tokenizer.Tokenizer;
