@@ -25,6 +25,28 @@ public final class PeakRss {
         return field("VmRSS:");
     }
 
+    /**
+     * Starts a new peak: returns free heap memory to the OS ({@code malloc_trim(0)}, glibc only), so that the
+     * resident set holds live data only, then resets the kernel's high-water mark ({@code 5 > clear_refs}). After
+     * it, {@link #peakBytes()} − {@link #currentBytes()} (read right after the reset) is what the code in between
+     * allocated at its fullest, not what an earlier phase left in the allocator.
+     *
+     * @return false where either step is unavailable (the peak then still counts from process start)
+     */
+    public static boolean resetPeak() {
+        try {
+            com.sun.jna.NativeLibrary.getInstance("c").getFunction("malloc_trim").invokeInt(new Object[] {0});
+        } catch (RuntimeException | LinkageError e) {
+            // not glibc: the resident set may include freed heap; the reset below still applies
+        }
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Adds {@code peakRssBytes} and {@code rssBytes} to a benchmark report (call when the run is done). */
     public static ObjectNode addTo(ObjectNode report) {
         report.put("peakRssBytes", peakBytes());

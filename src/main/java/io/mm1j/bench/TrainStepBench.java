@@ -54,6 +54,7 @@ public final class TrainStepBench {
         double[] times = new double[steps];
         double lastLoss = 0;
         long ndBytes;
+        long activationPeak = -1;
         try (AdamW opt = AdamW.standard(d.params())) {
             for (int s = -2; s < steps; s++) { // two warm-up steps
                 long t0 = System.nanoTime();
@@ -61,8 +62,14 @@ public final class TrainStepBench {
                     NDArray tokens = root.randomInteger(0, c.vocabSize(), new Shape(batch, seq + 1), DataType.INT64);
                     NDArray in = tokens.get(":, :-1");
                     NDArray target = tokens.get(":, 1:");
+                    // the last step measures its forward + backward alone: state allocated, allocator trimmed
+                    boolean measure = s == steps - 1 && PeakRss.resetPeak();
+                    long before = measure ? PeakRss.currentBytes() : -1;
                     lastLoss = checkpointing ? ActivationCheckpointing.lmGradients(d, in, null, target, null).loss()
                             : plainGradients(d, in, target);
+                    if (measure && before > 0) {
+                        activationPeak = PeakRss.peakBytes() - before;
+                    }
                     opt.clipGlobalNorm(1.0);
                     opt.step(1e-4, 0.1);
                     scope.suppressNotUsedWarning();
@@ -98,6 +105,8 @@ public final class TrainStepBench {
         // MemoryModel's prediction for this run, to set beside the measured peakRssBytes
         MemoryModel.Estimate est = MemoryModel.training(c, pc.total(), batch, seq, 4, checkpointing);
         o.put("predictedActivationBytes", est.activations());
+        // resident memory the last step's forward + backward added at its fullest (-1: no procfs)
+        o.put("measuredActivationBytes", activationPeak);
         o.put("predictedPeakRssBytes", est.peak());
         o.put("ndArrayBytes", ndBytes);
         return PeakRss.addTo(o);
