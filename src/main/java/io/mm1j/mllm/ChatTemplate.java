@@ -224,6 +224,15 @@ public final class ChatTemplate {
                 .withFailOnUnknownTokens(false)
                 .withMaxOutputSize(MAX_OUTPUT_CHARS)
                 .withNestedInterpretationEnabled(false)
+                .withLegacyOverrides(com.hubspot.jinjava.LegacyOverrides.newBuilder() // behave as Python's Jinja2
+                        .withUseTrimmingForNotesAndExpressions(true) // {{- x -}} trims like {%- -%}
+                        .withParseWhitespaceControlStrictly(true)
+                        .withUseNaturalOperatorPrecedence(true)
+                        .withIterateOverMapKeys(true)
+                        .withEvaluateMapKeys(true)
+                        .withKeepNullableLoopValues(true)
+                        .withUsePyishObjectMapper(true)
+                        .build())
                 .build();
         Jinjava j = new Jinjava(cfg);
         j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class,

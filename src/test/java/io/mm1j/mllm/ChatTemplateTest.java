@@ -149,6 +149,24 @@ class ChatTemplateTest {
     }
 
     @Test
+    void llama3StyleWhitespaceControlFromAJinjaFile() throws IOException {
+        Path l3 = tmp.resolve("llama3");
+        Files.createDirectories(l3);
+        copy("/chat/llama3/chat_template.jinja", l3.resolve("chat_template.jinja"));
+        Files.writeString(l3.resolve("tokenizer_config.json"), "{\"bos_token\": \"<|begin_of_text|>\", "
+                + "\"eos_token\": \"<|eot_id|>\"}");
+        ChatTemplate t = ChatTemplate.forModel(l3, tok);
+        assertEquals(l3.resolve("chat_template.jinja").toString(), t.origin());
+        // what transformers renders ({{- and {%- trim, set messages = messages[1:], 'x' in dict, content | trim)
+        assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: "
+                + "December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|><|start_header_id|>user"
+                + "<|end_header_id|>\n\nhi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nyo<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n", t.render(List.of(
+                        ChatMessage.text("system", " Be brief. "), ChatMessage.text("user", " hi "),
+                        ChatMessage.text("assistant", "yo")), true));
+    }
+
+    @Test
     void strftimeNowFormatsTodayLikePython() {
         String expected = java.time.format.DateTimeFormatter.ofPattern("dd MMM yyyy", java.util.Locale.ROOT)
                 .format(java.time.LocalDate.now());
