@@ -14,9 +14,10 @@ import io.mm1j.Mm1Exception;
  *       10·BTD + 7·BTQ + 6·BTK + 5·BTF + 4·B·H·T² + 6·BT values, Q/K the query/key-value widths; the scores
  *       appear 4 times: matmul, scale, mask, softmax), plus the LM head (norm, logits, log-softmax) and the
  *       backward's transient gradients of the logits (2·BTV).</li>
- *   <li>With activation checkpointing ({@code train.ActivationCheckpointing}): the L+1 segment inputs, plus the
- *       larger of one head chunk's ({@link #checkpointedHeadRows} rows) and one layer's recorded activations (one
- *       segment is recorded at a time).</li>
+ *   <li>With activation checkpointing ({@code train.ActivationCheckpointing}): the 2L+1 segment inputs (an
+ *       attention and a feed-forward half per layer), plus the largest of one head chunk's
+ *       ({@link #checkpointedHeadRows} rows) and one half-layer's recorded activations (one segment is recorded
+ *       at a time).</li>
  *   <li>AdamW's step: its temporaries ({@code g·(1−β1)}, {@code g²}, {@code √v}, the update: 4 values per
  *       parameter) live until the step ends; they come after the activations are freed, so the peak is the
  *       larger of the two phases.</li>
@@ -89,32 +90,42 @@ public final class MemoryModel {
     /** Values alive at the peak of a checkpointed step (the LM head runs over chunks of rows). */
     static long checkpointed(LlmConfig c, long b, long t, int bytes) {
         long btd = b * t * c.hiddenSize();
-        long checkpoints = (c.numLayers() + 1L) * btd + 2 * btd; // segment inputs, gradOut and the input's gradient
+        // segment inputs (embedding output, then an attention and a feed-forward half per layer), gradOut and
+        // the input's gradient
+        long checkpoints = (2L * c.numLayers() + 1) * btd + 2 * btd;
         long rows = Math.min(b, checkpointedHeadRows(t, c.vocabSize(), bytes));
         long widest = head(c, rows, t) + btd; // + the gradients of the chunks' inputs, gathered
         for (int i = 0; i < c.numLayers(); i++) {
-            widest = Math.max(widest, layer(c, i, b, t)); // the VJP takes gradOut as the output's gradient
+            widest = Math.max(widest, attention(c, b, t)); // the VJP takes gradOut as the output's gradient
+            widest = Math.max(widest, feedForward(c, i, b, t));
         }
         return checkpoints + widest;
     }
 
-    /** One recorded decoder layer's intermediates, in values (see the class comment). */
-    static long layer(LlmConfig c, int i, long b, long t) {
+    /** One recorded attention half (norm, projections, RoPE, scores, softmax, output), in values. */
+    static long attention(LlmConfig c, long b, long t) {
         long bt = b * t;
-        long d = c.hiddenSize();
         long q = (long) c.numHeads() * c.headDim();
         long kv = (long) c.numKvHeads() * c.headDim();
-        long attention = 5 * bt * d + 7 * bt * q + 6 * bt * kv + 4 * b * c.numHeads() * t * t + 3 * bt;
-        long ffn;
+        return 5 * bt * c.hiddenSize() + 7 * bt * q + 6 * bt * kv + 4 * b * c.numHeads() * t * t + 3 * bt;
+    }
+
+    /** Layer i's recorded feed-forward half (dense SwiGLU or MoE), in values. */
+    static long feedForward(LlmConfig c, int i, long b, long t) {
+        long bt = b * t;
+        long d = c.hiddenSize();
         if (c.isMoeLayer(i)) {
             long k = c.moe().topK();
             // router logits + probabilities, k·BT gathered tokens in and out, the experts' SwiGLU on them
-            ffn = 5 * bt * d + 2 * bt * c.moe().numExperts() + 4 * k * bt * d + 5 * k * bt * c.expertIntermediate()
+            return 5 * bt * d + 2 * bt * c.moe().numExperts() + 4 * k * bt * d + 5 * k * bt * c.expertIntermediate()
                     + 3 * bt;
-        } else {
-            ffn = 5 * bt * d + 5 * bt * c.intermediateSize() + 3 * bt;
         }
-        return attention + ffn;
+        return 5 * bt * d + 5 * bt * c.intermediateSize() + 3 * bt;
+    }
+
+    /** One recorded decoder layer's intermediates, in values (see the class comment). */
+    static long layer(LlmConfig c, int i, long b, long t) {
+        return attention(c, b, t) + feedForward(c, i, b, t);
     }
 
     /** Final norm, logits, log-softmax, and the backward's two logits-sized gradients. */

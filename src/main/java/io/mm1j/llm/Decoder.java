@@ -246,7 +246,24 @@ public final class Decoder implements AutoCloseable {
      * intermediates at a time.
      */
     public Layer layer(Context ctx, int i, NDArray h) {
-        NDArray mid = BlockScope.run(() -> h.add(attention(ctx, i, h)));
+        NDArray mid = attentionHalf(ctx, i, h);
+        Layer out = feedForwardHalf(ctx, i, mid);
+        if (!BlockScope.recording()) {
+            mid.close();
+        }
+        return out;
+    }
+
+    /** Layer i's first half: {@code h + attention(rmsnorm(h))} (one {@link BlockScope} step). */
+    public NDArray attentionHalf(Context ctx, int i, NDArray h) {
+        return BlockScope.run(() -> h.add(attention(ctx, i, h)));
+    }
+
+    /**
+     * Layer i's second half on the attention half's output: {@code mid + ffn(rmsnorm(mid))}, dense or MoE (one
+     * {@link BlockScope} step); {@code mid} stays open.
+     */
+    public Layer feedForwardHalf(Context ctx, int i, NDArray mid) {
         int[][] load = new int[1][];
         MoeFeedForward.RouterLosses[] router = new MoeFeedForward.RouterLosses[1];
         NDList out = BlockScope.runAll(() -> {
@@ -263,9 +280,6 @@ public final class Decoder implements AutoCloseable {
             router[0] = mo.routerLosses();
             return new NDList(mid.add(mo.y()), mo.auxLoss());
         });
-        if (!BlockScope.recording()) {
-            mid.close();
-        }
         return new Layer(out.get(0), out.size() > 1 ? out.get(1) : null, load[0], router[0]);
     }
 

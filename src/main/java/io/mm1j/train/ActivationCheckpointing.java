@@ -206,7 +206,7 @@ public final class ActivationCheckpointing {
     }
 
     /**
-     * Checkpointed gradients of a decoder's language-model loss, one segment per layer.
+     * Checkpointed gradients of a decoder's language-model loss, two segments per layer (attention, feed-forward).
      *
      * @param ids     (B, T) int64 input tokens
      * @param keep    (B, T) 1 for real tokens, 0 for padding, or null
@@ -223,7 +223,8 @@ public final class ActivationCheckpointing {
 
     /**
      * Checkpointed gradients of an MM1 model's language-model loss: one segment for the patch embedding, one per
-     * ViT block, one for connector + splicing into the token embeddings, one per decoder layer. Frozen components
+     * ViT block, one for connector + splicing into the token embeddings, two per decoder layer (attention and
+     * feed-forward halves). Frozen components
      * (e.g. the encoder) are not recomputed in the backward.
      *
      * @param ids          (B, T) int64 with k {@code imageTokenId} positions per image
@@ -330,8 +331,10 @@ public final class ActivationCheckpointing {
                 new io.mm1j.llm.MoeFeedForward.RouterLosses[decoder.config().numLayers()];
         for (int i = 0; i < decoder.config().numLayers(); i++) {
             int layer = i;
+            // two segments per layer (attention half, feed-forward half): one half's graph recorded at a time
+            segments.add(new Segment(h -> new Out(decoder.attentionHalf(ctx, layer, h), null), true));
             segments.add(new Segment(h -> {
-                Decoder.Layer out = decoder.layer(ctx, layer, h);
+                Decoder.Layer out = decoder.feedForwardHalf(ctx, layer, h);
                 loads[layer] = out.expertLoad(); // the same routing in the forward and the recomputation
                 router[layer] = out.routerLosses();
                 return new Out(out.h(), out.auxLoss() == null ? null : out.auxLoss().mul(weight));
