@@ -75,10 +75,14 @@ public final class Ablation {
      *                  synthetic world written per seed)
      * @param evalItems captions and questions scored per shot setting
      * @param textDocs  held-out text documents for perplexity
+     * @param steps     steps per run, or 0 to size them from the budget
      */
     public record Options(Path out, List<Study> studies, int seeds, double budgetMinutes, Path config,
-                          List<String> sets, Path data, int evalItems, int textDocs) {
+                          List<String> sets, Path data, int evalItems, int textDocs, int steps) {
         public Options {
+            if (steps < 0) {
+                throw new Mm1Exception("--steps must be >= 1 (or absent to size from the budget), got " + steps);
+            }
             if (seeds < 1) {
                 throw new Mm1Exception("--seeds must be >= 1, got " + seeds);
             }
@@ -163,9 +167,10 @@ public final class Ablation {
         List<RunRecord> go() {
             prepareFolder();
             Plan plan = plan();
-            l.line(String.format(Locale.ROOT, "plan: %d steps per run (%d tokens each), %.2f s per base step, "
+            l.line(String.format(Locale.ROOT, "plan: %d steps per run%s (%d tokens each), %.2f s per base step, "
                     + "%.0f s start-up + %.0f s evaluation per run, %d runs → about %.0f of %.0f minutes",
-                    plan.steps(), (long) plan.steps() * tokensPerStep(base), plan.stepSeconds(),
+                    plan.steps(), o.steps() > 0 ? " (--steps)" : " (sized from the budget)",
+                    (long) plan.steps() * tokensPerStep(base), plan.stepSeconds(),
                     plan.overheadSeconds(), plan.evalSeconds(), plan.runs(), plan.predictedMinutes(),
                     plan.budgetMinutes()));
             List<RunRecord> records = new ArrayList<>();
@@ -281,6 +286,10 @@ public final class Ablation {
             if (Files.isRegularFile(planFile) && Files.isRegularFile(tokenizer)) {
                 try {
                     Plan p = JsonFiles.MAPPER.treeToValue(JsonFiles.MAPPER.readTree(planFile.toFile()), Plan.class);
+                    if (o.steps() > 0 && o.steps() != p.steps()) {
+                        throw new Mm1Exception("--steps " + o.steps() + ": " + planFile + " has " + p.steps()
+                                + " steps per run; finished runs would not compare (use a new --out)");
+                    }
                     if (p.budgetMinutes() != o.budgetMinutes()) {
                         l.line(String.format(Locale.ROOT, "plan.json was sized for %.1f minutes; keeping its %d "
                                 + "steps so that finished runs stay comparable (a new --out re-plans)",
@@ -310,8 +319,8 @@ public final class Ablation {
             double evalSeconds = (System.nanoTime() - e0) / 1e9;
             double probeSeconds = (System.nanoTime() - t0) / 1e9;
             double[] costs = relativeCosts();
-            int steps = sizeSteps(o.budgetMinutes() * 60, probeSeconds, stepSeconds, overhead + evalSeconds, costs,
-                    MIN_STEPS);
+            int steps = o.steps() > 0 ? o.steps() : sizeSteps(o.budgetMinutes() * 60, probeSeconds, stepSeconds,
+                    overhead + evalSeconds, costs, MIN_STEPS);
             double cost = 0;
             for (double c : costs) {
                 cost += c;

@@ -65,11 +65,14 @@ public final class AblateCommand implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE}).")
     int textDocs;
 
+    @Option(names = "--steps", description = "Steps per run instead of sizing them from the budget.")
+    int steps;
+
     @Override
     public Integer call() {
         List<Study> studies = Studies.select(study);
         Ablation.run(new Ablation.Options(out, studies, seeds, budgetMinutes, config, sets, data, evalItems,
-                textDocs), line -> {
+                textDocs, steps), line -> {
                     System.out.println(line);
                     System.out.flush();
                 });
