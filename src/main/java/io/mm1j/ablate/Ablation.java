@@ -62,6 +62,8 @@ public final class Ablation {
     static final int VOCAB = 1024;
     /** Relative cost of one {@code lr} sub-run step against a base step (text-only 2-layer Llamas, seq 128). */
     static final double LR_RUN_COST = 0.15;
+    /** Fixed seconds of one {@code lr} sub-run (start-up, the MFU roofline, validation). */
+    static final double LR_RUN_FIXED_SECONDS = 10;
     /** LR-sweep sub-runs per size and seed assumed when sizing (an adaptive grid of 5, sometimes extended). */
     static final int LR_RUNS_PER_SIZE = 6;
     /** Upcycling: experts and MoE spacing (every 2nd FFN, MM1-3B-MoE's spacing, at a laptop expert count). */
@@ -114,25 +116,27 @@ public final class Ablation {
 
     /**
      * Steps per run that fit {@code budgetSeconds}: what is left after {@code spentSeconds} (the probe) and each
-     * run's fixed cost ({@code perRunSeconds}: start-up, validation, evaluation) is shared out by the runs' relative
-     * step costs ({@code relCosts}, 1 = the probed base config at {@code stepSeconds} per step).
+     * run's fixed cost ({@code fixedSeconds[i]}: start-up, validation, evaluation) is shared out by the runs' relative
+     * step costs ({@code relCosts[i]}, 1 = the probed base config at {@code stepSeconds} per step).
      *
      * @throws Mm1Exception when fewer than {@code minSteps} would fit, naming the budget that would do
      */
-    static int sizeSteps(double budgetSeconds, double spentSeconds, double stepSeconds, double perRunSeconds,
+    static int sizeSteps(double budgetSeconds, double spentSeconds, double stepSeconds, double[] fixedSeconds,
                          double[] relCosts, int minSteps) {
         double cost = 0;
-        for (double c : relCosts) {
-            cost += c;
+        double fixed = 0;
+        for (int i = 0; i < relCosts.length; i++) {
+            cost += relCosts[i];
+            fixed += fixedSeconds[i];
         }
-        double left = budgetSeconds - spentSeconds - relCosts.length * perRunSeconds;
+        double left = budgetSeconds - spentSeconds - fixed;
         int steps = (int) Math.floor(left / (stepSeconds * cost));
         if (steps < minSteps) {
-            double need = spentSeconds + relCosts.length * perRunSeconds + minSteps * stepSeconds * cost;
+            double need = spentSeconds + fixed + minSteps * stepSeconds * cost;
             throw new Mm1Exception(String.format(Locale.ROOT, "--budget-minutes %.1f is too small for %d runs: at "
                     + "%.2f s per base step and %.0f s per run for start-up and evaluation, %d steps per run need "
                     + "about %.0f minutes; raise --budget-minutes, use fewer --seeds or fewer studies",
-                    budgetSeconds / 60, relCosts.length, stepSeconds, perRunSeconds, minSteps,
+                    budgetSeconds / 60, relCosts.length, stepSeconds, fixed / relCosts.length, minSteps,
                     Math.ceil(need / 60)));
         }
         return steps;
@@ -273,6 +277,7 @@ public final class Ablation {
             sets.add("train.checkpoint_interval=0");
             sets.addAll(v.sets());
             sets.addAll(extra);
+            sharedWorld(sets, seed);
             Map<String, String> shorthand = new LinkedHashMap<>();
             shorthand.put("train.steps", Integer.toString(steps));
             shorthand.put("train.seed", Integer.toString(seed));
@@ -307,8 +312,10 @@ public final class Ablation {
             l.line("probe: timing " + PROBE_STEPS + " steps of the base config and one evaluation …");
             Path probe = out.resolve("probe");
             Map<String, String> shorthand = Map.of("train.steps", Integer.toString(PROBE_STEPS), "train.seed", "0");
-            RunConfig rc = RunConfig.resolve(baseFile, shorthand, List.of("train.eval_interval=" + PROBE_STEPS,
+            List<String> probeSets = new ArrayList<>(List.of("train.eval_interval=" + PROBE_STEPS,
                     "optim.warmup_steps=1", "train.log_interval=1", "train.checkpoint_interval=0"));
+            sharedWorld(probeSets, 0);
+            RunConfig rc = RunConfig.resolve(baseFile, shorthand, probeSets);
             Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(probe, rc, false, true, null, 0), QUIET);
             copy(probe.resolve("tokenizer.json"), tokenizer);
             double tps = r.summary().path("tokensPerSecond").asDouble();
@@ -319,14 +326,18 @@ public final class Ablation {
             double evalSeconds = (System.nanoTime() - e0) / 1e9;
             double probeSeconds = (System.nanoTime() - t0) / 1e9;
             double[] costs = relativeCosts();
-            int steps = o.steps() > 0 ? o.steps() : sizeSteps(o.budgetMinutes() * 60, probeSeconds, stepSeconds,
-                    overhead + evalSeconds, costs, MIN_STEPS);
+            double[] fixed = new double[costs.length];
             double cost = 0;
-            for (double c : costs) {
-                cost += c;
+            double fixedTotal = 0;
+            for (int i = 0; i < costs.length; i++) {
+                // lr sub-runs: text-only, no few-shot evaluation; start-up measured about 10 s each on a busy machine
+                fixed[i] = costs[i] == LR_RUN_COST ? LR_RUN_FIXED_SECONDS : overhead + evalSeconds;
+                cost += costs[i];
+                fixedTotal += fixed[i];
             }
-            double predicted = (probeSeconds + costs.length * (overhead + evalSeconds) + steps * stepSeconds * cost)
-                    / 60;
+            int steps = o.steps() > 0 ? o.steps() : sizeSteps(o.budgetMinutes() * 60, probeSeconds, stepSeconds,
+                    fixed, costs, MIN_STEPS);
+            double predicted = (probeSeconds + fixedTotal + steps * stepSeconds * cost) / 60;
             Plan p = new Plan(steps, stepSeconds, overhead, evalSeconds, probeSeconds, costs.length, cost,
                     o.budgetMinutes(), predicted);
             AtomicFiles.writeString(planFile, JsonFiles.MAPPER.valueToTree(p).toPrettyString());
@@ -463,8 +474,23 @@ public final class Ablation {
             }
         }
 
+        /** Adds {@code data.synthetic_dir}: one synthetic world per setting, shared by the runs that use it. */
+        void sharedWorld(List<String> sets, int seed) {
+            RunConfig rc = RunConfig.resolve(baseFile, Map.of("train.seed", Integer.toString(seed)), sets);
+            if (rc.node("data.sources").isNull()) {
+                sets.add("data.synthetic_dir=" + JsonFiles.MAPPER.getNodeFactory().textNode(world(seed,
+                        imageSize(rc), rc.integer("data.synthetic_images"), rc.text("data.synthetic_captions"))
+                        .toString()));
+            }
+        }
+
+        /** The shared synthetic world of a seed, image size, picture count and caption style. */
+        Path world(int seed, int size, int images, String captions) {
+            return out.resolve("shared/worlds").resolve("s" + seed + "-" + size + "px-" + images + "-" + captions);
+        }
+
         private AblationEval.Result evaluate(Path runDir, int seed, int size) {
-            Path world = out.resolve("shared/eval").resolve("s" + seed + "-" + size + "px");
+            Path world = world(seed, size, base.integer("data.synthetic_images"), "plain");
             RunData.ensureSynthetic(world, base.integer("data.synthetic_images"), size, seed,
                     SynthWriter.CaptionStyle.PLAIN);
             try (NDManager root = Engines.newRootManager(seed);

@@ -105,6 +105,18 @@ public final class AblationReport {
                         metricName(c.metric()), cell(d)));
             }
         }
+        // differences within ±margin say nothing when no configuration scores above the margin itself
+        Bootstrap.Interval best = null;
+        for (String id : ids) {
+            Bootstrap.Interval i = Bootstrap.interval(scores(byVariant.get(id), c.metric()), rngSeed + 7);
+            best = best == null || i.lo() > best.lo() ? i : best;
+        }
+        if (!best.above(Studies.SAME_MARGIN)) {
+            evidence.add(String.format(Locale.ROOT, "no configuration's %s interval lies above %.1f (best %s): "
+                    + "too little learned to tell whether the type matters", metricName(c.metric()),
+                    Studies.SAME_MARGIN, cell(best)));
+            return new Judged(c, Verdict.INCONCLUSIVE, evidence);
+        }
         return new Judged(c, Verdict.equivalent(pairs, Studies.SAME_MARGIN), evidence);
     }
 
@@ -149,11 +161,12 @@ public final class AblationReport {
         double load = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         md.append(String.format(Locale.ROOT, "Studies: %s · %d seed(s) · budget %.0f minutes · %d steps per run "
                         + "(%,d tokens: batch %d × %d tokens) · measured %.2f s per base step (load average %.1f on "
-                        + "%d cores when the report was written; the machine is shared).\n\n",
+                        + "%d cores when the report was written; the machine is shared; PyTorch intra-op threads: %s).\n\n",
                 String.join(", ", o.studies().stream().map(Study::name).toList()), o.seeds(), o.budgetMinutes(),
                 plan.steps(), plan.steps() * Ablation.tokensPerStep(base), base.integer("train.batch_size"),
                 base.integer("data.seq_len"), plan.stepSeconds(), load,
-                Runtime.getRuntime().availableProcessors()));
+                Runtime.getRuntime().availableProcessors(), System.getProperty("ai.djl.pytorch.num_threads",
+                        "PyTorch's default")));
         md.append(String.format(Locale.ROOT, "Plan (`plan.json`): the probe timed %d steps of the base config "
                 + "(%.2f s/step, %.0f s start-up per run) and one evaluation (%.0f s); %d runs of relative cost %.1f "
                 + "base-run equivalents were sized to fit the budget, predicted %.0f minutes.\n\n",
@@ -230,11 +243,11 @@ public final class AblationReport {
                 RunRecord r0 = rs.get(0);
                 body.append(String.format(Locale.ROOT, "%nEval set: %d seed(s) × (%d captions + %d questions) per "
                                 + "shot setting, %d text documents per seed. Compute per run: %d steps, %,d tokens, "
-                                + "about %.2f PFLOP (6·params·tokens, ViT over each step's pictures; upcycled MoE: "
+                                + "about %.3g TFLOP (6·params·tokens, ViT over each step's pictures; upcycled MoE: "
                                 + "the dense half plus the MoE half).%n%n",
                         e(byVariant).size(), e(byVariant).get(0).items().get("cider@0").length,
                         e(byVariant).get(0).items().get("vqa@0").length, e(byVariant).get(0).textNll().length,
-                        r0.steps(), r0.tokens(), r0.flops() / 1e15));
+                        r0.steps(), r0.tokens(), r0.flops() / 1e12));
                 Plots.bars(out.resolve("plots/" + s.name() + ".png"), s.name() + ": caption CIDEr-D ×100 and VQA % "
                         + "averaged (error bars: half the 95% interval)", "score", cats, bars, errs);
                 Plots.bars(out.resolve("plots/" + s.name() + "-text.png"), s.name() + ": text perplexity (lower is "

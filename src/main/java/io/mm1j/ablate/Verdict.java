@@ -62,7 +62,8 @@ public enum Verdict {
                 + "(paired: the same seeds and items for both) lies above 0, **not reproduced** when it lies below 0 "
                 + "(the opposite holds) and **inconclusive** when it contains 0. A claim \"A and B hardly differ\" is "
                 + "**reproduced** when every pair's interval lies inside ±" + margin + " points, **not reproduced** "
-                + "when one lies entirely outside, **inconclusive** otherwise. A lesson with several claims is "
+                + "when one lies entirely outside, **inconclusive** otherwise — and inconclusive too when no "
+                + "configuration's own interval lies above " + margin + " (nothing learned to compare). A lesson with several claims is "
                 + "reproduced when all are, not reproduced when any is not.";
     }
 }

@@ -61,7 +61,7 @@ public final class RunData {
         double valFraction = rc.data("data.val_fraction");
         List<Source> out = new ArrayList<>();
         if (list.isNull() || list.isMissingNode()) {
-            return synthetic(runDir.resolve("data"), rc.integer("data.synthetic_images"), imageSize, seed, 1.0,
+            return synthetic(syntheticDir(rc, runDir), rc.integer("data.synthetic_images"), imageSize, seed, 1.0,
                     textChunk(rc), syntheticMix(rc), captionStyle(rc));
         }
         for (int i = 0; i < list.size(); i++) {
@@ -70,7 +70,7 @@ public final class RunData {
             double weight = s.has("weight") ? s.get("weight").asDouble() : 1.0;
             String where = "data.sources[" + i + "]";
             if (fmt.equals("synthetic")) {
-                out.addAll(synthetic(runDir.resolve("data"), rc.integer("data.synthetic_images"), imageSize, seed,
+                out.addAll(synthetic(syntheticDir(rc, runDir), rc.integer("data.synthetic_images"), imageSize, seed,
                         weight, textChunk(rc), syntheticMix(rc), captionStyle(rc)));
                 continue;
             }
@@ -102,6 +102,15 @@ public final class RunData {
             }
         }
         return out;
+    }
+
+    /**
+     * Where the synthetic world lives: the run's {@code data/}, or {@code data.synthetic_dir} — a folder several runs
+     * share (written once by the first; a world made with other settings there is an error, as in a run folder).
+     */
+    static Path syntheticDir(RunConfig rc, Path runDir) {
+        String shared = rc.text("data.synthetic_dir");
+        return shared == null ? runDir.resolve("data") : Path.of(shared);
     }
 
     /** {@code data.synthetic_mix}: the interleaved / captions / text weights, MM1's 45/45/10 when null. */

@@ -42,9 +42,13 @@ class StudiesTest {
     @Test
     void budgetSizingSharesWhatIsLeftByRelativeCost() {
         // 600 s − 60 s probe − 4 runs × 20 s = 460 s over 3 base-run equivalents at 0.5 s/step → 306 steps
-        assertEquals(306, Ablation.sizeSteps(600, 60, 0.5, 20, new double[] {1, 1, 0.5, 0.5}, 20));
-        Mm1Exception e = assertThrows(Mm1Exception.class, () -> Ablation.sizeSteps(120, 60, 0.5, 20,
-                new double[] {1, 1, 0.5, 0.5}, 20));
+        assertEquals(306, Ablation.sizeSteps(600, 60, 0.5, new double[] {20, 20, 20, 20}, new double[] {1, 1, 0.5, 0.5},
+                20));
+        // per-run fixed costs differ (cheap lr sub-runs): 600 − 60 − 50 = 490 s over 2.3 equivalents → 426 steps
+        assertEquals(426, Ablation.sizeSteps(600, 60, 0.5, new double[] {20, 20, 5, 5}, new double[] {1, 1, 0.15,
+                0.15}, 20));
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> Ablation.sizeSteps(120, 60, 0.5,
+                new double[] {20, 20, 20, 20}, new double[] {1, 1, 0.5, 0.5}, 20));
         // needs 60 + 80 + 20 · 0.5 · 3 = 170 s → 3 minutes
         assertEquals("--budget-minutes 2.0 is too small for 4 runs: at 0.50 s per base step and 20 s per run for "
                 + "start-up and evaluation, 20 steps per run need about 3 minutes; raise --budget-minutes, use fewer "
