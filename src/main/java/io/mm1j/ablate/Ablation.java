@@ -309,21 +309,29 @@ public final class Ablation {
                 }
             }
             long t0 = System.nanoTime();
-            l.line("probe: timing " + PROBE_STEPS + " steps of the base config and one evaluation …");
             Path probe = out.resolve("probe");
             Map<String, String> shorthand = Map.of("train.steps", Integer.toString(PROBE_STEPS), "train.seed", "0");
             List<String> probeSets = new ArrayList<>(List.of("train.eval_interval=" + PROBE_STEPS,
                     "optim.warmup_steps=1", "train.log_interval=1", "train.checkpoint_interval=0"));
             sharedWorld(probeSets, 0);
             RunConfig rc = RunConfig.resolve(baseFile, shorthand, probeSets);
-            Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(probe, rc, false, true, null, 0), QUIET);
-            copy(probe.resolve("tokenizer.json"), tokenizer);
-            double tps = r.summary().path("tokensPerSecond").asDouble();
+            AblationEval.Result probeEval = AblationEval.saved(probe, o.evalItems(), o.textDocs());
+            JsonNode summary;
+            double evalSeconds;
+            if (probeEval != null && complete(probe, rc) && Files.isRegularFile(tokenizer)) {
+                // an earlier session probed but did not plan (its budget was refused): its timings stand
+                l.line("probe: reusing the timings of " + probe);
+                summary = readJson(probe.resolve("summary.json"));
+                evalSeconds = probeEval.seconds();
+            } else {
+                l.line("probe: timing " + PROBE_STEPS + " steps of the base config and one evaluation …");
+                summary = Pretrainer.run(new Pretrainer.Options(probe, rc, false, true, null, 0), QUIET).summary();
+                copy(probe.resolve("tokenizer.json"), tokenizer);
+                evalSeconds = evaluate(probe, 0, imageSize(rc)).seconds();
+            }
+            double tps = summary.path("tokensPerSecond").asDouble();
             double stepSeconds = tokensPerStep(base) / tps;
-            double overhead = Math.max(0, r.summary().path("wallSeconds").asDouble() - PROBE_STEPS * stepSeconds);
-            long e0 = System.nanoTime();
-            evaluate(probe, 0, imageSize(rc));
-            double evalSeconds = (System.nanoTime() - e0) / 1e9;
+            double overhead = Math.max(0, summary.path("wallSeconds").asDouble() - PROBE_STEPS * stepSeconds);
             double probeSeconds = (System.nanoTime() - t0) / 1e9;
             double[] costs = relativeCosts();
             double[] fixed = new double[costs.length];
@@ -618,6 +626,14 @@ public final class Ablation {
             }
         }
         return prefix.isEmpty() ? "." : prefix;
+    }
+
+    private static JsonNode readJson(Path f) {
+        try {
+            return JsonFiles.MAPPER.readTree(f.toFile());
+        } catch (IOException e) {
+            throw new Mm1Exception(f + ": unreadable: " + e.getMessage(), e);
+        }
     }
 
     private static void copy(Path from, Path to) {
