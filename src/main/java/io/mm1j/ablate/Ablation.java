@@ -171,12 +171,16 @@ public final class Ablation {
         List<RunRecord> go() {
             prepareFolder();
             Plan plan = plan();
-            l.line(String.format(Locale.ROOT, "plan: %d steps per run%s (%d tokens each), %.2f s per base step, "
-                    + "%.0f s start-up + %.0f s evaluation per run, %d runs → about %.0f of %.0f minutes",
-                    plan.steps(), o.steps() > 0 ? " (--steps)" : " (sized from the budget)",
-                    (long) plan.steps() * tokensPerStep(base), plan.stepSeconds(),
-                    plan.overheadSeconds(), plan.evalSeconds(), plan.runs(), plan.predictedMinutes(),
-                    plan.budgetMinutes()));
+            if (Double.isNaN(plan.stepSeconds())) {
+                l.line(String.format(Locale.ROOT, "plan: %d steps per run (--steps; no timing probe), %d tokens each, "
+                        + "%d runs", plan.steps(), (long) plan.steps() * tokensPerStep(base), plan.runs()));
+            } else {
+                l.line(String.format(Locale.ROOT, "plan: %d steps per run (sized from the budget; %d tokens each), "
+                        + "%.2f s per base step, %.0f s start-up + %.0f s evaluation per run, %d runs → about %.0f of "
+                        + "%.0f minutes", plan.steps(), (long) plan.steps() * tokensPerStep(base), plan.stepSeconds(),
+                        plan.overheadSeconds(), plan.evalSeconds(), plan.runs(), plan.predictedMinutes(),
+                        plan.budgetMinutes()));
+            }
             List<RunRecord> records = new ArrayList<>();
             LrSweep.Result lr = null;
             Map<String, RunRecord> done = new LinkedHashMap<>();
@@ -307,6 +311,25 @@ public final class Ablation {
                     throw new Mm1Exception(planFile + ": unreadable (" + e.getMessage() + "); delete it to re-plan",
                             e);
                 }
+            }
+            if (o.steps() > 0) { // steps fixed: no timing probe, only the shared tokenizer
+                if (!Files.isRegularFile(tokenizer)) {
+                    List<String> sets = new ArrayList<>();
+                    sharedWorld(sets, 0);
+                    RunConfig rc = RunConfig.resolve(baseFile, Map.of("train.seed", "0"), sets);
+                    Path tmp = out.resolve("shared/.tokenizer.json.tmp");
+                    mkdirs(tmp.getParent());
+                    RunData.writeTokenizer(rc, RunData.sources(rc, out.resolve("shared"), imageSize(rc)), VOCAB, tmp);
+                    try {
+                        AtomicFiles.moveAtomically(tmp, tokenizer);
+                    } catch (IOException e) {
+                        throw new Mm1Exception(tokenizer + ": cannot write: " + e.getMessage(), e);
+                    }
+                }
+                Plan p = new Plan(o.steps(), Double.NaN, Double.NaN, Double.NaN, 0, countRuns(), Double.NaN,
+                        o.budgetMinutes(), Double.NaN);
+                AtomicFiles.writeString(planFile, JsonFiles.MAPPER.valueToTree(p).toPrettyString());
+                return p;
             }
             long t0 = System.nanoTime();
             Path probe = out.resolve("probe");

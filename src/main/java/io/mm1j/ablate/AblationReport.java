@@ -160,18 +160,22 @@ public final class AblationReport {
         md.append("# MM1's ablations at laptop scale (`mm1 ablate`)\n\n");
         double load = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         md.append(String.format(Locale.ROOT, "Studies: %s · %d seed(s) · budget %.0f minutes · %d steps per run "
-                        + "(%,d tokens: batch %d × %d tokens) · measured %.2f s per base step (load average %.1f on "
+                        + "(%,d tokens: batch %d × %d tokens) · %.2f s per base step measured (load average %.1f on "
                         + "%d cores when the report was written; the machine is shared; PyTorch intra-op threads: %s).\n\n",
                 String.join(", ", o.studies().stream().map(Study::name).toList()), o.seeds(), o.budgetMinutes(),
                 plan.steps(), plan.steps() * Ablation.tokensPerStep(base), base.integer("train.batch_size"),
                 base.integer("data.seq_len"), plan.stepSeconds(), load,
                 Runtime.getRuntime().availableProcessors(), System.getProperty("ai.djl.pytorch.num_threads",
                         "PyTorch's default")));
-        md.append(String.format(Locale.ROOT, "Plan (`plan.json`): the probe timed %d steps of the base config "
-                + "(%.2f s/step, %.0f s start-up per run) and one evaluation (%.0f s); %d runs of relative cost %.1f "
-                + "base-run equivalents were sized to fit the budget, predicted %.0f minutes.\n\n",
-                Ablation.PROBE_STEPS, plan.stepSeconds(), plan.overheadSeconds(), plan.evalSeconds(), plan.runs(),
-                plan.relativeCost(), plan.predictedMinutes()));
+        if (Double.isNaN(plan.stepSeconds())) {
+            md.append("Plan (`plan.json`): steps fixed with `--steps` (no timing probe).\n\n");
+        } else {
+            md.append(String.format(Locale.ROOT, "Plan (`plan.json`): the probe timed %d steps of the base config "
+                    + "(%.2f s/step, %.0f s start-up per run) and one evaluation (%.0f s); %d runs of relative cost %.1f "
+                    + "base-run equivalents were sized to fit the budget, predicted %.0f minutes.\n\n",
+                    Ablation.PROBE_STEPS, plan.stepSeconds(), plan.overheadSeconds(), plan.evalSeconds(), plan.runs(),
+                    plan.relativeCost(), plan.predictedMinutes()));
+        }
         md.append("**Metrics.** Caption CIDEr-D ×100 (per image, PTB-tokenised, coco-caption's IDF over the eval "
                 + "set) and VQA accuracy in % (VQAv2 official, 10 answers) on the synthetic world's held-out `val` "
                 + "split at 0, 4 and 8 shots (MM1's interleaved few-shot prompts, demonstrations from the train "
