@@ -191,9 +191,37 @@ public final class Mm1Model implements AutoCloseable {
      */
     public NDArray encodeImages(NDArray pixels) {
         requireVision();
+        return encodeImagesInGroups(pixels, vision.inferenceGroup(pixels));
+    }
+
+    /**
+     * {@link #encodeImages} with an explicit group size: without gradient recording, groups of {@code group}
+     * images go through encoder and connector one after another; under recording all at once.
+     */
+    public NDArray encodeImagesInGroups(NDArray pixels, int group) {
+        requireVision();
         if (pixels.getDataType() != params.dtype()) {
             pixels = pixels.toType(params.dtype(), false); // preprocessing gives float32; a float64 model needs f64
         }
+        long n = pixels.getShape().get(0);
+        if (BlockScope.recording() || n <= group) {
+            return encodeGroup(pixels);
+        }
+        NDArray all = pixels;
+        // Inference encodes groups of images encoder + connector one after another (exact: neither mixes images),
+        // so a connector working on a large grid (C-Abstractor on 672 px tiles: ~0.4 GB per image) never holds
+        // the whole batch's intermediates.
+        ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+        for (long i = 0; i < n; i += group) {
+            NDArray part = all.get(new ai.djl.ndarray.index.NDIndex("{}:{}", i, Math.min(n, i + group)));
+            parts.add(BlockScope.run(() -> encodeGroup(part)));
+        }
+        NDArray tokens = ai.djl.ndarray.NDArrays.concat(parts, 0);
+        parts.close();
+        return tokens;
+    }
+
+    private NDArray encodeGroup(NDArray pixels) {
         VisionTransformer.Output encoded = vision.forward(pixels);
         NDArray tokens = connector.forward(encoded.patchTokens()); // (N, P, Dv) → (N, k, D)
         if (!BlockScope.recording()) { // inference frees as it goes: only the image tokens stay
