@@ -11,7 +11,8 @@ import java.util.List;
  *       reproduced; lies below 0 → not reproduced (the opposite holds); contains 0 → inconclusive.</li>
  *   <li>"A and B hardly differ" claims (connector type): every pair's interval lies inside ±{@code margin} →
  *       reproduced; some pair's interval lies entirely outside ±{@code margin} → not reproduced; otherwise
- *       inconclusive.</li>
+ *       inconclusive — also when no configuration's own interval lies above the margin (nothing was learned that a
+ *       difference could show; the report judges this, see {@code AblationReport}).</li>
  * </ul>
  * A lesson made of several claims is reproduced when all are, not reproduced when any is, and inconclusive
  * otherwise.
