@@ -78,9 +78,10 @@ public final class Ablation {
      * @param evalItems captions and questions scored per shot setting
      * @param textDocs  held-out text documents for perplexity
      * @param steps     steps per run, or 0 to size them from the budget
+     * @param reportOnly write the report from the runs finished so far (train and evaluate nothing)
      */
     public record Options(Path out, List<Study> studies, int seeds, double budgetMinutes, Path config,
-                          List<String> sets, Path data, int evalItems, int textDocs, int steps) {
+                          List<String> sets, Path data, int evalItems, int textDocs, int steps, boolean reportOnly) {
         public Options {
             if (steps < 0) {
                 throw new Mm1Exception("--steps must be >= 1 (or absent to size from the budget), got " + steps);
@@ -145,6 +146,12 @@ public final class Ablation {
     public static List<RunRecord> run(Options o, Listener l) {
         Path out = o.out().toAbsolutePath().normalize();
         mkdirs(out.getParent());
+        if (o.reportOnly()) { // reads the runs, writes only the report files: no lock, a running session may go on
+            if (!Files.isRegularFile(out.resolve("plan.json"))) {
+                throw new Mm1Exception("--report-only: " + o.out() + " holds no planned ablation (plan.json)");
+            }
+            return new Session(o, out, l).go();
+        }
         try (FolderLock lock = FolderLock.tryAcquire(out.resolveSibling("." + out.getFileName() + ".lock"))) {
             if (lock == null) {
                 throw new Mm1Exception("--out " + o.out() + ": another mm1 ablate is running in this folder");
@@ -199,6 +206,14 @@ public final class Ablation {
                     for (int seed = 0; seed < o.seeds(); seed++) {
                         String key = v.id() + "_s" + seed;
                         RunRecord prev = done.get(key);
+                        if (prev == null && o.reportOnly()) {
+                            prev = finished(s, v, seed, plan);
+                            if (prev == null) {
+                                l.line(s.name() + "/" + v.id() + " seed " + seed + ": not finished yet (left out)");
+                                continue;
+                            }
+                            done.put(key, prev);
+                        }
                         if (prev == null) {
                             index[0]++;
                             prev = runOne(s, v, seed, plan, index[0], total);
@@ -223,14 +238,9 @@ public final class Ablation {
                         + "(ablate.json); choose another --out");
             }
             mkdirs(out);
-            ObjectNode m = JsonFiles.MAPPER.createObjectNode();
-            m.put("studies", String.join(",", o.studies().stream().map(Study::name).toList()));
-            m.put("seeds", o.seeds());
-            m.put("budgetMinutes", o.budgetMinutes());
-            m.put("evalItems", o.evalItems());
-            m.put("textDocuments", o.textDocs());
-            m.put("data", o.data() == null ? null : o.data().toAbsolutePath().toString());
-            AtomicFiles.writeString(marker, m.toPrettyString());
+            if (!o.reportOnly()) {
+                writeMarker(marker);
+            }
             // the base config: resolved once; a resumed ablation must ask for the same one
             RunConfig wanted = RunConfig.resolve(baseSource(), Map.of(), baseSets());
             baseFile = out.resolve("base.json");
@@ -246,6 +256,17 @@ public final class Ablation {
             }
             base = wanted;
             tokenizer = out.resolve("shared/tokenizer.json");
+        }
+
+        private void writeMarker(Path marker) {
+            ObjectNode m = JsonFiles.MAPPER.createObjectNode();
+            m.put("studies", String.join(",", o.studies().stream().map(Study::name).toList()));
+            m.put("seeds", o.seeds());
+            m.put("budgetMinutes", o.budgetMinutes());
+            m.put("evalItems", o.evalItems());
+            m.put("textDocuments", o.textDocs());
+            m.put("data", o.data() == null ? null : o.data().toAbsolutePath().toString());
+            AtomicFiles.writeString(marker, m.toPrettyString());
         }
 
         private Path baseSource() {
@@ -417,6 +438,18 @@ public final class Ablation {
 
         // ---------------------------------------------------------------- runs
 
+        /** A finished and evaluated run as a record, or null (for {@code --report-only}). */
+        private RunRecord finished(Study s, Variant v, int seed, Plan plan) {
+            Path dir = out.resolve("runs").resolve(v.id() + "_s" + seed);
+            RunConfig rc = v.training() == Training.UPCYCLED ? config(v, seed, plan.steps() - plan.steps() / 2,
+                    List.of(moeSet())) : config(v, seed, plan.steps(), List.of());
+            AblationEval.Result eval = AblationEval.saved(dir, o.evalItems(), o.textDocs());
+            if (eval == null || !complete(dir, rc)) {
+                return null;
+            }
+            return record(s, v, seed, dir, rc, plan, true, eval);
+        }
+
         private RunRecord runOne(Study s, Variant v, int seed, Plan plan, int index, int total) {
             Path dir = out.resolve("runs").resolve(v.id() + "_s" + seed);
             String name = String.format(Locale.ROOT, "[%d/%d] %s/%s seed %d", index, total, s.name(), v.id(), seed);
@@ -450,6 +483,19 @@ public final class Ablation {
             if (eval == null) {
                 eval = evaluate(dir, seed, imageSize(rc));
             }
+            RunRecord r = record(s, v, seed, dir, rc, plan, reused && evalReused, eval);
+            l.line(String.format(Locale.ROOT, "%s: %s  avg %.1f  CIDEr-D@0 %.1f  VQA@8 %.1f  text ppl %.2f  "
+                    + "(train %.0f s, eval %.0f s%s)", name, reused ? "reused" : "done", avg(eval),
+                    eval.mean("cider@0"), eval.mean("vqa@8"), eval.mean("text"), trainSeconds, eval.seconds(),
+                    evalReused ? ", scores reused" : ""));
+            return new RunRecord(r.study(), v, seed, dir, r.steps(), r.tokens(), trainSeconds, r.params(),
+                    r.activeParams(), r.flops(), eval, reused && evalReused);
+        }
+
+        private RunRecord record(Study s, Variant v, int seed, Path dir, RunConfig rc, Plan plan, boolean reused,
+                                 AblationEval.Result eval) {
+            double trainSeconds = trainSeconds(dir) + (v.training() == Training.UPCYCLED
+                    ? trainSeconds(dir.resolveSibling(dir.getFileName() + "-dense")) : 0);
             Mm1Config cfg = modelConfig(dir);
             Map<String, Long> counts = ParamCount.all(cfg);
             long steps = plan.steps();
@@ -458,12 +504,8 @@ public final class Ablation {
                     ? (flopsPerStep(config(v, seed, 1, List.of())) * (plan.steps() / 2)
                     + flopsPerStep(rc) * (plan.steps() - plan.steps() / 2))
                     : flopsPerStep(rc) * steps;
-            l.line(String.format(Locale.ROOT, "%s: %s  avg %.1f  CIDEr-D@0 %.1f  VQA@8 %.1f  text ppl %.2f  "
-                    + "(train %.0f s, eval %.0f s%s)", name, reused ? "reused" : "done", avg(eval),
-                    eval.mean("cider@0"), eval.mean("vqa@8"), eval.mean("text"), trainSeconds, eval.seconds(),
-                    evalReused ? ", scores reused" : ""));
             return new RunRecord(s.name(), v, seed, dir, steps, tokens, trainSeconds, counts.get("total"),
-                    counts.get("active"), flops, eval, reused && evalReused);
+                    counts.get("active"), flops, eval, reused);
         }
 
         private static double avg(AblationEval.Result e) {

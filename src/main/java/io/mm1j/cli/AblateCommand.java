@@ -68,11 +68,15 @@ public final class AblateCommand implements Callable<Integer> {
     @Option(names = "--steps", description = "Steps per run instead of sizing them from the budget.")
     int steps;
 
+    @Option(names = "--report-only", description = "Write report.md, plots and results.jsonl from the runs finished "
+            + "so far (e.g. while another session still trains, or after one was stopped); trains nothing.")
+    boolean reportOnly;
+
     @Override
     public Integer call() {
         List<Study> studies = Studies.select(study);
         Ablation.run(new Ablation.Options(out, studies, seeds, budgetMinutes, config, sets, data, evalItems,
-                textDocs, steps), line -> {
+                textDocs, steps, reportOnly), line -> {
                     System.out.println(line);
                     System.out.flush();
                 });

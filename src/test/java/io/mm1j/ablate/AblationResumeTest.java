@@ -29,7 +29,7 @@ class AblationResumeTest {
     private static List<String> run(Path out, Path config) {
         List<String> lines = new ArrayList<>();
         Ablation.run(new Ablation.Options(out, Studies.select("encoder-data"), 1, 30, config, List.of(), null, 2, 2,
-                3), lines::add);
+                3, false), lines::add);
         return lines;
     }
 
