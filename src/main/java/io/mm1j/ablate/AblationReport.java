@@ -83,7 +83,8 @@ public final class AblationReport {
             List<AblationEval.Result> a = byVariant.get(c.better());
             List<AblationEval.Result> b = byVariant.get(c.worse());
             if (a == null || b == null) {
-                return new Judged(c, Verdict.INCONCLUSIVE, List.of("not run (a variant was skipped)"));
+                return new Judged(c, Verdict.INCONCLUSIVE, List.of("not judged: a configuration has no finished "
+                        + "run (skipped, or not trained yet)"));
             }
             Bootstrap.Interval d = advantage(a, b, c.metric(), rngSeed);
             evidence.add(String.format(Locale.ROOT, "%s vs %s on %s: advantage %s", labels.get(c.better()),
@@ -97,7 +98,8 @@ public final class AblationReport {
                 List<AblationEval.Result> a = byVariant.get(ids[i]);
                 List<AblationEval.Result> b = byVariant.get(ids[j]);
                 if (a == null || b == null) {
-                    return new Judged(c, Verdict.INCONCLUSIVE, List.of("not run (a variant was skipped)"));
+                    return new Judged(c, Verdict.INCONCLUSIVE, List.of("not judged: a configuration has no finished "
+                        + "run (skipped, or not trained yet)"));
                 }
                 Bootstrap.Interval d = advantage(a, b, c.metric(), rngSeed + 31L * i + j);
                 pairs.add(d);
@@ -209,8 +211,8 @@ public final class AblationReport {
                 recs.computeIfAbsent(r.variant().id(), k -> new ArrayList<>()).add(r);
             }
             body.append("## ").append(s.name()).append("\n\n").append(capital(s.question())).append(".\n\n");
-            body.append("| configuration | CIDEr-D 0-shot | 4-shot | 8-shot | VQA 0-shot | 4-shot | 8-shot | avg | "
-                    + "text ppl | params (active) | train s/run |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+            body.append("| configuration | seeds | CIDEr-D 0-shot | 4-shot | 8-shot | VQA 0-shot | 4-shot | 8-shot | avg "
+                    + "| text ppl | params (active) | train s/run |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
             List<String> cats = new ArrayList<>();
             Map<String, double[]> bars = new LinkedHashMap<>();
             Map<String, double[]> errs = new LinkedHashMap<>();
@@ -224,7 +226,7 @@ public final class AblationReport {
             int col = 0;
             for (Map.Entry<String, List<AblationEval.Result>> e : byVariant.entrySet()) {
                 RunRecord first = recs.get(e.getKey()).get(0);
-                body.append("| ").append(labels.get(e.getKey()));
+                body.append("| ").append(labels.get(e.getKey())).append(" | ").append(e.getValue().size());
                 for (String g : List.of("cider@0", "cider@4", "cider@8", "vqa@0", "vqa@4", "vqa@8", "avg", "text")) {
                     body.append(" | ").append(cell(Bootstrap.interval(scores(e.getValue(), g), rng++)));
                 }
@@ -245,7 +247,7 @@ public final class AblationReport {
             }
             if (!rs.isEmpty()) {
                 RunRecord r0 = rs.get(0);
-                body.append(String.format(Locale.ROOT, "%nEval set: %d seed(s) × (%d captions + %d questions) per "
+                body.append(String.format(Locale.ROOT, "%nEval set: up to %d seed(s) × (%d captions + %d questions) per "
                                 + "shot setting, %d text documents per seed. Compute per run: %d steps, %,d tokens, "
                                 + "about %.3g TFLOP (6·params·tokens, ViT over each step's pictures; upcycled MoE: "
                                 + "the dense half plus the MoE half).%n%n",
