@@ -7,7 +7,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.mm1j.Mm1Exception;
@@ -64,18 +63,17 @@ public final class ActivationCheckpointing {
         NDArray apply(NDArray logits, int from, int to);
     }
 
-    /**
-     * Logits budget of one head chunk: the head holds logits, log-softmax and their gradients, 3 × rows × T × V
-     * floats; 48 MiB keeps that below a decoder layer's activations for the presets while the LM-head matmul stays
-     * large.
-     */
-    public static final long HEAD_CHUNK_BYTES = 48L << 20;
 
     /**
      * The head's loss and the summed (weighted) auxiliary losses that were part of the objective, read back to
      * Java, and each MoE layer's expert load from the forward.
      */
-    public record Result(double loss, double auxLoss, List<int[]> expertLoad) {}
+    public record Result(double loss, double auxLoss, List<int[]> expertLoad,
+                         List<io.mm1j.llm.MoeFeedForward.RouterLosses> routerLosses) {
+        public Result(double loss, double auxLoss, List<int[]> expertLoad) {
+            this(loss, auxLoss, expertLoad, List.of());
+        }
+    }
 
     /**
      * Loss of {@code head(segments(input))} and the gradients of every parameter that requires one, accumulated
@@ -218,8 +216,9 @@ public final class ActivationCheckpointing {
     public static Result lmGradients(Decoder decoder, NDArray ids, NDArray keep, NDArray targets, NDArray mask) {
         List<Segment> segments = new ArrayList<>();
         segments.add(new Segment(x -> new Out(decoder.embed(x), null), true));
-        return decoderTail(decoder, ids, ids.getShape().get(1), segments, keep, null, 1,
-                (logits, from, to) -> Losses.crossEntropy(logits, targets, mask), Integer.MAX_VALUE);
+        long t = ids.getShape().get(1);
+        return decoderTail(decoder, ids, t, segments, keep, null, 1, meanTokenLoss(targets, mask, decoder.params()
+                .dtype()), headRows(t, decoder.config().vocabSize(), decoder.params().dtype()));
     }
 
     /**
@@ -236,7 +235,7 @@ public final class ActivationCheckpointing {
     public static Result lmGradients(Mm1Model model, NDArray ids, NDArray pixels, int imageTokenId, NDArray keep,
                                      NDArray targets, NDArray lossMask) {
         return gradients(model, new Mm1Model.BatchInputs(ids, pixels, keep, null), imageTokenId, 1,
-                logits -> Losses.crossEntropy(logits, targets, lossMask));
+                meanTokenLoss(targets, lossMask, model.params().dtype()));
     }
 
     /**
@@ -256,14 +255,35 @@ public final class ActivationCheckpointing {
 
     /**
      * The trainer's entry point with a loss that sums over batch rows: the LM head and loss run over chunks of
-     * rows within {@link #HEAD_CHUNK_BYTES}, so the (B, T, V) logits and their softmax are never all alive.
+     * rows within {@link io.mm1j.config.MemoryModel#HEAD_CHUNK_BYTES}, so the (B, T, V) logits and their softmax
+     * are never all alive.
      */
     public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
                                    RowLoss loss) {
-        Shape s = in.ids().getShape();
-        long perRow = 3 * s.get(1) * model.decoder().config().vocabSize()
-                * model.params().dtype().getNumOfBytes();
-        return gradients(model, in, imageTokenId, auxWeight, loss, (int) Math.max(1, HEAD_CHUNK_BYTES / perRow));
+        return gradients(model, in, imageTokenId, auxWeight, loss, headRows(in.ids().getShape().get(1),
+                model.decoder().config().vocabSize(), model.params().dtype()));
+    }
+
+    /** Rows of T tokens per LM-head chunk ({@link io.mm1j.config.MemoryModel#checkpointedHeadRows}). */
+    static int headRows(long t, int vocab, DataType dtype) {
+        return io.mm1j.config.MemoryModel.checkpointedHeadRows(t, vocab, dtype.getNumOfBytes());
+    }
+
+    /**
+     * {@link Losses#crossEntropy} as a sum over rows: each chunk's masked NLL over the whole batch's token count,
+     * so the chunks add up to the batch mean.
+     */
+    static RowLoss meanTokenLoss(NDArray targets, NDArray mask, DataType dtype) {
+        double count = mask == null ? targets.getShape().size()
+                : Math.max(1, mask.toType(DataType.FLOAT64, false).sum().getDouble());
+        return (logits, from, to) -> {
+            NDIndex rows = new NDIndex("{}:{}", from, to);
+            NDArray nll = logits.logSoftmax(-1).gather(targets.get(rows).expandDims(-1), -1).squeeze(-1).neg();
+            if (mask != null) {
+                nll = nll.mul(mask.get(rows).toType(nll.getDataType(), false));
+            }
+            return nll.sum().div(logits.getManager().create(count).toType(nll.getDataType(), false));
+        };
     }
 
     /** {@link #gradients(Mm1Model, Mm1Model.BatchInputs, int, double, RowLoss)} with an explicit chunk size. */
@@ -306,23 +326,28 @@ public final class ActivationCheckpointing {
         Decoder.Context ctx = decoder.context(Math.toIntExact(t), keep, documents, null);
         NDArray weight = decoder.params().scalar(auxWeight); // cached: safe under autograd (cookbook pitfall 1)
         int[][] loads = new int[decoder.config().numLayers()][];
+        io.mm1j.llm.MoeFeedForward.RouterLosses[] router =
+                new io.mm1j.llm.MoeFeedForward.RouterLosses[decoder.config().numLayers()];
         for (int i = 0; i < decoder.config().numLayers(); i++) {
             int layer = i;
             segments.add(new Segment(h -> {
                 Decoder.Layer out = decoder.layer(ctx, layer, h);
                 loads[layer] = out.expertLoad(); // the same routing in the forward and the recomputation
+                router[layer] = out.routerLosses();
                 return new Out(out.h(), out.auxLoss() == null ? null : out.auxLoss().mul(weight));
             }, true));
         }
         Result r = gradients(input, segments, (h, from, to) -> loss.apply(decoder.logits(h, false), from, to),
                 rowsPerChunk);
         List<int[]> expertLoad = new ArrayList<>();
-        for (int[] l : loads) {
-            if (l != null) {
-                expertLoad.add(l);
+        List<io.mm1j.llm.MoeFeedForward.RouterLosses> routerLosses = new ArrayList<>();
+        for (int i = 0; i < loads.length; i++) {
+            if (loads[i] != null) {
+                expertLoad.add(loads[i]);
+                routerLosses.add(router[i]);
             }
         }
-        return new Result(r.loss(), r.auxLoss(), expertLoad);
+        return new Result(r.loss(), r.auxLoss(), expertLoad, routerLosses);
     }
 
     private static void backward(GradientCollector gc, NDArray objective) {
