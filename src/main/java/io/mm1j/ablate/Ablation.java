@@ -195,7 +195,11 @@ public final class Ablation {
             int[] index = {0};
             for (Study s : o.studies()) {
                 if (s.name().equals("lr")) {
-                    lr = lrSweep(plan);
+                    if (o.reportOnly()) {
+                        l.line("lr: not part of --report-only (its sweep report is lr-sweep/report.md)");
+                    } else {
+                        lr = lrSweep(plan);
+                    }
                     continue;
                 }
                 for (Variant v : s.variants()) {

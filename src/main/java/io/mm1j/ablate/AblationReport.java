@@ -306,7 +306,10 @@ public final class AblationReport {
         Lesson lesson = s.lessons().get(0);
         body.append("## lr\n\n").append(capital(s.question())).append(".\n\n");
         if (lr == null) {
-            body.append("Not run.\n\n");
+            body.append("Not run in this session (`--report-only`, or stopped before it); an earlier sweep's own "
+                    + "report, if any: `lr-sweep/report.md`.\n\n");
+            summary.append("| lr | ").append(lesson.mm1()).append(" | ").append(lesson.analogue())
+                    .append(" | not run |\n");
             return;
         }
         body.append("| size | non-embedding N | best LR | bracketed |\n|---|---|---|---|\n");
