@@ -530,8 +530,10 @@ public final class Ablation {
                 if (!JsonFiles.MAPPER.readTree(summary.toFile()).path("complete").asBoolean()) {
                     return false;
                 }
-                ObjectNode had = (ObjectNode) JsonFiles.MAPPER.readTree(dir.resolve("run.json").toFile());
-                had.remove("_run");
+                ObjectNode saved = (ObjectNode) JsonFiles.MAPPER.readTree(dir.resolve("run.json").toFile());
+                saved.remove("_run");
+                // through today's defaults: a key added since (with its default value) is no difference
+                JsonNode had = RunConfig.ofResolved(saved, dir.resolve("run.json").toString()).tree();
                 String diff = firstDifference(had, rc.tree(), "");
                 if (diff != null) {
                     throw new Mm1Exception(dir + ": a finished run of another configuration ('" + diff.substring(1)
