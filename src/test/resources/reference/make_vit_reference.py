@@ -167,6 +167,49 @@ def connectors(x):
     return out
 
 
+def honeybee_cabstractor(x):
+    """The C-Abstractor as Honeybee builds it (and MM1 used it): the same bottleneck weights as connectors() plus
+    Honeybee's learned position embedding (added to the patch tokens before stage 1) and timm's SEModule in every
+    RegNet bottleneck, between the depthwise conv and conv3: y * sigmoid(fc2(relu(fc1(mean_hw(y))))), 1x1 convs with
+    bias, rd = round(0.25 * C). Its extra tensors are drawn after every other one, so the older tensors keep their
+    values."""
+    n, p, dv = x.shape
+    g = int(math.isqrt(p))
+    rd = max(1, round(dv * 0.25))
+    pos = rand("connector.pos_emb", 1, p, dv)
+    se = {}
+    for stage in (1, 2):
+        for i in range(CABS_BLOCKS):
+            b = "connector.stage%d.%d.se." % (stage, i)
+            se[b] = (rand(b + "fc1.weight", rd, dv, 1, 1), rand(b + "fc1.bias", rd),
+                     rand(b + "fc2.weight", dv, rd, 1, 1), rand(b + "fc2.bias", dv))
+    t = lambda name: tensors[name].double()
+
+    def cln(y, b, i):
+        return ln(y.permute(0, 2, 3, 1), (t(b + "norm%d.weight" % i), t(b + "norm%d.bias" % i))).permute(0, 3, 1, 2)
+
+    def block(y, b):  # y (N, C, h, w)
+        c = y.shape[1]
+        h = F.silu(cln(F.conv2d(y, t(b + "conv1.weight")), b, 1))
+        h = F.silu(cln(F.conv2d(h, t(b + "conv2.weight"), padding=1, groups=c), b, 2))
+        w1, b1, w2, b2 = se[b + "se."]
+        s = h.mean((2, 3), keepdim=True)
+        h = h * torch.sigmoid(F.conv2d(F.relu(F.conv2d(s, w1, b1)), w2, b2))
+        h = cln(F.conv2d(h, t(b + "conv3.weight")), b, 3)
+        return F.silu(y + h)
+
+    y = (x + pos).transpose(1, 2).reshape(n, dv, g, g)
+    for i in range(CABS_BLOCKS):
+        y = block(y, "connector.stage1.%d." % i)
+    y = F.adaptive_avg_pool2d(y, int(math.isqrt(CABS_K)))
+    for i in range(CABS_BLOCKS):
+        y = block(y, "connector.stage2.%d." % i)
+    tokens = y.flatten(2).transpose(1, 2)
+    fc1 = (t("connector.readout.fc1.weight"), t("connector.readout.fc1.bias"))
+    fc2 = (t("connector.readout.fc2.weight"), t("connector.readout.fc2.bias"))
+    return lin(F.gelu(lin(tokens, fc1)), fc2)
+
+
 def write_safetensors(path, named):
     header, blobs, offset = {}, [], 0
     for name in sorted(named):
@@ -202,6 +245,7 @@ def main():
     x = rand("input.patch_tokens", 2, (IMAGE // PATCH) ** 2, WIDTH, std=1.0)
     for name, t in connectors(x).items():
         tensors["expected.connector." + name] = t.float()
+    tensors["expected.connector.c-abstractor-honeybee"] = honeybee_cabstractor(x).float()
     write_safetensors(OUT, tensors)
     for name in sorted(n for n in tensors if n.startswith("expected.")):
         print("%-45s %-14s max|x| %.4f" % (name, tuple(tensors[name].shape), tensors[name].abs().max().item()))

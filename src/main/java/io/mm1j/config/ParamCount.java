@@ -71,8 +71,11 @@ public final class ParamCount {
         return switch (c.type()) {
             case AVG_POOL -> projection;
             case ATTENTION_POOL -> c.imageTokens() * dv + 2 * dv + 4 * (dv * dv + dv) + projection;
-            // per bottleneck: two 1×1 convs without bias, a depthwise 3×3, three LayerNorms
-            case C_ABSTRACTOR -> 2L * c.blocksPerStage() * (2 * dv * dv + 9 * dv + 3 * 2 * dv) + mlp;
+            // per bottleneck: two 1×1 convs without bias, a depthwise 3×3, three LayerNorms; with SE two 1×1 convs
+            // with bias (dv → rd → dv); with the position embedding one (P, dv) table
+            case C_ABSTRACTOR -> 2L * c.blocksPerStage() * (2 * dv * dv + 9 * dv + 3 * 2 * dv
+                    + (c.se() ? 2 * dv * ConnectorConfig.seChannels(dv) + ConnectorConfig.seChannels(dv) + dv : 0))
+                    + (c.posEmb() ? (long) v.numPatches() * dv : 0) + mlp;
             case MLP -> mlp;
         };
     }

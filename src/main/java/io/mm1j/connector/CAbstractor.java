@@ -28,14 +28,20 @@ import java.util.Map;
  * <pre>
  *   y = silu(norm1(conv1_1x1(x)));  y = silu(norm2(dwconv_3x3(y)));  y = norm3(conv3_1x1(y));  x = silu(x + y)
  * </pre>
- * mm1j leaves out Honeybee's squeeze-and-excitation and its learned input position embedding, and keeps the
- * stages at the encoder width (so no projection shortcut is needed). Convs are stored in torch's layout
+ * With {@link ConnectorConfig#squeezeExcitation()} (default) each bottleneck carries Honeybee's timm
+ * squeeze-and-excitation between the depthwise conv and conv3 ({@code y = y · sigmoid(fc2(relu(fc1(mean_hw(y)))))},
+ * 1×1 convs with bias, rd = round(0.25·C)); with {@link ConnectorConfig#positionEmbedding()} (default) a learned
+ * {@code pos_emb (1, P, C)} is added to the patch tokens before stage 1, as Honeybee does. Both switch off for the
+ * plain layout older mm1j models were saved with. The stages stay at the encoder width (so no projection shortcut
+ * is needed). Convs are stored in torch's layout
  * ({@code (out, in, 1, 1)}, depthwise {@code (C, 1, 3, 3)}) and applied to channels-last maps: the 1×1 convs as
  * matmuls, the depthwise 3×3 as nine shifted multiply-adds.
  */
 public final class CAbstractor implements VlConnector {
     public static final String FC1 = PREFIX + "readout.fc1.";
     public static final String FC2 = PREFIX + "readout.fc2.";
+    /** Honeybee's learned position embedding of the patch grid, {@code (1, P, C)}. */
+    public static final String POS_EMB = PREFIX + "pos_emb";
 
     private final ConnectorConfig config;
     private final VisionConfig vision;
@@ -56,6 +62,10 @@ public final class CAbstractor implements VlConnector {
     static Map<String, Shape> shapes(ConnectorConfig c, VisionConfig v, int llmHidden) {
         long ch = v.width();
         Map<String, Shape> s = new LinkedHashMap<>();
+        if (c.posEmb()) {
+            s.put(POS_EMB, new Shape(1, v.numPatches(), ch));
+        }
+        long rd = ConnectorConfig.seChannels(ch);
         for (int stage = 1; stage <= 2; stage++) {
             for (int i = 0; i < c.blocksPerStage(); i++) {
                 String b = block(stage, i);
@@ -63,6 +73,12 @@ public final class CAbstractor implements VlConnector {
                 norm(s, b + "norm1.", ch);
                 s.put(b + "conv2.weight", new Shape(ch, 1, 3, 3)); // depthwise: one 3×3 filter per channel
                 norm(s, b + "norm2.", ch);
+                if (c.se()) {
+                    s.put(b + "se.fc1.weight", new Shape(rd, ch, 1, 1));
+                    s.put(b + "se.fc1.bias", new Shape(rd));
+                    s.put(b + "se.fc2.weight", new Shape(ch, rd, 1, 1));
+                    s.put(b + "se.fc2.bias", new Shape(ch));
+                }
                 s.put(b + "conv3.weight", new Shape(ch, ch, 1, 1));
                 norm(s, b + "norm3.", ch);
             }
@@ -88,7 +104,16 @@ public final class CAbstractor implements VlConnector {
         long n = s.get(0);
         long ch = s.get(2);
         int g = ConnectorOps.gridSide(s.get(1), "c-abstractor");
-        NDArray grid = patchTokens.reshape(n, g, g, ch); // (N, g, g, C) channels-last
+        NDArray in = patchTokens;
+        if (config.posEmb()) {
+            NDArray pos = params.get(POS_EMB); // (1, P, C)
+            if (pos.getShape().get(1) != s.get(1)) {
+                throw new io.mm1j.Mm1Exception("c-abstractor connector: its position embedding covers "
+                        + pos.getShape().get(1) + " patch tokens, got " + s.get(1));
+            }
+            in = patchTokens.add(pos);
+        }
+        NDArray grid = in.reshape(n, g, g, ch); // (N, g, g, C) channels-last
         NDArray x = stage(grid, 1);
         NDArray pooled = BlockScope.run(() -> pool.apply(x.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)); // (N, s, s, C)
         free(x, grid);
@@ -116,8 +141,28 @@ public final class CAbstractor implements VlConnector {
     public NDArray bottleneck(NDArray x, String b) {
         NDArray y = Ops.silu(norm(conv1x1(x, b + "conv1.weight"), b + "norm1."));
         y = Ops.silu(norm(depthwise3x3(y, params.get(b + "conv2.weight")), b + "norm2."));
+        if (config.se()) {
+            y = squeezeExcite(y, b + "se.");
+        }
         y = norm(conv1x1(y, b + "conv3.weight"), b + "norm3.");
         return Ops.silu(x.add(y));
+    }
+
+    /**
+     * timm's SEModule on a channels-last map {@code y (N, h, w, C)}: the channel means go through a 1×1 conv
+     * (C → rd), ReLU, a 1×1 conv (rd → C) and a sigmoid, which then scales each channel.
+     */
+    NDArray squeezeExcite(NDArray y, String se) {
+        Shape ys = y.getShape();
+        NDArray squeezed = y.reshape(ys.get(0), ys.get(1) * ys.get(2), ys.get(3)).mean(new int[] {1}); // (N, C)
+        NDArray w1 = params.get(se + "fc1.weight");
+        NDArray w2 = params.get(se + "fc2.weight");
+        NDArray h = Activation.relu(Ops.linear(squeezed, w1.reshape(w1.getShape().get(0), w1.getShape().get(1)),
+                params.get(se + "fc1.bias"))); // (N, rd)
+        NDArray gate = Activation.sigmoid(Ops.linear(h, w2.reshape(w2.getShape().get(0), w2.getShape().get(1)),
+                params.get(se + "fc2.bias"))); // (N, C)
+        Shape s = gate.getShape();
+        return y.mul(gate.reshape(s.get(0), 1, 1, s.get(1)));
     }
 
     /**

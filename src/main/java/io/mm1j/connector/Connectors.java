@@ -30,6 +30,14 @@ public final class Connectors {
 
     /** Loads every connector tensor from {@code w} with shape checks (errors name file and tensor). */
     public static VlConnector load(WeightFiles w, ConnectorConfig c, VisionConfig v, int llmHidden, ParamStore p) {
+        boolean oldLayout = (c.posEmb() && !w.contains(CAbstractor.POS_EMB))
+                || (c.se() && c.blocksPerStage() > 0 && !w.contains(CAbstractor.block(1, 0) + "se.fc1.weight"));
+        if (oldLayout) {
+            throw new io.mm1j.Mm1Exception("the C-Abstractor weights have no squeeze-and-excitation / position "
+                    + "embedding tensors ('" + CAbstractor.POS_EMB + "', '" + CAbstractor.block(1, 0)
+                    + "se.fc1.weight'): a model saved before they became the default; add \"squeezeExcitation\": "
+                    + "false, \"positionEmbedding\": false to the \"connector\" of its config.json to load it");
+        }
         for (Map.Entry<String, Shape> e : ConnectorParams.shapes(c, v, llmHidden).entrySet()) {
             p.put(e.getKey(), w.load(p.manager(), e.getKey(), e.getValue()));
         }

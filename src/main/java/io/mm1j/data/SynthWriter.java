@@ -32,8 +32,11 @@ import org.slf4j.LoggerFactory;
  * vqa/questions_{split}.json, annotations_{split}.json   VQAv2 (data_subtype = split, 10 answers per question)
  * llava/{split}.json                            LLaVA conversations built from the VQA items (SFT format)
  * text/{split}.txt                              text-only documents, separated by blank lines
- * manifest.json                                 seed, size and counts
+ * manifest.json                                 seed, size, caption style and counts
  * </pre>
+ * With {@link CaptionStyle#RECAPTIONED} (MM1's VeCap analogue) half of the train split's pictures, drawn per picture,
+ * lead their caption list with {@link SyntheticWorld#recaption} (training reads the first caption); val and test keep
+ * the plain captions, so held-out scores compare with the plain world's.
  * The output is a pure function of (images, size, seed): tar entries carry fixed times and owners, JSON keeps
  * insertion order, and PNG encoding has no timestamps — two runs are byte-identical.
  */
@@ -43,6 +46,27 @@ public final class SynthWriter {
     public static final List<String> SPLITS = List.of("train", "val", "test");
     /** Samples per WebDataset shard (real shards hold ~10k; small here so tests see several). */
     static final int SHARD_SIZE = 256;
+
+    /** The train split's caption style. */
+    public enum CaptionStyle {
+        /** Five short alt-text-like captions per picture from different templates. */
+        PLAIN,
+        /** Half the train pictures lead with a dense re-caption (MM1's synthetic VeCap captions). */
+        RECAPTIONED;
+
+        public String json() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        public static CaptionStyle of(String s) {
+            for (CaptionStyle c : values()) {
+                if (c.json().equals(s)) {
+                    return c;
+                }
+            }
+            throw new Mm1Exception("caption style must be plain or recaptioned, got '" + s + "'");
+        }
+    }
 
     /** What was written. */
     public record Summary(Path out, int images, int documents, int documentImages, int questions, int texts) {}
@@ -68,6 +92,11 @@ public final class SynthWriter {
      * @param overwrite replace a non-empty {@code out} (otherwise refused)
      */
     public static Summary write(Path out, int images, int size, long seed, boolean overwrite) {
+        return write(out, images, size, seed, overwrite, CaptionStyle.PLAIN);
+    }
+
+    /** {@link #write(Path, int, int, long, boolean)} with the train split's caption style. */
+    public static Summary write(Path out, int images, int size, long seed, boolean overwrite, CaptionStyle style) {
         if (images < 1) {
             throw new Mm1Exception("--images must be at least 1 (got " + images + ")");
         }
@@ -75,7 +104,7 @@ public final class SynthWriter {
             throw new Mm1Exception("--size must be at least 16 pixels (got " + size + ")");
         }
         try (OutputDir dir = OutputDir.create(out, overwrite, "--out")) {
-            Summary s = writeInto(dir.staging(), images, size, seed);
+            Summary s = writeInto(dir.staging(), images, size, seed, style);
             dir.commit();
             // Debug only: the CLI prints this summary itself (once); library callers can turn it on.
             LOG.debug("synthetic data in {}: {} images, {} documents ({} images), {} questions, {} text documents",
@@ -84,7 +113,7 @@ public final class SynthWriter {
         }
     }
 
-    private static Summary writeInto(Path out, int images, int size, long seed) {
+    private static Summary writeInto(Path out, int images, int size, long seed, CaptionStyle style) {
         SyntheticWorld world = new SyntheticWorld(seed);
         int[] sizes = splitSizes(images);
         long nextImage = 1;
@@ -103,7 +132,8 @@ public final class SynthWriter {
             for (int i = 0; i < sizes[si]; i++) {
                 ids.add(nextImage++);
             }
-            questions += writeImageSets(out, split, world, ids, size);
+            questions += writeImageSets(out, split, world, ids, size,
+                    split.equals("train") ? style : CaptionStyle.PLAIN);
             int nDocs = Math.max(1, sizes[si] / 4);
             docImages += writeDocuments(out, split, world, nextDoc, nDocs, size);
             nextDoc += nDocs;
@@ -121,12 +151,16 @@ public final class SynthWriter {
         m.put("generator", "mm1j SyntheticWorld").put("seed", seed).put("size", size).put("images", images)
                 .put("documents", docs).put("documentImages", docImages).put("questions", questions)
                 .put("textDocuments", texts);
+        if (style != CaptionStyle.PLAIN) { // absent for plain: manifests of older worlds stay valid
+            m.put("captionStyle", style.json());
+        }
         writeJson(out.resolve("manifest.json"), m);
         return new Summary(out, images, docs, docImages, questions, texts);
     }
 
     /** Captions (COCO + WebDataset), VQA and LLaVA for one split's pictures; returns the number of questions. */
-    private static int writeImageSets(Path out, String split, SyntheticWorld world, List<Long> ids, int size) {
+    private static int writeImageSets(Path out, String split, SyntheticWorld world, List<Long> ids, int size,
+                                      CaptionStyle style) {
         ObjectNode coco = JSON.createObjectNode();
         coco.putObject("info").put("description", "mm1j synthetic shapes world, split " + split);
         coco.putArray("licenses");
@@ -148,6 +182,12 @@ public final class SynthWriter {
             writeFile(out.resolve("images/" + split + "/" + file), png);
             images.addObject().put("id", id).put("file_name", file).put("width", size).put("height", size);
             List<String> c = world.captions(s, rnd);
+            if (style == CaptionStyle.RECAPTIONED && world.random("recaption", id).nextBoolean()) {
+                List<String> r = new ArrayList<>(c.size() + 1);
+                r.add(SyntheticWorld.recaption(s));
+                r.addAll(c);
+                c = List.copyOf(r);
+            }
             for (String cap : c) {
                 anns.addObject().put("image_id", id).put("id", annId++).put("caption", cap);
             }

@@ -96,6 +96,23 @@ public final class SyntheticWorld {
         return List.copyOf(all);
     }
 
+    /**
+     * MM1's VeCap analogue (synthetic "re-captioned" data, MM1 §2): one dense, templated caption that names every
+     * shape with its size, colour and place, the background, the count and the sign — the visual detail web
+     * alt-text lacks. E.g. "a cream picture of three shapes: a large red circle on the left, a small blue square in
+     * the middle and a small green triangle on the right, with a sign that says "cat". in all, three shapes."
+     */
+    public static String recaption(Scene s) {
+        int n = s.items().size();
+        List<String> parts = new ArrayList<>();
+        for (Item it : s.items()) {
+            parts.add(article(it.describe()) + " " + it.describe() + " " + it.place());
+        }
+        return "a " + s.backgroundName() + " picture of " + number(n) + (n == 1 ? " shape: " : " shapes: ")
+                + join(parts) + (s.word() == null ? "" : ", with a sign that says \"" + s.word().toLowerCase()
+                + "\"") + ". in all, " + listing(s) + ".";
+    }
+
     /** Up to seven questions about the scene (count, colour, shape, position, yes/no, read-the-sign). */
     public List<VqaItem> questions(Scene s, SplittableRandom rnd) {
         List<VqaItem> q = new ArrayList<>();

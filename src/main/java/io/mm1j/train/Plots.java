@@ -65,4 +65,36 @@ public final class Plots {
             throw new Mm1Exception(png + ": cannot write plot: " + e.getMessage(), e);
         }
     }
+
+    /**
+     * Grouped bar chart with error bars: one group per category, one bar per series; {@code err[series][i]} is the
+     * half-width drawn around {@code values[series][i]} (NaN values are drawn as 0 without a bar of error).
+     */
+    public static void bars(Path png, String title, String yLabel, List<String> categories,
+                            Map<String, double[]> values, Map<String, double[]> err) {
+        System.setProperty("java.awt.headless", "true");
+        org.knowm.xchart.CategoryChart chart = new org.knowm.xchart.CategoryChartBuilder().width(900).height(520)
+                .title(title).yAxisTitle(yLabel).build();
+        chart.getStyler().setLegendVisible(values.size() > 1);
+        chart.getStyler().setErrorBarsColor(java.awt.Color.DARK_GRAY);
+        chart.getStyler().setYAxisDecimalPattern("#,##0.##");
+        values.forEach((name, v) -> {
+            double[] e = err.get(name);
+            java.util.List<Double> y = new java.util.ArrayList<>();
+            java.util.List<Double> ey = new java.util.ArrayList<>();
+            for (int i = 0; i < v.length; i++) {
+                y.add(Double.isFinite(v[i]) ? v[i] : 0);
+                ey.add(e != null && Double.isFinite(e[i]) ? e[i] : 0);
+            }
+            chart.addSeries(name, categories, y, ey);
+        });
+        try {
+            Files.createDirectories(png.toAbsolutePath().getParent());
+            String base = png.toString().endsWith(".png") ? png.toString().substring(0, png.toString().length() - 4)
+                    : png.toString();
+            BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);
+        } catch (IOException e) {
+            throw new Mm1Exception(png + ": cannot write plot: " + e.getMessage(), e);
+        }
+    }
 }

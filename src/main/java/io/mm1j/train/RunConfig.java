@@ -352,6 +352,24 @@ public final class RunConfig {
             throw new Mm1Exception("tokenizer must be a tokenizer.json path, \"bytes\" or {\"train\": {\"vocab_size\": "
                     + "N}}, got " + tok);
         }
+        JsonNode mix = node("data.synthetic_mix");
+        if (!mix.isNull()) {
+            boolean ok = mix.isArray() && mix.size() == 3;
+            double sum = 0;
+            for (JsonNode x : mix) {
+                ok &= x.isNumber() && x.asDouble() >= 0;
+                sum += x.asDouble();
+            }
+            if (!ok || !(sum > 0)) {
+                throw new Mm1Exception("data.synthetic_mix must be null (MM1's 45/45/10) or three weights >= 0 for "
+                        + "[interleaved, captions, text] with a positive sum, got " + mix);
+            }
+        }
+        String style = node("data.synthetic_captions").asText("");
+        if (!style.equals("plain") && !style.equals("recaptioned")) {
+            throw new Mm1Exception("data.synthetic_captions must be \"plain\" or \"recaptioned\" (MM1's synthetic "
+                    + "VeCap captions), got " + node("data.synthetic_captions"));
+        }
         JsonNode sources = node("data.sources");
         if (!sources.isNull()) {
             if (!sources.isArray() || sources.isEmpty()) {

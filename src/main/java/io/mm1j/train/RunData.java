@@ -61,8 +61,8 @@ public final class RunData {
         double valFraction = rc.data("data.val_fraction");
         List<Source> out = new ArrayList<>();
         if (list.isNull() || list.isMissingNode()) {
-            return synthetic(runDir.resolve("data"), rc.integer("data.synthetic_images"), imageSize, seed, 1.0,
-                    textChunk(rc));
+            return synthetic(syntheticDir(rc, runDir), rc.integer("data.synthetic_images"), imageSize, seed, 1.0,
+                    textChunk(rc), syntheticMix(rc), captionStyle(rc));
         }
         for (int i = 0; i < list.size(); i++) {
             JsonNode s = list.get(i);
@@ -70,8 +70,8 @@ public final class RunData {
             double weight = s.has("weight") ? s.get("weight").asDouble() : 1.0;
             String where = "data.sources[" + i + "]";
             if (fmt.equals("synthetic")) {
-                out.addAll(synthetic(runDir.resolve("data"), rc.integer("data.synthetic_images"), imageSize, seed,
-                        weight, textChunk(rc)));
+                out.addAll(synthetic(syntheticDir(rc, runDir), rc.integer("data.synthetic_images"), imageSize, seed,
+                        weight, textChunk(rc), syntheticMix(rc), captionStyle(rc)));
                 continue;
             }
             String name = s.has("name") ? s.get("name").asText() : fmt;
@@ -104,10 +104,35 @@ public final class RunData {
         return out;
     }
 
-    /** The synthetic world's three sources (MM1's 45/45/10 within {@code weight}), written once under {@code dir}. */
-    static List<Source> synthetic(Path dir, int images, int imageSize, long seed, double weight, int chunk) {
-        ensureSynthetic(dir, images, imageSize, seed);
-        List<Double> w = MixtureSampler.MM1_WEIGHTS; // interleaved, captions, text
+    /**
+     * Where the synthetic world lives: the run's {@code data/}, or {@code data.synthetic_dir} — a folder several runs
+     * share (written once by the first; a world made with other settings there is an error, as in a run folder).
+     */
+    static Path syntheticDir(RunConfig rc, Path runDir) {
+        String shared = rc.text("data.synthetic_dir");
+        return shared == null ? runDir.resolve("data") : Path.of(shared);
+    }
+
+    /** {@code data.synthetic_mix}: the interleaved / captions / text weights, MM1's 45/45/10 when null. */
+    static List<Double> syntheticMix(RunConfig rc) {
+        JsonNode m = rc.node("data.synthetic_mix");
+        if (m.isNull() || m.isMissingNode()) {
+            return MixtureSampler.MM1_WEIGHTS;
+        }
+        List<Double> w = new ArrayList<>();
+        m.forEach(x -> w.add(x.asDouble()));
+        return w;
+    }
+
+    /** {@code data.synthetic_captions}: the train split's caption style. */
+    static SynthWriter.CaptionStyle captionStyle(RunConfig rc) {
+        return SynthWriter.CaptionStyle.of(rc.text("data.synthetic_captions"));
+    }
+
+    /** The synthetic world's three sources ({@code mix} within {@code weight}), written once under {@code dir}. */
+    static List<Source> synthetic(Path dir, int images, int imageSize, long seed, double weight, int chunk,
+                                  List<Double> w, SynthWriter.CaptionStyle style) {
+        ensureSynthetic(dir, images, imageSize, seed, style); // w: interleaved, captions, text
         return List.of(
                 new Source("interleaved", "mmc4", weight * w.get(0), () -> interleaved(dir, "train"),
                         () -> interleaved(dir, "val")),
@@ -136,12 +161,18 @@ public final class RunData {
      * run reuses it). Staged and renamed, so a killed run never leaves a half-written data set behind.
      */
     static void ensureSynthetic(Path dir, int images, int imageSize, long seed) {
+        ensureSynthetic(dir, images, imageSize, seed, SynthWriter.CaptionStyle.PLAIN);
+    }
+
+    /** {@link #ensureSynthetic(Path, int, int, long)} with the train split's caption style. */
+    public static void ensureSynthetic(Path dir, int images, int imageSize, long seed, SynthWriter.CaptionStyle style) {
         Path manifest = dir.resolve("manifest.json");
         if (Files.isRegularFile(manifest)) {
             try {
                 JsonNode m = RunConfig.JSON.readTree(manifest.toFile());
                 if (m.path("images").asInt() == images && m.path("size").asInt() == imageSize
-                        && m.path("seed").asLong() == seed) {
+                        && m.path("seed").asLong() == seed
+                        && m.path("captionStyle").asText("plain").equals(style.json())) {
                     return;
                 }
             } catch (IOException e) {
@@ -149,7 +180,7 @@ public final class RunData {
             }
             throw new Mm1Exception(dir + ": holds synthetic data made with other settings (see " + manifest + ")");
         }
-        SynthWriter.write(dir, images, imageSize, seed, false); // staged and renamed by the writer
+        SynthWriter.write(dir, images, imageSize, seed, false, style); // staged and renamed by the writer
     }
 
     /** A reader for one source (re-openable: each call starts from the beginning). */

@@ -69,8 +69,58 @@ class ConnectorTest extends ManagedNdTest {
         }
         // without allocating: MM1-3B's C-Abstractor (ViT-H width 1280, 3 blocks per stage, LLM width 2560)
         var mm1 = Presets.load("mm1-3b");
-        long expected = 6 * (2L * 1280 * 1280 + 9 * 1280 + 3 * 2 * 1280) + (1280L * 2560 + 2560) + (2560L * 2560 + 2560);
-        assertEquals(expected, ParamCount.connector(mm1.connector(), mm1.vision(), mm1.llm().hiddenSize()));
+        long plain = 6 * (2L * 1280 * 1280 + 9 * 1280 + 3 * 2 * 1280) + (1280L * 2560 + 2560) + (2560L * 2560 + 2560);
+        assertEquals(plain, ParamCount.connector(mm1.connector().withHoneybeeExtras(false), mm1.vision(),
+                mm1.llm().hiddenSize()));
+        // Honeybee's extras: per bottleneck an SE of 1280 → 320 → 1280 (1×1 convs with bias); a 27×27 × 1280 table
+        long honeybee = plain + 6 * (2L * 1280 * 320 + 320 + 1280) + 729L * 1280;
+        assertEquals(honeybee, ParamCount.connector(mm1.connector(), mm1.vision(), mm1.llm().hiddenSize()));
+    }
+
+    @Test
+    void cAbstractorWithAndWithoutHoneybeeExtrasHasTheirTensorsCountsAndOutputShape() {
+        ConnectorConfig on = new ConnectorConfig("c-abstractor", 4, 2);
+        ConnectorConfig off = on.withHoneybeeExtras(false);
+        var sOn = ConnectorParams.shapes(on, VISION, LLM);
+        var sOff = ConnectorParams.shapes(off, VISION, LLM);
+        // width 8: rd = round(0.25·8) = 2; 16 patch tokens
+        assertEquals(new Shape(1, 16, 8), sOn.get(CAbstractor.POS_EMB));
+        assertEquals(new Shape(2, 8, 1, 1), sOn.get("connector.stage2.1.se.fc1.weight"));
+        assertEquals(new Shape(2), sOn.get("connector.stage2.1.se.fc1.bias"));
+        assertEquals(new Shape(8, 2, 1, 1), sOn.get("connector.stage1.0.se.fc2.weight"));
+        assertEquals(new Shape(8), sOn.get("connector.stage1.0.se.fc2.bias"));
+        assertEquals(sOff.size() + 1 + 4 * 4, sOn.size());
+        assertTrue(sOff.keySet().stream().noneMatch(k -> k.contains(".se.") || k.endsWith("pos_emb")));
+        long extra = 4 * (2 * 8 * 2 + 2 + 8) + 16 * 8;
+        assertEquals(ParamCount.connector(off, VISION, LLM) + extra, ParamCount.connector(on, VISION, LLM));
+        for (ConnectorConfig c : new ConnectorConfig[] {on, off}) {
+            ParamStore p = new ParamStore(m, DataType.FLOAT32);
+            VlConnector conn = Connectors.init(c, VISION, LLM, p);
+            assertEquals(ParamCount.connector(c, VISION, LLM), p.numel());
+            assertEquals(new Shape(2, 4, LLM), conn.forward(m.randomNormal(new Shape(2, 16, 8))).getShape());
+            p.close();
+        }
+    }
+
+    @Test
+    void aCAbstractorSavedWithoutTheExtrasIsRefusedUnlessItsConfigSaysSo(@TempDir Path dir) {
+        ConnectorConfig off = new ConnectorConfig("c-abstractor", 4, 1).withHoneybeeExtras(false);
+        ParamStore src = new ParamStore(m, DataType.FLOAT32);
+        Connectors.init(off, VISION, LLM, src);
+        SafeTensorsWriter w = new SafeTensorsWriter();
+        src.all().forEach((name, t) -> w.add(SafeTensorsWriter.Tensor.f32(name, t.getShape().getShape(),
+                t.toFloatArray())));
+        w.write(dir.resolve("model.safetensors"));
+        try (WeightFiles files = WeightFiles.open(dir); ParamStore p = new ParamStore(m, DataType.FLOAT32)) {
+            Mm1Exception e = assertThrows(Mm1Exception.class, () -> Connectors.load(files,
+                    new ConnectorConfig("c-abstractor", 4, 1), VISION, LLM, p));
+            assertEquals("the C-Abstractor weights have no squeeze-and-excitation / position embedding tensors "
+                    + "('connector.pos_emb', 'connector.stage1.0.se.fc1.weight'): a model saved before they became "
+                    + "the default; add \"squeezeExcitation\": false, \"positionEmbedding\": false to the "
+                    + "\"connector\" of its config.json to load it", e.getMessage());
+            assertEquals(new Shape(2, 4, LLM), Connectors.load(files, off, VISION, LLM, p)
+                    .forward(m.randomNormal(new Shape(2, 16, 8))).getShape());
+        }
     }
 
     @Test
@@ -118,7 +168,8 @@ class ConnectorTest extends ManagedNdTest {
      */
     private static final java.util.List<String> CHECKED = java.util.List.of("connector.proj.weight", "connector.proj.bias", "query",
             "norm.weight", "q_proj.weight", "v_proj.bias", "stage1.0.conv1.weight", "stage1.0.conv2.weight",
-            "stage1.1.norm2.bias", "stage2.0.norm3.weight", "stage2.1.conv3.weight", "fc1.weight", "linear_1.weight",
+            "stage1.1.norm2.bias", "stage2.0.norm3.weight", "stage2.1.conv3.weight", "readout.fc1.weight", "linear_1.weight",
+            "connector.pos_emb", "stage1.0.se.fc1.weight", "stage2.1.se.fc2.bias",
             "linear_2.bias");
 
     @Test

@@ -105,13 +105,20 @@ class ClipReferenceTest extends ManagedNdTest {
     void everyConnectorMatchesItsTorchDefinition() {
         ConnectorConfig[] configs = {new ConnectorConfig(ConnectorType.AVG_POOL, 4, 0),
             new ConnectorConfig(ConnectorType.ATTENTION_POOL, 3, 0),
-            new ConnectorConfig(ConnectorType.C_ABSTRACTOR, 4, 2), new ConnectorConfig(ConnectorType.MLP, 16, 0)};
+            new ConnectorConfig(ConnectorType.C_ABSTRACTOR, 4, 2).withHoneybeeExtras(false),
+            new ConnectorConfig(ConnectorType.MLP, 16, 0)};
         NDArray x = input("input.patch_tokens");
         for (ConnectorConfig c : configs) {
             try (WeightFiles w = WeightFiles.open(dir); ParamStore p = new ParamStore(m, DataType.FLOAT32)) {
                 VlConnector conn = Connectors.load(w, c, QUICK_GELU, LLM, p);
                 assertMatches("expected.connector." + c.type().json(), conn.forward(x));
             }
+        }
+        // Honeybee's C-Abstractor as MM1 used it: position embedding + squeeze-excitation in every bottleneck
+        try (WeightFiles w = WeightFiles.open(dir); ParamStore p = new ParamStore(m, DataType.FLOAT32)) {
+            VlConnector conn = Connectors.load(w, new ConnectorConfig(ConnectorType.C_ABSTRACTOR, 4, 2), QUICK_GELU,
+                    LLM, p);
+            assertMatches("expected.connector.c-abstractor-honeybee", conn.forward(x));
         }
     }
 

@@ -1,0 +1,83 @@
+package io.mm1j.ablate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mm1j.Mm1Exception;
+import io.mm1j.io.JsonFiles;
+import io.mm1j.io.OutputDir;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A 2-configuration × 1-seed study end to end on a tiny model (3 steps): report, results and plots; then one run
+ * folder is removed (an interrupted ablation) and the study resumed: only that run trains again, the other is
+ * reused untouched.
+ */
+class AblationResumeTest {
+    static final String TINY = "{\"model\": {\"preset\": \"tiny-test\"}, \"data\": {\"synthetic_images\": 40, "
+            + "\"seq_len\": 64, \"workers\": 1}, \"train\": {\"batch_size\": 2, \"eval_batches\": 1}}";
+
+    private static List<String> run(Path out, Path config) {
+        List<String> lines = new ArrayList<>();
+        Ablation.run(new Ablation.Options(out, Studies.select("encoder-data"), 1, 30, config, List.of(), null, 2, 2,
+                3, false), lines::add);
+        return lines;
+    }
+
+    @Test
+    void aResumedStudyTrainsOnlyTheRunsNotYetDone(@TempDir Path dir) throws Exception {
+        Path config = dir.resolve("tiny.json");
+        Files.writeString(config, TINY);
+        Path out = dir.resolve("abl");
+        List<String> first = run(out, config);
+        assertTrue(first.stream().anyMatch(l -> l.startsWith("[1/2] encoder-data/images-250 seed 0: training 3 steps")),
+                String.join("\n", first));
+        JsonNode plan = JsonFiles.MAPPER.readTree(out.resolve("plan.json").toFile());
+        assertEquals(3, plan.path("steps").asInt());
+        List<String> results = Files.readAllLines(out.resolve("results.jsonl"));
+        assertEquals(2, results.size());
+        JsonNode r0 = JsonFiles.MAPPER.readTree(results.get(0));
+        assertEquals("images-250", r0.path("variant").asText());
+        assertEquals(3, r0.path("steps").asInt());
+        assertEquals(3L * 2 * 64, r0.path("tokens").asLong());
+        assertEquals(out.resolve("runs/images-250_s0").toString(), r0.path("runDir").asText());
+        String report = Files.readString(out.resolve("report.md"));
+        assertTrue(report.contains("## encoder-data"), report);
+        assertTrue(report.contains("| 250 pictures | "), report);
+        assertTrue(report.contains("**Verdict: "), report);
+        assertTrue(Files.size(out.resolve("plots/encoder-data.png")) > 1000);
+        assertTrue(Files.size(out.resolve("plots/encoder-data-text.png")) > 1000);
+        JsonNode eval = JsonFiles.MAPPER.readTree(out.resolve("runs/base_s0/ablate-eval.json").toFile());
+        assertEquals(2, eval.path("items").path("cider@8").size());
+        assertEquals(2, eval.path("textNll").size());
+
+        // interrupted: one run folder gone; the other must not be touched
+        Path kept = out.resolve("runs/base_s0/summary.json");
+        FileTime before = Files.getLastModifiedTime(kept);
+        OutputDir.deleteTree(out.resolve("runs/images-250_s0"));
+        List<String> second = run(out, config);
+        assertTrue(second.contains("resuming: the plan of " + out.resolve("plan.json")), String.join("\n", second));
+        assertTrue(second.stream().anyMatch(l -> l.startsWith("[1/2] encoder-data/images-250 seed 0: training")),
+                String.join("\n", second));
+        assertTrue(second.contains("[2/2] encoder-data/base seed 0: trained before (reused)"),
+                String.join("\n", second));
+        assertFalse(second.stream().anyMatch(l -> l.startsWith("[2/2] encoder-data/base seed 0: training")));
+        assertEquals(before, Files.getLastModifiedTime(kept));
+        assertTrue(Files.isRegularFile(out.resolve("runs/images-250_s0/model/config.json")));
+
+        // a different base config is refused instead of mixing runs
+        Files.writeString(config, TINY.replace("\"batch_size\": 2", "\"batch_size\": 3"));
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> run(out, config));
+        assertEquals("--out " + out + " was started with another base config ('train.batch_size' differs; see "
+                + out.resolve("base.json") + "); use a new --out", e.getMessage());
+    }
+}
