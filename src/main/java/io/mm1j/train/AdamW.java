@@ -20,7 +20,7 @@ import java.util.Map;
  * <p>Weight decay applies to matrices only (2-D and up); norms and other vectors are not decayed. Gradients are
  * read from the parameters, used, and zeroed in place after each step (the collector does not zero them).
  */
-public final class AdamW implements AutoCloseable {
+public final class AdamW implements Optimizer {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AdamW.class);
     private final ParamStore params;
     private final NDManager manager;
@@ -73,6 +73,7 @@ public final class AdamW implements AutoCloseable {
     }
 
     /** Scales all gradients so that their global L2 norm is at most {@code maxNorm}; returns the norm before. */
+    @Override
     public double clipGlobalNorm(double maxNorm) {
         squares = gradientSquares();
         double sq = 0;
@@ -105,6 +106,7 @@ public final class AdamW implements AutoCloseable {
      *
      * @return false when the step was skipped
      */
+    @Override
     public boolean step(double lr, double weightDecay) {
         if (squares == null) {
             squares = gradientSquares();
@@ -155,6 +157,7 @@ public final class AdamW implements AutoCloseable {
      * Multiplies the learning rate of every parameter whose name starts with {@code prefix} by {@code factor}
      * (per-component LR groups, e.g. a smaller LR for a pretrained encoder; nanoVLM-style). Later calls win.
      */
+    @Override
     public void scaleLr(String prefix, double factor) {
         if (!(factor >= 0) || Double.isInfinite(factor)) {
             throw new io.mm1j.Mm1Exception("learning-rate multiplier for '" + prefix + "' must be >= 0, got " + factor);
@@ -167,6 +170,7 @@ public final class AdamW implements AutoCloseable {
     }
 
     /** First and second moments by parameter name ("m." / "v." + name), for checkpoints. */
+    @Override
     public Map<String, NDArray> state() {
         Map<String, NDArray> out = new LinkedHashMap<>();
         m.forEach((k, a) -> out.put("m." + k, a));
@@ -181,6 +185,7 @@ public final class AdamW implements AutoCloseable {
      * @param lookup tensor name → values (float32, row-major) or null when missing
      * @param where  the file, for messages
      */
+    @Override
     public void load(java.util.function.Function<String, float[]> lookup, long stepCount, String where) {
         for (Map<String, NDArray> moments : List.of(m, v)) {
             String kind = moments == m ? "m." : "v.";
@@ -202,6 +207,7 @@ public final class AdamW implements AutoCloseable {
     }
 
     /** Zeroes all gradients without updating (e.g. after a skipped step). */
+    @Override
     public void zeroGrad() {
         squares = null;
         for (String name : m.keySet()) {
@@ -209,8 +215,18 @@ public final class AdamW implements AutoCloseable {
         }
     }
 
+    @Override
     public long stepCount() {
         return step;
+    }
+
+    @Override
+    public long trainableParameters() {
+        long n = 0;
+        for (NDArray a : m.values()) {
+            n += a.size();
+        }
+        return n;
     }
 
     @Override
