@@ -345,7 +345,7 @@ public final class Generator {
         }
         if (!missing.isEmpty()) {
             List<RgbImage> todo = missing.stream().map(images::get).toList();
-            NDArray pixels = new ImagePreprocessor(m, model.config().vision().imageSize()).batch(todo); // (M, 3, S, S)
+            NDArray pixels = model.preprocess(m, todo); // (M·c, 3, S, S): sub-images with high-res tiling
             float[] enc = model.encodeImages(pixels).toType(DataType.FLOAT32, false).toFloatArray(); // (M, k, D)
             for (int j = 0; j < missing.size(); j++) {
                 int i = missing.get(j);
