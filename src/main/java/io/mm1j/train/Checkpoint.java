@@ -45,6 +45,9 @@ public final class Checkpoint {
             Path dir = out.staging();
             model.save(dir);
             Files.copy(tokenizer, dir.resolve("tokenizer.json")); // a checkpoint is a complete model folder too
+            if (model.params().adapter() instanceof Lora lora) { // LoRA: the base above, the adapter in adapter/
+                lora.save(dir.resolve("adapter"), model.config().name());
+            }
             SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
             for (Map.Entry<String, NDArray> e : opt.state().entrySet()) {
                 NDArray a = e.getValue();

@@ -137,8 +137,9 @@ public final class Lora implements ParamStore.LinearAdapter {
             }
             List<String> t = new ArrayList<>();
             n.path("targets").forEach(x -> t.add(x.asText()));
-            return new Config(n.path("rank").asInt(), n.path("alpha").asDouble(2.0 * n.path("rank").asInt()),
-                    n.path("dropout").asDouble(0), t);
+            int rank = n.path("rank").asInt();
+            return new Config(rank, n.path("alpha").isNumber() ? n.path("alpha").asDouble() : 2.0 * rank,
+                    n.path("dropout").isNumber() ? n.path("dropout").asDouble() : 0, t);
         }
 
         /** As the run config's {@code lora} object. */
