@@ -133,6 +133,15 @@ public final class SftCommand implements Callable<Integer> {
             shorthand.put("sft.template", quote(template.toAbsolutePath().normalize().toString()));
         }
         RunConfig rc = RunConfig.resolve(defaults(), base, shorthand, sets);
+        if (initDir != null) {
+            int maxPos = io.mm1j.config.Presets.read(initDir.resolve("config.json")).llm().maxPositions();
+            if (rc.integer("data.seq_len") > maxPos) { // rows longer than the model's context cannot train
+                System.out.println("data.seq_len " + rc.integer("data.seq_len") + " → " + maxPos + " (the --init "
+                        + "model's max_position_embeddings)");
+                shorthand.put("data.seq_len", Integer.toString(maxPos));
+                rc = RunConfig.resolve(defaults(), base, shorthand, sets);
+            }
+        }
         if (rc.node("data.sources").isNull()) {
             throw new Mm1Exception("sft needs conversations: --data llava.json --images DIR, or data.sources in --config");
         }

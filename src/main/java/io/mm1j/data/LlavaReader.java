@@ -19,7 +19,8 @@ import java.util.Set;
  *
  * <p>Checked per conversation (a bad one is reported with its file:line and field, and skipped or, with a strict
  * {@link SkipReport}, refused): roles alternate user/assistant after an optional system turn and end with the
- * assistant; no assistant turn is empty; the number of {@code <image>} tags equals the number of images.
+ * assistant; no assistant turn is empty; the number of {@code <image>} tags equals the number of images (data
+ * without any tag gets its images before the first user turn's text, LLaVA's convention).
  */
 public final class LlavaReader extends SampleReader {
     static final Set<String> FIELDS = Set.of("id", "image", "conversations", "model");
@@ -127,7 +128,15 @@ public final class LlavaReader extends SampleReader {
                     + "conversation must end with an assistant turn");
             return null;
         }
-        if (tags != names.size()) {
+        if (tags == 0 && !names.isEmpty()) { // untagged single-image data: LLaVA puts the images first
+            for (int i = 0; i < turns.size(); i++) {
+                if (turns.get(i).role().equals("user")) {
+                    turns.set(i, new Sample.Turn("user", (Sample.Conversation.IMAGE_TAG + "\n").repeat(names.size())
+                            + turns.get(i).text()));
+                    break;
+                }
+            }
+        } else if (tags != names.size()) {
             skips.skip(SkipReport.BAD_RECORD, where, "image: " + names.size() + " image(s) but " + tags + " "
                     + Sample.Conversation.IMAGE_TAG + " tag(s) in conversations");
             return null;

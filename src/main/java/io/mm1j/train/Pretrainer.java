@@ -371,6 +371,20 @@ public final class Pretrainer {
                 if (s.weight() <= 0) {
                     continue;
                 }
+                java.util.Iterator<io.mm1j.data.Sample> probe = s.val().get();
+                boolean empty = !probe.hasNext();
+                if (probe instanceof AutoCloseable c) {
+                    try {
+                        c.close();
+                    } catch (Exception ignored) {
+                        // read-only
+                    }
+                }
+                if (empty) {
+                    throw new Mm1Exception("data: the validation split of source '" + s.name() + "' is empty (data."
+                            + "val_fraction " + rc.data("data.val_fraction") + " of a small dataset): raise "
+                            + "data.val_fraction, or set train.eval_interval=0");
+                }
                 List<Batch> batches = new ArrayList<>();
                 // one pass over the first samples of the validation split, packed like training data
                 MixtureSampler one = new MixtureSampler(List.of(new MixtureSampler.Source(s.name(), 1, s.val())),
