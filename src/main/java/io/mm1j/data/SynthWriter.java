@@ -68,6 +68,11 @@ public final class SynthWriter {
      * @param overwrite replace a non-empty {@code out} (otherwise refused)
      */
     public static Summary write(Path out, int images, int size, long seed, boolean overwrite) {
+        return write(out, images, size, seed, overwrite, false);
+    }
+
+    /** @param smallText signs in small letters, asked about as "the small sign" ({@link SyntheticWorld}) */
+    public static Summary write(Path out, int images, int size, long seed, boolean overwrite, boolean smallText) {
         if (images < 1) {
             throw new Mm1Exception("--images must be at least 1 (got " + images + ")");
         }
@@ -75,7 +80,7 @@ public final class SynthWriter {
             throw new Mm1Exception("--size must be at least 16 pixels (got " + size + ")");
         }
         try (OutputDir dir = OutputDir.create(out, overwrite, "--out")) {
-            Summary s = writeInto(dir.staging(), images, size, seed);
+            Summary s = writeInto(dir.staging(), images, size, new SyntheticWorld(seed, smallText));
             dir.commit();
             // Debug only: the CLI prints this summary itself (once); library callers can turn it on.
             LOG.debug("synthetic data in {}: {} images, {} documents ({} images), {} questions, {} text documents",
@@ -84,8 +89,8 @@ public final class SynthWriter {
         }
     }
 
-    private static Summary writeInto(Path out, int images, int size, long seed) {
-        SyntheticWorld world = new SyntheticWorld(seed);
+    private static Summary writeInto(Path out, int images, int size, SyntheticWorld world) {
+        long seed = world.seed();
         int[] sizes = splitSizes(images);
         long nextImage = 1;
         long nextDoc = 1;
@@ -121,6 +126,9 @@ public final class SynthWriter {
         m.put("generator", "mm1j SyntheticWorld").put("seed", seed).put("size", size).put("images", images)
                 .put("documents", docs).put("documentImages", docImages).put("questions", questions)
                 .put("textDocuments", texts);
+        if (world.smallText()) {
+            m.put("smallText", true);
+        }
         writeJson(out.resolve("manifest.json"), m);
         return new Summary(out, images, docs, docImages, questions, texts);
     }
@@ -144,7 +152,7 @@ public final class SynthWriter {
             Scene s = world.scene(id);
             SplittableRandom rnd = world.random("labels", id);
             String file = String.format("%012d.png", id);
-            byte[] png = png(s, size);
+            byte[] png = png(world.render(s, size));
             writeFile(out.resolve("images/" + split + "/" + file), png);
             images.addObject().put("id", id).put("file_name", file).put("width", size).put("height", size);
             List<String> c = world.captions(s, rnd);
@@ -210,7 +218,7 @@ public final class SynthWriter {
             ArrayNode info = line.putArray("image_info");
             for (int k = 0; k < doc.scenes().size(); k++) {
                 String name = String.format("d%06d_%d.png", d, k);
-                byte[] png = png(doc.scenes().get(k), size);
+                byte[] png = png(world.render(doc.scenes().get(k), size));
                 writeFile(out.resolve("interleaved/images/" + split + "/" + name), png);
                 info.addObject().put("image_name", name).put("raw_url", "synth://image/" + name)
                         .put("matched_text_index", doc.matchedSentence().get(k)).put("matched_sim", 1.0);
@@ -227,10 +235,10 @@ public final class SynthWriter {
         return pictures;
     }
 
-    private static byte[] png(Scene s, int size) {
+    private static byte[] png(java.awt.image.BufferedImage img) {
         try {
             ByteArrayOutputStream b = new ByteArrayOutputStream();
-            ImageIO.write(s.render(size), "png", b);
+            ImageIO.write(img, "png", b);
             return b.toByteArray();
         } catch (IOException e) {
             throw new Mm1Exception("cannot encode PNG: " + e.getMessage(), e);
