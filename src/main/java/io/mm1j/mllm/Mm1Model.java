@@ -249,7 +249,7 @@ public final class Mm1Model implements AutoCloseable {
      */
     public NDArray encodeImages(NDArray pixels) {
         requireVision();
-        return perPicture(encodeCrops(pixels));
+        return perPicture(encodeImagesInGroups(pixels, vision.inferenceGroup(pixels)));
     }
 
     /**
@@ -269,10 +269,44 @@ public final class Mm1Model implements AutoCloseable {
         return tokens.reshape(s.get(0) / c, c * s.get(1), s.get(2)); // (N, c·k, D)
     }
 
-    private NDArray encodeCrops(NDArray pixels) {
+    /**
+     * The encoder and connector over sub-images (no grouping by picture): without gradient recording, groups of
+     * {@code group} images go through encoder and connector one after another; under recording all at once.
+     *
+     * @return (N·c, k, D)
+     */
+    public NDArray encodeImagesInGroups(NDArray pixels, int group) {
+        requireVision();
         if (pixels.getDataType() != params.dtype()) {
             pixels = pixels.toType(params.dtype(), false); // preprocessing gives float32; a float64 model needs f64
         }
+        return encode(vision, connector, pixels, group);
+    }
+
+    /**
+     * Encoder + connector over {@code pixels}: under gradient recording all at once; in inference groups of
+     * {@code group} images one after another (exact: neither mixes images), so a connector working on a large grid
+     * (C-Abstractor on 672 px tiles: ~0.4 GB per image) never holds the whole batch's intermediates. Benchmarks
+     * call it too, so they measure the path the model runs.
+     *
+     * @return (N, k, D_llm)
+     */
+    public static NDArray encode(VisionTransformer vision, VlConnector connector, NDArray pixels, int group) {
+        long n = pixels.getShape().get(0);
+        if (BlockScope.recording() || n <= group) {
+            return encodeGroup(vision, connector, pixels);
+        }
+        ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+        for (long i = 0; i < n; i += group) {
+            NDArray part = pixels.get(new ai.djl.ndarray.index.NDIndex("{}:{}", i, Math.min(n, i + group)));
+            parts.add(BlockScope.run(() -> encodeGroup(vision, connector, part)));
+        }
+        NDArray tokens = ai.djl.ndarray.NDArrays.concat(parts, 0);
+        parts.close();
+        return tokens;
+    }
+
+    private static NDArray encodeGroup(VisionTransformer vision, VlConnector connector, NDArray pixels) {
         VisionTransformer.Output encoded = vision.forward(pixels);
         NDArray tokens = connector.forward(encoded.patchTokens()); // (N, P, Dv) → (N, k, D)
         if (!BlockScope.recording()) { // inference frees as it goes: only the image tokens stay
