@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
         description = "MM1-style multimodal LLMs on the JVM: build, train, evaluate and serve.",
         subcommands = {DemoCommand.class, PretrainCommand.class, SftCommand.class, MergeLoraCommand.class,
                 LrSweepCommand.class, UpcycleCommand.class,
-                InfoCommand.class, InitCommand.class, GenerateCommand.class, EvalCommand.class,
+                InfoCommand.class, InitCommand.class, GenerateCommand.class, ChatCommand.class, EvalCommand.class,
                 ScoreCommand.class,
                 TokenizerCommand.class, DataCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

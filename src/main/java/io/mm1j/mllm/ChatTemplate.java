@@ -78,6 +78,8 @@ public final class ChatTemplate {
     private final String bosToken;
     private final String eosToken;
     private final boolean partsContent;
+    /** The source as Jinjava runs it (see {@link #pythonMethods}, {@link #loopFilters}). */
+    private final String prepared;
     private final Jinjava jinja;
     private final List<String> stopStrings;
     private final Set<Integer> stopIds;
@@ -88,6 +90,7 @@ public final class ChatTemplate {
         this.bosToken = bosToken;
         this.eosToken = eosToken;
         this.partsContent = source.contains("type");
+        this.prepared = loopFilters(pythonMethods(source));
         this.jinja = newJinjava();
         this.stopStrings = List.copyOf(findStops(tok));
         Set<Integer> ids = new LinkedHashSet<>();
@@ -162,7 +165,7 @@ public final class ChatTemplate {
         ctx.put("eos_token", eosToken);
         RenderResult r;
         try {
-            r = jinja.renderForResult(pythonMethods(source), ctx);
+            r = jinja.renderForResult(prepared, ctx);
         } catch (RuntimeException e) {
             throw new Mm1Exception(origin + ": chat template failed: " + e.getMessage(), e);
         }
@@ -295,6 +298,31 @@ public final class ChatTemplate {
                 default -> ".endsWith(";
             };
             m.appendReplacement(sb, Matcher.quoteReplacement(java));
+        }
+        m.appendTail(sb);
+        return sb.toString();
+    }
+
+    private static final Pattern LOOP_FILTER = Pattern.compile(
+            "\\{%(-?)\\s*for\\s+([A-Za-z_]\\w*)\\s+in\\s+((?:(?!%\\}).)+?)\\s+if\\s+((?:(?!%\\}).)+?)\\s*(-?)%\\}",
+            Pattern.DOTALL);
+
+    /**
+     * Jinja's loop filter {@code {% for x in xs if cond %}} (which Jinjava parses but does not apply) → the filtered
+     * list built first, then the loop over it, so {@code loop.index}, {@code loop.first} and {@code loop.last} count
+     * the kept items as in Jinja.
+     */
+    static String loopFilters(String src) {
+        Matcher m = LOOP_FILTER.matcher(src);
+        StringBuilder sb = new StringBuilder();
+        int n = 0;
+        while (m.find()) {
+            String list = "__mm1j_filtered" + n++;
+            String var = m.group(2);
+            String rewritten = "{%" + m.group(1) + " set " + list + " = [] %}{% for " + var + " in " + m.group(3)
+                    + " %}{% if " + m.group(4) + " %}{% do " + list + ".append(" + var + ") %}{% endif %}{% endfor %}"
+                    + "{% for " + var + " in " + list + " " + m.group(5) + "%}";
+            m.appendReplacement(sb, Matcher.quoteReplacement(rewritten));
         }
         m.appendTail(sb);
         return sb.toString();

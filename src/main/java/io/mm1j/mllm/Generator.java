@@ -9,6 +9,7 @@ import io.mm1j.Mm1Exception;
 import io.mm1j.llm.CpuDecoder;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.KvCache;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImagePreprocessor;
@@ -97,6 +98,16 @@ public final class Generator {
         return path;
     }
 
+    /** The model, or null for an id-level generator. */
+    public Mm1Model model() {
+        return model;
+    }
+
+    /** The tokenizer, or null for an id-level generator. */
+    public Tokenizer tokenizer() {
+        return tok;
+    }
+
     /** Generates from a prompt built by {@link PromptBuilder}. */
     public Result generate(Prompt prompt, GenerationConfig cfg, TokenListener listener) {
         return generate(prompt, null, cfg, listener);
@@ -108,6 +119,11 @@ public final class Generator {
      * @param embeddings (1, T, D) input embeddings of {@code prompt.ids()}, or null to make them from the prompt
      */
     public Result generate(Prompt prompt, NDArray embeddings, GenerationConfig cfg, TokenListener listener) {
+        // a server's worker thread would otherwise record every intermediate for a backward that never comes
+        return BlockScope.noGrad(() -> generateNoGrad(prompt, embeddings, cfg, listener));
+    }
+
+    private Result generateNoGrad(Prompt prompt, NDArray embeddings, GenerationConfig cfg, TokenListener listener) {
         if (tok == null) {
             throw new IllegalStateException("an id-level Generator has no tokenizer; construct it from a model");
         }
@@ -185,6 +201,10 @@ public final class Generator {
      * @return number of tokens generated
      */
     public int generate(long[] prompt, int maxTokens, Sampler sampler, Set<Integer> stop, IntConsumer onToken) {
+        return BlockScope.noGrad(() -> generateIds(prompt, maxTokens, sampler, stop, onToken));
+    }
+
+    private int generateIds(long[] prompt, int maxTokens, Sampler sampler, Set<Integer> stop, IntConsumer onToken) {
         if (prompt.length == 0) {
             throw new Mm1Exception("generation needs at least one prompt token (BOS)");
         }

@@ -41,6 +41,10 @@ class GenerateCommandTest {
             {"--top-p", "0", "--top-p must be within (0, 1], got 0.0"},
             {"--top-p", "1.5", "--top-p must be within (0, 1], got 1.5"},
             {"--max-tokens", "-1", "--max-tokens must be >= 0, got -1"},
+            {"--top-k", "-1", "--top-k must be >= 0 (0 = off), got -1"},
+            {"--min-p", "1", "--min-p must be within [0, 1), got 1.0"},
+            {"--repetition-penalty", "0", "--repetition-penalty must be a finite number > 0 (1 = off), got 0.0"},
+            {"--stop", "", "--stop must not be empty"},
             {"--max-pixels", "0", "--max-pixels must be positive, got 0"}};
         for (String[] c : cases) {
             CliTest.Result r = CliTest.run("generate", "--model", tiny.toString(), "--prompt", "hi", c[0], c[1]);
@@ -70,5 +74,22 @@ class GenerateCommandTest {
         assertEquals(1, r.code());
         assertTrue(r.err().matches("mm1: error: the prompt takes \\d+ tokens; the model's context is 128 positions, "
                 + "which leaves no room to generate\n"), r.err());
+    }
+
+    @Test
+    void stopTextEndsTheOutputBeforeIt() {
+        String[] args = {"generate", "--model", tiny.toString(), "--prompt", "the", "--max-tokens", "20",
+            "--temperature", "1", "--top-k", "50", "--seed", "5"};
+        CliTest.Result full = CliTest.run(args);
+        assertEquals(0, full.code(), full.err());
+        String text = full.out().strip();
+        assertTrue(text.length() > 6, "random model output too short to cut: '" + text + "'");
+        String stop = text.substring(3, 6);
+        String[] withStop = java.util.Arrays.copyOf(args, args.length + 2);
+        withStop[args.length] = "--stop";
+        withStop[args.length + 1] = stop;
+        CliTest.Result cut = CliTest.run(withStop);
+        assertEquals(0, cut.code(), cut.err());
+        assertEquals(full.out().substring(0, full.out().indexOf(stop)) + System.lineSeparator(), cut.out());
     }
 }

@@ -139,6 +139,16 @@ class ChatTemplateTest {
     }
 
     @Test
+    void loopFiltersKeepJinjasLoopCounters() {
+        String t = "{% for m in messages if m['role'] != 'system' %}{{ loop.index }}{{ m['content'] }}"
+                + "{% if loop.last %}.{% endif %}{% endfor %}|{%- for m in messages if m.role == 'system' -%}"
+                + "{{ m.content }}{%- endfor %}";
+        assertEquals("1a2b.|S", ChatTemplate.of(t, "filters", "", "", tok).render(List.of(
+                ChatMessage.text("system", "S"), ChatMessage.text("user", "a"), ChatMessage.text("assistant", "b")),
+                false));
+    }
+
+    @Test
     void mm1jRefusesUnknownRoles() {
         Mm1Exception e = assertThrows(Mm1Exception.class,
                 () -> ChatTemplate.mm1j(tok).render(List.of(ChatMessage.text("tool", "x")), false));

@@ -136,4 +136,29 @@ class GeneratorTest {
         assertArrayEquals(new Generator(model, tok, DecodePath.DJL).generate(p, cfg, TokenListener.NONE).ids(),
                 new Generator(model, tok, DecodePath.CPU).generate(p, cfg, TokenListener.NONE).ids());
     }
+
+    @Test
+    void concurrentCallersGetTheirOwnResults() throws Exception {
+        PromptBuilder b = new PromptBuilder(model, tok);
+        List<Prompt> prompts = List.of(b.fromText("a", List.of()), b.fromText("<image> b", List.of(image)),
+                b.fromText("the the", List.of()), b.fromText("x <image>", List.of(image)));
+        GenerationConfig cfg = sampled(6).stopIds(Set.of()).build();
+        Generator shared = new Generator(model, tok, DecodePath.CPU, new ImageEmbeddingCache(4));
+        List<long[]> sequential = prompts.stream().map(p -> shared.generate(p, cfg, TokenListener.NONE).ids()).toList();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<long[]>> futures = new java.util.ArrayList<>();
+            for (int round = 0; round < 3; round++) {
+                for (Prompt p : prompts) {
+                    futures.add(pool.submit(() -> shared.generate(p, cfg, TokenListener.NONE).ids()));
+                }
+            }
+            for (int i = 0; i < futures.size(); i++) {
+                assertArrayEquals(sequential.get(i % prompts.size()), futures.get(i).get(),
+                        "call " + i + " saw another caller's state");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
