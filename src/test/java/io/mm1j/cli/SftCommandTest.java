@@ -57,6 +57,15 @@ class SftCommandTest {
                 + first);
         assertEquals("AdaFactor", s.get("optimizer").asText());
         assertTrue(Files.isRegularFile(run.resolve("model/tokenizer_config.json"))); // the chat template travels
+        // eval --template chat prompts the fine-tuned model the way it was trained
+        Path ev = tmp.resolve("eval-chat");
+        TestSupport.CliRun e = TestSupport.cli("eval", "--model", run.resolve("model").toString(), "--task", "vqav2",
+                "--data", data.toString(), "--split", "val", "--template", "chat", "--limit", "2", "--log-samples",
+                "--out", ev.toString());
+        assertEquals(0, e.code(), e.err());
+        JsonNode sample = JsonFiles.MAPPER.readTree(Files.readAllLines(ev.resolve("samples.jsonl")).get(0));
+        assertEquals("<s><|user|><image>how many shapes are there?<|end|><|assistant|>", sample.get("prompt").asText());
+        assertTrue(JsonFiles.read(ev.resolve("scores.json")).at("/prompt/template").asText().startsWith("chat: "));
     }
 
     /**
