@@ -131,6 +131,11 @@ public final class SftCommand implements Callable<Integer> {
         }
         if (template != null) {
             shorthand.put("sft.template", quote(template.toAbsolutePath().normalize().toString()));
+        } else if (initDir != null) { // recorded in run.json, so a resumed run lays conversations out the same way
+            shorthand.put("sft.template", quote(initDir.toAbsolutePath().normalize().toString()));
+        }
+        if (base != null && base.equals(out.resolve("run.json"))) {
+            base = PretrainCommand.stripRunMeta(base);
         }
         RunConfig rc = RunConfig.resolve(defaults(), base, shorthand, sets);
         if (initDir != null) {
@@ -141,6 +146,9 @@ public final class SftCommand implements Callable<Integer> {
                 shorthand.put("data.seq_len", Integer.toString(maxPos));
                 rc = RunConfig.resolve(defaults(), base, shorthand, sets);
             }
+        }
+        if (resume && init != null) {
+            throw new Mm1Exception("--resume continues from the run's checkpoint; leave out --init");
         }
         if (rc.node("data.sources").isNull()) {
             throw new Mm1Exception("sft needs conversations: --data llava.json --images DIR, or data.sources in --config");

@@ -101,6 +101,33 @@ class SftCommandTest {
         assertFalse(plain.out().equals(a.out()), "the adapter should change the base model's reply: " + a.out());
     }
 
+    /** A LoRA run stopped at step 2 and resumed logs the same losses as one that never stopped. */
+    @Test
+    void loraRunResumesExactly() throws Exception {
+        String[] common = {"--steps", "4", "--set", "optim.lr=1e-2", "--set", "train.eval_interval=0", "--lora",
+            "rank=2,targets=q_proj"};
+        Path whole = tmp.resolve("whole");
+        Path parts = tmp.resolve("parts");
+        assertEquals(0, sft(whole, common).code());
+        List<String> first = new java.util.ArrayList<>(List.of(common));
+        first.addAll(List.of("--stop-at-step", "2"));
+        assertEquals(0, sft(parts, first.toArray(String[]::new)).code());
+        TestSupport.CliRun r = TestSupport.cli("sft", "--out", parts.toString(), "--resume");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(losses(whole), losses(parts));
+    }
+
+    private static List<Double> losses(Path run) throws Exception {
+        List<Double> out = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
+            JsonNode n = JsonFiles.MAPPER.readTree(line);
+            if (n.has("loss")) {
+                out.add(n.get("loss").asDouble());
+            }
+        }
+        return out;
+    }
+
     @Test
     void badConversationsAreRefusedBeforeAnythingIsWritten() throws Exception {
         Path bad = Files.writeString(tmp.resolve("bad.json"), """
