@@ -10,9 +10,11 @@ import picocli.CommandLine.Option;
 @Command(name = "mm1", mixinStandardHelpOptions = true, version = "mm1j 0.1.0",
         description = "MM1-style multimodal LLMs on the JVM: build, train, evaluate and serve.",
         subcommands = {DemoCommand.class, PretrainCommand.class, SftCommand.class, MergeLoraCommand.class,
-                LrSweepCommand.class, UpcycleCommand.class,
+                LrSweepCommand.class, UpcycleCommand.class, CompareRunsCommand.class,
                 InfoCommand.class, InitCommand.class, GenerateCommand.class, ChatCommand.class, EvalCommand.class,
+                ExportCommand.class,
                 ScoreCommand.class,
+                ServeCommand.class,
                 TokenizerCommand.class, DataCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,

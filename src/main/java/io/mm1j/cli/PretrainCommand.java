@@ -167,8 +167,9 @@ public final class PretrainCommand implements Callable<Integer> {
 
         @Override
         public void eval(long step, Map<String, Double> m) {
-            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "step %d  validation loss %.4f", step,
-                    m.get("valLoss")));
+            StringBuilder sb = new StringBuilder(m.containsKey("valLoss") ? String.format(Locale.ROOT,
+                    "step %d  validation loss %.4f", step, m.get("valLoss"))
+                    : String.format(Locale.ROOT, "step %d  quick evaluation", step));
             m.forEach((k, v) -> {
                 if (k.startsWith("valLoss/")) {
                     Double blind = m.get("valLossBlind/" + k.substring(8));
@@ -178,10 +179,13 @@ public final class PretrainCommand implements Callable<Integer> {
                     }
                 }
             });
-            if (m.containsKey("eval/cider@0")) {
-                sb.append(String.format(Locale.ROOT, "  CIDEr-D@0 %.3f  VQA@0 %.1f%%", m.get("eval/cider@0"),
-                        m.get("eval/vqa@0")));
-            }
+            m.forEach((k, v) -> {
+                if (k.startsWith("eval/cider@")) {
+                    sb.append(String.format(Locale.ROOT, "  CIDEr-D@%s %.3f", k.substring(11), v));
+                } else if (k.startsWith("eval/vqa@")) {
+                    sb.append(String.format(Locale.ROOT, "  VQA@%s %.1f%%", k.substring(9), v));
+                }
+            });
             if (bar != null) {
                 bar.pause();
                 System.out.println();

@@ -72,6 +72,7 @@ public final class SampleEncoder {
 
     private final TextEncoder encoder;
     private final Function<BufferedImage, float[]> imageFn;
+    private final SpecialTokens.Ids ids;
     private ConversationEncoder conversations;
 
     /** Formats conversations with {@code c} (null: the built-in layout); returns this. */
@@ -82,8 +83,14 @@ public final class SampleEncoder {
 
     /** @param imageFn image → CHW floats (the vision encoder's preprocessing; see {@link #resizeToUnit}) */
     public SampleEncoder(TextEncoder encoder, Function<BufferedImage, float[]> imageFn) {
+        this(encoder, imageFn, SpecialTokens.Ids.FIXED);
+    }
+
+    /** @param ids the tokenizer's special ids by role (BOS, EOS, chat markers written here) */
+    public SampleEncoder(TextEncoder encoder, Function<BufferedImage, float[]> imageFn, SpecialTokens.Ids ids) {
         this.encoder = encoder;
         this.imageFn = imageFn;
+        this.ids = ids;
     }
 
     /**
@@ -111,7 +118,7 @@ public final class SampleEncoder {
 
     public Prepared prepare(Sample s, MixtureSampler.Cursor before, MixtureSampler.Cursor after) {
         List<Piece> out = new ArrayList<>();
-        out.add(special(SpecialTokens.BOS_ID, false));
+        out.add(special(ids.bos(), false));
         boolean atomic = false;
         if (s instanceof Sample.Caption c) {
             out.add(image(c.image()));
@@ -132,13 +139,13 @@ public final class SampleEncoder {
             for (Sample.Turn t : c.turns()) {
                 boolean answer = t.role().equals("assistant");
                 int marker = switch (t.role()) {
-                    case "system" -> SpecialTokens.SYSTEM_ID;
-                    case "user" -> SpecialTokens.USER_ID;
-                    default -> SpecialTokens.ASSISTANT_ID;
+                    case "system" -> ids.system();
+                    case "user" -> ids.user();
+                    default -> ids.assistant();
                 };
                 out.add(special(marker, false));
                 out.add(text(t.text().replace(Sample.Conversation.IMAGE_TAG, ""), answer));
-                out.add(special(SpecialTokens.END_OF_TURN_ID, answer));
+                out.add(special(ids.endOfTurn(), answer));
             }
             atomic = true;
         } else if (s instanceof Sample.Vqa v) {
@@ -147,7 +154,7 @@ public final class SampleEncoder {
             out.add(text(" " + (v.answer() != null ? v.answer() : ""), true));
             atomic = true;
         }
-        out.add(special(SpecialTokens.EOS_ID, true));
+        out.add(special(ids.eos(), true));
         return new Prepared(List.copyOf(out), atomic, before, after);
     }
 
@@ -161,11 +168,11 @@ public final class SampleEncoder {
 
     private Piece text(String t, boolean loss) {
         // Literal "<image>", "</s>", "<|assistant|>" … in web text would otherwise become control tokens (HF
-        // matches added tokens even without special-token handling): drop every reserved id (0..COUNT-1).
-        long[] ids = encoder.encode(t);
-        if (Arrays.stream(ids).anyMatch(i -> i < SpecialTokens.COUNT)) {
-            ids = Arrays.stream(ids).filter(i -> i >= SpecialTokens.COUNT).toArray();
+        // matches added tokens even without special-token handling): drop every role id.
+        long[] tokens = encoder.encode(t);
+        if (Arrays.stream(tokens).anyMatch(ids::isReserved)) {
+            tokens = Arrays.stream(tokens).filter(i -> !ids.isReserved(i)).toArray();
         }
-        return new Piece(ids, null, loss);
+        return new Piece(tokens, null, loss);
     }
 }

@@ -64,8 +64,18 @@ public final class SequencePacker {
     private int len;
     private Prepared pending;
 
+    private final long imageId;
+    private final long padId;
+
     public SequencePacker(Config config) {
+        this(config, SpecialTokens.Ids.FIXED);
+    }
+
+    /** @param ids the tokenizer's special ids by role (the image slots and padding written here) */
+    public SequencePacker(Config config, SpecialTokens.Ids ids) {
         this.c = config;
+        this.imageId = ids.image();
+        this.padId = ids.pad();
         resetRow();
     }
 
@@ -175,7 +185,7 @@ public final class SequencePacker {
     private void appendWhole(Piece p) {
         if (p.isImage()) {
             slots.add(new Batch.ImageSlot(rows.size(), len, p.image()));
-            io.mm1j.mllm.ImageSlots.fill(buf, len, c.imageTokens(), SpecialTokens.IMAGE_ID);
+            io.mm1j.mllm.ImageSlots.fill(buf, len, c.imageTokens(), imageId);
             Arrays.fill(mask, len, len + c.imageTokens(), 0f);
             mark(c.imageTokens());
             len += c.imageTokens();
@@ -209,7 +219,7 @@ public final class SequencePacker {
 
     private void resetRow() {
         buf = new long[c.seqLen() + 1];
-        Arrays.fill(buf, SpecialTokens.PAD_ID);
+        Arrays.fill(buf, padId);
         mask = new float[c.seqLen() + 1];
         slots = new ArrayList<>();
         segment = new int[c.seqLen() + 1];

@@ -136,9 +136,10 @@ public final class FewShotEvaluator {
         if (queries.isEmpty()) {
             throw new Mm1Exception("no evaluation items in the data");
         }
-        int imageId = tok.specialId(SpecialTokens.IMAGE) >= 0 ? tok.specialId(SpecialTokens.IMAGE)
-                : SpecialTokens.IMAGE_ID;
+        int imageId = model.imageTokenId(tok);
+        // each picture takes as many positions as the model's image pipeline gives it (LLaVA-NeXT: size-dependent)
         FewShotPrompt prompts = new FewShotPrompt(s.task().kind(), tok::encode, model.imageTokens(),
+                e -> model.imagePipeline().tokens(image(e.image()).height(), image(e.image()).width()),
                 model.config().llm().bosTokenId(), imageId);
         DemoSampler sampler = new DemoSampler(data.train(), s.seed());
         Set<Integer> stops = new HashSet<>(stopIds(model, tok));
@@ -214,7 +215,9 @@ public final class FewShotEvaluator {
         p.demos().forEach(d -> pics.add(image(d.image())));
         pics.add(image(query.image()));
         int[] counts = new int[pics.size()];
-        java.util.Arrays.fill(counts, model.imageTokens());
+        for (int i = 0; i < counts.length; i++) { // LLaVA-NeXT: each picture its own count
+            counts[i] = model.imagePipeline().tokens(pics.get(i).height(), pics.get(i).width());
+        }
         Generator.Result r = generator.generate(new Prompt(p.ids(), pics, counts, imageId), rule.config(),
                 TokenListener.NONE);
         return rule.outcome(r);

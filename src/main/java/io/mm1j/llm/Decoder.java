@@ -38,7 +38,12 @@ public final class Decoder implements AutoCloseable {
     private final NDArray scale;
 
     /** Output of a forward pass: logits (B, T, V) and the summed MoE auxiliary loss (null for a dense model). */
-    public record Output(NDArray logits, NDArray auxLoss, List<int[]> expertLoad) {}
+    public record Output(NDArray logits, NDArray auxLoss, List<int[]> expertLoad,
+                         List<MoeFeedForward.RouterLosses> routerLosses) {
+        public Output(NDArray logits, NDArray auxLoss, List<int[]> expertLoad) {
+            this(logits, auxLoss, expertLoad, List.of());
+        }
+    }
 
     /** Wraps existing parameters (loaded or initialised) with the config's shape. */
     public Decoder(LlmConfig config, ParamStore params) {
@@ -173,6 +178,7 @@ public final class Decoder implements AutoCloseable {
         Context ctx = context(Math.toIntExact(h.getShape().get(1)), keep, extraMask, cache);
         NDArray aux = null;
         List<int[]> loads = new ArrayList<>();
+        List<MoeFeedForward.RouterLosses> routerLosses = new ArrayList<>();
         NDArray x = h;
         for (int i = 0; i < config.numLayers(); i++) {
             Layer out = layer(ctx, i, h);
@@ -183,12 +189,13 @@ public final class Decoder implements AutoCloseable {
             if (out.auxLoss() != null) {
                 aux = aux == null ? out.auxLoss() : aux.add(out.auxLoss());
                 loads.add(out.expertLoad());
+                routerLosses.add(out.routerLosses());
             }
         }
         if (cache != null) {
             cache.advance(ctx.t());
         }
-        return new Output(logits(h, lastOnly), aux, loads);
+        return new Output(logits(h, lastOnly), aux, loads, routerLosses);
     }
 
     /**
@@ -227,7 +234,11 @@ public final class Decoder implements AutoCloseable {
     }
 
     /** One layer's result: hidden state (B, T, D), and for an MoE layer its weighted auxiliary loss and load. */
-    public record Layer(NDArray h, NDArray auxLoss, int[] expertLoad) {}
+    public record Layer(NDArray h, NDArray auxLoss, int[] expertLoad, MoeFeedForward.RouterLosses routerLosses) {
+        public Layer(NDArray h, NDArray auxLoss, int[] expertLoad) {
+            this(h, auxLoss, expertLoad, null);
+        }
+    }
 
     /**
      * Decoder layer i: {@code h = h + attn(rmsnorm(h)); h = h + ffn(rmsnorm(h))}. Without gradient recording each
@@ -237,6 +248,7 @@ public final class Decoder implements AutoCloseable {
     public Layer layer(Context ctx, int i, NDArray h) {
         NDArray mid = BlockScope.run(() -> h.add(attention(ctx, i, h)));
         int[][] load = new int[1][];
+        MoeFeedForward.RouterLosses[] router = new MoeFeedForward.RouterLosses[1];
         NDList out = BlockScope.runAll(() -> {
             String l = layer(i);
             if (!config.isMoeLayer(i)) { // per token, so a long prefill runs it over blocks of rows
@@ -246,12 +258,13 @@ public final class Decoder implements AutoCloseable {
             NDArray m = Ops.rmsNorm(mid, params.get(l + "post_attention_layernorm.weight"), eps);
             MoeFeedForward.Output mo = MoeFeedForward.forward(params, config, i, m, ctx.tokenKeep());
             load[0] = mo.expertLoad();
+            router[0] = mo.routerLosses();
             return new NDList(mid.add(mo.y()), mo.auxLoss());
         });
         if (!BlockScope.recording()) {
             mid.close();
         }
-        return new Layer(out.get(0), out.size() > 1 ? out.get(1) : null, load[0]);
+        return new Layer(out.get(0), out.size() > 1 ? out.get(1) : null, load[0], router[0]);
     }
 
     /** {@code down_proj(silu(gate_proj(x)) * up_proj(x))} (Llama's SwiGLU, as {@link Ops#swiGlu}, adapter-aware). */

@@ -42,8 +42,18 @@ public final class MoeFeedForward {
         p.normal(pre + "experts.w2.weight", new Shape(e, d, f), outStd);
     }
 
-    /** Result of one MoE layer: output (same shape as the input) and the weighted auxiliary loss (scalar). */
-    public record Output(NDArray y, NDArray auxLoss, int[] expertLoad) {}
+    /**
+     * Result of one MoE layer: output (same shape as the input), the weighted auxiliary loss (scalar, part of the
+     * objective), the expert load (token assignments per expert, real tokens only) and the unweighted router losses.
+     */
+    public record Output(NDArray y, NDArray auxLoss, int[] expertLoad, RouterLosses routerLosses) {}
+
+    /**
+     * A layer's router losses as read back after the forward, unweighted: the load-balancing loss
+     * E·Σ_e f_e·P_e (1 when perfectly balanced) and the z-loss mean(logsumexp(logits)²). The objective adds
+     * {@code balanceCoef·balance + zLossCoef·z} (MM1: 0.01 and 0.001).
+     */
+    public record RouterLosses(double balance, double z) {}
 
     /**
      * @param x (B, T, D)
@@ -146,7 +156,9 @@ public final class MoeFeedForward {
         NDArray lse = logits.sub(max).exp().sum(new int[] {-1}).log().add(max.squeeze(-1));
         NDArray zLoss = keepCol == null ? lse.square().mean() : lse.square().mul(keepCol).sum().mul(invKept);
         NDArray aux = balance.mul(p.scalar(m.balanceCoef())).add(zLoss.mul(p.scalar(m.zLossCoef())));
-        return new Output(y, aux, load);
+        RouterLosses losses = new RouterLosses(balance.toType(DataType.FLOAT64, false).getDouble(),
+                zLoss.toType(DataType.FLOAT64, false).getDouble());
+        return new Output(y, aux, load, losses);
     }
 
     /** Indices of the k largest values of row {@code p[off .. off+len)}, largest first. */

@@ -65,7 +65,8 @@ public final class ChatTemplateEncoder implements SampleEncoder.ConversationEnco
         int pos = 0;
         String bos = template.bosToken();
         if (!bos.isEmpty() && full.startsWith(bos)) {
-            out.add(new SampleEncoder.Piece(new long[] {SpecialTokens.BOS_ID}, null, false));
+            int bosId = tok.specialId(bos); // the tokenizer's own BOS (mm1j's reserved id 1 for mm1j tokenizers)
+            out.add(new SampleEncoder.Piece(new long[] {bosId >= 0 ? bosId : SpecialTokens.BOS_ID}, null, false));
             pos = bos.length();
         }
         int[] imageIndex = {0};

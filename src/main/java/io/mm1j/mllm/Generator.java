@@ -12,7 +12,6 @@ import io.mm1j.llm.Decoder;
 import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.KvCache;
 import io.mm1j.tokenizer.Tokenizer;
-import io.mm1j.vision.ImagePreprocessor;
 import io.mm1j.vision.RgbImage;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -341,46 +340,63 @@ public final class Generator {
         return new Loop(produced, (t1 - t0) / 1e6, (System.nanoTime() - t1) / 1e6);
     }
 
-    /** (1, T, D) prompt embeddings with the images' tokens at their slots. */
+    /**
+     * (1, T, D) prompt embeddings with the images' tokens at their slots. Each picture is prepared and encoded by
+     * the model's {@link ImagePipeline} (its own preprocessing and token count: MM1's k, LLaVA-NeXT's tiles), pictures
+     * missing from the cache in one batch.
+     */
     private NDArray spliced(Prompt prompt) {
         if (model == null || !model.isMultimodal()) {
             throw new Mm1Exception("this model is text-only (no image encoder); it cannot take images");
         }
         NDManager m = model.params().manager();
-        int k = model.imageTokens();
+        ImagePipeline pipeline = model.imagePipeline();
         int d = decoder.config().hiddenSize();
         List<RgbImage> images = prompt.images();
-        float[] all = new float[images.size() * k * d];
+        int[] counts = prompt.imageTokens();
+        int[] offsets = new int[images.size() + 1];
+        for (int i = 0; i < images.size(); i++) {
+            offsets[i + 1] = offsets[i] + counts[i];
+        }
+        float[] all = new float[offsets[images.size()] * d];
         List<Integer> missing = new ArrayList<>();
         List<String> keys = new ArrayList<>();
         for (int i = 0; i < images.size(); i++) {
             String key = cache == null ? null : ImageEmbeddingCache.key(images.get(i));
             keys.add(key);
             float[] hit = key == null ? null : cache.get(key);
-            if (hit != null) {
-                System.arraycopy(hit, 0, all, i * k * d, k * d);
+            if (hit != null && hit.length == counts[i] * d) {
+                System.arraycopy(hit, 0, all, offsets[i] * d, hit.length);
             } else {
                 missing.add(i);
             }
         }
         if (!missing.isEmpty()) {
-            List<RgbImage> todo = missing.stream().map(images::get).toList();
-            NDArray pixels = model.preprocess(m, todo); // (M·c, 3, S, S): sub-images with high-res tiling
-            float[] enc = model.encodeImages(pixels).toType(DataType.FLOAT32, false).toFloatArray(); // (M, k, D)
-            for (int j = 0; j < missing.size(); j++) {
-                int i = missing.get(j);
-                float[] one = java.util.Arrays.copyOfRange(enc, j * k * d, (j + 1) * k * d);
-                System.arraycopy(one, 0, all, i * k * d, k * d);
+            List<ImagePipeline.Prepared> todo = new ArrayList<>();
+            for (int i : missing) {
+                ImagePipeline.Prepared p = pipeline.prepare(images.get(i), m);
+                if (p.tokens() != counts[i]) {
+                    throw new Mm1Exception("prompt: image " + i + " has " + counts[i] + " slot positions but the "
+                            + "model gives it " + p.tokens() + " tokens");
+                }
+                todo.add(p);
+            }
+            float[] enc = pipeline.encode(todo).toType(DataType.FLOAT32, false).toFloatArray(); // (Σk, D)
+            int at = 0;
+            for (int i : missing) {
+                float[] one = java.util.Arrays.copyOfRange(enc, at, at + counts[i] * d);
+                at += one.length;
+                System.arraycopy(one, 0, all, offsets[i] * d, one.length);
                 if (cache != null) {
                     cache.put(keys.get(i), one);
                 }
             }
         }
-        NDArray tokens = m.create(all, new Shape(images.size(), k, d)); // (N, k, D)
+        NDArray tokens = m.create(all, new Shape(offsets[images.size()], d)); // (Σk, D)
         if (model.params().dtype() != DataType.FLOAT32) {
             tokens = tokens.toType(model.params().dtype(), false);
         }
         NDArray ids = m.create(prompt.ids(), new Shape(1, prompt.ids().length));
-        return model.spliceImages(ids, tokens, prompt.imageTokenId()); // (1, T, D)
+        return model.spliceImages(ids, tokens, counts, prompt.imageTokenId()); // (1, T, D)
     }
 }

@@ -1,7 +1,6 @@
 package io.mm1j.mllm;
 
 import io.mm1j.Mm1Exception;
-import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.RgbImage;
 import java.util.ArrayList;
@@ -26,8 +25,7 @@ public final class PromptBuilder {
     public PromptBuilder(Mm1Model model, Tokenizer tok) {
         this.model = model;
         this.tok = tok;
-        int id = tok.specialId(SpecialTokens.IMAGE);
-        this.imageTokenId = id >= 0 ? id : SpecialTokens.IMAGE_ID;
+        this.imageTokenId = model.imageTokenId(tok); // LLaVA: image_token_index, checked against the tokenizer
     }
 
     /** The placeholder id image runs consist of. */
@@ -57,7 +55,10 @@ public final class PromptBuilder {
             throw new Mm1Exception("model '" + model.config().name() + "' is text-only (no image encoder); it cannot "
                     + "take images");
         }
-        int k = model.imageTokens();
+        int[] counts = counts(images);
+        if (model.usesTokenizerSpecials()) { // a foreign folder: tokenised whole, as its HF processor does
+            return new Prompt(model.promptIds(tok, text, counts, addBos), images, counts, imageTokenId);
+        }
         List<long[]> encoded = new ArrayList<>();
         int length = addBos && bosId() >= 0 ? 1 : 0;
         for (String p : pieces) {
@@ -65,7 +66,7 @@ public final class PromptBuilder {
             encoded.add(ids);
             length += ids.length;
         }
-        length += slots * k;
+        length += Arrays.stream(counts).sum();
         long[] ids = new long[length];
         int j = 0;
         if (addBos && bosId() >= 0) {
@@ -73,14 +74,21 @@ public final class PromptBuilder {
         }
         for (int i = 0; i < encoded.size(); i++) {
             if (i > 0) {
-                j = ImageSlots.fill(ids, j, k, imageTokenId);
+                j = ImageSlots.fill(ids, j, counts[i - 1], imageTokenId);
             }
             System.arraycopy(encoded.get(i), 0, ids, j, encoded.get(i).length);
             j += encoded.get(i).length;
         }
-        int[] counts = new int[slots];
-        Arrays.fill(counts, k);
         return new Prompt(ids, images, counts, imageTokenId);
+    }
+
+    /** Image positions per picture: the model's image pipeline decides (MM1: k each; LLaVA-NeXT: by size). */
+    private int[] counts(List<RgbImage> images) {
+        int[] counts = new int[images.size()];
+        for (int i = 0; i < counts.length; i++) {
+            counts[i] = model.imagePipeline().tokens(images.get(i).height(), images.get(i).width());
+        }
+        return counts;
     }
 
     /**
@@ -116,11 +124,14 @@ public final class PromptBuilder {
             throw new Mm1Exception("model '" + model.config().name() + "' is text-only (no image encoder); it cannot "
                     + "take images");
         }
-        int k = model.imageTokens();
-        int[] counts = new int[slots];
-        Arrays.fill(counts, k);
-        return new Prompt(ImageSlots.expand(new long[0], idsWithSlots, imageTokenId, k), images, counts,
-                imageTokenId);
+        int[] counts = counts(images);
+        long[] ids = new long[idsWithSlots.length - slots + Arrays.stream(counts).sum()];
+        int j = 0;
+        int image = 0;
+        for (long id : idsWithSlots) {
+            j = ImageSlots.fill(ids, j, id == imageTokenId ? counts[image++] : 1, id);
+        }
+        return new Prompt(ids, images, counts, imageTokenId);
     }
 
     private int bosId() {

@@ -43,6 +43,41 @@ public final class SpecialTokens {
     private SpecialTokens() {}
 
     /**
+     * The id of each role in one tokenizer. mm1j's own tokenizers have {@link #FIXED} (ids 0..7); a pretrained
+     * LLM's tokenizer keeps its own ids for the tokens it has (its BOS and EOS are the model config's) and gets the
+     * missing roles appended after its vocabulary, so the data path writes ids by role, never by constant.
+     */
+    public record Ids(int pad, int bos, int eos, int image, int system, int user, int assistant, int endOfTurn) {
+        /** mm1j's reserved layout. */
+        public static final Ids FIXED = new Ids(PAD_ID, BOS_ID, EOS_ID, IMAGE_ID, SYSTEM_ID, USER_ID, ASSISTANT_ID,
+                END_OF_TURN_ID);
+
+        /**
+         * The roles of {@code tok}: BOS and EOS as the model config says ({@code bos}, {@code eos}), the others by
+         * name ({@code <pad>}, {@code <image>}, chat markers).
+         */
+        public static Ids of(Tokenizer tok, int bos, int eos) {
+            int[] ids = new int[COUNT];
+            for (int r = 0; r < COUNT; r++) {
+                ids[r] = r == BOS_ID ? bos : r == EOS_ID ? eos : tok.specialId(ALL.get(r));
+                if (ids[r] < 0 || ids[r] >= tok.vocabSize()) {
+                    throw new io.mm1j.Mm1Exception(tok.file() + ": " + (r == BOS_ID || r == EOS_ID
+                            ? "the model's " + (r == BOS_ID ? "BOS" : "EOS") + " id " + ids[r] + " is outside the "
+                            + "vocabulary (" + tok.vocabSize() + ")" : "no special token " + ALL.get(r)
+                            + " (mm1j needs it; a pretrained LLM's tokenizer gets it appended by pretrain)"));
+                }
+            }
+            return new Ids(ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7]);
+        }
+
+        /** Whether {@code id} is one of the role ids (text never produces them: see SampleEncoder). */
+        public boolean isReserved(long id) {
+            return id == pad || id == bos || id == eos || id == image || id == system || id == user
+                    || id == assistant || id == endOfTurn;
+        }
+    }
+
+    /**
      * Checks that {@code tok} reserves every mm1j special token at its fixed id — the data pipeline writes these
      * ids directly — and that BOS/EOS agree with the model config. A Llama tokenizer with {@code <image>} appended
      * at 32000 would otherwise train on id 3 and be evaluated on id 32000.

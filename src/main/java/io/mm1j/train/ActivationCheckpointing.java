@@ -68,7 +68,12 @@ public final class ActivationCheckpointing {
      * The head's loss and the summed (weighted) auxiliary losses that were part of the objective, read back to
      * Java, and each MoE layer's expert load from the forward.
      */
-    public record Result(double loss, double auxLoss, List<int[]> expertLoad) {}
+    public record Result(double loss, double auxLoss, List<int[]> expertLoad,
+                         List<io.mm1j.llm.MoeFeedForward.RouterLosses> routerLosses) {
+        public Result(double loss, double auxLoss, List<int[]> expertLoad) {
+            this(loss, auxLoss, expertLoad, List.of());
+        }
+    }
 
     /**
      * Loss of {@code head(segments(input))} and the gradients of every parameter that requires one, accumulated
@@ -321,23 +326,28 @@ public final class ActivationCheckpointing {
         Decoder.Context ctx = decoder.context(Math.toIntExact(t), keep, documents, null);
         NDArray weight = decoder.params().scalar(auxWeight); // cached: safe under autograd (cookbook pitfall 1)
         int[][] loads = new int[decoder.config().numLayers()][];
+        io.mm1j.llm.MoeFeedForward.RouterLosses[] router =
+                new io.mm1j.llm.MoeFeedForward.RouterLosses[decoder.config().numLayers()];
         for (int i = 0; i < decoder.config().numLayers(); i++) {
             int layer = i;
             segments.add(new Segment(h -> {
                 Decoder.Layer out = decoder.layer(ctx, layer, h);
                 loads[layer] = out.expertLoad(); // the same routing in the forward and the recomputation
+                router[layer] = out.routerLosses();
                 return new Out(out.h(), out.auxLoss() == null ? null : out.auxLoss().mul(weight));
             }, true));
         }
         Result r = gradients(input, segments, (h, from, to) -> loss.apply(decoder.logits(h, false), from, to),
                 rowsPerChunk);
         List<int[]> expertLoad = new ArrayList<>();
-        for (int[] l : loads) {
-            if (l != null) {
-                expertLoad.add(l);
+        List<io.mm1j.llm.MoeFeedForward.RouterLosses> routerLosses = new ArrayList<>();
+        for (int i = 0; i < loads.length; i++) {
+            if (loads[i] != null) {
+                expertLoad.add(loads[i]);
+                routerLosses.add(router[i]);
             }
         }
-        return new Result(r.loss(), r.auxLoss(), expertLoad);
+        return new Result(r.loss(), r.auxLoss(), expertLoad, routerLosses);
     }
 
     private static void backward(GradientCollector gc, NDArray objective) {

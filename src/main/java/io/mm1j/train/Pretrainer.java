@@ -18,6 +18,7 @@ import io.mm1j.io.AtomicFiles;
 import io.mm1j.io.OutputDir;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tensor.Engines;
+import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
 import io.mm1j.vision.ImagePreprocessor;
@@ -68,7 +69,8 @@ public final class Pretrainer {
 
     /** Everything {@code --dry-run} prints: the resolved model, counts, memory, LR and tokens per step. */
     public static ObjectNode plan(RunConfig rc, int vocab) {
-        Mm1Config c = RunModels.build(rc, vocab, "dry-run");
+        Path llmInit = PretrainedParts.llmFolder(rc);
+        Mm1Config c = RunModels.build(rc, llmInit != null ? PretrainedParts.runVocab(llmInit) : vocab, "dry-run");
         Map<String, Long> counts = ParamCount.all(c);
         ObjectNode o = RunConfig.JSON.createObjectNode();
         o.set("config", rc.tree());
@@ -130,6 +132,12 @@ public final class Pretrainer {
                 state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
             } else {
+                PretrainedParts.checkSettings(rc);
+                if (o.init() != null && (PretrainedParts.llmFolder(rc) != null
+                        || PretrainedParts.visionFolder(rc) != null)) {
+                    throw new Mm1Exception("--init " + o.init() + " starts from a whole model; model.llm.init and "
+                            + "model.vision.init start from parts: give one or the other");
+                }
                 OutputDir.checkWritable(dir, o.overwrite(), "--out");
                 if (o.overwrite()) {
                     deleteContents(dir);
@@ -161,19 +169,25 @@ public final class Pretrainer {
         private Result train(NDManager root, Checkpoint.State state, Path ckpt) {
             // 2. data and tokenizer
             Mm1Config preset = io.mm1j.config.Presets.load(rc.text("model.preset"));
-            int imageSize = rc.node("model.vision").path("imageSize").asInt(
+            Path visionInit = PretrainedParts.visionFolder(rc);
+            int imageSize = visionInit != null ? PretrainedParts.visionConfig(visionInit).imageSize()
+                    : rc.node("model.vision").path("imageSize").asInt(
                     preset.vision() != null ? preset.vision().imageSize() : 32);
             List<RunData.Source> sources = RunData.sources(rc, dir, imageSize);
             Path tokFile = dir.resolve("tokenizer.json");
+            Path llmInit = PretrainedParts.llmFolder(rc);
             if (!Files.isRegularFile(tokFile)) {
-                RunData.writeTokenizer(rc, sources, preset.llm().vocabSize(), tokFile);
+                if (llmInit != null) {
+                    PretrainedParts.writeTokenizer(llmInit, tokFile);
+                } else {
+                    RunData.writeTokenizer(rc, sources, preset.llm().vocabSize(), tokFile);
+                }
             }
             try (Tokenizer tok = Tokenizer.load(tokFile)) {
                 // 3. model: fresh, from --init, or from the checkpoint
                 Mm1Config cfg = RunModels.build(rc, tok.vocabSize(), dir.getFileName().toString());
                 Mm1Model loaded = ckpt != null ? Checkpoint.loadModel(ckpt, root)
-                        : o.init() != null ? initFrom(o.init(), cfg, root) : Mm1Model.init(cfg, root,
-                        DataType.FLOAT32);
+                        : o.init() != null ? initFrom(o.init(), cfg, root) : fresh(cfg, root, llmInit, visionInit);
                 Mm1Model model = FineTuning.highRes(rc, loaded); // model.high_res: tiling on/off, positions resized
                 try {
                     FineTuning.lora(rc, model, ckpt); // frozen base + fresh (or checkpointed) adapters when lora.rank > 0
@@ -187,6 +201,23 @@ public final class Pretrainer {
                     }
                     return loop(root, model, opt, tok, sources, state);
                 }
+            }
+        }
+
+        /** Random weights, with the LLM and the encoder from their pretrained folders when given. */
+        private Mm1Model fresh(Mm1Config cfg, NDManager root, Path llmInit, Path visionInit) {
+            Mm1Model m = Mm1Model.init(cfg, root, DataType.FLOAT32);
+            try {
+                if (llmInit != null) {
+                    PretrainedParts.loadLlm(m, llmInit);
+                }
+                if (visionInit != null) {
+                    PretrainedParts.loadVision(m, visionInit);
+                }
+                return m;
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
             }
         }
 
@@ -225,10 +256,11 @@ public final class Pretrainer {
             SequencePacker.Config stepPc = new SequencePacker.Config(pc.batchSize() * rc.integer("train.grad_accum"),
                     pc.seqLen(), pc.maxImages(), pc.imageTokens());
             int size = cfg.isMultimodal() ? cfg.vision().imageSize() : 0;
+            SpecialTokens.Ids ids = SpecialTokens.Ids.of(tok, cfg.llm().bosTokenId(), cfg.llm().eosTokenId());
             SampleEncoder encoder = new SampleEncoder(tok::encode, cfg.isMultimodal() ? pixels(model) : img -> {
                 throw new Mm1Exception("a text-only model cannot train on images (set model.vision or use text "
                         + "sources only)");
-            }).withConversations(new io.mm1j.mllm.ChatTemplateEncoder(FineTuning.template(rc, o.init(), tok), tok));
+            }, ids).withConversations(new io.mm1j.mllm.ChatTemplateEncoder(FineTuning.template(rc, o.init(), tok), tok));
             List<String> names = sources.stream().map(RunData.Source::name).toList();
             long seed = rc.integer("train.seed");
             List<MixtureSampler.Source> train = new ArrayList<>();
@@ -237,7 +269,7 @@ public final class Pretrainer {
             }
             MixtureSampler sampler = state == null ? new MixtureSampler(train, seed)
                     : MixtureSampler.resume(train, seed, state.cursor());
-            Map<String, List<Batch>> val = validation(sources, encoder, pc, seed);
+            Map<String, List<Batch>> val = validation(sources, encoder, pc, ids, seed);
             long nonEmb = ParamCount.llm(cfg.llm()).nonEmbedding();
             double peak = rc.node("optim.lr").isNull() ? LrLaw.MM1.peakLr(nonEmb) : rc.data("optim.lr");
             long total = rc.integer("train.steps");
@@ -248,7 +280,7 @@ public final class Pretrainer {
                     rc.data("optim.clip_grad_norm"), rc.data("optim.weight_decay"),
                     rc.flag("data.mask_between_documents"), rc.integer("train.eval_interval"),
                     rc.integer("train.checkpoint_interval"), names, flopsPerToken(cfg, pc.seqLen()), gemm,
-                    rc.flag("train.activation_checkpointing"));
+                    rc.flag("train.activation_checkpointing"), ids.image());
             long start = state == null ? 0 : state.step();
             double[] best = {state == null ? Double.NaN : state.bestValLoss()};
             double[] lastVal = {Double.NaN};
@@ -268,7 +300,7 @@ public final class Pretrainer {
             long step;
             long failedSamples;
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start);
-                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc),
+                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc, ids),
                          rc.integer("data.workers"), 4, true)) {
                 progress.start(start, Math.min(total, o.stopAtStep() > 0 ? o.stopAtStep() : total),
                         describe(cfg, peak) + "; " + FineTuning.describe(model, opt));
@@ -282,17 +314,40 @@ public final class Pretrainer {
                         }
                         metrics.log(s, m);
                         progress.step(s, m);
+                        int ei = rc.integer("train.eval_interval");
+                        boolean evalStep = ei > 0 && (s % ei == 0 || s == total);
+                        if (!evalStep) { // a quick evaluation between validations gets a line of its own
+                            Map<String, Double> q = quickEval(s);
+                            if (!q.isEmpty()) {
+                                metrics.log(s, q);
+                                progress.eval(s, q);
+                                plots(metrics);
+                            }
+                        }
+                    }
+
+                    /**
+                     * k-shot caption CIDEr-D and VQA on the synthetic world's held-out items for each of
+                     * {@code train.fewshot_shots} every {@code train.fewshot_interval} steps and at the last step
+                     * (empty otherwise, and for text-only models or runs without the synthetic world).
+                     */
+                    private Map<String, Double> quickEval(long s) {
+                        int fs = rc.integer("train.fewshot_interval");
+                        Path synth = dir.resolve("data");
+                        Map<String, Double> q = new LinkedHashMap<>();
+                        if (fs > 0 && (s % fs == 0 || s == total) && model.isMultimodal()
+                                && Files.isRegularFile(synth.resolve("manifest.json"))) {
+                            for (int shots : rc.fewshotShots()) {
+                                q.putAll(QuickEval.evaluate(model, tok, synth, shots,
+                                        rc.integer("train.fewshot_items"), seed).metrics());
+                            }
+                        }
+                        return q;
                     }
 
                     @Override
                     public void onEval(long s, Map<String, Double> m) {
-                        int fs = rc.integer("train.fewshot_interval");
-                        Path synth = dir.resolve("data");
-                        if (fs > 0 && s % fs == 0 && model.isMultimodal()
-                                && Files.isRegularFile(synth.resolve("manifest.json"))) {
-                            m.putAll(QuickEval.metrics(QuickEval.run(model, tok, synth, "val",
-                                    rc.integer("train.fewshot_items"), false), ""));
-                        }
+                        m.putAll(quickEval(s));
                         lastVal[0] = m.get("valLoss");
                         if (Double.isNaN(best[0]) || lastVal[0] < best[0]) {
                             best[0] = lastVal[0];
@@ -361,7 +416,7 @@ public final class Pretrainer {
         }
 
         private Map<String, List<Batch>> validation(List<RunData.Source> sources, SampleEncoder enc,
-                                                    SequencePacker.Config pc, long seed) {
+                                                    SequencePacker.Config pc, SpecialTokens.Ids ids, long seed) {
             Map<String, List<Batch>> out = new LinkedHashMap<>();
             int n = rc.integer("train.eval_batches");
             if (rc.integer("train.eval_interval") == 0) {
@@ -389,7 +444,7 @@ public final class Pretrainer {
                 // one pass over the first samples of the validation split, packed like training data
                 MixtureSampler one = new MixtureSampler(List.of(new MixtureSampler.Source(s.name(), 1, s.val())),
                         seed);
-                try (DataPipeline p = new DataPipeline(one, enc, new SequencePacker(pc), 1, 2, true)) {
+                try (DataPipeline p = new DataPipeline(one, enc, new SequencePacker(pc, ids), 1, 2, true)) {
                     for (int i = 0; i < n; i++) {
                         batches.add(p.next());
                     }
@@ -426,11 +481,33 @@ public final class Pretrainer {
                         "cross-entropy (nats/token)", blind, true);
             }
             Plots.lines(plots.resolve("lr.png"), "learning rate", "LR", Map.of("lr", metrics.series("lr")), false);
-            if (!metrics.series("eval/cider@0").isEmpty()) {
-                Map<String, List<double[]>> fewshot = new LinkedHashMap<>();
-                fewshot.put("caption CIDEr-D ×100, 0-shot", scaled(metrics.series("eval/cider@0"), 100));
-                fewshot.put("VQA accuracy %, 0-shot", metrics.series("eval/vqa@0"));
-                Plots.lines(plots.resolve("fewshot.png"), "held-out 0-shot scores", "score", fewshot, false);
+            Map<String, List<double[]>> fewshot = new LinkedHashMap<>();
+            metrics.allSeries().forEach((k, v) -> {
+                if (k.startsWith("eval/cider@")) {
+                    fewshot.put("caption CIDEr-D ×100, " + k.substring(11) + "-shot", scaled(v, 100));
+                }
+            });
+            metrics.allSeries().forEach((k, v) -> {
+                if (k.startsWith("eval/vqa@")) {
+                    fewshot.put("VQA accuracy %, " + k.substring(9) + "-shot", v);
+                }
+            });
+            if (!fewshot.isEmpty()) {
+                Plots.lines(plots.resolve("fewshot.png"), "held-out k-shot scores (MM1's few-shot prompts)", "score",
+                        fewshot, false);
+            }
+            if (!metrics.series("moe/balance").isEmpty()) {
+                Map<String, List<double[]>> router = new LinkedHashMap<>();
+                router.put("balance loss (1 = balanced)", metrics.series("moe/balance"));
+                router.put("router z-loss", metrics.series("moe/z"));
+                Plots.lines(plots.resolve("moe-losses.png"), "MoE router losses (unweighted, mean over MoE layers)",
+                        "loss", router, true);
+                Map<String, List<double[]>> load = new LinkedHashMap<>();
+                for (int e = 0; !metrics.series("moe/load/" + e).isEmpty(); e++) {
+                    load.put("expert " + e, metrics.series("moe/load/" + e));
+                }
+                Plots.lines(plots.resolve("moe-load.png"), "expert load (share of routed tokens, mean over MoE "
+                        + "layers)", "share", load, false);
             }
             Plots.lines(plots.resolve("grad-norm.png"), "gradient norm (before clipping)", "global L2 norm",
                     Map.of("gradNorm", metrics.series("gradNorm")), true);

@@ -8,10 +8,18 @@ import io.mm1j.data.CocoCaptionsReader;
 import io.mm1j.data.Sample;
 import io.mm1j.data.SkipReport;
 import io.mm1j.data.VqaReader;
+import io.mm1j.Mm1Exception;
 import io.mm1j.eval.CiderD;
+import io.mm1j.eval.DemoSampler;
+import io.mm1j.eval.EvalData;
+import io.mm1j.eval.EvalTask;
+import io.mm1j.eval.FewShotEvaluator;
+import io.mm1j.eval.FewShotPrompt;
 import io.mm1j.eval.PtbTokenizer;
 import io.mm1j.eval.VqaAccuracy;
 import io.mm1j.eval.VqaVariant;
+import io.mm1j.io.JsonFiles;
+import io.mm1j.io.OutputDir;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.mllm.GenerationConfig;
@@ -20,6 +28,9 @@ import io.mm1j.mllm.Prompt;
 import io.mm1j.mllm.TokenListener;
 import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
+import io.mm1j.vision.ImageIoLoader;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,7 +40,11 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * 0-shot captioning (CIDEr-D) and VQA (VQA accuracy) on held-out items of a synthetic-world folder, with the
+ * Quick held-out evaluation during pre-training, as MM1 chose recipes by: {@link #evaluate} scores k-shot
+ * captioning and VQA with the few-shot machinery of {@code mm1 eval} ({@code eval/cider@k}, {@code eval/vqa@k});
+ * {@link #run} is the 0-shot check of the demo report with and without the pictures.
+ *
+ * <p>{@link #run}: 0-shot captioning (CIDEr-D) and VQA (VQA accuracy) on held-out items of a synthetic-world folder, with the
  * prompts pre-training used ({@code BOS <image>} for a caption, {@code BOS <image> Question: q Answer:} for VQA),
  * greedy decoding — the quick check MM1 chose recipes by. {@code blind} zeroes every image: the gap between the two
  * is what the model reads from pictures.
@@ -109,6 +124,88 @@ public final class QuickEval {
             scope.suppressNotUsedWarning();
             return text;
         }
+    }
+
+    /**
+     * k-shot scores of one evaluation: {@code shots} demonstrations per prompt.
+     *
+     * @param truncatedPrompts prompts that dropped demonstrations to fit the model's context (captions and VQA)
+     * @param examples         a few captions with their first reference
+     */
+    public record Result(int shots, double cider, double vqa, int captions, int questions, int truncatedPrompts,
+                         List<String> examples) {
+        /** The scores as metrics: {@code eval/cider@k}, {@code eval/vqa@k}. */
+        public Map<String, Double> metrics() {
+            Map<String, Double> m = new LinkedHashMap<>();
+            m.put("eval/cider@" + shots, cider);
+            m.put("eval/vqa@" + shots, vqa);
+            return m;
+        }
+    }
+
+    /** {@link #evaluate(Mm1Model, Tokenizer, Path, String, int, int, long)} on the world's {@code val} split. */
+    public static Result evaluate(Mm1Model model, Tokenizer tok, Path dataDir, int shots, int items, long seed) {
+        return evaluate(model, tok, dataDir, "val", shots, items, seed);
+    }
+
+    /**
+     * k-shot captioning (CIDEr-D) and VQA (VQAv2 accuracy, official variant) on the first {@code items} captions
+     * and questions of a synthetic world's {@code split}, exactly as {@code mm1 eval --task coco-captions|vqav2
+     * --data DIR --split SPLIT --shots K --limit ITEMS --seed SEED} scores them: MM1's interleaved few-shot prompts
+     * ({@link FewShotPrompt}) with demonstrations drawn from the world's train split ({@link DemoSampler}: seeded
+     * per query, never the query's picture), greedy decoding with the eval stop rule.
+     *
+     * @param dataDir a folder written by {@code mm1 data synth} (or a run's {@code data/})
+     * @param shots   demonstrations per prompt: 0, 4 or 8 (MM1's settings)
+     * @param items   captions and questions scored (each); at least 1
+     */
+    public static Result evaluate(Mm1Model model, Tokenizer tok, Path dataDir, String split, int shots, int items,
+                                  long seed) {
+        if (items < 1) {
+            throw new Mm1Exception("quick evaluation: items must be >= 1, got " + items);
+        }
+        if (!EvalData.isSynthetic(dataDir)) {
+            throw new Mm1Exception(dataDir + ": not a synthetic world (no manifest.json); quick evaluation reads "
+                    + "the folder `mm1 data synth` writes");
+        }
+        Path tmp;
+        try {
+            tmp = Files.createTempDirectory("mm1-quickeval");
+        } catch (IOException e) {
+            throw new Mm1Exception("quick evaluation: cannot create a temporary folder: " + e.getMessage(), e);
+        }
+        try {
+            EvalData.Source src = new EvalData.Source(dataDir, null, null, null, null, null, split, tmp, seed);
+            FewShotEvaluator.Outcome cap = task(model, tok, EvalTask.COCO_CAPTIONS, src, shots, items, seed, tmp);
+            FewShotEvaluator.Outcome vqa = task(model, tok, EvalTask.VQAV2, src, shots, items, seed, tmp);
+            List<String> examples = new ArrayList<>();
+            for (String line : Files.readAllLines(tmp.resolve("coco-captions.samples.jsonl"))) {
+                if (examples.size() == 3) {
+                    break;
+                }
+                examples.add(JsonFiles.MAPPER.readTree(line).path("output").asText());
+            }
+            return new Result(shots, cap.metrics().path("CIDEr").asDouble(Double.NaN),
+                    vqa.metrics().path("overall").asDouble(Double.NaN), cap.samples(), vqa.samples(),
+                    cap.truncatedPrompts() + vqa.truncatedPrompts(), examples);
+        } catch (IOException e) {
+            throw new Mm1Exception(tmp + ": cannot read the evaluation samples: " + e.getMessage(), e);
+        } finally {
+            try {
+                OutputDir.deleteTree(tmp);
+            } catch (IOException e) {
+                tmp.toFile().deleteOnExit(); // a leftover temporary folder is not worth failing the run over
+            }
+        }
+    }
+
+    private static FewShotEvaluator.Outcome task(Mm1Model model, Tokenizer tok, EvalTask task, EvalData.Source src,
+                                                 int shots, int items, long seed, Path tmp) {
+        FewShotEvaluator.Settings s = new FewShotEvaluator.Settings(task, shots, seed, items,
+                task.defaultMaxNewTokens(), false, ImageIoLoader.DEFAULT_MAX_PIXELS, VqaVariant.OFFICIAL);
+        FewShotEvaluator ev = new FewShotEvaluator(model, tok, model.params().manager(), s);
+        return ev.run(EvalData.load(task, src), tmp.resolve(task.cliName() + ".results.json"),
+                tmp.resolve(task.cliName() + ".samples.jsonl"), line -> { });
     }
 
     /** The scores as metrics ({@code eval/cider@0}, {@code eval/vqa@0}). */

@@ -341,6 +341,7 @@ public final class RunConfig {
         if (!lr.isNull() && (!lr.isNumber() || !(lr.asDouble() > 0))) {
             throw new Mm1Exception("optim.lr must be a number > 0 or null (null = MM1's LR law), got " + lr);
         }
+        fewshotShots();
         JsonNode freeze = node("train.freeze");
         if (!freeze.isArray()) {
             throw new Mm1Exception("train.freeze must be a list of components (" + String.join(", ", COMPONENTS)
@@ -444,6 +445,28 @@ public final class RunConfig {
         if (!n.isNumber() || n.asDouble() < 0 || n.asDouble() > 1) {
             throw new Mm1Exception(key + " must be within [0, 1], got " + n);
         }
+    }
+
+    /**
+     * {@code train.fewshot_shots}: the demonstrations per prompt of each periodic quick evaluation (MM1's 0, 4 or 8),
+     * distinct, in the order given.
+     */
+    public List<Integer> fewshotShots() {
+        JsonNode n = node("train.fewshot_shots");
+        String bad = "train.fewshot_shots must be a non-empty list of distinct shot counts from "
+                + io.mm1j.eval.FewShotEvaluator.SHOTS + " (MM1's few-shot settings), got " + n;
+        if (!n.isArray() || n.isEmpty()) {
+            throw new Mm1Exception(bad);
+        }
+        List<Integer> out = new java.util.ArrayList<>();
+        for (JsonNode s : n) {
+            if (!s.isIntegralNumber() || !io.mm1j.eval.FewShotEvaluator.SHOTS.contains(s.asInt())
+                    || out.contains(s.asInt())) {
+                throw new Mm1Exception(bad);
+            }
+            out.add(s.asInt());
+        }
+        return out;
     }
 
     /** The node at a dotted key (MissingNode when absent). */

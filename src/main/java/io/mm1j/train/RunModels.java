@@ -33,6 +33,12 @@ public final class RunModels {
         ObjectNode tree = Presets.JSON.valueToTree(preset);
         ObjectNode llm = (ObjectNode) tree.get("llm");
         JsonNode overrides = rc.node("model.llm");
+        java.nio.file.Path llmInit = PretrainedParts.llmFolder(rc);
+        PretrainedParts.checkSettings(rc);
+        if (llmInit != null) {
+            tree.set("llm", PretrainedParts.llmTree(llmInit, tokenizerVocab));
+            llm = (ObjectNode) tree.get("llm");
+        }
         boolean headsOrWidth = false;
         for (Map.Entry<String, String> e : LLM_KEYS.entrySet()) {
             JsonNode v = overrides.path(e.getKey());
@@ -60,19 +66,38 @@ public final class RunModels {
                 llm.put("numKvHeads", heads); // the preset's GQA ratio need not fit the new head count
             }
         }
-        if (overrides.path("vocab_size").isNull() || overrides.path("vocab_size").isMissingNode()) {
+        if (llmInit != null) {
+            if (llm.get("vocabSize").asInt() < tokenizerVocab) {
+                throw new Mm1Exception("model.llm.init: the run tokenizer has " + tokenizerVocab + " ids, the LLM "
+                        + llm.get("vocabSize").asInt());
+            }
+        } else if (overrides.path("vocab_size").isNull() || overrides.path("vocab_size").isMissingNode()) {
             llm.put("vocabSize", tokenizerVocab);
         } else if (llm.get("vocabSize").asInt() < tokenizerVocab) {
             throw new Mm1Exception("model.llm.vocab_size (" + llm.get("vocabSize").asInt() + ") is smaller than the "
                     + "tokenizer's vocabulary (" + tokenizerVocab + ")");
         }
         int seq = rc.integer("data.seq_len");
-        if (llm.get("maxPositions").asInt() < seq && (overrides.path("max_position_embeddings").isNull()
+        if (llm.get("maxPositions").asInt() < seq && llmInit == null && (overrides.path("max_position_embeddings").isNull()
                 || overrides.path("max_position_embeddings").isMissingNode())) {
             llm.put("maxPositions", seq); // the preset's context must hold the run's sequences
         }
-        component(tree, "vision", rc.node("model.vision"));
-        component(tree, "connector", rc.node("model.connector"));
+        java.nio.file.Path visionInit = PretrainedParts.visionFolder(rc);
+        if (visionInit != null) {
+            ObjectNode v = PretrainedParts.visionTree(visionInit);
+            v.setAll(PretrainedParts.visionOverrides(rc.node("model.vision")));
+            tree.set("vision", v);
+            component(tree, "connector", rc.node("model.connector"));
+            if (!tree.has("connector")) {
+                throw new Mm1Exception("model.vision.init: the preset '" + rc.text("model.preset") + "' has no "
+                        + "connector; set model.connector");
+            }
+        } else {
+            component(tree, "vision", rc.node("model.vision"));
+        }
+        if (visionInit == null) {
+            component(tree, "connector", rc.node("model.connector"));
+        }
         JsonNode moe = rc.node("model.moe");
         if (moe.isBoolean() && !moe.asBoolean()) {
             llm.remove("moe");

@@ -30,7 +30,17 @@ public final class TrainLoop {
     public record Settings(long totalSteps, long stopAtStep, int gradAccum, double clipGradNorm, double weightDecay,
                            boolean maskBetweenDocuments, long evalInterval, long checkpointInterval,
                            List<String> sourceNames, double flopsPerToken, double gemmGflops,
-                           boolean activationCheckpointing) {}
+                           boolean activationCheckpointing, int imageTokenId) {
+        /** With mm1j's fixed {@code <image>} id. */
+        public Settings(long totalSteps, long stopAtStep, int gradAccum, double clipGradNorm, double weightDecay,
+                        boolean maskBetweenDocuments, long evalInterval, long checkpointInterval,
+                        List<String> sourceNames, double flopsPerToken, double gemmGflops,
+                        boolean activationCheckpointing) {
+            this(totalSteps, stopAtStep, gradAccum, clipGradNorm, weightDecay, maskBetweenDocuments, evalInterval,
+                    checkpointInterval, sourceNames, flopsPerToken, gemmGflops, activationCheckpointing,
+                    io.mm1j.tokenizer.SpecialTokens.IMAGE_ID);
+        }
+    }
 
     /** Receives what the loop measures (the CLI draws progress from it; the run writes metrics.jsonl). */
     public interface Listener {
@@ -146,7 +156,31 @@ public final class TrainLoop {
         final long[] count;
         double total;
         double aux;
-        List<int[]> expertLoad;
+        double balance;
+        double z;
+        long[][] expertLoad; // (MoE layer, expert) token assignments summed over the micro-batches
+
+        /**
+         * Adds one micro-batch's MoE statistics: its router losses (averaged over the MoE layers, then over the
+         * {@code parts} micro-batches, as the auxiliary loss is) and its expert load.
+         */
+        void moe(List<int[]> load, List<io.mm1j.llm.MoeFeedForward.RouterLosses> router, int parts) {
+            if (load == null || load.isEmpty()) {
+                return;
+            }
+            if (expertLoad == null) {
+                expertLoad = new long[load.size()][load.get(0).length];
+            }
+            for (int l = 0; l < load.size(); l++) {
+                for (int e = 0; e < load.get(l).length; e++) {
+                    expertLoad[l][e] += load.get(l)[e];
+                }
+            }
+            for (io.mm1j.llm.MoeFeedForward.RouterLosses r : router) {
+                balance += r.balance() / router.size() / parts;
+                z += r.z() / router.size() / parts;
+            }
+        }
 
         StepLoss(int sources) {
             sum = new double[sources];
@@ -162,7 +196,7 @@ public final class TrainLoop {
         try (NDScope scope = new NDScope()) {
             float[] nll;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                Decoder.Output out = model.forward(b, s.maskBetweenDocuments());
+                Decoder.Output out = model.forward(b, s.maskBetweenDocuments(), s.imageTokenId());
                 NDArray tokenNll = tokenNll(out.logits(), b); // (B, T)
                 NDArray mask = manager.create(b.lossMask(), new Shape(b.batchSize(), b.seqLen()))
                         .toType(tokenNll.getDataType(), false);
@@ -173,7 +207,7 @@ public final class TrainLoop {
                     NDArray aux = out.auxLoss().div(k);
                     sl.aux += aux.toType(DataType.FLOAT64, false).getDouble();
                     loss = loss.add(aux);
-                    sl.expertLoad = out.expertLoad();
+                    sl.moe(out.expertLoad(), out.routerLosses(), s.gradAccum());
                 }
                 gc.backward(loss);
                 nll = tokenNll.mul(mask).toType(DataType.FLOAT32, false).toFloatArray();
@@ -192,7 +226,7 @@ public final class TrainLoop {
         try (NDScope scope = new NDScope()) {
             float[][] nll = new float[1][];
             ActivationCheckpointing.Result r = ActivationCheckpointing.gradients(model,
-                    model.inputs(b, s.maskBetweenDocuments()), io.mm1j.tokenizer.SpecialTokens.IMAGE_ID,
+                    model.inputs(b, s.maskBetweenDocuments()), s.imageTokenId(),
                     1.0 / s.gradAccum(), (logits, from, to) -> { // rows [from, to) of the batch
                         int t = b.seqLen();
                         NDArray targets = manager.create(java.util.Arrays.copyOfRange(b.targets(), from * t, to * t),
@@ -212,7 +246,7 @@ public final class TrainLoop {
                     });
             if (r.expertLoad() != null && !r.expertLoad().isEmpty()) {
                 sl.aux += r.auxLoss();
-                sl.expertLoad = r.expertLoad();
+                sl.moe(r.expertLoad(), r.routerLosses(), s.gradAccum());
             }
             accumulate(b, nll[0], sl);
             scope.suppressNotUsedWarning();
@@ -261,21 +295,45 @@ public final class TrainLoop {
                 m.put("loss/" + s.sourceNames().get(i), sl.sum[i] / sl.count[i]);
             }
         }
-        if (sl.expertLoad != null && !sl.expertLoad.isEmpty()) {
+        if (sl.expertLoad != null) {
             m.put("moe/aux", sl.aux);
+            m.put("moe/balance", sl.balance);
+            m.put("moe/z", sl.z);
             m.put("moe/maxExpertShare", maxShare(sl.expertLoad));
+            double[] load = meanLoad(sl.expertLoad);
+            for (int e = 0; e < load.length; e++) {
+                m.put("moe/load/" + e, load[e]);
+            }
         }
         m.put("trainedTokens", (double) trained);
         return m;
     }
 
-    /** The largest fraction of routed tokens any one expert of any MoE layer received (1/E when balanced). */
-    private static double maxShare(List<int[]> loads) {
-        double worst = 0;
-        for (int[] layer : loads) {
+    /**
+     * Expert load: per expert, the fraction of its layer's routed token assignments (real tokens only; padding is
+     * not routed), averaged over the MoE layers; sums to 1, each 1/E when balanced.
+     */
+    static double[] meanLoad(long[][] loads) {
+        double[] out = new double[loads[0].length];
+        for (long[] layer : loads) {
             long total = 0;
-            int max = 0;
-            for (int c : layer) {
+            for (long c : layer) {
+                total += c;
+            }
+            for (int e = 0; e < out.length && total > 0; e++) {
+                out[e] += (double) layer[e] / total / loads.length;
+            }
+        }
+        return out;
+    }
+
+    /** The largest fraction of routed tokens any one expert of any MoE layer received (1/E when balanced). */
+    private static double maxShare(long[][] loads) {
+        double worst = 0;
+        for (long[] layer : loads) {
+            long total = 0;
+            long max = 0;
+            for (long c : layer) {
                 total += c;
                 max = Math.max(max, c);
             }
@@ -307,7 +365,7 @@ public final class TrainLoop {
             for (Batch vb : e.getValue()) {
                 Batch b = blind ? vb.blind() : vb;
                 try (NDScope scope = new NDScope()) {
-                    Decoder.Output out = model.forward(b, s.maskBetweenDocuments());
+                    Decoder.Output out = model.forward(b, s.maskBetweenDocuments(), s.imageTokenId());
                     float[] nll = tokenNll(out.logits(), b).toType(DataType.FLOAT32, false).toFloatArray();
                     for (int i = 0; i < nll.length; i++) {
                         if (b.lossMask()[i] > 0) {

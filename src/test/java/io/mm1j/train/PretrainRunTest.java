@@ -70,6 +70,61 @@ class PretrainRunTest {
         }
     }
 
+    /** A tiny MoE (4 experts, top-2, every layer; MM1's 0.01 / 0.001 router loss weights). */
+    static final String MOE = "model.moe={\"numExperts\":4,\"topK\":2,\"every\":1,\"expertIntermediate\":0,"
+            + "\"balanceCoef\":0.01,\"zLossCoef\":0.001,\"capacityFactor\":0}";
+
+    /**
+     * Exact resume with gradient accumulation (2 micro-batches per step) on an MoE model: the micro-batches of a
+     * step come from one packed batch, so the data cursor after a step is the same whether or not the run stopped
+     * there; the losses, router losses and expert loads of steps 4…6 equal the straight run's bit for bit. The same
+     * lines carry the MoE metrics: separate balance and z losses whose weighted sum is the auxiliary loss, and the
+     * expert load (shares of the routed real tokens, summing to 1).
+     */
+    @Test
+    void resumeWithGradientAccumulationOnAnMoeIsExactAndLogsRouterMetrics() throws Exception {
+        String[] common = {"--steps", "6", "--seed", "3", "--set", "train.grad_accum=2", "--set", MOE};
+        Path straight = tmp.resolve("straight");
+        Path split = tmp.resolve("split");
+        PretrainRuns.Cli s = pretrain(straight, common);
+        assertEquals(0, s.code(), s.err());
+        PretrainRuns.Cli first = pretrain(split, concat(common, "--stop-at-step", "3"));
+        assertEquals(0, first.code(), first.err());
+        PretrainRuns.Cli second = pretrain(split, concat(common, "--resume"));
+        assertEquals(0, second.code(), second.err());
+        assertEquals(losses(straight), losses(split));
+        assertEquals(6, losses(split).size());
+        for (long step = 4; step <= 6; step++) {
+            com.fasterxml.jackson.databind.JsonNode a = PretrainRuns.line(straight, step, "loss");
+            com.fasterxml.jackson.databind.JsonNode b = PretrainRuns.line(split, step, "loss");
+            for (String k : new String[] {"moe/balance", "moe/z", "moe/aux", "moe/load/0", "moe/load/3"}) {
+                assertEquals(a.get(k).toString(), b.get(k).toString(), k + " at step " + step);
+            }
+        }
+        int layers = 2; // tiny-test: every layer is MoE
+        for (long step = 1; step <= 6; step++) {
+            com.fasterxml.jackson.databind.JsonNode l = PretrainRuns.line(straight, step, "loss");
+            double balance = l.get("moe/balance").asDouble();
+            double z = l.get("moe/z").asDouble();
+            assertTrue(balance >= 1 - 1e-6 && balance < 4, "E·Σ f·P is 1 when balanced, at most E: " + balance);
+            assertTrue(z > 0, "z-loss " + z);
+            assertEquals(layers * (0.01 * balance + 0.001 * z), l.get("moe/aux").asDouble(), 1e-5 * l.get("moe/aux")
+                    .asDouble(), "aux = Σ_layers (0.01·balance + 0.001·z) at step " + step);
+            double sum = 0;
+            double max = 0;
+            for (int e = 0; e < 4; e++) {
+                double share = l.get("moe/load/" + e).asDouble();
+                sum += share;
+                max = Math.max(max, share);
+            }
+            assertFalse(l.has("moe/load/4"), "4 experts");
+            assertEquals(1, sum, 1e-12, "expert shares of one step sum to 1");
+            assertTrue(l.get("moe/maxExpertShare").asDouble() >= max - 1e-12, "the worst layer is at least the mean");
+        }
+        assertTrue(Files.size(straight.resolve("plots/moe-load.png")) > 1000);
+        assertTrue(Files.size(straight.resolve("plots/moe-losses.png")) > 1000);
+    }
+
     @Test
     void resumeWithAnotherModelShapeOrACorruptCheckpointIsRefused() throws Exception {
         Path run = tmp.resolve("r");
