@@ -1,8 +1,6 @@
 package io.mm1j.train;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -104,35 +102,13 @@ public final class AdaFactor implements Optimizer {
     }
 
     private double[] gradientSquares() {
-        try (NDScope scope = new NDScope()) {
-            NDList parts = new NDList();
-            for (String name : names) {
-                parts.add(params.get(name).getGradient().square().sum().toType(DataType.FLOAT64, false));
-            }
-            double[] sq = parts.isEmpty() ? new double[0] : NDArrays.stack(parts).toDoubleArray();
-            scope.suppressNotUsedWarning();
-            return sq;
-        }
+        return GlobalNorm.squares(params, names);
     }
 
     @Override
     public double clipGlobalNorm(double maxNorm) {
         squares = gradientSquares();
-        double sq = 0;
-        for (double v : squares) {
-            sq += v;
-        }
-        double norm = Math.sqrt(sq);
-        if (maxNorm > 0 && norm > maxNorm) {
-            double factor = maxNorm / (norm + 1e-6);
-            try (NDScope scope = new NDScope()) {
-                for (String name : names) {
-                    params.get(name).getGradient().muli(factor);
-                }
-                scope.suppressNotUsedWarning();
-            }
-        }
-        return norm;
+        return GlobalNorm.clip(params, names, squares, maxNorm);
     }
 
     @Override

@@ -1,8 +1,6 @@
 package io.mm1j.train;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -55,42 +53,16 @@ public final class AdamW implements Optimizer {
         return new AdamW(params, 0.9, 0.95, 1e-8);
     }
 
-    /**
-     * Squared L2 norm of every trainable parameter's gradient, fetched in one transfer. A parameter that no
-     * gradient reached this step (e.g. the image encoder on a text-only batch) has exactly 0 and is skipped by
-     * {@link #step} — no moment decay, no weight decay — as PyTorch's AdamW skips parameters whose grad is None.
-     */
+    /** Squared gradient norm of every trainable parameter ({@link GlobalNorm#squares}). */
     private double[] gradientSquares() {
-        try (NDScope scope = new NDScope()) {
-            NDList parts = new NDList();
-            for (String name : m.keySet()) {
-                parts.add(params.get(name).getGradient().square().sum().toType(DataType.FLOAT64, false));
-            }
-            double[] sq = parts.isEmpty() ? new double[0] : NDArrays.stack(parts).toDoubleArray();
-            scope.suppressNotUsedWarning();
-            return sq;
-        }
+        return GlobalNorm.squares(params, m.keySet());
     }
 
     /** Scales all gradients so that their global L2 norm is at most {@code maxNorm}; returns the norm before. */
     @Override
     public double clipGlobalNorm(double maxNorm) {
         squares = gradientSquares();
-        double sq = 0;
-        for (double v : squares) {
-            sq += v;
-        }
-        double norm = Math.sqrt(sq);
-        if (maxNorm > 0 && norm > maxNorm) {
-            double factor = maxNorm / (norm + 1e-6);
-            try (NDScope scope = new NDScope()) {
-                for (String name : m.keySet()) {
-                    params.get(name).getGradient().muli(factor);
-                }
-                scope.suppressNotUsedWarning();
-            }
-        }
-        return norm;
+        return GlobalNorm.clip(params, m.keySet(), squares, maxNorm);
     }
 
     /**
