@@ -108,7 +108,7 @@ public final class DataCheckCommand implements Callable<Integer> {
             return 1;
         }
         if (s instanceof Sample.Conversation c) {
-            return c.image() == null ? 0 : 1;
+            return c.images().size();
         }
         if (s instanceof Sample.Interleaved d) {
             return d.imageCount();

@@ -40,12 +40,16 @@ public final class DataCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
         long seed;
 
+        @Option(names = "--small-text", description = "Draw signs in small 5×7-pixel letters and ask about \"the "
+                + "small sign\": questions that need high-resolution input (MM1 §3.4).")
+        boolean smallText;
+
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() {
-            SynthWriter.Summary s = SynthWriter.write(out, images, size, seed, overwrite);
+            SynthWriter.Summary s = SynthWriter.write(out, images, size, seed, overwrite, smallText);
             spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s: %d images, %d documents (%d images), %d questions, %d text "
                     + "documents%n", s.out(), s.images(), s.documents(), s.documentImages(), s.questions(), s.texts());
             spec.commandLine().getOut().flush();

@@ -105,6 +105,10 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--stride", description = "Text: window step (default: half the window).")
     Integer stride;
 
+    @Option(names = "--template", defaultValue = "pretrain", description = "Prompt layout: pretrain (MM1's "
+            + "interleaved few-shot prompts, default) or chat (through the model's chat template, for SFT models).")
+    String template;
+
     @Option(names = "--max-pixels", defaultValue = "89478485", description = "Refuse larger images (default "
             + "${DEFAULT-VALUE}).")
     long maxPixels;
@@ -112,6 +116,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         EvalTask t = EvalTask.parse(task);
+        if (!template.equals("pretrain") && !template.equals("chat")) {
+            throw new Mm1Exception("--template must be pretrain or chat, got " + template);
+        }
         VqaVariant vqa = variant.variant();
         FewShotEvaluator.Settings settings = null;
         if (t == EvalTask.TEXT) {
@@ -137,10 +144,13 @@ public final class EvalCommand implements Callable<Integer> {
                         trainAnnotations, split, dir, seed));
                 scores.set("data", EvalReport.data(d.files(), dir, od.target()));
                 scores.put("demonstrations", d.demoSource());
-                scores.putObject("prompt").put("template", FewShotPrompt.template(t.kind()))
+                io.mm1j.mllm.ChatTemplate chat = template.equals("chat")
+                        ? io.mm1j.mllm.ChatTemplate.forModel(model, tok) : null;
+                scores.putObject("prompt").put("template", chat != null ? "chat: " + chat.origin()
+                                : FewShotPrompt.template(t.kind()))
                         .put("imageTokens", mm.imageTokens()).put("bos", true);
                 scores.put("shots", shots).put("seed", seed).put("limit", limit).put("split", split);
-                FewShotEvaluator ev = new FewShotEvaluator(mm, tok, root, settings);
+                FewShotEvaluator ev = new FewShotEvaluator(mm, tok, root, settings).withChatTemplate(chat);
                 FewShotEvaluator.Outcome o = ev.run(d, dir.resolve("results.json"),
                         logSamples ? dir.resolve("samples.jsonl") : null, progress);
                 ObjectNode dec = scores.putObject("decoding").put("strategy", "greedy")

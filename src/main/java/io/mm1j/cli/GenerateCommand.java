@@ -35,6 +35,10 @@ public final class GenerateCommand implements Callable<Integer> {
             + "image slot.")
     String prompt;
 
+    @Option(names = "--adapter", description = "A LoRA adapter folder (PEFT layout, e.g. runs/NAME/adapter) applied "
+            + "on top of --model, unmerged (as PEFT); mm1 merge-lora folds it in for the fast CPU decode path.")
+    Path adapter;
+
     @Mixin
     GenerationOptions gen;
 
@@ -50,6 +54,9 @@ public final class GenerateCommand implements Callable<Integer> {
         try (NDManager root = device.root((int) gen.seed);
              Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"));
              Mm1Model mm = Mm1Model.load(model, root, DataType.FLOAT32)) {
+            if (adapter != null) {
+                io.mm1j.train.Lora.load(mm, adapter);
+            }
             boolean slots = prompt.contains(ChatTemplate.IMAGE_PLACEHOLDER);
             if (!mm.isMultimodal() && (slots || !gen.images.isEmpty())) {
                 throw new Mm1Exception(model + ": text-only model; it cannot take --image or <image> slots");

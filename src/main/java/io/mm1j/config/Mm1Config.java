@@ -13,11 +13,21 @@ import io.mm1j.Mm1Exception;
  * @param vision                the ViT, or null
  * @param connector             the VL connector, or null
  * @param maxImagesPerSequence  MM1 pre-training packs up to 16 images per sequence
+ * @param highRes               sub-image tiling of each picture (MM1's SFT), or null for one encoder pass per picture
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Mm1Config(String name, String description, LlmConfig llm, VisionConfig vision,
-                        ConnectorConfig connector, int maxImagesPerSequence) {
+                        ConnectorConfig connector, int maxImagesPerSequence, HighResConfig highRes) {
+    /** A model without high-resolution tiling. */
+    public Mm1Config(String name, String description, LlmConfig llm, VisionConfig vision, ConnectorConfig connector,
+                     int maxImagesPerSequence) {
+        this(name, description, llm, vision, connector, maxImagesPerSequence, null);
+    }
+
     public Mm1Config {
+        if (highRes != null && vision == null) {
+            throw new Mm1Exception("config: 'highRes' needs a 'vision' section");
+        }
         if (llm == null) {
             throw new Mm1Exception("config needs an 'llm' section");
         }
@@ -35,6 +45,11 @@ public record Mm1Config(String name, String description, LlmConfig llm, VisionCo
     }
 
     public Mm1Config withLlm(LlmConfig l) {
-        return new Mm1Config(name, description, l, vision, connector, maxImagesPerSequence);
+        return new Mm1Config(name, description, l, vision, connector, maxImagesPerSequence, highRes);
+    }
+
+    /** The same model with another encoder resolution and high-resolution tiling (null: off). */
+    public Mm1Config withHighRes(VisionConfig v, HighResConfig h) {
+        return new Mm1Config(name, description, llm, v, connector, maxImagesPerSequence, h);
     }
 }

@@ -14,7 +14,7 @@ final class ConnectorOps {
 
     /** {@code x @ W.T + b} with {@code prefix.weight (out, in)} and {@code prefix.bias (out)}. */
     static NDArray proj(ParamStore p, NDArray x, String prefix) {
-        return Ops.linear(x, p.get(prefix + "weight"), p.get(prefix + "bias"));
+        return p.linear(x, prefix + "weight", prefix + "bias");
     }
 
     /** Side of the square patch grid holding {@code patches} tokens, or a clear error. */

@@ -50,8 +50,24 @@ public sealed interface Sample permits Sample.Caption, Sample.Interleaved, Sampl
     /** Text-only data. */
     record Text(String id, String text) implements Sample {}
 
-    /** A chat (LLaVA style) about an optional image; roles are "system", "user", "assistant". */
-    record Conversation(String id, ImageRef image, List<Turn> turns) implements Sample {}
+    /**
+     * A chat (LLaVA style) about zero or more images; roles are "system", "user", "assistant". Each image has one
+     * {@link #IMAGE_TAG} in the turns' text, in order, anywhere in any turn.
+     */
+    record Conversation(String id, List<ImageRef> images, List<Turn> turns) implements Sample {
+        /** The image placeholder in turn text (LLaVA's). */
+        public static final String IMAGE_TAG = "<image>";
+
+        public Conversation {
+            images = List.copyOf(images);
+            turns = List.copyOf(turns);
+        }
+
+        /** The first image, or null (single-image data). */
+        public ImageRef image() {
+            return images.isEmpty() ? null : images.get(0);
+        }
+    }
 
     record Turn(String role, String text) {}
 

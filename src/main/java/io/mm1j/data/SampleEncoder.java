@@ -31,7 +31,7 @@ public final class SampleEncoder {
 
     /** A tokenised piece: text ids, or one image's pixels; {@code loss} says whether its tokens are targets. */
     public record Piece(long[] tokens, float[] image, boolean loss) {
-        boolean isImage() {
+        public boolean isImage() {
             return image != null;
         }
     }
@@ -60,9 +60,26 @@ public final class SampleEncoder {
         }
     }
 
+    /**
+     * Formats conversations (SFT) as a model's chat template lays them out, with the loss on assistant tokens
+     * ({@code mllm.ChatTemplateEncoder}); without one, the built-in layout above is used.
+     */
+    @FunctionalInterface
+    public interface ConversationEncoder {
+        /** The conversation's pieces; {@code image} decodes and preprocesses one image into its piece. */
+        List<Piece> encode(Sample.Conversation c, Function<ImageRef, Piece> image);
+    }
+
     private final TextEncoder encoder;
     private final Function<BufferedImage, float[]> imageFn;
     private final SpecialTokens.Ids ids;
+    private ConversationEncoder conversations;
+
+    /** Formats conversations with {@code c} (null: the built-in layout); returns this. */
+    public SampleEncoder withConversations(ConversationEncoder c) {
+        this.conversations = c;
+        return this;
+    }
 
     /** @param imageFn image → CHW floats (the vision encoder's preprocessing; see {@link #resizeToUnit}) */
     public SampleEncoder(TextEncoder encoder, Function<BufferedImage, float[]> imageFn) {
@@ -113,9 +130,11 @@ public final class SampleEncoder {
             }
         } else if (s instanceof Sample.Text t) {
             out.add(text(t.text(), true));
+        } else if (s instanceof Sample.Conversation c && conversations != null) {
+            return new Prepared(conversations.encode(c, this::image), true, before, after);
         } else if (s instanceof Sample.Conversation c) {
-            if (c.image() != null) {
-                out.add(image(c.image()));
+            for (ImageRef im : c.images()) { // without a chat template: images first, tags dropped
+                out.add(image(im));
             }
             for (Sample.Turn t : c.turns()) {
                 boolean answer = t.role().equals("assistant");
@@ -125,7 +144,7 @@ public final class SampleEncoder {
                     default -> ids.assistant();
                 };
                 out.add(special(marker, false));
-                out.add(text(t.text(), answer));
+                out.add(text(t.text().replace(Sample.Conversation.IMAGE_TAG, ""), answer));
                 out.add(special(ids.endOfTurn(), answer));
             }
             atomic = true;

@@ -110,6 +110,15 @@ public record Scene(List<Item> items, String word, int background) {
 
     /** Draws the scene at {@code size}×{@code size} pixels (deterministic: no fonts, fixed hints). */
     public BufferedImage render(int size) {
+        return render(size, 0);
+    }
+
+    /**
+     * Draws the scene with the sign's text at a fixed {@code glyphScale} (pixels per font pixel; 0 = as large as the
+     * sign allows): scale 1 gives 5×7-pixel letters, legible at full resolution but not after a 2× downscale — the
+     * "small text" that MM1's high-resolution input is for.
+     */
+    public BufferedImage render(int size, int glyphScale) {
         BufferedImage img = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         try {
@@ -133,7 +142,7 @@ public record Scene(List<Item> items, String word, int background) {
                 }
             }
             if (word != null) {
-                drawSign(g, size, cell);
+                drawSign(g, size, cell, glyphScale);
             }
         } finally {
             g.dispose();
@@ -141,7 +150,7 @@ public record Scene(List<Item> items, String word, int background) {
         return img;
     }
 
-    private void drawSign(Graphics2D g, int size, double cell) {
+    private void drawSign(Graphics2D g, int size, double cell, int glyphScale) {
         int top = (int) Math.round(2 * cell + cell * 0.1);
         int h = (int) Math.round(cell * 0.8);
         int margin = Math.max(1, size / 32);
@@ -151,7 +160,8 @@ public record Scene(List<Item> items, String word, int background) {
         g.setStroke(new BasicStroke(1));
         g.drawRect(margin, top, size - 2 * margin - 1, h - 1);
         int textW = BitmapFont.width(word);
-        int scale = Math.max(1, Math.min((size - 4 * margin) / textW, (h - 2) / BitmapFont.HEIGHT));
+        int scale = glyphScale > 0 ? glyphScale
+                : Math.max(1, Math.min((size - 4 * margin) / textW, (h - 2) / BitmapFont.HEIGHT));
         int x = (size - textW * scale) / 2;
         int y = top + (h - BitmapFont.HEIGHT * scale) / 2;
         BitmapFont.draw(g, word, x, y, scale, Color.BLACK);

@@ -92,11 +92,22 @@ public final class SynthWriter {
      * @param overwrite replace a non-empty {@code out} (otherwise refused)
      */
     public static Summary write(Path out, int images, int size, long seed, boolean overwrite) {
-        return write(out, images, size, seed, overwrite, CaptionStyle.PLAIN);
+        return write(out, images, size, seed, overwrite, CaptionStyle.PLAIN, false);
     }
 
     /** {@link #write(Path, int, int, long, boolean)} with the train split's caption style. */
     public static Summary write(Path out, int images, int size, long seed, boolean overwrite, CaptionStyle style) {
+        return write(out, images, size, seed, overwrite, style, false);
+    }
+
+    /** @param smallText signs in small letters, asked about as "the small sign" ({@link SyntheticWorld}) */
+    public static Summary write(Path out, int images, int size, long seed, boolean overwrite, boolean smallText) {
+        return write(out, images, size, seed, overwrite, CaptionStyle.PLAIN, smallText);
+    }
+
+    /** The world with the train split's caption style and, optionally, small-text signs. */
+    public static Summary write(Path out, int images, int size, long seed, boolean overwrite, CaptionStyle style,
+                                boolean smallText) {
         if (images < 1) {
             throw new Mm1Exception("--images must be at least 1 (got " + images + ")");
         }
@@ -104,7 +115,7 @@ public final class SynthWriter {
             throw new Mm1Exception("--size must be at least 16 pixels (got " + size + ")");
         }
         try (OutputDir dir = OutputDir.create(out, overwrite, "--out")) {
-            Summary s = writeInto(dir.staging(), images, size, seed, style);
+            Summary s = writeInto(dir.staging(), images, size, new SyntheticWorld(seed, smallText), style);
             dir.commit();
             // Debug only: the CLI prints this summary itself (once); library callers can turn it on.
             LOG.debug("synthetic data in {}: {} images, {} documents ({} images), {} questions, {} text documents",
@@ -113,8 +124,8 @@ public final class SynthWriter {
         }
     }
 
-    private static Summary writeInto(Path out, int images, int size, long seed, CaptionStyle style) {
-        SyntheticWorld world = new SyntheticWorld(seed);
+    private static Summary writeInto(Path out, int images, int size, SyntheticWorld world, CaptionStyle style) {
+        long seed = world.seed();
         int[] sizes = splitSizes(images);
         long nextImage = 1;
         long nextDoc = 1;
@@ -154,6 +165,9 @@ public final class SynthWriter {
         if (style != CaptionStyle.PLAIN) { // absent for plain: manifests of older worlds stay valid
             m.put("captionStyle", style.json());
         }
+        if (world.smallText()) {
+            m.put("smallText", true);
+        }
         writeJson(out.resolve("manifest.json"), m);
         return new Summary(out, images, docs, docImages, questions, texts);
     }
@@ -178,7 +192,7 @@ public final class SynthWriter {
             Scene s = world.scene(id);
             SplittableRandom rnd = world.random("labels", id);
             String file = String.format("%012d.png", id);
-            byte[] png = png(s, size);
+            byte[] png = png(world.render(s, size));
             writeFile(out.resolve("images/" + split + "/" + file), png);
             images.addObject().put("id", id).put("file_name", file).put("width", size).put("height", size);
             List<String> c = world.captions(s, rnd);
@@ -250,7 +264,7 @@ public final class SynthWriter {
             ArrayNode info = line.putArray("image_info");
             for (int k = 0; k < doc.scenes().size(); k++) {
                 String name = String.format("d%06d_%d.png", d, k);
-                byte[] png = png(doc.scenes().get(k), size);
+                byte[] png = png(world.render(doc.scenes().get(k), size));
                 writeFile(out.resolve("interleaved/images/" + split + "/" + name), png);
                 info.addObject().put("image_name", name).put("raw_url", "synth://image/" + name)
                         .put("matched_text_index", doc.matchedSentence().get(k)).put("matched_sim", 1.0);
@@ -267,10 +281,10 @@ public final class SynthWriter {
         return pictures;
     }
 
-    private static byte[] png(Scene s, int size) {
+    private static byte[] png(java.awt.image.BufferedImage img) {
         try {
             ByteArrayOutputStream b = new ByteArrayOutputStream();
-            ImageIO.write(s.render(size), "png", b);
+            ImageIO.write(img, "png", b);
             return b.toByteArray();
         } catch (IOException e) {
             throw new Mm1Exception("cannot encode PNG: " + e.getMessage(), e);

@@ -30,9 +30,35 @@ public final class SyntheticWorld {
             "nine", "ten", "eleven", "twelve"};
 
     private final long seed;
+    private final boolean smallText;
 
     public SyntheticWorld(long seed) {
+        this(seed, false);
+    }
+
+    /**
+     * @param smallText draw signs in small letters ({@link #SMALL_GLYPH}) and ask about them as "the small sign" —
+     *                  the high-resolution question type (an option: the default world is unchanged)
+     */
+    public SyntheticWorld(long seed, boolean smallText) {
         this.seed = seed;
+        this.smallText = smallText;
+    }
+
+    /** Pixels per font pixel of small-text signs: 5×7-pixel letters. */
+    public static final int SMALL_GLYPH = 1;
+
+    public long seed() {
+        return seed;
+    }
+
+    public boolean smallText() {
+        return smallText;
+    }
+
+    /** The picture of a scene as this world draws it. */
+    public java.awt.image.BufferedImage render(Scene s, int size) {
+        return s.render(size, smallText ? SMALL_GLYPH : 0);
     }
 
     /** The generator of item {@code index} of {@code kind} ("scene", "doc", "text", …). */
@@ -152,7 +178,8 @@ public final class SyntheticWorld {
                 s.has(c, sh) ? "yes" : "no"));
         if (s.word() != null) {
             boolean digits = Character.isDigit(s.word().charAt(0));
-            q.add(vqa(rnd, digits ? "what number is on the sign?" : "what does the sign say?",
+            String sign = smallText ? "small sign" : "sign";
+            q.add(vqa(rnd, digits ? "what number is on the " + sign + "?" : "what does the " + sign + " say?",
                     digits ? "what number is" : "what does the", digits ? "number" : "other", s.word().toLowerCase()));
         }
         return q;

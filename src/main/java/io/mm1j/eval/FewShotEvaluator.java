@@ -79,6 +79,29 @@ public final class FewShotEvaluator {
         this(model, tok, manager, s, DecodePath.CPU);
     }
 
+    private io.mm1j.mllm.ChatTemplate chat;
+
+    /**
+     * Prompts through the model's chat template instead of the pre-training layout (MM1 evaluates its -Chat models
+     * so, §5): each demonstration is a user turn (its image, then the question) and an assistant turn (the answer),
+     * the query a user turn followed by the template's cue for the reply; the template's end-of-turn marker stops
+     * the answer. Returns this.
+     */
+    public FewShotEvaluator withChatTemplate(io.mm1j.mllm.ChatTemplate template) {
+        this.chat = template;
+        return this;
+    }
+
+    /** The user's text of a chat-template prompt for {@code e} (the question; a fixed instruction for captions). */
+    static String chatQuestion(EvalTask.Kind kind, EvalExample e) {
+        return switch (kind) {
+            case CAPTION -> "Write a short caption for this image.";
+            case VQA -> e.question();
+            case MULTIPLE_CHOICE -> MultipleChoice.body(e);
+            case TEXT -> throw new IllegalStateException("text evaluation has no prompts");
+        };
+    }
+
     /** @param path the decode path (the plain-Java CPU path by default) */
     public FewShotEvaluator(Mm1Model model, Tokenizer tok, NDManager manager, Settings s, DecodePath path) {
         if (!model.isMultimodal()) {
@@ -119,7 +142,11 @@ public final class FewShotEvaluator {
                 e -> model.imagePipeline().tokens(image(e.image()).height(), image(e.image()).width()),
                 model.config().llm().bosTokenId(), imageId);
         DemoSampler sampler = new DemoSampler(data.train(), s.seed());
-        StopRule rule = new StopRule(stopIds(model, tok), true, s.maxNewTokens());
+        Set<Integer> stops = new HashSet<>(stopIds(model, tok));
+        if (chat != null) {
+            stops.addAll(chat.stopIds()); // the template's end of turn, e.g. <|end|>
+        }
+        StopRule rule = new StopRule(stops, true, s.maxNewTokens());
         boolean mc = s.task().kind() == EvalTask.Kind.MULTIPLE_CHOICE;
         List<ObjectNode> logs = new ArrayList<>();
         List<String> answers = new ArrayList<>();
@@ -134,8 +161,8 @@ public final class FewShotEvaluator {
             ArrayNode letters = JsonFiles.MAPPER.createArrayNode();
             for (int r = 0; r < rotations; r++) {
                 EvalExample query = mc ? MultipleChoice.rotate(q, r) : q;
-                FewShotPrompt.Prompt p = prompts.build(demos, query, model.config().llm().maxPositions(),
-                        s.maxNewTokens());
+                FewShotPrompt.Prompt p = chat != null ? chatPrompt(demos, query)
+                        : prompts.build(demos, query, model.config().llm().maxPositions(), s.maxNewTokens());
                 truncated += p.demos().size() < demos.size() ? 1 : 0;
                 StopRule.Output out = generate(p, query, rule, imageId);
                 ObjectNode log = JsonFiles.MAPPER.createObjectNode().put("id", q.id()).put("prompt", p.text());
@@ -194,6 +221,31 @@ public final class FewShotEvaluator {
         Generator.Result r = generator.generate(new Prompt(p.ids(), pics, counts, imageId), rule.config(),
                 TokenListener.NONE);
         return rule.outcome(r);
+    }
+
+    /** The query after its demonstrations as a conversation through {@link #chat}; far demos dropped to fit. */
+    private FewShotPrompt.Prompt chatPrompt(List<EvalExample> demos, EvalExample query) {
+        io.mm1j.mllm.PromptBuilder pb = new io.mm1j.mllm.PromptBuilder(model, tok);
+        EvalTask.Kind kind = s.task().kind();
+        for (int first = 0; first <= demos.size(); first++) {
+            List<io.mm1j.mllm.ChatMessage> msgs = new ArrayList<>();
+            List<RgbImage> pics = new ArrayList<>();
+            for (EvalExample d : demos.subList(first, demos.size())) {
+                pics.add(image(d.image()));
+                msgs.add(io.mm1j.mllm.ChatMessage.withImages("user", List.of(pics.get(pics.size() - 1)),
+                        chatQuestion(kind, d)));
+                msgs.add(io.mm1j.mllm.ChatMessage.text("assistant", d.answer()));
+            }
+            msgs.add(io.mm1j.mllm.ChatMessage.withImages("user", List.of(image(query.image())),
+                    chatQuestion(kind, query)));
+            Prompt p = pb.fromChat(chat, msgs, true);
+            if (p.length() + s.maxNewTokens() <= model.config().llm().maxPositions()) {
+                String text = chat.render(msgs, true);
+                return new FewShotPrompt.Prompt(p.ids(), text, List.copyOf(demos.subList(first, demos.size())));
+            }
+        }
+        throw new Mm1Exception("query " + query.id() + ": the chat prompt plus " + s.maxNewTokens() + " answer tokens "
+                + "does not fit the model's maxPositions " + model.config().llm().maxPositions());
     }
 
     private RgbImage image(Path file) {

@@ -59,7 +59,7 @@ public final class CpuDecoder implements AutoCloseable {
      */
     public static boolean supports(Decoder d, int capacity) {
         NDArray e = d.params().get(Decoder.EMBED);
-        return d.config().moe() == null && e.getDataType() == DataType.FLOAT32
+        return d.config().moe() == null && d.params().adapter() == null && e.getDataType() == DataType.FLOAT32
                 && e.getDevice().getDeviceType().equals(Device.Type.CPU) && fitsInHeap(d, capacity);
     }
 

@@ -269,10 +269,8 @@ public final class Decoder implements AutoCloseable {
         NDList out = BlockScope.runAll(() -> {
             String l = layer(i);
             if (!config.isMoeLayer(i)) { // per token, so a long prefill runs it over blocks of rows
-                return new NDList(mid.add(BlockScope.perRow(mid, config.intermediateSize(), x -> Ops.swiGlu(
-                        Ops.rmsNorm(x, params.get(l + "post_attention_layernorm.weight"), eps),
-                        params.get(l + "mlp.gate_proj.weight"), params.get(l + "mlp.up_proj.weight"),
-                        params.get(l + "mlp.down_proj.weight")))));
+                return new NDList(mid.add(BlockScope.perRow(mid, config.intermediateSize(), x -> swiGlu(
+                        Ops.rmsNorm(x, params.get(l + "post_attention_layernorm.weight"), eps), l))));
             }
             NDArray m = Ops.rmsNorm(mid, params.get(l + "post_attention_layernorm.weight"), eps);
             MoeFeedForward.Output mo = MoeFeedForward.forward(params, config, i, m, ctx.tokenKeep());
@@ -281,6 +279,12 @@ public final class Decoder implements AutoCloseable {
             return new NDList(mid.add(mo.y()), mo.auxLoss());
         });
         return new Layer(out.get(0), out.size() > 1 ? out.get(1) : null, load[0], router[0]);
+    }
+
+    /** {@code down_proj(silu(gate_proj(x)) * up_proj(x))} (Llama's SwiGLU, as {@link Ops#swiGlu}, adapter-aware). */
+    private NDArray swiGlu(NDArray x, String l) {
+        return params.linear(Ops.silu(params.linear(x, l + "mlp.gate_proj.weight"))
+                .mul(params.linear(x, l + "mlp.up_proj.weight")), l + "mlp.down_proj.weight");
     }
 
     /** {@code o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))}, {@code n = rmsnorm(h)}; extends the cache. */
@@ -292,9 +296,9 @@ public final class Decoder implements AutoCloseable {
         int kvh = config.numKvHeads();
         int hd = config.headDim();
         NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps);
-        NDArray q = heads(Ops.linear(n, params.get(l + "self_attn.q_proj.weight")), b, t, nh, hd); // (B, H, T, hd)
-        NDArray k = heads(Ops.linear(n, params.get(l + "self_attn.k_proj.weight")), b, t, kvh, hd); // (B, KV, T, hd)
-        NDArray v = heads(Ops.linear(n, params.get(l + "self_attn.v_proj.weight")), b, t, kvh, hd); // (B, KV, T, hd)
+        NDArray q = heads(params.linear(n, l + "self_attn.q_proj.weight"), b, t, nh, hd); // (B, H, T, hd)
+        NDArray k = heads(params.linear(n, l + "self_attn.k_proj.weight"), b, t, kvh, hd); // (B, KV, T, hd)
+        NDArray v = heads(params.linear(n, l + "self_attn.v_proj.weight"), b, t, kvh, hd); // (B, KV, T, hd)
         q = rope.apply(q, ctx.angles());
         k = rope.apply(k, ctx.angles());
         if (ctx.cache() != null) {
@@ -304,7 +308,7 @@ public final class Decoder implements AutoCloseable {
         }
         NDArray a = Attention.attend(q, k, v, ctx.mask(), scale); // (B, H, T, hd)
         a = (t == 1 ? a : a.transpose(0, 2, 1, 3)).reshape(b, t, (long) nh * hd); // (B, T, H·hd)
-        return Ops.linear(a, params.get(l + "self_attn.o_proj.weight"));
+        return params.linear(a, l + "self_attn.o_proj.weight");
     }
 
     /** Final norm and LM head: {@code h (B, T, D)} → logits (B, T, V), or (B, 1, V) for the last position only. */

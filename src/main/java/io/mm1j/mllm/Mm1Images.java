@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import io.mm1j.vision.ImagePreprocessor;
 import io.mm1j.vision.RgbImage;
 import java.util.List;
 
@@ -18,8 +17,8 @@ final class Mm1Images implements ImagePipeline {
 
     @Override
     public Prepared prepare(RgbImage image, NDManager manager) {
-        NDArray pixels = new ImagePreprocessor(manager, model.config().vision().imageSize()).preprocess(image);
-        return new Prepared(pixels.expandDims(0), image.height(), image.width(), model.imageTokens()); // (1, 3, S, S)
+        NDArray pixels = model.preprocess(manager, List.of(image)); // (c, 3, S, S): c > 1 with high-res tiling
+        return new Prepared(pixels, image.height(), image.width(), model.imageTokens());
     }
 
     @Override
@@ -31,7 +30,7 @@ final class Mm1Images implements ImagePipeline {
     public NDArray encode(List<Prepared> images) {
         NDList all = new NDList();
         images.forEach(p -> all.add(p.pixels()));
-        NDArray tokens = model.encodeImages(NDArrays.concat(all, 0)); // (N, k, D)
+        NDArray tokens = model.encodeImages(NDArrays.concat(all, 0)); // (N, c·k, D)
         return tokens.reshape(-1, tokens.getShape().get(2)); // (N·k, D)
     }
 

@@ -199,8 +199,9 @@ public final class Mm1Model implements AutoCloseable {
         }
         SafeTensorsWriter out = new SafeTensorsWriter().metadata("format", "pt").metadata("mm1j.name", config.name());
         HfLlama.tensors(decoder).forEach(out::add);
+        ParamStore.LinearAdapter adapter = params.adapter(); // an adapter's tensors are saved on their own
         params.all().forEach((name, a) -> {
-            if (!Decoder.isDecoderTensor(name)) {
+            if (!Decoder.isDecoderTensor(name) && (adapter == null || !adapter.owns(name))) {
                 float[] v = a.toType(DataType.FLOAT32, false).toFloatArray();
                 out.add(SafeTensorsWriter.Tensor.f32(name, a.getShape().getShape(), v));
             }
@@ -215,19 +216,90 @@ public final class Mm1Model implements AutoCloseable {
     }
 
     /**
-     * Image tokens for a batch of preprocessed images.
-     *
-     * @param pixels (N, 3, H, W) normalised pixels
-     * @return (N, k, D_llm)
+     * The same model (shared parameters) with high-resolution tiling switched on or off (MM1 §3.4): {@code hr} null
+     * turns it off; with {@code crop} ≠ the encoder's resolution the position embeddings are bicubically
+     * interpolated to the crop's patch grid once, as MM1 interpolates them to 672 px, and then belong to the model
+     * (saved, trained). Use the returned model; this one must not be used afterwards.
      */
-    public NDArray encodeImages(NDArray pixels) {
+    public Mm1Model withHighRes(io.mm1j.config.HighResConfig hr, int crop) {
         requireVision();
-        return encodeImagesInGroups(pixels, vision.inferenceGroup(pixels));
+        io.mm1j.config.VisionConfig v = config.vision();
+        if (crop != v.imageSize()) {
+            io.mm1j.config.VisionConfig nv = new io.mm1j.config.VisionConfig(crop, v.patchSize(), v.width(), v.layers(),
+                    v.heads(), v.mlpDim(), v.activation(), v.layerNormEps(), v.featureLayer());
+            try (NDScope scope = new NDScope()) {
+                int g = nv.gridSize();
+                NDArray pos = vision.positions(g, g); // (1 + g·g, D), bicubic from the trained grid
+                NDArray copy = pos.duplicate();
+                NDScope.unregister(copy);
+                params.put(VisionTransformer.POS, copy);
+                scope.suppressNotUsedWarning();
+            }
+            v = nv;
+        }
+        Mm1Config c = config.withHighRes(v, hr);
+        return new Mm1Model(c, params, decoder, new VisionTransformer(v, params), connector);
+    }
+
+    /** Encoder passes per picture: the high-resolution sub-images and overview, or 1. */
+    public int imagesPerPicture() {
+        return config.highRes() == null ? 1 : config.highRes().imagesPerPicture();
     }
 
     /**
-     * {@link #encodeImages} with an explicit group size: without gradient recording, groups of {@code group}
-     * images go through encoder and connector one after another; under recording all at once.
+     * Pictures as the encoder's input: (N·c, 3, S, S) with c = {@link #imagesPerPicture()} (each picture's
+     * sub-images in row-major order, then its overview: {@link io.mm1j.vision.HighResSplitter}) at the encoder's
+     * resolution S. The one preprocessing of training data, generation and evaluation.
+     */
+    public NDArray preprocess(NDManager m, List<io.mm1j.vision.RgbImage> images) {
+        requireVision();
+        int s = config.vision().imageSize();
+        io.mm1j.vision.ImagePreprocessor pre = new io.mm1j.vision.ImagePreprocessor(m, s);
+        if (config.highRes() == null) {
+            return pre.batch(images);
+        }
+        io.mm1j.config.HighResConfig h = config.highRes();
+        io.mm1j.vision.HighResSplitter split = new io.mm1j.vision.HighResSplitter(h.rows(), h.cols(), s, h.overview());
+        ai.djl.ndarray.NDList all = new ai.djl.ndarray.NDList();
+        for (io.mm1j.vision.RgbImage img : images) {
+            all.add(split.split(pre, img));
+        }
+        return ai.djl.ndarray.NDArrays.concat(all, 0); // (N·c, 3, S, S)
+    }
+
+    /**
+     * Image tokens for a batch of preprocessed images.
+     *
+     * @param pixels (N·c, 3, H, W) normalised pixels, c = {@link #imagesPerPicture()} per picture
+     * @return (N, c·k, D_llm): a picture's sub-images' tokens in order
+     */
+    public NDArray encodeImages(NDArray pixels) {
+        requireVision();
+        return perPicture(encodeImagesInGroups(pixels, vision.inferenceGroup(pixels)));
+    }
+
+    /**
+     * The connector's tokens of sub-images grouped by picture: (N·c, k, D) → (N, c·k, D), c =
+     * {@link #imagesPerPicture()} (a no-op without high-resolution tiling).
+     */
+    public NDArray perPicture(NDArray tokens) {
+        int c = imagesPerPicture();
+        if (c == 1) {
+            return tokens;
+        }
+        Shape s = tokens.getShape();
+        if (s.get(0) % c != 0) {
+            throw new Mm1Exception("high-res model: " + s.get(0) + " sub-images is not a multiple of " + c
+                    + " per picture");
+        }
+        return tokens.reshape(s.get(0) / c, c * s.get(1), s.get(2)); // (N, c·k, D)
+    }
+
+    /**
+     * The encoder and connector over sub-images (no grouping by picture): without gradient recording, groups of
+     * {@code group} images go through encoder and connector one after another; under recording all at once.
+     *
+     * @return (N·c, k, D)
      */
     public NDArray encodeImagesInGroups(NDArray pixels, int group) {
         requireVision();
@@ -300,7 +372,7 @@ public final class Mm1Model implements AutoCloseable {
         int images = imageTokens == null ? 0 : Math.toIntExact(imageTokens.getShape().get(0));
         long[] flat = ids.toLongArray();
         Shape s = ids.getShape();
-        int k = connector == null ? 0 : connector.imageTokens();
+        int k = imageTokens();
         int maxPerRow = config.maxImagesPerSequence() > 0 ? config.maxImagesPerSequence() : Integer.MAX_VALUE;
         long[] slots = ImageSplicer.slots(flat, Math.toIntExact(s.get(0)), Math.toIntExact(s.get(1)), imageTokenId,
                 images, Math.max(k, 1), maxPerRow);
@@ -458,7 +530,8 @@ public final class Mm1Model implements AutoCloseable {
         if (!batch.images().isEmpty()) {
             requireVision();
             int size = config.vision().imageSize();
-            pixels = m.create(batch.imagePixels(), new Shape(batch.images().size(), 3, size, size));
+            pixels = m.create(batch.imagePixels(), new Shape((long) batch.images().size() * imagesPerPicture(), 3, size,
+                    size)); // (N·c, 3, S, S)
         }
         float[] keep = new float[batch.tokens().length];
         for (int i = 0; i < keep.length; i++) {
@@ -503,9 +576,9 @@ public final class Mm1Model implements AutoCloseable {
         return vision != null;
     }
 
-    /** k: image tokens per image (0 for a text-only model). */
+    /** Image tokens per picture: k, or c·k with high-resolution tiling (0 for a text-only model). */
     public int imageTokens() {
-        return connector == null ? 0 : connector.imageTokens();
+        return connector == null ? 0 : connector.imageTokens() * imagesPerPicture();
     }
 
     @Override

@@ -88,6 +88,60 @@ public final class ParamStore implements AutoCloseable {
         return a;
     }
 
+    /**
+     * A trainable addition to some linear layers that leaves their weights untouched (LoRA: {@code train.Lora}).
+     * Layers ask the store for {@code linear(x, weightName)}; the adapter adds its term for the weights it covers.
+     */
+    public interface LinearAdapter {
+        /** True when the adapter adds a term to the layer of {@code weightName}. */
+        boolean covers(String weightName);
+
+        /** The adapter's output term for input {@code x (…, in)}: {@code (…, out)}. */
+        NDArray delta(String weightName, NDArray x);
+
+        /** True for the adapter's own tensors in this store (not part of the base model when it is saved). */
+        boolean owns(String paramName);
+    }
+
+    private volatile LinearAdapter adapter;
+
+    /** Attaches (or with null detaches) a {@link LinearAdapter}. */
+    public void adapter(LinearAdapter a) {
+        this.adapter = a;
+        version++;
+    }
+
+    /** The attached adapter, or null. */
+    public LinearAdapter adapter() {
+        return adapter;
+    }
+
+    /** {@code x @ W.T} for the weight {@code weight} (HF [out, in] layout), plus the adapter's term if any. */
+    public NDArray linear(NDArray x, String weight) {
+        NDArray y = Ops.linear(x, get(weight));
+        LinearAdapter a = adapter;
+        return a != null && a.covers(weight) ? y.add(a.delta(weight, x)) : y;
+    }
+
+    /** {@code x @ W.T + b}, plus the adapter's term if any. */
+    public NDArray linear(NDArray x, String weight, String bias) {
+        NDArray y = Ops.linear(x, get(weight), get(bias));
+        LinearAdapter a = adapter;
+        return a != null && a.covers(weight) ? y.add(a.delta(weight, x)) : y;
+    }
+
+    /** Removes (and closes) every parameter whose name matches, e.g. an adapter's tensors after merging it. */
+    public void removeIf(java.util.function.Predicate<String> names) {
+        params.entrySet().removeIf(e -> {
+            if (names.test(e.getKey())) {
+                e.getValue().close();
+                return true;
+            }
+            return false;
+        });
+        version++;
+    }
+
     public boolean contains(String name) {
         return params.containsKey(name);
     }

@@ -313,7 +313,7 @@ public final class ActivationCheckpointing {
             segments.add(new Segment(h -> new Out(vit.block(h, layer), null), vision));
         }
         segments.add(new Segment(h -> new Out(model.spliceImages(ids,
-                model.connector().forward(h.get(":, 1:, :")), imageTokenId), null), true)); // patch tokens → k each
+                model.perPicture(model.connector().forward(h.get(":, 1:, :"))), imageTokenId), null), true)); // patch tokens → k each
         return decoderTail(decoder, px, t, segments, in.keep(), in.documents(), auxWeight, loss, rowsPerChunk);
     }
 

@@ -1,8 +1,6 @@
 package io.mm1j.train;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -20,7 +18,7 @@ import java.util.Map;
  * <p>Weight decay applies to matrices only (2-D and up); norms and other vectors are not decayed. Gradients are
  * read from the parameters, used, and zeroed in place after each step (the collector does not zero them).
  */
-public final class AdamW implements AutoCloseable {
+public final class AdamW implements Optimizer {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AdamW.class);
     private final ParamStore params;
     private final NDManager manager;
@@ -55,41 +53,16 @@ public final class AdamW implements AutoCloseable {
         return new AdamW(params, 0.9, 0.95, 1e-8);
     }
 
-    /**
-     * Squared L2 norm of every trainable parameter's gradient, fetched in one transfer. A parameter that no
-     * gradient reached this step (e.g. the image encoder on a text-only batch) has exactly 0 and is skipped by
-     * {@link #step} — no moment decay, no weight decay — as PyTorch's AdamW skips parameters whose grad is None.
-     */
+    /** Squared gradient norm of every trainable parameter ({@link GlobalNorm#squares}). */
     private double[] gradientSquares() {
-        try (NDScope scope = new NDScope()) {
-            NDList parts = new NDList();
-            for (String name : m.keySet()) {
-                parts.add(params.get(name).getGradient().square().sum().toType(DataType.FLOAT64, false));
-            }
-            double[] sq = parts.isEmpty() ? new double[0] : NDArrays.stack(parts).toDoubleArray();
-            scope.suppressNotUsedWarning();
-            return sq;
-        }
+        return GlobalNorm.squares(params, m.keySet());
     }
 
     /** Scales all gradients so that their global L2 norm is at most {@code maxNorm}; returns the norm before. */
+    @Override
     public double clipGlobalNorm(double maxNorm) {
         squares = gradientSquares();
-        double sq = 0;
-        for (double v : squares) {
-            sq += v;
-        }
-        double norm = Math.sqrt(sq);
-        if (maxNorm > 0 && norm > maxNorm) {
-            double factor = maxNorm / (norm + 1e-6);
-            try (NDScope scope = new NDScope()) {
-                for (String name : m.keySet()) {
-                    params.get(name).getGradient().muli(factor);
-                }
-                scope.suppressNotUsedWarning();
-            }
-        }
-        return norm;
+        return GlobalNorm.clip(params, m.keySet(), squares, maxNorm);
     }
 
     /**
@@ -105,6 +78,7 @@ public final class AdamW implements AutoCloseable {
      *
      * @return false when the step was skipped
      */
+    @Override
     public boolean step(double lr, double weightDecay) {
         if (squares == null) {
             squares = gradientSquares();
@@ -155,6 +129,7 @@ public final class AdamW implements AutoCloseable {
      * Multiplies the learning rate of every parameter whose name starts with {@code prefix} by {@code factor}
      * (per-component LR groups, e.g. a smaller LR for a pretrained encoder; nanoVLM-style). Later calls win.
      */
+    @Override
     public void scaleLr(String prefix, double factor) {
         if (!(factor >= 0) || Double.isInfinite(factor)) {
             throw new io.mm1j.Mm1Exception("learning-rate multiplier for '" + prefix + "' must be >= 0, got " + factor);
@@ -167,6 +142,7 @@ public final class AdamW implements AutoCloseable {
     }
 
     /** First and second moments by parameter name ("m." / "v." + name), for checkpoints. */
+    @Override
     public Map<String, NDArray> state() {
         Map<String, NDArray> out = new LinkedHashMap<>();
         m.forEach((k, a) -> out.put("m." + k, a));
@@ -181,6 +157,7 @@ public final class AdamW implements AutoCloseable {
      * @param lookup tensor name → values (float32, row-major) or null when missing
      * @param where  the file, for messages
      */
+    @Override
     public void load(java.util.function.Function<String, float[]> lookup, long stepCount, String where) {
         for (Map<String, NDArray> moments : List.of(m, v)) {
             String kind = moments == m ? "m." : "v.";
@@ -202,6 +179,7 @@ public final class AdamW implements AutoCloseable {
     }
 
     /** Zeroes all gradients without updating (e.g. after a skipped step). */
+    @Override
     public void zeroGrad() {
         squares = null;
         for (String name : m.keySet()) {
@@ -209,8 +187,18 @@ public final class AdamW implements AutoCloseable {
         }
     }
 
+    @Override
     public long stepCount() {
         return step;
+    }
+
+    @Override
+    public long trainableParameters() {
+        long n = 0;
+        for (NDArray a : m.values()) {
+            n += a.size();
+        }
+        return n;
     }
 
     @Override

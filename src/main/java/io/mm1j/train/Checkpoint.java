@@ -39,12 +39,15 @@ public final class Checkpoint {
     private Checkpoint() {}
 
     /** Writes {@code checkpoints/step-N/} atomically and prunes older ones beyond {@code keep}. */
-    public static Path write(Path checkpoints, Mm1Model model, AdamW opt, State state, int keep, Path tokenizer) {
+    public static Path write(Path checkpoints, Mm1Model model, Optimizer opt, State state, int keep, Path tokenizer) {
         Path target = checkpoints.resolve(PREFIX + state.step());
         try (OutputDir out = OutputDir.create(target, true, "checkpoint")) {
             Path dir = out.staging();
             model.save(dir);
             Files.copy(tokenizer, dir.resolve("tokenizer.json")); // a checkpoint is a complete model folder too
+            if (model.params().adapter() instanceof Lora lora) { // LoRA: the base above, the adapter in adapter/
+                lora.save(dir.resolve("adapter"), model.config().name());
+            }
             SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
             for (Map.Entry<String, NDArray> e : opt.state().entrySet()) {
                 NDArray a = e.getValue();
@@ -135,7 +138,7 @@ public final class Checkpoint {
     }
 
     /** Restores the optimizer moments and step count of a checkpoint into {@code opt}. */
-    public static void loadOptimizer(Path dir, AdamW opt, long optimizerStep) {
+    public static void loadOptimizer(Path dir, Optimizer opt, long optimizerStep) {
         Path f = dir.resolve("optimizer.safetensors");
         try (SafeTensors st = SafeTensors.open(f)) {
             opt.load(name -> st.entries().containsKey(name) ? st.floats(name) : null, optimizerStep, f.toString());

@@ -46,7 +46,7 @@ public final class Pretrainer {
 
     /** Keys a resume must not change (the model, its data and the stream of batches). */
     static final List<String> FIXED_ON_RESUME = List.of("model", "tokenizer", "data", "train.seed", "train.batch_size",
-            "train.grad_accum");
+            "train.grad_accum", "lora", "optim.name", "sft");
 
     /** What the CLI passes. */
     public record Options(Path out, RunConfig config, boolean resume, boolean overwrite, Path init, long stopAtStep) {}
@@ -148,6 +148,21 @@ public final class Pretrainer {
             int seed = rc.integer("train.seed");
             try (NDManager root = Engines.newRootManager(seed)) {
                 return train(root, state, ckpt);
+            } catch (RuntimeException e) {
+                if (!o.resume() && Checkpoint.latest(dir.resolve("checkpoints")) == null && !stepped()) {
+                    deleteContents(dir); // a new run that failed before its first step leaves nothing behind
+                }
+                throw e;
+            }
+        }
+
+        /** True once a step has been logged (then the run folder holds measurements worth keeping). */
+        private boolean stepped() {
+            try {
+                Path m = dir.resolve("metrics.jsonl");
+                return Files.isRegularFile(m) && Files.size(m) > 0;
+            } catch (IOException e) {
+                return true;
             }
         }
 
@@ -171,9 +186,16 @@ public final class Pretrainer {
             try (Tokenizer tok = Tokenizer.load(tokFile)) {
                 // 3. model: fresh, from --init, or from the checkpoint
                 Mm1Config cfg = RunModels.build(rc, tok.vocabSize(), dir.getFileName().toString());
-                Mm1Model model = ckpt != null ? Checkpoint.loadModel(ckpt, root)
+                Mm1Model loaded = ckpt != null ? Checkpoint.loadModel(ckpt, root)
                         : o.init() != null ? initFrom(o.init(), cfg, root) : fresh(cfg, root, llmInit, visionInit);
-                try (model; AdamW opt = optimizer(model)) {
+                Mm1Model model = FineTuning.highRes(rc, loaded); // model.high_res: tiling on/off, positions resized
+                try {
+                    FineTuning.lora(rc, model, ckpt); // frozen base + fresh (or checkpointed) adapters when lora.rank > 0
+                } catch (RuntimeException e) {
+                    model.close();
+                    throw e;
+                }
+                try (model; Optimizer opt = optimizer(model)) {
                     if (state != null) {
                         Checkpoint.loadOptimizer(ckpt, opt, state.optimizerStep());
                     }
@@ -211,19 +233,18 @@ public final class Pretrainer {
             return m;
         }
 
-        private AdamW optimizer(Mm1Model model) {
+        private Optimizer optimizer(Mm1Model model) {
             for (JsonNode f : rc.node("train.freeze")) {
                 model.freeze(component(f.asText()));
             }
             model.params().enableGradients();
-            AdamW opt = new AdamW(model.params(), rc.data("optim.beta1"), rc.data("optim.beta2"),
-                    rc.data("optim.eps"));
+            Optimizer opt = FineTuning.optimizer(rc, model.params());
             rc.node("train.lr_multipliers").fields().forEachRemaining(e -> opt.scaleLr(
                     componentPrefix(component(e.getKey())), e.getValue().asDouble()));
             return opt;
         }
 
-        private Result loop(NDManager root, Mm1Model model, AdamW opt, Tokenizer tok, List<RunData.Source> sources,
+        private Result loop(NDManager root, Mm1Model model, Optimizer opt, Tokenizer tok, List<RunData.Source> sources,
                             Checkpoint.State state) {
             Mm1Config cfg = model.config();
             int k = Math.max(1, model.imageTokens());
@@ -236,10 +257,10 @@ public final class Pretrainer {
                     pc.seqLen(), pc.maxImages(), pc.imageTokens());
             int size = cfg.isMultimodal() ? cfg.vision().imageSize() : 0;
             SpecialTokens.Ids ids = SpecialTokens.Ids.of(tok, cfg.llm().bosTokenId(), cfg.llm().eosTokenId());
-            SampleEncoder encoder = new SampleEncoder(tok::encode, cfg.isMultimodal() ? clipPixels(size) : img -> {
+            SampleEncoder encoder = new SampleEncoder(tok::encode, cfg.isMultimodal() ? pixels(model) : img -> {
                 throw new Mm1Exception("a text-only model cannot train on images (set model.vision or use text "
                         + "sources only)");
-            }, ids);
+            }, ids).withConversations(new io.mm1j.mllm.ChatTemplateEncoder(FineTuning.template(rc, o.init(), tok), tok));
             List<String> names = sources.stream().map(RunData.Source::name).toList();
             long seed = rc.integer("train.seed");
             List<MixtureSampler.Source> train = new ArrayList<>();
@@ -282,7 +303,7 @@ public final class Pretrainer {
                  DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc, ids),
                          rc.integer("data.workers"), 4, true)) {
                 progress.start(start, Math.min(total, o.stopAtStep() > 0 ? o.stopAtStep() : total),
-                        describe(cfg, peak));
+                        describe(cfg, peak) + "; " + FineTuning.describe(model, opt));
                 TrainLoop.Listener listener = new TrainLoop.Listener() {
                     @Override
                     public void onStep(long s, Map<String, Double> m) {
@@ -370,8 +391,13 @@ public final class Pretrainer {
             summary.put("peakLr", peak);
             summary.put("failedSamples", failedSamples); // this process's share: data items skipped, not fatal
             summary.put("params", ParamCount.all(cfg).get("total"));
+            FineTuning.summary(summary, model, opt, rc);
             AtomicFiles.writeString(dir.resolve("summary.json"), summary.toPrettyString());
             if (complete) {
+                if (model.params().adapter() instanceof Lora lora) { // runs/NAME/adapter/ (PEFT), then merged model/
+                    FineTuning.writeAdapter(dir.resolve("adapter"), lora, o.init());
+                    lora.merge();
+                }
                 writeModel(model, tok);
             }
             return new Result(dir, step, complete, summary);
@@ -382,6 +408,7 @@ public final class Pretrainer {
             try (OutputDir out = OutputDir.create(dir.resolve("model"), true, "model")) {
                 model.save(out.staging());
                 Files.copy(tok.file(), out.staging().resolve("tokenizer.json"));
+                FineTuning.copyChatTemplate(rc, o.init(), out.staging()); // an SFT model keeps its chat layout
                 out.commit();
             } catch (IOException e) {
                 throw new Mm1Exception(dir.resolve("model") + ": cannot write: " + e.getMessage(), e);
@@ -398,6 +425,20 @@ public final class Pretrainer {
             for (RunData.Source s : sources) {
                 if (s.weight() <= 0) {
                     continue;
+                }
+                java.util.Iterator<io.mm1j.data.Sample> probe = s.val().get();
+                boolean empty = !probe.hasNext();
+                if (probe instanceof AutoCloseable c) {
+                    try {
+                        c.close();
+                    } catch (Exception ignored) {
+                        // read-only
+                    }
+                }
+                if (empty) {
+                    throw new Mm1Exception("data: the validation split of source '" + s.name() + "' is empty (data."
+                            + "val_fraction " + rc.data("data.val_fraction") + " of a small dataset): raise "
+                            + "data.val_fraction, or set train.eval_interval=0");
                 }
                 List<Batch> batches = new ArrayList<>();
                 // one pass over the first samples of the validation split, packed like training data
@@ -521,6 +562,18 @@ public final class Pretrainer {
             }
         }
         return prefix;
+    }
+
+    /**
+     * The model's own preprocessing ({@link Mm1Model#preprocess}: CLIP, plus high-resolution sub-images when the
+     * model tiles) as the data workers' image hook: a picture → its c·3·S·S floats.
+     */
+    static Function<java.awt.image.BufferedImage, float[]> pixels(Mm1Model model) {
+        return img -> {
+            try (NDManager m = NDManager.newBaseManager()) {
+                return model.preprocess(m, List.of(ImageIoLoader.toRgb(img))).toFloatArray();
+            }
+        };
     }
 
     /** CLIP preprocessing (PIL-exact bicubic resize, centre crop, mean/std) as the data workers' image hook. */

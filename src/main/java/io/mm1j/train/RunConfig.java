@@ -27,6 +27,8 @@ import java.util.Set;
  */
 public final class RunConfig {
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** The mapper run configs are read and written with (for commands that assemble config values). */
+    public static final ObjectMapper JSON_MAPPER = JSON;
 
     /** Keys of one {@code data.sources[]} entry. */
     static final List<String> SOURCE_KEYS = List.of("name", "format", "path", "images", "weight");
@@ -59,7 +61,18 @@ public final class RunConfig {
      * @param sets      {@code key=value} overrides; the value is JSON when it parses as JSON, else a string
      */
     public static RunConfig resolve(Path file, Map<String, String> shorthand, List<String> sets) {
+        return resolve(null, file, shorthand, sets);
+    }
+
+    /**
+     * The same with a command's own defaults ({@code overlay}, e.g. {@code mm1 sft}'s AdaFactor and LR) applied
+     * over the general ones, before the config file.
+     */
+    public static RunConfig resolve(ObjectNode overlay, Path file, Map<String, String> shorthand, List<String> sets) {
         ObjectNode tree = defaults();
+        if (overlay != null) {
+            merge(tree, overlay);
+        }
         if (file != null) {
             JsonNode user = readFile(file);
             List<String> problems = new ArrayList<>();
@@ -370,6 +383,7 @@ public final class RunConfig {
             throw new Mm1Exception("data.synthetic_captions must be \"plain\" or \"recaptioned\" (MM1's synthetic "
                     + "VeCap captions), got " + node("data.synthetic_captions"));
         }
+        validateFineTuning();
         JsonNode sources = node("data.sources");
         if (!sources.isNull()) {
             if (!sources.isArray() || sources.isEmpty()) {
@@ -390,6 +404,43 @@ public final class RunConfig {
                 }
             }
         }
+    }
+
+    /** {@code optim.name}, {@code optim.adafactor}, {@code lora} and {@code model.high_res} (SFT settings). */
+    private void validateFineTuning() {
+        String opt = node("optim.name").asText("");
+        if (!List.of("adamw", "adafactor").contains(opt)) {
+            throw new Mm1Exception("optim.name must be adamw or adafactor, got " + node("optim.name"));
+        }
+        JsonNode af = node("optim.adafactor");
+        new AdaFactor.Settings(af.path("decay_rate").asDouble(), af.path("eps1").asDouble(),
+                af.path("clip_threshold").asDouble(), af.path("beta1").asDouble());
+        JsonNode lora = node("lora");
+        if (!lora.path("rank").isIntegralNumber() || lora.path("rank").asInt() < 0) {
+            throw new Mm1Exception("lora.rank must be a whole number >= 0 (0 = no adapter), got " + lora.path("rank"));
+        }
+        if (!lora.path("targets").isArray()) {
+            throw new Mm1Exception("lora.targets must be a list of module names");
+        }
+        Lora.Config.of(lora); // checks alpha, dropout and targets when rank > 0
+        if (lora.path("rank").asInt() > 0 && lora.path("dropout").asDouble() > 0
+                && flag("train.activation_checkpointing")) {
+            throw new Mm1Exception("lora.dropout > 0 cannot be combined with train.activation_checkpointing (the "
+                    + "recomputed forward would draw other dropout masks)");
+        }
+        JsonNode hr = node("model.high_res");
+        JsonNode en = hr.path("enabled");
+        if (!en.isNull() && !en.isBoolean()) {
+            throw new Mm1Exception("model.high_res.enabled must be true, false or null (null: as the model is), got "
+                    + en);
+        }
+        JsonNode crop = hr.path("crop");
+        if (!crop.isNull() && !(crop.isIntegralNumber() && crop.asInt() > 0)) {
+            throw new Mm1Exception("model.high_res.crop must be a whole number of pixels or null (null: the "
+                    + "encoder's resolution), got " + crop);
+        }
+        new io.mm1j.config.HighResConfig(hr.path("rows").asInt(), hr.path("cols").asInt(),
+                hr.path("overview").asBoolean());
     }
 
     private void positive(String key) {

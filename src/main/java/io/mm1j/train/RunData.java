@@ -368,7 +368,7 @@ public final class RunData {
         } else if (s instanceof Sample.Text t) {
             sb.append(t.text()).append('\n');
         } else if (s instanceof Sample.Conversation c) {
-            c.turns().forEach(t -> sb.append(t.text()).append('\n'));
+            c.turns().forEach(t -> sb.append(t.text().replace(Sample.Conversation.IMAGE_TAG, "")).append('\n'));
         } else if (s instanceof Sample.Vqa v) {
             sb.append("Question: ").append(v.question()).append(" Answer: ").append(v.answer()).append('\n');
         }

@@ -53,7 +53,7 @@ public final class TrainLoop {
     }
 
     private final Mm1Model model;
-    private final AdamW opt;
+    private final Optimizer opt;
     private final LrSchedule schedule;
     private final Settings s;
     private final Map<String, List<Batch>> valBatches;
@@ -63,7 +63,7 @@ public final class TrainLoop {
     /**
      * @param valBatches fixed validation batches per source name (evaluated without gradients)
      */
-    public TrainLoop(Mm1Model model, AdamW opt, LrSchedule schedule, Settings settings,
+    public TrainLoop(Mm1Model model, Optimizer opt, LrSchedule schedule, Settings settings,
                      Map<String, List<Batch>> valBatches, Listener listener) {
         this.model = model;
         this.opt = opt;

@@ -328,7 +328,7 @@ public final class VisionTransformer {
     }
 
     private NDArray proj(NDArray x, String prefix) {
-        return Ops.linear(x, params.get(prefix + "weight"), params.get(prefix + "bias"));
+        return params.linear(x, prefix + "weight", prefix + "bias");
     }
 
     private NDArray layerNorm(NDArray x, String prefix) {

@@ -188,7 +188,7 @@ class ReadersTest {
         assertEquals(2, l.size());
         Sample.Conversation c = (Sample.Conversation) l.get(0);
         assertNotNull(c.image());
-        assertEquals(new Sample.Turn("user", "how many shapes are there?"), c.turns().get(0));
+        assertEquals(new Sample.Turn("user", "<image>\nhow many shapes are there?"), c.turns().get(0));
         assertFalse(c.turns().get(1).text().isEmpty());
     }
 }

@@ -1,0 +1,52 @@
+package io.mm1j.train;
+
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import io.mm1j.nn.ParamStore;
+import java.util.Collection;
+
+/**
+ * Global-norm gradient clipping shared by the optimisers (DJL's optClipGrad clips element values: cookbook
+ * pitfall 5): the squared gradient norm of each parameter fetched in one transfer, and the rescaling.
+ */
+final class GlobalNorm {
+    private GlobalNorm() {}
+
+    /**
+     * ‖g‖² of each named parameter's gradient, in order. A parameter that no gradient reached this step (e.g. the
+     * image encoder on a text-only batch) has exactly 0, which the optimisers take as "skip it", as PyTorch's skip
+     * parameters whose grad is None.
+     */
+    static double[] squares(ParamStore params, Collection<String> names) {
+        try (NDScope scope = new NDScope()) {
+            NDList parts = new NDList();
+            for (String name : names) {
+                parts.add(params.get(name).getGradient().square().sum().toType(DataType.FLOAT64, false));
+            }
+            double[] sq = parts.isEmpty() ? new double[0] : NDArrays.stack(parts).toDoubleArray();
+            scope.suppressNotUsedWarning();
+            return sq;
+        }
+    }
+
+    /** Scales the gradients so that their global L2 norm is at most {@code maxNorm}; returns the norm before. */
+    static double clip(ParamStore params, Collection<String> names, double[] squares, double maxNorm) {
+        double sq = 0;
+        for (double v : squares) {
+            sq += v;
+        }
+        double norm = Math.sqrt(sq);
+        if (maxNorm > 0 && norm > maxNorm) {
+            double factor = maxNorm / (norm + 1e-6);
+            try (NDScope scope = new NDScope()) {
+                for (String name : names) {
+                    params.get(name).getGradient().muli(factor);
+                }
+                scope.suppressNotUsedWarning();
+            }
+        }
+        return norm;
+    }
+}

@@ -1,0 +1,154 @@
+package io.mm1j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.mm1j.TestSupport;
+import io.mm1j.io.JsonFiles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code mm1 sft} end to end on a tiny model: it learns, LoRA writes PEFT files, the adapter path equals the merge. */
+class SftCommandTest {
+    @TempDir
+    static Path tmp;
+    static Path base;
+    static Path data;
+
+    @BeforeAll
+    static void init() {
+        base = tmp.resolve("base");
+        data = tmp.resolve("syn");
+        assertEquals(0, TestSupport.cli("init", "--preset", "tiny-test", "--out", base.toString(), "--seed", "1")
+                .code());
+        assertEquals(0, TestSupport.cli("data", "synth", "--out", data.toString(), "--images", "30", "--size", "32")
+                .code());
+    }
+
+    private static TestSupport.CliRun sft(Path out, String... extra) {
+        List<String> args = new java.util.ArrayList<>(List.of("sft", "--init", base.toString(), "--data",
+                data.resolve("llava/train.json").toString(), "--images", data.resolve("images/train").toString(),
+                "--seed", "0", "--set", "train.batch_size=4", "--set", "data.seq_len=128", "--set",
+                "data.val_fraction=0.2", "--out", out.toString()));
+        args.addAll(List.of(extra));
+        return TestSupport.cli(args.toArray(String[]::new));
+    }
+
+    private static JsonNode summary(Path run) {
+        return JsonFiles.read(run.resolve("summary.json"));
+    }
+
+    /** 30 AdaFactor steps on the conversations: validation loss on the assistant tokens falls below 60% of step 1's. */
+    @Test
+    void fullFineTuningLowersTheAssistantLoss() throws Exception {
+        Path run = tmp.resolve("full");
+        TestSupport.CliRun r = sft(run, "--steps", "30", "--set", "optim.lr=1e-2", "--set", "train.eval_interval=30");
+        assertEquals(0, r.code(), r.err());
+        JsonNode s = summary(run);
+        double first = JsonFiles.MAPPER.readTree(Files.readAllLines(run.resolve("metrics.jsonl")).get(0))
+                .get("loss").asDouble();
+        assertTrue(s.get("finalValLoss").asDouble() < 0.6 * first, "val " + s.get("finalValLoss") + " vs first "
+                + first);
+        assertEquals("AdaFactor", s.get("optimizer").asText());
+        assertTrue(Files.isRegularFile(run.resolve("model/tokenizer_config.json"))); // the chat template travels
+        // eval --template chat prompts the fine-tuned model the way it was trained
+        Path ev = tmp.resolve("eval-chat");
+        TestSupport.CliRun e = TestSupport.cli("eval", "--model", run.resolve("model").toString(), "--task", "vqav2",
+                "--data", data.toString(), "--split", "val", "--template", "chat", "--limit", "2", "--log-samples",
+                "--out", ev.toString());
+        assertEquals(0, e.code(), e.err());
+        JsonNode sample = JsonFiles.MAPPER.readTree(Files.readAllLines(ev.resolve("samples.jsonl")).get(0));
+        assertEquals("<s><|user|><image>how many shapes are there?<|end|><|assistant|>", sample.get("prompt").asText());
+        assertTrue(JsonFiles.read(ev.resolve("scores.json")).at("/prompt/template").asText().startsWith("chat: "));
+    }
+
+    /**
+     * LoRA: PEFT files in adapter/, the optimiser state far below full fine-tuning's, and generating with the
+     * adapter (unmerged) gives the same greedy text as the model {@code merge-lora} writes.
+     */
+    @Test
+    void loraAdapterGeneratesAsTheMergedModel() {
+        Path run = tmp.resolve("lora");
+        TestSupport.CliRun r = sft(run, "--steps", "8", "--set", "optim.lr=3e-2", "--set", "train.eval_interval=8",
+                "--lora", "rank=4,alpha=8,targets=q_proj,v_proj,o_proj,down_proj");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("LoRA r=4"), r.out());
+        JsonNode s = summary(run);
+        assertEquals(s.get("lora").get("parameters").asLong(), s.get("trainableParameters").asLong());
+        assertTrue(s.get("optimizerStateBytes").asLong() * 5 < s.get("fullFineTuningOptimizerStateBytes").asLong(),
+                s.toString());
+        assertTrue(Files.isRegularFile(run.resolve("adapter/adapter_config.json")));
+        assertTrue(Files.isRegularFile(run.resolve("adapter/adapter_model.safetensors")));
+        Path merged = tmp.resolve("merged");
+        TestSupport.CliRun m = TestSupport.cli("merge-lora", "--model", base.toString(), "--adapter",
+                run.resolve("adapter").toString(), "--out", merged.toString());
+        assertEquals(0, m.code(), m.err());
+        String prompt = "<|user|>how many shapes are there?<|end|><|assistant|>";
+        TestSupport.CliRun a = TestSupport.cli("generate", "--model", base.toString(), "--adapter",
+                run.resolve("adapter").toString(), "--prompt", prompt, "--max-tokens", "12");
+        TestSupport.CliRun b = TestSupport.cli("generate", "--model", merged.toString(), "--prompt", prompt,
+                "--max-tokens", "12");
+        TestSupport.CliRun plain = TestSupport.cli("generate", "--model", base.toString(), "--prompt", prompt,
+                "--max-tokens", "12");
+        assertEquals(0, a.code(), a.err());
+        assertEquals(b.out(), a.out());
+        assertFalse(plain.out().equals(a.out()), "the adapter should change the base model's reply: " + a.out());
+    }
+
+    /** A LoRA run stopped at step 2 and resumed logs the same losses as one that never stopped. */
+    @Test
+    void loraRunResumesExactly() throws Exception {
+        String[] common = {"--steps", "4", "--set", "optim.lr=1e-2", "--set", "train.eval_interval=0", "--lora",
+            "rank=2,targets=q_proj"};
+        Path whole = tmp.resolve("whole");
+        Path parts = tmp.resolve("parts");
+        assertEquals(0, sft(whole, common).code());
+        List<String> first = new java.util.ArrayList<>(List.of(common));
+        first.addAll(List.of("--stop-at-step", "2"));
+        assertEquals(0, sft(parts, first.toArray(String[]::new)).code());
+        TestSupport.CliRun r = TestSupport.cli("sft", "--out", parts.toString(), "--resume");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(losses(whole), losses(parts));
+    }
+
+    private static List<Double> losses(Path run) throws Exception {
+        List<Double> out = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
+            JsonNode n = JsonFiles.MAPPER.readTree(line);
+            if (n.has("loss")) {
+                out.add(n.get("loss").asDouble());
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void badConversationsAreRefusedBeforeAnythingIsWritten() throws Exception {
+        Path bad = Files.writeString(tmp.resolve("bad.json"), """
+                [{"id": "x", "image": "000000000001.png", "conversations": [
+                  {"from": "human", "value": "<image> and <image>"}, {"from": "gpt", "value": "ok"}]}]""");
+        Path run = tmp.resolve("bad-run");
+        TestSupport.CliRun r = TestSupport.cli("sft", "--init", base.toString(), "--data", bad.toString(), "--images",
+                data.resolve("images/train").toString(), "--steps", "2", "--out", run.toString());
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: " + bad + ":1: bad record: image: 1 image(s) but 2 <image> tag(s) in "
+                + "conversations", r.err().lines().findFirst().orElse(""));
+        assertFalse(Files.exists(run));
+    }
+
+    @Test
+    void loraRankLargerThanTheLayerLeavesNoRunFolder() {
+        Path run = tmp.resolve("rank-run");
+        TestSupport.CliRun r = sft(run, "--steps", "2", "--lora", "rank=40,targets=q_proj");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: --lora rank=40 is larger than layer 'model.layers.0.self_attn.q_proj' (32×32): "
+                + "choose rank <= 32", r.err().lines().findFirst().orElse(""));
+        assertFalse(Files.exists(run.resolve("run.json")));
+    }
+}
