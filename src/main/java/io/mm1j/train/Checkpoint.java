@@ -40,10 +40,19 @@ public final class Checkpoint {
 
     /** Writes {@code checkpoints/step-N/} atomically and prunes older ones beyond {@code keep}. */
     public static Path write(Path checkpoints, Mm1Model model, AdamW opt, State state, int keep, Path tokenizer) {
+        return write(checkpoints, model::save, opt, state, keep, tokenizer);
+    }
+
+    /**
+     * The same for any trained model ({@code mm1 clip}'s image-text pair, …): {@code saveModel} writes its weights
+     * and config into the staging folder; optimizer state, state.json, staging and pruning are as above.
+     */
+    public static Path write(Path checkpoints, java.util.function.Consumer<Path> saveModel, AdamW opt, State state,
+                             int keep, Path tokenizer) {
         Path target = checkpoints.resolve(PREFIX + state.step());
         try (OutputDir out = OutputDir.create(target, true, "checkpoint")) {
             Path dir = out.staging();
-            model.save(dir);
+            saveModel.accept(dir);
             Files.copy(tokenizer, dir.resolve("tokenizer.json")); // a checkpoint is a complete model folder too
             SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
             for (Map.Entry<String, NDArray> e : opt.state().entrySet()) {

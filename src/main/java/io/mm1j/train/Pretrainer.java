@@ -548,7 +548,7 @@ public final class Pretrainer {
         return c.prefix();
     }
 
-    private static String gitCommit() {
+    static String gitCommit() {
         try {
             Process p = new ProcessBuilder("git", "rev-parse", "HEAD").redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes()).trim();
@@ -558,7 +558,7 @@ public final class Pretrainer {
         }
     }
 
-    private static void mkdirs(Path dir) {
+    static void mkdirs(Path dir) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -566,7 +566,7 @@ public final class Pretrainer {
         }
     }
 
-    private static void deleteContents(Path dir) {
+    static void deleteContents(Path dir) {
         if (!Files.isDirectory(dir)) {
             return;
         }

@@ -46,10 +46,18 @@ public final class RunConfig {
 
     /** The defaults alone. */
     public static ObjectNode defaults() {
-        try (InputStream in = RunConfig.class.getResourceAsStream("/train/run-defaults.json")) {
+        return defaults("/train/run-defaults.json");
+    }
+
+    /** Another command's defaults from the jar (e.g. {@code /train/clip-defaults.json} of {@code mm1 clip}). */
+    public static ObjectNode defaults(String resource) {
+        try (InputStream in = RunConfig.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException(resource + " missing from the jar");
+            }
             return (ObjectNode) JSON.readTree(in);
         } catch (IOException e) {
-            throw new IllegalStateException("run-defaults.json missing from the jar", e);
+            throw new IllegalStateException(resource + " unreadable in the jar", e);
         }
     }
 
@@ -59,44 +67,57 @@ public final class RunConfig {
      * @param sets      {@code key=value} overrides; the value is JSON when it parses as JSON, else a string
      */
     public static RunConfig resolve(Path file, Map<String, String> shorthand, List<String> sets) {
-        ObjectNode tree = defaults();
+        RunConfig c = resolve(defaults(), file, shorthand, sets);
+        c.validate();
+        return c;
+    }
+
+    /**
+     * The same layering and key checks over another command's {@code defaults} (its schema); validating the values
+     * is that command's business (pre-training's checks here name pre-training keys).
+     */
+    public static RunConfig resolve(ObjectNode defaults, Path file, Map<String, String> shorthand, List<String> sets) {
+        ObjectNode tree = defaults.deepCopy();
         if (file != null) {
             JsonNode user = readFile(file);
             List<String> problems = new ArrayList<>();
-            check(user, tree, "", problems);
+            check(user, defaults, "", problems);
             if (!problems.isEmpty()) {
                 throw new Mm1Exception(file + ": " + problems.get(0));
             }
             merge(tree, (ObjectNode) user);
         }
-        shorthand.forEach((k, v) -> set(tree, k, v, "flag"));
+        shorthand.forEach((k, v) -> set(defaults, tree, k, v, "flag"));
         for (String s : sets) {
             int eq = s.indexOf('=');
             if (eq <= 0) {
                 throw new Mm1Exception("--set " + s + ": expected key=value");
             }
-            set(tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set");
+            set(defaults, tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set");
         }
-        RunConfig c = new RunConfig(tree);
-        c.validate();
-        return c;
+        return new RunConfig(tree);
     }
 
     /** A run config from a saved {@code run.json} (already resolved). */
     public static RunConfig ofResolved(JsonNode resolved, String where) {
+        RunConfig c = ofResolved(defaults(), resolved, where);
+        c.validate();
+        return c;
+    }
+
+    /** A saved, resolved config of the command whose defaults are {@code defaults} (values not validated here). */
+    public static RunConfig ofResolved(ObjectNode defaults, JsonNode resolved, String where) {
         if (!(resolved instanceof ObjectNode o)) {
             throw new Mm1Exception(where + ": not a JSON object");
         }
         List<String> problems = new ArrayList<>();
-        check(o, defaults(), "", problems);
+        check(o, defaults, "", problems);
         if (!problems.isEmpty()) {
             throw new Mm1Exception(where + ": " + problems.get(0));
         }
-        ObjectNode tree = defaults();
+        ObjectNode tree = defaults.deepCopy();
         merge(tree, o);
-        RunConfig c = new RunConfig(tree);
-        c.validate();
-        return c;
+        return new RunConfig(tree);
     }
 
     private static JsonNode readFile(Path file) {
@@ -220,10 +241,10 @@ public final class RunConfig {
     }
 
     /** Sets a dotted key ({@code optim.lr}, {@code data.sources.0.weight}) after checking it exists. */
-    private static void set(ObjectNode tree, String key, String valueText, String how) {
+    private static void set(ObjectNode defaults, ObjectNode tree, String key, String valueText, String how) {
         JsonNode value = parseValue(valueText);
         String[] parts = key.split("\\.");
-        JsonNode schema = defaults();
+        JsonNode schema = defaults;
         JsonNode node = tree;
         StringBuilder path = new StringBuilder();
         for (int i = 0; i < parts.length; i++) {
