@@ -9,7 +9,8 @@ import picocli.CommandLine.Option;
 /** Entry point of the {@code mm1} command line. */
 @Command(name = "mm1", mixinStandardHelpOptions = true, version = "mm1j 0.1.0",
         description = "MM1-style multimodal LLMs on the JVM: build, train, evaluate and serve.",
-        subcommands = {DemoCommand.class, PretrainCommand.class, LrSweepCommand.class, UpcycleCommand.class,
+        subcommands = {DemoCommand.class, PretrainCommand.class, ClipCommand.class, LrSweepCommand.class,
+                UpcycleCommand.class,
                 CompareRunsCommand.class,
                 InfoCommand.class, InitCommand.class, GenerateCommand.class, EvalCommand.class,
                 ScoreCommand.class,

@@ -112,7 +112,7 @@ public final class PretrainCommand implements Callable<Integer> {
     }
 
     /** run.json without the run's metadata block, so it can serve as a config file again. */
-    private static Path stripRunMeta(Path runJson) {
+    static Path stripRunMeta(Path runJson) {
         try {
             com.fasterxml.jackson.databind.node.ObjectNode n = (com.fasterxml.jackson.databind.node.ObjectNode)
                     new com.fasterxml.jackson.databind.ObjectMapper().readTree(runJson.toFile());
