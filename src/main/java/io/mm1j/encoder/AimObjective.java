@@ -120,12 +120,28 @@ public final class AimObjective {
         int patches = vision.config().numPatches();
         int tokens = patches + 1;
         long n = prefix.length;
+        for (int k : prefix) {
+            if (k < 1 || k >= patches) {
+                throw new io.mm1j.Mm1Exception("AIM prefix length must be within [1, " + (patches - 1) + "], got " + k);
+            }
+        }
         NDArray mask = m.create(prefixCausalMask(prefix, tokens), new Shape(n, 1, 1, tokens, tokens))
                 .toType(params.dtype(), false); // (N, 1, 1, T, T)
         NDArray h = vision.postNorm(vision.hidden(pixels, mask)); // (N, T, D)
         NDArray pred = head(h.get(":, 0:{}, :", patches)); // (N, P, 3·p·p): position q predicts patch q+1
-        NDArray err = pred.sub(targets(pixels)).square().mean(new int[] {-1}); // (N, P)
-        NDArray w = m.create(lossWeights(prefix, patches), new Shape(n, patches)).toType(err.getDataType(), false);
+        return maskedMse(pred, targets(pixels), prefix);
+    }
+
+    /**
+     * Mean over the non-prefix positions of the per-position mean squared error: pred and targets (N, P, 3·p·p),
+     * row b counting positions q ≥ prefix[b].
+     */
+    static NDArray maskedMse(NDArray pred, NDArray targets, int[] prefix) {
+        long n = prefix.length;
+        int patches = Math.toIntExact(pred.getShape().get(1));
+        NDArray err = pred.sub(targets).square().mean(new int[] {-1}); // (N, P)
+        NDArray w = pred.getManager().create(lossWeights(prefix, patches), new Shape(n, patches))
+                .toType(err.getDataType(), false);
         return err.mul(w).sum().div(w.sum());
     }
 
