@@ -104,14 +104,53 @@ public final class EncoderModel implements AutoCloseable {
         return s;
     }
 
-    /** Random weights (N(0, 0.02), LayerNorm gains 1, biases 0; CLIP's initial temperature 0.07). */
+    /**
+     * CLIP's initialisation (OpenAI CLIP {@code initialize_parameters}, HF {@code CLIPPreTrainedModel._init_weights}):
+     * embeddings N(0, 0.02), the class embedding N(0, d^-½); in each block q/k/v and fc2 N(0, d^-½·(2L)^-½),
+     * out_proj N(0, d^-½), fc1 N(0, (2d)^-½); projections N(0, width^-½); LayerNorm gains 1, biases 0; temperature
+     * 0.07. (A flat 0.02 leaves a small tower's CLS almost blind to the image at the start — its attention
+     * output is ~1% of the residual — and the contrastive loss then collapses to log N before it learns.)
+     */
     public static EncoderModel init(Config c, NDManager manager) {
         ParamStore p = new ParamStore(manager, DataType.FLOAT32);
         ShapeInit.init(p, expectedShapes(c), 0.02);
+        for (Map.Entry<String, Shape> e : expectedShapes(c).entrySet()) {
+            double std = clipStd(c, e.getKey());
+            if (std > 0) {
+                p.normal(e.getKey(), e.getValue(), std);
+            }
+        }
         if (c.objective() == Objective.CLIP) {
             p.put(LOGIT_SCALE, p.manager().create((float) ContrastiveLoss.INIT_LOG_SCALE));
         }
         return new EncoderModel(c, p);
+    }
+
+    /** CLIP's init std of a weight, or 0 where the flat N(0, 0.02) / ones / zeros stand. */
+    static double clipStd(Config c, String name) {
+        if (!name.endsWith(".weight") && !name.equals(VisionTransformer.CLS)) {
+            return 0;
+        }
+        boolean text = name.startsWith(TextTransformer.PREFIX);
+        int d = text ? c.text().width() : c.vision().width();
+        int layers = text ? c.text().layers() : c.vision().layers();
+        double inProj = Math.pow(d, -0.5) * Math.pow(2.0 * layers, -0.5);
+        if (name.equals(VisionTransformer.CLS)) {
+            return Math.pow(d, -0.5);
+        } else if (name.endsWith("self_attn.out_proj.weight")) {
+            return Math.pow(d, -0.5);
+        } else if (name.contains("self_attn.") || name.endsWith("mlp.fc2.weight")) {
+            return inProj;
+        } else if (name.endsWith("mlp.fc1.weight")) {
+            return Math.pow(2.0 * d, -0.5);
+        } else if (name.equals(VISUAL_PROJECTION)) {
+            return Math.pow(c.vision().width(), -0.5);
+        } else if (name.equals(TEXT_PROJECTION)) {
+            return Math.pow(c.text().width(), -0.5);
+        } else if (name.startsWith(AimObjective.HEAD)) {
+            return Math.pow(name.endsWith("fc1.weight") ? c.vision().width() : c.aimHidden(), -0.5);
+        }
+        return 0;
     }
 
     /** Random init, then every tensor replaced by the one of {@code dir}/model.safetensors (shapes checked). */
