@@ -15,7 +15,8 @@ import io.mm1j.Mm1Exception;
  *       appear 4 times: matmul, scale, mask, softmax), plus the LM head (norm, logits, log-softmax) and the
  *       backward's transient gradients of the logits (2·BTV).</li>
  *   <li>With activation checkpointing ({@code train.ActivationCheckpointing}): the L+1 segment inputs, plus the
- *       larger of the head's and one layer's recorded activations (one segment is recorded at a time).</li>
+ *       larger of one head chunk's ({@link #checkpointedHeadRows} rows) and one layer's recorded activations (one
+ *       segment is recorded at a time).</li>
  *   <li>AdamW's step: its temporaries ({@code g·(1−β1)}, {@code g²}, {@code √v}, the update: 4 values per
  *       parameter) live until the step ends; they come after the activations are freed, so the peak is the
  *       larger of the two phases.</li>
@@ -58,7 +59,7 @@ public final class MemoryModel {
         }
         long trained = ParamCount.llm(c).total();
         long state = params * bytes;
-        long acts = (checkpointing ? checkpointed(c, batch, seq) : plain(c, batch, seq)) * bytes;
+        long acts = (checkpointing ? checkpointed(c, batch, seq, bytes) : plain(c, batch, seq)) * bytes;
         return new Estimate(state, trained * bytes, 2 * trained * bytes, acts,
                 (long) ADAM_TEMPORARIES * trained * bytes, RUNTIME_BYTES);
     }
@@ -72,13 +73,27 @@ public final class MemoryModel {
         return total + head(c, b, t);
     }
 
-    /** Values alive at the peak of a checkpointed step. */
-    static long checkpointed(LlmConfig c, long b, long t) {
+    /**
+     * Logits budget of one LM-head chunk under activation checkpointing: the head holds logits, log-softmax and
+     * their gradients (3 × rows × T × V values); 48 MiB keeps that below a decoder layer's activations for the
+     * presets while the head's matmul stays large.
+     */
+    public static final long HEAD_CHUNK_BYTES = 48L << 20;
+
+    /** Rows of {@code t} tokens per LM-head chunk under activation checkpointing (at least one). */
+    public static int checkpointedHeadRows(long t, int vocab, int bytes) {
+        long perRow = 3 * t * vocab * bytes;
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, HEAD_CHUNK_BYTES / perRow));
+    }
+
+    /** Values alive at the peak of a checkpointed step (the LM head runs over chunks of rows). */
+    static long checkpointed(LlmConfig c, long b, long t, int bytes) {
         long btd = b * t * c.hiddenSize();
         long checkpoints = (c.numLayers() + 1L) * btd + 2 * btd; // segment inputs, gradOut and the input's gradient
-        long widest = head(c, b, t);
+        long rows = Math.min(b, checkpointedHeadRows(t, c.vocabSize(), bytes));
+        long widest = head(c, rows, t) + btd; // + the gradients of the chunks' inputs, gathered
         for (int i = 0; i < c.numLayers(); i++) {
-            widest = Math.max(widest, layer(c, i, b, t) + btd); // + the VJP's out·gradOut
+            widest = Math.max(widest, layer(c, i, b, t)); // the VJP takes gradOut as the output's gradient
         }
         return checkpoints + widest;
     }

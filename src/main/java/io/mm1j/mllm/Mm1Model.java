@@ -191,9 +191,45 @@ public final class Mm1Model implements AutoCloseable {
      */
     public NDArray encodeImages(NDArray pixels) {
         requireVision();
+        return encodeImagesInGroups(pixels, vision.inferenceGroup(pixels));
+    }
+
+    /**
+     * {@link #encodeImages} with an explicit group size: without gradient recording, groups of {@code group}
+     * images go through encoder and connector one after another; under recording all at once.
+     */
+    public NDArray encodeImagesInGroups(NDArray pixels, int group) {
+        requireVision();
         if (pixels.getDataType() != params.dtype()) {
             pixels = pixels.toType(params.dtype(), false); // preprocessing gives float32; a float64 model needs f64
         }
+        return encode(vision, connector, pixels, group);
+    }
+
+    /**
+     * Encoder + connector over {@code pixels}: under gradient recording all at once; in inference groups of
+     * {@code group} images one after another (exact: neither mixes images), so a connector working on a large grid
+     * (C-Abstractor on 672 px tiles: ~0.4 GB per image) never holds the whole batch's intermediates. Benchmarks
+     * call it too, so they measure the path the model runs.
+     *
+     * @return (N, k, D_llm)
+     */
+    public static NDArray encode(VisionTransformer vision, VlConnector connector, NDArray pixels, int group) {
+        long n = pixels.getShape().get(0);
+        if (BlockScope.recording() || n <= group) {
+            return encodeGroup(vision, connector, pixels);
+        }
+        ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
+        for (long i = 0; i < n; i += group) {
+            NDArray part = pixels.get(new ai.djl.ndarray.index.NDIndex("{}:{}", i, Math.min(n, i + group)));
+            parts.add(BlockScope.run(() -> encodeGroup(vision, connector, part)));
+        }
+        NDArray tokens = ai.djl.ndarray.NDArrays.concat(parts, 0);
+        parts.close();
+        return tokens;
+    }
+
+    private static NDArray encodeGroup(VisionTransformer vision, VlConnector connector, NDArray pixels) {
         VisionTransformer.Output encoded = vision.forward(pixels);
         NDArray tokens = connector.forward(encoded.patchTokens()); // (N, P, Dv) → (N, k, D)
         if (!BlockScope.recording()) { // inference frees as it goes: only the image tokens stay

@@ -34,6 +34,25 @@ public final class BlockScope {
         return JniUtils.isGradMode();
     }
 
+    /**
+     * Runs {@code body} with gradient recording off on this thread, then restores the thread's previous mode.
+     * Inference entry points use it: libtorch records by default on every thread except the one that loaded the
+     * engine, so a server's or executor's worker would otherwise keep every intermediate for a backward that
+     * never comes. Not for code inside a {@code GradientCollector}: nothing it computes would get gradients.
+     */
+    public static <T> T noGrad(Supplier<T> body) {
+        boolean before = JniUtils.isGradMode();
+        if (!before) {
+            return body.get();
+        }
+        JniUtils.setGradMode(false);
+        try {
+            return body.get();
+        } finally {
+            JniUtils.setGradMode(true);
+        }
+    }
+
     /** Runs one block; without gradient recording its intermediates are closed when it returns. */
     public static NDArray run(Supplier<NDArray> block) {
         if (recording()) {

@@ -2,7 +2,10 @@ package io.mm1j.train;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
@@ -51,6 +54,17 @@ public final class ActivationCheckpointing {
     public record Segment(Function<NDArray, Out> run, boolean trainable) {}
 
     /**
+     * A loss that is a sum over batch rows (e.g. masked token NLL over a fixed denominator): the share of rows
+     * {@code [from, to)} given their logits {@code (to - from, T, V)}. The head then runs over chunks of rows, one
+     * chunk's logits and softmax at a time, and the chunks' losses add up to the batch's.
+     */
+    @FunctionalInterface
+    public interface RowLoss {
+        NDArray apply(NDArray logits, int from, int to);
+    }
+
+
+    /**
      * The head's loss and the summed (weighted) auxiliary losses that were part of the objective, read back to
      * Java, and each MoE layer's expert load from the forward.
      */
@@ -70,6 +84,19 @@ public final class ActivationCheckpointing {
      * @param head     the last segment's output → scalar loss (recorded)
      */
     public static Result gradients(NDArray input, List<Segment> segments, Function<NDArray, NDArray> head) {
+        return gradients(input, segments, (x, from, to) -> head.apply(x), Integer.MAX_VALUE);
+    }
+
+    /**
+     * {@link #gradients(NDArray, List, Function)} with a head that is a sum over batch rows, run over chunks of
+     * {@code rowsPerChunk} rows (one chunk's head graph alive at a time).
+     *
+     * @param head (the last segment's output rows [from, to)) → their share of the loss (recorded)
+     */
+    public static Result gradients(NDArray input, List<Segment> segments, RowLoss head, int rowsPerChunk) {
+        if (rowsPerChunk < 1) {
+            throw new Mm1Exception("activation checkpointing: rowsPerChunk must be >= 1, got " + rowsPerChunk);
+        }
         int n = segments.size();
         boolean[] needsInputGradient = new boolean[n];
         boolean upstream = false;
@@ -101,16 +128,37 @@ public final class ActivationCheckpointing {
             } finally {
                 JniUtils.setGradMode(gradMode);
             }
-            double loss;
+            double loss = 0;
             NDArray gradOut;
-            try (NDScope scope = new NDScope(); GradientCollector gc = collector()) {
-                x.setRequiresGradient(true);
-                NDArray l = head.apply(x);
-                backward(gc, l);
-                loss = l.toType(DataType.FLOAT64, false).getDouble();
-                gradOut = x.getGradient();
-                NDScope.unregister(gradOut);
-                scope.suppressNotUsedWarning();
+            int rows = Math.toIntExact(x.getShape().get(0));
+            if (rowsPerChunk >= rows) {
+                try (NDScope scope = new NDScope(); GradientCollector gc = collector()) {
+                    x.setRequiresGradient(true);
+                    NDArray l = head.apply(x, 0, rows);
+                    backward(gc, l);
+                    loss = l.toType(DataType.FLOAT64, false).getDouble();
+                    gradOut = x.getGradient();
+                    NDScope.unregister(gradOut);
+                    scope.suppressNotUsedWarning();
+                }
+            } else {
+                NDList parts = new NDList();
+                for (int from = 0; from < rows; from += rowsPerChunk) {
+                    int to = Math.min(rows, from + rowsPerChunk);
+                    try (NDScope scope = new NDScope(); GradientCollector gc = collector()) {
+                        NDArray rowsIn = x.get(new NDIndex("{}:{}", from, to)).duplicate(); // a leaf of its own
+                        rowsIn.setRequiresGradient(true);
+                        NDArray l = head.apply(rowsIn, from, to);
+                        backward(gc, l); // parameter gradients accumulate over the chunks
+                        loss += l.toType(DataType.FLOAT64, false).getDouble();
+                        NDArray g = rowsIn.getGradient();
+                        NDScope.unregister(g);
+                        parts.add(g);
+                        scope.suppressNotUsedWarning();
+                    }
+                }
+                gradOut = NDArrays.concat(parts, 0);
+                parts.close();
             }
             if (x != input) {
                 x.close();
@@ -127,13 +175,13 @@ public final class ActivationCheckpointing {
                         in.setRequiresGradient(true);
                     }
                     Out o = seg.run().apply(in);
-                    NDArray objective = o.out().mul(gradOut).sum(); // VJP: d/d(out) = gradOut exactly
-                    if (o.auxLoss() != null) {
-                        objective = objective.add(o.auxLoss());
-                    }
                     // Always backward: the segment trains or its input needs a gradient (else the loop stopped
                     // above). DJL's hasGradient() cannot tell here: it reports false for recorded results.
-                    backward(gc, objective);
+                    if (o.auxLoss() == null) {
+                        vjp(o.out(), gradOut); // torch backward(out, grad_tensors=gradOut)
+                    } else { // two roots: d/d(out) of sum(out · gradOut) is gradOut exactly
+                        backward(gc, o.out().mul(gradOut).sum().add(o.auxLoss()));
+                    }
                     if (needsInputGradient[i]) {
                         next = in.getGradient();
                         NDScope.unregister(next);
@@ -168,8 +216,9 @@ public final class ActivationCheckpointing {
     public static Result lmGradients(Decoder decoder, NDArray ids, NDArray keep, NDArray targets, NDArray mask) {
         List<Segment> segments = new ArrayList<>();
         segments.add(new Segment(x -> new Out(decoder.embed(x), null), true));
-        return decoderTail(decoder, ids, ids.getShape().get(1), segments, keep, null, 1,
-                logits -> Losses.crossEntropy(logits, targets, mask));
+        long t = ids.getShape().get(1);
+        return decoderTail(decoder, ids, t, segments, keep, null, 1, meanTokenLoss(targets, mask, decoder.params()
+                .dtype()), headRows(t, decoder.config().vocabSize(), decoder.params().dtype()));
     }
 
     /**
@@ -186,7 +235,7 @@ public final class ActivationCheckpointing {
     public static Result lmGradients(Mm1Model model, NDArray ids, NDArray pixels, int imageTokenId, NDArray keep,
                                      NDArray targets, NDArray lossMask) {
         return gradients(model, new Mm1Model.BatchInputs(ids, pixels, keep, null), imageTokenId, 1,
-                logits -> Losses.crossEntropy(logits, targets, lossMask));
+                meanTokenLoss(targets, lossMask, model.params().dtype()));
     }
 
     /**
@@ -200,13 +249,53 @@ public final class ActivationCheckpointing {
      */
     public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
                                    Function<NDArray, NDArray> loss) {
+        return gradients(model, in, imageTokenId, auxWeight, (logits, from, to) -> loss.apply(logits),
+                Integer.MAX_VALUE);
+    }
+
+    /**
+     * The trainer's entry point with a loss that sums over batch rows: the LM head and loss run over chunks of
+     * rows within {@link io.mm1j.config.MemoryModel#HEAD_CHUNK_BYTES}, so the (B, T, V) logits and their softmax
+     * are never all alive.
+     */
+    public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
+                                   RowLoss loss) {
+        return gradients(model, in, imageTokenId, auxWeight, loss, headRows(in.ids().getShape().get(1),
+                model.decoder().config().vocabSize(), model.params().dtype()));
+    }
+
+    /** Rows of T tokens per LM-head chunk ({@link io.mm1j.config.MemoryModel#checkpointedHeadRows}). */
+    static int headRows(long t, int vocab, DataType dtype) {
+        return io.mm1j.config.MemoryModel.checkpointedHeadRows(t, vocab, dtype.getNumOfBytes());
+    }
+
+    /**
+     * {@link Losses#crossEntropy} as a sum over rows: each chunk's masked NLL over the whole batch's token count,
+     * so the chunks add up to the batch mean.
+     */
+    static RowLoss meanTokenLoss(NDArray targets, NDArray mask, DataType dtype) {
+        double count = mask == null ? targets.getShape().size()
+                : Math.max(1, mask.toType(DataType.FLOAT64, false).sum().getDouble());
+        return (logits, from, to) -> {
+            NDIndex rows = new NDIndex("{}:{}", from, to);
+            NDArray nll = logits.logSoftmax(-1).gather(targets.get(rows).expandDims(-1), -1).squeeze(-1).neg();
+            if (mask != null) {
+                nll = nll.mul(mask.get(rows).toType(nll.getDataType(), false));
+            }
+            return nll.sum().div(logits.getManager().create(count).toType(nll.getDataType(), false));
+        };
+    }
+
+    /** {@link #gradients(Mm1Model, Mm1Model.BatchInputs, int, double, RowLoss)} with an explicit chunk size. */
+    public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
+                                   RowLoss loss, int rowsPerChunk) {
         NDArray ids = in.ids();
         long t = ids.getShape().get(1);
         Decoder decoder = model.decoder();
         if (in.pixels() == null) {
             List<Segment> segments = new ArrayList<>();
             segments.add(new Segment(x -> new Out(model.spliceImages(x, null, imageTokenId), null), true));
-            return decoderTail(decoder, ids, t, segments, in.keep(), in.documents(), auxWeight, loss);
+            return decoderTail(decoder, ids, t, segments, in.keep(), in.documents(), auxWeight, loss, rowsPerChunk);
         }
         VisionTransformer vit = model.vision();
         if (vit == null) {
@@ -224,7 +313,7 @@ public final class ActivationCheckpointing {
         }
         segments.add(new Segment(h -> new Out(model.spliceImages(ids,
                 model.connector().forward(h.get(":, 1:, :")), imageTokenId), null), true)); // patch tokens → k each
-        return decoderTail(decoder, px, t, segments, in.keep(), in.documents(), auxWeight, loss);
+        return decoderTail(decoder, px, t, segments, in.keep(), in.documents(), auxWeight, loss, rowsPerChunk);
     }
 
     /**
@@ -233,7 +322,7 @@ public final class ActivationCheckpointing {
      * per-segment scopes.
      */
     private static Result decoderTail(Decoder decoder, NDArray input, long t, List<Segment> segments, NDArray keep,
-                                      NDArray documents, double auxWeight, Function<NDArray, NDArray> loss) {
+                                      NDArray documents, double auxWeight, RowLoss loss, int rowsPerChunk) {
         Decoder.Context ctx = decoder.context(Math.toIntExact(t), keep, documents, null);
         NDArray weight = decoder.params().scalar(auxWeight); // cached: safe under autograd (cookbook pitfall 1)
         int[][] loads = new int[decoder.config().numLayers()][];
@@ -248,7 +337,8 @@ public final class ActivationCheckpointing {
                 return new Out(out.h(), out.auxLoss() == null ? null : out.auxLoss().mul(weight));
             }, true));
         }
-        Result r = gradients(input, segments, h -> loss.apply(decoder.logits(h, false)));
+        Result r = gradients(input, segments, (h, from, to) -> loss.apply(decoder.logits(h, false), from, to),
+                rowsPerChunk);
         List<int[]> expertLoad = new ArrayList<>();
         List<io.mm1j.llm.MoeFeedForward.RouterLosses> routerLosses = new ArrayList<>();
         for (int i = 0; i < loads.length; i++) {
@@ -263,6 +353,17 @@ public final class ActivationCheckpointing {
     private static void backward(GradientCollector gc, NDArray objective) {
         try {
             gc.backward(objective);
+        } catch (ai.djl.engine.EngineException e) {
+            throw new Mm1Exception("activation checkpointing: nothing to differentiate (" + e.getMessage()
+                    + "); were the parameters' gradients enabled (ParamStore.enableGradients)?", e);
+        }
+    }
+
+    /** Vector-Jacobian product: accumulates {@code gradOut}ᵀ·∂out/∂θ into every leaf's gradient. */
+    private static void vjp(NDArray out, NDArray gradOut) {
+        try {
+            JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) out, (ai.djl.pytorch.engine.PtNDArray) gradOut,
+                    false, false);
         } catch (ai.djl.engine.EngineException e) {
             throw new Mm1Exception("activation checkpointing: nothing to differentiate (" + e.getMessage()
                     + "); were the parameters' gradients enabled (ParamStore.enableGradients)?", e);

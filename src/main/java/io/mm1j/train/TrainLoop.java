@@ -227,13 +227,21 @@ public final class TrainLoop {
             float[][] nll = new float[1][];
             ActivationCheckpointing.Result r = ActivationCheckpointing.gradients(model,
                     model.inputs(b, s.maskBetweenDocuments()), s.imageTokenId(),
-                    1.0 / s.gradAccum(), logits -> {
-                        NDArray tokenNll = tokenNll(logits, b); // (B, T)
-                        NDArray mask = manager.create(b.lossMask(), new Shape(b.batchSize(), b.seqLen()))
-                                .toType(tokenNll.getDataType(), false);
+                    1.0 / s.gradAccum(), (logits, from, to) -> { // rows [from, to) of the batch
+                        int t = b.seqLen();
+                        NDArray targets = manager.create(java.util.Arrays.copyOfRange(b.targets(), from * t, to * t),
+                                new Shape(to - from, t));
+                        NDArray logp = logits.logSoftmax(-1);
+                        NDArray tokenNll = logp.gather(targets.expandDims(-1), -1).squeeze(-1).neg(); // (rows, T)
+                        NDArray mask = manager.create(java.util.Arrays.copyOfRange(b.lossMask(), from * t, to * t),
+                                new Shape(to - from, t)).toType(tokenNll.getDataType(), false);
                         NDArray denom = manager.create((float) stepTokens).toType(tokenNll.getDataType(), false);
                         NDArray masked = tokenNll.mul(mask);
-                        nll[0] = masked.toType(DataType.FLOAT32, false).toFloatArray();
+                        if (nll[0] == null) {
+                            nll[0] = new float[b.batchSize() * t];
+                        }
+                        System.arraycopy(masked.toType(DataType.FLOAT32, false).toFloatArray(), 0, nll[0], from * t,
+                                (to - from) * t);
                         return masked.sum().div(denom);
                     });
             if (r.expertLoad() != null && !r.expertLoad().isEmpty()) {

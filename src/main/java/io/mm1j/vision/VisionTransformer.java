@@ -166,12 +166,24 @@ public final class VisionTransformer {
                     + p + ", got " + ps);
         }
         long n = ps.get(0);
-        long tokens = 1 + (ps.get(2) / p) * (ps.get(3) / p);
         // Inference encodes groups of images one after another (exact: images do not interact), so the residual
         // streams and projections of a large batch of high-resolution tiles are never all alive at once.
+        int group = inferenceGroup(pixels);
+        return BlockScope.recording() || n <= group ? encode(pixels) : encodeInGroups(pixels, group);
+    }
+
+    /**
+     * Images encoded together in inference: as many as fit {@link #IMAGE_GROUP_BYTES} of block activations (at
+     * least one). Callers that run more per image after the encoder (the connector) group by the same count.
+     *
+     * @param pixels (N, 3, H, W)
+     */
+    public int inferenceGroup(NDArray pixels) {
+        Shape ps = pixels.getShape();
+        int p = config.patchSize();
+        long tokens = 1 + (ps.get(2) / p) * (ps.get(3) / p);
         long perImage = tokens * config.width() * pixels.getDataType().getNumOfBytes() * STREAMS_PER_IMAGE;
-        long group = Math.max(1, IMAGE_GROUP_BYTES / perImage);
-        return BlockScope.recording() || n <= group ? encode(pixels) : encodeInGroups(pixels, (int) group);
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, IMAGE_GROUP_BYTES / perImage));
     }
 
     /**

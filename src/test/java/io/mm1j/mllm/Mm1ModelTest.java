@@ -92,6 +92,30 @@ class Mm1ModelTest {
     }
 
     @Test
+    void inferenceEncodesImagesInGroupsExactly() {
+        // every connector type works per image, so encoder + connector over groups equals the whole batch
+        for (io.mm1j.config.ConnectorType type : io.mm1j.config.ConnectorType.values()) {
+            Mm1Config c = new Mm1Config(cfg.name(), cfg.description(), cfg.llm(), cfg.vision(),
+                    new io.mm1j.config.ConnectorConfig(type, type == io.mm1j.config.ConnectorType.MLP
+                            ? cfg.vision().numPatches() : cfg.connector().imageTokens(),
+                            cfg.connector().blocksPerStage()), cfg.maxImagesPerSequence());
+            try (Mm1Model model = Mm1Model.init(c, m, DataType.FLOAT64)) {
+                NDArray px = images(5);
+                boolean gradMode = ai.djl.pytorch.jni.JniUtils.isGradMode();
+                ai.djl.pytorch.jni.JniUtils.setGradMode(false); // grouping is for inference only
+                try {
+                    NDArray whole = model.encodeImagesInGroups(px, 5);
+                    NDArray grouped = model.encodeImagesInGroups(px, 2); // 2 + 2 + 1
+                    assertEquals(whole.getShape(), grouped.getShape());
+                    assertEquals(0, whole.sub(grouped).abs().max().getDouble(), 1e-12, type.json());
+                } finally {
+                    ai.djl.pytorch.jni.JniUtils.setGradMode(gradMode);
+                }
+            }
+        }
+    }
+
+    @Test
     void parameterCountMatchesTheConfigCountsForEveryComponent() {
         try (Mm1Model model = Mm1Model.init(cfg, m, DataType.FLOAT32)) {
             assertEquals(ParamCount.all(cfg).get("total"), model.params().numel());

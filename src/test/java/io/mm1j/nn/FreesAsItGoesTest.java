@@ -88,4 +88,19 @@ class FreesAsItGoesTest extends ManagedNdTest {
         long eight = decoderPeak(8, true);
         assertTrue(eight > 2.5 * two, "training keeps every layer: 2 layers " + two + ", 8 layers " + eight);
     }
+
+    @Test
+    void noGradSwitchesRecordingOffOnAFreshThreadAndRestoresIt() throws Exception {
+        boolean[] seen = new boolean[3];
+        Thread t = new Thread(() -> {
+            seen[0] = BlockScope.recording(); // libtorch records by default on a thread that did not load it
+            seen[1] = BlockScope.noGrad(BlockScope::recording);
+            seen[2] = BlockScope.recording();
+        });
+        t.start();
+        t.join();
+        assertTrue(seen[0], "a fresh thread records (the reason inference entry points need noGrad)");
+        assertTrue(!seen[1], "inside noGrad nothing is recorded");
+        assertTrue(seen[2], "the thread's mode is restored");
+    }
 }

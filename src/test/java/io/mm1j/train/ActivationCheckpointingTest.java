@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -161,6 +162,22 @@ class ActivationCheckpointingTest extends ManagedNdTest {
                     new Mm1Model.BatchInputs(in, pixels, keep, docs), IMG, 1,
                     logits -> Losses.crossEntropy(logits, targets, lossMask));
             assertEquals(wantPacked[0], packed.loss(), TOL, "packed loss");
+            assertSameGradients(wantPackedGrads, takeGradients(model.params()));
+
+            // the trainer's row-sum loss with the LM head run one row at a time: same loss, same gradients
+            double denom = 0;
+            for (float v : lm) {
+                denom += v;
+            }
+            NDArray d = m.create(denom);
+            ActivationCheckpointing.Result chunked = ActivationCheckpointing.gradients(model,
+                    new Mm1Model.BatchInputs(in, pixels, keep, docs), IMG, 1, (logits, from, to) -> {
+                        NDIndex rows = new NDIndex("{}:{}", from, to);
+                        assertEquals(1, logits.getShape().get(0), "one row per chunk");
+                        NDArray nll = logits.logSoftmax(-1).gather(targets.get(rows).expandDims(-1), -1).squeeze(-1);
+                        return nll.mul(lossMask.get(rows)).sum().div(d).neg();
+                    }, 1);
+            assertEquals(wantPacked[0], chunked.loss(), TOL, "loss over chunks of rows");
             assertSameGradients(wantPackedGrads, takeGradients(model.params()));
         }
     }
