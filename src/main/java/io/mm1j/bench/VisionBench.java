@@ -81,8 +81,8 @@ public final class VisionBench {
             for (int r = -warmup; r < reps; r++) {
                 long t0 = System.nanoTime();
                 try (NDScope scope = new NDScope()) {
-                    NDArray tokens = io.mm1j.mllm.Mm1Model.encode(vit, connector, pixels,
-                            vit.inferenceGroup(pixels)); // (B, k, D), the model's own inference path
+                    NDArray tokens = io.mm1j.mllm.Mm1Model.inGroups(pixels, vit.inferenceGroup(pixels),
+                            px -> io.mm1j.mllm.Mm1Model.encode(vit, connector, px)); // the model's inference path
                     tokens.sum().getFloat(); // force completion
                     scope.suppressNotUsedWarning();
                 }

@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
 
 /** {@code mm1 bench …}: benchmarks that print JSON (no timed tests; figures go in issue notes). */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (JSON on stdout).",
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Decode.class, BenchCommand.TrainStep.class,
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Decode.class, BenchCommand.Prefill.class, BenchCommand.TrainStep.class,
                 BenchEvalCommand.class, BenchDataCommand.class, BenchVisionCommand.class,
                 BenchCommand.TokenizerTrain.class})
 public final class BenchCommand implements Runnable {
@@ -91,6 +91,43 @@ public final class BenchCommand implements Runnable {
             }
             return LlmConfig.llama(v.get("vocab"), v.get("hidden"), v.get("intermediate"), v.get("layers"),
                     v.get("heads"), v.get("kvHeads"), 1024, false);
+        }
+    }
+
+    @Command(name = "prefill", mixinStandardHelpOptions = true,
+            description = "Prompt processing tokens/s: batched prefill on the CPU path (and, for comparison, the same "
+                    + "prompt fed token by token and through DJL), batch 1, F32, for a model folder or a random model.")
+    static final class Prefill extends BenchTask.OnDevice {
+        @Option(names = "--model", description = "Model folder (mm1j or HF Llama; default: random weights of "
+                + "--shape).")
+        Path model;
+
+        @Option(names = "--shape", description = "Random model shape, e.g. hidden=512,intermediate=1376,layers=8,"
+                + "heads=8,kvHeads=8,vocab=4096 (the default: d512, the shape llama.cpp was timed on); or d512.")
+        String shape;
+
+        @Option(names = "--tokens", defaultValue = "128", description = "Prompt tokens (default ${DEFAULT-VALUE}).")
+        int tokens;
+
+        @Option(names = "--reps", defaultValue = "5", description = "Timed runs, median reported (default "
+                + "${DEFAULT-VALUE}).")
+        int reps;
+
+        @Override
+        ObjectNode run(NDManager root) {
+            if (model != null) {
+                Path dir = io.mm1j.mllm.Mm1Model.resolveFolder(model);
+                try (io.mm1j.mllm.Mm1Model mm = io.mm1j.mllm.Mm1Model.load(dir, root, DataType.FLOAT32)) {
+                    return io.mm1j.bench.PrefillBench.run(mm.decoder(), tokens, reps, dir.toString(), false);
+                }
+            }
+            String spec = "d512".equals(shape) ? null : shape;
+            LlmConfig c = Decode.parseShape(spec);
+            try (Decoder d = DecodeBench.randomModel(c, root)) {
+                return io.mm1j.bench.PrefillBench.run(d, tokens, reps, "random " + (spec == null
+                        ? "hidden=512,intermediate=1376,layers=8,heads=8,kvHeads=8,vocab=4096" : spec),
+                        c.equals(DecodeBench.defaultShape()));
+            }
         }
     }
 

@@ -8,7 +8,6 @@ import io.mm1j.config.ParamCount;
 import io.mm1j.config.Presets;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
-import io.mm1j.mllm.Sampler;
 import io.mm1j.tensor.Engines;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.train.DemoReport;
@@ -142,7 +141,7 @@ public final class DemoCommand implements Callable<Integer> {
                 "tokenizer.json"))) {
             Decoder d = HfLlama.load(stories, root, DataType.FLOAT32);
             System.out.print("   » ");
-            GenerateCommand.generate(d, tok, "", 120, Sampler.ARGMAX,
+            GenerateCommand.generate(d, tok, "", io.mm1j.mllm.GenerationConfig.greedy(120),
                     piece -> System.out.print(piece.replace("\n", "\n     ")));
             System.out.println();
             System.out.println();

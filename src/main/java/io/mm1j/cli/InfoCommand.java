@@ -25,6 +25,10 @@ public final class InfoCommand implements Callable<Integer> {
     @Option(names = "--config", description = "An mm1j config.json instead of a preset.")
     Path config;
 
+    @Option(names = "--model", description = "A model folder (mm1j, HF Llama or LLaVA) or run folder: its config, "
+            + "with parameter counts read from its weight files (nothing loaded).")
+    Path model;
+
     @Option(names = "--json", description = "Print JSON.")
     boolean json;
 
@@ -49,8 +53,16 @@ public final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Mm1Config cfg = config != null ? Presets.read(config) : Presets.load(preset == null ? "mini" : preset);
-        ObjectNode out = describe(cfg);
+        ObjectNode out;
+        Mm1Config cfg;
+        if (model != null) {
+            Path dir = io.mm1j.mllm.Mm1Model.resolveFolder(model);
+            cfg = io.mm1j.mllm.FolderInfo.config(dir);
+            out = describe(cfg, io.mm1j.mllm.FolderInfo.params(dir, cfg));
+        } else {
+            cfg = config != null ? Presets.read(config) : Presets.load(preset == null ? "mini" : preset);
+            out = describe(cfg);
+        }
         int t = seq == 0 ? cfg.llm().maxPositions() : seq;
         ObjectNode train = ((ObjectNode) out.get("memory")).putObject("trainingStep");
         MemoryModel.Estimate e = MemoryModel.training(cfg.llm(), out.get("params").get("total").asLong(), batch, t, 4,
@@ -75,10 +87,14 @@ public final class InfoCommand implements Callable<Integer> {
 
     /** The info report as JSON (keys: params.*, memory.*, lr.*). */
     public static ObjectNode describe(Mm1Config cfg) {
+        return describe(cfg, ParamCount.all(cfg));
+    }
+
+    /** The info report with given parameter counts (e.g. read from a folder's weight files). */
+    public static ObjectNode describe(Mm1Config cfg, Map<String, Long> counts) {
         ObjectNode out = Presets.JSON.createObjectNode();
         out.put("name", cfg.name());
         out.put("description", cfg.description());
-        Map<String, Long> counts = ParamCount.all(cfg);
         ObjectNode params = out.putObject("params");
         counts.forEach(params::put);
         long total = counts.get("total");

@@ -67,6 +67,7 @@ public final class InitCommand implements Callable<Integer> {
         // neither a half-made model folder nor a stray .tmp behind, and two runs on one --out cannot both succeed.
         try (OutputDir dir = OutputDir.create(out, overwrite, "--out")) {
             writeTokenizer(cfg, dir.staging().resolve("tokenizer.json"));
+            writeTokenizerConfig(cfg, dir.staging().resolve("tokenizer_config.json"));
             try (NDManager root = Engines.newRootManager(seed);
                  Mm1Model model = Mm1Model.init(cfg, root, DataType.FLOAT32)) {
                 model.save(dir.staging());
@@ -89,6 +90,27 @@ public final class InitCommand implements Callable<Integer> {
         }
         new BpeTrainer(cfg.llm().vocabSize(), 2).add(text).train().write(target);
         checkTokenizer(target, cfg);
+    }
+
+    /**
+     * Hugging Face's {@code tokenizer_config.json}: the special tokens by name and mm1j's chat template, so that
+     * {@code mm1 chat}/{@code serve} and HF's {@code apply_chat_template} render conversations the same way.
+     */
+    private static void writeTokenizerConfig(Mm1Config cfg, Path target) {
+        com.fasterxml.jackson.databind.node.ObjectNode o = io.mm1j.io.JsonFiles.MAPPER.createObjectNode();
+        o.put("tokenizer_class", "PreTrainedTokenizerFast");
+        o.put("bos_token", SpecialTokens.BOS);
+        o.put("eos_token", SpecialTokens.EOS);
+        o.put("pad_token", SpecialTokens.PAD);
+        o.put("model_max_length", cfg.llm().maxPositions());
+        o.put("clean_up_tokenization_spaces", false);
+        o.put("chat_template", io.mm1j.mllm.ChatTemplate.MM1J);
+        try {
+            io.mm1j.io.AtomicFiles.writeString(target, io.mm1j.io.JsonFiles.MAPPER.writerWithDefaultPrettyPrinter()
+                    .writeValueAsString(o) + "\n");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** mm1j's special-token layout and a vocabulary that fits the preset's embedding table. */

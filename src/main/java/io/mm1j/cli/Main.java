@@ -12,8 +12,10 @@ import picocli.CommandLine.Option;
         subcommands = {DemoCommand.class, PretrainCommand.class, ClipCommand.class, LrSweepCommand.class,
                 UpcycleCommand.class,
                 CompareRunsCommand.class,
-                InfoCommand.class, InitCommand.class, GenerateCommand.class, EvalCommand.class,
+                InfoCommand.class, InitCommand.class, GenerateCommand.class, ChatCommand.class, EvalCommand.class,
+                ExportCommand.class,
                 ScoreCommand.class,
+                ServeCommand.class,
                 TokenizerCommand.class, DataCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,

@@ -185,7 +185,7 @@ public final class SequencePacker {
     private void appendWhole(Piece p) {
         if (p.isImage()) {
             slots.add(new Batch.ImageSlot(rows.size(), len, p.image()));
-            Arrays.fill(buf, len, len + c.imageTokens(), imageId);
+            io.mm1j.mllm.ImageSlots.fill(buf, len, c.imageTokens(), imageId);
             Arrays.fill(mask, len, len + c.imageTokens(), 0f);
             mark(c.imageTokens());
             len += c.imageTokens();

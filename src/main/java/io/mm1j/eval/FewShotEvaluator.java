@@ -1,22 +1,19 @@
 package io.mm1j.eval;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mm1j.llm.Decoder;
+import io.mm1j.llm.DecodePath;
+import io.mm1j.mllm.Generator;
+import io.mm1j.mllm.ImageEmbeddingCache;
 import io.mm1j.mllm.Mm1Model;
-import io.mm1j.mllm.Sampler;
-import io.mm1j.nn.KvCache;
+import io.mm1j.mllm.Prompt;
+import io.mm1j.mllm.TokenListener;
 import io.mm1j.Mm1Exception;
 import io.mm1j.io.JsonFiles;
 import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
-import io.mm1j.vision.ImagePreprocessor;
 import io.mm1j.vision.RgbImage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -69,16 +66,21 @@ public final class FewShotEvaluator {
     private final Mm1Model model;
     private final Tokenizer tok;
     private final Settings s;
-    private final ImagePreprocessor pre;
+    private final Generator generator;
     private final ImageIoLoader loader;
     private final Map<Path, RgbImage> images = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<Path, RgbImage> e) {
-            return size() > IMAGE_CACHE; // demonstrations repeat across queries; keep the recent pictures decoded
+            return size() > IMAGE_CACHE; // demonstrations repeat across queries: decoded and encoded once
         }
     };
 
     public FewShotEvaluator(Mm1Model model, Tokenizer tok, NDManager manager, Settings s) {
+        this(model, tok, manager, s, DecodePath.CPU);
+    }
+
+    /** @param path the decode path (the plain-Java CPU path by default) */
+    public FewShotEvaluator(Mm1Model model, Tokenizer tok, NDManager manager, Settings s, DecodePath path) {
         if (!model.isMultimodal()) {
             throw new Mm1Exception("model '" + model.config().name() + "' is text-only; --task " + s.task().cliName()
                     + " needs images (use --task text)");
@@ -86,7 +88,7 @@ public final class FewShotEvaluator {
         this.model = model;
         this.tok = tok;
         this.s = s;
-        this.pre = new ImagePreprocessor(manager, model.config().vision().imageSize());
+        this.generator = new Generator(model, tok, path, new ImageEmbeddingCache(IMAGE_CACHE));
         this.loader = new ImageIoLoader(s.maxPixels());
     }
 
@@ -111,9 +113,10 @@ public final class FewShotEvaluator {
         if (queries.isEmpty()) {
             throw new Mm1Exception("no evaluation items in the data");
         }
-        int imageId = tok.specialId(SpecialTokens.IMAGE) >= 0 ? tok.specialId(SpecialTokens.IMAGE)
-                : SpecialTokens.IMAGE_ID;
+        int imageId = model.imageTokenId(tok);
+        // each picture takes as many positions as the model's image pipeline gives it (LLaVA-NeXT: size-dependent)
         FewShotPrompt prompts = new FewShotPrompt(s.task().kind(), tok::encode, model.imageTokens(),
+                e -> model.imagePipeline().tokens(image(e.image()).height(), image(e.image()).width()),
                 model.config().llm().bosTokenId(), imageId);
         DemoSampler sampler = new DemoSampler(data.train(), s.seed());
         StopRule rule = new StopRule(stopIds(model, tok), true, s.maxNewTokens());
@@ -179,26 +182,18 @@ public final class FewShotEvaluator {
         return new Outcome(metrics, queries.size(), truncated, rule.stopIds());
     }
 
-    /** Greedy decoding of one prompt: one prefill over the spliced embeddings, then one token per step. */
+    /** Greedy decoding of one prompt through the shared {@link Generator} (batched prefill, KV cache). */
     private StopRule.Output generate(FewShotPrompt.Prompt p, EvalExample query, StopRule rule, int imageId) {
         List<RgbImage> pics = new ArrayList<>();
         p.demos().forEach(d -> pics.add(image(d.image())));
         pics.add(image(query.image()));
-        Decoder decoder = model.decoder();
-        NDManager m = decoder.params().manager();
-        try (NDScope scope = new NDScope();
-             KvCache cache = decoder.newCache(1, p.ids().length + rule.maxTokens())) {
-            NDArray pixels = pre.batch(pics); // (N, 3, S, S)
-            NDArray embeds = model.inputEmbeddings(m.create(p.ids(), new Shape(1, p.ids().length)), pixels,
-                    imageId); // (1, T, D)
-            StopRule.Output out = rule.run(prev -> {
-                NDArray h = prev < 0 ? embeds : decoder.embed(m.create(new long[] {prev}, new Shape(1, 1)));
-                NDArray logits = decoder.forward(h, null, cache, true).logits(); // (1, 1, V)
-                return Sampler.ARGMAX.sample(logits.toType(DataType.FLOAT32, false).toFloatArray());
-            }, tok::decode);
-            scope.suppressNotUsedWarning();
-            return out;
+        int[] counts = new int[pics.size()];
+        for (int i = 0; i < counts.length; i++) { // LLaVA-NeXT: each picture its own count
+            counts[i] = model.imagePipeline().tokens(pics.get(i).height(), pics.get(i).width());
         }
+        Generator.Result r = generator.generate(new Prompt(p.ids(), pics, counts, imageId), rule.config(),
+                TokenListener.NONE);
+        return rule.outcome(r);
     }
 
     private RgbImage image(Path file) {

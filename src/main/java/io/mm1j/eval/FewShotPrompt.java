@@ -51,6 +51,7 @@ public final class FewShotPrompt {
     private final EvalTask.Kind kind;
     private final TextEncoder encoder;
     private final int imageTokens;
+    private final java.util.function.ToIntFunction<EvalExample> tokensOf;
     private final int bosId;
     private final int imageId;
 
@@ -58,11 +59,26 @@ public final class FewShotPrompt {
      * @param imageTokens k placeholders per image (0 for a text-only model: then prompts carry no images)
      */
     public FewShotPrompt(EvalTask.Kind kind, TextEncoder encoder, int imageTokens, int bosId, int imageId) {
+        this(kind, encoder, imageTokens, e -> imageTokens, bosId, imageId);
+    }
+
+    /**
+     * Pictures of different token counts (LLaVA-NeXT): {@code tokensOf} gives each example's picture its count.
+     *
+     * @param imageTokens nonzero for a multimodal model
+     */
+    public FewShotPrompt(EvalTask.Kind kind, TextEncoder encoder, int imageTokens,
+                         java.util.function.ToIntFunction<EvalExample> tokensOf, int bosId, int imageId) {
         this.kind = kind;
         this.encoder = encoder;
         this.imageTokens = imageTokens;
+        this.tokensOf = tokensOf;
         this.bosId = bosId;
         this.imageId = imageId;
+    }
+
+    private int tokens(EvalExample e) {
+        return imageTokens == 0 ? 0 : tokensOf.applyAsInt(e);
     }
 
     /** The text after a demonstration's picture (with its answer). */
@@ -97,12 +113,12 @@ public final class FewShotPrompt {
         String q = queryText(query);
         long[] queryIds = q.isEmpty() ? new long[0] : encoder.encode(q);
         int first = 0;
-        int length = 1 + imageTokens + queryIds.length;
-        for (long[] s : segments) {
-            length += imageTokens + s.length;
+        int length = 1 + tokens(query) + queryIds.length;
+        for (int d = 0; d < demos.size(); d++) {
+            length += tokens(demos.get(d)) + segments.get(d).length;
         }
         while (length + reserve > maxPositions && first < demos.size()) {
-            length -= imageTokens + segments.get(first).length;
+            length -= tokens(demos.get(first)) + segments.get(first).length;
             first++;
         }
         if (length + reserve > maxPositions) {
@@ -114,21 +130,19 @@ public final class FewShotPrompt {
         ids[j++] = bosId;
         StringBuilder text = new StringBuilder();
         for (int d = first; d < demos.size(); d++) {
-            j = image(ids, j, text);
+            j = image(ids, j, text, tokens(demos.get(d)));
             j = copy(segments.get(d), ids, j);
             text.append(demoText(demos.get(d)));
         }
-        j = image(ids, j, text);
+        j = image(ids, j, text, tokens(query));
         copy(queryIds, ids, j);
         text.append(q);
         return new Prompt(ids, text.toString(), List.copyOf(demos.subList(first, demos.size())));
     }
 
-    private int image(long[] ids, int j, StringBuilder text) {
-        for (int i = 0; i < imageTokens; i++) {
-            ids[j++] = imageId;
-        }
-        if (imageTokens > 0) {
+    private int image(long[] ids, int j, StringBuilder text, int k) {
+        j = io.mm1j.mllm.ImageSlots.fill(ids, j, k, imageId);
+        if (k > 0) {
             text.append("<image>");
         }
         return j;

@@ -1,11 +1,10 @@
 package io.mm1j.eval;
 
-import java.util.ArrayList;
+import io.mm1j.mllm.GenerationConfig;
+import io.mm1j.mllm.Generator;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.function.Function;
-import java.util.function.IntUnaryOperator;
 
 /**
  * When greedy decoding of an answer ends: at a stop id (EOS, BOS — which starts a new document in llama2.c-style
@@ -29,32 +28,16 @@ public record StopRule(Set<Integer> stopIds, boolean newline, int maxTokens) {
     /** The generated ids (stop id excluded), the answer text and why it ended. */
     public record Output(long[] ids, String text, Reason reason) {}
 
-    /**
-     * Runs the decoding loop.
-     *
-     * @param step   given the previous token (-1 before the first), returns the next token (the model)
-     * @param decode token ids → text
-     */
-    public Output run(IntUnaryOperator step, Function<long[], String> decode) {
-        List<Long> ids = new ArrayList<>();
-        int prev = -1;
-        Reason reason = Reason.LENGTH;
-        String text = "";
-        while (ids.size() < maxTokens) {
-            int next = step.applyAsInt(prev);
-            if (stopIds.contains(next)) {
-                reason = Reason.STOP_TOKEN;
-                break;
-            }
-            ids.add((long) next);
-            text = decode.apply(toArray(ids));
-            if (newline && text.indexOf('\n') >= 0) {
-                reason = Reason.NEWLINE;
-                break;
-            }
-            prev = next;
-        }
-        return new Output(toArray(ids), answer(text, newline), reason);
+    /** The rule as a generation config: greedy, {@code maxTokens}, the stop ids, and "\n" as a stop string. */
+    public GenerationConfig config() {
+        return GenerationConfig.builder().maxTokens(maxTokens).stopIds(stopIds)
+                .stopStrings(newline ? List.of("\n") : List.of()).build();
+    }
+
+    /** What a generation under {@link #config()} gives: its ids, the answer and why it ended. */
+    public Output outcome(Generator.Result r) {
+        Reason reason = r.stopId() >= 0 ? Reason.STOP_TOKEN : r.stopString() != null ? Reason.NEWLINE : Reason.LENGTH;
+        return new Output(r.ids(), answer(r.text(), newline), reason);
     }
 
     /** The answer in generated text: up to the first newline (when the rule stops there), trimmed. */
@@ -63,7 +46,4 @@ public record StopRule(Set<Integer> stopIds, boolean newline, int maxTokens) {
         return (nl >= 0 ? text.substring(0, nl) : text).strip();
     }
 
-    private static long[] toArray(List<Long> ids) {
-        return ids.stream().mapToLong(Long::longValue).toArray();
-    }
 }

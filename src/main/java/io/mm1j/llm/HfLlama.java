@@ -50,6 +50,14 @@ public final class HfLlama {
         if (c == null || !c.isObject()) {
             throw new Mm1Exception(configJson + ": expected a JSON object");
         }
+        return readConfig(c, configJson);
+    }
+
+    /**
+     * Parses an HF Llama-family config object (e.g. the {@code text_config} inside a LLaVA config); errors name
+     * {@code configJson}.
+     */
+    public static LlmConfig readConfig(JsonNode c, Path configJson) {
         String arch = c.path("architectures").path(0).asText(c.path("model_type").asText(""));
         String modelType = c.path("model_type").asText("");
         if (!ARCHITECTURES.contains(arch) && !Set.of("llama", "mistral", "mixtral").contains(modelType)) {

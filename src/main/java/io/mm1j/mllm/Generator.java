@@ -5,123 +5,388 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.mm1j.Mm1Exception;
 import io.mm1j.llm.CpuDecoder;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
+import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.KvCache;
-import io.mm1j.Mm1Exception;
+import io.mm1j.tokenizer.Tokenizer;
+import io.mm1j.vision.RgbImage;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.WeakHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
 
 /**
- * Autoregressive generation with the KV cache: one prefill pass over the prompt, then one token per step.
- * Tokens stream through a callback so that a CLI or server can print as they come.
+ * The one generation loop (chat, serve, generate, eval): encode the prompt's images (through an optional
+ * {@link ImageEmbeddingCache}), splice them in, prefill the whole prompt in one batched pass, then decode one
+ * token per step with the KV cache, sampling as {@link GenerationConfig} says and streaming text deltas to a
+ * {@link TokenListener} that can stop it.
+ *
+ * <p>The decode path is an explicit choice: {@link DecodePath#CPU} runs the plain-Java {@link CpuDecoder} where the
+ * model allows it (dense, float32, CPU) and DJL otherwise; {@link DecodePath#DJL} always runs
+ * {@link Decoder#forward} with a {@link KvCache}.
+ *
+ * <p>Thread-safety: a Generator is immutable and may be shared. Generations on one model are serialised (a fair
+ * lock per decoder, FIFO): the CPU path shares one weight snapshot and KV cache per model, and image encoding and
+ * the DJL path share the model's parameter manager. Concurrent callers therefore never see each other's state;
+ * they wait their turn (continuous batching is issue F2).
  */
 public final class Generator {
-    private final Decoder decoder;
-    private final DecodePath path;
+    /** Why a generation ended, as OpenAI names it. */
+    public static final String STOP = "stop";
+    public static final String LENGTH = "length";
+    public static final String CANCELLED = "cancelled";
 
-    /** A generator on the default path: the plain-Java CPU decoder where it applies. */
-    public Generator(Decoder decoder) {
-        this(decoder, DecodePath.CPU);
+    /**
+     * What a generation produced.
+     *
+     * @param text             the generated text (stop string and stop token excluded); equals the concatenated deltas
+     * @param ids              the generated ids (a stop id excluded)
+     * @param promptTokens     prompt positions, image positions included
+     * @param imageTokens      image positions in the prompt
+     * @param completionTokens generated tokens
+     * @param finishReason     {@link #STOP}, {@link #LENGTH} or {@link #CANCELLED}
+     * @param stopString       the stop string that ended it, or null
+     * @param stopId           the stop id that ended it, or -1
+     * @param imageEncodeMs    image encoder + connector time (0 for cache hits)
+     * @param prefillMs        the prompt's forward pass up to the first token's logits
+     * @param decodeMs         the rest
+     */
+    public record Result(String text, long[] ids, int promptTokens, int imageTokens, int completionTokens,
+            String finishReason, String stopString, int stopId, double imageEncodeMs, double prefillMs,
+            double decodeMs) {}
+
+    private static final Map<Decoder, ReentrantLock> LOCKS = new WeakHashMap<>();
+
+    private final Mm1Model model;
+    private final Decoder decoder;
+    private final Tokenizer tok;
+    private final DecodePath path;
+    private final ImageEmbeddingCache cache;
+
+    /** A generator for {@code model}; {@code tok} turns ids into text. */
+    public Generator(Mm1Model model, Tokenizer tok, DecodePath path) {
+        this(model, tok, path, null);
     }
 
-    public Generator(Decoder decoder, DecodePath path) {
-        this.decoder = decoder;
+    /** @param cache encoded images by content (one per model), or null to encode every time */
+    public Generator(Mm1Model model, Tokenizer tok, DecodePath path, ImageEmbeddingCache cache) {
+        this.model = model;
+        this.decoder = model.decoder();
+        this.tok = tok;
         this.path = path;
+        this.cache = cache;
+    }
+
+    /** An id-level generator on a bare decoder (benchmarks, parity tests): no tokenizer, no images. */
+    public Generator(Decoder decoder, DecodePath path) {
+        this.model = null;
+        this.decoder = decoder;
+        this.tok = null;
+        this.path = path;
+        this.cache = null;
+    }
+
+    public DecodePath path() {
+        return path;
+    }
+
+    /** Generates from a prompt built by {@link PromptBuilder}. */
+    public Result generate(Prompt prompt, GenerationConfig cfg, TokenListener listener) {
+        return generate(prompt, null, cfg, listener);
     }
 
     /**
-     * @param prompt    token ids (must be non-empty: start from BOS)
-     * @param maxTokens tokens to generate at most
+     * Generates from a prompt whose input embeddings the caller made (e.g. evaluation with blanked images).
+     *
+     * @param embeddings (1, T, D) input embeddings of {@code prompt.ids()}, or null to make them from the prompt
+     */
+    public Result generate(Prompt prompt, NDArray embeddings, GenerationConfig cfg, TokenListener listener) {
+        // a server's worker thread would otherwise record every intermediate for a backward that never comes
+        return BlockScope.noGrad(() -> generateNoGrad(prompt, embeddings, cfg, listener));
+    }
+
+    private Result generateNoGrad(Prompt prompt, NDArray embeddings, GenerationConfig cfg, TokenListener listener) {
+        if (tok == null) {
+            throw new IllegalStateException("an id-level Generator has no tokenizer; construct it from a model");
+        }
+        checkRoom(prompt.length(), cfg.maxTokens());
+        Set<Integer> stopIds = new HashSet<>(cfg.stopIds());
+        stopIds.addAll(decoder.config().stopIds());
+        List<String> stopStrings = new ArrayList<>();
+        for (String s : cfg.stopStrings()) {
+            if (tok.specialId(s) >= 0) {
+                stopIds.add(tok.specialId(s)); // decoded text skips special tokens: match them by id
+            } else {
+                stopStrings.add(s);
+            }
+        }
+        TextStream text = new TextStream(tok::decode, stopStrings);
+        List<Long> ids = new ArrayList<>();
+        int[] stopId = {-1};
+        boolean[] cancelled = {false};
+        ReentrantLock lock = lock(decoder);
+        lock.lock();
+        try (NDScope scope = new NDScope()) { // encoder/connector temporaries must not pile up in the params
+            long t0 = System.nanoTime();
+            NDArray embeds = embeddings;
+            if (embeds == null && prompt.hasImages()) {
+                embeds = spliced(prompt);
+            }
+            double encodeMs = (System.nanoTime() - t0) / 1e6;
+            Sampler sampler = Sampler.of(cfg, prompt.ids());
+            Loop loop = run(prompt.ids(), embeds, cfg.maxTokens(), sampler, new IdSink() {
+                @Override
+                public boolean stopAt(int id) {
+                    if (stopIds.contains(id)) {
+                        stopId[0] = id;
+                        return true;
+                    }
+                    return false;
+                }
+
+                @Override
+                public boolean accept(int id) {
+                    ids.add((long) id);
+                    String delta = text.push(id);
+                    if (!listener.onToken(id, delta)) {
+                        cancelled[0] = true;
+                        return false;
+                    }
+                    return text.matchedStop() == null;
+                }
+            });
+            String reason;
+            if (cancelled[0]) {
+                reason = CANCELLED;
+            } else {
+                String tail = text.finish();
+                if (!tail.isEmpty()) {
+                    listener.onToken(TokenListener.END, tail);
+                }
+                reason = text.matchedStop() != null || stopId[0] >= 0 ? STOP : LENGTH;
+            }
+            scope.suppressNotUsedWarning();
+            return new Result(text.text(), ids.stream().mapToLong(Long::longValue).toArray(), prompt.length(),
+                    prompt.imageTokenCount(), ids.size(), reason, text.matchedStop(), stopId[0], encodeMs,
+                    loop.prefillMs, loop.decodeMs);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Id-level generation (no text): greedy or sampled continuation of {@code prompt}.
+     *
+     * @param prompt    token ids (non-empty: start from BOS)
      * @param stop      ids that end generation (not emitted)
      * @param onToken   receives every generated id
      * @return number of tokens generated
      */
     public int generate(long[] prompt, int maxTokens, Sampler sampler, Set<Integer> stop, IntConsumer onToken) {
-        return generate(prompt, null, maxTokens, sampler, stop, onToken);
+        return BlockScope.noGrad(() -> generateIds(prompt, maxTokens, sampler, stop, onToken));
     }
 
-    /**
-     * @param promptEmbeddings (1, T, D) input embeddings of the prompt (e.g. with image tokens spliced in), or null
-     *                         to embed {@code prompt} directly; must match {@code prompt.length}
-     */
-    public int generate(long[] prompt, NDArray promptEmbeddings, int maxTokens, Sampler sampler, Set<Integer> stop,
-                        IntConsumer onToken) {
+    private int generateIds(long[] prompt, int maxTokens, Sampler sampler, Set<Integer> stop, IntConsumer onToken) {
         if (prompt.length == 0) {
             throw new Mm1Exception("generation needs at least one prompt token (BOS)");
         }
-        int capacity = prompt.length + maxTokens;
-        if (capacity > decoder.config().maxPositions()) {
-            throw new Mm1Exception("prompt (" + prompt.length + " tokens) + --max-tokens (" + maxTokens
-                    + ") exceeds the model's maxPositions " + decoder.config().maxPositions());
+        checkRoom(prompt.length, maxTokens);
+        int[] produced = {0};
+        ReentrantLock lock = lock(decoder);
+        lock.lock();
+        try (NDScope scope = new NDScope()) {
+            run(prompt, null, maxTokens, sampler, new IdSink() {
+                @Override
+                public boolean stopAt(int id) {
+                    return stop.contains(id);
+                }
+
+                @Override
+                public boolean accept(int id) {
+                    onToken.accept(id);
+                    produced[0]++;
+                    return true;
+                }
+            });
+            scope.suppressNotUsedWarning();
+        } finally {
+            lock.unlock();
         }
+        return produced[0];
+    }
+
+    private void checkRoom(int promptLength, int maxTokens) {
+        if (promptLength + maxTokens > decoder.config().maxPositions()) {
+            throw new Mm1Exception("prompt (" + promptLength + " tokens) + max tokens (" + maxTokens
+                    + ") exceeds the model's context of " + decoder.config().maxPositions() + " positions");
+        }
+    }
+
+    private static ReentrantLock lock(Decoder d) {
+        synchronized (LOCKS) {
+            return LOCKS.computeIfAbsent(d, k -> new ReentrantLock(true));
+        }
+    }
+
+    /** Where generated ids go: the loop asks {@link #stopAt} first, then hands the id to {@link #accept}. */
+    private interface IdSink {
+        /** True when {@code id} ends generation without being emitted. */
+        boolean stopAt(int id);
+
+        /** Takes a generated id; false ends generation after it. */
+        boolean accept(int id);
+    }
+
+    private record Loop(int produced, double prefillMs, double decodeMs) {}
+
+    /** The decode loop shared by every entry point: prefill, then sample → stop? → emit → step. */
+    private Loop run(long[] prompt, NDArray embeds, int maxTokens, Sampler sampler, IdSink sink) {
+        if (maxTokens == 0) {
+            return new Loop(0, 0, 0);
+        }
+        int capacity = prompt.length + maxTokens;
         CpuDecoder cpu = path == DecodePath.CPU ? decoder.cpuDecoder(capacity) : null;
         if (cpu != null && cpu.acquire()) {
             try {
-                synchronized (cpu) { // one generation at a time owns the shared cache and scratch buffers
+                synchronized (cpu) { // the shared cache and scratch buffers belong to one generation at a time
                     cpu.ensureCapacity(capacity);
-                    return generateOnCpu(cpu, prompt, promptEmbeddings, maxTokens, sampler, stop, onToken);
+                    return runOnCpu(cpu, prompt, embeds, maxTokens, sampler, sink);
                 }
             } finally {
                 cpu.release();
             }
         }
-        NDManager manager = decoder.params().manager();
+        return runOnDjl(prompt, embeds, maxTokens, sampler, sink);
+    }
+
+    private static Loop runOnCpu(CpuDecoder cpu, long[] prompt, NDArray embeds, int maxTokens, Sampler sampler,
+                                 IdSink sink) {
+        long t0 = System.nanoTime();
+        float[] logits;
+        if (embeds != null) {
+            float[] rows = embeds.toType(DataType.FLOAT32, false).toFloatArray(); // (T, D)
+            logits = cpu.prefill(rows, prompt.length);
+        } else {
+            int[] ids = new int[prompt.length];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = Math.toIntExact(prompt[i]);
+            }
+            logits = cpu.prefill(ids);
+        }
+        long t1 = System.nanoTime();
         int produced = 0;
-        try (KvCache cache = decoder.newCache(1, capacity)) {
+        while (produced < maxTokens) {
+            int next = sampler.sample(logits);
+            if (sink.stopAt(next)) {
+                break;
+            }
+            produced++;
+            if (!sink.accept(next) || produced == maxTokens) {
+                break;
+            }
+            logits = cpu.step(next);
+        }
+        return new Loop(produced, (t1 - t0) / 1e6, (System.nanoTime() - t1) / 1e6);
+    }
+
+    private Loop runOnDjl(long[] prompt, NDArray promptEmbeds, int maxTokens, Sampler sampler, IdSink sink) {
+        NDManager manager = decoder.params().manager();
+        long t0 = System.nanoTime();
+        long t1 = t0;
+        int produced = 0;
+        try (KvCache kv = decoder.newCache(1, prompt.length + maxTokens)) {
             long[] input = prompt;
             while (produced < maxTokens) {
                 int next;
                 try (NDScope scope = new NDScope()) {
-                    NDArray embeds = produced == 0 && promptEmbeddings != null ? promptEmbeddings
+                    NDArray embeds = produced == 0 && promptEmbeds != null ? promptEmbeds
                             : decoder.embed(manager.create(input, new Shape(1, input.length))); // (1, T, D)
-                    NDArray logits = decoder.forward(embeds, null, cache, true).logits(); // (1, 1, V)
+                    NDArray logits = decoder.forward(embeds, null, kv, true).logits(); // (1, 1, V)
                     float[] row = logits.getDataType() == DataType.FLOAT32 ? logits.toFloatArray()
                             : logits.toType(DataType.FLOAT32, false).toFloatArray();
+                    if (produced == 0) {
+                        t1 = System.nanoTime();
+                    }
                     next = sampler.sample(row);
                     scope.suppressNotUsedWarning();
                 }
-                if (stop.contains(next)) {
+                if (sink.stopAt(next)) {
                     break;
                 }
-                onToken.accept(next);
                 produced++;
+                if (!sink.accept(next)) {
+                    break;
+                }
                 input = new long[] {next};
             }
         }
-        return produced;
+        return new Loop(produced, (t1 - t0) / 1e6, (System.nanoTime() - t1) / 1e6);
     }
 
-    /** The same loop on the plain-Java CPU path (prefill is one step per prompt position). */
-    private static int generateOnCpu(CpuDecoder cpu, long[] prompt, NDArray promptEmbeddings, int maxTokens,
-                                     Sampler sampler, Set<Integer> stop, IntConsumer onToken) {
-        float[] logits = null;
-        if (promptEmbeddings != null) {
-            float[] rows = promptEmbeddings.toType(DataType.FLOAT32, false).toFloatArray();
-            int d = Math.toIntExact(promptEmbeddings.getShape().get(2));
-            float[] row = new float[d];
-            for (int t = 0; t < prompt.length; t++) {
-                System.arraycopy(rows, t * d, row, 0, d);
-                logits = cpu.step(row);
-            }
-        } else {
-            for (long id : prompt) {
-                logits = cpu.step((int) id);
+    /**
+     * (1, T, D) prompt embeddings with the images' tokens at their slots. Each picture is prepared and encoded by
+     * the model's {@link ImagePipeline} (its own preprocessing and token count: MM1's k, LLaVA-NeXT's tiles), pictures
+     * missing from the cache in one batch.
+     */
+    private NDArray spliced(Prompt prompt) {
+        if (model == null || !model.isMultimodal()) {
+            throw new Mm1Exception("this model is text-only (no image encoder); it cannot take images");
+        }
+        NDManager m = model.params().manager();
+        ImagePipeline pipeline = model.imagePipeline();
+        int d = decoder.config().hiddenSize();
+        List<RgbImage> images = prompt.images();
+        int[] counts = prompt.imageTokens();
+        int[] offsets = new int[images.size() + 1];
+        for (int i = 0; i < images.size(); i++) {
+            offsets[i + 1] = offsets[i] + counts[i];
+        }
+        float[] all = new float[offsets[images.size()] * d];
+        List<Integer> missing = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; i < images.size(); i++) {
+            String key = cache == null ? null : ImageEmbeddingCache.key(images.get(i));
+            keys.add(key);
+            float[] hit = key == null ? null : cache.get(key);
+            if (hit != null && hit.length == counts[i] * d) {
+                System.arraycopy(hit, 0, all, offsets[i] * d, hit.length);
+            } else {
+                missing.add(i);
             }
         }
-        int produced = 0;
-        while (produced < maxTokens) {
-            int next = sampler.sample(logits);
-            if (stop.contains(next)) {
-                break;
+        if (!missing.isEmpty()) {
+            List<ImagePipeline.Prepared> todo = new ArrayList<>();
+            for (int i : missing) {
+                ImagePipeline.Prepared p = pipeline.prepare(images.get(i), m);
+                if (p.tokens() != counts[i]) {
+                    throw new Mm1Exception("prompt: image " + i + " has " + counts[i] + " slot positions but the "
+                            + "model gives it " + p.tokens() + " tokens");
+                }
+                todo.add(p);
             }
-            onToken.accept(next);
-            produced++;
-            if (produced < maxTokens) {
-                logits = cpu.step(next);
+            float[] enc = pipeline.encode(todo).toType(DataType.FLOAT32, false).toFloatArray(); // (Σk, D)
+            int at = 0;
+            for (int i : missing) {
+                float[] one = java.util.Arrays.copyOfRange(enc, at, at + counts[i] * d);
+                at += one.length;
+                System.arraycopy(one, 0, all, offsets[i] * d, one.length);
+                if (cache != null) {
+                    cache.put(keys.get(i), one);
+                }
             }
         }
-        return produced;
+        NDArray tokens = m.create(all, new Shape(offsets[images.size()], d)); // (Σk, D)
+        if (model.params().dtype() != DataType.FLOAT32) {
+            tokens = tokens.toType(model.params().dtype(), false);
+        }
+        NDArray ids = m.create(prompt.ids(), new Shape(1, prompt.ids().length));
+        return model.spliceImages(ids, tokens, counts, prompt.imageTokenId()); // (1, T, D)
     }
 }

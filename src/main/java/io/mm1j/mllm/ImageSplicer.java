@@ -63,6 +63,46 @@ public final class ImageSplicer {
     }
 
     /**
+     * Flat positions of the placeholders for pictures of different token counts (LLaVA-NeXT): picture i takes the
+     * next {@code counts[i]} placeholders in reading order, which must be consecutive within one row.
+     */
+    public static long[] slots(long[] ids, int rows, int cols, int placeholderId, int[] counts) {
+        long need = 0;
+        for (int c : counts) {
+            need += c;
+        }
+        int have = 0;
+        for (long id : ids) {
+            have += id == placeholderId ? 1 : 0;
+        }
+        if (have != need) {
+            throw new Mm1Exception("image slots: the sequence has " + have + " <image> placeholder positions but the "
+                    + counts.length + " image(s) need " + need);
+        }
+        long[] out = new long[have];
+        int j = 0;
+        int image = 0;
+        int left = counts.length == 0 ? 0 : counts[0];
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] != placeholderId) {
+                continue;
+            }
+            while (left == 0) {
+                left = counts[++image];
+            }
+            boolean first = left == counts[image];
+            if (!first && (i % cols == 0 || ids[i - 1] != placeholderId)) {
+                throw new Mm1Exception("image slots: image " + image + " needs " + counts[image]
+                        + " consecutive <image> positions; its run breaks at row " + i / cols + ", position "
+                        + i % cols);
+            }
+            out[j++] = i;
+            left--;
+        }
+        return out;
+    }
+
+    /**
      * @param text   token embeddings (B, T, D)
      * @param images image embeddings (N, k, D) from the connector, in slot order
      * @param slots  flat positions from {@link #slots}, length N·k

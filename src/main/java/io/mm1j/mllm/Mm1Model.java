@@ -12,7 +12,6 @@ import io.mm1j.config.Mm1Config;
 import io.mm1j.config.Presets;
 import io.mm1j.connector.Connectors;
 import io.mm1j.connector.VlConnector;
-import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
 import io.mm1j.nn.BlockScope;
@@ -58,14 +57,37 @@ public final class Mm1Model implements AutoCloseable {
     private final Decoder decoder;
     private final VisionTransformer vision;
     private final VlConnector connector;
+    /** A foreign model family's own image handling (LLaVA), or null for MM1's ({@link #mm1Images}). */
+    private final ImagePipeline pipeline;
+    /** MM1's image pipeline, built on first use. */
+    private ImagePipeline mm1Images;
+    /** The folder's fixed {@code <image>} id (LLaVA's image_token_index), or -1: the tokenizer's {@code <image>}. */
+    private final int fixedImageTokenId;
 
     private Mm1Model(Mm1Config config, ParamStore params, Decoder decoder, VisionTransformer vision,
                      VlConnector connector) {
+        this(config, params, decoder, vision, connector, null, -1);
+    }
+
+    private Mm1Model(Mm1Config config, ParamStore params, Decoder decoder, VisionTransformer vision,
+                     VlConnector connector, ImagePipeline pipeline, int fixedImageTokenId) {
         this.config = config;
         this.params = params;
         this.decoder = decoder;
         this.vision = vision;
         this.connector = connector;
+        this.pipeline = pipeline;
+        this.fixedImageTokenId = fixedImageTokenId;
+    }
+
+    /**
+     * A model of a foreign family (LLaVA, {@link io.mm1j.llava.Llava}) assembled from loaded parts: its own image
+     * pipeline (preprocessing, tokens per picture, encoding) and its fixed {@code <image>} id; its prompts start
+     * with what the tokenizer's post-processor adds (see {@link #promptIds}).
+     */
+    public static Mm1Model foreign(Mm1Config config, ParamStore params, Decoder decoder, VisionTransformer vision,
+                                   VlConnector connector, ImagePipeline images, int imageTokenId) {
+        return new Mm1Model(config, params, decoder, vision, connector, images, imageTokenId);
     }
 
     /** Random initialisation of every component. */
@@ -77,6 +99,12 @@ public final class Mm1Model implements AutoCloseable {
         return new Mm1Model(c, p, d, v, k);
     }
 
+    /** A text-only model around an existing decoder (closing it closes the decoder). */
+    public static Mm1Model textOnly(Decoder d) {
+        Mm1Config c = new Mm1Config("decoder", "text-only model", d.config(), null, null, 0);
+        return new Mm1Model(c, d.params(), d, null, null);
+    }
+
     /**
      * Loads a model folder: an mm1j folder ({@code config.json} holding an mm1j config with an "llm" section) or a
      * Hugging Face Llama-family folder (text only).
@@ -85,6 +113,9 @@ public final class Mm1Model implements AutoCloseable {
         Path cfgFile = dir.resolve("config.json");
         if (!Files.isRegularFile(cfgFile)) {
             throw new Mm1Exception(dir + ": not a model folder (config.json not found)");
+        }
+        if (io.mm1j.llava.LlavaConfig.isLlava(cfgFile)) {
+            return io.mm1j.llava.Llava.load(dir, manager, dtype);
         }
         if (!isMm1jConfig(cfgFile)) {
             Decoder d = HfLlama.load(dir, manager, dtype);
@@ -203,33 +234,41 @@ public final class Mm1Model implements AutoCloseable {
         if (pixels.getDataType() != params.dtype()) {
             pixels = pixels.toType(params.dtype(), false); // preprocessing gives float32; a float64 model needs f64
         }
-        return encode(vision, connector, pixels, group);
+        return inGroups(pixels, group, this::encodeGroup);
+    }
+
+    private NDArray encodeGroup(NDArray pixels) {
+        if (pipeline != null) { // a foreign family's own features (LLaVA: feature layer, CLS per its strategy)
+            return pipeline.encodeCrops(pixels);
+        }
+        return encode(vision, connector, pixels);
     }
 
     /**
-     * Encoder + connector over {@code pixels}: under gradient recording all at once; in inference groups of
-     * {@code group} images one after another (exact: neither mixes images), so a connector working on a large grid
-     * (C-Abstractor on 672 px tiles: ~0.4 GB per image) never holds the whole batch's intermediates. Benchmarks
-     * call it too, so they measure the path the model runs.
+     * {@code perGroup} over {@code pixels}: under gradient recording all at once; in inference groups of
+     * {@code group} images one after another (exact: neither encoder nor connector mixes images), so a connector
+     * working on a large grid (C-Abstractor on 672 px tiles: ~0.4 GB per image) never holds the whole batch's
+     * intermediates. Benchmarks call it too, so they measure the path the model runs.
      *
      * @return (N, k, D_llm)
      */
-    public static NDArray encode(VisionTransformer vision, VlConnector connector, NDArray pixels, int group) {
+    public static NDArray inGroups(NDArray pixels, int group, java.util.function.UnaryOperator<NDArray> perGroup) {
         long n = pixels.getShape().get(0);
         if (BlockScope.recording() || n <= group) {
-            return encodeGroup(vision, connector, pixels);
+            return perGroup.apply(pixels);
         }
         ai.djl.ndarray.NDList parts = new ai.djl.ndarray.NDList();
         for (long i = 0; i < n; i += group) {
             NDArray part = pixels.get(new ai.djl.ndarray.index.NDIndex("{}:{}", i, Math.min(n, i + group)));
-            parts.add(BlockScope.run(() -> encodeGroup(vision, connector, part)));
+            parts.add(BlockScope.run(() -> perGroup.apply(part)));
         }
         NDArray tokens = ai.djl.ndarray.NDArrays.concat(parts, 0);
         parts.close();
         return tokens;
     }
 
-    private static NDArray encodeGroup(VisionTransformer vision, VlConnector connector, NDArray pixels) {
+    /** MM1's image tokens: encoder patch tokens through the connector, (N, 3, H, W) → (N, k, D_llm). */
+    public static NDArray encode(VisionTransformer vision, VlConnector connector, NDArray pixels) {
         VisionTransformer.Output encoded = vision.forward(pixels);
         NDArray tokens = connector.forward(encoded.patchTokens()); // (N, P, Dv) → (N, k, D)
         if (!BlockScope.recording()) { // inference frees as it goes: only the image tokens stay
@@ -269,6 +308,105 @@ public final class Mm1Model implements AutoCloseable {
             return text;
         }
         return ImageSplicer.splice(text, imageTokens, slots);
+    }
+
+    /**
+     * Decoder input embeddings for prompts built through {@link #imagePipeline()}: token embeddings with each
+     * picture's tokens at its run of {@code imageTokenId} positions (runs in reading order, one per picture, each as
+     * long as {@link ImagePipeline.Prepared#tokens()}).
+     *
+     * @param ids (B, T) int64
+     */
+    public NDArray inputEmbeddings(NDArray ids, List<ImagePipeline.Prepared> images, int imageTokenId) {
+        if (images.isEmpty()) {
+            return decoder.embed(ids);
+        }
+        int[] counts = images.stream().mapToInt(ImagePipeline.Prepared::tokens).toArray();
+        return spliceImages(ids, imagePipeline().encode(images), counts, imageTokenId);
+    }
+
+    /**
+     * Token embeddings with already encoded pictures at their runs.
+     *
+     * @param ids      (B, T) int64
+     * @param features (Σ counts, D) the pictures' tokens, concatenated in slot order
+     * @param counts   tokens per picture, in slot order
+     */
+    public NDArray spliceImages(NDArray ids, NDArray features, int[] counts, int imageTokenId) {
+        NDArray text = decoder.embed(ids); // (B, T, D)
+        if (counts.length == 0) {
+            return text;
+        }
+        Shape s = ids.getShape();
+        long[] slots = ImageSplicer.slots(ids.toLongArray(), Math.toIntExact(s.get(0)), Math.toIntExact(s.get(1)),
+                imageTokenId, counts);
+        return ImageSplicer.splice(text, features.expandDims(0), slots); // (B, T, D)
+    }
+
+    /** How this model turns pictures into tokens (MM1: one crop, k connector tokens each). */
+    public ImagePipeline imagePipeline() {
+        requireVision();
+        if (pipeline != null) {
+            return pipeline;
+        }
+        if (mm1Images == null) {
+            mm1Images = new Mm1Images(this);
+        }
+        return mm1Images;
+    }
+
+    /**
+     * The {@code <image>} id prompts use: the folder's own (LLaVA's image_token_index; the tokenizer must agree),
+     * else the tokenizer's {@code <image>}, else mm1j's reserved id.
+     */
+    public int imageTokenId(io.mm1j.tokenizer.Tokenizer tok) {
+        int fromTokenizer = tok.specialId(io.mm1j.tokenizer.SpecialTokens.IMAGE);
+        if (fixedImageTokenId >= 0) {
+            if (fromTokenizer >= 0 && fromTokenizer != fixedImageTokenId) {
+                throw new Mm1Exception(tok.file() + ": token <image> has id " + fromTokenizer + " but the model's "
+                        + "image_token_index is " + fixedImageTokenId);
+            }
+            return fixedImageTokenId;
+        }
+        return fromTokenizer >= 0 ? fromTokenizer : io.mm1j.tokenizer.SpecialTokens.IMAGE_ID;
+    }
+
+    /**
+     * Whether prompts are tokenised the way the folder's own processor does (a foreign family such as LLaVA): the
+     * whole text at once, {@code <image>} as the tokenizer's added token, BOS as its post-processor adds it. mm1j
+     * folders put the config's BOS first and tokenise around the slots ({@link PromptBuilder}).
+     */
+    public boolean usesTokenizerSpecials() {
+        return fixedImageTokenId >= 0;
+    }
+
+    /**
+     * Prompt ids the way {@link #usesTokenizerSpecials()} describes (HF's {@code processor(text, images)}): the
+     * tokenizer's special tokens around {@code text} (with {@code addSpecials}), and the i-th {@code <image>}
+     * expanded to {@code counts[i]} positions.
+     */
+    public long[] promptIds(io.mm1j.tokenizer.Tokenizer tok, String text, int[] counts, boolean addSpecials) {
+        int imageId = imageTokenId(tok);
+        long[] body = addSpecials ? tok.encodeWithSpecials(text) : tok.encode(text);
+        int slots = 0;
+        long total = 0;
+        for (long id : body) {
+            slots += id == imageId ? 1 : 0;
+        }
+        if (slots != counts.length) {
+            throw new Mm1Exception("prompt has " + slots + " <image> slot(s) but " + counts.length
+                    + " image(s) were given");
+        }
+        for (int c : counts) {
+            total += c;
+        }
+        long[] ids = new long[Math.toIntExact(body.length - slots + total)];
+        int j = 0;
+        int image = 0;
+        for (long id : body) {
+            j = id == imageId ? ImageSlots.fill(ids, j, counts[image++], id) : ImageSlots.fill(ids, j, 1, id);
+        }
+        return ids;
     }
 
     /** Full forward: logits (B, T, V) and the MoE auxiliary loss. */
@@ -330,31 +468,6 @@ public final class Mm1Model implements AutoCloseable {
         NDArray docs = maskBetweenDocuments ? io.mm1j.nn.Attention.documents(m.create(batch.segments(), bt),
                 params.dtype()) : null;
         return new BatchInputs(ids, pixels, keepArr, docs);
-    }
-
-    /**
-     * Greedy or sampled continuation of a prompt that may contain images (KV cache; one prefill pass).
-     *
-     * @param ids     prompt ids (BOS first) with k {@code imageTokenId} positions per image
-     * @param pixels  (N, 3, H, W) preprocessed images in slot order, or null
-     * @param onToken receives every generated id (stop ids are not emitted)
-     * @return number of generated tokens
-     */
-    public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
-                        java.util.Set<Integer> stop, java.util.function.IntConsumer onToken) {
-        return generate(ids, pixels, imageTokenId, maxTokens, sampler, stop, onToken, DecodePath.CPU);
-    }
-
-    /** {@link #generate} on an explicit decode path. */
-    public int generate(long[] ids, NDArray pixels, int imageTokenId, int maxTokens, Sampler sampler,
-                        java.util.Set<Integer> stop, java.util.function.IntConsumer onToken, DecodePath path) {
-        try (NDScope scope = new NDScope()) { // encoder/connector temporaries must not pile up in the params
-            NDArray idArr = params.manager().create(ids, new Shape(1, ids.length));
-            NDArray embeds = pixels == null ? null : inputEmbeddings(idArr, pixels, imageTokenId);
-            int n = new Generator(decoder, path).generate(ids, embeds, maxTokens, sampler, stop, onToken);
-            scope.suppressNotUsedWarning();
-            return n;
-        }
     }
 
     private void requireVision() {

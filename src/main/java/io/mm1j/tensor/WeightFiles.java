@@ -29,6 +29,7 @@ public final class WeightFiles implements AutoCloseable {
     private final Map<String, SafeTensors> byTensor = new LinkedHashMap<>();
     private final List<SafeTensors> files = new ArrayList<>();
     private final Set<String> used = new LinkedHashSet<>();
+    private final Map<String, String> aliases = new LinkedHashMap<>(); // name used by a loader → name in the file
 
     private WeightFiles() {}
 
@@ -86,6 +87,25 @@ public final class WeightFiles implements AutoCloseable {
         }
     }
 
+    /**
+     * Makes the file's tensor {@code fileName} loadable as {@code name} (a foreign checkpoint's key layout mapped
+     * onto mm1j's names, e.g. LLaVA's {@code language_model.model.*} → {@code model.*}); {@link #names} and
+     * {@link #unused} then report it under {@code name}. A missing {@code fileName} is ignored (the loader's own
+     * check reports it).
+     */
+    public void alias(String name, String fileName) {
+        SafeTensors st = byTensor.remove(fileName);
+        if (st != null) {
+            byTensor.put(name, st);
+            aliases.put(name, fileName);
+        }
+    }
+
+    /** The key a tensor has in its file ({@code name} itself unless {@link #alias aliased}). */
+    public String fileKey(String name) {
+        return aliases.getOrDefault(name, name);
+    }
+
     public boolean contains(String name) {
         return byTensor.containsKey(name);
     }
@@ -107,7 +127,7 @@ public final class WeightFiles implements AutoCloseable {
     public NDArray load(NDManager manager, String name, Shape expected) {
         SafeTensors st = fileOf(name);
         used.add(name);
-        return st.load(manager, name, expected);
+        return st.load(manager, fileKey(name), expected);
     }
 
     /** Tensor names present in the files but never loaded. */

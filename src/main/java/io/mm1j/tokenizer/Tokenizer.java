@@ -108,6 +108,14 @@ public final class Tokenizer implements AutoCloseable {
         return hf.encode(text, false, false).getIds();
     }
 
+    /**
+     * Token ids of {@code text} with the special tokens the tokenizer's own post-processor adds (e.g. a Llama
+     * tokenizer's BOS), as Hugging Face's {@code add_special_tokens=True}; foreign folders' prompts start this way.
+     */
+    public long[] encodeWithSpecials(String text) {
+        return hf.encode(text, true, false).getIds();
+    }
+
     /** Text of {@code ids}; special tokens (BOS, EOS, {@code <image>}) are skipped. */
     public String decode(long[] ids) {
         return hf.decode(ids, true);

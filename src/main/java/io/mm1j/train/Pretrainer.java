@@ -133,6 +133,11 @@ public final class Pretrainer {
                 checkUnchanged(state.config(), ckpt);
             } else {
                 PretrainedParts.checkSettings(rc);
+                if (o.init() != null && (PretrainedParts.llmFolder(rc) != null
+                        || PretrainedParts.visionFolder(rc) != null)) {
+                    throw new Mm1Exception("--init " + o.init() + " starts from a whole model; model.llm.init and "
+                            + "model.vision.init start from parts: give one or the other");
+                }
                 OutputDir.checkWritable(dir, o.overwrite(), "--out");
                 if (o.overwrite()) {
                     deleteContents(dir);

@@ -21,7 +21,11 @@ import io.mm1j.eval.VqaVariant;
 import io.mm1j.io.JsonFiles;
 import io.mm1j.io.OutputDir;
 import io.mm1j.mllm.Mm1Model;
-import io.mm1j.mllm.Sampler;
+import io.mm1j.llm.DecodePath;
+import io.mm1j.mllm.GenerationConfig;
+import io.mm1j.mllm.Generator;
+import io.mm1j.mllm.Prompt;
+import io.mm1j.mllm.TokenListener;
 import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
@@ -33,7 +37,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -108,18 +111,19 @@ public final class QuickEval {
 
     private static String greedy(Mm1Model model, Tokenizer tok, NDManager m, long[] ids, float[] chw, int size,
                                  boolean blind, int maxTokens) {
-        List<Long> out = new ArrayList<>();
         try (NDScope scope = new NDScope()) {
             NDArray px = m.create(chw, new Shape(1, 3, size, size));
             if (blind) {
                 px = px.zerosLike();
             }
             int budget = Math.min(maxTokens, model.config().llm().maxPositions() - ids.length);
-            model.generate(ids, px, SpecialTokens.IMAGE_ID, Math.max(1, budget), Sampler.ARGMAX,
-                    Set.of(SpecialTokens.EOS_ID), id -> out.add((long) id));
+            NDArray embeds = model.inputEmbeddings(m.create(ids, new Shape(1, ids.length)), px,
+                    SpecialTokens.IMAGE_ID); // (1, T, D): the caller's pixels (blind: zeros), not re-preprocessed
+            String text = new Generator(model, tok, DecodePath.CPU).generate(Prompt.text(ids), embeds,
+                    GenerationConfig.greedy(Math.max(1, budget)), TokenListener.NONE).text();
             scope.suppressNotUsedWarning();
+            return text;
         }
-        return tok.decode(out.stream().mapToLong(Long::longValue).toArray());
     }
 
     /**

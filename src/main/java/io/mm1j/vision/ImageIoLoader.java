@@ -132,7 +132,8 @@ public final class ImageIoLoader {
             throw new Mm1Exception(name + ": corrupt image header (" + formatName(reader) + "): " + message(e), e);
         }
         if (w < 1 || h < 1 || w * h > maxPixels) {
-            throw new Mm1Exception(name + ": image header claims " + w + "x" + h + " = " + w * h + " pixels, above "
+            throw new ImageTooLargeException(name + ": image header claims " + w + "x" + h + " = " + w * h
+                    + " pixels, above "
                     + "the limit of " + maxPixels + " pixels (refused before decoding)");
         }
         if (Math.max(w, h) > (long) maxAspectRatio * Math.min(w, h)) {

@@ -39,17 +39,32 @@ public final class ImagePreprocessor {
 
     private final NDManager manager;
     private final int size;
+    private final float[] scale = new float[3]; // level → normalised value: level · scale_c − shift_c
+    private final float[] shift = new float[3];
 
     /**
      * @param manager where the output tensors are created (e.g. a batch's scope)
      * @param size    the encoder's square input resolution ({@code VisionConfig.imageSize})
      */
     public ImagePreprocessor(NDManager manager, int size) {
+        this(manager, size, 1 / 255.0, CLIP_MEAN, CLIP_STD);
+    }
+
+    /**
+     * A preprocessor with another normalisation, as a Hugging Face {@code preprocessor_config.json} gives it:
+     * {@code x = (level · rescale − mean_c) / std_c} (rescale 1/255 and CLIP's mean/std by default).
+     */
+    public ImagePreprocessor(NDManager manager, int size, double rescale, double[] mean, double[] std) {
         if (size < 1) {
             throw new Mm1Exception("image size must be positive, got " + size);
         }
         this.manager = manager;
         this.size = size;
+        for (int c = 0; c < 3; c++) {
+            // 1/(255·std) as mm1j always computed it, so the default stays bit-identical
+            scale[c] = (float) (rescale == 1 / 255.0 ? 1.0 / (255.0 * std[c]) : rescale / std[c]);
+            shift[c] = (float) (mean[c] / std[c]);
+        }
     }
 
     public int size() {
@@ -89,20 +104,66 @@ public final class ImagePreprocessor {
             newW = outW;
             newH = Math.max(outH, resizedSide((double) outW * h / w, img));
         }
-        int top = (newH - outH) / 2;
-        int left = (newW - outW) / 2;
+        return normalise(levels(img, newH, newW, (newH - outH) / 2, (newW - outW) / 2, outH, outW), outH, outW);
+    }
+
+    /**
+     * HF {@code CLIPImageProcessor} with {@code size.shortest_edge} and {@code crop_size} given separately: the
+     * shorter side resized to {@code shortest} (the longer to {@code int(shortest · long / short)}), then the
+     * {@code cropH × cropW} center crop at {@code ((h − cropH) // 2, (w − cropW) // 2)}: {@code (3, cropH, cropW)}.
+     */
+    public NDArray resizeShortestCrop(RgbImage img, int shortest, int cropH, int cropW) {
+        int h = img.height();
+        int w = img.width();
+        int newH = h <= w ? shortest : resizedSide((double) shortest * h / w, img);
+        int newW = h <= w ? resizedSide((double) shortest * w / h, img) : shortest;
+        if (newH < cropH || newW < cropW) {
+            throw new Mm1Exception("image of " + w + "x" + h + " pixels resized to " + newW + "x" + newH
+                    + " is smaller than the " + cropW + "x" + cropH + " crop");
+        }
+        return normalise(levels(img, newH, newW, (newH - cropH) / 2, (newW - cropW) / 2, cropH, cropW), cropH, cropW);
+    }
+
+    /**
+     * The image resized to exactly {@code outH × outW} (aspect not kept, no crop) as 8-bit levels
+     * {@code (3, outH, outW)} row-major, PIL bicubic as {@link #resizeCropNormalise}; an image already of that size
+     * is copied as is (PIL returns a copy then).
+     */
+    public float[] resizedLevels(RgbImage img, int outH, int outW) {
+        if (img.height() == outH && img.width() == outW) {
+            byte[] rgb = img.rgb();
+            float[] out = new float[3 * outH * outW];
+            for (int i = 0; i < outH * outW; i++) {
+                for (int c = 0; c < 3; c++) {
+                    out[c * outH * outW + i] = rgb[i * 3 + c] & 0xff;
+                }
+            }
+            return out;
+        }
+        return levels(img, outH, outW, 0, 0, outH, outW);
+    }
+
+    /** 8-bit levels {@code (3, h, w)} → normalised {@code (3, h, w)} float32 with this preprocessor's mean/std. */
+    public NDArray normalise(float[] levels, int h, int w) {
+        float[] out = new float[levels.length];
+        int plane = h * w;
+        for (int i = 0; i < out.length; i++) {
+            int c = i / plane;
+            out[i] = levels[i] * scale[c] - shift[c];
+        }
+        return manager.create(out, new Shape(3, h, w));
+    }
+
+    /** Resize to {@code newH × newW}, keep the {@code outH × outW} window at (top, left): 8-bit levels (3, outH, outW). */
+    private static float[] levels(RgbImage img, int newH, int newW, int top, int left, int outH, int outW) {
+        int h = img.height();
+        int w = img.width();
         Resample.Band by = Resample.pilBicubicBand(h, newH, top, outH);
         Resample.Band bx = Resample.pilBicubicBand(w, newW, left, outW);
         int y0 = by.minInput();
         int y1 = by.maxInput();
         float[] horizontal = horizontalPass(img, bx, y0, y1); // (3, y1 - y0, outW), 8-bit levels
         float[] out = new float[3 * outH * outW];
-        float[] scale = new float[3];
-        float[] shift = new float[3];
-        for (int c = 0; c < 3; c++) {
-            scale[c] = (float) (1.0 / (255.0 * CLIP_STD[c]));
-            shift[c] = (float) (CLIP_MEAN[c] / CLIP_STD[c]);
-        }
         int rows = y1 - y0;
         for (int c = 0; c < 3; c++) {
             for (int y = 0; y < outH; y++) {
@@ -113,12 +174,11 @@ public final class ImagePreprocessor {
                     for (int t = 0; t < taps; t++) {
                         acc = Math.fma((float) by.weight(y, t), horizontal[(c * rows + from + t) * outW + x], acc);
                     }
-                    float level = roundClip(acc);
-                    out[(c * outH + y) * outW + x] = level * scale[c] - shift[c];
+                    out[(c * outH + y) * outW + x] = roundClip(acc);
                 }
             }
         }
-        return manager.create(out, new Shape(3, outH, outW));
+        return out;
     }
 
     /** The longer side after the cover-resize, truncated like Python's {@code int()}; it must fit an int. */

@@ -159,17 +159,22 @@ public final class VisionTransformer {
      * @return patch tokens (N, (H/p)·(W/p), D) from the feature layer, and the pooled CLS (N, D)
      */
     public Output forward(NDArray pixels) {
+        long n = checkPixels(pixels).get(0);
+        // Inference encodes groups of images one after another (exact: images do not interact), so the residual
+        // streams and projections of a large batch of high-resolution tiles are never all alive at once.
+        int group = inferenceGroup(pixels);
+        return BlockScope.recording() || n <= group ? encode(pixels) : encodeInGroups(pixels, group);
+    }
+
+    /** The shape of {@code pixels}, checked: (N, 3, H, W) with H and W multiples of the patch size. */
+    private Shape checkPixels(NDArray pixels) {
         Shape ps = pixels.getShape();
         int p = config.patchSize();
         if (ps.dimension() != 4 || ps.get(1) != 3 || ps.get(2) % p != 0 || ps.get(3) % p != 0) {
             throw new Mm1Exception("vision encoder: expected images (N, 3, H, W) with H and W multiples of "
                     + p + ", got " + ps);
         }
-        long n = ps.get(0);
-        // Inference encodes groups of images one after another (exact: images do not interact), so the residual
-        // streams and projections of a large batch of high-resolution tiles are never all alive at once.
-        int group = inferenceGroup(pixels);
-        return BlockScope.recording() || n <= group ? encode(pixels) : encodeInGroups(pixels, group);
+        return ps;
     }
 
     /**
@@ -228,6 +233,22 @@ public final class VisionTransformer {
             h.close();
         }
         return new Output(patchTokens, pooled);
+    }
+
+    /**
+     * The whole residual stream of the feature layer, CLS row included: HF {@code hidden_states[featureLayer]}
+     * (N, 1 + P, D), what LLaVA's {@code vision_feature_select_strategy = "full"} feeds its projector.
+     *
+     * @param pixels normalised images (N, 3, H, W), H and W multiples of the patch size
+     */
+    public NDArray hiddenState(NDArray pixels) {
+        checkPixels(pixels);
+        NDArray embedded = BlockScope.run(() -> embeddings(pixels)); // (N, 1+P, D)
+        NDArray h = BlockScope.chain(embedded, 0, depth(), this::block); // (N, 1+P, D)
+        if (!BlockScope.recording() && h != embedded) {
+            embedded.close();
+        }
+        return h;
     }
 
     /** Blocks run up to the feature layer (HF {@code hidden_states[featureLayer]}). */

@@ -57,7 +57,7 @@ class InitGenerateTest {
         CliTest.Result r = CliTest.run("generate", "--model", dir.toString(), "--image", red.toString(),
                 "--prompt", "no slot here");
         assertEquals(1, r.code());
-        assertEquals("mm1: error: prompt has 0 <image> slot(s) but 1 --image file(s) were given\n", r.err());
+        assertEquals("mm1: error: prompt has 0 <image> slot(s) but 1 image(s) were given\n", r.err());
         Path empty = tmp.resolve("empty.jpg");
         Files.write(empty, new byte[0]);
         CliTest.Result e = CliTest.run("generate", "--model", dir.toString(), "--image", empty.toString(),

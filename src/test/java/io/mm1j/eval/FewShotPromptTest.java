@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mm1j.Mm1Exception;
 import java.nio.file.Path;
@@ -92,24 +93,23 @@ class FewShotPromptTest {
     @Test
     void stopRuleEndsAtStopIdsNewlinesAndTheLengthCap() {
         StopRule rule = new StopRule(Set.of(2, 3), true, 5);
-        String[] vocab = {"", "", "", "", " a", " red", " dog", ".\nnext"};
-        java.util.function.Function<long[], String> decode = ids -> {
-            StringBuilder sb = new StringBuilder();
-            for (long i : ids) {
-                sb.append(vocab[(int) i]);
-            }
-            return sb.toString();
-        };
-        int[][] scripts = {{4, 5, 2, 6}, {4, 5, 7, 6}, {4, 4, 4, 4, 4, 4, 4}, {3}};
-        String[] texts = {"a red", "a red.", "a a a a a", ""};
-        StopRule.Reason[] reasons = {StopRule.Reason.STOP_TOKEN, StopRule.Reason.NEWLINE, StopRule.Reason.LENGTH,
-            StopRule.Reason.STOP_TOKEN};
-        for (int k = 0; k < scripts.length; k++) {
-            int[] script = scripts[k];
-            int[] pos = {0};
-            StopRule.Output out = rule.run(prev -> script[pos[0]++], decode);
-            assertEquals(texts[k], out.text());
-            assertEquals(reasons[k], out.reason());
+        io.mm1j.mllm.GenerationConfig cfg = rule.config();
+        assertEquals(Set.of(2, 3), cfg.stopIds());
+        assertEquals(List.of("\n"), cfg.stopStrings(), "the newline is matched on decoded text (e.g. inside '.\\n')");
+        assertEquals(5, cfg.maxTokens());
+        assertTrue(cfg.isGreedy());
+        // what the generator reports → the answer and the recorded reason
+        Object[][] cases = {
+            {" a red", 2, null, "stop", "a red", StopRule.Reason.STOP_TOKEN},
+            {" a red.", -1, "\n", "stop", "a red.", StopRule.Reason.NEWLINE},
+            {" a a a a a", -1, null, "length", "a a a a a", StopRule.Reason.LENGTH},
+            {"", 3, null, "stop", "", StopRule.Reason.STOP_TOKEN}};
+        for (Object[] c : cases) {
+            io.mm1j.mllm.Generator.Result r = new io.mm1j.mllm.Generator.Result((String) c[0], new long[0], 1, 0, 0,
+                    (String) c[3], (String) c[2], (Integer) c[1], 0, 0, 0);
+            StopRule.Output out = rule.outcome(r);
+            assertEquals(c[4], out.text());
+            assertEquals(c[5], out.reason());
         }
     }
 

@@ -126,7 +126,7 @@ class Stories260kTest {
         try (Tokenizer tok = Tokenizer.load(dir.resolve("tokenizer.json"))) {
             try (Decoder d = HfLlama.load(dir, m, DataType.FLOAT32)) {
                 StringBuilder streamed = new StringBuilder();
-                String text = GenerateCommand.generate(d, tok, "", 200, Sampler.ARGMAX, streamed::append);
+                String text = GenerateCommand.generate(d, tok, "", io.mm1j.mllm.GenerationConfig.greedy(200), streamed::append);
                 assertEquals(expected, text);
                 assertEquals(text, streamed.toString(), "streamed pieces add up to the final text");
             }

@@ -12,7 +12,13 @@ import io.mm1j.TestSupport;
 import io.mm1j.config.Mm1Config;
 import io.mm1j.config.Presets;
 import io.mm1j.llm.DecodePath;
+import io.mm1j.tokenizer.Tokenizer;
+import io.mm1j.vision.RgbImage;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
 import java.util.Set;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.Test;
 
 class Mm1ModelResourceTest {
@@ -21,29 +27,26 @@ class Mm1ModelResourceTest {
     }
 
     @Test
-    void generateWithImagesDoesNotGrowTheParameterManager() {
+    void generateWithImagesDoesNotGrowTheParameterManager(@TempDir Path tmp) {
+        Path dir = tmp.resolve("tiny");
+        assertEquals(0, TestSupport.cli("init", "--preset", "tiny-test", "--out", dir.toString()).code());
         for (DecodePath path : DecodePath.values()) {
-            try (NDManager m = TestSupport.root().newSubManager()) {
-                Mm1Config cfg = Presets.load("tiny-test");
-                try (Mm1Model model = Mm1Model.init(cfg, m, DataType.FLOAT32)) {
-                    int k = model.imageTokens();
-                    long[] ids = new long[1 + k + 2];
-                    ids[0] = 1;
-                    for (int i = 1; i <= k; i++) {
-                        ids[i] = 3;
-                    }
-                    ids[k + 1] = 10;
-                    ids[k + 2] = 11;
-                    int s = cfg.vision().imageSize();
-                    NDArray px = m.randomNormal(0, 1, new Shape(1, 3, s, s), DataType.FLOAT32);
-                    model.generate(ids, px, 3, 4, Sampler.ARGMAX, Set.of(), t -> { }, path);
-                    int before = live(model.params().manager());
-                    for (int i = 0; i < 5; i++) {
-                        model.generate(ids, px, 3, 4, Sampler.ARGMAX, Set.of(), t -> { }, path);
-                    }
-                    int after = live(model.params().manager());
-                    assertEquals(before, after, path + ": arrays leaked into the long-lived parameter manager");
+            try (NDManager m = TestSupport.root().newSubManager();
+                 Tokenizer tok = Tokenizer.load(dir.resolve("tokenizer.json"));
+                 Mm1Model model = Mm1Model.load(dir, m, DataType.FLOAT32)) {
+                Random r = new Random(5);
+                byte[] rgb = new byte[40 * 30 * 3];
+                r.nextBytes(rgb);
+                Prompt p = new PromptBuilder(model, tok).fromText("<image> a b", List.of(new RgbImage(40, 30, rgb)));
+                Generator g = new Generator(model, tok, path);
+                GenerationConfig cfg = GenerationConfig.builder().maxTokens(4).stopIds(Set.of()).build();
+                g.generate(p, cfg, TokenListener.NONE);
+                int before = live(model.params().manager());
+                for (int i = 0; i < 5; i++) {
+                    g.generate(p, cfg, TokenListener.NONE);
                 }
+                int after = live(model.params().manager());
+                assertEquals(before, after, path + ": arrays leaked into the long-lived parameter manager");
             }
         }
     }
@@ -54,7 +57,7 @@ class Mm1ModelResourceTest {
         for (int r = 0; r < 3; r++) {
             try (NDManager m = TestSupport.root().newSubManager();
                  Mm1Model model = Mm1Model.init(Presets.load("tiny-test"), m, DataType.FLOAT32)) {
-                new Generator(model.decoder()).generate(new long[] {1}, 3, Sampler.ARGMAX, Set.of(), t -> { });
+                new Generator(model.decoder(), DecodePath.CPU).generate(new long[] {1}, 3, Sampler.ARGMAX, Set.of(), t -> { });
             }
         }
         System.gc();

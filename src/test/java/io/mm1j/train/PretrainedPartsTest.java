@@ -183,6 +183,33 @@ class PretrainedPartsTest {
     }
 
     @Test
+    void encoderShapesAreReadFromClipModelOpenClipAndMm1jFolders() throws Exception {
+        Path clipModel = Files.createDirectories(tmp.resolve("clip-model"));
+        Files.writeString(clipModel.resolve("config.json"), "{\"model_type\": \"clip\", \"vision_config\": "
+                + "{\"hidden_size\": 1024, \"intermediate_size\": 4096, \"num_hidden_layers\": 24, "
+                + "\"num_attention_heads\": 16, \"image_size\": 336, \"patch_size\": 14}}");
+        assertEquals(VisionConfig.builder().imageSize(336).patchSize(14).width(1024).layers(24).heads(16)
+                .mlpDim(4096).activation("quick_gelu").build(), PretrainedParts.visionConfig(clipModel),
+                "CLIP ViT-L/14-336 (quick_gelu: CLIPVisionConfig's default)");
+        Path openClip = Files.createDirectories(tmp.resolve("open-clip"));
+        Files.writeString(openClip.resolve("open_clip_config.json"), "{\"model_cfg\": {\"embed_dim\": 1024, "
+                + "\"vision_cfg\": {\"image_size\": 378, \"layers\": 32, \"width\": 1280, \"head_width\": 80,"
+                + " \"patch_size\": 14}}}");
+        assertEquals(VisionConfig.builder().imageSize(378).patchSize(14).width(1280).layers(32).heads(16)
+                .mlpDim(5120).activation("gelu").build(), PretrainedParts.visionConfig(openClip),
+                "DFN5B-CLIP-ViT-H-14-378, MM1's encoder");
+        Path mm1j = tmp.resolve("mm1j");
+        assertEquals(0, PretrainRuns.cli("init", "--preset", "tiny-test", "--out", mm1j.toString()).code());
+        assertEquals(io.mm1j.config.Presets.load("tiny-test").vision(), PretrainedParts.visionConfig(mm1j));
+        Path notClip = Files.createDirectories(tmp.resolve("llama"));
+        Files.writeString(notClip.resolve("config.json"), "{\"model_type\": \"llama\"}");
+        io.mm1j.Mm1Exception e = org.junit.jupiter.api.Assertions.assertThrows(io.mm1j.Mm1Exception.class,
+                () -> PretrainedParts.visionConfig(notClip));
+        assertEquals("model.vision.init: " + notClip.resolve("config.json") + ": model_type 'llama' is not a CLIP "
+                + "vision model (expected clip_vision_model or clip)", e.getMessage());
+    }
+
+    @Test
     void shapeOverridesBesideAnInitAreRefused() throws Exception {
         Path stories = TestSupport.sharedData("stories260k");
         PretrainRuns.Cli c = PretrainRuns.pretrain(tmp.resolve("x"), "--steps", "1", "--set",

@@ -1,0 +1,143 @@
+package io.mm1j.cli;
+
+import io.mm1j.Mm1Exception;
+import io.mm1j.llm.DecodePath;
+import io.mm1j.mllm.Mm1Model;
+import io.mm1j.serve.Mm1Backend;
+import io.mm1j.serve.OpenAiServer;
+import io.mm1j.serve.ServeLimits;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code mm1 serve}: an OpenAI-compatible HTTP server (and a chat page) for one model folder. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve a model folder over an OpenAI-compatible API: GET /v1/models, POST /v1/chat/completions "
+                + "(text and image parts, stream=true as server-sent events), POST /v1/completions, GET /health, "
+                + "GET /metrics (Prometheus), and a chat page at /. Point an OpenAI client at http://HOST:PORT/v1.")
+public final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Model folder (or a run folder: its model/).")
+    Path model;
+
+    @Option(names = "--model-name", description = "The id clients send as 'model' (default: the folder's name).")
+    String modelName;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default ${DEFAULT-VALUE}: "
+            + "this machine only; 0.0.0.0 exposes the server to the network, so set --api-key too).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8080", description = "Port (default ${DEFAULT-VALUE}; 0 = any free).")
+    int port;
+
+    @Option(names = "--api-key", defaultValue = "${env:MM1_API_KEY}", description = "Require 'Authorization: Bearer "
+            + "KEY' on /v1 and /metrics (default: $MM1_API_KEY, which keeps the key out of the process list; "
+            + "unset = no key).")
+    String apiKey;
+
+    @Option(names = "--allow-remote-images", description = "Fetch http(s):// image URLs (off: only data: URLs, so "
+            + "clients cannot make the server request internal addresses).")
+    boolean allowRemoteImages;
+
+    @Option(names = "--max-body-bytes", defaultValue = "" + ServeLimits.DEFAULT_MAX_BODY_BYTES,
+            description = "Largest request body (default ${DEFAULT-VALUE}); larger gets 413.")
+    long maxBodyBytes;
+
+    @Option(names = "--max-images", defaultValue = "" + ServeLimits.DEFAULT_MAX_IMAGES,
+            description = "Images per request (default ${DEFAULT-VALUE}).")
+    int maxImages;
+
+    @Option(names = "--max-image-pixels", defaultValue = "" + ServeLimits.DEFAULT_MAX_IMAGE_PIXELS,
+            description = "Largest width x height an image header may claim, checked before decoding (default "
+                    + "${DEFAULT-VALUE}); larger gets 413.")
+    long maxImagePixels;
+
+    @Option(names = "--max-prompt-tokens", description = "Prompt tokens accepted, images included (default: the "
+            + "model's context).")
+    Integer maxPromptTokens;
+
+    @Option(names = "--max-tokens", defaultValue = "" + ServeLimits.DEFAULT_MAX_TOKENS,
+            description = "Most tokens a request may ask to generate, and the default when it does not say "
+                    + "(default ${DEFAULT-VALUE}; always within the context).")
+    int maxTokens;
+
+    @Option(names = "--queue-size", defaultValue = "" + ServeLimits.DEFAULT_QUEUE_SIZE,
+            description = "Requests that may wait for the model (default ${DEFAULT-VALUE}); beyond it 429.")
+    int queueSize;
+
+    @Option(names = "--request-timeout", defaultValue = "300", description = "Seconds from arrival to the last "
+            + "token (default ${DEFAULT-VALUE}); past it 503, and the generation stops.")
+    long requestTimeoutSeconds;
+
+    @Option(names = "--image-cache", defaultValue = "" + ServeLimits.DEFAULT_IMAGE_CACHE_ENTRIES,
+            description = "Encoded images kept for later turns of a conversation (default ${DEFAULT-VALUE}; 0 = off).")
+    int imageCache;
+
+    @Option(names = "--decode", defaultValue = "cpu", description = "Decode path: cpu (plain Java where the model "
+            + "allows) or djl (libtorch) (default ${DEFAULT-VALUE}).")
+    String decode;
+
+    @Mixin
+    DeviceOption device;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (port < 0 || port > 65535) {
+            throw new Mm1Exception("--port must be within [0, 65535], got " + port);
+        }
+        if (apiKey != null && apiKey.isBlank()) {
+            apiKey = null;
+        }
+        DecodePath path = DecodePath.of(decode);
+        // Unset, the prompt limit is the model's context, which the server checks on every request anyway.
+        ServeLimits limits = new ServeLimits(maxBodyBytes, maxImages, maxImagePixels,
+                maxPromptTokens != null ? maxPromptTokens : Integer.MAX_VALUE, maxTokens, queueSize,
+                Duration.ofSeconds(requestTimeoutSeconds), imageCache, allowRemoteImages, Duration.ofSeconds(10));
+        Path dir = Mm1Model.resolveFolder(model);
+        String id = modelName != null ? modelName : dir.toAbsolutePath().normalize().getFileName().toString();
+        Mm1Backend backend = new Mm1Backend(dir, id, device.root(0), path, imageCache);
+        OpenAiServer server = new OpenAiServer(backend, limits, apiKey);
+        try {
+            server.start(host, port);
+        } catch (RuntimeException e) {
+            backend.close();
+            throw new Mm1Exception("cannot listen on " + host + ":" + port + ": " + rootMessage(e), e);
+        }
+        if (!isLoopback(host) && apiKey == null) {
+            System.err.println("mm1: warning: listening on " + host + " without --api-key: anyone who can reach "
+                    + "this port can use the model");
+        }
+        String base = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.port();
+        System.out.println("mm1 serve: model '" + id + "' at " + base + "/ (chat page); OpenAI base URL " + base
+                + "/v1" + (apiKey != null ? " (API key required)" : "") + ". Ctrl-C stops.");
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            backend.close();
+            stopped.countDown();
+        }, "mm1-serve-shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    private static boolean isLoopback(String host) {
+        try {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            return false;
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
+}

@@ -1,0 +1,172 @@
+package io.mm1j.serve;
+
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One worker thread in front of the model, fed by a bounded queue. The model instance and its CPU decoder are shared,
+ * so generations run one at a time (continuous batching is a later step); a full queue is refused at once with a 429
+ * rather than letting waits grow without bound.
+ *
+ * <p>A {@link Job} hands its results to the request thread through its own event queue, so a slow client blocks only
+ * its own request thread, never the worker; the request thread cancels the job when its client goes away or its
+ * deadline passes, and the worker's token listener then stops the generation at the next token.
+ */
+final class GenerationQueue implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(GenerationQueue.class);
+
+    private final ChatBackend backend;
+    private final ServerMetrics metrics;
+    private final ThreadPoolExecutor worker;
+    private final int capacity;
+
+    GenerationQueue(ChatBackend backend, int capacity, ServerMetrics metrics) {
+        this.backend = backend;
+        this.metrics = metrics;
+        this.capacity = capacity;
+        this.worker = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(capacity), r -> {
+            Thread t = new Thread(r, "mm1-generate");
+            t.setDaemon(true);
+            return t;
+        });
+        metrics.queue(this::depth, capacity);
+    }
+
+    /** Requests waiting (not counting the one being generated). */
+    long depth() {
+        return worker.getQueue().size();
+    }
+
+    /** Queues {@code job}; a full queue is a 429, a closed one a 503. */
+    void submit(Job job) {
+        if (worker.isShutdown()) {
+            throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
+        }
+        try {
+            worker.execute(job);
+        } catch (RejectedExecutionException e) {
+            if (worker.isShutdown()) {
+                throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
+            }
+            throw full();
+        }
+    }
+
+    /** The 429 for a request that finds every waiting place taken. */
+    ApiException full() {
+        return new ApiException(429, "rate_limit_error", null, "queue_full", "the server is busy: " + capacity
+                + " request(s) are already waiting (--queue-size); retry shortly");
+    }
+
+    /** Drops a job that has not started (its deadline passed while it waited). */
+    boolean remove(Job job) {
+        return worker.remove(job);
+    }
+
+    @Override
+    public void close() {
+        worker.shutdownNow();
+        try {
+            worker.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** What a job reports to its request thread. */
+    sealed interface Event permits Delta, Done, Failed {}
+
+    record Delta(String text) implements Event {}
+
+    record Done(Completion completion) implements Event {}
+
+    record Failed(RuntimeException error) implements Event {}
+
+    /** One generation request on its way through the queue. */
+    final class Job implements Runnable {
+        final ChatBackend.Input prompt;
+        final Sampling sampling;
+        final int maxTokens;
+        final long arrivedNanos;
+        final long deadlineNanos;
+        final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+        private volatile String cancelReason;
+        private volatile boolean started;
+        private volatile boolean finished;
+
+        Job(ChatBackend.Input prompt, Sampling sampling, int maxTokens, long arrivedNanos, long deadlineNanos) {
+            this.prompt = prompt;
+            this.sampling = sampling;
+            this.maxTokens = maxTokens;
+            this.arrivedNanos = arrivedNanos;
+            this.deadlineNanos = deadlineNanos;
+        }
+
+        /** Asks the generation to stop at its next token; {@code reason} is {@code client} or {@code timeout}. */
+        void cancel(String reason) {
+            if (cancelReason == null) {
+                cancelReason = reason;
+            }
+        }
+
+        String cancelReason() {
+            return cancelReason;
+        }
+
+        boolean started() {
+            return started;
+        }
+
+        /** Whether the worker has posted this job's last event. */
+        boolean finished() {
+            return finished;
+        }
+
+        private void post(Event last) {
+            finished = true;
+            events.add(last);
+        }
+
+        @Override
+        public void run() {
+            started = true;
+            long start = System.nanoTime();
+            metrics.queueWait((start - arrivedNanos) / 1e9);
+            if (cancelReason != null || start - deadlineNanos > 0) {
+                cancel("timeout");
+                post(new Done(new Completion("", 0, 0, 0, "cancelled")));
+                return;
+            }
+            boolean[] first = {true};
+            try {
+                Completion c = backend.generate(prompt, sampling, maxTokens, delta -> {
+                    if (first[0]) {
+                        first[0] = false;
+                        metrics.firstToken((System.nanoTime() - arrivedNanos) / 1e9);
+                    }
+                    if (!delta.isEmpty()) {
+                        events.add(new Delta(delta));
+                    }
+                    if (System.nanoTime() - deadlineNanos > 0) {
+                        cancel("timeout");
+                    }
+                    return cancelReason == null;
+                });
+                metrics.tokens(c);
+                post(new Done(c));
+            } catch (ApiException e) {
+                post(new Failed(e));
+            } catch (RuntimeException | Error e) {
+                LOG.error("generation failed", e);
+                post(new Failed(e instanceof RuntimeException re ? re
+                        : new IllegalStateException(e.toString(), e)));
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.mm1j.serve;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.mm1j.llm.DecodePath;
+import io.mm1j.mllm.ChatMessage;
+import io.mm1j.mllm.ChatTemplate;
+import io.mm1j.mllm.GenerationConfig;
+import io.mm1j.mllm.Generator;
+import io.mm1j.mllm.ImageEmbeddingCache;
+import io.mm1j.mllm.Mm1Model;
+import io.mm1j.mllm.Prompt;
+import io.mm1j.mllm.PromptBuilder;
+import io.mm1j.nn.BlockScope;
+import io.mm1j.tokenizer.Tokenizer;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@link ChatBackend} over an mm1j model folder: conversations go through the model's chat template
+ * ({@link ChatTemplate#forModel}) and {@link PromptBuilder}, generation through the one {@link Generator} with an
+ * {@link ImageEmbeddingCache}, so a conversation that resends its images every turn encodes each image once.
+ */
+public final class Mm1Backend implements ChatBackend {
+    private static final SecureRandom SEEDS = new SecureRandom();
+
+    private final String id;
+    private final NDManager root;
+    private final Tokenizer tok;
+    private final Mm1Model model;
+    private final ChatTemplate template;
+    private final PromptBuilder prompts;
+    private final ImageEmbeddingCache cache;
+    private final Generator generator;
+
+    /**
+     * Loads {@code dir} (float32) under {@code root}, which this backend closes.
+     *
+     * @param id                the model id clients use
+     * @param imageCacheEntries encoded images kept (0 = none)
+     */
+    public Mm1Backend(Path dir, String id, NDManager root, DecodePath path, int imageCacheEntries) {
+        this.id = id;
+        this.root = root;
+        Tokenizer t = Tokenizer.load(dir.resolve("tokenizer.json"));
+        try {
+            this.model = Mm1Model.load(dir, root, DataType.FLOAT32);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        this.tok = t;
+        this.template = ChatTemplate.forModel(dir, tok);
+        this.prompts = new PromptBuilder(model, tok);
+        this.cache = imageCacheEntries > 0 && model.isMultimodal() ? new ImageEmbeddingCache(imageCacheEntries) : null;
+        this.generator = new Generator(model, tok, path, cache);
+    }
+
+    @Override
+    public String modelId() {
+        return id;
+    }
+
+    @Override
+    public int contextLength() {
+        return model.config().llm().maxPositions();
+    }
+
+    @Override
+    public boolean acceptsImages() {
+        return model.isMultimodal();
+    }
+
+    @Override
+    public int countPromptTokens(ChatBackend.Input prompt) {
+        return build(prompt).length();
+    }
+
+    private Prompt build(ChatBackend.Input prompt) {
+        if (prompt instanceof TextInput t) {
+            return prompts.fromText(t.text(), List.of());
+        }
+        List<ChatMessage> messages = new ArrayList<>();
+        for (ChatTurn turn : ((ChatInput) prompt).turns()) {
+            List<ChatMessage.Part> parts = new ArrayList<>();
+            for (ChatTurn.Content c : turn.content()) {
+                parts.add(c instanceof ChatTurn.Text text ? new ChatMessage.TextPart(text.text())
+                        : new ChatMessage.ImagePart(((ChatTurn.Image) c).image()));
+            }
+            messages.add(new ChatMessage(turn.role(), parts));
+        }
+        return prompts.fromChat(template, messages, true);
+    }
+
+    @Override
+    public Completion generate(ChatBackend.Input prompt, Sampling s, int maxTokens, DeltaListener listener) {
+        Prompt p = build(prompt);
+        GenerationConfig.Builder cfg = GenerationConfig.builder().maxTokens(maxTokens).temperature(s.temperature())
+                .topK(s.topK()).topP(s.topP()).minP(s.minP()).repetitionPenalty(s.repetitionPenalty())
+                .seed(s.seed() != null ? s.seed() : SEEDS.nextLong()).stopStrings(s.stop());
+        if (prompt instanceof ChatInput) {
+            cfg.stopsOf(template); // the assistant's turn ends at the template's end-of-turn marker
+        }
+        // The server's worker thread is not the engine's loading thread, so libtorch would record gradients there.
+        Generator.Result r = BlockScope.noGrad(() -> generator.generate(p, cfg.build(),
+                (tokenId, delta) -> listener.onDelta(delta)));
+        return new Completion(r.text(), r.promptTokens(), r.imageTokens(), r.completionTokens(), r.finishReason());
+    }
+
+    @Override
+    public long[] imageCacheStats() {
+        return cache == null ? null : new long[] {cache.hits(), cache.misses(), cache.size()};
+    }
+
+    @Override
+    public void close() {
+        try (root; tok; model) {
+            if (cache != null) {
+                cache.clear();
+            }
+        }
+    }
+}

@@ -1,0 +1,424 @@
+package io.mm1j.serve;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.staticfiles.Location;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import io.mm1j.Mm1Exception;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An OpenAI-compatible HTTP server over one {@link ChatBackend}: {@code GET /v1/models}, {@code POST
+ * /v1/chat/completions} (text and image parts, streaming as server-sent events), the legacy {@code POST
+ * /v1/completions}, {@code GET /health}, {@code GET /metrics} (Prometheus) and a chat page at {@code /}.
+ *
+ * <p>Every client mistake is answered in OpenAI's error shape with its status (400 invalid, 401 bad key, 404 unknown
+ * model or path, 413 too large, 429 queue full, 503 timeout or shutting down); a 500 means a server fault. Request
+ * threads validate and wait; one worker generates ({@link GenerationQueue}).
+ */
+public final class OpenAiServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
+    private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final SecureRandom IDS = new SecureRandom();
+
+    private final ChatBackend backend;
+    private final ServeLimits limits;
+    private final byte[] apiKey;
+    private final ServerMetrics metrics = new ServerMetrics();
+    private final GenerationQueue queue;
+    private final RequestParser parser;
+    private final Semaphore admission;
+    private final long created = System.currentTimeMillis() / 1000;
+    private volatile boolean closing;
+    private Javalin app;
+
+    /** @param apiKey the key clients must send as {@code Authorization: Bearer KEY}, or null for none */
+    public OpenAiServer(ChatBackend backend, ServeLimits limits, String apiKey) {
+        if (apiKey != null && apiKey.isBlank()) {
+            throw new Mm1Exception("--api-key must not be blank");
+        }
+        this.backend = backend;
+        this.limits = limits;
+        this.apiKey = apiKey == null ? null : apiKey.getBytes(StandardCharsets.UTF_8);
+        this.queue = new GenerationQueue(backend, limits.queueSize(), metrics);
+        this.parser = new RequestParser(limits, backend.acceptsImages());
+        this.admission = new Semaphore(limits.queueSize() + 1);
+        metrics.backend(backend);
+    }
+
+    /** Binds {@code host:port} (port 0 = any free port) and starts serving. */
+    public OpenAiServer start(String host, int port) {
+        app = Javalin.create(cfg -> {
+            cfg.startup.showJavalinBanner = false;
+            cfg.startup.showOldJavalinVersionWarning = false;
+            cfg.http.maxRequestSize = limits.maxBodyBytes();
+            cfg.staticFiles.add(sf -> {
+                sf.hostedPath = "/";
+                sf.directory = "/web";
+                sf.location = Location.CLASSPATH;
+            });
+            cfg.routes.get("/health", ctx -> api(ctx, "/health", false, this::health));
+            cfg.routes.get("/metrics", ctx -> api(ctx, "/metrics", true, c -> c.contentType(
+                    "text/plain; version=0.0.4; charset=utf-8").result(metrics.render())));
+            cfg.routes.get("/v1/models", ctx -> api(ctx, "/v1/models", true,
+                    c -> json(c, 200, OpenAiJson.models(backend.modelId(), created))));
+            cfg.routes.get("/v1/models/{id}", ctx -> api(ctx, "/v1/models/{id}", true, this::model));
+            cfg.routes.post("/v1/chat/completions", ctx -> api(ctx, "/v1/chat/completions", true,
+                    c -> complete(c, true)));
+            cfg.routes.post("/v1/completions", ctx -> api(ctx, "/v1/completions", true, c -> complete(c, false)));
+            cfg.routes.error(404, ctx -> {
+                if (ctx.attribute("mm1.json") == null) { // not one of ours (e.g. unknown model): no route matched
+                    json(ctx, 404, OpenAiJson.error("Unknown request URL: " + ctx.method() + " " + ctx.path(),
+                            "invalid_request_error", null, "unknown_url"));
+                }
+            });
+        });
+        app.start(host, port);
+        return this;
+    }
+
+    /** The bound port. */
+    public int port() {
+        return app.port();
+    }
+
+    public ServerMetrics metrics() {
+        return metrics;
+    }
+
+    @Override
+    public void close() {
+        closing = true;
+        queue.close();
+        if (app != null) {
+            app.stop();
+        }
+    }
+
+    @FunctionalInterface
+    private interface Handler {
+        void handle(Context ctx) throws IOException;
+    }
+
+    /** Authentication, error mapping and metrics around one endpoint. */
+    private void api(Context ctx, String endpoint, boolean needsKey, Handler h) {
+        long t0 = System.nanoTime();
+        try {
+            if (needsKey) {
+                authenticate(ctx);
+            }
+            h.handle(ctx);
+        } catch (ApiException e) {
+            if (e.status() == 401) {
+                ctx.header("WWW-Authenticate", "Bearer");
+            }
+            if (e.status() == 429) {
+                ctx.header("Retry-After", "1");
+            }
+            json(ctx, e.status(), OpenAiJson.error(e));
+        } catch (Exception e) {
+            LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
+            json(ctx, 500, OpenAiJson.error("internal server error: " + e, "server_error", null, "internal_error"));
+        } finally {
+            Integer status = ctx.attribute("mm1.status");
+            metrics.request(endpoint, status != null ? status : ctx.status().getCode(),
+                    (System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    private void authenticate(Context ctx) {
+        if (apiKey == null) {
+            return;
+        }
+        String auth = ctx.header("Authorization");
+        if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new ApiException(401, "invalid_request_error", null, "invalid_api_key", "You didn't provide an "
+                    + "API key. Send it as 'Authorization: Bearer KEY' (the server was started with --api-key).");
+        }
+        byte[] given = auth.substring(7).trim().getBytes(StandardCharsets.UTF_8);
+        if (!MessageDigest.isEqual(given, apiKey)) { // constant time: no key recovery by timing
+            throw new ApiException(401, "invalid_request_error", null, "invalid_api_key",
+                    "Incorrect API key provided.");
+        }
+    }
+
+    private void health(Context ctx) {
+        ObjectNode h = RequestParser.JSON.createObjectNode();
+        h.put("status", closing ? "shutting_down" : "ok");
+        h.put("model", backend.modelId());
+        h.put("queue_depth", queue.depth());
+        h.put("queue_capacity", limits.queueSize());
+        json(ctx, closing ? 503 : 200, h);
+    }
+
+    private void model(Context ctx) {
+        String id = ctx.pathParam("id");
+        if (!id.equals(backend.modelId())) {
+            throw unknownModel(id);
+        }
+        json(ctx, 200, OpenAiJson.model(id, created));
+    }
+
+    private ApiException unknownModel(String id) {
+        return new ApiException(404, "invalid_request_error", "model", "model_not_found", "The model '" + id
+                + "' does not exist; this server serves '" + backend.modelId() + "'");
+    }
+
+    private static void json(Context ctx, int status, JsonNode body) {
+        try {
+            ctx.attribute("mm1.json", Boolean.TRUE);
+            ctx.status(status).contentType("application/json").result(RequestParser.JSON.writeValueAsBytes(body));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialize a response", e);
+        }
+    }
+
+    /** The body, refused with a 413 beyond {@code maxBodyBytes} (by Content-Length first, else while reading). */
+    private byte[] body(Context ctx) throws IOException {
+        long declared = ctx.req().getContentLengthLong();
+        long max = limits.maxBodyBytes();
+        if (declared > max) {
+            throw ApiException.tooLarge(null, "request_too_large", "the request body is " + declared + " bytes; "
+                    + "this server accepts at most " + max + " (--max-body-bytes)");
+        }
+        try (InputStream in = ctx.req().getInputStream()) {
+            byte[] b = in.readNBytes((int) max + 1);
+            if (b.length > max) {
+                throw ApiException.tooLarge(null, "request_too_large", "the request body is larger than " + max
+                        + " bytes (--max-body-bytes)");
+            }
+            return b;
+        }
+    }
+
+    private void complete(Context ctx, boolean chat) throws IOException {
+        long arrived = System.nanoTime();
+        // Admission before the body is read: at most queue + 1 generation requests hold bodies and decoded images.
+        if (!admission.tryAcquire()) {
+            throw queue.full();
+        }
+        try {
+            admitted(ctx, chat, arrived);
+        } finally {
+            admission.release();
+        }
+    }
+
+    private void admitted(Context ctx, boolean chat, long arrived) throws IOException {
+        JsonNode json = RequestParser.json(body(ctx));
+        JsonNode model = json.get("model");
+        if (model != null && model.isTextual() && !model.asText().equals(backend.modelId())) {
+            throw unknownModel(model.asText());
+        }
+        CompletionRequest req = chat ? parser.chat(json) : parser.text(json);
+        int maxTokens = budget(req);
+        GenerationQueue.Job job = queue.new Job(req.prompt(), req.sampling(), maxTokens, arrived,
+                arrived + limits.requestTimeout().toNanos());
+        queue.submit(job);
+        metrics.inFlight(1);
+        try {
+            String id = (chat ? "chatcmpl-" : "cmpl-") + newId();
+            long createdAt = System.currentTimeMillis() / 1000;
+            if (req.stream()) {
+                stream(ctx, req, job, id, createdAt);
+            } else {
+                watchDisconnect(ctx, job);
+                Completion c = whole(job);
+                json(ctx, 200, chat ? OpenAiJson.chatCompletion(id, createdAt, req.model(), c)
+                        : OpenAiJson.textCompletion(id, createdAt, req.model(), c.text(), c.finishReason(), c));
+            }
+        } finally {
+            metrics.inFlight(-1);
+        }
+    }
+
+    /**
+     * A non-streaming request writes nothing until its answer is complete, so a client that gives up is not noticed
+     * by writing. Instead the connection's read side is watched ({@link DisconnectWatch}); the response then closes
+     * the connection, since the watch may have consumed bytes of a pipelined next request.
+     */
+    private static void watchDisconnect(Context ctx, GenerationQueue.Job job) {
+        org.eclipse.jetty.server.Request core = ServletContextRequest.getServletContextRequest(ctx.req());
+        if (core != null && DisconnectWatch.start(core.getConnectionMetaData().getConnection().getEndPoint(), job)) {
+            ctx.header("Connection", "close");
+        }
+    }
+
+    /** Sets the connectors' idle timeout (Jetty's default is 30 s); a blocked request is not cut by it. */
+    void idleTimeout(java.time.Duration timeout) {
+        for (org.eclipse.jetty.server.Connector c : app.jettyServer().server().getConnectors()) {
+            if (c instanceof org.eclipse.jetty.server.AbstractConnector a) {
+                a.setIdleTimeout(timeout.toMillis());
+            }
+        }
+    }
+
+    private static String newId() {
+        byte[] b = new byte[12];
+        IDS.nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    /**
+     * Completion tokens for this request: what it asked for or the server's default, within the context left after
+     * the prompt; a prompt that does not fit is a 400 with OpenAI's {@code context_length_exceeded}.
+     */
+    private int budget(CompletionRequest req) {
+        int prompt;
+        try {
+            prompt = backend.countPromptTokens(req.prompt());
+        } catch (ApiException e) {
+            throw e;
+        } catch (Mm1Exception e) {
+            throw ApiException.invalid(req.chat() ? "messages" : "prompt", e.getMessage());
+        }
+        int context = backend.contextLength();
+        String field = req.chat() ? "messages" : "prompt";
+        if (prompt > limits.maxPromptTokens()) {
+            throw ApiException.invalid(field, "context_length_exceeded", "the prompt takes " + prompt + " tokens; "
+                    + "this server accepts at most " + limits.maxPromptTokens() + " (--max-prompt-tokens)");
+        }
+        Integer asked = req.sampling().maxTokens();
+        int room = context - prompt;
+        if (room < 1 || (asked != null && asked > room)) {
+            throw ApiException.invalid(field, "context_length_exceeded", "This model's maximum context length is "
+                    + context + " tokens. However, you requested " + (prompt + (asked == null ? 1 : asked))
+                    + " tokens (" + prompt + " in the " + field + ", " + (asked == null ? 1 : asked)
+                    + " in the completion). Please reduce the length of the " + field + " or completion.");
+        }
+        return asked != null ? asked : Math.min(limits.maxTokens(), room);
+    }
+
+    /** The next event of {@code job}, waiting at most until its deadline (then null). */
+    private static GenerationQueue.Event next(GenerationQueue.Job job, long deadline) {
+        try {
+            return job.events.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            job.cancel("client");
+            throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
+        }
+    }
+
+    /**
+     * The next event; past the job's deadline the client gets a 503 at once: a job still queued is dropped, a running
+     * one is told to stop (it stops at its next token).
+     */
+    private GenerationQueue.Event nextOrTimeout(GenerationQueue.Job job) {
+        GenerationQueue.Event e = next(job, job.deadlineNanos);
+        if (e == null) {
+            job.cancel("timeout");
+            queue.remove(job);
+            throw timeout();
+        }
+        return e;
+    }
+
+    private ApiException timeout() {
+        return new ApiException(503, "server_error", null, "timeout", "the request did not finish within "
+                + limits.requestTimeout().toSeconds() + " s (--request-timeout); retry, or ask for fewer tokens");
+    }
+
+    private Completion whole(GenerationQueue.Job job) {
+        while (true) {
+            GenerationQueue.Event e = nextOrTimeout(job);
+            if (e instanceof GenerationQueue.Done d) {
+                if ("timeout".equals(job.cancelReason())) {
+                    throw timeout();
+                }
+                return d.completion();
+            }
+            if (e instanceof GenerationQueue.Failed f) {
+                throw f.error();
+            }
+        }
+    }
+
+    /**
+     * Server-sent events in OpenAI's shape: a first chunk with the role, one chunk per text delta, a chunk with the
+     * finish reason, the usage chunk if asked for, then {@code data: [DONE]}. The headers wait for the first event, so
+     * a request that fails before generating still gets a proper status and error body.
+     */
+    private void stream(Context ctx, CompletionRequest req, GenerationQueue.Job job, String id, long createdAt) {
+        GenerationQueue.Event e = nextOrTimeout(job);
+        if (e instanceof GenerationQueue.Failed f) {
+            throw f.error();
+        }
+        if (e instanceof GenerationQueue.Done && "timeout".equals(job.cancelReason())) {
+            throw timeout();
+        }
+        ctx.status(200);
+        ctx.res().setContentType("text/event-stream; charset=utf-8");
+        ctx.res().setHeader("Cache-Control", "no-cache");
+        ctx.res().setHeader("X-Accel-Buffering", "no");
+        String model = req.model();
+        boolean chat = req.chat();
+        boolean usageNull = req.includeUsage();
+        try {
+            OutputStream out = ctx.res().getOutputStream();
+            if (chat) {
+                send(out, OpenAiJson.chatChunk(id, createdAt, model, "assistant", "", null, usageNull));
+            }
+            while (true) {
+                if (e instanceof GenerationQueue.Delta d) {
+                    send(out, chat ? OpenAiJson.chatChunk(id, createdAt, model, null, d.text(), null, usageNull)
+                            : OpenAiJson.textCompletion(id, createdAt, model, d.text(), null, null));
+                } else if (e instanceof GenerationQueue.Done d) {
+                    Completion c = d.completion();
+                    if ("timeout".equals(job.cancelReason())) {
+                        send(out, OpenAiJson.error(timeout()));
+                    } else {
+                        send(out, chat ? OpenAiJson.chatChunk(id, createdAt, model, null, null, c.finishReason(),
+                                usageNull) : OpenAiJson.textCompletion(id, createdAt, model, "", c.finishReason(),
+                                null));
+                        if (req.includeUsage()) {
+                            send(out, OpenAiJson.usageChunk(id, createdAt, model, chat, c));
+                        }
+                    }
+                    out.write(DONE);
+                    out.flush();
+                    return;
+                } else if (e instanceof GenerationQueue.Failed f) {
+                    RuntimeException err = f.error();
+                    send(out, err instanceof ApiException a ? OpenAiJson.error(a) : OpenAiJson.error(
+                            "generation failed: " + err, "server_error", null, "internal_error"));
+                    out.write(DONE);
+                    out.flush();
+                    return;
+                }
+                try {
+                    e = nextOrTimeout(job);
+                } catch (ApiException timeout) {
+                    send(out, OpenAiJson.error(timeout));
+                    out.write(DONE);
+                    out.flush();
+                    return;
+                }
+            }
+        } catch (IOException gone) {
+            // The client closed the connection: stop generating for it. 499 = nginx's "client closed request".
+            job.cancel("client");
+            ctx.attribute("mm1.status", 499);
+            LOG.debug("client gone during a stream: {}", gone.toString());
+        }
+    }
+
+    private static void send(OutputStream out, JsonNode chunk) throws IOException {
+        out.write("data: ".getBytes(StandardCharsets.US_ASCII));
+        out.write(RequestParser.JSON.writeValueAsBytes(chunk));
+        out.write("\n\n".getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+    }
+}

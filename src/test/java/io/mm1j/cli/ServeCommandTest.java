@@ -1,0 +1,34 @@
+package io.mm1j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mm1j.TestSupport;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code mm1 serve}'s option errors are one-line messages (the server itself is tested in io.mm1j.serve). */
+class ServeCommandTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void badPortAndMissingModelAreOneLineErrors() {
+        TestSupport.CliRun port = TestSupport.cli("serve", "--model", tmp.toString(), "--port", "70000");
+        assertEquals(1, port.code());
+        assertEquals("mm1: error: --port must be within [0, 65535], got 70000\n", port.err());
+        TestSupport.CliRun missing = TestSupport.cli("serve", "--model", tmp.resolve("nope").toString(), "--port",
+                "0");
+        assertEquals(1, missing.code());
+        assertTrue(missing.err().startsWith("mm1: error: ") && missing.err().contains("nope")
+                && missing.err().lines().count() == 1, missing.err());
+    }
+
+    @Test
+    void limitsAreValidatedBeforeTheModelLoads() {
+        TestSupport.CliRun r = TestSupport.cli("serve", "--model", tmp.toString(), "--queue-size", "0", "--port", "0");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: --queue-size must be positive, got 0\n", r.err());
+    }
+}

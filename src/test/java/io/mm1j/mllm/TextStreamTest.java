@@ -1,0 +1,82 @@
+package io.mm1j.mllm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+
+/** Text deltas: stop strings across token boundaries, held-back prefixes, whole UTF-8 characters only. */
+class TextStreamTest {
+    /** A tokenizer whose id i decodes to pieces[i]. */
+    static Function<long[], String> pieces(String... pieces) {
+        return ids -> {
+            StringBuilder sb = new StringBuilder();
+            for (long id : ids) {
+                sb.append(pieces[(int) id]);
+            }
+            return sb.toString();
+        };
+    }
+
+    /** A byte-level tokenizer: id = one byte; an incomplete sequence decodes to U+FFFD like HF's decoders. */
+    static final Function<long[], String> BYTES = ids -> {
+        byte[] b = new byte[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            b[i] = (byte) ids[i];
+        }
+        return new String(b, StandardCharsets.UTF_8);
+    };
+
+    static List<String> push(TextStream s, long... ids) {
+        List<String> out = new ArrayList<>();
+        for (long id : ids) {
+            out.add(s.push(id));
+        }
+        return out;
+    }
+
+    @Test
+    void aStopStringSplitOverThreeTokensIsNeverEmitted() {
+        TextStream s = new TextStream(pieces("Hel", "lo E", "N", "D more"), List.of("END"));
+        assertEquals(List.of("Hel", "lo ", "", ""), push(s, 0, 1, 2, 3));
+        assertEquals("END", s.matchedStop());
+        assertEquals("Hello ", s.text());
+        assertEquals("", s.finish());
+    }
+
+    @Test
+    void aHeldBackPrefixIsReleasedWhenItTurnsOutNotToBeAStop() {
+        TextStream s = new TextStream(pieces("a E", "x", " EN"), List.of("END"));
+        assertEquals(List.of("a ", "Ex", " "), push(s, 0, 1, 2));
+        assertNull(s.matchedStop());
+        assertEquals("EN", s.finish(), "the end of generation releases what was held");
+        assertEquals("a Ex EN", s.text());
+    }
+
+    @Test
+    void theEarliestOfSeveralStopsWins() {
+        TextStream s = new TextStream(pieces("x\ny</s>"), List.of("</s>", "\n"));
+        assertEquals(List.of("x"), push(s, 0));
+        assertEquals("\n", s.matchedStop());
+    }
+
+    @Test
+    void multiByteCharactersAreEmittedWhole() {
+        TextStream s = new TextStream(BYTES, List.of());
+        // "aé€" = 61 C3A9 E282AC
+        assertEquals(List.of("a", "", "é", "", "", "€"), push(s, 0x61, 0xC3, 0xA9, 0xE2, 0x82, 0xAC));
+        assertEquals("aé€", s.text());
+    }
+
+    @Test
+    void aStopStringAfterAMultiByteCharacter() {
+        TextStream s = new TextStream(BYTES, List.of("é!"));
+        assertEquals(List.of("", "", "", ""), push(s, 0xC3, 0xA9, 0x21, 0x7A), "é may start the stop: held");
+        assertEquals("é!", s.matchedStop());
+        assertEquals("", s.text());
+    }
+}

@@ -1,0 +1,297 @@
+package io.mm1j.serve;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every class of bad input gets OpenAI's error JSON with its status (never a 500), and the server's own limits
+ * (queue, timeout, disconnects) behave as documented.
+ */
+class OpenAiErrorsTest {
+    private static OpenAiServer server;
+    private static HttpTestClient client;
+
+    @BeforeAll
+    static void start() {
+        ServeLimits limits = new ServeLimits(64 * 1024, 2, 64 * 64, 240, 50, 4, Duration.ofSeconds(60), 8, false,
+                Duration.ofSeconds(5));
+        server = new OpenAiServer(new ScriptedBackend(), limits, null).start("127.0.0.1", 0);
+        client = new HttpTestClient(server.port(), null);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    /** Asserts status, OpenAI's error shape, the code and (if not null) the param; returns the message. */
+    static String error(HttpTestClient.Reply r, int status, String code, String param) {
+        assertEquals(status, r.status(), r.body());
+        assertTrue(r.contentType().startsWith("application/json"), r.contentType());
+        JsonNode e = r.json().get("error");
+        assertTrue(e != null && e.has("message") && e.has("type") && e.has("param") && e.has("code"), r.body());
+        assertEquals(code, e.get("code").asText(), r.body());
+        if (param != null) {
+            assertEquals(param, e.get("param").asText(), r.body());
+        }
+        return e.get("message").asText();
+    }
+
+    static String chat(String messages, String extra) {
+        return "{\"model\":\"scripted\",\"messages\":" + messages + extra + "}";
+    }
+
+    static String user(String content) {
+        return "[{\"role\":\"user\",\"content\":" + content + "}]";
+    }
+
+    static String image(String url) {
+        return "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + url + "\"}}";
+    }
+
+    @Test
+    void malformedJsonIs400() {
+        String msg = error(client.post("/v1/chat/completions", "{\"model\": \"scripted\", \"messages\": ["),
+                400, "invalid_json", null);
+        assertTrue(msg.startsWith("malformed JSON in the request body"), msg);
+        error(client.post("/v1/chat/completions", "[1,2]"), 400, "invalid_json", null);
+        error(client.post("/v1/chat/completions", ""), 400, "invalid_json", null);
+    }
+
+    @Test
+    void invalidFieldsAre400NamingTheField() {
+        String ok = user("\"hi\"");
+        assertEquals("'temperature' must be within [0, 2], got 3",
+                error(client.post("/v1/chat/completions", chat(ok, ",\"temperature\":3")), 400, "invalid_value",
+                        "temperature"));
+        error(client.post("/v1/chat/completions", chat(ok, ",\"top_p\":\"high\"")), 400, "invalid_value", "top_p");
+        error(client.post("/v1/chat/completions", chat(ok, ",\"max_tokens\":0")), 400, "invalid_value",
+                "max_tokens");
+        assertEquals("'max_tokens' is 51; this server allows at most 50 (--max-tokens)",
+                error(client.post("/v1/chat/completions", chat(ok, ",\"max_tokens\":51")), 400, "invalid_value",
+                        "max_tokens"));
+        error(client.post("/v1/chat/completions", chat(ok, ",\"n\":2")), 400, "unsupported_parameter", "n");
+        error(client.post("/v1/chat/completions", chat(ok, ",\"stop\":[1]")), 400, "invalid_value", "stop");
+        error(client.post("/v1/chat/completions", chat(ok, ",\"stream_options\":{\"include_usage\":true}")), 400,
+                "invalid_value", "stream_options");
+        assertEquals("Unrecognized request argument supplied: foo",
+                error(client.post("/v1/chat/completions", chat(ok, ",\"foo\":1")), 400, "unknown_parameter", "foo"));
+        error(client.post("/v1/chat/completions", chat("[]", "")), 400, "invalid_value", "messages");
+        error(client.post("/v1/chat/completions", "{\"model\":\"scripted\"}"), 400, "invalid_value", "messages");
+        error(client.post("/v1/chat/completions", chat("[{\"role\":\"robot\",\"content\":\"x\"}]", "")), 400,
+                "invalid_value", "messages[0].role");
+        error(client.post("/v1/chat/completions", chat(user("[{\"type\":\"audio\"}]"), "")), 400, "invalid_value",
+                "messages[0].content[0].type");
+        error(client.post("/v1/chat/completions", chat(
+                "[{\"role\":\"assistant\",\"content\":[" + image(HttpTestClient.pngDataUrl(8, 8, 1)) + "]}]", "")),
+                400, "invalid_value", "messages[0].content[0].type");
+        error(client.post("/v1/completions", "{\"model\":\"scripted\",\"prompt\":[1,2]}"), 400, "invalid_value",
+                "prompt");
+    }
+
+    @Test
+    void badImagesAre400AndOversizedOnes413() {
+        String at = "messages[0].content[0].image_url.url";
+        error(client.post("/v1/chat/completions", chat(user("[" + image("data:image/png;base64,AAAA") + "]"), "")),
+                400, "invalid_image", at);
+        error(client.post("/v1/chat/completions", chat(user("[" + image("data:text/plain;base64,AAAA") + "]"), "")),
+                400, "invalid_image_url", at);
+        error(client.post("/v1/chat/completions", chat(user("[" + image("file:///etc/passwd") + "]"), "")),
+                400, "invalid_image_url", at);
+        String remote = error(client.post("/v1/chat/completions",
+                chat(user("[" + image("http://169.254.169.254/latest/meta-data") + "]"), "")), 400,
+                "remote_images_disabled", at);
+        assertTrue(remote.contains("--allow-remote-images"), remote);
+        String bomb = error(client.post("/v1/chat/completions", chat(user("[" + image(
+                HttpTestClient.pngHeaderOnly(50_000, 50_000)) + "]"), "")), 413, "image_too_large", at);
+        assertTrue(bomb.contains("50000x50000") && bomb.contains("refused before decoding"), bomb);
+        String three = image(HttpTestClient.pngDataUrl(8, 8, 1));
+        error(client.post("/v1/chat/completions", chat(user("[" + three + "," + three + "," + three + "]"), "")),
+                400, "too_many_images", "messages[0].content[2]");
+    }
+
+    @Test
+    void remoteImagesAreFetchedOnlyWhenAllowed() throws Exception {
+        byte[] png = java.util.Base64.getDecoder().decode(HttpTestClient.pngDataUrl(16, 16, 4).substring(22));
+        com.sun.net.httpserver.HttpServer files = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        files.createContext("/pic.png", ex -> {
+            ex.sendResponseHeaders(200, png.length);
+            ex.getResponseBody().write(png);
+            ex.close();
+        });
+        files.start();
+        ServeLimits d = ServeLimits.defaults();
+        ServeLimits remote = new ServeLimits(d.maxBodyBytes(), d.maxImages(), d.maxImagePixels(),
+                d.maxPromptTokens(), d.maxTokens(), d.queueSize(), d.requestTimeout(), d.imageCacheEntries(), true,
+                Duration.ofSeconds(5));
+        String base = "http://127.0.0.1:" + files.getAddress().getPort();
+        try (OpenAiServer s = new OpenAiServer(new ScriptedBackend(), remote, null).start("127.0.0.1", 0)) {
+            HttpTestClient c = new HttpTestClient(s.port(), null);
+            JsonNode ok = c.post("/v1/chat/completions", chat(user("[" + image(base + "/pic.png") + "]"),
+                    ",\"max_tokens\":1")).json();
+            assertEquals(4, ok.get("usage").get("prompt_tokens_details").get("image_tokens").asInt(), ok.toString());
+            String msg = error(c.post("/v1/chat/completions", chat(user("[" + image(base + "/missing.png") + "]"),
+                    "")), 400, "image_fetch_failed", "messages[0].content[0].image_url.url");
+            assertTrue(msg.endsWith("answered HTTP 404"), msg);
+        } finally {
+            files.stop(0);
+        }
+    }
+
+    @Test
+    void oversizedBodyIs413() {
+        String big = "x".repeat(70 * 1024);
+        String msg = error(client.post("/v1/chat/completions", chat(user("\"" + big + "\""), "")), 413,
+                "request_too_large", null);
+        assertTrue(msg.contains("at most 65536"), msg);
+        assertEquals(200, client.get("/health").status());
+    }
+
+    @Test
+    void tooLongPromptIs400ContextLengthExceeded() {
+        error(client.post("/v1/chat/completions", chat(user("\"" + "y".repeat(240) + "\""), "")), 400,
+                "context_length_exceeded", "messages"); // 241 tokens > --max-prompt-tokens 240
+        String msg = error(client.post("/v1/completions", "{\"model\":\"scripted\",\"prompt\":\"" + "z".repeat(219)
+                + "\",\"max_tokens\":50}"), 400, "context_length_exceeded", "prompt");
+        assertEquals("This model's maximum context length is 256 tokens. However, you requested 270 tokens (220 in "
+                + "the prompt, 50 in the completion). Please reduce the length of the prompt or completion.", msg);
+    }
+
+    @Test
+    void unknownModelAndPathAre404() {
+        String msg = error(client.post("/v1/chat/completions", "{\"model\":\"gpt-4o\",\"messages\":"
+                + user("\"hi\"") + "}"), 404, "model_not_found", "model");
+        assertEquals("The model 'gpt-4o' does not exist; this server serves 'scripted'", msg);
+        error(client.get("/v1/embeddings"), 404, "unknown_url", null);
+        error(client.get("/v1/chat/completions"), 404, "unknown_url", null);
+    }
+
+    @Test
+    void wrongOrMissingApiKeyIs401() {
+        try (OpenAiServer keyed = new OpenAiServer(new ScriptedBackend(), ServeLimits.defaults(), "sk-test")
+                .start("127.0.0.1", 0)) {
+            String body = chat(user("\"hi\""), ",\"max_tokens\":1");
+            error(new HttpTestClient(keyed.port(), null).post("/v1/chat/completions", body), 401, "invalid_api_key",
+                    null);
+            assertEquals("Incorrect API key provided.", error(new HttpTestClient(keyed.port(), "sk-wrong")
+                    .post("/v1/chat/completions", body), 401, "invalid_api_key", null));
+            error(new HttpTestClient(keyed.port(), null).get("/metrics"), 401, "invalid_api_key", null);
+            HttpTestClient good = new HttpTestClient(keyed.port(), "sk-test");
+            assertEquals(200, good.post("/v1/chat/completions", body).status());
+            assertEquals(200, new HttpTestClient(keyed.port(), null).get("/health").status(), "health is open");
+        }
+    }
+
+    @Test
+    void fullQueueIs429AndTimeoutIs503() throws Exception {
+        ScriptedBackend held = new ScriptedBackend();
+        held.hold();
+        ServeLimits limits = ServeLimits.defaults().withQueueSize(1).withRequestTimeout(Duration.ofSeconds(20));
+        try (OpenAiServer small = new OpenAiServer(held, limits, null).start("127.0.0.1", 0)) {
+            HttpTestClient c = new HttpTestClient(small.port(), null);
+            String body = chat(user("\"hi\""), ",\"max_tokens\":2");
+            CompletableFuture<HttpTestClient.Reply> running = CompletableFuture.supplyAsync(
+                    () -> c.post("/v1/chat/completions", body));
+            waitUntil(() -> held.started.get() == 1);
+            CompletableFuture<HttpTestClient.Reply> queued = CompletableFuture.supplyAsync(
+                    () -> c.post("/v1/chat/completions", body));
+            waitUntil(() -> small.metrics().render().contains("mm1_queue_depth 1"));
+            String msg = error(c.post("/v1/chat/completions", body), 429, "queue_full", null);
+            assertTrue(msg.contains("--queue-size"), msg);
+            held.release();
+            assertEquals("w0 w1", running.get(30, TimeUnit.SECONDS).json().get("choices").get(0).get("message")
+                    .get("content").asText());
+            assertEquals(200, queued.get(30, TimeUnit.SECONDS).status());
+        }
+        ScriptedBackend slow = new ScriptedBackend();
+        slow.hold();
+        limits = ServeLimits.defaults().withRequestTimeout(Duration.ofMillis(300));
+        try (OpenAiServer timed = new OpenAiServer(slow, limits, null).start("127.0.0.1", 0)) {
+            String msg = error(new HttpTestClient(timed.port(), null).post("/v1/chat/completions",
+                    chat(user("\"hi\""), ",\"max_tokens\":2")), 503, "timeout", null);
+            assertTrue(msg.contains("--request-timeout"), msg);
+            slow.release();
+            waitUntil(() -> slow.cancelled.get() == 1); // the running generation was told to stop
+        }
+    }
+
+    @Test
+    void clientDisconnectStopsItsStreamingGeneration() throws Exception {
+        disconnect(true);
+    }
+
+    @Test
+    void clientDisconnectStopsItsNonStreamingGeneration() throws Exception {
+        disconnect(false);
+    }
+
+    @Test
+    void aLongNonStreamingRequestOutlivesTheConnectionIdleTimeout() throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.tokenDelay(50);
+        try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0)) {
+            s.idleTimeout(Duration.ofMillis(300));
+            JsonNode j = new HttpTestClient(s.port(), null).post("/v1/chat/completions",
+                    chat(user("\"hi\""), ",\"max_tokens\":20")).json(); // ~1 s of generation, idle on the socket
+            assertEquals("length", j.get("choices").get(0).get("finish_reason").asText(), j.toString());
+            assertEquals(20, j.get("usage").get("completion_tokens").asInt());
+            assertEquals(0, b.cancelled.get());
+        }
+    }
+
+    private static void disconnect(boolean stream) throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.tokenDelay(20);
+        try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0)) {
+            String body = chat(user("\"hi\""), ",\"max_tokens\":200,\"stream\":" + stream);
+            try (Socket sock = new Socket("127.0.0.1", s.port())) {
+                OutputStream out = sock.getOutputStream();
+                out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
+                        + "\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
+                        .getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                InputStream in = sock.getInputStream();
+                if (stream) {
+                    String head = new String(in.readNBytes(12), StandardCharsets.US_ASCII);
+                    assertEquals("HTTP/1.1 200", head, () -> head + readSome(in));
+                }
+                assertTrue(b.firstTokenSent.await(10, TimeUnit.SECONDS));
+            }
+            waitUntil(() -> b.cancelled.get() == 1);
+            assertTrue(b.tokensProduced.get() < 200, "generation went on after the client left: "
+                    + b.tokensProduced.get() + " tokens");
+            assertTrue(s.metrics().render().contains("mm1_generations_cancelled_total 1"));
+        }
+    }
+
+    private static String readSome(InputStream in) {
+        try {
+            return new String(in.readNBytes(Math.max(0, in.available())), StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            return e.toString();
+        }
+    }
+
+    static void waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("condition not reached within 20 s");
+            }
+            Thread.sleep(10);
+        }
+    }
+}

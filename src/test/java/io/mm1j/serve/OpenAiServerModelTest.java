@@ -1,0 +1,142 @@
+package io.mm1j.serve;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The server over a real (untrained, tiny-test) model: chat with images, streaming equal to non-streaming for the
+ * same greedy or seeded request, image tokens in the usage, the image cache across turns, legacy completions.
+ */
+class OpenAiServerModelTest {
+    @TempDir
+    static Path tmp;
+    private static TinyModelServer tiny;
+    private static final String RED = HttpTestClient.pngDataUrl(32, 32, 1);
+    private static final String BLUE = HttpTestClient.pngDataUrl(40, 24, 2);
+
+    @BeforeAll
+    static void start() {
+        tiny = new TinyModelServer(tmp.resolve("tiny"), ServeLimits.defaults());
+    }
+
+    @AfterAll
+    static void stop() {
+        tiny.close();
+    }
+
+    static String image(String url) {
+        return "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + url + "\"}}";
+    }
+
+    static String text(String t) {
+        return "{\"type\":\"text\",\"text\":\"" + t + "\"}";
+    }
+
+    static String body(String messages, String extra) {
+        return "{\"model\":\"tiny\",\"messages\":" + messages + extra + "}";
+    }
+
+    /** Text of a stream's content deltas, checking the shape on the way. */
+    static String streamedText(HttpTestClient.Reply r) {
+        assertEquals(200, r.status(), r.body());
+        StringBuilder sb = new StringBuilder();
+        for (JsonNode c : r.chunks()) {
+            for (JsonNode choice : c.get("choices")) {
+                sb.append(choice.get("delta").path("content").asText(""));
+            }
+        }
+        return sb.toString();
+    }
+
+    @Test
+    void streamedDeltasConcatenateToTheNonStreamedAnswerWithAnImage() {
+        String messages = "[{\"role\":\"user\",\"content\":[" + image(RED) + "," + text("What is this?") + "]}]";
+        for (String sampling : List.of(",\"temperature\":0", ",\"temperature\":1.0,\"top_p\":0.9,\"seed\":7")) {
+            HttpTestClient.Reply whole = tiny.client.post("/v1/chat/completions",
+                    body(messages, ",\"max_tokens\":12" + sampling));
+            assertEquals(200, whole.status(), whole.body());
+            JsonNode j = whole.json();
+            String answer = j.get("choices").get(0).get("message").get("content").asText();
+            JsonNode usage = j.get("usage");
+            assertEquals(4, usage.get("prompt_tokens_details").get("image_tokens").asInt(), "tiny-test: k = 4");
+            int completion = usage.get("completion_tokens").asInt();
+            assertTrue(completion >= 1 && completion <= 12, usage.toString());
+            String finish = j.get("choices").get(0).get("finish_reason").asText();
+            assertTrue(finish.equals("length") ? completion == 12 : finish.equals("stop"), j.toString());
+
+            HttpTestClient.Reply stream = tiny.client.post("/v1/chat/completions", body(messages,
+                    ",\"max_tokens\":12,\"stream\":true,\"stream_options\":{\"include_usage\":true}" + sampling));
+            assertEquals(answer, streamedText(stream), sampling);
+            List<JsonNode> chunks = stream.chunks();
+            assertEquals(usage, chunks.get(chunks.size() - 1).get("usage"), "same usage streamed and whole");
+        }
+    }
+
+    @Test
+    void twoImagesInOneMessageCountTwiceAndTheCacheServesLaterTurns() {
+        long[] before = tiny.backend.imageCacheStats();
+        String turn1 = "{\"role\":\"user\",\"content\":[" + image(BLUE) + "," + image(RED) + "," + text("Compare.")
+                + "]}";
+        JsonNode first = tiny.client.post("/v1/chat/completions", body("[" + turn1 + "]", ",\"max_tokens\":3"))
+                .json();
+        assertEquals(8, first.get("usage").get("prompt_tokens_details").get("image_tokens").asInt());
+        String reply = first.get("choices").get(0).get("message").get("content").asText();
+        long[] afterFirst = tiny.backend.imageCacheStats();
+        String turn2 = turn1 + ",{\"role\":\"assistant\",\"content\":" + HttpTestClient.JSON.valueToTree(reply)
+                + "},{\"role\":\"user\",\"content\":[" + image(BLUE) + "," + text("And this one?") + "]}";
+        JsonNode second = tiny.client.post("/v1/chat/completions", body("[" + turn2 + "]", ",\"max_tokens\":3"))
+                .json();
+        assertEquals(12, second.get("usage").get("prompt_tokens_details").get("image_tokens").asInt(),
+                second.toString());
+        long[] afterSecond = tiny.backend.imageCacheStats();
+        assertEquals(3, afterSecond[0] - afterFirst[0], "turn 2's three images all come from the cache");
+        assertEquals(0, afterSecond[1] - afterFirst[1], "no image is encoded twice");
+        assertTrue(afterFirst[2] >= before[2], "the cache holds the encodings");
+        assertTrue(tiny.client.get("/metrics").body().contains("mm1_image_cache_hits_total " + afterSecond[0]));
+    }
+
+    @Test
+    void generationOnAWorkerThreadRecordsNoGradients() throws Exception {
+        java.util.List<Boolean> recording = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread worker = new Thread(() -> tiny.backend.generate(new ChatBackend.TextInput("hi"),
+                new Sampling(3, 0, 1, 0, 0, 1, 1L, List.of()), 3, delta -> {
+                    recording.add(io.mm1j.nn.BlockScope.recording());
+                    return true;
+                }));
+        worker.start();
+        worker.join(60_000);
+        assertTrue(!recording.isEmpty() && !recording.contains(true), "libtorch records by default on a fresh "
+                + "thread; the backend must switch it off: " + recording);
+    }
+
+    @Test
+    void legacyCompletionsGenerateFromRawText() {
+        JsonNode j = tiny.client.post("/v1/completions",
+                "{\"model\":\"tiny\",\"prompt\":\"Once upon\",\"max_tokens\":5,\"temperature\":0}").json();
+        assertEquals("text_completion", j.get("object").asText());
+        int completion = j.get("usage").get("completion_tokens").asInt();
+        assertTrue(completion >= 1 && completion <= 5, j.toString());
+        assertEquals(0, j.get("usage").get("prompt_tokens_details").get("image_tokens").asInt());
+        HttpTestClient.Reply s = tiny.client.post("/v1/completions",
+                "{\"model\":\"tiny\",\"prompt\":\"Once upon\",\"max_tokens\":5,\"temperature\":0,\"stream\":true}");
+        StringBuilder sb = new StringBuilder();
+        s.chunks().forEach(c -> sb.append(c.get("choices").get(0).get("text").asText()));
+        assertEquals(j.get("choices").get(0).get("text").asText(), sb.toString());
+    }
+
+    @Test
+    void aPromptBeyondTheContextIs400() {
+        String longText = "word ".repeat(200); // tiny-test's context is 128 positions
+        JsonNode e = tiny.client.post("/v1/chat/completions", body("[{\"role\":\"user\",\"content\":\"" + longText
+                + "\"}]", "")).json().get("error");
+        assertEquals("context_length_exceeded", e.get("code").asText(), e.toString());
+    }
+}

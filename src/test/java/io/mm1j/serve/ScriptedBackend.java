@@ -1,0 +1,111 @@
+package io.mm1j.serve;
+
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A backend with known behaviour for protocol tests: the answer is "w0 w1 w2 …" (one word per token), the prompt is
+ * one token per character plus 4 per image; {@link #hold} makes generations wait for {@link #release} after
+ * {@code startedCount} of them began, so tests can fill the queue or disconnect mid-stream.
+ */
+final class ScriptedBackend implements ChatBackend {
+    static final int IMAGE_TOKENS = 4;
+
+    final AtomicInteger started = new AtomicInteger();
+    final AtomicInteger cancelled = new AtomicInteger();
+    final AtomicInteger tokensProduced = new AtomicInteger();
+    volatile CountDownLatch firstTokenSent = new CountDownLatch(1);
+    private final Semaphore gate = new Semaphore(Integer.MAX_VALUE);
+    private volatile long tokenDelayMillis;
+
+    /** Generations block before each token until {@link #release}. */
+    void hold() {
+        gate.drainPermits();
+    }
+
+    void release() {
+        gate.release(Integer.MAX_VALUE / 2);
+    }
+
+    void tokenDelay(long millis) {
+        tokenDelayMillis = millis;
+    }
+
+    @Override
+    public String modelId() {
+        return "scripted";
+    }
+
+    @Override
+    public int contextLength() {
+        return 256;
+    }
+
+    @Override
+    public boolean acceptsImages() {
+        return true;
+    }
+
+    @Override
+    public int countPromptTokens(Input prompt) {
+        if (prompt instanceof TextInput t) {
+            return 1 + t.text().length();
+        }
+        int n = 1;
+        for (ChatTurn turn : ((ChatInput) prompt).turns()) {
+            for (ChatTurn.Content c : turn.content()) {
+                n += c instanceof ChatTurn.Text t ? t.text().length() : IMAGE_TOKENS;
+            }
+        }
+        return n;
+    }
+
+    private static int images(Input prompt) {
+        return prompt instanceof ChatInput c ? c.turns().stream().mapToInt(ChatTurn::imageCount).sum() : 0;
+    }
+
+    @Override
+    public Completion generate(Input prompt, Sampling sampling, int maxTokens, DeltaListener listener) {
+        started.incrementAndGet();
+        StringBuilder text = new StringBuilder();
+        int n = 0;
+        String finish = "length";
+        while (n < maxTokens) {
+            try {
+                if (!gate.tryAcquire(30, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("scripted backend held for 30 s");
+                }
+                if (tokenDelayMillis > 0) {
+                    Thread.sleep(tokenDelayMillis);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            String word = (n == 0 ? "" : " ") + "w" + n;
+            if (sampling.stop().contains("w" + n)) {
+                finish = "stop";
+                break;
+            }
+            n++;
+            tokensProduced.incrementAndGet();
+            text.append(word);
+            boolean go = listener.onDelta(word);
+            firstTokenSent.countDown();
+            if (!go) {
+                cancelled.incrementAndGet();
+                finish = "cancelled";
+                break;
+            }
+        }
+        int promptTokens = countPromptTokens(prompt);
+        return new Completion(text.toString(), promptTokens, images(prompt) * IMAGE_TOKENS, n, finish);
+    }
+
+    static List<String> words(int n) {
+        return java.util.stream.IntStream.range(0, n).mapToObj(i -> "w" + i).toList();
+    }
+}
