@@ -60,7 +60,7 @@ public final class EncoderPretrainer {
 
     /** The config of {@code mm1 clip}: defaults → file → flags → {@code --set}, then checked. */
     public static RunConfig config(Path file, Map<String, String> shorthand, List<String> sets) {
-        RunConfig rc = RunConfig.resolve(RunConfig.defaults(DEFAULTS), file, shorthand, sets);
+        RunConfig rc = RunConfig.resolveAgainst(RunConfig.defaults(DEFAULTS), file, shorthand, sets);
         EncoderRunConfig.validate(rc);
         return rc;
     }
@@ -125,7 +125,7 @@ public final class EncoderPretrainer {
         }
 
         private void checkUnchanged(JsonNode saved, Path ckpt) {
-            RunConfig before = RunConfig.ofResolved(RunConfig.defaults(DEFAULTS), saved,
+            RunConfig before = RunConfig.ofResolvedAgainst(RunConfig.defaults(DEFAULTS), saved,
                     ckpt.resolve("state.json").toString());
             for (String key : FIXED_ON_RESUME) {
                 String diff = Pretrainer.firstDifference(before.node(key), rc.node(key), key);

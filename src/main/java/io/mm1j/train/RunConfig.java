@@ -46,7 +46,57 @@ public final class RunConfig {
 
     /** The defaults alone. */
     public static ObjectNode defaults() {
-        return defaults("/train/run-defaults.json");
+        try (InputStream in = RunConfig.class.getResourceAsStream("/train/run-defaults.json")) {
+            return (ObjectNode) JSON.readTree(in);
+        } catch (IOException e) {
+            throw new IllegalStateException("run-defaults.json missing from the jar", e);
+        }
+    }
+
+    /**
+     * @param file      a run config JSON, or null
+     * @param shorthand dotted key → JSON value text from shorthand flags (applied before {@code sets})
+     * @param sets      {@code key=value} overrides; the value is JSON when it parses as JSON, else a string
+     */
+    public static RunConfig resolve(Path file, Map<String, String> shorthand, List<String> sets) {
+        ObjectNode tree = defaults();
+        if (file != null) {
+            JsonNode user = readFile(file);
+            List<String> problems = new ArrayList<>();
+            check(user, tree, "", problems);
+            if (!problems.isEmpty()) {
+                throw new Mm1Exception(file + ": " + problems.get(0));
+            }
+            merge(tree, (ObjectNode) user);
+        }
+        shorthand.forEach((k, v) -> set(tree, k, v, "flag"));
+        for (String s : sets) {
+            int eq = s.indexOf('=');
+            if (eq <= 0) {
+                throw new Mm1Exception("--set " + s + ": expected key=value");
+            }
+            set(tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set");
+        }
+        RunConfig c = new RunConfig(tree);
+        c.validate();
+        return c;
+    }
+
+    /** A run config from a saved {@code run.json} (already resolved). */
+    public static RunConfig ofResolved(JsonNode resolved, String where) {
+        if (!(resolved instanceof ObjectNode o)) {
+            throw new Mm1Exception(where + ": not a JSON object");
+        }
+        List<String> problems = new ArrayList<>();
+        check(o, defaults(), "", problems);
+        if (!problems.isEmpty()) {
+            throw new Mm1Exception(where + ": " + problems.get(0));
+        }
+        ObjectNode tree = defaults();
+        merge(tree, o);
+        RunConfig c = new RunConfig(tree);
+        c.validate();
+        return c;
     }
 
     /** Another command's defaults from the jar (e.g. {@code /train/clip-defaults.json} of {@code mm1 clip}). */
@@ -62,60 +112,44 @@ public final class RunConfig {
     }
 
     /**
-     * @param file      a run config JSON, or null
-     * @param shorthand dotted key → JSON value text from shorthand flags (applied before {@code sets})
-     * @param sets      {@code key=value} overrides; the value is JSON when it parses as JSON, else a string
+     * A config of another command whose keys and defaults are {@code schema} (e.g. {@code mm1 clip}): the same
+     * layering (schema → file → shorthand → {@code --set}) and unknown-key messages; validating the values is that
+     * command's business (pre-training's checks name pre-training keys).
      */
-    public static RunConfig resolve(Path file, Map<String, String> shorthand, List<String> sets) {
-        RunConfig c = resolve(defaults(), file, shorthand, sets);
-        c.validate();
-        return c;
-    }
-
-    /**
-     * The same layering and key checks over another command's {@code defaults} (its schema); validating the values
-     * is that command's business (pre-training's checks here name pre-training keys).
-     */
-    public static RunConfig resolve(ObjectNode defaults, Path file, Map<String, String> shorthand, List<String> sets) {
-        ObjectNode tree = defaults.deepCopy();
+    public static RunConfig resolveAgainst(ObjectNode schema, Path file, Map<String, String> shorthand,
+                                           List<String> sets) {
+        ObjectNode tree = schema.deepCopy();
         if (file != null) {
             JsonNode user = readFile(file);
             List<String> problems = new ArrayList<>();
-            check(user, defaults, "", problems);
+            check(user, schema, "", problems);
             if (!problems.isEmpty()) {
                 throw new Mm1Exception(file + ": " + problems.get(0));
             }
             merge(tree, (ObjectNode) user);
         }
-        shorthand.forEach((k, v) -> set(defaults, tree, k, v, "flag"));
+        shorthand.forEach((k, v) -> set(schema, tree, k, v, "flag"));
         for (String s : sets) {
             int eq = s.indexOf('=');
             if (eq <= 0) {
                 throw new Mm1Exception("--set " + s + ": expected key=value");
             }
-            set(defaults, tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set");
+            set(schema, tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set");
         }
         return new RunConfig(tree);
     }
 
-    /** A run config from a saved {@code run.json} (already resolved). */
-    public static RunConfig ofResolved(JsonNode resolved, String where) {
-        RunConfig c = ofResolved(defaults(), resolved, where);
-        c.validate();
-        return c;
-    }
-
-    /** A saved, resolved config of the command whose defaults are {@code defaults} (values not validated here). */
-    public static RunConfig ofResolved(ObjectNode defaults, JsonNode resolved, String where) {
+    /** A saved, resolved config of the command whose keys are {@code schema} (values not validated here). */
+    public static RunConfig ofResolvedAgainst(ObjectNode schema, JsonNode resolved, String where) {
         if (!(resolved instanceof ObjectNode o)) {
             throw new Mm1Exception(where + ": not a JSON object");
         }
         List<String> problems = new ArrayList<>();
-        check(o, defaults, "", problems);
+        check(o, schema, "", problems);
         if (!problems.isEmpty()) {
             throw new Mm1Exception(where + ": " + problems.get(0));
         }
-        ObjectNode tree = defaults.deepCopy();
+        ObjectNode tree = schema.deepCopy();
         merge(tree, o);
         return new RunConfig(tree);
     }
@@ -241,6 +275,11 @@ public final class RunConfig {
     }
 
     /** Sets a dotted key ({@code optim.lr}, {@code data.sources.0.weight}) after checking it exists. */
+    private static void set(ObjectNode tree, String key, String valueText, String how) {
+        set(defaults(), tree, key, valueText, how);
+    }
+
+    /** {@link #set(ObjectNode, String, String, String)} against the keys of {@code defaults}. */
     private static void set(ObjectNode defaults, ObjectNode tree, String key, String valueText, String how) {
         JsonNode value = parseValue(valueText);
         String[] parts = key.split("\\.");
