@@ -8,8 +8,8 @@ seed="${2:-0}"
 enc='{"width":64,"layers":2,"heads":2,"mlpDim":256}'
 common=(--set "model.vision=$enc" --set optim.lr=1e-3 --set optim.warmup_steps=30 --set train.batch_size=64
         --set train.eval_interval=50 --set train.eval_pairs=200 --set train.checkpoint_interval=100)
-./mm1 clip --preset mini --data synthetic --steps 250 --out "$out/clip" "${common[@]}"
-./mm1 clip --objective aim --preset mini --data synthetic --steps 250 --out "$out/aim" "${common[@]}"
+[ -d "$out/clip/encoder" ] || ./mm1 clip --preset mini --data synthetic --steps 250 --out "$out/clip" "${common[@]}"
+[ -d "$out/aim/encoder" ] || ./mm1 clip --objective aim --preset mini --data synthetic --steps 250 --out "$out/aim" "${common[@]}"
 for name in random aim clip; do
   vision="$enc"
   [ "$name" != random ] && vision="{\"init\":\"$out/$name/encoder\"}"
