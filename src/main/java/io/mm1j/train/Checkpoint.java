@@ -70,6 +70,44 @@ public final class Checkpoint {
         return target;
     }
 
+    /**
+     * The same contract for any trained model ({@code mm1 clip}'s encoder with its text tower or AIM head):
+     * {@code saveModel} writes the weights and config into the staging folder; the tokenizer, optimizer moments,
+     * {@code state.json}, staging and pruning are as in {@link #write(Path, Mm1Model, AdamW, State, int, Path)}.
+     */
+    public static Path write(Path checkpoints, java.util.function.Consumer<Path> saveModel, AdamW opt, State state,
+                             int keep, Path tokenizer) {
+        Path target = checkpoints.resolve(PREFIX + state.step());
+        try (OutputDir out = OutputDir.create(target, true, "checkpoint")) {
+            saveModel.accept(out.staging());
+            Files.copy(tokenizer, out.staging().resolve("tokenizer.json"));
+            writeOptimizerAndState(out.staging(), opt.state(), state);
+            out.commit();
+        } catch (IOException e) {
+            throw new Mm1Exception(target + ": cannot write checkpoint: " + e.getMessage(), e);
+        }
+        prune(checkpoints, keep);
+        return target;
+    }
+
+    /** {@code optimizer.safetensors} (moments by name, float32) and {@code state.json} into {@code dir}. */
+    static void writeOptimizerAndState(Path dir, Map<String, NDArray> moments, State state) {
+        SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
+        for (Map.Entry<String, NDArray> e : moments.entrySet()) {
+            NDArray a = e.getValue();
+            w.add(SafeTensorsWriter.Tensor.f32(e.getKey(), a.getShape().getShape(),
+                    a.toType(DataType.FLOAT32, false).toFloatArray()));
+        }
+        w.write(dir.resolve("optimizer.safetensors"));
+        ObjectNode s = RunConfig.JSON.createObjectNode();
+        s.put("step", state.step());
+        s.put("optimizerStep", state.optimizerStep());
+        s.set("cursor", RunConfig.JSON.valueToTree(state.cursor()));
+        s.put("bestValLoss", state.bestValLoss());
+        s.set("config", state.config());
+        AtomicFiles.writeString(dir.resolve("state.json"), s.toPrettyString());
+    }
+
     /** The newest complete checkpoint folder, or null when there is none. */
     public static Path latest(Path checkpoints) {
         List<Path> all = list(checkpoints);

@@ -606,7 +606,7 @@ public final class Pretrainer {
         return c.prefix();
     }
 
-    private static String gitCommit() {
+    static String gitCommit() {
         try {
             Process p = new ProcessBuilder("git", "rev-parse", "HEAD").redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes()).trim();
@@ -616,7 +616,7 @@ public final class Pretrainer {
         }
     }
 
-    private static void mkdirs(Path dir) {
+    static void mkdirs(Path dir) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -624,7 +624,7 @@ public final class Pretrainer {
         }
     }
 
-    private static void deleteContents(Path dir) {
+    static void deleteContents(Path dir) {
         if (!Files.isDirectory(dir)) {
             return;
         }

@@ -112,6 +112,61 @@ public final class RunConfig {
         return c;
     }
 
+    /** Another command's defaults from the jar (e.g. {@code /train/clip-defaults.json} of {@code mm1 clip}). */
+    public static ObjectNode defaults(String resource) {
+        try (InputStream in = RunConfig.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException(resource + " missing from the jar");
+            }
+            return (ObjectNode) JSON.readTree(in);
+        } catch (IOException e) {
+            throw new IllegalStateException(resource + " unreadable in the jar", e);
+        }
+    }
+
+    /**
+     * A config of another command whose keys and defaults are {@code schema} (e.g. {@code mm1 clip}): the same
+     * layering (schema → file → shorthand → {@code --set}) and unknown-key messages; validating the values is that
+     * command's business (pre-training's checks name pre-training keys).
+     */
+    public static RunConfig resolveAgainst(ObjectNode schema, Path file, Map<String, String> shorthand,
+                                           List<String> sets) {
+        ObjectNode tree = schema.deepCopy();
+        if (file != null) {
+            JsonNode user = readFile(file);
+            List<String> problems = new ArrayList<>();
+            check(user, schema, "", problems);
+            if (!problems.isEmpty()) {
+                throw new Mm1Exception(file + ": " + problems.get(0));
+            }
+            merge(tree, (ObjectNode) user);
+        }
+        shorthand.forEach((k, v) -> set(schema, tree, k, v, "flag"));
+        for (String s : sets) {
+            int eq = s.indexOf('=');
+            if (eq <= 0) {
+                throw new Mm1Exception("--set " + s + ": expected key=value");
+            }
+            set(schema, tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set");
+        }
+        return new RunConfig(tree);
+    }
+
+    /** A saved, resolved config of the command whose keys are {@code schema} (values not validated here). */
+    public static RunConfig ofResolvedAgainst(ObjectNode schema, JsonNode resolved, String where) {
+        if (!(resolved instanceof ObjectNode o)) {
+            throw new Mm1Exception(where + ": not a JSON object");
+        }
+        List<String> problems = new ArrayList<>();
+        check(o, schema, "", problems);
+        if (!problems.isEmpty()) {
+            throw new Mm1Exception(where + ": " + problems.get(0));
+        }
+        ObjectNode tree = schema.deepCopy();
+        merge(tree, o);
+        return new RunConfig(tree);
+    }
+
     private static JsonNode readFile(Path file) {
         if (!Files.isRegularFile(file)) {
             throw new Mm1Exception(file + ": config file not found");
@@ -234,9 +289,14 @@ public final class RunConfig {
 
     /** Sets a dotted key ({@code optim.lr}, {@code data.sources.0.weight}) after checking it exists. */
     private static void set(ObjectNode tree, String key, String valueText, String how) {
+        set(defaults(), tree, key, valueText, how);
+    }
+
+    /** {@link #set(ObjectNode, String, String, String)} against the keys of {@code defaults}. */
+    private static void set(ObjectNode defaults, ObjectNode tree, String key, String valueText, String how) {
         JsonNode value = parseValue(valueText);
         String[] parts = key.split("\\.");
-        JsonNode schema = defaults();
+        JsonNode schema = defaults;
         JsonNode node = tree;
         StringBuilder path = new StringBuilder();
         for (int i = 0; i < parts.length; i++) {

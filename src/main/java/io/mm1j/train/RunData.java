@@ -269,7 +269,7 @@ public final class RunData {
     }
 
     /** The train or validation part of a dataset: a seeded hash of each sample id against the fraction. */
-    private static Iterator<Sample> split(Iterator<Sample> it, long seed, double valFraction, boolean val) {
+    static Iterator<Sample> split(Iterator<Sample> it, long seed, double valFraction, boolean val) {
         return new Filtered(it) {
             @Override
             boolean keep(Sample s) {

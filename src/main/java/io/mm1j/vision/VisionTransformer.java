@@ -299,12 +299,31 @@ public final class VisionTransformer {
      * intermediates, never both.
      */
     public NDArray block(NDArray h, int i) {
-        NDArray a = BlockScope.run(() -> h.add(attention(h, i)));
+        NDArray a = BlockScope.run(() -> h.add(attention(h, i, null)));
         return BlockScope.run(() -> a.add(BlockScope.perRow(a, config.mlpDim(), x -> mlp(x, i))));
     }
 
-    /** {@code out_proj(attn(ln1(h)))}: (N, T, D) → (N, T, D). */
-    private NDArray attention(NDArray h, int i) {
+    /**
+     * The residual stream after every block under an additive attention {@code mask} (AIM's prefix-causal
+     * attention, {@code io.mm1j.encoder.AimObjective}), for training: pixels (N, 3, H, W) and a mask broadcastable
+     * to (N, 1, 1, T, T) with T = 1 + patches → (N, T, D), before {@code post_layernorm}.
+     */
+    public NDArray hidden(NDArray pixels, NDArray mask) {
+        NDArray h = embeddings(pixels); // (N, T, D)
+        for (int i = 0; i < config.layers(); i++) {
+            NDArray a = h.add(attention(h, i, mask));
+            h = a.add(mlp(a, i));
+        }
+        return h;
+    }
+
+    /** {@code post_layernorm} over any tokens (…, D): CLIP's pooled CLS, or every token of an AIM trunk. */
+    public NDArray postNorm(NDArray x) {
+        return layerNorm(x, POST_LN);
+    }
+
+    /** {@code out_proj(attn(ln1(h)))}: (N, T, D) → (N, T, D); {@code mask} additive or null. */
+    private NDArray attention(NDArray h, int i, NDArray mask) {
         String l = layer(i);
         Shape hs = h.getShape();
         long b = hs.get(0);
@@ -316,7 +335,7 @@ public final class VisionTransformer {
         NDArray q = proj(n1, l + "self_attn.q_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (N, H, T, hd)
         NDArray k = proj(n1, l + "self_attn.k_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (N, H, T, hd)
         NDArray v = proj(n1, l + "self_attn.v_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (N, H, T, hd)
-        NDArray a = Attention.attend(q, k, v, null, scale).transpose(0, 2, 1, 3).reshape(b, t, d); // (N, T, D)
+        NDArray a = Attention.attend(q, k, v, mask, scale).transpose(0, 2, 1, 3).reshape(b, t, d); // (N, T, D)
         return proj(a, l + "self_attn.out_proj.");
     }
 
