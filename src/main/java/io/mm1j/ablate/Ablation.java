@@ -52,6 +52,7 @@ import java.util.Map;
  * on resume so that old and new runs stay comparable.
  */
 public final class Ablation {
+    private static final Pretrainer.Progress QUIET = Pretrainer.Progress.QUIET;
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Ablation.class);
 
     /** Steps of the timing probe (the first is warm-up and not timed). */
@@ -250,7 +251,7 @@ public final class Ablation {
             baseFile = out.resolve("base.json");
             if (Files.isRegularFile(baseFile)) {
                 RunConfig had = RunConfig.resolve(baseFile, Map.of(), List.of());
-                String diff = firstDifference(had.tree(), wanted.tree(), "");
+                String diff = Pretrainer.firstDifference(had.tree(), wanted.tree(), "");
                 if (diff != null) {
                     throw new Mm1Exception("--out " + o.out() + " was started with another base config ('"
                             + diff.substring(1) + "' differs; see " + baseFile + "); use a new --out");
@@ -534,7 +535,7 @@ public final class Ablation {
                 saved.remove("_run");
                 // through today's defaults: a key added since (with its default value) is no difference
                 JsonNode had = RunConfig.ofResolved(saved, dir.resolve("run.json").toString()).tree();
-                String diff = firstDifference(had, rc.tree(), "");
+                String diff = Pretrainer.firstDifference(had, rc.tree(), "");
                 if (diff != null) {
                     throw new Mm1Exception(dir + ": a finished run of another configuration ('" + diff.substring(1)
                             + "' differs); use a new --out, or delete that run folder to train it again");
@@ -680,24 +681,6 @@ public final class Ablation {
         return JsonFiles.MAPPER.getNodeFactory().textNode(p.toString()).toString();
     }
 
-    /** The first dotted key (with a leading dot) under which two trees differ, or null. */
-    static String firstDifference(JsonNode a, JsonNode b, String prefix) {
-        if (a.equals(b)) {
-            return null;
-        }
-        if (a.isObject() && b.isObject()) {
-            java.util.TreeSet<String> keys = new java.util.TreeSet<>();
-            a.fieldNames().forEachRemaining(keys::add);
-            b.fieldNames().forEachRemaining(keys::add);
-            for (String k : keys) {
-                String d = firstDifference(a.path(k), b.path(k), prefix + "." + k);
-                if (d != null) {
-                    return d;
-                }
-            }
-        }
-        return prefix.isEmpty() ? "." : prefix;
-    }
 
     private static JsonNode readJson(Path f) {
         try {
@@ -724,25 +707,4 @@ public final class Ablation {
         }
     }
 
-    static final Pretrainer.Progress QUIET = new Pretrainer.Progress() {
-        @Override
-        public void start(long fromStep, long totalSteps, String description) {
-            LOG.debug("{}", description);
-        }
-
-        @Override
-        public void step(long step, Map<String, Double> metrics) {
-            // one line per run is printed by the session
-        }
-
-        @Override
-        public void eval(long step, Map<String, Double> metrics) {
-            // validation loss is in the run's metrics.jsonl
-        }
-
-        @Override
-        public void finish() {
-            // nothing to close
-        }
-    };
 }

@@ -30,6 +30,7 @@ import java.util.TreeSet;
  * continues where it stopped.
  */
 public final class LrSweep {
+    private static final Pretrainer.Progress QUIET = Pretrainer.Progress.QUIET;
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LrSweep.class);
 
     /** Grid steps on either side of the minimum that the parabola is fitted through. */
@@ -299,25 +300,4 @@ public final class LrSweep {
         return file;
     }
 
-    private static final Pretrainer.Progress QUIET = new Pretrainer.Progress() {
-        @Override
-        public void start(long fromStep, long totalSteps, String description) {
-            LOG.debug("{}", description);
-        }
-
-        @Override
-        public void step(long step, Map<String, Double> metrics) {
-            // one line per sub-run is shown by the listener
-        }
-
-        @Override
-        public void eval(long step, Map<String, Double> metrics) {
-            // the final validation loss is read from the summary
-        }
-
-        @Override
-        public void finish() {
-            // nothing to close
-        }
-    };
 }

@@ -56,6 +56,29 @@ public final class Pretrainer {
 
     /** What the CLI shows while training. */
     public interface Progress {
+        /** For harnesses that print their own line per run (lr-sweep, ablate): the description at debug level. */
+        Progress QUIET = new Progress() {
+            @Override
+            public void start(long fromStep, long totalSteps, String description) {
+                LOG.debug("{}", description);
+            }
+
+            @Override
+            public void step(long step, Map<String, Double> metrics) {
+                // the run's metrics.jsonl has every step
+            }
+
+            @Override
+            public void eval(long step, Map<String, Double> metrics) {
+                // and every evaluation
+            }
+
+            @Override
+            public void finish() {
+                // nothing to close
+            }
+        };
+
         void start(long fromStep, long totalSteps, String description);
 
         void step(long step, Map<String, Double> metrics);
@@ -545,8 +568,8 @@ public final class Pretrainer {
         }
     }
 
-    /** The first dotted key under which two trees differ, or null. */
-    static String firstDifference(JsonNode a, JsonNode b, String prefix) {
+    /** The first dotted key under which two trees differ ({@code "."} for the roots themselves), or null. */
+    public static String firstDifference(JsonNode a, JsonNode b, String prefix) {
         if (a.equals(b)) {
             return null;
         }
@@ -561,7 +584,7 @@ public final class Pretrainer {
                 }
             }
         }
-        return prefix;
+        return prefix.isEmpty() ? "." : prefix;
     }
 
     /**
