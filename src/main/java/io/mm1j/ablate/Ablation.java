@@ -53,7 +53,6 @@ import java.util.Map;
  */
 public final class Ablation {
     private static final Pretrainer.Progress QUIET = Pretrainer.Progress.QUIET;
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Ablation.class);
 
     /** Steps of the timing probe (the first is warm-up and not timed). */
     static final int PROBE_STEPS = 8;
