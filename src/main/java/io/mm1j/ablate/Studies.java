@@ -24,7 +24,8 @@ import java.util.Set;
  */
 public final class Studies {
     /** What studies from [C2] wait for. */
-    public static final String NEEDS_C2 = "needs [C2] (SFT / encoder pre-training), not available yet";
+    public static final String NEEDS_C2 = "not wired into ablate yet: run mm1 clip / mm1 sft and "
+            + "pretrain --set model.vision.init=… directly";
     /** Equivalence margin of "hardly differ" claims, in score points (CIDEr-D ×100 and VQA %). */
     public static final double SAME_MARGIN = 5.0;
 

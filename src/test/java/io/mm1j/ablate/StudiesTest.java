@@ -25,7 +25,7 @@ class StudiesTest {
     void studiesThatNeedC2AreRefusedWithWhatTheyNeed() {
         for (String n : List.of("encoder-objective", "sft-resolution", "sft-vs-pretraining")) {
             Mm1Exception e = assertThrows(Mm1Exception.class, () -> Studies.select("resolution," + n));
-            assertEquals("--study " + n + ": needs [C2] (SFT / encoder pre-training), not available yet",
+            assertEquals("--study " + n + ": not wired into ablate yet: run mm1 clip / mm1 sft and pretrain --set model.vision.init=… directly",
                     e.getMessage());
         }
         List<String> all = Studies.select("all").stream().map(Study::name).toList();
