@@ -116,12 +116,7 @@ public final class AdaFactor implements Optimizer {
         if (squares == null) {
             squares = gradientSquares();
         }
-        double total = 0;
-        for (double v : squares) {
-            total += v;
-        }
-        if (!Double.isFinite(total)) {
-            LOG.warn("skipping optimizer step {}: gradient norm is {}", step + 1, Math.sqrt(total));
+        if (!GlobalNorm.finite(squares, step + 1, LOG)) {
             zeroGrad();
             return false;
         }

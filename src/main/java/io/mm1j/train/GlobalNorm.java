@@ -49,4 +49,20 @@ final class GlobalNorm {
         }
         return norm;
     }
+
+    /**
+     * Whether an optimizer step may go ahead: false (logged, naming the step) when the squared gradient norms hold
+     * a NaN or an infinity, in which case the caller zeroes the gradients and skips the step.
+     */
+    static boolean finite(double[] squares, long nextStep, org.slf4j.Logger log) {
+        double total = 0;
+        for (double v : squares) {
+            total += v;
+        }
+        if (Double.isFinite(total)) {
+            return true;
+        }
+        log.warn("skipping optimizer step {}: gradient norm is {}", nextStep, Math.sqrt(total));
+        return false;
+    }
 }
