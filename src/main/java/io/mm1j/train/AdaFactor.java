@@ -168,14 +168,7 @@ public final class AdaFactor implements Optimizer {
 
     @Override
     public void scaleLr(String prefix, double factor) {
-        if (!(factor >= 0) || Double.isInfinite(factor)) {
-            throw new Mm1Exception("learning-rate multiplier for '" + prefix + "' must be >= 0, got " + factor);
-        }
-        for (String name : names) {
-            if (name.startsWith(prefix)) {
-                lrScale.put(name, factor);
-            }
-        }
+        Optimizer.scaleLr(lrScale, names, prefix, factor);
     }
 
     /** "row." / "col." (factored), "v." (vectors) and "m." (β₁ &gt; 0) + parameter name. */

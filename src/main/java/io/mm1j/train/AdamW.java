@@ -126,14 +126,7 @@ public final class AdamW implements Optimizer {
      */
     @Override
     public void scaleLr(String prefix, double factor) {
-        if (!(factor >= 0) || Double.isInfinite(factor)) {
-            throw new io.mm1j.Mm1Exception("learning-rate multiplier for '" + prefix + "' must be >= 0, got " + factor);
-        }
-        for (String name : m.keySet()) {
-            if (name.startsWith(prefix)) {
-                lrScale.put(name, factor);
-            }
-        }
+        Optimizer.scaleLr(lrScale, m.keySet(), prefix, factor);
     }
 
     /** First and second moments by parameter name ("m." / "v." + name), for checkpoints. */

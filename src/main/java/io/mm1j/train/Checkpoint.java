@@ -40,42 +40,20 @@ public final class Checkpoint {
 
     /** Writes {@code checkpoints/step-N/} atomically and prunes older ones beyond {@code keep}. */
     public static Path write(Path checkpoints, Mm1Model model, Optimizer opt, State state, int keep, Path tokenizer) {
-        Path target = checkpoints.resolve(PREFIX + state.step());
-        try (OutputDir out = OutputDir.create(target, true, "checkpoint")) {
-            Path dir = out.staging();
+        return write(checkpoints, dir -> {
             model.save(dir);
-            Files.copy(tokenizer, dir.resolve("tokenizer.json")); // a checkpoint is a complete model folder too
             if (model.params().adapter() instanceof Lora lora) { // LoRA: the base above, the adapter in adapter/
                 lora.save(dir.resolve("adapter"), model.config().name());
             }
-            SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
-            for (Map.Entry<String, NDArray> e : opt.state().entrySet()) {
-                NDArray a = e.getValue();
-                w.add(SafeTensorsWriter.Tensor.f32(e.getKey(), a.getShape().getShape(),
-                        a.toType(DataType.FLOAT32, false).toFloatArray()));
-            }
-            w.write(dir.resolve("optimizer.safetensors"));
-            ObjectNode s = RunConfig.JSON.createObjectNode();
-            s.put("step", state.step());
-            s.put("optimizerStep", state.optimizerStep());
-            s.set("cursor", RunConfig.JSON.valueToTree(state.cursor()));
-            s.put("bestValLoss", state.bestValLoss());
-            s.set("config", state.config());
-            AtomicFiles.writeString(dir.resolve("state.json"), s.toPrettyString());
-            out.commit();
-        } catch (IOException e) {
-            throw new Mm1Exception(target + ": cannot write checkpoint: " + e.getMessage(), e);
-        }
-        prune(checkpoints, keep);
-        return target;
+        }, opt, state, keep, tokenizer); // a checkpoint is a complete model folder too (tokenizer beside)
     }
 
     /**
      * The same contract for any trained model ({@code mm1 clip}'s encoder with its text tower or AIM head):
      * {@code saveModel} writes the weights and config into the staging folder; the tokenizer, optimizer moments,
-     * {@code state.json}, staging and pruning are as in {@link #write(Path, Mm1Model, AdamW, State, int, Path)}.
+     * {@code state.json}, staging and pruning are as in {@link #write(Path, Mm1Model, Optimizer, State, int, Path)}.
      */
-    public static Path write(Path checkpoints, java.util.function.Consumer<Path> saveModel, AdamW opt, State state,
+    public static Path write(Path checkpoints, java.util.function.Consumer<Path> saveModel, Optimizer opt, State state,
                              int keep, Path tokenizer) {
         Path target = checkpoints.resolve(PREFIX + state.step());
         try (OutputDir out = OutputDir.create(target, true, "checkpoint")) {
@@ -106,6 +84,15 @@ public final class Checkpoint {
         s.put("bestValLoss", state.bestValLoss());
         s.set("config", state.config());
         AtomicFiles.writeString(dir.resolve("state.json"), s.toPrettyString());
+    }
+
+    /** The newest checkpoint of run folder {@code runDir} for {@code --resume}; refused when there is none. */
+    public static Path forResume(Path runDir) {
+        Path ckpt = latest(runDir.resolve("checkpoints"));
+        if (ckpt == null) {
+            throw new Mm1Exception("--resume: " + runDir + " has no checkpoint to resume from");
+        }
+        return ckpt;
     }
 
     /** The newest complete checkpoint folder, or null when there is none. */

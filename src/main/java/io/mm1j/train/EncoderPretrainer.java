@@ -99,10 +99,7 @@ public final class EncoderPretrainer {
             Checkpoint.State state = null;
             Path ckpt = null;
             if (o.resume()) {
-                ckpt = Checkpoint.latest(dir.resolve("checkpoints"));
-                if (ckpt == null) {
-                    throw new Mm1Exception("--resume: " + dir + " has no checkpoint to resume from");
-                }
+                ckpt = Checkpoint.forResume(dir);
                 state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
             } else {

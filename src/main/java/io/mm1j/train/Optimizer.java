@@ -19,6 +19,19 @@ public interface Optimizer extends AutoCloseable {
     /** Multiplies the LR of every parameter whose name starts with {@code prefix} by {@code factor}. */
     void scaleLr(String prefix, double factor);
 
+    /** {@link #scaleLr} for implementations: records {@code factor} for each of {@code names} under the prefix. */
+    static void scaleLr(Map<String, Double> lrScale, Iterable<String> names, String prefix, double factor) {
+        if (!(factor >= 0) || Double.isInfinite(factor)) {
+            throw new io.mm1j.Mm1Exception("learning-rate multiplier for '" + prefix + "' must be >= 0, got "
+                    + factor);
+        }
+        for (String name : names) {
+            if (name.startsWith(prefix)) {
+                lrScale.put(name, factor);
+            }
+        }
+    }
+
     /** The optimiser's state tensors by name, for checkpoints. */
     Map<String, NDArray> state();
 

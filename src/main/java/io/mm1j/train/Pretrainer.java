@@ -148,10 +148,7 @@ public final class Pretrainer {
             Checkpoint.State state = null;
             Path ckpt = null;
             if (o.resume()) {
-                ckpt = Checkpoint.latest(dir.resolve("checkpoints"));
-                if (ckpt == null) {
-                    throw new Mm1Exception("--resume: " + dir + " has no checkpoint to resume from");
-                }
+                ckpt = Checkpoint.forResume(dir);
                 state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
             } else {
