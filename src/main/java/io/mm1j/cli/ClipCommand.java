@@ -60,15 +60,7 @@ public final class ClipCommand implements Callable<Integer> {
         if (objective != null) {
             shorthand.put("objective", objective);
         }
-        if (preset != null) {
-            shorthand.put("model.preset", preset);
-        }
-        if (steps != null) {
-            shorthand.put("train.steps", Integer.toString(steps));
-        }
-        if (seed != null) {
-            shorthand.put("train.seed", Integer.toString(seed));
-        }
+        shorthand.putAll(PretrainCommand.shorthand(preset, steps, seed));
         if (data != null && !data.equals("synthetic")) {
             shorthand.put("data.sources", synthCaptions(Path.of(data)));
         }

@@ -61,16 +61,7 @@ public final class PretrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Map<String, String> shorthand = new LinkedHashMap<>();
-        if (preset != null) {
-            shorthand.put("model.preset", preset);
-        }
-        if (steps != null) {
-            shorthand.put("train.steps", Integer.toString(steps));
-        }
-        if (seed != null) {
-            shorthand.put("train.seed", Integer.toString(seed));
-        }
+        Map<String, String> shorthand = shorthand(preset, steps, seed);
         if (data != null && !data.equals("synthetic")) {
             shorthand.put("data.sources", synthFolderSources(Path.of(data)));
         }
@@ -202,5 +193,20 @@ public final class PretrainCommand implements Callable<Integer> {
                 bar.close();
             }
         }
+    }
+
+    /** The run-config keys that {@code --preset}, {@code --steps} and {@code --seed} set (pretrain and clip). */
+    static Map<String, String> shorthand(String preset, Integer steps, Integer seed) {
+        Map<String, String> shorthand = new LinkedHashMap<>();
+        if (preset != null) {
+            shorthand.put("model.preset", preset);
+        }
+        if (steps != null) {
+            shorthand.put("train.steps", Integer.toString(steps));
+        }
+        if (seed != null) {
+            shorthand.put("train.seed", Integer.toString(seed));
+        }
+        return shorthand;
     }
 }
