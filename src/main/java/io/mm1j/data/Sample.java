@@ -9,7 +9,7 @@ import java.util.Objects;
  * only when the pipeline needs pixels, so a reader's memory stays bounded by one sample.
  */
 public sealed interface Sample permits Sample.Caption, Sample.Interleaved, Sample.Text, Sample.Conversation,
-        Sample.Vqa {
+        Sample.Vqa, Sample.Pretokenized {
     /** A stable id (dataset key), used in warnings and for de-duplication. */
     String id();
 
@@ -74,4 +74,30 @@ public sealed interface Sample permits Sample.Caption, Sample.Interleaved, Sampl
     /** A VQAv2-style question with its (usually 10) human answers and the consensus answer. */
     record Vqa(String id, ImageRef image, String question, String answer, List<String> answers, String answerType)
             implements Sample {}
+
+    /**
+     * A sample with its text already tokenised ({@code mm1 data shard --model}): {@code pieces} are the token ids of
+     * the text pieces in the order {@link SampleEncoder} encodes them, made by {@code tokenizer} (the SHA-256 of its
+     * tokenizer.json). An encoder with that tokenizer uses the ids; any other encodes {@code sample}'s text.
+     */
+    record Pretokenized(Sample sample, String tokenizer, List<long[]> pieces) implements Sample {
+        public Pretokenized {
+            Objects.requireNonNull(sample, "sample");
+            Objects.requireNonNull(tokenizer, "tokenizer");
+            if (sample instanceof Pretokenized) {
+                throw new IllegalArgumentException(sample.id() + ": already pretokenized");
+            }
+            pieces = List.copyOf(pieces);
+        }
+
+        @Override
+        public String id() {
+            return sample.id();
+        }
+
+        /** The plain sample of {@code s} (itself unless pretokenized). */
+        public static Sample unwrap(Sample s) {
+            return s instanceof Pretokenized p ? p.sample() : s;
+        }
+    }
 }

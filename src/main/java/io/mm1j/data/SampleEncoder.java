@@ -74,6 +74,17 @@ public final class SampleEncoder {
     private final Function<BufferedImage, float[]> imageFn;
     private final SpecialTokens.Ids ids;
     private ConversationEncoder conversations;
+    /** The SHA-256 of this encoder's tokenizer.json, or null: which {@link Sample.Pretokenized} ids it may use. */
+    private String tokenizerSha256;
+
+    /**
+     * Lets this encoder take the token ids of {@link Sample.Pretokenized} samples made by the tokenizer whose
+     * tokenizer.json has this SHA-256 (as {@code mm1 data shard} records it); returns this.
+     */
+    public SampleEncoder withTokenizer(String sha256) {
+        this.tokenizerSha256 = sha256;
+        return this;
+    }
 
     /** Formats conversations with {@code c} (null: the built-in layout); returns this. */
     public SampleEncoder withConversations(ConversationEncoder c) {
@@ -117,6 +128,28 @@ public final class SampleEncoder {
     }
 
     public Prepared prepare(Sample s, MixtureSampler.Cursor before, MixtureSampler.Cursor after) {
+        if (s instanceof Sample.Pretokenized p) {
+            // The ids were recorded by this very method (its text pieces, in order) with the tokenizer p names; a
+            // chat template lays conversations out differently, so there the text is encoded again.
+            boolean usable = p.tokenizer().equals(tokenizerSha256)
+                    && !(p.sample() instanceof Sample.Conversation && conversations != null);
+            if (!usable) {
+                return prepare(p.sample(), before, after);
+            }
+            java.util.Iterator<long[]> recorded = p.pieces().iterator();
+            SampleEncoder replay = new SampleEncoder(text -> {
+                if (!recorded.hasNext()) {
+                    throw new io.mm1j.Mm1Exception(p.id() + ": pretokenized sample has fewer token pieces than text "
+                            + "pieces");
+                }
+                return recorded.next();
+            }, imageFn, ids).withConversations(conversations);
+            Prepared out = replay.prepare(p.sample(), before, after);
+            if (recorded.hasNext()) {
+                throw new io.mm1j.Mm1Exception(p.id() + ": pretokenized sample has more token pieces than text pieces");
+            }
+            return out;
+        }
         List<Piece> out = new ArrayList<>();
         out.add(special(ids.bos(), false));
         boolean atomic = false;

@@ -22,6 +22,10 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * {@code .json} with "caption"/"captions"/"text"); other members (e.g. {@code .cls}) are allowed by the format and
  * ignored. Only regular-file members are read: symbolic links, hard links, devices and FIFOs are counted as
  * {@link SkipReport#NOT_REGULAR}. Shards are streamed member by member, so memory holds one sample's bytes.
+ *
+ * <p>The shards of {@code mm1 data shard} (a {@code .json} member with an "mm1j" field, see {@link ShardSample}) also
+ * carry interleaved documents, text and conversations, with several image members per sample; their token ids are
+ * kept as {@link Sample.Pretokenized} when the reader is made with {@code keepTokens}, and dropped otherwise.
  */
 public final class WebDatasetReader extends SampleReader {
     static final Set<String> IMAGE_EXT = Set.of("png", "jpg", "jpeg");
@@ -31,13 +35,20 @@ public final class WebDatasetReader extends SampleReader {
     private TarArchiveInputStream tar;
     private TarArchiveEntry pending;
     private Path shard;
+    private final boolean keepTokens;
 
     public WebDatasetReader(List<Path> shards, SkipReport skips) {
+        this(shards, skips, false);
+    }
+
+    /** @param keepTokens hand out the token ids of mm1j shards ({@link Sample.Pretokenized}) for training */
+    public WebDatasetReader(List<Path> shards, SkipReport skips, boolean keepTokens) {
         super(shards.size() == 1 ? shards.get(0).toString() : shards.size() + " shards from " + shards.get(0), skips);
         if (shards.isEmpty()) {
             throw new Mm1Exception("WebDataset: no shard files given");
         }
         this.shards = List.copyOf(shards);
+        this.keepTokens = keepTokens;
     }
 
     static String key(String member) {
@@ -120,6 +131,21 @@ public final class WebDatasetReader extends SampleReader {
             }
         }
         List<String> captions = new ArrayList<>();
+        JsonNode mm1j = null;
+        if (group.containsKey("json") && !group.containsKey("txt")) {
+            try {
+                JsonNode j = Json.MAPPER.readTree(group.get("json"));
+                if (j != null && j.has("mm1j")) {
+                    mm1j = j;
+                }
+            } catch (IOException ignored) {
+                // reported below, where a caption JSON is parsed
+            }
+        }
+        if (mm1j != null) {
+            Sample s = ShardSample.read(mm1j, shard.getFileName().toString(), group, where, skips);
+            return keepTokens || s == null ? s : Sample.Pretokenized.unwrap(s);
+        }
         if (group.containsKey("txt")) {
             captions.add(new String(group.get("txt"), StandardCharsets.UTF_8).strip());
         } else if (group.containsKey("json")) {

@@ -83,7 +83,7 @@ public final class RunData {
             if (images != null && !Files.isDirectory(images)) {
                 throw new Mm1Exception(where + ".images: " + images + " is not a folder");
             }
-            Supplier<Iterator<Sample>> all = reader(fmt, path, images, where, textChunk(rc));
+            Supplier<Iterator<Sample>> all = reader(fmt, path, images, where, textChunk(rc), true);
             if (fmt.equals("text")) {
                 long chunks = count(all);
                 long valChunks = Math.round(chunks * valFraction);
@@ -185,6 +185,15 @@ public final class RunData {
 
     /** A reader for one source (re-openable: each call starts from the beginning). */
     static Supplier<Iterator<Sample>> reader(String fmt, Path path, Path images, String where, int chunk) {
+        return reader(fmt, path, images, where, chunk, false);
+    }
+
+    /**
+     * {@link #reader(String, Path, Path, String, int)}; {@code keepTokens}: {@code mm1 data shard}'s token ids come
+     * along ({@link Sample.Pretokenized}, for an encoder that knows its tokenizer's hash).
+     */
+    static Supplier<Iterator<Sample>> reader(String fmt, Path path, Path images, String where, int chunk,
+                                             boolean keepTokens) {
         return switch (fmt) {
             case "coco" -> () -> new CocoCaptionsReader(path, requireImages(images, where), SkipReport.lenient());
             case "mmc4", "obelics" -> () -> new InterleavedReader(path, images == null ? null : ImageStore.open(images),
@@ -193,7 +202,7 @@ public final class RunData {
             case "llava" -> () -> new LlavaReader(path, requireImages(images, where), SkipReport.lenient());
             case "vqa" -> () -> new VqaReader(path, annotations(path, where), requireImages(images, where),
                     SkipReport.lenient());
-            case "wds" -> () -> new WebDatasetReader(shards(path, where), SkipReport.lenient());
+            case "wds" -> () -> new WebDatasetReader(shards(path, where), SkipReport.lenient(), keepTokens);
             default -> throw new Mm1Exception(where + ".format: unsupported '" + fmt + "'");
         };
     }
@@ -360,7 +369,8 @@ public final class RunData {
         return sb.toString();
     }
 
-    private static void appendText(Sample s, StringBuilder sb) {
+    private static void appendText(Sample sample, StringBuilder sb) {
+        Sample s = Sample.Pretokenized.unwrap(sample);
         if (s instanceof Sample.Caption c) {
             c.captions().forEach(x -> sb.append(x).append('\n'));
         } else if (s instanceof Sample.Interleaved d) {

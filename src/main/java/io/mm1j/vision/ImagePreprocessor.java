@@ -99,6 +99,14 @@ public final class ImagePreprocessor {
      * shorter side becomes the target side) then center crop, then CLIP normalisation: {@code (3, outH, outW)}.
      */
     public NDArray resizeCropNormalise(RgbImage img, int outH, int outW) {
+        return normalise(coverCropLevels(img, outH, outW), outH, outW);
+    }
+
+    /**
+     * The cover-resize and center crop of {@link #resizeCropNormalise} as 8-bit levels {@code (3, outH, outW)},
+     * before normalisation (what {@code mm1 data shard --model} stores; needs no tensor manager).
+     */
+    public float[] coverCropLevels(RgbImage img, int outH, int outW) {
         int h = img.height();
         int w = img.width();
         int newH;
@@ -110,7 +118,7 @@ public final class ImagePreprocessor {
             newW = outW;
             newH = Math.max(outH, resizedSide((double) outW * h / w, img));
         }
-        return normalise(window(img, newH, newW, (newH - outH) / 2, (newW - outW) / 2, outH, outW), outH, outW);
+        return window(img, newH, newW, (newH - outH) / 2, (newW - outW) / 2, outH, outW);
     }
 
     /**
