@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 
 /** {@code mm1 data synth}: the synthetic shapes world in real dataset formats. */
 @Command(name = "data", mixinStandardHelpOptions = true, description = "Dataset tools.",
-        subcommands = {DataCommand.Synth.class, DataCheckCommand.class})
+        subcommands = {DataCommand.Synth.class, DataCheckCommand.class, DataShardCommand.class})
 public final class DataCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -84,8 +84,6 @@ public final class ShardSample {
      * @param where "shard:key", for messages
      */
     public static Sample read(JsonNode j, String shard, Map<String, byte[]> group, String where, SkipReport skips) {
-        String id = j.path("id").asText("");
-        String type = j.path("type").asText("");
         List<ImageRef> images = new ArrayList<>();
         JsonNode imgs = j.path("images");
         for (int i = 0; i < imgs.size(); i++) {
@@ -100,26 +98,7 @@ public final class ShardSample {
         }
         Sample s;
         try {
-            s = switch (type) {
-                case "caption" -> new Sample.Caption(id, images.get(0), texts(j.path("captions"), "captions"));
-                case "interleaved" -> {
-                    List<Sample.Part> parts = new ArrayList<>();
-                    for (JsonNode p : j.path("parts")) {
-                        parts.add(p.has("image") ? Sample.Part.image(images.get(p.get("image").asInt()))
-                                : Sample.Part.text(p.path("text").asText()));
-                    }
-                    yield new Sample.Interleaved(id, List.copyOf(parts));
-                }
-                case "text" -> new Sample.Text(id, j.path("text").asText());
-                case "conversation" -> {
-                    List<Sample.Turn> turns = new ArrayList<>();
-                    for (JsonNode t : j.path("turns")) {
-                        turns.add(new Sample.Turn(t.path("role").asText(), t.path("text").asText()));
-                    }
-                    yield new Sample.Conversation(id, images, turns);
-                }
-                default -> throw new IllegalArgumentException("unknown type '" + type + "'");
-            };
+            s = plain(j, images);
         } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
             skips.skip(SkipReport.BAD_RECORD, where + ".json", e.getMessage());
             return null;
@@ -137,6 +116,37 @@ public final class ShardSample {
             return new Sample.Pretokenized(s, tokens.get("tokenizer").asText(), pieces);
         }
         return s;
+    }
+
+    /**
+     * The sample a shard JSON describes (its "tokens" not applied), with {@code images} in "images" order.
+     *
+     * @throws IllegalArgumentException      for an unknown type or an empty caption list
+     * @throws IndexOutOfBoundsException     for a part naming an image that is not there
+     */
+    public static Sample plain(JsonNode j, List<ImageRef> images) {
+        String id = j.path("id").asText("");
+        String type = j.path("type").asText("");
+        return switch (type) {
+            case "caption" -> new Sample.Caption(id, images.get(0), texts(j.path("captions"), "captions"));
+            case "interleaved" -> {
+                List<Sample.Part> parts = new ArrayList<>();
+                for (JsonNode p : j.path("parts")) {
+                    parts.add(p.has("image") ? Sample.Part.image(images.get(p.get("image").asInt()))
+                            : Sample.Part.text(p.path("text").asText()));
+                }
+                yield new Sample.Interleaved(id, List.copyOf(parts));
+            }
+            case "text" -> new Sample.Text(id, j.path("text").asText());
+            case "conversation" -> {
+                List<Sample.Turn> turns = new ArrayList<>();
+                for (JsonNode t : j.path("turns")) {
+                    turns.add(new Sample.Turn(t.path("role").asText(), t.path("text").asText()));
+                }
+                yield new Sample.Conversation(id, images, turns);
+            }
+            default -> throw new IllegalArgumentException("unknown type '" + type + "'");
+        };
     }
 
     private static List<String> texts(JsonNode array, String field) {

@@ -76,6 +76,13 @@ public final class SkipReport {
         return counts.values().stream().mapToLong(AtomicLong::get).sum();
     }
 
+    /** The counts by reason, in alphabetical order of reason (a copy). */
+    public synchronized Map<String, Long> counts() {
+        Map<String, Long> out = new TreeMap<>();
+        counts.forEach((r, n) -> out.put(r, n.get()));
+        return out;
+    }
+
     /** "2 skipped (corrupt JSON 1, missing image 1)" or "0 skipped". */
     public synchronized String summary() {
         return counts.isEmpty() ? "0 skipped" : total() + " skipped (" + reasons() + ")";
