@@ -255,13 +255,14 @@ public final class ShardPipeline {
     static final class Duplicates extends DoFn<KV<String, Iterable<String>>, KV<String, Integer>> {
         @ProcessElement
         public void process(@Element KV<String, Iterable<String>> group, OutputReceiver<KV<String, Integer>> out) {
-            List<String> refs = new ArrayList<>();
-            group.getValue().forEach(refs::add);
-            refs.sort(null); // keys are fixed width, so "key#index" sorts by key, then index (< 10 digits per key)
-            for (String r : refs.subList(1, refs.size())) {
+            List<KV<String, Integer>> refs = new ArrayList<>();
+            for (String r : group.getValue()) {
                 int hash = r.lastIndexOf('#');
-                out.output(KV.of(r.substring(0, hash), Integer.parseInt(r.substring(hash + 1))));
+                refs.add(KV.of(r.substring(0, hash), Integer.parseInt(r.substring(hash + 1))));
             }
+            refs.sort(java.util.Comparator.comparing((KV<String, Integer> kv) -> kv.getKey())
+                    .thenComparing(KV::getValue)); // input order: key, then position in the sample
+            refs.subList(1, refs.size()).forEach(out::output);
         }
     }
 
@@ -335,9 +336,7 @@ public final class ShardPipeline {
                     last = n;
                 }
             }
-        } catch (Pipeline.PipelineExecutionException e) {
-            throw unwrap(e);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException e) { // PipelineExecutionException wraps a stage's error
             throw unwrap(e);
         }
     }
