@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 export}: a model folder written in another ecosystem's format. */
@@ -39,8 +40,12 @@ public final class ExportCommand implements Callable<Integer> {
             + "complete).")
     boolean overwrite;
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() {
+        device.use();
         if (!format.equals("llava")) {
             throw new Mm1Exception("--format must be llava, got '" + format + "'");
         }

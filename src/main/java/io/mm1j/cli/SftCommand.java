@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -84,8 +85,12 @@ public final class SftCommand implements Callable<Integer> {
             + "would.")
     long stopAtStep;
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() {
+        device.use();
         Map<String, String> shorthand = new LinkedHashMap<>();
         Path base = config;
         if (resume && config == null && Files.isRegularFile(out.resolve("run.json"))) {

@@ -590,7 +590,7 @@ public final class Pretrainer {
      */
     static Function<java.awt.image.BufferedImage, float[]> pixels(Mm1Model model) {
         return img -> {
-            try (NDManager m = NDManager.newBaseManager()) {
+            try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) { // data workers preprocess on the CPU
                 return model.preprocess(m, List.of(ImageIoLoader.toRgb(img))).toFloatArray();
             }
         };
@@ -599,7 +599,7 @@ public final class Pretrainer {
     /** CLIP preprocessing (PIL-exact bicubic resize, centre crop, mean/std) as the data workers' image hook. */
     static Function<java.awt.image.BufferedImage, float[]> clipPixels(int size) {
         return img -> {
-            try (NDManager m = NDManager.newBaseManager()) {
+            try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) { // data workers preprocess on the CPU
                 return new ImagePreprocessor(m, size).preprocess(ImageIoLoader.toRgb(img)).toFloatArray();
             }
         };
