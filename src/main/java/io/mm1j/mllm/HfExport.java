@@ -151,21 +151,8 @@ public final class HfExport {
     /** Reads an export folder back: the mm1j config from {@link #FILE}, the tensors from the three parts. */
     public static Mm1Model load(Path dir, NDManager manager, DataType dtype) {
         Path file = dir.resolve(FILE);
-        BoundedFiles.checkRegular(file, Presets.MAX_CONFIG_BYTES, FILE);
-        JsonNode o;
-        try {
-            o = Presets.JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new Mm1Exception(file + ": not valid JSON: " + e.getMessage(), e);
-        }
-        if (o == null || !FORMAT.equals(o.path("format").asText()) || o.path("format_version").asInt() != 1) {
-            throw new Mm1Exception(file + ": 'format' must be \"" + FORMAT + "\" with format_version 1");
-        }
-        JsonNode cfgNode = o.get("mm1j_config");
-        if (cfgNode == null || !cfgNode.isObject()) {
-            throw new Mm1Exception(file + ": 'mm1j_config' is missing");
-        }
-        Mm1Config c = Presets.bind(cfgNode, file + ": mm1j_config");
+        JsonNode o = assembly(file);
+        Mm1Config c = config(dir);
         Path vision = dir;
         Path connector = dir;
         if (c.isMultimodal()) {
@@ -179,6 +166,30 @@ public final class HfExport {
             connector = SafePaths.regularFileInside(dir, k, file + ": connector.path").getParent();
         }
         return Mm1Model.assemble(c, dir, vision, connector, manager, dtype);
+    }
+
+    /** The mm1j config of an export folder (its {@link #FILE}'s {@code mm1j_config}). */
+    public static Mm1Config config(Path dir) {
+        Path file = dir.resolve(FILE);
+        JsonNode cfgNode = assembly(file).get("mm1j_config");
+        if (cfgNode == null || !cfgNode.isObject()) {
+            throw new Mm1Exception(file + ": 'mm1j_config' is missing");
+        }
+        return Presets.bind(cfgNode, file + ": mm1j_config");
+    }
+
+    private static JsonNode assembly(Path file) {
+        BoundedFiles.checkRegular(file, Presets.MAX_CONFIG_BYTES, FILE);
+        JsonNode o;
+        try {
+            o = Presets.JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new Mm1Exception(file + ": not valid JSON: " + e.getMessage(), e);
+        }
+        if (o == null || !FORMAT.equals(o.path("format").asText()) || o.path("format_version").asInt() != 1) {
+            throw new Mm1Exception(file + ": 'format' must be \"" + FORMAT + "\" with format_version 1");
+        }
+        return o;
     }
 
     private static void mkdirs(Path d) {

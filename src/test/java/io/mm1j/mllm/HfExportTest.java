@@ -90,6 +90,10 @@ class HfExportTest {
         assertFalse(connectorKeys.isEmpty());
         assertTrue(connectorKeys.stream().allMatch(k -> k.startsWith("connector.")), connectorKeys.toString());
 
+        // mm1 info --model reads the parts' headers: the same counts as the source folder
+        assertEquals(FolderInfo.config(src), FolderInfo.config(out));
+        assertEquals(FolderInfo.params(src, FolderInfo.config(src)), FolderInfo.params(out, FolderInfo.config(out)));
+
         try (NDManager m = TestSupport.root().newSubManager();
              Mm1Model a = Mm1Model.load(src, m, DataType.FLOAT32);
              Mm1Model b = Mm1Model.load(Mm1Model.resolveFolder(out), m, DataType.FLOAT32)) {
