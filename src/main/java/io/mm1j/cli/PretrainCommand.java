@@ -63,10 +63,14 @@ public final class PretrainCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    TrainDevicesOption trainDevices;
+
     @Override
     public Integer call() {
         device.use();
         Map<String, String> shorthand = shorthand(preset, steps, seed);
+        trainDevices.addTo(shorthand);
         if (data != null && !data.equals("synthetic")) {
             shorthand.put("data.sources", synthFolderSources(Path.of(data)));
         }

@@ -88,10 +88,14 @@ public final class SftCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    TrainDevicesOption trainDevices;
+
     @Override
     public Integer call() {
         device.use();
         Map<String, String> shorthand = new LinkedHashMap<>();
+        trainDevices.addTo(shorthand);
         Path base = config;
         if (resume && config == null && Files.isRegularFile(out.resolve("run.json"))) {
             base = out.resolve("run.json");

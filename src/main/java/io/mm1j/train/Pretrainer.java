@@ -144,6 +144,10 @@ public final class Pretrainer {
         }
 
         Result go() {
+            // 0. devices: data-parallel replicas and mixed precision are checked before anything is written
+            List<ai.djl.Device> devices = devices(rc);
+            MixedPrecision.check(rc.text("train.mixed_precision"),
+                    devices.isEmpty() ? Engines.defaultDevice() : devices.get(0));
             // 1. the run folder: a new run, or the newest checkpoint of an old one
             Checkpoint.State state = null;
             Path ckpt = null;
@@ -166,7 +170,7 @@ public final class Pretrainer {
                 AtomicFiles.writeString(dir.resolve("run.json"), runJson().toPrettyString());
             }
             int seed = rc.integer("train.seed");
-            try (NDManager root = Engines.newRootManager(seed)) {
+            try (NDManager root = Engines.newRootManager(seed, devices.isEmpty() ? null : devices.get(0))) {
                 return train(root, state, ckpt);
             } catch (RuntimeException e) {
                 if (!o.resume() && Checkpoint.latest(dir.resolve("checkpoints")) == null && !stepped()) {
@@ -221,6 +225,28 @@ public final class Pretrainer {
                     }
                     return loop(root, model, opt, tok, sources, state);
                 }
+            }
+        }
+
+        /**
+         * A data-parallel replica of {@code master} in {@code root}: the same config, a LoRA adapter when the master
+         * has one, the same frozen components, gradients on ({@link DataParallel} copies the master's weights in).
+         */
+        private Mm1Model replica(Mm1Model master, NDManager root) {
+            Mm1Model m = Mm1Model.init(master.config(), root, master.params().dtype());
+            try {
+                if (master.params().adapter() != null) {
+                    FineTuning.lora(rc, m, null);
+                }
+                for (JsonNode f : rc.node("train.freeze")) {
+                    m.freeze(component(f.asText()));
+                }
+                m.params().enableGradients();
+                m.params().computeType(master.params().computeType());
+                return m;
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
             }
         }
 
@@ -384,8 +410,15 @@ public final class Pretrainer {
                                 tok.file());
                     }
                 };
-                TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener);
-                step = loop.run(data, start, () -> stopRequested);
+                List<ai.djl.Device> devices = devices(rc);
+                String mixed = rc.text("train.mixed_precision");
+                MixedPrecision.apply(model.params(), MixedPrecision.computeType(mixed));
+                try (DataParallel dp = devices.size() > 1 ? new DataParallel(model, devices.subList(1,
+                        devices.size()), r -> replica(model, r)) : null) {
+                    TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener).dataParallel(dp)
+                            .lossScale(mixed.equals("fp16") ? new MixedPrecision.LossScale() : null);
+                    step = loop.run(data, start, () -> stopRequested);
+                }
                 failedSamples = data.failedSamples();
                 if (data.failedSamples() > 0) {
                     LOG.warn("{} samples failed to load and were skipped", data.failedSamples());
@@ -582,6 +615,15 @@ public final class Pretrainer {
             }
         }
         return prefix.isEmpty() ? "." : prefix;
+    }
+
+    /** {@code train.devices}: the data-parallel devices (empty: one device, the process's). */
+    static List<ai.djl.Device> devices(RunConfig rc) {
+        List<ai.djl.Device> out = new ArrayList<>();
+        for (JsonNode d : rc.node("train.devices")) {
+            out.add(Engines.checkDevice(Engines.parseDevice(d.asText(), "train.devices")));
+        }
+        return out;
     }
 
     /**
