@@ -116,36 +116,16 @@ public final class ParamStore implements AutoCloseable {
         return adapter;
     }
 
-    private volatile DataType computeType;
-
-    /**
-     * Mixed precision ({@code train.MixedPrecision}): linear layers multiply in {@code type} (BF16/FP16) and return
-     * this store's dtype; null turns it off.
-     */
-    public void computeType(DataType type) {
-        this.computeType = type;
-    }
-
-    /** The linear layers' compute type, or null when they compute in the store's dtype. */
-    public DataType computeType() {
-        return computeType;
-    }
-
     /** {@code x @ W.T} for the weight {@code weight} (HF [out, in] layout), plus the adapter's term if any. */
     public NDArray linear(NDArray x, String weight) {
-        DataType ct = computeType;
-        NDArray y = ct == null ? Ops.linear(x, get(weight))
-                : Ops.linear(x.toType(ct, false), get(weight).toType(ct, false)).toType(x.getDataType(), false);
+        NDArray y = Ops.linear(x, get(weight));
         LinearAdapter a = adapter;
         return a != null && a.covers(weight) ? y.add(a.delta(weight, x)) : y;
     }
 
     /** {@code x @ W.T + b}, plus the adapter's term if any. */
     public NDArray linear(NDArray x, String weight, String bias) {
-        DataType ct = computeType;
-        NDArray y = ct == null ? Ops.linear(x, get(weight), get(bias))
-                : Ops.linear(x.toType(ct, false), get(weight).toType(ct, false)).toType(x.getDataType(), false)
-                        .add(get(bias));
+        NDArray y = Ops.linear(x, get(weight), get(bias));
         LinearAdapter a = adapter;
         return a != null && a.covers(weight) ? y.add(a.delta(weight, x)) : y;
     }

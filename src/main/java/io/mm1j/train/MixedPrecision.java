@@ -9,20 +9,22 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Mixed-precision training ({@code train.mixed_precision}): BF16 or FP16 compute with FP32 master weights, on GPUs.
+ * Mixed-precision training ({@code train.mixed_precision}): BF16 or FP16 compute with FP32 master weights, on GPUs,
+ * in the classic master-weights scheme (Micikevicius et al., "Mixed Precision Training", arXiv 1710.03740).
  *
- * <p>The weights, their gradients and the optimizer state stay FP32; every linear layer that goes through
- * {@link ParamStore#linear} casts its input and weight to the compute type, multiplies there (tensor cores), and
- * casts the result back to FP32, so norms, softmax, the LM head and the loss run in FP32 as torch.autocast keeps
- * them. The casts are differentiable: the backward runs the matmuls in the compute type and hands FP32 gradients
- * to the FP32 weights. The code path is the CPU's, with the casts switched on.
+ * <p>The model the optimizer updates keeps FP32 weights, FP32 gradients and FP32 optimizer state; a working copy in
+ * the compute type on each device runs the forward and the backward ({@link DataParallel}: with one device it is
+ * the data-parallel path with one working replica). Its gradients are converted to FP32 and summed into the master's,
+ * and after the step the master's weights are rounded into the working copies. The logits are promoted to FP32
+ * before the loss (TrainLoop), so log-softmax and the cross-entropy run in FP32. (DJL's {@code toType} does not
+ * record a gradient, so a per-layer cast in the graph, autocast-style, is not possible here; type promotion is.)
  *
  * <p>FP16 needs loss scaling ({@link LossScale}: the loss is multiplied by S before the backward, the gradients
  * divided by S before clipping; S halves after a step with non-finite gradients, which the optimizer skips, and
  * doubles after 2000 good steps, as torch.cuda.amp.GradScaler does). BF16 has FP32's range and needs none.
  *
  * <p>Refused on the CPU: libtorch's CPU BF16 aborts the JVM in this DJL build (DJL_COOKBOOK pitfall 3), and CPU
- * FP16 matmuls are slower than FP32, so there is nothing to gain.
+ * FP16 matmuls are slower than FP32, so there is nothing to gain. The tests run the same path in FP16 on the CPU.
  */
 public final class MixedPrecision {
     public static final List<String> MODES = List.of("none", "bf16", "fp16");
@@ -47,17 +49,20 @@ public final class MixedPrecision {
         }
     }
 
-    /** Switches {@code params}' linear layers to compute in {@code type} (null: FP32 again). */
-    public static void apply(ParamStore params, DataType type) {
-        params.computeType(type);
-    }
-
     /** Dynamic loss scaling for FP16 (torch.cuda.amp.GradScaler's defaults: 2^16, ×2 every 2000 good steps). */
     public static final class LossScale {
         static final double INITIAL = 65536;
         static final int GROWTH_INTERVAL = 2000;
-        private double scale = INITIAL;
+        private double scale;
         private int goodSteps;
+
+        public LossScale() {
+            this(INITIAL);
+        }
+
+        public LossScale(double initial) {
+            this.scale = initial;
+        }
 
         public double scale() {
             return scale;

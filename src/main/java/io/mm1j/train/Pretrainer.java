@@ -229,11 +229,12 @@ public final class Pretrainer {
         }
 
         /**
-         * A data-parallel replica of {@code master} in {@code root}: the same config, a LoRA adapter when the master
+         * A data-parallel replica or mixed-precision working copy of {@code master} in {@code root}, in {@code dtype}:
+         * the same config, a LoRA adapter when the master
          * has one, the same frozen components, gradients on ({@link DataParallel} copies the master's weights in).
          */
-        private Mm1Model replica(Mm1Model master, NDManager root) {
-            Mm1Model m = Mm1Model.init(master.config(), root, master.params().dtype());
+        private Mm1Model replica(Mm1Model master, NDManager root, DataType dtype) {
+            Mm1Model m = Mm1Model.init(master.config(), root, dtype);
             try {
                 if (master.params().adapter() != null) {
                     FineTuning.lora(rc, m, null);
@@ -242,7 +243,6 @@ public final class Pretrainer {
                     m.freeze(component(f.asText()));
                 }
                 m.params().enableGradients();
-                m.params().computeType(master.params().computeType());
                 return m;
             } catch (RuntimeException e) {
                 m.close();
@@ -412,9 +412,10 @@ public final class Pretrainer {
                 };
                 List<ai.djl.Device> devices = devices(rc);
                 String mixed = rc.text("train.mixed_precision");
-                MixedPrecision.apply(model.params(), MixedPrecision.computeType(mixed));
-                try (DataParallel dp = devices.size() > 1 ? new DataParallel(model, devices.subList(1,
-                        devices.size()), r -> replica(model, r)) : null) {
+                DataType compute = MixedPrecision.computeType(mixed);
+                List<ai.djl.Device> others = devices.size() > 1 ? devices.subList(1, devices.size()) : List.of();
+                try (DataParallel dp = !others.isEmpty() || compute != null ? new DataParallel(model, others,
+                        r -> replica(model, r, compute == null ? model.params().dtype() : compute), compute) : null) {
                     TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener).dataParallel(dp)
                             .lossScale(mixed.equals("fp16") ? new MixedPrecision.LossScale() : null);
                     step = loop.run(data, start, () -> stopRequested);

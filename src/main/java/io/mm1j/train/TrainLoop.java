@@ -82,8 +82,8 @@ public final class TrainLoop {
      * before clipping, and the update is copied to the replicas after the step.
      */
     public TrainLoop dataParallel(DataParallel dp) {
-        if (dp != null && dp.replica(0) != model) {
-            throw new IllegalArgumentException("data parallel: replica 0 must be the loop's model");
+        if (dp != null && dp.master() != model) {
+            throw new IllegalArgumentException("data parallel: the master must be the loop's model");
         }
         this.dp = dp;
         return this;
@@ -276,7 +276,7 @@ public final class TrainLoop {
                         int t = b.seqLen();
                         NDArray targets = manager.create(java.util.Arrays.copyOfRange(b.targets(), from * t, to * t),
                                 new Shape(to - from, t));
-                        NDArray logp = logits.logSoftmax(-1);
+                        NDArray logp = fp32(manager, logits).logSoftmax(-1);
                         NDArray tokenNll = logp.gather(targets.expandDims(-1), -1).squeeze(-1).neg(); // (rows, T)
                         NDArray mask = manager.create(java.util.Arrays.copyOfRange(b.lossMask(), from * t, to * t),
                                 new Shape(to - from, t)).toType(tokenNll.getDataType(), false);
@@ -303,8 +303,18 @@ public final class TrainLoop {
     /** −log p(target) at every position: (B, T). */
     private static NDArray tokenNll(NDManager manager, NDArray logits, Batch b) {
         NDArray targets = manager.create(b.targets(), new Shape(b.batchSize(), b.seqLen()));
-        NDArray logp = logits.logSoftmax(-1);
+        NDArray logp = fp32(manager, logits).logSoftmax(-1);
         return logp.gather(targets.expandDims(-1), -1).squeeze(-1).neg();
+    }
+
+    /**
+     * BF16/FP16 logits of a mixed-precision working copy promoted to FP32 for the loss: adding a (1)-shaped FP32
+     * zero promotes (a 0-dim one would not) and, unlike {@code toType}, keeps the gradient flowing.
+     */
+    private static NDArray fp32(NDManager manager, NDArray logits) {
+        DataType t = logits.getDataType();
+        return t == DataType.BFLOAT16 || t == DataType.FLOAT16
+                ? logits.add(manager.zeros(new Shape(1), DataType.FLOAT32)) : logits;
     }
 
     private static void accumulate(Batch b, float[] maskedNll, StepLoss sl) {
