@@ -20,6 +20,13 @@ public final class Engines {
 
     /** Sets offline mode and thread properties (once per JVM) and returns the PyTorch engine, seeded. */
     public static synchronized Engine init(int seed) {
+        Engine engine = engine();
+        engine.setRandomSeed(seed);
+        return engine;
+    }
+
+    /** The PyTorch engine, with the properties of {@link #init} set before it first loads; not re-seeded. */
+    private static synchronized Engine engine() {
         if (!initialised) {
             setIfAbsent("ai.djl.offline", "true");
             setIfAbsent("ai.djl.default_engine", "PyTorch");
@@ -33,9 +40,7 @@ public final class Engines {
             setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "warn");
             initialised = true;
         }
-        Engine engine = Engine.getEngine("PyTorch");
-        engine.setRandomSeed(seed);
-        return engine;
+        return Engine.getEngine("PyTorch");
     }
 
     /**
@@ -55,7 +60,7 @@ public final class Engines {
     /** The device root managers use when none is given: {@code --device}'s choice, else the engine's default. */
     public static Device defaultDevice() {
         Device d = chosen;
-        return d != null ? d : init(0).defaultDevice();
+        return d != null ? d : engine().defaultDevice(); // (not init: that would re-seed the engine)
     }
 
     /** Sets the process's device (null: back to the engine's default). The CLI sets it once per command. */
@@ -85,7 +90,7 @@ public final class Engines {
      */
     public static Device checkDevice(Device device) {
         if (device.isGpu()) {
-            int gpus = init(0).getGpuCount();
+            int gpus = engine().getGpuCount();
             if (device.getDeviceId() >= gpus) {
                 throw new io.mm1j.Mm1Exception("CUDA device cuda:" + device.getDeviceId() + " is not available: the "
                         + "PyTorch engine sees " + gpus + " GPU" + (gpus == 1 ? "" : "s")
