@@ -77,9 +77,10 @@ public final class TrainLoop {
     }
 
     /**
-     * Trains data-parallel over {@code dp}'s replicas (its replica 0 must be this loop's model): each step's batch is
-     * cut into gradAccum × replicas slices, dealt to the replicas in turn; gradients are summed onto the model
-     * before clipping, and the update is copied to the replicas after the step.
+     * Trains over {@code dp}'s workers (its master must be this loop's model): data-parallel replicas and/or
+     * mixed-precision working copies. Each step's batch is cut into gradAccum × workers slices, dealt to the workers
+     * in turn; their gradients are summed onto the model before clipping, and the update is copied to them after
+     * the step.
      */
     public TrainLoop dataParallel(DataParallel dp) {
         if (dp != null && dp.master() != model) {
