@@ -13,7 +13,7 @@ public final class Bench {
         o.put("benchmark", name);
         Engine e = Engine.getEngine("PyTorch");
         o.put("engine", e.getEngineName() + " " + e.getVersion());
-        o.put("device", Engine.getEngine("PyTorch").defaultDevice().toString());
+        o.put("device", io.mm1j.tensor.Engines.defaultDevice().toString());
         o.put("threads", System.getProperty("ai.djl.pytorch.num_threads", "?"));
         o.put("cpus", Runtime.getRuntime().availableProcessors());
         o.put("java", System.getProperty("java.version"));

@@ -85,8 +85,7 @@ public final class TrainStepBench {
         java.util.Arrays.sort(times);
         double sec = times[steps / 2];
         ParamCount.Llm pc = ParamCount.llm(c);
-        long matmulParams = (pc.active() - pc.embedding()) + (long) c.vocabSize() * c.hiddenSize();
-        double flopsPerToken = 6.0 * matmulParams + 12.0 * c.numLayers() * seq * c.numHeads() * c.headDim();
+        double flopsPerToken = ParamCount.trainFlopsPerToken(c, seq);
         double tokens = (double) batch * seq;
         double gflops = flopsPerToken * tokens / sec / 1e9;
         ObjectNode o = Bench.report("train-step");

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 ablate}: MM1's ablations rerun at laptop scale, with seeds, as a report. */
@@ -72,8 +73,12 @@ public final class AblateCommand implements Callable<Integer> {
             + "so far (e.g. while another session still trains, or after one was stopped); trains nothing.")
     boolean reportOnly;
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() {
+        device.use();
         List<Study> studies = Studies.select(study);
         Ablation.run(new Ablation.Options(out, studies, seeds, budgetMinutes, config, sets, data, evalItems,
                 textDocs, steps, reportOnly), line -> {

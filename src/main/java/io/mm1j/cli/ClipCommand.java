@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 clip}: image-encoder pre-training (CLIP or AIM) into a run folder; prints where the encoder is. */
@@ -54,8 +55,12 @@ public final class ClipCommand implements Callable<Integer> {
             + "would (the schedule still spans train.steps).")
     long stopAtStep;
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() {
+        device.use();
         Map<String, String> shorthand = new LinkedHashMap<>();
         if (objective != null) {
             shorthand.put("objective", objective);

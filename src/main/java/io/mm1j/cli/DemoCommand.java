@@ -22,6 +22,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -55,8 +56,12 @@ public final class DemoCommand implements Callable<Integer> {
             + "an earlier demo there is replaced, any other non-empty folder is refused.")
     Path out;
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() throws IOException {
+        device.use();
         System.out.println("== mm1j demo: MM1 pre-training at laptop scale ==");
         System.out.println();
         presetTable();

@@ -113,8 +113,12 @@ public final class EvalCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     long maxPixels;
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() throws IOException {
+        device.use();
         EvalTask t = EvalTask.parse(task);
         if (!template.equals("pretrain") && !template.equals("chat")) {
             throw new Mm1Exception("--template must be pretrain or chat, got " + template);

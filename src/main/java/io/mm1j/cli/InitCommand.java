@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -49,8 +50,12 @@ public final class InitCommand implements Callable<Integer> {
             + "mm1j's embedded text, with mm1j's special tokens).")
     Path tokenizer;
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() throws IOException {
+        device.use();
         Mm1Config cfg = Presets.load(preset);
         OutputDir.checkWritable(out, overwrite, "--out"); // fail before minutes of work, not after
         long bytes = ParamCount.all(cfg).get("total") * 4;

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 lr-sweep}: parses the sweep options, prints a line per sub-run and the fitted law. */
@@ -50,8 +51,12 @@ public final class LrSweepCommand implements Callable<Integer> {
     @Option(names = "--set", description = "Config override for every sub-run, as in 'pretrain' (repeatable).")
     List<String> sets = new ArrayList<>();
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() {
+        device.use();
         List<Double> grid = lrs == null ? null : lrs.stream().sorted().toList();
         LrSweep.Options o = new LrSweep.Options(out, sizes.stream().map(LrSweep.Size::parse).toList(),
                 heldOut.equalsIgnoreCase("none") ? null : LrSweep.Size.parse(heldOut), grid, steps, seeds, batchSize,

@@ -57,7 +57,11 @@ public final class Main implements Runnable {
             err.flush();
             return 1;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } finally {
+            io.mm1j.tensor.Engines.setDefaultDevice(null); // --device holds for one command (tests run many)
+        }
     }
 
     private static boolean hasVerbose(CommandLine.ParseResult parsed) {

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 merge-lora}: folds a PEFT LoRA adapter into its base model and writes an ordinary model folder. */
@@ -36,8 +37,12 @@ public final class MergeLoraCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace a non-empty --out folder.")
     boolean overwrite;
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() {
+        device.use();
         Path dir = Mm1Model.resolveFolder(model);
         OutputDir.checkWritable(out, overwrite, "--out");
         try (NDManager root = Engines.newRootManager(0);

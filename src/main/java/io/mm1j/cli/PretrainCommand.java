@@ -13,6 +13,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 pretrain}: parses the run options, shows progress, prints where the results are. */
@@ -59,9 +60,17 @@ public final class PretrainCommand implements Callable<Integer> {
             + "per step, then exit.")
     boolean dryRun;
 
+    @Mixin
+    DeviceOption device;
+
+    @Mixin
+    TrainDevicesOption trainDevices;
+
     @Override
     public Integer call() {
+        device.use();
         Map<String, String> shorthand = shorthand(preset, steps, seed);
+        trainDevices.addTo(shorthand);
         if (data != null && !data.equals("synthetic")) {
             shorthand.put("data.sources", synthFolderSources(Path.of(data)));
         }

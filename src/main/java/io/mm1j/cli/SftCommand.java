@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -84,9 +85,17 @@ public final class SftCommand implements Callable<Integer> {
             + "would.")
     long stopAtStep;
 
+    @Mixin
+    DeviceOption device;
+
+    @Mixin
+    TrainDevicesOption trainDevices;
+
     @Override
     public Integer call() {
+        device.use();
         Map<String, String> shorthand = new LinkedHashMap<>();
+        trainDevices.addTo(shorthand);
         Path base = config;
         if (resume && config == null && Files.isRegularFile(out.resolve("run.json"))) {
             base = out.resolve("run.json");

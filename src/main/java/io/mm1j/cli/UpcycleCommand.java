@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mm1 upcycle}: dense → MoE model folder (experts copied from the FFN), for {@code pretrain --init}. */
@@ -34,8 +35,12 @@ public final class UpcycleCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the routers' init (default: ${DEFAULT-VALUE}).")
     int seed;
 
+    @Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() {
+        device.use();
         Mm1Config c = Upcycle.run(model, experts, every, out, overwrite, seed);
         Map<String, Long> counts = ParamCount.all(c);
         ParamCount.Llm l = ParamCount.llm(c.llm());

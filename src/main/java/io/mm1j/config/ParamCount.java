@@ -98,4 +98,15 @@ public final class ParamCount {
         }
         return out;
     }
+
+    /**
+     * Training FLOPs per token of the LLM (forward + backward, PaLM appendix B): 6·N_matmul + 12·L·T·d_attn, with
+     * N_matmul the active parameters that take part in matmuls (all non-embedding weights plus the LM head) and
+     * T the sequence length.
+     */
+    public static double trainFlopsPerToken(LlmConfig c, int seq) {
+        Llm pc = llm(c);
+        long matmulParams = (pc.active() - pc.embedding()) + (long) c.vocabSize() * c.hiddenSize();
+        return 6.0 * matmulParams + 12.0 * c.numLayers() * seq * c.numHeads() * c.headDim();
+    }
 }

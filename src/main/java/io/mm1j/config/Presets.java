@@ -66,7 +66,7 @@ public final class Presets {
     }
 
     /** The config in {@code tree}; parsed first so that a message can quote the offending value. */
-    private static Mm1Config bind(JsonNode tree, String source) {
+    public static Mm1Config bind(JsonNode tree, String source) {
         if (tree == null || !tree.isObject()) {
             throw new Mm1Exception(source + ": invalid mm1j config: expected a JSON object");
         }

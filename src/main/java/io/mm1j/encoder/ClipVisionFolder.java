@@ -71,7 +71,7 @@ public final class ClipVisionFolder {
     }
 
     /** {@code CLIPImageProcessor}: shortest side to the encoder size (bicubic), centre crop, CLIP mean/std. */
-    static ObjectNode preprocessor(int size) {
+    public static ObjectNode preprocessor(int size) {
         ObjectNode o = JSON.createObjectNode();
         o.put("image_processor_type", "CLIPImageProcessor");
         o.put("do_resize", true);

@@ -153,7 +153,7 @@ public final class Llava {
     }
 
     /** The LLaVA config and preprocessing of a model loaded from a LLaVA folder, or null. */
-    static LlavaImages images(Mm1Model m) {
+    public static LlavaImages images(Mm1Model m) {
         return m.isMultimodal() && m.imagePipeline() instanceof LlavaImages li ? li : null;
     }
 }

@@ -13,6 +13,7 @@ import io.mm1j.vision.VisionTransformer;
 import io.mm1j.connector.VlConnector;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -24,6 +25,9 @@ public final class FolderInfo {
 
     /** The mm1j view of a folder's config. */
     public static Mm1Config config(Path dir) {
+        if (HfExport.isExport(dir)) {
+            return HfExport.config(dir);
+        }
         Path cfg = dir.resolve("config.json");
         if (LlavaConfig.isLlava(cfg)) {
             LlavaConfig c = LlavaConfig.read(cfg);
@@ -45,26 +49,31 @@ public final class FolderInfo {
         long embedding = 0;
         long vision = 0;
         long connector = 0;
-        try (WeightFiles w = WeightFiles.open(dir)) {
-            Llava.Layout layout = llava ? Llava.Layout.of(w, dir) : null;
-            for (String key : w.names()) {
-                String name = layout == null ? key : layout.ourName(key);
-                if (name == null || key.endsWith("position_ids") || key.endsWith("rotary_emb.inv_freq")) {
-                    continue;
-                }
-                SafeTensors.Entry e = w.fileOf(key).entry(key);
-                if (name.equals(Decoder.LM_HEAD) && cfg.llm().tieEmbeddings()) {
-                    continue; // HF writes a copy of the tied embedding
-                }
-                if (name.equals(Decoder.EMBED) || name.equals(Decoder.LM_HEAD)) {
-                    embedding += e.numel();
-                }
-                if (Decoder.isDecoderTensor(name)) {
-                    llm += e.numel();
-                } else if (name.startsWith(VisionTransformer.PREFIX)) {
-                    vision += e.numel();
-                } else if (name.startsWith(VlConnector.PREFIX)) {
-                    connector += e.numel();
+        // an HF export (HfExport) keeps the vision tower and the connector in folders of their own
+        List<Path> dirs = HfExport.isExport(dir) && cfg.isMultimodal()
+                ? List.of(dir, dir.resolve(HfExport.VISION_DIR), dir.resolve(HfExport.CONNECTOR_DIR)) : List.of(dir);
+        for (Path d : dirs) {
+            try (WeightFiles w = WeightFiles.open(d)) {
+                Llava.Layout layout = llava ? Llava.Layout.of(w, dir) : null;
+                for (String key : w.names()) {
+                    String name = layout == null ? key : layout.ourName(key);
+                    if (name == null || key.endsWith("position_ids") || key.endsWith("rotary_emb.inv_freq")) {
+                        continue;
+                    }
+                    SafeTensors.Entry e = w.fileOf(key).entry(key);
+                    if (name.equals(Decoder.LM_HEAD) && cfg.llm().tieEmbeddings()) {
+                        continue; // HF writes a copy of the tied embedding
+                    }
+                    if (name.equals(Decoder.EMBED) || name.equals(Decoder.LM_HEAD)) {
+                        embedding += e.numel();
+                    }
+                    if (Decoder.isDecoderTensor(name)) {
+                        llm += e.numel();
+                    } else if (name.startsWith(VisionTransformer.PREFIX)) {
+                        vision += e.numel();
+                    } else if (name.startsWith(VlConnector.PREFIX)) {
+                        connector += e.numel();
+                    }
                 }
             }
         }

@@ -114,6 +114,9 @@ public final class Mm1Model implements AutoCloseable {
         if (!Files.isRegularFile(cfgFile)) {
             throw new Mm1Exception(dir + ": not a model folder (config.json not found)");
         }
+        if (HfExport.isExport(dir)) {
+            return HfExport.load(dir, manager, dtype);
+        }
         if (io.mm1j.llava.LlavaConfig.isLlava(cfgFile)) {
             return io.mm1j.llava.Llava.load(dir, manager, dtype);
         }
@@ -123,26 +126,57 @@ public final class Mm1Model implements AutoCloseable {
                     null, 0);
             return new Mm1Model(c, d.params(), d, null, null);
         }
-        Mm1Config c = Presets.read(cfgFile);
+        return assemble(Presets.read(cfgFile), dir, dir, dir, manager, dtype);
+    }
+
+    /**
+     * Builds a model of config {@code c} from the weights of three folders (the same one for an mm1j folder; the
+     * LLM, vision tower and connector folders of a {@link HfExport}); every tensor of each must be used.
+     */
+    static Mm1Model assemble(Mm1Config c, Path llmDir, Path visionDir, Path connectorDir, NDManager manager,
+                             DataType dtype) {
         ParamStore p = new ParamStore(manager, dtype);
-        try (WeightFiles w = WeightFiles.open(dir)) {
-            Decoder d = HfLlama.load(w, c.llm(), p);
+        List<WeightFiles> open = new java.util.ArrayList<>();
+        try {
+            WeightFiles lw = WeightFiles.open(llmDir);
+            open.add(lw);
+            Decoder d = HfLlama.load(lw, c.llm(), p);
             VisionTransformer v = null;
             VlConnector k = null;
+            WeightFiles vw = lw;
+            WeightFiles kw = lw;
             if (c.isMultimodal()) {
-                v = VisionTransformer.load(w, dir, c.vision(), p);
-                k = Connectors.load(w, c.connector(), c.vision(), c.llm().hiddenSize(), p);
+                if (!visionDir.equals(llmDir)) {
+                    vw = WeightFiles.open(visionDir);
+                    open.add(vw);
+                }
+                if (connectorDir.equals(llmDir)) {
+                    kw = lw;
+                } else if (connectorDir.equals(visionDir)) {
+                    kw = vw;
+                } else {
+                    kw = WeightFiles.open(connectorDir);
+                    open.add(kw);
+                }
+                v = VisionTransformer.load(vw, visionDir, c.vision(), p);
+                k = Connectors.load(kw, c.connector(), c.vision(), c.llm().hiddenSize(), p);
             }
-            List<String> unused = w.unused();
-            unused.remove(Decoder.LM_HEAD);
-            if (!unused.isEmpty()) {
-                throw new Mm1Exception(dir + ": unexpected tensors for this config, e.g. '" + unused.get(0) + "' ("
-                        + unused.size() + " in all)");
+            for (int i = 0; i < open.size(); i++) {
+                List<String> unused = open.get(i).unused();
+                unused.remove(Decoder.LM_HEAD);
+                unused.removeIf(n -> n.endsWith("position_ids")); // HF CLIP folders may keep the buffer
+                if (!unused.isEmpty()) {
+                    Path where = i == 0 ? llmDir : open.get(i) == vw ? visionDir : connectorDir;
+                    throw new Mm1Exception(where + ": unexpected tensors for this config, e.g. '" + unused.get(0)
+                            + "' (" + unused.size() + " in all)");
+                }
             }
             return new Mm1Model(c, p, d, v, k);
         } catch (RuntimeException e) {
             p.close();
             throw e;
+        } finally {
+            open.forEach(WeightFiles::close);
         }
     }
 

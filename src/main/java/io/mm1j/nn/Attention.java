@@ -21,6 +21,13 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class Attention {
     /** Large finite negative instead of -inf: a fully masked row stays finite (uniform) instead of NaN. */
     public static final double MASKED = -1e9;
+    /** {@link #MASKED} for FP16 scores (largest FP16 is 65504): still exp(·) = 0 after the softmax's max shift. */
+    public static final double MASKED_FP16 = -3e4;
+
+    /** The additive mask value for scores of {@code dtype}. */
+    public static double masked(DataType dtype) {
+        return dtype == DataType.FLOAT16 ? MASKED_FP16 : MASKED;
+    }
 
     /**
      * Scores budget of one query block in inference: 32 MiB keeps ViT-L/14-336 at batch 8 (170 MB of scores per
@@ -123,7 +130,7 @@ public final class Attention {
             NDArray keys = tmp.arange(0, s, 1, DataType.INT64).reshape(1, s);
             NDArray queries = tmp.arange(start, start + t, 1, DataType.INT64).reshape(t, 1);
             NDArray future = keys.gt(queries).toType(dtype, false); // 1 where the key lies in the future
-            NDArray mask = future.mul(MASKED).reshape(1, 1, 1, t, s);
+            NDArray mask = future.mul(masked(dtype)).reshape(1, 1, 1, t, s);
             mask.attach(manager);
             return mask;
         }
@@ -137,7 +144,7 @@ public final class Attention {
         long b = keep.getShape().get(0);
         long s = keep.getShape().get(1);
         NDArray one = keep.getManager().ones(new Shape(), dtype);
-        return one.sub(keep.toType(dtype, false)).mul(MASKED).reshape(b, 1, 1, 1, s);
+        return one.sub(keep.toType(dtype, false)).mul(masked(dtype)).reshape(b, 1, 1, 1, s);
     }
 
     /**
@@ -151,7 +158,7 @@ public final class Attention {
         NDArray q = segments.reshape(b, t, 1);
         NDArray k = segments.reshape(b, 1, t);
         NDArray other = q.neq(k).toType(dtype, false); // 1 where query and key lie in different samples
-        NDArray masked = segments.getManager().full(new Shape(), (float) MASKED, dtype);
+        NDArray masked = segments.getManager().full(new Shape(), (float) masked(dtype), dtype);
         return other.mul(masked).reshape(b, 1, 1, t, t);
     }
 }

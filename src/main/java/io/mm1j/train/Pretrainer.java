@@ -144,6 +144,10 @@ public final class Pretrainer {
         }
 
         Result go() {
+            // 0. devices: data-parallel replicas and mixed precision are checked before anything is written
+            List<ai.djl.Device> devices = devices(rc);
+            MixedPrecision.check(rc.text("train.mixed_precision"),
+                    devices.isEmpty() ? Engines.defaultDevice() : devices.get(0));
             // 1. the run folder: a new run, or the newest checkpoint of an old one
             Checkpoint.State state = null;
             Path ckpt = null;
@@ -166,7 +170,7 @@ public final class Pretrainer {
                 AtomicFiles.writeString(dir.resolve("run.json"), runJson().toPrettyString());
             }
             int seed = rc.integer("train.seed");
-            try (NDManager root = Engines.newRootManager(seed)) {
+            try (NDManager root = Engines.newRootManager(seed, devices.isEmpty() ? null : devices.get(0))) {
                 return train(root, state, ckpt);
             } catch (RuntimeException e) {
                 if (!o.resume() && Checkpoint.latest(dir.resolve("checkpoints")) == null && !stepped()) {
@@ -221,6 +225,28 @@ public final class Pretrainer {
                     }
                     return loop(root, model, opt, tok, sources, state);
                 }
+            }
+        }
+
+        /**
+         * A data-parallel replica or mixed-precision working copy of {@code master} in {@code root}, in {@code dtype}:
+         * the same config, a LoRA adapter when the master
+         * has one, the same frozen components, gradients on ({@link DataParallel} copies the master's weights in).
+         */
+        private Mm1Model replica(Mm1Model master, NDManager root, DataType dtype) {
+            Mm1Model m = Mm1Model.init(master.config(), root, dtype);
+            try {
+                if (master.params().adapter() != null) {
+                    FineTuning.lora(rc, m, null);
+                }
+                for (JsonNode f : rc.node("train.freeze")) {
+                    m.freeze(component(f.asText()));
+                }
+                m.params().enableGradients();
+                return m;
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
             }
         }
 
@@ -385,8 +411,16 @@ public final class Pretrainer {
                                 tok.file());
                     }
                 };
-                TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener);
-                step = loop.run(data, start, () -> stopRequested);
+                List<ai.djl.Device> devices = devices(rc);
+                String mixed = rc.text("train.mixed_precision");
+                DataType compute = MixedPrecision.computeType(mixed);
+                List<ai.djl.Device> others = devices.size() > 1 ? devices.subList(1, devices.size()) : List.of();
+                try (DataParallel dp = !others.isEmpty() || compute != null ? new DataParallel(model, others,
+                        r -> replica(model, r, compute == null ? model.params().dtype() : compute), compute) : null) {
+                    TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener).dataParallel(dp)
+                            .lossScale(mixed.equals("fp16") ? new MixedPrecision.LossScale() : null);
+                    step = loop.run(data, start, () -> stopRequested);
+                }
                 failedSamples = data.failedSamples();
                 if (data.failedSamples() > 0) {
                     LOG.warn("{} samples failed to load and were skipped", data.failedSamples());
@@ -585,13 +619,22 @@ public final class Pretrainer {
         return prefix.isEmpty() ? "." : prefix;
     }
 
+    /** {@code train.devices}: the data-parallel devices (empty: one device, the process's). */
+    static List<ai.djl.Device> devices(RunConfig rc) {
+        List<ai.djl.Device> out = new ArrayList<>();
+        for (JsonNode d : rc.node("train.devices")) {
+            out.add(Engines.checkDevice(Engines.parseDevice(d.asText(), "train.devices")));
+        }
+        return out;
+    }
+
     /**
      * The model's own preprocessing ({@link Mm1Model#preprocess}: CLIP, plus high-resolution sub-images when the
      * model tiles) as the data workers' image hook: a picture → its c·3·S·S floats.
      */
     static Function<java.awt.image.BufferedImage, float[]> pixels(Mm1Model model) {
         return img -> {
-            try (NDManager m = NDManager.newBaseManager()) {
+            try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) { // data workers preprocess on the CPU
                 return model.preprocess(m, List.of(ImageIoLoader.toRgb(img))).toFloatArray();
             }
         };
@@ -600,7 +643,7 @@ public final class Pretrainer {
     /** CLIP preprocessing (PIL-exact bicubic resize, centre crop, mean/std) as the data workers' image hook. */
     static Function<java.awt.image.BufferedImage, float[]> clipPixels(int size) {
         return img -> {
-            try (NDManager m = NDManager.newBaseManager()) {
+            try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) { // data workers preprocess on the CPU
                 return new ImagePreprocessor(m, size).preprocess(ImageIoLoader.toRgb(img)).toFloatArray();
             }
         };

@@ -402,6 +402,17 @@ public final class RunConfig {
             throw new Mm1Exception("optim.lr must be a number > 0 or null (null = MM1's LR law), got " + lr);
         }
         fewshotShots();
+        JsonNode devices = node("train.devices");
+        if (!devices.isArray()) {
+            throw new Mm1Exception("train.devices must be a list of devices (e.g. [\"cuda:0\", \"cuda:1\"]; [] for "
+                    + "the process's one), got " + devices);
+        }
+        devices.forEach(d -> io.mm1j.tensor.Engines.parseDevice(d.asText(), "train.devices"));
+        String mp = text("train.mixed_precision");
+        if (!MixedPrecision.MODES.contains(mp)) {
+            throw new Mm1Exception("train.mixed_precision must be one of " + MixedPrecision.MODES + ", got '" + mp
+                    + "'");
+        }
         JsonNode freeze = node("train.freeze");
         if (!freeze.isArray()) {
             throw new Mm1Exception("train.freeze must be a list of components (" + String.join(", ", COMPONENTS)

@@ -59,6 +59,8 @@ public final class TrainLoop {
     private final Map<String, List<Batch>> valBatches;
     private final Listener listener;
     private final NDManager manager;
+    private DataParallel dp;
+    private MixedPrecision.LossScale lossScale;
 
     /**
      * @param valBatches fixed validation batches per source name (evaluated without gradients)
@@ -75,6 +77,26 @@ public final class TrainLoop {
     }
 
     /**
+     * Trains over {@code dp}'s workers (its master must be this loop's model): data-parallel replicas and/or
+     * mixed-precision working copies. Each step's batch is cut into gradAccum × workers slices, dealt to the workers
+     * in turn; their gradients are summed onto the model before clipping, and the update is copied to them after
+     * the step.
+     */
+    public TrainLoop dataParallel(DataParallel dp) {
+        if (dp != null && dp.master() != model) {
+            throw new IllegalArgumentException("data parallel: the master must be the loop's model");
+        }
+        this.dp = dp;
+        return this;
+    }
+
+    /** FP16 loss scaling ({@link MixedPrecision}): null (the default) for FP32 and BF16. */
+    public TrainLoop lossScale(MixedPrecision.LossScale scale) {
+        this.lossScale = scale;
+        return this;
+    }
+
+    /**
      * Runs optimizer steps {@code startStep+1 … min(totalSteps, stopAtStep)}; returns the last completed step.
      *
      * @param stop polled after every step (SIGINT/SIGTERM): when true, the loop checkpoints and returns
@@ -88,22 +110,38 @@ public final class TrainLoop {
             // 1. batch: one packed batch of gradAccum·b rows per optimizer step, cut into gradAccum micro-batches
             // (packing the whole step at once keeps its rows those of one batch of gradAccum·b rows: the packer
             // ends a batch at a sample boundary, so separately packed micro-batches would drop document tails)
-            Batch[] micro = split(data.next(), s.gradAccum());
+            int replicas = dp == null ? 1 : dp.size();
+            int parts = s.gradAccum() * replicas;
+            Batch[] micro = split(data.next(), parts);
             long trained = 0;
             for (Batch b : micro) {
                 trained += b.trainedTokens();
             }
             last = micro[micro.length - 1];
-            // 2–4. forward, loss, backward (gradients accumulate over the micro-batches)
+            // 2–4. forward, loss, backward (gradients accumulate over the micro-batches; with several devices
+            // micro-batch i runs on replica i mod replicas, and the replicas' gradients are summed onto the model)
             StepLoss sl = new StepLoss(s.sourceNames().size());
-            for (Batch b : micro) {
-                forwardBackward(b, Math.max(1, trained), sl);
+            for (int i = 0; i < micro.length; i++) {
+                forwardBackward(dp == null ? model : dp.replica(i % replicas), micro[i], Math.max(1, trained), sl,
+                        parts);
             }
-            // 5. clip, 6. step with the scheduled LR
+            if (dp != null) {
+                dp.reduceGradients();
+            }
+            if (lossScale != null) {
+                lossScale.unscale(model.params());
+            }
+            // 5. clip, 6. step with the scheduled LR (then the replicas get the update)
             double gradNorm = opt.clipGlobalNorm(s.clipGradNorm());
             step++;
             double lr = schedule.lr(step);
-            opt.step(lr, s.weightDecay());
+            boolean applied = opt.step(lr, s.weightDecay());
+            if (lossScale != null) {
+                lossScale.update(applied);
+            }
+            if (dp != null) {
+                dp.broadcast();
+            }
             double sec = (System.nanoTime() - t0) / 1e9;
             // 7. log
             listener.onStep(step, stepMetrics(micro, sl, trained, lr, gradNorm, sec));
@@ -188,28 +226,34 @@ public final class TrainLoop {
         }
     }
 
-    private void forwardBackward(Batch b, long stepTokens, StepLoss sl) {
+    /**
+     * Forward and backward of one micro-batch on {@code model} (the loop's model or a data-parallel replica), its loss
+     * weighted by 1 / {@code stepTokens}; {@code parts} micro-batches make the step.
+     */
+    private void forwardBackward(Mm1Model model, Batch b, long stepTokens, StepLoss sl, int parts) {
+        NDManager manager = model.params().manager();
         if (s.activationCheckpointing()) {
-            forwardBackwardCheckpointed(b, stepTokens, sl);
+            forwardBackwardCheckpointed(model, b, stepTokens, sl, parts);
             return;
         }
         try (NDScope scope = new NDScope()) {
             float[] nll;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                 Decoder.Output out = model.forward(b, s.maskBetweenDocuments(), s.imageTokenId());
-                NDArray tokenNll = tokenNll(out.logits(), b); // (B, T)
+                NDArray tokenNll = tokenNll(manager, out.logits(), b); // (B, T)
                 NDArray mask = manager.create(b.lossMask(), new Shape(b.batchSize(), b.seqLen()))
                         .toType(tokenNll.getDataType(), false);
                 NDArray denom = manager.create((float) stepTokens).toType(tokenNll.getDataType(), false);
                 NDArray loss = tokenNll.mul(mask).sum().div(denom); // this micro-batch's share of the step's mean
                 if (out.auxLoss() != null) {
-                    NDArray k = manager.create((float) s.gradAccum()).toType(loss.getDataType(), false);
+                    NDArray k = manager.create((float) parts).toType(loss.getDataType(), false);
                     NDArray aux = out.auxLoss().div(k);
                     sl.aux += aux.toType(DataType.FLOAT64, false).getDouble();
                     loss = loss.add(aux);
-                    sl.moe(out.expertLoad(), out.routerLosses(), s.gradAccum());
+                    sl.moe(out.expertLoad(), out.routerLosses(), parts);
                 }
-                gc.backward(loss);
+                gc.backward(lossScale == null ? loss
+                        : loss.mul(manager.create((float) lossScale.scale()).toType(loss.getDataType(), false)));
                 nll = tokenNll.mul(mask).toType(DataType.FLOAT32, false).toFloatArray();
             }
             accumulate(b, nll, sl);
@@ -222,16 +266,18 @@ public final class TrainLoop {
      * kept in the forward and each block is recomputed in the backward ({@link ActivationCheckpointing}); loss and
      * gradients equal the plain path (tested in float64).
      */
-    private void forwardBackwardCheckpointed(Batch b, long stepTokens, StepLoss sl) {
+    private void forwardBackwardCheckpointed(Mm1Model model, Batch b, long stepTokens, StepLoss sl, int parts) {
+        NDManager manager = model.params().manager();
+        double scale = lossScale == null ? 1 : lossScale.scale(); // FP16: the objective is scaled, aux included
         try (NDScope scope = new NDScope()) {
             float[][] nll = new float[1][];
             ActivationCheckpointing.Result r = ActivationCheckpointing.gradients(model,
                     model.inputs(b, s.maskBetweenDocuments()), s.imageTokenId(),
-                    1.0 / s.gradAccum(), (logits, from, to) -> { // rows [from, to) of the batch
+                    scale / parts, (logits, from, to) -> { // rows [from, to) of the batch
                         int t = b.seqLen();
                         NDArray targets = manager.create(java.util.Arrays.copyOfRange(b.targets(), from * t, to * t),
                                 new Shape(to - from, t));
-                        NDArray logp = logits.logSoftmax(-1);
+                        NDArray logp = fp32(manager, logits).logSoftmax(-1);
                         NDArray tokenNll = logp.gather(targets.expandDims(-1), -1).squeeze(-1).neg(); // (rows, T)
                         NDArray mask = manager.create(java.util.Arrays.copyOfRange(b.lossMask(), from * t, to * t),
                                 new Shape(to - from, t)).toType(tokenNll.getDataType(), false);
@@ -242,11 +288,13 @@ public final class TrainLoop {
                         }
                         System.arraycopy(masked.toType(DataType.FLOAT32, false).toFloatArray(), 0, nll[0], from * t,
                                 (to - from) * t);
-                        return masked.sum().div(denom);
+                        NDArray part = masked.sum().div(denom);
+                        return lossScale == null ? part : part.mul(manager.create((float) lossScale.scale())
+                                .toType(part.getDataType(), false));
                     });
             if (r.expertLoad() != null && !r.expertLoad().isEmpty()) {
-                sl.aux += r.auxLoss();
-                sl.moe(r.expertLoad(), r.routerLosses(), s.gradAccum());
+                sl.aux += r.auxLoss() / scale;
+                sl.moe(r.expertLoad(), r.routerLosses(), parts);
             }
             accumulate(b, nll[0], sl);
             scope.suppressNotUsedWarning();
@@ -254,10 +302,20 @@ public final class TrainLoop {
     }
 
     /** −log p(target) at every position: (B, T). */
-    private NDArray tokenNll(NDArray logits, Batch b) {
+    private static NDArray tokenNll(NDManager manager, NDArray logits, Batch b) {
         NDArray targets = manager.create(b.targets(), new Shape(b.batchSize(), b.seqLen()));
-        NDArray logp = logits.logSoftmax(-1);
+        NDArray logp = fp32(manager, logits).logSoftmax(-1);
         return logp.gather(targets.expandDims(-1), -1).squeeze(-1).neg();
+    }
+
+    /**
+     * BF16/FP16 logits of a mixed-precision working copy promoted to FP32 for the loss: adding a (1)-shaped FP32
+     * zero promotes (a 0-dim one would not) and, unlike {@code toType}, keeps the gradient flowing.
+     */
+    private static NDArray fp32(NDManager manager, NDArray logits) {
+        DataType t = logits.getDataType();
+        return t == DataType.BFLOAT16 || t == DataType.FLOAT16
+                ? logits.add(manager.zeros(new Shape(1), DataType.FLOAT32)) : logits;
     }
 
     private static void accumulate(Batch b, float[] maskedNll, StepLoss sl) {
@@ -366,7 +424,7 @@ public final class TrainLoop {
                 Batch b = blind ? vb.blind() : vb;
                 try (NDScope scope = new NDScope()) {
                     Decoder.Output out = model.forward(b, s.maskBetweenDocuments(), s.imageTokenId());
-                    float[] nll = tokenNll(out.logits(), b).toType(DataType.FLOAT32, false).toFloatArray();
+                    float[] nll = tokenNll(manager, out.logits(), b).toType(DataType.FLOAT32, false).toFloatArray();
                     for (int i = 0; i < nll.length; i++) {
                         if (b.lossMask()[i] > 0) {
                             sum += nll[i];
