@@ -902,6 +902,8 @@ public final class Ablation {
         }
 
         private RunConfig sftRun(Variant v, int seed, int steps, List<String> sets) {
+            // mm1 sft's defaults (AdaFactor, no weight decay, …) over the base file, which spells out every key
+            leaves(RunConfig.defaults(SFT_DEFAULTS), "", sets);
             sets.add("tokenizer=" + q(tokenizer));
             sets.add("optim.lr=" + SFT_LR);
             sets.add("optim.warmup_steps=" + Math.max(1, steps / 10));
@@ -914,10 +916,20 @@ public final class Ablation {
                 int crop = (int) Math.round(vc.imageSize() * v.sft().crop() / vc.patchSize()) * vc.patchSize();
                 sets.add("model.high_res.crop=" + crop);
             }
-            Map<String, String> shorthand = new LinkedHashMap<>();
-            shorthand.put("train.steps", Integer.toString(steps));
-            shorthand.put("train.seed", Integer.toString(seed));
-            return RunConfig.resolve(RunConfig.defaults(SFT_DEFAULTS), baseFile, shorthand, sets);
+            sets.add("train.steps=" + steps);
+            sets.add("train.seed=" + seed);
+            return RunConfig.resolve(RunConfig.defaults(SFT_DEFAULTS), baseFile, Map.of(), sets);
+        }
+
+        /** {@code key=value} of every leaf of {@code node}. */
+        private static void leaves(JsonNode node, String prefix, List<String> sets) {
+            node.fields().forEachRemaining(e -> {
+                if (e.getValue().isObject()) {
+                    leaves(e.getValue(), prefix + e.getKey() + ".", sets);
+                } else {
+                    sets.add(prefix + e.getKey() + "=" + e.getValue());
+                }
+            });
         }
 
         private LrSweep.Result lrSweep(Plan plan) {
