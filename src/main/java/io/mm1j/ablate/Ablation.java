@@ -418,8 +418,9 @@ public final class Ablation {
                         throw new Mm1Exception(tokenizer + ": cannot write: " + e.getMessage(), e);
                     }
                 }
-                Plan p = new Plan(o.steps(), Double.NaN, Double.NaN, Double.NaN, 0, countRuns(), Double.NaN,
-                        o.budgetMinutes(), Double.NaN);
+                List<Job> jobs = jobs();
+                Plan p = new Plan(o.steps(), Double.NaN, Double.NaN, Double.NaN, 0, jobs.size(),
+                        jobs.stream().mapToDouble(Job::cost).sum(), o.budgetMinutes(), Double.NaN);
                 AtomicFiles.writeString(planFile, JsonFiles.MAPPER.valueToTree(p).toPrettyString());
                 return p;
             }
