@@ -159,7 +159,16 @@ public final class Ablation {
     /** The step plan: measured on the probe, chosen once, kept on resume. */
     public record Plan(int steps, double stepSeconds, double overheadSeconds, double evalSeconds,
                        double probeSeconds, int runs, double relativeCost, double budgetMinutes,
-                       double predictedMinutes) {}
+                       double predictedMinutes, double encoderStepSeconds, double sftStepSeconds) {}
+
+    /**
+     * The second stages' measured seconds per step (encoder stage: a CLIP step of {@link #ENCODER_BATCH} pairs;
+     * SFT: a low-resolution step) and the encoder run's start-up; NaN where not probed (then their FLOPs relative to
+     * the base step size them).
+     */
+    record StageRates(double encoderStepSeconds, double encoderOverheadSeconds, double sftStepSeconds) {
+        static final StageRates NONE = new StageRates(Double.NaN, Double.NaN, Double.NaN);
+    }
 
     private Ablation() {}
 
@@ -238,12 +247,15 @@ public final class Ablation {
             }
             if (o.studies().stream().anyMatch(s -> s.variants().stream().anyMatch(v -> v.training().objective()
                     != null))) {
-                l.line(String.format(Locale.ROOT, "encoder stage: %d steps of %d image-text pairs per encoder",
-                        encoderSteps(plan.steps()), ENCODER_BATCH));
+                l.line(String.format(Locale.ROOT, "encoder stage: %d steps of %d image-text pairs per encoder%s",
+                        encoderSteps(plan.steps()), ENCODER_BATCH, Double.isNaN(plan.encoderStepSeconds()) ? ""
+                                : String.format(Locale.ROOT, ", %.2f s per step measured", plan.encoderStepSeconds())));
             }
             if (o.studies().stream().anyMatch(Study::fineTunes)) {
-                l.line(String.format(Locale.ROOT, "SFT stage: %d steps (%d tokens) per fine-tuned run", sftSteps(
-                        plan.steps()), (long) sftSteps(plan.steps()) * tokensPerStep(base)));
+                l.line(String.format(Locale.ROOT, "SFT stage: %d steps (%d tokens) per fine-tuned run%s", sftSteps(
+                        plan.steps()), (long) sftSteps(plan.steps()) * tokensPerStep(base),
+                        Double.isNaN(plan.sftStepSeconds()) ? "" : String.format(Locale.ROOT,
+                                ", %.2f s per low-resolution step measured", plan.sftStepSeconds())));
             }
             if (o.planOnly()) {
                 l.line("--plan-only: nothing trained; the plan is in " + out.resolve("plan.json"));
@@ -418,9 +430,10 @@ public final class Ablation {
                         throw new Mm1Exception(tokenizer + ": cannot write: " + e.getMessage(), e);
                     }
                 }
-                List<Job> jobs = jobs();
+                List<Job> jobs = jobs(StageRates.NONE, Double.NaN);
                 Plan p = new Plan(o.steps(), Double.NaN, Double.NaN, Double.NaN, 0, jobs.size(),
-                        jobs.stream().mapToDouble(Job::cost).sum(), o.budgetMinutes(), Double.NaN);
+                        jobs.stream().mapToDouble(Job::cost).sum(), o.budgetMinutes(), Double.NaN, Double.NaN,
+                        Double.NaN);
                 AtomicFiles.writeString(planFile, JsonFiles.MAPPER.valueToTree(p).toPrettyString());
                 return p;
             }
@@ -448,8 +461,9 @@ public final class Ablation {
             double tps = summary.path("tokensPerSecond").asDouble();
             double stepSeconds = tokensPerStep(base) / tps;
             double overhead = Math.max(0, summary.path("wallSeconds").asDouble() - PROBE_STEPS * stepSeconds);
+            StageRates rates = probeStages();
             double probeSeconds = (System.nanoTime() - t0) / 1e9;
-            List<Job> jobs = jobs();
+            List<Job> jobs = jobs(rates, stepSeconds);
             double[] costs = new double[jobs.size()];
             double[] fixed = new double[jobs.size()];
             double cost = 0;
@@ -458,7 +472,9 @@ public final class Ablation {
                 Job j = jobs.get(i);
                 costs[i] = j.cost();
                 // lr sub-runs: text-only, no few-shot evaluation; start-up measured about 10 s each on a busy machine
-                fixed[i] = j.lr() ? LR_RUN_FIXED_SECONDS : j.starts() * overhead + j.evals() * evalSeconds;
+                fixed[i] = j.lr() ? LR_RUN_FIXED_SECONDS : j.starts() * overhead + j.evals() * evalSeconds
+                        + (j.encoderStage() ? (Double.isNaN(rates.encoderOverheadSeconds()) ? overhead
+                        : rates.encoderOverheadSeconds()) : 0);
                 cost += costs[i];
                 fixedTotal += fixed[i];
             }
@@ -466,7 +482,7 @@ public final class Ablation {
                     fixed, costs, MIN_STEPS);
             double predicted = (probeSeconds + fixedTotal + steps * stepSeconds * cost) / 60;
             Plan p = new Plan(steps, stepSeconds, overhead, evalSeconds, probeSeconds, costs.length, cost,
-                    o.budgetMinutes(), predicted);
+                    o.budgetMinutes(), predicted, rates.encoderStepSeconds(), rates.sftStepSeconds());
             AtomicFiles.writeString(planFile, JsonFiles.MAPPER.valueToTree(p).toPrettyString());
             return p;
         }
@@ -475,17 +491,87 @@ public final class Ablation {
          * One training job the plan sizes: its cost per plan step relative to a probed base step (all its stages),
          * its start-ups (a stage each) and evaluations, or an {@code lr} sub-run.
          */
-        private record Job(double cost, int starts, int evals, boolean lr) {}
+        private record Job(double cost, int starts, int evals, boolean lr, boolean encoderStage) {
+            Job(double cost, int starts, int evals, boolean lr) {
+                this(cost, starts, evals, lr, false);
+            }
+        }
+
+        /** The probe variants of the second stages: a CLIP encoder stage, and SFT at the encoder's resolution. */
+        private static final Variant PROBE_ENCODER = Variant.encoder("probe", "probe", Training.ENCODER_CLIP);
+        private static final Variant PROBE_SFT = Variant.sft("probe", "probe", 0, 0);
+
+        /**
+         * Times {@link #PROBE_STEPS} steps of each second stage the selected studies need ({@code probe-encoder/}:
+         * a CLIP encoder stage, {@code probe-sft/}: SFT at the encoder's resolution from random weights); finished
+         * probes of an earlier session are reused.
+         */
+        private StageRates probeStages() {
+            boolean encoder = false;
+            boolean sft = false;
+            for (Study s : o.studies()) {
+                for (Variant v : s.variants()) {
+                    encoder |= v.training().objective() != null && applicable(v);
+                    sft |= v.training() == Training.SFT;
+                }
+            }
+            double enc = Double.NaN;
+            double encOverhead = Double.NaN;
+            double sftStep = Double.NaN;
+            if (encoder) {
+                Path dir = out.resolve("probe-encoder");
+                RunConfig rc = encoderConfig(PROBE_ENCODER, 0, PROBE_STEPS);
+                if (complete(dir, rc, "encoder", EncoderPretrainer.DEFAULTS)) {
+                    l.line("probe: reusing the encoder-stage timings of " + dir);
+                } else {
+                    l.line("probe: timing " + PROBE_STEPS + " encoder-stage steps (CLIP, " + ENCODER_BATCH
+                            + " pairs each) …");
+                    if (o.data() == null) {
+                        ensureWorld(0, imageSize(base));
+                    }
+                    EncoderPretrainer.run(new EncoderPretrainer.Options(dir, rc, false, true, 0), QUIET);
+                }
+                JsonNode sum = readJson(dir.resolve("summary.json"));
+                enc = ENCODER_BATCH / sum.path("imagesPerSecond").asDouble();
+                encOverhead = Math.max(0, sum.path("wallSeconds").asDouble() - PROBE_STEPS * enc);
+            }
+            if (sft) {
+                Path dir = out.resolve("probe-sft");
+                RunConfig rc = sftConfig(PROBE_SFT, 0, PROBE_STEPS);
+                if (complete(dir, rc)) {
+                    l.line("probe: reusing the SFT timings of " + dir);
+                } else {
+                    l.line("probe: timing " + PROBE_STEPS + " SFT steps …");
+                    ensureSftData(0);
+                    Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, null, 0), QUIET);
+                }
+                sftStep = tokensPerStep(rc) / readJson(dir.resolve("summary.json")).path("tokensPerSecond")
+                        .asDouble();
+            }
+            return new StageRates(enc, encOverhead, sftStep);
+        }
 
         /**
          * Every distinct job the selected studies need: each variant × seed with all its stages (the encoder stage
          * of {@code encoder-objective}, the SFT stage of the SFT studies) and the shared pre-training runs the SFT
          * variants start from when no study trains them anyway, plus the {@code lr} sub-runs.
          */
-        List<Job> jobs() {
+        List<Job> jobs(StageRates rates, double stepSeconds) {
             List<Job> jobs = new ArrayList<>();
             RunConfig baseRc = config(Variant.base("base"), 0, 1, List.of());
             double baseFlops = flopsPerStep(baseRc);
+            VisionConfig vision = RunModels.build(baseRc, VOCAB, "encoder").vision();
+            // a second stage's step in base steps: measured (scaled by FLOPs between its arms), else by FLOPs alone
+            java.util.function.ToDoubleFunction<Variant> encoderStep = v -> {
+                double f = encoderFlopsPerStep(encoderConfig(v, 0, 1), vision);
+                return Double.isNaN(rates.encoderStepSeconds()) ? f / baseFlops : rates.encoderStepSeconds()
+                        / stepSeconds * f / encoderFlopsPerStep(encoderConfig(PROBE_ENCODER, 0, 1), vision);
+            };
+            java.util.function.ToDoubleFunction<Variant> sftStep = v -> {
+                double f = sftFlopsPerStep(sftShape(v));
+                return Double.isNaN(rates.sftStepSeconds()) ? f / baseFlops : rates.sftStepSeconds() / stepSeconds
+                        * f / sftFlopsPerStep(sftShape(PROBE_SFT));
+            };
             List<Variant> vs = new ArrayList<>();
             List<String> ids = new ArrayList<>();
             for (Study s : o.studies()) {
@@ -510,9 +596,8 @@ public final class Ablation {
                     case UPCYCLED -> new Job(Math.max(0.3, (baseFlops + flopsPerStep(config(v, 0, 1,
                             List.of(moeSet())))) / 2 / baseFlops), 2, 1, false);
                     case ENCODER_CLIP, ENCODER_AIM -> new Job(flopsPerStep(config(v, 0, 1, List.of())) / baseFlops
-                            + ENCODER_STEP_RATIO * encoderFlopsPerStep(encoderConfig(v, 0, 1),
-                            RunModels.build(baseRc, VOCAB, "encoder").vision()) / baseFlops, 2, 1, false);
-                    case SFT -> new Job(SFT_STEP_RATIO * sftFlopsPerStep(sftShape(v)) / baseFlops, 1, 1, false);
+                            + ENCODER_STEP_RATIO * encoderStep.applyAsDouble(v), 1, 1, false, true);
+                    case SFT -> new Job(SFT_STEP_RATIO * sftStep.applyAsDouble(v), 1, 1, false);
                 };
                 for (int seed = 0; seed < o.seeds(); seed++) {
                     jobs.add(j);

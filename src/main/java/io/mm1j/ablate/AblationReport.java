@@ -123,6 +123,10 @@ public final class AblationReport {
         return new Judged(c, Verdict.equivalent(pairs, Studies.SAME_MARGIN), evidence);
     }
 
+    private static String secs(double s) {
+        return Double.isNaN(s) ? "— (not probed)" : String.format(Locale.ROOT, "%.2f", s);
+    }
+
     static String metricName(String m) {
         return switch (m) {
             case "avg" -> "the averaged 0/4/8-shot score";
@@ -185,6 +189,14 @@ public final class AblationReport {
                     + "base-run equivalents were sized to fit the budget, predicted %.0f minutes.\n\n",
                     Ablation.PROBE_STEPS, plan.stepSeconds(), plan.overheadSeconds(), plan.evalSeconds(), plan.runs(),
                     plan.relativeCost(), plan.predictedMinutes()));
+            if (!Double.isNaN(plan.encoderStepSeconds()) || !Double.isNaN(plan.sftStepSeconds())) {
+                md.append(String.format(Locale.ROOT, "Second stages, probed the same way (%d steps each) and sized "
+                        + "with the runs: encoder stage %s s per step of %d image-text pairs (%d steps per encoder); "
+                        + "SFT %s s per step at the encoder's resolution (%d steps per fine-tuned run; other SFT "
+                        + "inputs scaled by their FLOPs).%n%n", Ablation.PROBE_STEPS, secs(plan.encoderStepSeconds()),
+                        Ablation.ENCODER_BATCH, Ablation.encoderSteps(plan.steps()), secs(plan.sftStepSeconds()),
+                        Ablation.sftSteps(plan.steps())));
+            }
         }
         md.append("**Metrics.** Caption CIDEr-D ×100 (per image, PTB-tokenised, coco-caption's IDF over the eval "
                 + "set) and VQA accuracy in % (VQAv2 official, 10 answers) on the synthetic world's held-out `val` "
