@@ -398,7 +398,13 @@ public final class Ablation {
             Path planFile = out.resolve("plan.json");
             if (Files.isRegularFile(planFile) && Files.isRegularFile(tokenizer)) {
                 try {
-                    Plan p = JsonFiles.MAPPER.treeToValue(JsonFiles.MAPPER.readTree(planFile.toFile()), Plan.class);
+                    JsonNode saved = JsonFiles.MAPPER.readTree(planFile.toFile());
+                    Plan p = JsonFiles.MAPPER.treeToValue(saved, Plan.class);
+                    if (!saved.has("encoderStepSeconds")) { // planned before the second stages were probed
+                        p = new Plan(p.steps(), p.stepSeconds(), p.overheadSeconds(), p.evalSeconds(),
+                                p.probeSeconds(), p.runs(), p.relativeCost(), p.budgetMinutes(), p.predictedMinutes(),
+                                Double.NaN, Double.NaN);
+                    }
                     if (o.steps() > 0 && o.steps() != p.steps()) {
                         throw new Mm1Exception("--steps " + o.steps() + ": " + planFile + " has " + p.steps()
                                 + " steps per run; finished runs would not compare (use a new --out)");
