@@ -14,9 +14,12 @@ import io.mm1j.io.AtomicFiles;
 import io.mm1j.io.FolderLock;
 import io.mm1j.io.JsonFiles;
 import io.mm1j.io.OutputDir;
+import io.mm1j.config.VisionConfig;
+import io.mm1j.mllm.ChatTemplate;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tensor.Engines;
 import io.mm1j.tokenizer.Tokenizer;
+import io.mm1j.train.EncoderPretrainer;
 import io.mm1j.train.LrSweep;
 import io.mm1j.train.Pretrainer;
 import io.mm1j.train.RunConfig;
@@ -66,6 +69,16 @@ public final class Ablation {
     static final double LR_RUN_FIXED_SECONDS = 10;
     /** LR-sweep sub-runs per size and seed assumed when sizing (an adaptive grid of 5, sometimes extended). */
     static final int LR_RUNS_PER_SIZE = 6;
+    /** Encoder stage of {@code encoder-objective}: pairs per step (CLIP's contrastive batch at laptop scale). */
+    static final int ENCODER_BATCH = 64;
+    /** Held-out pairs the encoder stage scores retrieval on (its own 10% of the training pictures). */
+    static final int ENCODER_EVAL_PAIRS = 64;
+    /** SFT: peak LR (AdaFactor; MM1's 1e-5 moves a laptop model too little in tens of steps). */
+    static final double SFT_LR = 1e-3;
+    /** SFT conversations are drawn at this multiple of the encoder's resolution (room for sub-images). */
+    static final int SFT_SIZE_FACTOR = 2;
+    /** Text tokens per picture of an SFT conversation assumed when estimating its FLOPs (a few short QA turns). */
+    static final int SFT_TEXT_TOKENS = 64;
     /** Upcycling: experts and MoE spacing (every 2nd FFN, MM1-3B-MoE's spacing, at a laptop expert count). */
     static final int EXPERTS = 4;
     static final int EVERY = 2;
@@ -79,10 +92,20 @@ public final class Ablation {
      * @param textDocs  held-out text documents for perplexity
      * @param steps     steps per run, or 0 to size them from the budget
      * @param reportOnly write the report from the runs finished so far (train and evaluate nothing)
+     * @param planOnly  probe and plan (write {@code plan.json}, print the steps chosen), then stop
      */
     public record Options(Path out, List<Study> studies, int seeds, double budgetMinutes, Path config,
-                          List<String> sets, Path data, int evalItems, int textDocs, int steps, boolean reportOnly) {
+                          List<String> sets, Path data, int evalItems, int textDocs, int steps, boolean reportOnly,
+                          boolean planOnly) {
+        public Options(Path out, List<Study> studies, int seeds, double budgetMinutes, Path config, List<String> sets,
+                       Path data, int evalItems, int textDocs, int steps, boolean reportOnly) {
+            this(out, studies, seeds, budgetMinutes, config, sets, data, evalItems, textDocs, steps, reportOnly, false);
+        }
+
         public Options {
+            if (reportOnly && planOnly) {
+                throw new Mm1Exception("--report-only and --plan-only exclude each other");
+            }
             if (steps < 0) {
                 throw new Mm1Exception("--steps must be >= 1 (or absent to size from the budget), got " + steps);
             }
@@ -103,15 +126,49 @@ public final class Ablation {
         void line(String s);
     }
 
-    /** One finished configuration × seed in one study. */
+    /**
+     * One finished configuration × seed in one study; {@code steps}, {@code tokens}, {@code trainSeconds} and
+     * {@code flops} add up its stages (a shared pre-training run counted in full).
+     */
     public record RunRecord(String study, Variant variant, int seed, Path runDir, long steps, long tokens,
                             double trainSeconds, long params, long activeParams, double flops,
-                            AblationEval.Result eval, boolean reused) {}
+                            AblationEval.Result eval, boolean reused, List<Stage> stages) {}
+
+    /**
+     * One training stage of a run: what it trained ({@code name}), where, how long, on how much.
+     *
+     * @param units what {@code count} counts per run: tokens (pre-training, SFT) or image-text pairs (encoder)
+     */
+    public record Stage(String name, Path dir, long steps, long count, String units, double seconds, double flops) {}
+
+    /** Encoder-stage steps for {@code steps} pre-training steps (the same count, of {@link #ENCODER_BATCH} pairs). */
+    public static int encoderSteps(int steps) {
+        return Math.max(1, (int) Math.round(ENCODER_STEP_RATIO * steps));
+    }
+
+    /** SFT steps for {@code steps} pre-training steps. */
+    public static int sftSteps(int steps) {
+        return Math.max(1, (int) Math.round(SFT_STEP_RATIO * steps));
+    }
+
+    /** Pre-training steps of a share of the plan (a positive share gets at least one step). */
+    static int pretrainSteps(double share, int steps) {
+        return share <= 0 ? 0 : Math.max(1, (int) Math.round(share * steps));
+    }
 
     /** The step plan: measured on the probe, chosen once, kept on resume. */
     public record Plan(int steps, double stepSeconds, double overheadSeconds, double evalSeconds,
                        double probeSeconds, int runs, double relativeCost, double budgetMinutes,
-                       double predictedMinutes) {}
+                       double predictedMinutes, double encoderStepSeconds, double sftStepSeconds) {}
+
+    /**
+     * The second stages' measured seconds per step (encoder stage: a CLIP step of {@link #ENCODER_BATCH} pairs;
+     * SFT: a low-resolution step) and the encoder run's start-up; NaN where not probed (then their FLOPs relative to
+     * the base step size them).
+     */
+    record StageRates(double encoderStepSeconds, double encoderOverheadSeconds, double sftStepSeconds) {
+        static final StageRates NONE = new StageRates(Double.NaN, Double.NaN, Double.NaN);
+    }
 
     private Ablation() {}
 
@@ -188,6 +245,22 @@ public final class Ablation {
                         plan.overheadSeconds(), plan.evalSeconds(), plan.runs(), plan.predictedMinutes(),
                         plan.budgetMinutes()));
             }
+            if (o.studies().stream().anyMatch(s -> s.variants().stream().anyMatch(v -> v.training().objective()
+                    != null))) {
+                l.line(String.format(Locale.ROOT, "encoder stage: %d steps of %d image-text pairs per encoder%s",
+                        encoderSteps(plan.steps()), ENCODER_BATCH, Double.isNaN(plan.encoderStepSeconds()) ? ""
+                                : String.format(Locale.ROOT, ", %.2f s per step measured", plan.encoderStepSeconds())));
+            }
+            if (o.studies().stream().anyMatch(Study::fineTunes)) {
+                l.line(String.format(Locale.ROOT, "SFT stage: %d steps (%d tokens) per fine-tuned run%s", sftSteps(
+                        plan.steps()), (long) sftSteps(plan.steps()) * tokensPerStep(base),
+                        Double.isNaN(plan.sftStepSeconds()) ? "" : String.format(Locale.ROOT,
+                                ", %.2f s per low-resolution step measured", plan.sftStepSeconds())));
+            }
+            if (o.planOnly()) {
+                l.line("--plan-only: nothing trained; the plan is in " + out.resolve("plan.json"));
+                return List.of();
+            }
             List<RunRecord> records = new ArrayList<>();
             LrSweep.Result lr = null;
             Map<String, RunRecord> done = new LinkedHashMap<>();
@@ -225,7 +298,7 @@ public final class Ablation {
                         }
                         records.add(new RunRecord(s.name(), v, seed, prev.runDir(), prev.steps(), prev.tokens(),
                                 prev.trainSeconds(), prev.params(), prev.activeParams(), prev.flops(), prev.eval(),
-                                prev.reused()));
+                                prev.reused(), prev.stages()));
                     }
                 }
             }
@@ -298,6 +371,11 @@ public final class Ablation {
 
         /** A run's config: the base, the variant's overrides, the steps and the seed. */
         RunConfig config(Variant v, int seed, int steps, List<String> extra) {
+            return config(v, seed, steps, extra, List.of());
+        }
+
+        /** The same, with {@code late} overrides applied after the shared world is chosen (e.g. an encoder init). */
+        RunConfig config(Variant v, int seed, int steps, List<String> extra, List<String> late) {
             List<String> sets = new ArrayList<>();
             sets.add("tokenizer=" + JsonFiles.MAPPER.getNodeFactory().textNode(tokenizer.toString()));
             sets.add("optim.warmup_steps=" + Math.max(1, steps / 10));
@@ -307,6 +385,7 @@ public final class Ablation {
             sets.addAll(v.sets());
             sets.addAll(extra);
             sharedWorld(sets, seed);
+            sets.addAll(late);
             Map<String, String> shorthand = new LinkedHashMap<>();
             shorthand.put("train.steps", Integer.toString(steps));
             shorthand.put("train.seed", Integer.toString(seed));
@@ -319,7 +398,13 @@ public final class Ablation {
             Path planFile = out.resolve("plan.json");
             if (Files.isRegularFile(planFile) && Files.isRegularFile(tokenizer)) {
                 try {
-                    Plan p = JsonFiles.MAPPER.treeToValue(JsonFiles.MAPPER.readTree(planFile.toFile()), Plan.class);
+                    JsonNode saved = JsonFiles.MAPPER.readTree(planFile.toFile());
+                    Plan p = JsonFiles.MAPPER.treeToValue(saved, Plan.class);
+                    if (!saved.has("encoderStepSeconds")) { // planned before the second stages were probed
+                        p = new Plan(p.steps(), p.stepSeconds(), p.overheadSeconds(), p.evalSeconds(),
+                                p.probeSeconds(), p.runs(), p.relativeCost(), p.budgetMinutes(), p.predictedMinutes(),
+                                Double.NaN, Double.NaN);
+                    }
                     if (o.steps() > 0 && o.steps() != p.steps()) {
                         throw new Mm1Exception("--steps " + o.steps() + ": " + planFile + " has " + p.steps()
                                 + " steps per run; finished runs would not compare (use a new --out)");
@@ -351,8 +436,10 @@ public final class Ablation {
                         throw new Mm1Exception(tokenizer + ": cannot write: " + e.getMessage(), e);
                     }
                 }
-                Plan p = new Plan(o.steps(), Double.NaN, Double.NaN, Double.NaN, 0, countRuns(), Double.NaN,
-                        o.budgetMinutes(), Double.NaN);
+                List<Job> jobs = jobs(StageRates.NONE, Double.NaN);
+                Plan p = new Plan(o.steps(), Double.NaN, Double.NaN, Double.NaN, 0, jobs.size(),
+                        jobs.stream().mapToDouble(Job::cost).sum(), o.budgetMinutes(), Double.NaN, Double.NaN,
+                        Double.NaN);
                 AtomicFiles.writeString(planFile, JsonFiles.MAPPER.valueToTree(p).toPrettyString());
                 return p;
             }
@@ -380,14 +467,20 @@ public final class Ablation {
             double tps = summary.path("tokensPerSecond").asDouble();
             double stepSeconds = tokensPerStep(base) / tps;
             double overhead = Math.max(0, summary.path("wallSeconds").asDouble() - PROBE_STEPS * stepSeconds);
+            StageRates rates = probeStages();
             double probeSeconds = (System.nanoTime() - t0) / 1e9;
-            double[] costs = relativeCosts();
-            double[] fixed = new double[costs.length];
+            List<Job> jobs = jobs(rates, stepSeconds);
+            double[] costs = new double[jobs.size()];
+            double[] fixed = new double[jobs.size()];
             double cost = 0;
             double fixedTotal = 0;
             for (int i = 0; i < costs.length; i++) {
+                Job j = jobs.get(i);
+                costs[i] = j.cost();
                 // lr sub-runs: text-only, no few-shot evaluation; start-up measured about 10 s each on a busy machine
-                fixed[i] = costs[i] == LR_RUN_COST ? LR_RUN_FIXED_SECONDS : overhead + evalSeconds;
+                fixed[i] = j.lr() ? LR_RUN_FIXED_SECONDS : j.starts() * overhead + j.evals() * evalSeconds
+                        + (j.encoderStage() ? (Double.isNaN(rates.encoderOverheadSeconds()) ? overhead
+                        : rates.encoderOverheadSeconds()) : 0);
                 cost += costs[i];
                 fixedTotal += fixed[i];
             }
@@ -395,37 +488,137 @@ public final class Ablation {
                     fixed, costs, MIN_STEPS);
             double predicted = (probeSeconds + fixedTotal + steps * stepSeconds * cost) / 60;
             Plan p = new Plan(steps, stepSeconds, overhead, evalSeconds, probeSeconds, costs.length, cost,
-                    o.budgetMinutes(), predicted);
+                    o.budgetMinutes(), predicted, rates.encoderStepSeconds(), rates.sftStepSeconds());
             AtomicFiles.writeString(planFile, JsonFiles.MAPPER.valueToTree(p).toPrettyString());
             return p;
         }
 
-        /** Relative step cost of every distinct run the selected studies need (lr sub-runs included). */
-        private double[] relativeCosts() {
-            List<Double> costs = new ArrayList<>();
-            double baseFlops = flopsPerStep(config(Variant.base("base"), 0, 1, List.of()));
-            List<String> seen = new ArrayList<>();
+        /**
+         * One training job the plan sizes: its cost per plan step relative to a probed base step (all its stages),
+         * its start-ups (a stage each) and evaluations, or an {@code lr} sub-run.
+         */
+        private record Job(double cost, int starts, int evals, boolean lr, boolean encoderStage) {
+            Job(double cost, int starts, int evals, boolean lr) {
+                this(cost, starts, evals, lr, false);
+            }
+        }
+
+        /** The probe variants of the second stages: a CLIP encoder stage, and SFT at the encoder's resolution. */
+        private static final Variant PROBE_ENCODER = Variant.encoder("probe", "probe", Training.ENCODER_CLIP);
+        private static final Variant PROBE_SFT = Variant.sft("probe", "probe", 0, 0);
+
+        /**
+         * Times {@link #PROBE_STEPS} steps of each second stage the selected studies need ({@code probe-encoder/}:
+         * a CLIP encoder stage, {@code probe-sft/}: SFT at the encoder's resolution from random weights); finished
+         * probes of an earlier session are reused.
+         */
+        private StageRates probeStages() {
+            boolean encoder = false;
+            boolean sft = false;
+            for (Study s : o.studies()) {
+                for (Variant v : s.variants()) {
+                    encoder |= v.training().objective() != null && applicable(v);
+                    sft |= v.training() == Training.SFT;
+                }
+            }
+            double enc = Double.NaN;
+            double encOverhead = Double.NaN;
+            double sftStep = Double.NaN;
+            if (encoder) {
+                Path dir = out.resolve("probe-encoder");
+                RunConfig rc = encoderConfig(PROBE_ENCODER, 0, PROBE_STEPS);
+                if (complete(dir, rc, "encoder", EncoderPretrainer.DEFAULTS)) {
+                    l.line("probe: reusing the encoder-stage timings of " + dir);
+                } else {
+                    l.line("probe: timing " + PROBE_STEPS + " encoder-stage steps (CLIP, " + ENCODER_BATCH
+                            + " pairs each) …");
+                    if (o.data() == null) {
+                        ensureWorld(0, imageSize(base));
+                    }
+                    EncoderPretrainer.run(new EncoderPretrainer.Options(dir, rc, false, true, 0), QUIET);
+                }
+                JsonNode sum = readJson(dir.resolve("summary.json"));
+                enc = ENCODER_BATCH / sum.path("imagesPerSecond").asDouble();
+                encOverhead = Math.max(0, sum.path("wallSeconds").asDouble() - PROBE_STEPS * enc);
+            }
+            if (sft) {
+                Path dir = out.resolve("probe-sft");
+                RunConfig rc = sftConfig(PROBE_SFT, 0, PROBE_STEPS);
+                if (complete(dir, rc)) {
+                    l.line("probe: reusing the SFT timings of " + dir);
+                } else {
+                    l.line("probe: timing " + PROBE_STEPS + " SFT steps …");
+                    ensureSftData(0);
+                    Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, null, 0), QUIET);
+                }
+                sftStep = tokensPerStep(rc) / readJson(dir.resolve("summary.json")).path("tokensPerSecond")
+                        .asDouble();
+            }
+            return new StageRates(enc, encOverhead, sftStep);
+        }
+
+        /**
+         * Every distinct job the selected studies need: each variant × seed with all its stages (the encoder stage
+         * of {@code encoder-objective}, the SFT stage of the SFT studies) and the shared pre-training runs the SFT
+         * variants start from when no study trains them anyway, plus the {@code lr} sub-runs.
+         */
+        List<Job> jobs(StageRates rates, double stepSeconds) {
+            List<Job> jobs = new ArrayList<>();
+            RunConfig baseRc = config(Variant.base("base"), 0, 1, List.of());
+            double baseFlops = flopsPerStep(baseRc);
+            VisionConfig vision = RunModels.build(baseRc, VOCAB, "encoder").vision();
+            // a second stage's step in base steps: measured (scaled by FLOPs between its arms), else by FLOPs alone
+            java.util.function.ToDoubleFunction<Variant> encoderStep = v -> {
+                double f = encoderFlopsPerStep(encoderConfig(v, 0, 1), vision);
+                return Double.isNaN(rates.encoderStepSeconds()) ? f / baseFlops : rates.encoderStepSeconds()
+                        / stepSeconds * f / encoderFlopsPerStep(encoderConfig(PROBE_ENCODER, 0, 1), vision);
+            };
+            java.util.function.ToDoubleFunction<Variant> sftStep = v -> {
+                double f = sftFlopsPerStep(sftShape(v));
+                return Double.isNaN(rates.sftStepSeconds()) ? f / baseFlops : rates.sftStepSeconds() / stepSeconds
+                        * f / sftFlopsPerStep(sftShape(PROBE_SFT));
+            };
+            List<Variant> vs = new ArrayList<>();
+            List<String> ids = new ArrayList<>();
             for (Study s : o.studies()) {
                 if (s.name().equals("lr")) {
                     for (int i = 0; i < 3 * LR_RUNS_PER_SIZE * o.seeds(); i++) {
-                        costs.add(LR_RUN_COST);
+                        jobs.add(new Job(LR_RUN_COST, 0, 0, true));
                     }
                     continue;
                 }
                 for (Variant v : s.variants()) {
-                    if (seen.contains(v.id()) || !applicable(v)) {
-                        continue;
-                    }
-                    seen.add(v.id());
-                    double f = v.training() == Training.UPCYCLED
-                            ? (baseFlops + flopsPerStep(config(v, 0, 1, List.of(moeSet())))) / 2
-                            : flopsPerStep(config(v, 0, 1, List.of()));
-                    for (int seed = 0; seed < o.seeds(); seed++) {
-                        costs.add(Math.max(0.3, f / baseFlops));
+                    if (!ids.contains(v.id()) && applicable(v)) {
+                        ids.add(v.id());
+                        vs.add(v);
                     }
                 }
             }
-            return costs.stream().mapToDouble(Double::doubleValue).toArray();
+            List<String> pretraining = new ArrayList<>();
+            for (Variant v : vs) {
+                Job j = switch (v.training()) {
+                    case PLAIN -> new Job(Math.max(0.3, flopsPerStep(config(v, 0, 1, List.of())) / baseFlops), 1, 1,
+                            false);
+                    case UPCYCLED -> new Job(Math.max(0.3, (baseFlops + flopsPerStep(config(v, 0, 1,
+                            List.of(moeSet())))) / 2 / baseFlops), 2, 1, false);
+                    case ENCODER_CLIP, ENCODER_AIM -> new Job(flopsPerStep(config(v, 0, 1, List.of())) / baseFlops
+                            + ENCODER_STEP_RATIO * encoderStep.applyAsDouble(v), 1, 1, false, true);
+                    case SFT -> new Job(SFT_STEP_RATIO * sftStep.applyAsDouble(v), 1, 1, false);
+                };
+                for (int seed = 0; seed < o.seeds(); seed++) {
+                    jobs.add(j);
+                }
+                if (v.training() == Training.SFT && v.sft().pretraining() > 0) {
+                    String pre = pretrainName(v.sft().pretraining());
+                    if (!ids.contains(pre) && !pretraining.contains(pre)) {
+                        pretraining.add(pre);
+                        for (int seed = 0; seed < o.seeds(); seed++) {
+                            jobs.add(new Job(Math.min(1, v.sft().pretraining()), 1, 0, false));
+                        }
+                    }
+                }
+            }
+            return jobs;
         }
 
         private int countRuns() {
@@ -444,72 +637,191 @@ public final class Ablation {
 
         /** A finished and evaluated run as a record, or null (for {@code --report-only}). */
         private RunRecord finished(Study s, Variant v, int seed, Plan plan) {
-            Path dir = out.resolve("runs").resolve(v.id() + "_s" + seed);
-            RunConfig rc = v.training() == Training.UPCYCLED ? config(v, seed, plan.steps() - plan.steps() / 2,
-                    List.of(moeSet())) : config(v, seed, plan.steps(), List.of());
-            AblationEval.Result eval = AblationEval.saved(dir, o.evalItems(), o.textDocs());
-            if (eval == null || !complete(dir, rc)) {
-                return null;
+            Path dir = runDir(v, seed);
+            try {
+                AblationEval.Result eval = AblationEval.saved(dir, o.evalItems(), o.textDocs(),
+                        v.training() == Training.SFT);
+                if (eval == null) {
+                    return null;
+                }
+                List<Stage> stages = stages(v, seed, plan.steps(), false);
+                return stages == null ? null : record(s, v, seed, dir, plan, true, eval, stages);
+            } catch (Mm1Exception e) {
+                return null; // e.g. an encoder run folder gone: not finished
             }
-            return record(s, v, seed, dir, rc, plan, true, eval);
         }
 
         private RunRecord runOne(Study s, Variant v, int seed, Plan plan, int index, int total) {
-            Path dir = out.resolve("runs").resolve(v.id() + "_s" + seed);
+            Path dir = runDir(v, seed);
             String name = String.format(Locale.ROOT, "[%d/%d] %s/%s seed %d", index, total, s.name(), v.id(), seed);
-            RunConfig rc = v.training() == Training.UPCYCLED ? config(v, seed, plan.steps() - plan.steps() / 2,
-                    List.of(moeSet())) : config(v, seed, plan.steps(), List.of());
-            boolean reused = complete(dir, rc);
-            double trainSeconds;
+            List<Stage> had = stages(v, seed, plan.steps(), false);
+            boolean reused = had != null;
+            List<Stage> stages;
             if (reused) {
-                trainSeconds = trainSeconds(dir) + (v.training() == Training.UPCYCLED
-                        ? trainSeconds(dir.resolveSibling(dir.getFileName() + "-dense")) : 0);
+                stages = had;
                 l.line(name + ": trained before (reused)");
             } else {
-                l.line(name + ": training " + plan.steps() + " steps …");
-                long t0 = System.nanoTime();
-                if (v.training() == Training.UPCYCLED) {
-                    Path dense = dir.resolveSibling(dir.getFileName() + "-dense");
-                    Path upcycled = dir.resolveSibling(dir.getFileName() + "-upcycled");
-                    RunConfig d = config(Variant.base("dense"), seed, plan.steps() / 2, List.of());
-                    if (!complete(dense, d)) {
-                        Pretrainer.run(new Pretrainer.Options(dense, d, false, true, null, 0), QUIET);
-                    }
-                    Upcycle.run(dense.resolve("model"), EXPERTS, EVERY, upcycled, true, seed);
-                    Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, upcycled, 0), QUIET);
-                } else {
-                    Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, null, 0), QUIET);
-                }
-                trainSeconds = (System.nanoTime() - t0) / 1e9;
+                l.line(name + ": training " + describe(v, plan.steps()) + " …");
+                stages = stages(v, seed, plan.steps(), true);
             }
-            AblationEval.Result eval = AblationEval.saved(dir, o.evalItems(), o.textDocs());
+            double trainSeconds = stages.stream().mapToDouble(Stage::seconds).sum();
+            boolean chat = v.training() == Training.SFT;
+            AblationEval.Result eval = AblationEval.saved(dir, o.evalItems(), o.textDocs(), chat);
             boolean evalReused = eval != null;
             if (eval == null) {
-                eval = evaluate(dir, seed, imageSize(rc));
+                eval = evaluate(dir, seed, evalSize(v), chat);
             }
-            RunRecord r = record(s, v, seed, dir, rc, plan, reused && evalReused, eval);
+            RunRecord r = record(s, v, seed, dir, plan, reused && evalReused, eval, stages);
             l.line(String.format(Locale.ROOT, "%s: %s  avg %.1f  CIDEr-D@0 %.1f  VQA@8 %.1f  text ppl %.2f  "
                     + "(train %.0f s, eval %.0f s%s)", name, reused ? "reused" : "done", avg(eval),
                     eval.mean("cider@0"), eval.mean("vqa@8"), eval.mean("text"), trainSeconds, eval.seconds(),
                     evalReused ? ", scores reused" : ""));
-            return new RunRecord(r.study(), v, seed, dir, r.steps(), r.tokens(), trainSeconds, r.params(),
-                    r.activeParams(), r.flops(), eval, reused && evalReused);
+            return r;
         }
 
-        private RunRecord record(Study s, Variant v, int seed, Path dir, RunConfig rc, Plan plan, boolean reused,
-                                 AblationEval.Result eval) {
-            double trainSeconds = trainSeconds(dir) + (v.training() == Training.UPCYCLED
-                    ? trainSeconds(dir.resolveSibling(dir.getFileName() + "-dense")) : 0);
-            Mm1Config cfg = modelConfig(dir);
-            Map<String, Long> counts = ParamCount.all(cfg);
-            long steps = plan.steps();
-            long tokens = steps * tokensPerStep(rc);
-            double flops = v.training() == Training.UPCYCLED
-                    ? (flopsPerStep(config(v, seed, 1, List.of())) * (plan.steps() / 2)
-                    + flopsPerStep(rc) * (plan.steps() - plan.steps() / 2))
-                    : flopsPerStep(rc) * steps;
-            return new RunRecord(s.name(), v, seed, dir, steps, tokens, trainSeconds, counts.get("total"),
-                    counts.get("active"), flops, eval, reused);
+        /** What a variant trains, for the progress line. */
+        private String describe(Variant v, int steps) {
+            return switch (v.training()) {
+                case PLAIN -> steps + " steps";
+                case UPCYCLED -> steps / 2 + " dense + " + (steps - steps / 2) + " MoE steps";
+                case ENCODER_CLIP, ENCODER_AIM -> "the " + v.training().objective() + " encoder (" + encoderSteps(steps)
+                        + " steps × " + ENCODER_BATCH + " pairs), then " + steps + " steps";
+                case SFT -> (v.sft().pretraining() > 0 ? pretrainSteps(v.sft().pretraining(), steps)
+                        + " pre-training steps (shared), then " : "") + sftSteps(steps) + " SFT steps";
+            };
+        }
+
+        private Path runDir(Variant v, int seed) {
+            return out.resolve("runs").resolve(v.id() + "_s" + seed);
+        }
+
+        /**
+         * The variant's training stages, the last one's folder being {@link #runDir}: each finished stage with the
+         * wanted config is reused, the others trained when {@code train} (else null is returned for an unfinished
+         * run). A stage already finished with another config is an error naming the key.
+         */
+        private List<Stage> stages(Variant v, int seed, int steps, boolean train) {
+            Path dir = runDir(v, seed);
+            List<Stage> out = new ArrayList<>();
+            switch (v.training()) {
+                case PLAIN -> {
+                    RunConfig rc = config(v, seed, steps, List.of());
+                    if (!pretrain(dir, rc, null, train)) {
+                        return null;
+                    }
+                    out.add(stage("pre-training", dir, rc, steps, flopsPerStep(rc)));
+                }
+                case UPCYCLED -> {
+                    RunConfig rc = config(v, seed, steps - steps / 2, List.of(moeSet()));
+                    Path dense = dir.resolveSibling(dir.getFileName() + "-dense");
+                    Path upcycled = dir.resolveSibling(dir.getFileName() + "-upcycled");
+                    RunConfig d = config(Variant.base("dense"), seed, steps / 2, List.of());
+                    if (!complete(dir, rc)) {
+                        if (!train) {
+                            return null;
+                        }
+                        pretrain(dense, d, null, true);
+                        Upcycle.run(dense.resolve("model"), EXPERTS, EVERY, upcycled, true, seed);
+                        Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, upcycled, 0), QUIET);
+                    }
+                    out.add(stage("dense pre-training", dense, d, steps / 2, flopsPerStep(d)));
+                    out.add(stage("MoE pre-training (upcycled)", dir, rc, steps - steps / 2, flopsPerStep(rc)));
+                }
+                case ENCODER_CLIP, ENCODER_AIM -> {
+                    Path encDir = dir.resolveSibling(dir.getFileName() + "-encoder");
+                    int encSteps = encoderSteps(steps);
+                    RunConfig enc = encoderConfig(v, seed, encSteps);
+                    RunConfig shape = config(v, seed, steps, List.of()); // the same shapes, before the encoder exists
+                    RunConfig rc = config(v, seed, steps, List.of(), List.of("model.vision="
+                            + JsonFiles.MAPPER.createObjectNode().put("init", encDir.resolve("encoder").toString())));
+                    if (!complete(dir, rc)) {
+                        if (!train) {
+                            return null;
+                        }
+                        if (!complete(encDir, enc, "encoder", EncoderPretrainer.DEFAULTS)) {
+                            if (o.data() == null) {
+                                ensureWorld(seed, imageSize(shape));
+                            }
+                            EncoderPretrainer.run(new EncoderPretrainer.Options(encDir, enc, false, true, 0), QUIET);
+                        }
+                        Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, null, 0), QUIET);
+                    }
+                    double encFlops = encoderFlopsPerStep(enc, RunModels.build(shape, VOCAB, "encoder").vision());
+                    out.add(new Stage("encoder pre-training (" + v.training().objective() + ")", encDir, encSteps,
+                            (long) encSteps * ENCODER_BATCH, "image-text pairs", trainSeconds(encDir),
+                            encFlops * encSteps));
+                    out.add(stage("pre-training", dir, rc, steps, flopsPerStep(shape)));
+                }
+                case SFT -> {
+                    double share = v.sft().pretraining();
+                    int n = sftSteps(steps);
+                    RunConfig rc = sftConfig(v, seed, n);
+                    boolean done = complete(dir, rc);
+                    if (!done && !train) {
+                        return null;
+                    }
+                    Path init = null;
+                    if (share > 0) {
+                        int pn = pretrainSteps(share, steps);
+                        Path pre = out(pretrainName(share), seed);
+                        RunConfig prc = config(Variant.base("base"), seed, pn, List.of());
+                        if (!done) {
+                            pretrain(pre, prc, null, true);
+                        }
+                        init = pre.resolve("model");
+                        out.add(stage(share >= 1 ? "pre-training (the base run, shared)" : String.format(Locale.ROOT,
+                                "pre-training (%.0f%% of the steps)", 100 * share), pre, prc, pn, flopsPerStep(prc)));
+                    }
+                    if (!done) {
+                        ensureSftData(seed);
+                        Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, init, 0), QUIET);
+                    }
+                    out.add(stage("SFT", dir, rc, n, sftFlopsPerStep(rc)));
+                }
+                default -> throw new IllegalStateException(v.training().name());
+            }
+            return out;
+        }
+
+        /** {@code runs/NAME_sSEED}. */
+        private Path out(String name, int seed) {
+            return this.out.resolve("runs").resolve(name + "_s" + seed);
+        }
+
+        /** Trains a pre-training run unless it is finished with this config; false when unfinished and not trained. */
+        private boolean pretrain(Path dir, RunConfig rc, Path init, boolean train) {
+            if (complete(dir, rc)) {
+                return true;
+            }
+            if (!train) {
+                return false;
+            }
+            Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, init, 0), QUIET);
+            return true;
+        }
+
+        private Stage stage(String name, Path dir, RunConfig rc, int steps, double flopsPerStep) {
+            return new Stage(name, dir, steps, steps * tokensPerStep(rc), "tokens", trainSeconds(dir),
+                    flopsPerStep * steps);
+        }
+
+        private RunRecord record(Study s, Variant v, int seed, Path dir, Plan plan, boolean reused,
+                                 AblationEval.Result eval, List<Stage> stages) {
+            Map<String, Long> counts = ParamCount.all(modelConfig(dir));
+            long steps = 0;
+            long tokens = 0;
+            double seconds = 0;
+            double flops = 0;
+            for (Stage st : stages) {
+                if (st.units().equals("tokens")) {
+                    steps += st.steps();
+                    tokens += st.count();
+                }
+                seconds += st.seconds();
+                flops += st.flops();
+            }
+            return new RunRecord(s.name(), v, seed, dir, steps, tokens, seconds, counts.get("total"),
+                    counts.get("active"), flops, eval, reused, stages);
         }
 
         private static double avg(AblationEval.Result e) {
@@ -522,8 +834,16 @@ public final class Ablation {
 
         /** A finished run whose config is the one wanted (a different one is an error, not silently reused). */
         private boolean complete(Path dir, RunConfig rc) {
+            return complete(dir, rc, "model", null);
+        }
+
+        /**
+         * The same for a run of another command: its output folder ({@code model}, {@code encoder}) and the
+         * resource of its config defaults (null: pre-training's).
+         */
+        private boolean complete(Path dir, RunConfig rc, String output, String defaults) {
             Path summary = dir.resolve("summary.json");
-            if (!Files.isRegularFile(summary) || !Files.isDirectory(dir.resolve("model"))) {
+            if (!Files.isRegularFile(summary) || !Files.isDirectory(dir.resolve(output))) {
                 return false;
             }
             try {
@@ -533,7 +853,9 @@ public final class Ablation {
                 ObjectNode saved = (ObjectNode) JsonFiles.MAPPER.readTree(dir.resolve("run.json").toFile());
                 saved.remove("_run");
                 // through today's defaults: a key added since (with its default value) is no difference
-                JsonNode had = RunConfig.ofResolved(saved, dir.resolve("run.json").toString()).tree();
+                String where = dir.resolve("run.json").toString();
+                JsonNode had = (defaults == null ? RunConfig.ofResolved(saved, where)
+                        : RunConfig.ofResolvedAgainst(RunConfig.defaults(defaults), saved, where)).tree();
                 String diff = Pretrainer.firstDifference(had, rc.tree(), "");
                 if (diff != null) {
                     throw new Mm1Exception(dir + ": a finished run of another configuration ('" + diff.substring(1)
@@ -568,15 +890,138 @@ public final class Ablation {
             return out.resolve("shared/worlds").resolve("s" + seed + "-" + size + "px-" + images + "-" + captions);
         }
 
-        private AblationEval.Result evaluate(Path runDir, int seed, int size) {
+        /** The shared plain world of a seed at an image size, written when missing. */
+        private Path ensureWorld(int seed, int size) {
             Path world = world(seed, size, base.integer("data.synthetic_images"), "plain");
             RunData.ensureSynthetic(world, base.integer("data.synthetic_images"), size, seed,
                     SynthWriter.CaptionStyle.PLAIN);
+            return world;
+        }
+
+        /**
+         * Scores a run on the held-out split of the plain world at {@code size}; SFT models through the chat
+         * template they were fine-tuned with (as MM1 evaluates its -Chat models), pre-trained ones with MM1's
+         * few-shot layout.
+         */
+        private AblationEval.Result evaluate(Path runDir, int seed, int size, boolean chat) {
+            Path world = ensureWorld(seed, size);
             try (NDManager root = Engines.newRootManager(seed);
                  Mm1Model model = Mm1Model.load(runDir.resolve("model"), root, DataType.FLOAT32);
                  Tokenizer tok = Tokenizer.load(runDir.resolve("model/tokenizer.json"))) {
-                return AblationEval.run(model, tok, world, runDir, o.evalItems(), o.textDocs(), seed);
+                return AblationEval.run(model, tok, world, runDir, o.evalItems(), o.textDocs(), seed,
+                        chat ? ChatTemplate.forModel(runDir.resolve("model"), tok) : null);
             }
+        }
+
+        private AblationEval.Result evaluate(Path runDir, int seed, int size) {
+            return evaluate(runDir, seed, size, false);
+        }
+
+        /** The picture size a variant is scored at: the SFT world's for SFT, else its pre-training world's. */
+        private int evalSize(Variant v) {
+            return v.training() == Training.SFT ? sftSize() : imageSize(config(v, 0, 1, v.training()
+                    == Training.UPCYCLED ? List.of(moeSet()) : List.of()));
+        }
+
+        // ---------------------------------------------------------------- encoder stage
+
+        /**
+         * The {@code mm1 clip} config of an encoder stage: the base's encoder ({@code model.preset} +
+         * {@code model.vision}) trained with the variant's objective on the image-text pairs the MLLM trains on (the
+         * shared world's train captions, or the pair sources of {@code --data}), {@link #ENCODER_BATCH} pairs a step.
+         */
+        RunConfig encoderConfig(Variant v, int seed, int steps) {
+            Map<String, String> sh = new LinkedHashMap<>();
+            sh.put("objective", q(v.training().objective()));
+            sh.put("train.steps", Integer.toString(steps));
+            sh.put("train.seed", Integer.toString(seed));
+            JsonNode vision = base.node("model.vision");
+            List<String> sets = new ArrayList<>(List.of("model.preset=" + q(base.text("model.preset")),
+                    "model.vision=" + (vision.isObject() ? vision.toString() : "null"),
+                    "data.sources=" + pairSources(seed), "train.batch_size=" + ENCODER_BATCH,
+                    "train.eval_interval=" + steps, "train.eval_pairs=" + ENCODER_EVAL_PAIRS,
+                    "train.checkpoint_interval=0", "train.keep_checkpoints=1",
+                    "optim.warmup_steps=" + Math.max(1, steps / 10)));
+            return EncoderPretrainer.config(null, sh, sets);
+        }
+
+        /** The image-text pairs of the encoder stage, as {@code data.sources} JSON. */
+        private String pairSources(int seed) {
+            if (o.data() == null) {
+                Path w = world(seed, imageSize(base), base.integer("data.synthetic_images"), "plain");
+                return "[{\"name\":\"captions\",\"format\":\"coco\",\"path\":" + q(w.resolve("coco/captions_train.json"))
+                        + ",\"images\":" + q(w.resolve("images/train")) + "}]";
+            }
+            com.fasterxml.jackson.databind.node.ArrayNode pairs = JsonFiles.MAPPER.createArrayNode();
+            for (JsonNode src : base.node("data.sources")) {
+                if (PAIR_FORMATS.contains(src.path("format").asText())) {
+                    pairs.add(src);
+                }
+            }
+            return pairs.toString();
+        }
+
+        // ---------------------------------------------------------------- SFT stage
+
+        /** The SFT world's picture size: {@link #SFT_SIZE_FACTOR} × the base encoder's resolution. */
+        private int sftSize() {
+            return SFT_SIZE_FACTOR * imageSize(base);
+        }
+
+        /** The SFT conversations of a seed: the plain world at {@link #sftSize}, its turns shuffled per picture. */
+        private Path sftConversations(int seed) {
+            return out.resolve("shared/sft").resolve("s" + seed + "-" + sftSize() + "px-"
+                    + base.integer("data.synthetic_images") + ".json");
+        }
+
+        private void ensureSftData(int seed) {
+            Path world = ensureWorld(seed, sftSize());
+            SftConversations.ensure(world.resolve("llava/train.json"), sftConversations(seed), seed);
+        }
+
+        /** The SFT run of a variant: {@code mm1 sft}'s defaults, the base model and batch, the variant's input. */
+        RunConfig sftConfig(Variant v, int seed, int steps) {
+            Path world = world(seed, sftSize(), base.integer("data.synthetic_images"), "plain");
+            List<String> sets = new ArrayList<>(List.of(
+                    "data.sources=[{\"name\":\"sft\",\"format\":\"llava\",\"path\":" + q(sftConversations(seed))
+                            + ",\"images\":" + q(world.resolve("images/train")) + "}]"));
+            return sftRun(v, seed, steps, sets);
+        }
+
+        /** {@link #sftConfig} without its data, for the cost estimate before any world exists. */
+        RunConfig sftShape(Variant v) {
+            return sftRun(v, 0, 1, new ArrayList<>());
+        }
+
+        private RunConfig sftRun(Variant v, int seed, int steps, List<String> sets) {
+            // mm1 sft's defaults (AdaFactor, no weight decay, …) over the base file, which spells out every key
+            leaves(RunConfig.defaults(SFT_DEFAULTS), "", sets);
+            sets.add("tokenizer=" + q(tokenizer));
+            sets.add("optim.lr=" + SFT_LR);
+            sets.add("optim.warmup_steps=" + Math.max(1, steps / 10));
+            sets.add("train.eval_interval=" + steps);
+            sets.add("train.log_interval=" + Math.max(1, steps / 10));
+            sets.add("train.checkpoint_interval=0");
+            sets.addAll(v.sft().sets());
+            if (v.sft().crop() > 0) {
+                VisionConfig vc = RunModels.build(base, VOCAB, "crop").vision();
+                int crop = (int) Math.round(vc.imageSize() * v.sft().crop() / vc.patchSize()) * vc.patchSize();
+                sets.add("model.high_res.crop=" + crop);
+            }
+            sets.add("train.steps=" + steps);
+            sets.add("train.seed=" + seed);
+            return RunConfig.resolve(RunConfig.defaults(SFT_DEFAULTS), baseFile, Map.of(), sets);
+        }
+
+        /** {@code key=value} of every leaf of {@code node}. */
+        private static void leaves(JsonNode node, String prefix, List<String> sets) {
+            node.fields().forEachRemaining(e -> {
+                if (e.getValue().isObject()) {
+                    leaves(e.getValue(), prefix + e.getKey() + ".", sets);
+                } else {
+                    sets.add(prefix + e.getKey() + "=" + e.getValue());
+                }
+            });
         }
 
         private LrSweep.Result lrSweep(Plan plan) {
@@ -589,12 +1034,25 @@ public final class Ablation {
                     "lr/%-24s val loss %.4f  %5.1f s%s", name, p.valLoss(), p.seconds(), reused ? "  (reused)" : "")));
         }
 
-        /** Whether a variant can run on this data (synthetic-world settings need the synthetic world). */
+        /**
+         * Whether a variant can run on this data: synthetic-world settings need the synthetic world, an encoder stage
+         * needs image-text pairs.
+         */
         private boolean applicable(Variant v) {
-            return o.data() == null || v.sets().stream().noneMatch(x -> x.startsWith("data.synthetic_"));
+            if (o.data() == null) {
+                return true;
+            }
+            if (v.training().objective() != null) {
+                return pairSources(0).length() > 2;
+            }
+            return v.sets().stream().noneMatch(x -> x.startsWith("data.synthetic_"));
         }
 
         private static String why(Variant v) {
+            if (v.training().objective() != null) {
+                return "its encoder pre-trains on image-text pairs and --data lists none (formats "
+                        + String.join(", ", PAIR_FORMATS) + ")";
+            }
             return "it changes the synthetic world (" + String.join(" ", v.sets()) + ") and --data trains on "
                     + "other datasets";
         }
@@ -616,6 +1074,19 @@ public final class Ablation {
                 + "\"balanceCoef\":0.01,\"zLossCoef\":0.001,\"capacityFactor\":0}";
     }
 
+    /** Formats of image-text pairs an encoder stage reads. */
+    static final List<String> PAIR_FORMATS = List.of("coco", "wds");
+    /** {@code mm1 sft}'s config defaults. */
+    static final String SFT_DEFAULTS = "/train/sft-defaults.json";
+    /** Encoder-stage steps per pre-training step and SFT steps per pre-training step, for sizing. */
+    static final double ENCODER_STEP_RATIO = 1.0;
+    static final double SFT_STEP_RATIO = 0.5;
+
+    /** The run folder name of a share of pre-training ({@code base} for all of it). */
+    static String pretrainName(double share) {
+        return share >= 1 ? "base" : String.format(Locale.ROOT, "pretrain-%.0fpct", 100 * share);
+    }
+
     static long tokensPerStep(RunConfig rc) {
         return (long) rc.integer("train.batch_size") * rc.integer("train.grad_accum") * rc.integer("data.seq_len");
     }
@@ -630,18 +1101,63 @@ public final class Ablation {
      * k + 16 tokens — a picture and its caption — at most {@code data.max_images} per row).
      */
     static double flopsPerStep(RunConfig rc) {
+        return flopsPerStep(rc, 1, 0, 16);
+    }
+
+    /**
+     * {@link #flopsPerStep(RunConfig)} of an SFT step: with {@code model.high_res} on, each picture costs its
+     * sub-images (+ overview) encoder passes at the crop's patch count and as many k-token groups; a conversation
+     * is assumed to hold {@link #SFT_TEXT_TOKENS} text tokens per picture.
+     */
+    static double sftFlopsPerStep(RunConfig rc) {
+        JsonNode hr = rc.node("model.high_res");
+        if (!hr.path("enabled").asBoolean(false)) {
+            return flopsPerStep(rc, 1, 0, SFT_TEXT_TOKENS);
+        }
+        io.mm1j.config.VisionConfig v = RunModels.build(rc, VOCAB, "flops").vision();
+        int crop = hr.path("crop").isNumber() ? hr.path("crop").asInt() : v.imageSize();
+        int side = crop / v.patchSize();
+        int per = hr.path("rows").asInt() * hr.path("cols").asInt() + (hr.path("overview").asBoolean() ? 1 : 0);
+        return flopsPerStep(rc, per, side * side, SFT_TEXT_TOKENS);
+    }
+
+    /**
+     * Training FLOPs of one encoder-stage step (6 per parameter per token): the ViT over every picture's patches
+     * (and CLS), plus CLIP's text tower over each caption's context or AIM's prediction head over the patches.
+     */
+    static double encoderFlopsPerStep(RunConfig enc, io.mm1j.config.VisionConfig v) {
+        double b = enc.integer("train.batch_size");
+        double f = 6 * ParamCount.vision(v) * (v.numPatches() + 1) * b;
+        if (enc.text("objective").equals("clip")) {
+            double w = enc.integer("model.text.width");
+            double layer = 4 * w * w + 2 * w * enc.integer("model.text.mlp_dim");
+            f += 6 * enc.integer("model.text.layers") * layer * enc.integer("model.text.context") * b;
+        } else {
+            double h = enc.integer("model.aim_head_dim");
+            f += 6 * (v.width() * h + h * 3.0 * v.patchSize() * v.patchSize()) * v.numPatches() * b;
+        }
+        return f;
+    }
+
+    /**
+     * @param perPicture     encoder passes (and k-token groups) per picture
+     * @param patches        patches per pass (0: the encoder's own)
+     * @param textPerPicture text tokens assumed beside each picture
+     */
+    static double flopsPerStep(RunConfig rc, int perPicture, int patches, int textPerPicture) {
         Mm1Config c = RunModels.build(rc, VOCAB, "flops");
         ParamCount.Llm llm = ParamCount.llm(c.llm());
         double matmul = (llm.active() - llm.embedding()) + (double) c.llm().vocabSize() * c.llm().hiddenSize();
         long tokens = tokensPerStep(rc);
         double f = 6 * matmul * tokens;
         if (c.isMultimodal()) {
-            int k = c.connector().imageTokens();
-            double perRow = Math.min(rc.integer("data.max_images"), (double) rc.integer("data.seq_len") / (k + 16));
+            int k = c.connector().imageTokens() * perPicture;
+            double perRow = Math.min(rc.integer("data.max_images"), (double) rc.integer("data.seq_len")
+                    / (k + textPerPicture));
             double images = perRow * rc.integer("train.batch_size") * rc.integer("train.grad_accum");
             double vis = ParamCount.vision(c.vision()) + ParamCount.connector(c.connector(), c.vision(),
                     c.llm().hiddenSize());
-            f += 6 * vis * c.vision().numPatches() * images;
+            f += 6 * vis * (patches > 0 ? patches : c.vision().numPatches()) * perPicture * images;
         }
         return f;
     }
@@ -677,7 +1193,11 @@ public final class Ablation {
     }
 
     private static String q(Path p) {
-        return JsonFiles.MAPPER.getNodeFactory().textNode(p.toString()).toString();
+        return q(p.toString());
+    }
+
+    private static String q(String s) {
+        return JsonFiles.MAPPER.getNodeFactory().textNode(s).toString();
     }
 
 

@@ -11,6 +11,7 @@ import io.mm1j.eval.TextPerplexity;
 import io.mm1j.eval.VqaVariant;
 import io.mm1j.io.AtomicFiles;
 import io.mm1j.io.JsonFiles;
+import io.mm1j.mllm.ChatTemplate;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImageIoLoader;
@@ -115,13 +116,19 @@ public final class AblationEval {
 
     /** The scores saved in {@code runDir}, or null when there are none for these settings. */
     static Result saved(Path runDir, int items, int textDocs) {
+        return saved(runDir, items, textDocs, false);
+    }
+
+    /** The same for prompts through the chat template ({@code chat}) or MM1's pre-training layout. */
+    static Result saved(Path runDir, int items, int textDocs, boolean chat) {
         Path f = runDir.resolve(FILE);
         if (!Files.isRegularFile(f)) {
             return null;
         }
         try {
             JsonNode o = JsonFiles.MAPPER.readTree(f.toFile());
-            if (o.path("itemsPerTask").asInt() != items || o.path("textDocuments").asInt() != textDocs) {
+            if (o.path("itemsPerTask").asInt() != items || o.path("textDocuments").asInt() != textDocs
+                    || o.path("template").asText("pretrain").equals("chat") != chat) {
                 return null;
             }
             return Result.fromJson(o, f.toString());
@@ -135,6 +142,15 @@ public final class AblationEval {
      * {@code runDir}.
      */
     static Result run(Mm1Model model, Tokenizer tok, Path world, Path runDir, int items, int textDocs, long seed) {
+        return run(model, tok, world, runDir, items, textDocs, seed, null);
+    }
+
+    /**
+     * The same with the prompts laid out by {@code chat} (a fine-tuned model's template: each demonstration a user
+     * and an assistant turn, captions asked for with a fixed instruction), or MM1's pre-training layout when null.
+     */
+    static Result run(Mm1Model model, Tokenizer tok, Path world, Path runDir, int items, int textDocs, long seed,
+                      ChatTemplate chat) {
         long t0 = System.nanoTime();
         Path dir = runDir.resolve("ablate-eval");
         try {
@@ -153,7 +169,8 @@ public final class AblationEval {
                         task.defaultMaxNewTokens(), false, ImageIoLoader.DEFAULT_MAX_PIXELS, VqaVariant.OFFICIAL);
                 String name = (task == EvalTask.COCO_CAPTIONS ? "cider" : "vqa") + "@" + k;
                 Path samples = dir.resolve(name + ".samples.jsonl");
-                FewShotEvaluator.Outcome out = new FewShotEvaluator(model, tok, model.params().manager(), s).run(
+                FewShotEvaluator.Outcome out = new FewShotEvaluator(model, tok, model.params().manager(), s)
+                        .withChatTemplate(chat).run(
                         task == EvalTask.COCO_CAPTIONS ? captions : vqa, dir.resolve(name + ".results.json"),
                         samples, line -> { });
                 truncated += out.truncatedPrompts();
@@ -166,6 +183,10 @@ public final class AblationEval {
         o.put("itemsPerTask", items);
         o.put("textDocuments", textDocs);
         o.put("world", world.toString());
+        o.put("template", chat == null ? "pretrain" : "chat");
+        if (chat != null) {
+            o.put("chatTemplate", chat.origin());
+        }
         AtomicFiles.writeString(runDir.resolve(FILE), o.toPrettyString());
         return r;
     }

@@ -30,6 +30,7 @@ public final class AblationReport {
         METRICS.put("0-shot", List.of("cider@0", "vqa@0"));
         METRICS.put("few-shot", List.of("cider@4", "vqa@4", "cider@8", "vqa@8"));
         METRICS.put("avg", AblationEval.groups());
+        METRICS.put("vqa", List.of("vqa@0", "vqa@4", "vqa@8"));
         METRICS.put("text", List.of("text"));
     }
 
@@ -122,11 +123,16 @@ public final class AblationReport {
         return new Judged(c, Verdict.equivalent(pairs, Studies.SAME_MARGIN), evidence);
     }
 
+    private static String secs(double s) {
+        return Double.isNaN(s) ? "— (not probed)" : String.format(Locale.ROOT, "%.2f", s);
+    }
+
     static String metricName(String m) {
         return switch (m) {
             case "avg" -> "the averaged 0/4/8-shot score";
             case "0-shot" -> "the 0-shot score";
             case "few-shot" -> "the 4/8-shot score";
+            case "vqa" -> "VQA accuracy over 0/4/8 shots";
             case "text" -> "text perplexity (lower is better; advantage = the other's minus its)";
             default -> m;
         };
@@ -148,6 +154,12 @@ public final class AblationReport {
                     .put("evalSeconds", r.eval().seconds()).put("truncatedPrompts", r.eval().truncatedPrompts())
                     .put("evalItems", o.evalItems()).put("textDocuments", r.eval().textNll().length)
                     .put("reused", r.reused());
+            com.fasterxml.jackson.databind.node.ArrayNode st = j.putArray("stages");
+            for (Ablation.Stage x : r.stages()) {
+                st.addObject().put("name", x.name()).put("runDir", x.dir().toString()).put("steps", x.steps())
+                        .put(x.units().equals("tokens") ? "tokens" : "pairs", x.count()).put("seconds", x.seconds())
+                        .put("flops", x.flops());
+            }
             ObjectNode m = j.putObject("metrics");
             for (String g : AblationEval.groups()) {
                 m.put(g, r.eval().mean(g));
@@ -177,6 +189,14 @@ public final class AblationReport {
                     + "base-run equivalents were sized to fit the budget, predicted %.0f minutes.\n\n",
                     Ablation.PROBE_STEPS, plan.stepSeconds(), plan.overheadSeconds(), plan.evalSeconds(), plan.runs(),
                     plan.relativeCost(), plan.predictedMinutes()));
+            if (!Double.isNaN(plan.encoderStepSeconds()) || !Double.isNaN(plan.sftStepSeconds())) {
+                md.append(String.format(Locale.ROOT, "Second stages, probed the same way (%d steps each) and sized "
+                        + "with the runs: encoder stage %s s per step of %d image-text pairs (%d steps per encoder); "
+                        + "SFT %s s per step at the encoder's resolution (%d steps per fine-tuned run; other SFT "
+                        + "inputs scaled by their FLOPs).%n%n", Ablation.PROBE_STEPS, secs(plan.encoderStepSeconds()),
+                        Ablation.ENCODER_BATCH, Ablation.encoderSteps(plan.steps()), secs(plan.sftStepSeconds()),
+                        Ablation.sftSteps(plan.steps())));
+            }
         }
         md.append("**Metrics.** Caption CIDEr-D ×100 (per image, PTB-tokenised, coco-caption's IDF over the eval "
                 + "set) and VQA accuracy in % (VQAv2 official, 10 answers) on the synthetic world's held-out `val` "
@@ -186,6 +206,12 @@ public final class AblationReport {
                 + "held-out text documents with one shared BPE tokenizer (lower is better). Eval set per seed: "
                 + o.evalItems() + " captions and " + o.evalItems() + " questions per shot setting, " + o.textDocs()
                 + " text documents.\n\n");
+        if (o.data() != null) {
+            md.append("**Data.** Pre-training (and the encoder stage) read `--data ").append(o.data()).append("`; "
+                    + "evaluation stays on the synthetic world's held-out split (the real data brings no held-out "
+                    + "VQA or interleaved few-shot split here), and the SFT studies fine-tune on the synthetic "
+                    + "world's conversations.\n\n");
+        }
         md.append("**Rule.** ").append(Verdict.rule(Studies.SAME_MARGIN)).append("\n\n");
 
         Map<String, List<RunRecord>> byStudy = new LinkedHashMap<>();
@@ -247,13 +273,29 @@ public final class AblationReport {
             }
             if (!rs.isEmpty()) {
                 RunRecord r0 = rs.get(0);
+                boolean staged = rs.stream().anyMatch(r -> r.stages().size() > 1 || s.fineTunes());
                 body.append(String.format(Locale.ROOT, "%nEval set: up to %d seed(s) × (%d captions + %d questions) per "
-                                + "shot setting, %d text documents per seed. Compute per run: %d steps, %,d tokens, "
-                                + "about %.3g TFLOP (6·params·tokens, ViT over each step's pictures; upcycled MoE: "
-                                + "the dense half plus the MoE half).%n%n",
-                        e(byVariant).size(), e(byVariant).get(0).items().get("cider@0").length,
-                        e(byVariant).get(0).items().get("vqa@0").length, e(byVariant).get(0).textNll().length,
-                        r0.steps(), r0.tokens(), r0.flops() / 1e12));
+                                + "shot setting, %d text documents per seed. ", e(byVariant).size(),
+                        e(byVariant).get(0).items().get("cider@0").length,
+                        e(byVariant).get(0).items().get("vqa@0").length, e(byVariant).get(0).textNll().length));
+                if (staged) {
+                    body.append("Compute: per stage below (FLOPs: 6·params·tokens, ViT over each step's pictures and "
+                            + "sub-images; the encoder stage: ViT over every picture plus CLIP's text tower or AIM's "
+                            + "head).\n\n").append(stageTable(rs, labels));
+                } else {
+                    body.append(String.format(Locale.ROOT, "Compute per run: %d steps, %,d tokens, about %.3g TFLOP "
+                            + "(6·params·tokens, ViT over each step's pictures; upcycled MoE: the dense half plus the "
+                            + "MoE half).%n%n", r0.steps(), r0.tokens(), r0.flops() / 1e12));
+                }
+                if (s.fineTunes()) {
+                    body.append(String.format(Locale.ROOT, "SFT: `mm1 sft`'s recipe (AdaFactor, cosine, loss on the "
+                            + "assistant turns) at LR %.0e, the base batch and sequence length, on the synthetic "
+                            + "world's conversations (questions about each picture, their order shuffled per picture) "
+                            + "drawn at %d× the encoder's resolution; scored like MM1's -Chat models, through the chat "
+                            + "template (0/4/8-shot: demonstrations as earlier turns; captions asked for with a fixed "
+                            + "instruction — the SFT data holds no captions, so CIDEr-D after SFT measures little).%n%n",
+                            Ablation.SFT_LR, Ablation.SFT_SIZE_FACTOR));
+                }
                 Plots.bars(out.resolve("plots/" + s.name() + ".png"), s.name() + ": caption CIDEr-D ×100 and VQA % "
                         + "averaged (error bars: half the 95% interval)", "score", cats, bars, errs);
                 Plots.bars(out.resolve("plots/" + s.name() + "-text.png"), s.name() + ": text perplexity (lower is "
@@ -278,16 +320,29 @@ public final class AblationReport {
                         .append(lesson.analogue()).append(" | **").append(v.words()).append("** |\n");
             }
         }
-        for (Study s : Studies.all()) {
-            if (!s.available()) {
-                summary.append("| ").append(s.name()).append(" | ").append(capital(s.question())).append(" | — | ")
-                        .append(s.missing()).append(" |\n");
-            }
-        }
         md.append(summary).append("\n").append(body);
         md.append("Every run: `results.jsonl` (means, compute, run folder); per-item scores and generated samples: "
                 + "each run folder's `ablate-eval.json` and `ablate-eval/`.\n");
         AtomicFiles.writeString(out.resolve("report.md"), md.toString());
+    }
+
+    /** Compute per stage of each configuration (first seed; the other seeds' runs are the same size). */
+    static String stageTable(List<RunRecord> rs, Map<String, String> labels) {
+        StringBuilder b = new StringBuilder("Compute per stage (seed 0 shown; time: wall seconds of that run):\n\n"
+                + "| configuration | stage | steps | data | TFLOP | train s | run folder |\n|---|---|---|---|---|---|---|\n");
+        List<String> seen = new ArrayList<>();
+        for (RunRecord r : rs) {
+            if (seen.contains(r.variant().id())) {
+                continue;
+            }
+            seen.add(r.variant().id());
+            for (Ablation.Stage st : r.stages()) {
+                b.append(String.format(Locale.ROOT, "| %s | %s | %d | %,d %s | %.3g | %.0f | `%s` |%n",
+                        labels.get(r.variant().id()), st.name(), st.steps(), st.count(), st.units(), st.flops() / 1e12,
+                        st.seconds(), st.dir().getParent().getFileName() + "/" + st.dir().getFileName()));
+            }
+        }
+        return b.append('\n').toString();
     }
 
     private static List<AblationEval.Result> e(Map<String, List<AblationEval.Result>> byVariant) {

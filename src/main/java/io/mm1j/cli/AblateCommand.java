@@ -26,13 +26,16 @@ import picocli.CommandLine.Option;
                 "  encoder-data        250 vs 1000 distinct training pictures",
                 "  data-mix            captions only, interleaved only, 45/45/10, no text, + re-captioned captions",
                 "  moe                 dense vs upcycled MoE (equal steps) vs MoE at equal active params",
+                "  encoder-objective   CLIP / AIM pre-trained encoder (mm1 clip, then pretrain from it) / random frozen",
+                "  sft-resolution      SFT at the encoder's resolution / one 1.5x crop / 2x2 sub-images + overview",
+                "  sft-vs-pretraining  the same SFT after none, half or all of the pre-training steps",
                 "  lr                  peak LR vs size (delegates to lr-sweep)",
-                "  encoder-objective   " + Studies.NEEDS_C2,
-                "  sft-resolution      " + Studies.NEEDS_C2,
-                "  sft-vs-pretraining  " + Studies.NEEDS_C2})
+                "",
+                "Two-stage studies: the encoder stage runs as many steps as pre-training (64 image-text pairs each);",
+                "SFT runs half as many steps as pre-training. Both are part of the budget sizing."})
 public final class AblateCommand implements Callable<Integer> {
-    @Option(names = "--study", required = true, description = "Studies to run, comma-separated, or 'all' (every "
-            + "available study); listed below.")
+    @Option(names = "--study", required = true, description = "Studies to run, comma-separated, or 'all'; "
+            + "listed below.")
     String study;
 
     @Option(names = "--seeds", defaultValue = "2", description = "Seeds per configuration (default ${DEFAULT-VALUE}).")
@@ -55,7 +58,8 @@ public final class AblateCommand implements Callable<Integer> {
 
     @Option(names = "--data", description = "Train on other data: a JSON file listing data.sources entries (the "
             + "formats 'data check' reads) or a folder written by 'mm1 data synth'. Evaluation stays on the "
-            + "synthetic world's held-out split; variants that change the synthetic world are skipped.")
+            + "synthetic world's held-out split and SFT on its conversations; variants that change the synthetic "
+            + "world, and encoder stages when no source holds image-text pairs (coco, wds), are skipped.")
     Path data;
 
     @Option(names = "--eval-items", defaultValue = "32", description = "Held-out captions and questions scored per "
@@ -76,12 +80,16 @@ public final class AblateCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Option(names = "--plan-only", description = "Time the probe, size the steps for the budget, write plan.json "
+            + "and stop (a later run in the same --out keeps that plan).")
+    boolean planOnly;
+
     @Override
     public Integer call() {
         device.use();
         List<Study> studies = Studies.select(study);
         Ablation.run(new Ablation.Options(out, studies, seeds, budgetMinutes, config, sets, data, evalItems,
-                textDocs, steps, reportOnly), line -> {
+                textDocs, steps, reportOnly, planOnly), line -> {
                     System.out.println(line);
                     System.out.flush();
                 });

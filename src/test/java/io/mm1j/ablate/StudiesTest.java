@@ -22,21 +22,23 @@ import org.junit.jupiter.api.io.TempDir;
 /** The study catalogue, refused studies, budget sizing, and every variant resolving to a valid model. */
 class StudiesTest {
     @Test
-    void studiesThatNeedC2AreRefusedWithWhatTheyNeed() {
-        for (String n : List.of("encoder-objective", "sft-resolution", "sft-vs-pretraining")) {
-            Mm1Exception e = assertThrows(Mm1Exception.class, () -> Studies.select("resolution," + n));
-            assertEquals("--study " + n + ": not wired into ablate yet: run mm1 clip / mm1 sft and pretrain --set model.vision.init=… directly",
-                    e.getMessage());
-        }
+    void everyStudyIsSelectableAndUnknownOnesAreRefused() {
         List<String> all = Studies.select("all").stream().map(Study::name).toList();
-        assertEquals(List.of("resolution", "image-tokens", "connector", "encoder-size", "encoder-data", "data-mix",
-                "moe", "lr"), all);
+        assertEquals(List.of("resolution", "image-tokens", "connector", "encoder-size", "encoder-objective",
+                "encoder-data", "data-mix", "moe", "sft-resolution", "sft-vs-pretraining", "lr"), all);
+        assertEquals(List.of("encoder-objective", "sft-resolution", "sft-vs-pretraining"), Studies.select(
+                "encoder-objective,sft-resolution,sft-vs-pretraining").stream().map(Study::name).toList());
         Mm1Exception unknown = assertThrows(Mm1Exception.class, () -> Studies.select("resolutoin"));
         assertEquals("--study: unknown study 'resolutoin'; known: resolution, image-tokens, connector, "
                 + "encoder-size, encoder-objective, encoder-data, data-mix, moe, sft-resolution, sft-vs-pretraining, "
                 + "lr or all", unknown.getMessage());
         assertEquals(List.of("moe", "connector"), Studies.select("moe, connector,moe").stream().map(Study::name)
                 .toList());
+        // the SFT studies share the fully pre-trained low-resolution arm (one run for both)
+        assertEquals(Studies.byName("sft-resolution").variant("sft-lowres").sft(),
+                Studies.byName("sft-vs-pretraining").variant("sft-lowres").sft());
+        assertTrue(Studies.byName("sft-vs-pretraining").fineTunes());
+        assertFalse(Studies.byName("encoder-objective").fineTunes());
     }
 
     @Test
@@ -55,7 +57,42 @@ class StudiesTest {
                 + "--seeds or fewer studies", e.getMessage());
     }
 
-    /** Every variant of every available study is a valid run config and model on the built-in base. */
+    /**
+     * The second stages' step costs the plan sizes with: SFT with 2×2 sub-images + overview runs the ViT five
+     * times per picture and fits fewer pictures per row (5k + 64 tokens each instead of k + 64); the encoder stage
+     * runs the ViT over every pair's picture plus CLIP's text tower (or AIM's head).
+     */
+    @Test
+    void secondStageCostsCountSubImagesAndTheEncoderStage(@TempDir Path dir) throws Exception {
+        Path base = dir.resolve("base.json");
+        try (InputStream in = Ablation.class.getResourceAsStream("/ablate/base.json")) {
+            Files.write(base, in.readAllBytes());
+        }
+        RunConfig low = RunConfig.resolve(base, Map.of(), List.of());
+        RunConfig high = RunConfig.resolve(base, Map.of(), List.of("model.high_res.enabled=true",
+                "model.high_res.rows=2", "model.high_res.cols=2", "model.high_res.overview=true"));
+        Mm1Config m = RunModels.build(low, 1024, "m");
+        double vis = ParamCount.vision(m.vision()) + ParamCount.connector(m.connector(), m.vision(), 128);
+        // 8 rows of 256 tokens: 256 / (16 + 64) pictures per row at k = 16, 256 / (80 + 64) with sub-images
+        double lowVit = 6 * vis * 64 * 8 * (256.0 / 80);
+        double highVit = 6 * vis * 64 * 5 * 8 * (256.0 / 144);
+        assertEquals(highVit - lowVit, Ablation.sftFlopsPerStep(high) - Ablation.sftFlopsPerStep(low),
+                1e-9 * highVit);
+        assertEquals(Ablation.flopsPerStep(low, 1, 0, Ablation.SFT_TEXT_TOKENS), Ablation.sftFlopsPerStep(low));
+
+        String vision = "model.vision=" + low.node("model.vision");
+        RunConfig clip = io.mm1j.train.EncoderPretrainer.config(null, Map.of(), List.of(vision,
+                "train.batch_size=64"));
+        RunConfig aim = io.mm1j.train.EncoderPretrainer.config(null, Map.of(), List.of(vision,
+                "train.batch_size=64", "objective=aim"));
+        double vit = 6.0 * ParamCount.vision(m.vision()) * 65 * 64; // 64 patches + CLS, 64 pictures
+        double text = 6.0 * 2 * (4 * 128 * 128 + 2 * 128 * 512) * 32 * 64; // 2 layers × context 32 × 64 captions
+        double head = 6.0 * (64 * 512 + 512 * 3 * 64) * 64 * 64; // 64 → 512 → 3·8·8 per patch
+        assertEquals(vit + text, Ablation.encoderFlopsPerStep(clip, m.vision()), 1e-9 * (vit + text));
+        assertEquals(vit + head, Ablation.encoderFlopsPerStep(aim, m.vision()), 1e-9 * (vit + head));
+    }
+
+    /** Every variant of every study is a valid run config and model on the built-in base. */
     @Test
     void everyVariantBuildsAndChangesOnlyItsChoice(@TempDir Path dir) throws Exception {
         Path base = dir.resolve("base.json");
