@@ -98,6 +98,43 @@ class QuantizeCommandTest {
     }
 
     @Test
+    void llavaFoldersShardedOrNotQuantiseUnderTheirOwnKeys() throws Exception {
+        for (String fixture : new String[] {"llava-next-legacy", "llava15-new"}) {
+            Path src = Path.of("src/test/resources/llava", fixture);
+            Path out = tmp.resolve("q8-" + fixture);
+            CliTest.Result r = CliTest.run("quantize", "--model", src.toString(), "--out", out.toString());
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("preprocessor_config.json"), "the image preprocessing travels along");
+            try (NDManager m = TestSupport.root().newSubManager();
+                 Mm1Model onLoad = Mm1Model.load(src, m, DataType.FLOAT32);
+                 Mm1Model saved = Mm1Model.load(out, m, DataType.FLOAT32);
+                 SafeTensors st = SafeTensors.open(out.resolve("model.safetensors"));
+                 io.mm1j.tensor.WeightFiles in = io.mm1j.tensor.WeightFiles.open(src)) {
+                onLoad.decoder().quantizeInt8(Int8Matrix.DEFAULT_GROUP);
+                Map<String, Int8Matrix> a = onLoad.decoder().int8Weights().all();
+                Map<String, Int8Matrix> b = saved.decoder().int8Weights().all();
+                assertEquals(a.keySet(), b.keySet(), fixture);
+                for (String name : a.keySet()) {
+                    assertArrayEquals(a.get(name).values(), b.get(name).values(), fixture + " " + name);
+                    assertArrayEquals(a.get(name).scales(), b.get(name).scales(), fixture + " " + name);
+                }
+                for (String name : onLoad.params().all().keySet()) {
+                    assertArrayEquals(onLoad.params().get(name).toFloatArray(),
+                            saved.params().get(name).toFloatArray(), fixture + " " + name);
+                }
+                String prefix = fixture.endsWith("legacy") ? "language_model.model." : "model.language_model.";
+                assertEquals("I8", st.entry(prefix + "layers.0.mlp.down_proj.weight").dtype(), "LLaVA's own keys");
+                for (String n : in.names()) {
+                    if (n.contains("vision_tower") || n.contains("multi_modal_projector")) { // BF16 in llava15-new
+                        assertEquals(in.fileOf(n).entry(n).dtype(), st.entry(n).dtype(), n);
+                        assertEquals(in.fileOf(n).raw(n), st.raw(n), "bytes of " + n);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void generateGivesTheSameTextFromTheInt8FolderAndWithQuantiseOnLoad() throws Exception {
         BufferedImage img = new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
