@@ -28,14 +28,6 @@ class Int8DecodeTest extends ManagedNdTest {
     private static final LlmConfig GQA = LlmConfig.llama(300, 64, 100, 2, 8, 2, 128, false);
     private static final LlmConfig TIED = LlmConfig.llama(200, 48, 96, 2, 4, 4, 128, true);
 
-    private static double maxDiff(float[] a, float[] b, int bOffset) {
-        double worst = 0;
-        for (int i = 0; i < a.length; i++) {
-            worst = Math.max(worst, Math.abs(a[i] - b[bOffset + i]));
-        }
-        return worst;
-    }
-
     @Test
     void quantisingReplacesEveryMatrixByItsDequantisedValues() {
         try (Decoder d = Decoder.init(GQA, m, DataType.FLOAT32)) {
@@ -69,7 +61,7 @@ class Int8DecodeTest extends ManagedNdTest {
                 try (CpuDecoder cpu = new CpuDecoder(d, 64, 2)) {
                     assertTrue(cpu.int8());
                     for (int t = 0; t < ids.length; t++) {
-                        double diff = maxDiff(cpu.step((int) ids[t]), full, t * c.vocabSize());
+                        double diff = CpuDecoderTest.maxDiff(cpu.step((int) ids[t]), full, t * c.vocabSize());
                         assertTrue(diff < 1e-4, "step at position " + t + ": max |Δlogit| " + diff);
                     }
                     for (int n : new int[] {1, 7, 37}) { // below and above the packed-prefill threshold
@@ -78,7 +70,7 @@ class Int8DecodeTest extends ManagedNdTest {
                         for (int i = 0; i < n; i++) {
                             prompt[i] = (int) ids[i];
                         }
-                        double diff = maxDiff(cpu.prefill(prompt), full, (n - 1) * c.vocabSize());
+                        double diff = CpuDecoderTest.maxDiff(cpu.prefill(prompt), full, (n - 1) * c.vocabSize());
                         assertTrue(diff < 1e-4, "prefill of " + n + ": max |Δlogit| " + diff);
                     }
                 }

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.mm1j.ManagedNdTest;
 import io.mm1j.TestSupport;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.mllm.QuantizedFolder;
@@ -16,8 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,31 +24,18 @@ import org.junit.jupiter.api.io.TempDir;
  * perplexity of the shared TinyStories text within 1% of float32, and the greedy story unchanged for at least 100
  * tokens (issue 13's bar).
  */
-class Stories260kInt8Test {
+class Stories260kInt8Test extends ManagedNdTest {
     /** Positions per window (BOS + 255 text tokens), windows side by side: every token is scored once. */
     private static final int WINDOW = 256;
     /** Text tokens scored: the first ~25 KB of the sample, enough for a stable estimate in a few seconds. */
     private static final int TOKENS = 8_000;
 
-    private NDManager m;
-    private Path dir;
-
     @TempDir
     Path tmp;
 
-    @BeforeEach
-    void setUp() {
-        dir = TestSupport.sharedData("stories260k");
-        m = TestSupport.root().newSubManager();
-    }
-
-    @AfterEach
-    void tearDown() {
-        m.close();
-    }
-
     @Test
     void perplexityWithinOnePercentAndGreedyStoryUnchangedForAtLeast100Tokens() throws IOException {
+        Path dir = TestSupport.sharedData("stories260k");
         Path text = TestSupport.sharedData("text").resolve("tinystories_sample.txt");
         long[] tokens;
         try (Tokenizer tok = Tokenizer.load(dir.resolve("tokenizer.json"))) {
@@ -86,6 +71,7 @@ class Stories260kInt8Test {
 
     @Test
     void aQuantisedHfFolderDecodesAsQuantisingOnLoad() {
+        Path dir = TestSupport.sharedData("stories260k");
         Path out = tmp.resolve("q8");
         QuantizedFolder.Summary s = QuantizedFolder.write(dir, prepare(out), Int8Matrix.DEFAULT_GROUP, m);
         assertEquals(1 + 7 * 5, s.quantized(), "tied: the embedding is the head; 7 matrices in each of 5 layers");
