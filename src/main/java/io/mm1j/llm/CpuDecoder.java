@@ -37,6 +37,7 @@ public final class CpuDecoder implements AutoCloseable {
     private final WeightMatrix[] w1; // gate (F, D)
     private final WeightMatrix[] w3; // up (F, D)
     private final WeightMatrix[] w2; // down (D, F)
+    private final boolean int8; // some matrices are int8 (a file may mix int8 and float32 matrices)
     private final float[] cos; // (maxPositions, hd/2)
     private final float[] sin;
     private final float[][] keyCache; // per layer (capacity, KV·hd)
@@ -121,6 +122,7 @@ public final class CpuDecoder implements AutoCloseable {
         w1 = new WeightMatrix[layers];
         w3 = new WeightMatrix[layers];
         w2 = new WeightMatrix[layers];
+        this.int8 = int8 != null;
         keyCache = new float[layers][];
         valueCache = new float[layers][];
         for (int i = 0; i < layers; i++) {
@@ -169,9 +171,9 @@ public final class CpuDecoder implements AutoCloseable {
         return pool.threads();
     }
 
-    /** True when the matrices are read as int8 (the decoder had {@linkplain Decoder#int8Weights int8 weights}). */
+    /** True when matrices are read as int8 (the decoder had {@linkplain Decoder#int8Weights int8 weights}). */
     public boolean int8() {
-        return head instanceof Int8Matrix;
+        return int8;
     }
 
     /** Heap bytes of the weight matrices this path reads (float32 copies or int8 values and scales). */
