@@ -40,25 +40,40 @@ public final class DecodeBench {
      * path in the same run.
      */
     public static ObjectNode run(Decoder decoder, int tokens, int warmup, String source) {
+        return run(decoder, tokens, warmup, source, true);
+    }
+
+    /**
+     * {@link #run(Decoder, int, int, String)}, the DJL comparison only when {@code compareDjl}. A decoder with int8
+     * weights ({@link Decoder#int8Weights}) is timed reading int8 on the CPU path.
+     */
+    public static ObjectNode run(Decoder decoder, int tokens, int warmup, String source, boolean compareDjl) {
         long[] bos = {decoder.config().bosTokenId()};
         int[] produced = new int[1];
-        boolean cpuPath = decoder.cpuDecoder() != null;
+        io.mm1j.llm.CpuDecoder cpu = decoder.cpuDecoder();
+        boolean cpuPath = cpu != null;
         double s = time(new Generator(decoder, DecodePath.CPU), bos, tokens, warmup, produced);
-        int[] producedDjl = new int[1];
-        double djl = time(new Generator(decoder, DecodePath.DJL), bos, tokens, warmup, producedDjl);
         ObjectNode o = Bench.report("decode");
         o.put("model", source);
         o.put("params", decoder.params().numel());
         o.put("path", cpuPath ? "java-cpu" : "djl");
         o.put("kernel", cpuPath ? (io.mm1j.llm.Dot.VECTOR ? "vector-api" : "scalar") : "libtorch");
+        o.put("weights", cpuPath && cpu.int8() ? "int8" : "float32");
+        if (cpuPath) {
+            o.put("weightBytes", cpu.weightBytes()); // the matrices the CPU path streams per token
+        }
         o.put("tokens", produced[0]);
         o.put("seconds", s);
         o.put("tokensPerSecond", produced[0] / s);
         o.put("msPerToken", 1000.0 * s / produced[0]);
-        o.put("djlTokensPerSecond", producedDjl[0] / djl);
-        o.put("djlMsPerToken", 1000.0 * djl / producedDjl[0]);
+        if (compareDjl) {
+            int[] producedDjl = new int[1];
+            double djl = time(new Generator(decoder, DecodePath.DJL), bos, tokens, warmup, producedDjl);
+            o.put("djlTokensPerSecond", producedDjl[0] / djl);
+            o.put("djlMsPerToken", 1000.0 * djl / producedDjl[0]);
+        }
         o.put("batch", 1);
-        o.put("dtype", "float32");
+        o.put("dtype", "float32"); // activations; see "weights"
         o.put("ndArrayBytes", MemoryProbe.liveBytes(decoder.params().manager())); // the DJL copy of the weights
         return PeakRss.addTo(o);
     }

@@ -45,7 +45,8 @@ public final class BenchCommand implements Runnable {
     }
 
     @Command(name = "decode", mixinStandardHelpOptions = true,
-            description = "KV-cache decode tokens/s (batch 1, greedy, F32) for a model folder or a random model.")
+            description = "KV-cache decode tokens/s (batch 1, greedy; F32 or int8 weights) for a model folder or a "
+                    + "random model.")
     static final class Decode extends BenchTask.OnDevice {
         @Option(names = "--model", description = "HF Llama model folder (default: random weights of --shape).")
         Path model;
@@ -60,14 +61,21 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--warmup", defaultValue = "16", description = "Warm-up tokens (default ${DEFAULT-VALUE}).")
         int warmup;
 
+        @Option(names = "--quantize", defaultValue = "none", description = "Weights of the CPU path: none (as stored) "
+                + "or int8 (quantised on load, as generate --quantize int8) (default ${DEFAULT-VALUE}).")
+        String quantize;
+
+        @Option(names = "--no-djl", description = "Skip the DJL/libtorch comparison run.")
+        boolean noDjl;
+
         @Override
         ObjectNode run(NDManager root) {
-            if (model != null) {
-                return DecodeBench.run(HfLlama.load(model, root, DataType.FLOAT32), tokens, warmup, model.toString());
-            }
-            Decoder d = DecodeBench.randomModel(parseShape(shape), root);
-            return DecodeBench.run(d, tokens, warmup, "random " + (shape == null
-                    ? "hidden=512,intermediate=1376,layers=8,heads=8,kvHeads=8,vocab=4096" : shape));
+            io.mm1j.llm.Quantization q = io.mm1j.llm.Quantization.of(quantize);
+            Decoder d = model != null ? HfLlama.load(model, root, DataType.FLOAT32)
+                    : DecodeBench.randomModel(parseShape(shape), root);
+            q.apply(d);
+            return DecodeBench.run(d, tokens, warmup, model != null ? model.toString() : "random " + (shape == null
+                    ? "hidden=512,intermediate=1376,layers=8,heads=8,kvHeads=8,vocab=4096" : shape), !noDjl);
         }
 
         static LlmConfig parseShape(String spec) {

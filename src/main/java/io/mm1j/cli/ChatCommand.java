@@ -62,6 +62,7 @@ public final class ChatCommand implements Callable<Integer> {
         try (NDManager root = device.root((int) gen.seed);
              Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"));
              Mm1Model mm = Mm1Model.load(model, root, DataType.FLOAT32)) {
+            gen.quantization().apply(mm.decoder());
             Session s = new Session(mm, tok, ChatTemplate.forModel(model, tok), out);
             List<RgbImage> attached = new ArrayList<>(gen.loadImages());
             if (!attached.isEmpty() && !mm.isMultimodal()) {

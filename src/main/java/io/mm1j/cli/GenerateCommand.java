@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.DataType;
 import io.mm1j.Mm1Exception;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
+import io.mm1j.llm.Quantization;
 import io.mm1j.mllm.ChatTemplate;
 import io.mm1j.mllm.GenerationConfig;
 import io.mm1j.mllm.Generator;
@@ -55,8 +56,13 @@ public final class GenerateCommand implements Callable<Integer> {
              Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"));
              Mm1Model mm = Mm1Model.load(model, root, DataType.FLOAT32)) {
             if (adapter != null) {
+                if (gen.quantization() != Quantization.NONE) {
+                    throw new Mm1Exception("--quantize with --adapter: the CPU decode path does not apply adapters; "
+                            + "merge it first (mm1 merge-lora), then quantise");
+                }
                 io.mm1j.train.Lora.load(mm, adapter);
             }
+            gen.quantization().apply(mm.decoder());
             boolean slots = prompt.contains(ChatTemplate.IMAGE_PLACEHOLDER);
             if (!mm.isMultimodal() && (slots || !gen.images.isEmpty())) {
                 throw new Mm1Exception(model + ": text-only model; it cannot take --image or <image> slots");

@@ -10,6 +10,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mm1", mixinStandardHelpOptions = true, version = "mm1j 0.1.0",
         description = "MM1-style multimodal LLMs on the JVM: build, train, evaluate and serve.",
         subcommands = {DemoCommand.class, PretrainCommand.class, SftCommand.class, MergeLoraCommand.class,
+                QuantizeCommand.class,
                 ClipCommand.class, LrSweepCommand.class, UpcycleCommand.class, AblateCommand.class,
                 CompareRunsCommand.class,
                 InfoCommand.class, InitCommand.class, GenerateCommand.class, ChatCommand.class, EvalCommand.class,

@@ -2,6 +2,7 @@ package io.mm1j.cli;
 
 import io.mm1j.Mm1Exception;
 import io.mm1j.llm.DecodePath;
+import io.mm1j.llm.Quantization;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.serve.Mm1Backend;
 import io.mm1j.serve.OpenAiServer;
@@ -82,6 +83,10 @@ public final class ServeCommand implements Callable<Integer> {
             + "allows) or djl (libtorch) (default ${DEFAULT-VALUE}).")
     String decode;
 
+    @Option(names = "--quantize", defaultValue = "none", description = "Weights for CPU decoding: none (as the "
+            + "folder stores them) or int8 (quantised on load, as mm1 quantize does) (default ${DEFAULT-VALUE}).")
+    String quantize;
+
     @Mixin
     DeviceOption device;
 
@@ -94,13 +99,14 @@ public final class ServeCommand implements Callable<Integer> {
             apiKey = null;
         }
         DecodePath path = DecodePath.of(decode);
+        Quantization quantization = Quantization.of(quantize);
         // Unset, the prompt limit is the model's context, which the server checks on every request anyway.
         ServeLimits limits = new ServeLimits(maxBodyBytes, maxImages, maxImagePixels,
                 maxPromptTokens != null ? maxPromptTokens : Integer.MAX_VALUE, maxTokens, queueSize,
                 Duration.ofSeconds(requestTimeoutSeconds), imageCache, allowRemoteImages, Duration.ofSeconds(10));
         Path dir = Mm1Model.resolveFolder(model);
         String id = modelName != null ? modelName : dir.toAbsolutePath().normalize().getFileName().toString();
-        Mm1Backend backend = new Mm1Backend(dir, id, device.root(0), path, imageCache);
+        Mm1Backend backend = new Mm1Backend(dir, id, device.root(0), path, imageCache, quantization);
         OpenAiServer server = new OpenAiServer(backend, limits, apiKey);
         try {
             server.start(host, port);

@@ -17,21 +17,27 @@ import io.mm1j.Mm1Exception;
  * The math is exactly {@link Decoder#forward}'s — RMSNorm, HF rotate_half RoPE with the same float32 angles,
  * grouped-query attention over a KV cache, SwiGLU, tied or untied head — and tests pin the logits to the DJL
  * path's. Training, batches, MoE and GPUs use {@link Decoder}; {@link #supports} says when this path applies.
+ *
+ * <p>The weight matrices are {@link WeightMatrix} objects: float32 copies, or, for a decoder with
+ * {@linkplain Decoder#int8Weights int8 weights}, the int8 values and scales themselves, dequantised in registers by
+ * each dot product (a quarter of the bytes per decode step). Prefill dequantises int8 panels to float32 on the fly
+ * and multiplies in float32 (it is compute-bound, so int8 would not make it faster).
  */
 public final class CpuDecoder implements AutoCloseable {
     private final LlmConfig c;
-    private final float[] embed; // (V, D)
-    private final float[] head; // (V, D), the embedding when tied
+    private final WeightMatrix embed; // (V, D)
+    private final WeightMatrix head; // (V, D), the embedding when tied
     private final float[] norm;
     private final float[][] attnNorm;
     private final float[][] ffnNorm;
-    private final float[][] wq; // (H·hd, D)
-    private final float[][] wk; // (KV·hd, D)
-    private final float[][] wv; // (KV·hd, D)
-    private final float[][] wo; // (D, H·hd)
-    private final float[][] w1; // gate (F, D)
-    private final float[][] w3; // up (F, D)
-    private final float[][] w2; // down (D, F)
+    private final WeightMatrix[] wq; // (H·hd, D)
+    private final WeightMatrix[] wk; // (KV·hd, D)
+    private final WeightMatrix[] wv; // (KV·hd, D)
+    private final WeightMatrix[] wo; // (D, H·hd)
+    private final WeightMatrix[] w1; // gate (F, D)
+    private final WeightMatrix[] w3; // up (F, D)
+    private final WeightMatrix[] w2; // down (D, F)
+    private final boolean int8; // some matrices are int8 (a file may mix int8 and float32 matrices)
     private final float[] cos; // (maxPositions, hd/2)
     private final float[] sin;
     private final float[][] keyCache; // per layer (capacity, KV·hd)
@@ -73,7 +79,24 @@ public final class CpuDecoder implements AutoCloseable {
         long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
         LlmConfig c = d.config();
         long cache = 2L * c.numLayers() * capacity * c.numKvHeads() * c.headDim();
-        return (d.params().numel() + cache) * 4 < free * 0.6;
+        long weights = d.params().numel() * 4;
+        Int8Weights int8 = d.int8Weights();
+        if (int8 != null) { // int8 matrices take their int8 bytes instead of a float32 copy
+            for (Int8Matrix m : int8.all().values()) {
+                weights += m.bytes() - 4L * m.rows() * m.cols();
+            }
+        }
+        return weights + cache * 4 < free * 0.6;
+    }
+
+    /** The matrix {@code name} of {@code d}: its int8 form when it has one, else a float32 copy. */
+    private static WeightMatrix matrix(Decoder d, Int8Weights int8, String name) {
+        Int8Matrix q = int8 == null ? null : int8.get(name);
+        if (q != null) {
+            return q;
+        }
+        NDArray a = d.params().get(name);
+        return new F32Matrix(a.toFloatArray(), (int) a.getShape().get(0), (int) a.getShape().get(1));
     }
 
     public CpuDecoder(Decoder d, int capacity, int threads) {
@@ -86,31 +109,33 @@ public final class CpuDecoder implements AutoCloseable {
         int dim = c.hiddenSize();
         int qDim = c.numHeads() * c.headDim();
         int kvDim = c.numKvHeads() * c.headDim();
-        this.embed = d.params().get(Decoder.EMBED).toFloatArray();
-        this.head = c.tieEmbeddings() ? embed : d.params().get(Decoder.LM_HEAD).toFloatArray();
+        Int8Weights int8 = d.int8Weights();
+        this.embed = matrix(d, int8, Decoder.EMBED);
+        this.head = c.tieEmbeddings() ? embed : matrix(d, int8, Decoder.LM_HEAD);
         this.norm = d.params().get(Decoder.NORM).toFloatArray();
         attnNorm = new float[layers][];
         ffnNorm = new float[layers][];
-        wq = new float[layers][];
-        wk = new float[layers][];
-        wv = new float[layers][];
-        wo = new float[layers][];
-        w1 = new float[layers][];
-        w3 = new float[layers][];
-        w2 = new float[layers][];
+        wq = new WeightMatrix[layers];
+        wk = new WeightMatrix[layers];
+        wv = new WeightMatrix[layers];
+        wo = new WeightMatrix[layers];
+        w1 = new WeightMatrix[layers];
+        w3 = new WeightMatrix[layers];
+        w2 = new WeightMatrix[layers];
+        this.int8 = int8 != null;
         keyCache = new float[layers][];
         valueCache = new float[layers][];
         for (int i = 0; i < layers; i++) {
             String l = Decoder.layer(i);
             attnNorm[i] = d.params().get(l + "input_layernorm.weight").toFloatArray();
             ffnNorm[i] = d.params().get(l + "post_attention_layernorm.weight").toFloatArray();
-            wq[i] = d.params().get(l + "self_attn.q_proj.weight").toFloatArray();
-            wk[i] = d.params().get(l + "self_attn.k_proj.weight").toFloatArray();
-            wv[i] = d.params().get(l + "self_attn.v_proj.weight").toFloatArray();
-            wo[i] = d.params().get(l + "self_attn.o_proj.weight").toFloatArray();
-            w1[i] = d.params().get(l + "mlp.gate_proj.weight").toFloatArray();
-            w3[i] = d.params().get(l + "mlp.up_proj.weight").toFloatArray();
-            w2[i] = d.params().get(l + "mlp.down_proj.weight").toFloatArray();
+            wq[i] = matrix(d, int8, l + "self_attn.q_proj.weight");
+            wk[i] = matrix(d, int8, l + "self_attn.k_proj.weight");
+            wv[i] = matrix(d, int8, l + "self_attn.v_proj.weight");
+            wo[i] = matrix(d, int8, l + "self_attn.o_proj.weight");
+            w1[i] = matrix(d, int8, l + "mlp.gate_proj.weight");
+            w3[i] = matrix(d, int8, l + "mlp.up_proj.weight");
+            w2[i] = matrix(d, int8, l + "mlp.down_proj.weight");
             keyCache[i] = new float[this.capacity * kvDim];
             valueCache[i] = new float[this.capacity * kvDim];
         }
@@ -146,6 +171,22 @@ public final class CpuDecoder implements AutoCloseable {
         return pool.threads();
     }
 
+    /** True when matrices are read as int8 (the decoder had {@linkplain Decoder#int8Weights int8 weights}). */
+    public boolean int8() {
+        return int8;
+    }
+
+    /** Heap bytes of the weight matrices this path reads (float32 copies or int8 values and scales). */
+    public long weightBytes() {
+        long n = embed.bytes() + (head == embed ? 0 : head.bytes());
+        for (WeightMatrix[] m : new WeightMatrix[][] {wq, wk, wv, wo, w1, w3, w2}) {
+            for (WeightMatrix w : m) {
+                n += w.bytes();
+            }
+        }
+        return n;
+    }
+
     /** Tokens already in the cache. */
     public int position() {
         return pos;
@@ -156,7 +197,7 @@ public final class CpuDecoder implements AutoCloseable {
         if (id < 0 || id >= c.vocabSize()) {
             throw new Mm1Exception("token id " + id + " outside the vocabulary [0, " + c.vocabSize() + ")");
         }
-        System.arraycopy(embed, id * c.hiddenSize(), x, 0, c.hiddenSize());
+        embed.row(id, x, 0);
         return forward();
     }
 
@@ -184,7 +225,7 @@ public final class CpuDecoder implements AutoCloseable {
             if (ids[i] < 0 || ids[i] >= c.vocabSize()) {
                 throw new Mm1Exception("token id " + ids[i] + " outside the vocabulary [0, " + c.vocabSize() + ")");
             }
-            System.arraycopy(embed, ids[i] * d, rows, i * d, d);
+            embed.row(ids[i], rows, i * d);
         }
         return prefill(rows, ids.length);
     }
@@ -209,7 +250,7 @@ public final class CpuDecoder implements AutoCloseable {
         }
         System.arraycopy(lastHidden, 0, x, 0, d);
         rmsNorm(xb, x, norm, d, (float) c.rmsNormEps());
-        matvec(head, xb, logits, c.vocabSize(), d);
+        matvec(head, xb, logits);
         return logits;
     }
 
@@ -306,13 +347,13 @@ public final class CpuDecoder implements AutoCloseable {
             return;
         }
         packingDecided = true;
-        if (!Gemm.packs() || !allowPacking) {
+        if (!Gemm.packs() || !allowPacking || int8()) { // a float32 copy would undo int8's memory saving
             return;
         }
         long floats = 0;
-        for (float[][] m : new float[][][] {wq, wk, wv, wo, w1, w3, w2}) {
-            for (float[] w : m) {
-                floats += w.length;
+        for (WeightMatrix[] m : new WeightMatrix[][] {wq, wk, wv, wo, w1, w3, w2}) {
+            for (WeightMatrix w : m) {
+                floats += (long) w.rows() * w.cols();
             }
         }
         Runtime rt = Runtime.getRuntime();
@@ -320,16 +361,11 @@ public final class CpuDecoder implements AutoCloseable {
         if (floats * 4 > free * 0.5) {
             return;
         }
-        int dim = c.hiddenSize();
-        int qDim = c.numHeads() * c.headDim();
-        int kvDim = c.numKvHeads() * c.headDim();
-        int f = c.intermediateSize();
-        int[][] shapes = {{qDim, dim}, {kvDim, dim}, {kvDim, dim}, {dim, qDim}, {f, dim}, {f, dim}, {dim, f}};
-        float[][][] src = {wq, wk, wv, wo, w1, w3, w2};
+        WeightMatrix[][] src = {wq, wk, wv, wo, w1, w3, w2};
         float[][][] out = new float[7][c.numLayers()][];
         for (int mtx = 0; mtx < 7; mtx++) {
             for (int l = 0; l < c.numLayers(); l++) {
-                out[mtx][l] = Gemm.pack(src[mtx][l], shapes[mtx][0], shapes[mtx][1]);
+                out[mtx][l] = Gemm.pack(src[mtx][l]);
             }
         }
         packedWeights = out;
@@ -378,11 +414,11 @@ public final class CpuDecoder implements AutoCloseable {
                 // rows of [q; k; v] stacked: one parallel region for the three projections
                 for (int r = from; r < to; r++) {
                     if (r < q.length) {
-                        q[r] = dot(wq[layer], r * dim, xb, dim);
+                        q[r] = wq[layer].dot(r, xb, 0);
                     } else if (r < q.length + kvDim) {
-                        k[r - q.length] = dot(wk[layer], (r - q.length) * dim, xb, dim);
+                        k[r - q.length] = wk[layer].dot(r - q.length, xb, 0);
                     } else {
-                        v[r - q.length - kvDim] = dot(wv[layer], (r - q.length - kvDim) * dim, xb, dim);
+                        v[r - q.length - kvDim] = wv[layer].dot(r - q.length - kvDim, xb, 0);
                     }
                 }
             });
@@ -391,7 +427,7 @@ public final class CpuDecoder implements AutoCloseable {
             System.arraycopy(k, 0, keyCache[l], pos * kvDim, kvDim);
             System.arraycopy(v, 0, valueCache[l], pos * kvDim, kvDim);
             attention(l);
-            matvec(wo[l], att, xb, dim, q.length);
+            matvec(wo[l], att, xb);
             for (int i = 0; i < dim; i++) {
                 x[i] += xb[i];
             }
@@ -400,9 +436,9 @@ public final class CpuDecoder implements AutoCloseable {
             pool.run(2 * f, (from, to) -> {
                 for (int r = from; r < to; r++) {
                     if (r < f) {
-                        gate[r] = dot(w1[layer], r * dim, xb, dim);
+                        gate[r] = w1[layer].dot(r, xb, 0);
                     } else {
-                        up[r - f] = dot(w3[layer], (r - f) * dim, xb, dim);
+                        up[r - f] = w3[layer].dot(r - f, xb, 0);
                     }
                 }
             });
@@ -410,28 +446,24 @@ public final class CpuDecoder implements AutoCloseable {
                 float g = gate[i];
                 gate[i] = g / (1f + (float) Math.exp(-g)) * up[i]; // silu(gate) · up
             }
-            matvec(w2[l], gate, xb, dim, f);
+            matvec(w2[l], gate, xb);
             for (int i = 0; i < dim; i++) {
                 x[i] += xb[i];
             }
         }
         rmsNorm(xb, x, norm, dim, eps);
-        matvec(head, xb, logits, c.vocabSize(), dim);
+        matvec(head, xb, logits);
         pos++;
         return logits;
     }
 
-    /** out[r] = W[r, :] · in for r in [0, rows), W row-major (rows, cols). */
-    private void matvec(float[] w, float[] in, float[] out, int rows, int cols) {
-        pool.run(rows, (from, to) -> {
+    /** out[r] = W[r, :] · in for r in [0, W.rows). */
+    private void matvec(WeightMatrix w, float[] in, float[] out) {
+        pool.run(w.rows(), (from, to) -> {
             for (int r = from; r < to; r++) {
-                out[r] = dot(w, r * cols, in, cols);
+                out[r] = w.dot(r, in, 0);
             }
         });
-    }
-
-    private static float dot(float[] w, int off, float[] x, int n) {
-        return Dot.dot(w, off, x, 0, n);
     }
 
     private static float dot(float[] a, int ao, float[] b, int bo, int n) {

@@ -329,6 +329,39 @@ public final class Decoder implements AutoCloseable {
 
     private CpuDecoder cpu;
     private long cpuVersion = -1;
+    private Int8Weights int8; // the int8 form of the matrices that the CPU decode path reads, or null (float32)
+    private long int8Version = -1;
+
+    /**
+     * Quantises every weight matrix to int8 with {@code group} columns per scale ({@link Int8Matrix}): the CPU decode
+     * path then reads int8, and the parameters are replaced by their dequantised values, so every path computes the
+     * same model. For inference (dense decoders only).
+     */
+    public void quantizeInt8(int group) {
+        useInt8(Int8Weights.quantize(this, group));
+    }
+
+    /** Makes {@code w} (e.g. read from an int8 model folder) the CPU decode path's form of those matrices. */
+    public synchronized void useInt8(Int8Weights w) {
+        w.applyTo(params);
+        int8 = w;
+        int8Version = params.version();
+        releaseCpuDecoder();
+    }
+
+    /**
+     * The int8 matrices, or null for a float32 model. After the parameters changed (e.g. a training step) the same
+     * matrices are quantised again from the new values.
+     */
+    public synchronized Int8Weights int8Weights() {
+        if (int8 != null && int8Version != params.version()) {
+            Map<String, Int8Matrix> again = new LinkedHashMap<>();
+            int8.all().forEach((name, m) -> again.putAll(Int8Weights.quantize(this, List.of(name), m.group()).all()));
+            int8 = Int8Weights.of(again);
+            int8Version = params.version();
+        }
+        return int8;
+    }
 
     /**
      * The plain-Java batch-1 decode path over a snapshot of the current weights (rebuilt when they change) with a

@@ -3,7 +3,8 @@ package io.mm1j.llm;
 /**
  * Matrix products of the batched prefill: {@code C = A · Wᵀ} with A (T, K) holding T token rows and W (N, K) a
  * weight matrix in HF layout (the decode step's layout; no second copy of the model is kept). With the Vector API
- * and enough tokens to amortise packing, panels of W are repacked on the fly and multiplied with register tiles
+ * and enough tokens to amortise packing, panels of W are repacked on the fly (int8 weights dequantised on the way,
+ * so prefill multiplies in float32 whatever the stored format) and multiplied with register tiles
  * ({@link VectorGemm}), which turns prefill from memory-bound (each weight read once per token) into compute-bound
  * (each weight read once per prompt block); otherwise every output is one {@link Dot} product.
  */
@@ -17,10 +18,10 @@ final class Gemm {
      * c[t · ldc + n] = a[t, :] · w[n, :] for t in [0, tokens) and n in [n0, n1).
      *
      * @param a (tokens, k) row-major
-     * @param w (rows, k) row-major
+     * @param w (rows, k)
      * @param c output, row stride ldc
      */
-    static void matmulT(float[] a, int tokens, int k, float[] w, int n0, int n1, float[] c, int ldc) {
+    static void matmulT(float[] a, int tokens, int k, WeightMatrix w, int n0, int n1, float[] c, int ldc) {
         if (Dot.VECTOR && tokens >= MIN_PACKED_TOKENS) {
             VectorGemm.matmulT(a, tokens, k, w, n0, n1, c, ldc, new float[VectorGemm.PANEL * k],
                     new float[6 * VectorGemm.PANEL]);
@@ -28,7 +29,7 @@ final class Gemm {
         }
         for (int n = n0; n < n1; n++) {
             for (int t = 0; t < tokens; t++) {
-                c[t * ldc + n] = Dot.dot(a, t * k, w, n * k, k);
+                c[t * ldc + n] = w.dot(n, a, t * k);
             }
         }
     }
@@ -38,9 +39,9 @@ final class Gemm {
         return Dot.VECTOR;
     }
 
-    /** w (n, k) packed for {@link #matmulT(float[], int, int, float[], float[], int, int, int, float[], int)}. */
-    static float[] pack(float[] w, int n, int k) {
-        return VectorGemm.packAll(w, n, k);
+    /** w packed for {@link #matmulT(float[], int, int, WeightMatrix, float[], int, int, int, float[], int)}. */
+    static float[] pack(WeightMatrix w) {
+        return VectorGemm.packAll(w);
     }
 
     /**
@@ -49,8 +50,8 @@ final class Gemm {
      *
      * @param packed {@link #pack}ed w, or null to pack on the fly
      */
-    static void matmulT(float[] a, int tokens, int k, float[] w, float[] packed, int n, int from, int to, float[] c,
-                        int ldc) {
+    static void matmulT(float[] a, int tokens, int k, WeightMatrix w, float[] packed, int n, int from, int to,
+                        float[] c, int ldc) {
         if (packed == null || tokens < MIN_PACKED_TOKENS) {
             matmulT(a, tokens, k, w, from, to, c, ldc);
             return;

@@ -148,17 +148,34 @@ public final class HfLlama {
         }
     }
 
-    /** Loads the decoder's tensors from open weight files into {@code p} (shape-checked; experts stacked). */
+    /**
+     * Loads the decoder's tensors from open weight files into {@code p} (shape-checked; experts stacked). Matrices
+     * stored as int8 ({@link Int8Weights}) are kept as such for the CPU decode path and put into {@code p}
+     * dequantised.
+     */
     public static Decoder load(WeightFiles w, LlmConfig cfg, ParamStore p) {
+        Map<String, Int8Matrix> int8 = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, Shape> e : Decoder.expectedShapes(cfg).entrySet()) {
             String name = e.getKey();
             if (name.contains(".experts.w") && !w.contains(name)) {
                 p.put(name, stackExperts(w, p.manager(), name, e.getValue()));
+            } else if (Int8Weights.isInt8(w, name)) {
+                Int8Matrix m = Int8Weights.read(w, name, e.getValue());
+                int8.put(name, m);
+                p.put(name, p.manager().create(m.dequantize(), e.getValue()));
             } else {
                 p.put(name, w.load(p.manager(), name, e.getValue()));
             }
         }
-        return new Decoder(cfg, p);
+        Decoder d = new Decoder(cfg, p);
+        if (!int8.isEmpty()) {
+            if (cfg.moe() != null) {
+                throw new Mm1Exception(w.fileOf(int8.keySet().iterator().next()).path() + ": int8 weights in an MoE "
+                        + "model; mm1j reads int8 for dense decoders only");
+            }
+            d.useInt8(Int8Weights.of(int8));
+        }
+        return d;
     }
 
     /** Mixtral stores experts one by one ({@code experts.E.w1.weight (F, D)}); mm1j stacks them (E, F, D). */

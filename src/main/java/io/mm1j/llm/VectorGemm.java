@@ -30,11 +30,11 @@ final class VectorGemm {
      * @param panel scratch of at least PANEL × k floats
      * @param tile  scratch of at least TILE × PANEL floats
      */
-    static void matmulT(float[] a, int tokens, int k, float[] w, int n0, int n1, float[] c, int ldc, float[] panel,
-                        float[] tile) {
+    static void matmulT(float[] a, int tokens, int k, WeightMatrix w, int n0, int n1, float[] c, int ldc,
+                        float[] panel, float[] tile) {
         for (int n = n0; n < n1; n += PANEL) {
             int width = Math.min(PANEL, n1 - n);
-            pack(w, n, width, k, panel);
+            w.panel(n, width, PANEL, panel); // int8 weights are dequantised here, once per prompt block
             int t = 0;
             for (; t + TILE <= tokens; t += TILE) {
                 tile6(a, t, k, panel, 0, tile);
@@ -50,12 +50,14 @@ final class VectorGemm {
     }
 
     /** All of w (n, k) packed panel by panel: ceil(n / PANEL) panels of PANEL × k floats. */
-    static float[] packAll(float[] w, int n, int k) {
+    static float[] packAll(WeightMatrix w) {
+        int n = w.rows();
+        int k = w.cols();
         int panels = (n + PANEL - 1) / PANEL;
         float[] out = new float[panels * PANEL * k];
         float[] one = new float[PANEL * k];
         for (int p = 0; p < panels; p++) {
-            pack(w, p * PANEL, Math.min(PANEL, n - p * PANEL), k, one);
+            w.panel(p * PANEL, Math.min(PANEL, n - p * PANEL), PANEL, one);
             System.arraycopy(one, 0, out, p * PANEL * k, one.length);
         }
         return out;
@@ -81,21 +83,6 @@ final class VectorGemm {
             for (; t < tokens; t++) {
                 tile1(a, t, k, packed, base, tile);
                 System.arraycopy(tile, 0, c, t * ldc + n, width);
-            }
-        }
-    }
-
-    /** panel[kk · PANEL + j] = w[n + j, kk] for j < width, 0 for the padding columns. */
-    private static void pack(float[] w, int n, int width, int k, float[] panel) {
-        // k outer: the writes are sequential and the PANEL source rows' current cache lines stay in L1
-        for (int kk = 0; kk < k; kk++) {
-            int o = kk * PANEL;
-            int src = n * k + kk;
-            for (int j = 0; j < width; j++) {
-                panel[o + j] = w[src + j * k];
-            }
-            for (int j = width; j < PANEL; j++) {
-                panel[o + j] = 0f;
             }
         }
     }

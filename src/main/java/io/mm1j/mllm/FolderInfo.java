@@ -7,6 +7,7 @@ import io.mm1j.llava.Llava;
 import io.mm1j.llava.LlavaConfig;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
+import io.mm1j.llm.Int8Weights;
 import io.mm1j.tensor.SafeTensors;
 import io.mm1j.tensor.WeightFiles;
 import io.mm1j.vision.VisionTransformer;
@@ -59,6 +60,10 @@ public final class FolderInfo {
                     String name = layout == null ? key : layout.ourName(key);
                     if (name == null || key.endsWith("position_ids") || key.endsWith("rotary_emb.inv_freq")) {
                         continue;
+                    }
+                    if (key.endsWith(Int8Weights.SCALE_SUFFIX) && Int8Weights.isInt8(w,
+                            key.substring(0, key.length() - Int8Weights.SCALE_SUFFIX.length()))) {
+                        continue; // the scales of an int8 matrix (mm1 quantize) are not parameters of their own
                     }
                     SafeTensors.Entry e = w.fileOf(key).entry(key);
                     if (name.equals(Decoder.LM_HEAD) && cfg.llm().tieEmbeddings()) {

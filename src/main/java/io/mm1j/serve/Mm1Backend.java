@@ -3,6 +3,7 @@ package io.mm1j.serve;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import io.mm1j.llm.DecodePath;
+import io.mm1j.llm.Quantization;
 import io.mm1j.mllm.ChatMessage;
 import io.mm1j.mllm.ChatTemplate;
 import io.mm1j.mllm.GenerationConfig;
@@ -41,11 +42,23 @@ public final class Mm1Backend implements ChatBackend {
      * @param imageCacheEntries encoded images kept (0 = none)
      */
     public Mm1Backend(Path dir, String id, NDManager root, DecodePath path, int imageCacheEntries) {
+        this(dir, id, root, path, imageCacheEntries, Quantization.NONE);
+    }
+
+    /** {@link #Mm1Backend(Path, String, NDManager, DecodePath, int)} with the weights quantised as {@code q} says. */
+    public Mm1Backend(Path dir, String id, NDManager root, DecodePath path, int imageCacheEntries, Quantization q) {
         this.id = id;
         this.root = root;
         Tokenizer t = Tokenizer.load(dir.resolve("tokenizer.json"));
         try {
-            this.model = Mm1Model.load(dir, root, DataType.FLOAT32);
+            Mm1Model m = Mm1Model.load(dir, root, DataType.FLOAT32);
+            try {
+                q.apply(m.decoder());
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+            this.model = m;
         } catch (RuntimeException e) {
             t.close();
             throw e;

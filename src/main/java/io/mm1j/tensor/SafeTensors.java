@@ -277,6 +277,17 @@ public final class SafeTensors implements AutoCloseable {
         return out;
     }
 
+    /** An I8 tensor's values. */
+    public byte[] int8s(String name) {
+        Entry e = entry(name);
+        if (!e.dtype().equals("I8")) {
+            throw new Mm1Exception(path + ": tensor '" + name + "' has dtype " + e.dtype() + ", expected I8");
+        }
+        byte[] out = new byte[Math.toIntExact(e.numel())];
+        raw(name).get(out);
+        return out;
+    }
+
     /** An I64/I32 tensor as longs. */
     public long[] longs(String name) {
         Entry e = entry(name);

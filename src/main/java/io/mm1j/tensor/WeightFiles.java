@@ -130,6 +130,16 @@ public final class WeightFiles implements AutoCloseable {
         return st.load(manager, fileKey(name), expected);
     }
 
+    /**
+     * The file holding {@code name}, with the tensor marked as used: for loaders that read other dtypes than
+     * {@link #load}'s float32 (read it under {@link #fileKey}).
+     */
+    public SafeTensors use(String name) {
+        SafeTensors st = fileOf(name);
+        used.add(name);
+        return st;
+    }
+
     /** Tensor names present in the files but never loaded. */
     public List<String> unused() {
         List<String> out = new ArrayList<>();

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
 
 /** The plain-Java decode path must compute what the DJL decoder computes. */
 class CpuDecoderTest extends ManagedNdTest {
-    private static double maxDiff(float[] a, float[] b, int bOffset) {
+    /** max |a[i] − b[bOffset + i]|. */
+    static double maxDiff(float[] a, float[] b, int bOffset) {
         double worst = 0;
         for (int i = 0; i < a.length; i++) {
             worst = Math.max(worst, Math.abs(a[i] - b[bOffset + i]));

@@ -1,0 +1,161 @@
+package io.mm1j.llm;
+
+import io.mm1j.Mm1Exception;
+
+/**
+ * An int8 {@link WeightMatrix} with one float32 scale per group of {@code group} consecutive columns of a row
+ * (symmetric absmax quantisation, as llama.cpp's Q8_0 with its block of 32): {@code W[r, k] ≈ q[r, k] · s[r, k / group]}
+ * with {@code s = max|W[r, group]| / 127} and {@code q = rint(W / s)} in [-127, 127], so every value is off by at
+ * most s / 2. The last group of a row is shorter when cols is not a multiple of the group size. The dot product
+ * multiplies the int8 values as floats and applies each group's scale once ({@link Int8Dot}).
+ */
+public final class Int8Matrix implements WeightMatrix {
+    /** llama.cpp Q8_0's block: small enough that one outlier costs little precision, large enough to be cheap. */
+    public static final int DEFAULT_GROUP = 32;
+
+    private final byte[] q; // (rows, cols)
+    private final float[] scales; // (rows, groups)
+    private final int rows;
+    private final int cols;
+    private final int group;
+    private final int groups;
+
+    /**
+     * Wraps quantised values (not copied).
+     *
+     * @param q      (rows, cols) int8 values
+     * @param scales (rows, ceil(cols / group)) finite, non-negative scales
+     */
+    public Int8Matrix(byte[] q, float[] scales, int rows, int cols, int group) {
+        if (group < 1) {
+            throw new Mm1Exception("int8 group size must be >= 1, got " + group);
+        }
+        this.groups = groups(cols, group);
+        if (q.length != (long) rows * cols) {
+            throw new Mm1Exception(q.length + " int8 values do not make (" + rows + ", " + cols + ")");
+        }
+        if (scales.length != (long) rows * groups) {
+            throw new Mm1Exception(scales.length + " scales do not make (" + rows + ", " + groups + ") = (rows, ceil("
+                    + cols + " / group size " + group + "))");
+        }
+        for (int i = 0; i < scales.length; i++) {
+            if (!(scales[i] >= 0) || Float.isInfinite(scales[i])) {
+                throw new Mm1Exception("scale " + scales[i] + " at (" + i / groups + ", " + i % groups
+                        + ") is not a finite number >= 0");
+            }
+        }
+        this.q = q;
+        this.scales = scales;
+        this.rows = rows;
+        this.cols = cols;
+        this.group = group;
+    }
+
+    /** Scales per row: ceil(cols / group). */
+    public static int groups(int cols, int group) {
+        return (cols + group - 1) / group;
+    }
+
+    /**
+     * Quantises {@code w} (rows, cols) row-major with one scale per {@code group} columns.
+     *
+     * @throws Mm1Exception on a non-finite value (naming its position)
+     */
+    public static Int8Matrix quantize(float[] w, int rows, int cols, int group) {
+        if (group < 1) {
+            throw new Mm1Exception("int8 group size must be >= 1, got " + group);
+        }
+        int groups = groups(cols, group);
+        byte[] q = new byte[rows * cols];
+        float[] s = new float[rows * groups];
+        for (int r = 0; r < rows; r++) {
+            for (int g = 0; g < groups; g++) {
+                int from = r * cols + g * group;
+                int to = r * cols + Math.min(cols, (g + 1) * group);
+                float amax = 0;
+                for (int i = from; i < to; i++) {
+                    if (!Float.isFinite(w[i])) {
+                        throw new Mm1Exception("cannot quantise: value " + w[i] + " at (" + r + ", " + (i - r * cols)
+                                + ")");
+                    }
+                    amax = Math.max(amax, Math.abs(w[i]));
+                }
+                float scale = amax / 127f;
+                float inv = scale == 0 ? 0 : 1f / scale;
+                for (int i = from; i < to; i++) {
+                    q[i] = (byte) Math.max(-127, Math.min(127, Math.rint(w[i] * inv)));
+                }
+                s[r * groups + g] = scale;
+            }
+        }
+        return new Int8Matrix(q, s, rows, cols, group);
+    }
+
+    /** The int8 values, (rows, cols) row-major; not a copy. */
+    public byte[] values() {
+        return q;
+    }
+
+    /** The scales, (rows, ceil(cols / group)) row-major; not a copy. */
+    public float[] scales() {
+        return scales;
+    }
+
+    /** Columns per scale. */
+    public int group() {
+        return group;
+    }
+
+    /** All values dequantised, (rows, cols) row-major. */
+    public float[] dequantize() {
+        float[] out = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            row(r, out, r * cols);
+        }
+        return out;
+    }
+
+    @Override
+    public int rows() {
+        return rows;
+    }
+
+    @Override
+    public int cols() {
+        return cols;
+    }
+
+    @Override
+    public float dot(int row, float[] x, int xo) {
+        return Int8Dot.dot(q, row * cols, scales, row * groups, group, x, xo, cols);
+    }
+
+    @Override
+    public void row(int row, float[] out, int off) {
+        int base = row * cols;
+        for (int k = 0; k < cols; k++) {
+            out[off + k] = q[base + k] * scales[row * groups + k / group];
+        }
+    }
+
+    @Override
+    public void panel(int n, int width, int stride, float[] out) {
+        // k outer: sequential writes (as F32Matrix.panel); each value dequantised once
+        for (int kk = 0; kk < cols; kk++) {
+            int o = kk * stride;
+            int g = kk / group;
+            for (int j = 0; j < width; j++) {
+                int r = n + j;
+                out[o + j] = q[r * cols + kk] * scales[r * groups + g];
+            }
+            for (int j = width; j < stride; j++) {
+                out[o + j] = 0f;
+            }
+        }
+    }
+
+    @Override
+    public long bytes() {
+        return q.length + 4L * scales.length;
+    }
+}

@@ -1,0 +1,30 @@
+package io.mm1j.llm;
+
+/**
+ * A weight matrix of the CPU decode path in HF layout: (rows, cols) = (out_features, in_features), row-major, so
+ * every output of a matrix-vector product is one contiguous dot product. {@link F32Matrix} holds float32 values;
+ * {@link Int8Matrix} holds int8 values with a float32 scale per group of columns and dequantises them in registers
+ * inside the dot product, so a decode step streams a quarter of the bytes.
+ */
+public sealed interface WeightMatrix permits F32Matrix, Int8Matrix {
+    /** Output features. */
+    int rows();
+
+    /** Input features. */
+    int cols();
+
+    /** W[row, :] · x[xo .. xo + cols). */
+    float dot(int row, float[] x, int xo);
+
+    /** Writes the (dequantised) row {@code row} into out[off .. off + cols): an embedding lookup. */
+    void row(int row, float[] out, int off);
+
+    /**
+     * Rows [n, n + width) transposed into column-interleaved order for the batched prefill's register tiles:
+     * {@code out[kk · stride + j] = W[n + j, kk]} for j &lt; width, and 0 for the padding columns width ≤ j &lt; stride.
+     */
+    void panel(int n, int width, int stride, float[] out);
+
+    /** Heap bytes of the weights (values and scales). */
+    long bytes();
+}

@@ -1,0 +1,138 @@
+package io.mm1j.llm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mm1j.Mm1Exception;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** Symmetric per-group int8 quantisation and the int8 × float32 dot products of the CPU decode path. */
+class Int8MatrixTest {
+    private static float[] gaussian(Random r, int n, float std) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) r.nextGaussian() * std;
+        }
+        return v;
+    }
+
+    @Test
+    void handWorkedGroupQuantisesToAbsmaxOver127() {
+        // group 1: absmax 1.27 → scale 0.01; group 2: all zero → scale 0, values 0
+        float[] w = {0.5f, -1.27f, 0.01f, 1.0f, 0f, 0f};
+        Int8Matrix m = Int8Matrix.quantize(w, 1, 6, 4);
+        assertArrayEquals(new byte[] {50, -127, 1, 100, 0, 0}, m.values());
+        assertEquals(0.01f, m.scales()[0], 1e-9f);
+        assertEquals(0f, m.scales()[1]);
+        assertArrayEquals(new float[] {0.5f, -1.27f, 0.01f, 1.0f, 0f, 0f}, m.dequantize(), 1e-6f);
+    }
+
+    @Test
+    void roundTripErrorIsAtMostHalfAScaleAndTheAbsmaxMapsTo127() {
+        Random r = new Random(3);
+        for (int[] shape : new int[][] {{5, 70, 32}, {3, 64, 16}, {4, 172, 32}, {2, 50, 7}}) {
+            int rows = shape[0];
+            int cols = shape[1];
+            int group = shape[2];
+            float[] w = gaussian(r, rows * cols, 0.05f);
+            w[cols + 3] = 4f; // an outlier only costs precision in its own group
+            Int8Matrix m = Int8Matrix.quantize(w, rows, cols, group);
+            float[] back = m.dequantize();
+            int groups = Int8Matrix.groups(cols, group);
+            assertEquals(rows * groups, m.scales().length);
+            for (int row = 0; row < rows; row++) {
+                for (int g = 0; g < groups; g++) {
+                    float s = m.scales()[row * groups + g];
+                    int most = 0;
+                    for (int k = g * group; k < Math.min(cols, (g + 1) * group); k++) {
+                        int i = row * cols + k;
+                        assertTrue(Math.abs(w[i] - back[i]) <= s / 2 * 1.0001f, "|Δ| at (" + row + ", " + k + ") = "
+                                + Math.abs(w[i] - back[i]) + " > scale/2 = " + s / 2);
+                        most = Math.max(most, Math.abs(m.values()[i]));
+                    }
+                    assertEquals(127, most, "absmax of group " + g + " of row " + row);
+                }
+            }
+            if (cols > 32 && group == 32) {
+                assertTrue(m.scales()[groups] > 0.03f && m.scales()[groups + 1] < 0.002f,
+                        "the outlier's group has the large scale, the next group does not");
+            }
+        }
+    }
+
+    @Test
+    void int8MatvecEqualsTheDequantisedFloat32Matvec() {
+        Random r = new Random(11);
+        for (int[] shape : new int[][] {{40, 64, 32}, {24, 172, 32}, {16, 512, 32}, {9, 70, 16}, {7, 50, 7}}) {
+            int rows = shape[0];
+            int cols = shape[1];
+            Int8Matrix q = Int8Matrix.quantize(gaussian(r, rows * cols, 0.1f), rows, cols, shape[2]);
+            F32Matrix f = new F32Matrix(q.dequantize(), rows, cols);
+            float[] x = gaussian(r, cols + 5, 1f);
+            for (int row = 0; row < rows; row++) {
+                double exact = 0;
+                for (int k = 0; k < cols; k++) {
+                    exact += (double) f.values()[row * cols + k] * x[3 + k];
+                }
+                double tol = 2e-6 * Math.sqrt(cols) * 4;
+                assertEquals(exact, q.dot(row, x, 3), tol, "int8 row " + row + " of " + rows + "x" + cols);
+                assertEquals(exact, f.dot(row, x, 3), tol, "f32 row " + row);
+            }
+        }
+    }
+
+    @Test
+    void scalarFallbackEqualsTheVectorKernel() {
+        Random r = new Random(5);
+        for (int group : new int[] {32, 16, 7, 64}) {
+            for (int n : new int[] {1, 15, 32, 64, 100, 172, 512}) {
+                Int8Matrix q = Int8Matrix.quantize(gaussian(r, n, 0.1f), 1, n, group);
+                float[] x = gaussian(r, n + 2, 1f);
+                float scalar = Int8Dot.scalar(q.values(), 0, q.scales(), 0, group, x, 2, n);
+                double exact = 0;
+                float[] deq = q.dequantize();
+                for (int k = 0; k < n; k++) {
+                    exact += (double) deq[k] * x[2 + k];
+                }
+                assertEquals(exact, scalar, 1e-5 * Math.sqrt(n), "scalar, group " + group + ", n " + n);
+                if (Int8Dot.VECTOR) { // the tests run with the Vector API (pom argLine); then both kernels are live
+                    float simd = VectorInt8Dot.dot(q.values(), 0, q.scales(), 0, group, x, 2, n);
+                    assertEquals(scalar, simd, 1e-5 * Math.sqrt(n), "vector vs scalar, group " + group + ", n " + n);
+                }
+            }
+        }
+        assertTrue(Int8Dot.VECTOR, "the test JVM runs with jdk.incubator.vector, so the SIMD kernel is in use");
+    }
+
+    @Test
+    void panelsHoldTheDequantisedRowsTransposed() {
+        Random r = new Random(9);
+        Int8Matrix q = Int8Matrix.quantize(gaussian(r, 6 * 40, 0.1f), 6, 40, 32);
+        F32Matrix f = new F32Matrix(q.dequantize(), 6, 40);
+        float[] a = new float[40 * 8];
+        float[] b = new float[40 * 8];
+        java.util.Arrays.fill(a, Float.NaN); // padding columns must be written as 0
+        q.panel(2, 3, 8, a);
+        f.panel(2, 3, 8, b);
+        assertArrayEquals(b, a);
+        assertEquals(f.values()[3 * 40 + 17], a[17 * 8 + 1]);
+        assertEquals(0f, a[17 * 8 + 5]);
+    }
+
+    @Test
+    void badInputIsRefusedWithTheReason() {
+        Mm1Exception nan = assertThrows(Mm1Exception.class,
+                () -> Int8Matrix.quantize(new float[] {1f, Float.NaN, 0f, 0f}, 2, 2, 32));
+        assertEquals("cannot quantise: value NaN at (0, 1)", nan.getMessage());
+        Mm1Exception shape = assertThrows(Mm1Exception.class,
+                () -> new Int8Matrix(new byte[8], new float[3], 2, 4, 2));
+        assertEquals("3 scales do not make (2, 2) = (rows, ceil(4 / group size 2))", shape.getMessage());
+        Mm1Exception negative = assertThrows(Mm1Exception.class,
+                () -> new Int8Matrix(new byte[4], new float[] {0.1f, -0.1f}, 2, 2, 2));
+        assertEquals("scale -0.1 at (1, 0) is not a finite number >= 0", negative.getMessage());
+        assertThrows(Mm1Exception.class, () -> Int8Matrix.quantize(new float[4], 2, 2, 0));
+    }
+}
