@@ -98,6 +98,11 @@ public final class Generator {
         return path;
     }
 
+    /** The language model this generator decodes with. */
+    Decoder decoder() {
+        return decoder;
+    }
+
     /** The model, or null for an id-level generator. */
     public Mm1Model model() {
         return model;
@@ -239,14 +244,15 @@ public final class Generator {
         return produced[0];
     }
 
-    private void checkRoom(int promptLength, int maxTokens) {
+    void checkRoom(int promptLength, int maxTokens) {
         if (promptLength + maxTokens > decoder.config().maxPositions()) {
             throw new Mm1Exception("prompt (" + promptLength + " tokens) + max tokens (" + maxTokens
                     + ") exceeds the model's context of " + decoder.config().maxPositions() + " positions");
         }
     }
 
-    private static ReentrantLock lock(Decoder d) {
+    /** The fair lock that serialises generations (and image encoding) on {@code d}. */
+    static ReentrantLock lock(Decoder d) {
         synchronized (LOCKS) {
             return LOCKS.computeIfAbsent(d, k -> new ReentrantLock(true));
         }
@@ -352,7 +358,7 @@ public final class Generator {
      * the model's {@link ImagePipeline} (its own preprocessing and token count: MM1's k, LLaVA-NeXT's tiles), pictures
      * missing from the cache in one batch.
      */
-    private NDArray spliced(Prompt prompt) {
+    NDArray spliced(Prompt prompt) {
         if (model == null || !model.isMultimodal()) {
             throw new Mm1Exception("this model is text-only (no image encoder); it cannot take images");
         }
