@@ -268,7 +268,7 @@ public final class BatchGenerator implements AutoCloseable {
 
     /** Starts the fresh requests: images encoded, prompts prefilled in one batched pass, first logits ready. */
     private void admit(List<Active> active, List<Waiting> fresh, Batch batch) {
-        List<Active> joined = new ArrayList<>();
+        List<Waiting> starting = new ArrayList<>();
         for (Waiting w : fresh) {
             if (w.client.cancelled()) {
                 finish(w.client, empty(w.prompt, Generator.CANCELLED));
@@ -279,8 +279,34 @@ public final class BatchGenerator implements AutoCloseable {
                 finish(w.client, empty(w.prompt, Generator.LENGTH));
                 continue;
             }
+            starting.add(w);
+        }
+        // the newcomers' pictures are encoded together; if that fails, each prompt alone, so a bad one fails alone
+        List<Prompt> withImages = starting.stream().map(Waiting::prompt).filter(Prompt::hasImages).toList();
+        java.util.Map<Prompt, NDArray> spliced = new java.util.IdentityHashMap<>();
+        long e0 = System.nanoTime();
+        if (withImages.size() > 1) {
             try {
-                joined.add(new Active(w, batch));
+                List<NDArray> all = generator.spliced(withImages);
+                for (int i = 0; i < all.size(); i++) {
+                    spliced.put(withImages.get(i), all.get(i));
+                }
+            } catch (RuntimeException e) {
+                spliced.clear();
+            }
+        }
+        double sharedEncodeMs = (System.nanoTime() - e0) / 1e6;
+        List<Active> joined = new ArrayList<>();
+        for (Waiting w : starting) {
+            try {
+                long t0 = System.nanoTime();
+                NDArray embeds = spliced.get(w.prompt);
+                double encodeMs = sharedEncodeMs;
+                if (embeds == null && w.prompt.hasImages()) {
+                    embeds = generator.spliced(w.prompt);
+                    encodeMs = (System.nanoTime() - t0) / 1e6;
+                }
+                joined.add(new Active(w, batch, embeds, w.prompt.hasImages() ? encodeMs : 0));
             } catch (RuntimeException e) {
                 fail(w.client, e);
             }
@@ -384,7 +410,8 @@ public final class BatchGenerator implements AutoCloseable {
         double prefillMs;
         long decodeStart;
 
-        Active(Waiting w, Batch batch) {
+        /** @param spliced the prompt's (1, T, D) embeddings with its images, or null for a text prompt */
+        Active(Waiting w, Batch batch, NDArray spliced, double encodeMs) {
             this.client = w.client;
             this.prompt = w.prompt;
             this.cfg = w.cfg;
@@ -400,9 +427,7 @@ public final class BatchGenerator implements AutoCloseable {
             }
             this.text = new TextStream(tok::decode, stopStrings);
             this.sampler = Sampler.of(cfg, prompt.ids());
-            long t0 = System.nanoTime();
-            NDArray spliced = prompt.hasImages() ? generator.spliced(prompt) : null; // (1, T, D)
-            this.encodeMs = (System.nanoTime() - t0) / 1e6;
+            this.encodeMs = encodeMs;
             int capacity = prompt.length() + cfg.maxTokens();
             CpuDecoder cpu = batch.cpuFor(capacity);
             if (cpu != null) {
