@@ -89,6 +89,7 @@ public final class ServeBench {
             double last = 0;
             int seed = 0;
             for (int clients : levels) {
+                long cpu0 = cpuNanos();
                 long t0 = System.nanoTime();
                 List<Sample>[] perClient = level(http, uri, clients, requestsPerClient, maxTokens, images, seed);
                 double wall = (System.nanoTime() - t0) / 1e9;
@@ -107,6 +108,9 @@ public final class ServeBench {
                 l.put("ttftP95Ms", percentile(ttft, 95));
                 l.put("tokensPerSecond", perClientRate);
                 l.put("aggregateTokensPerSecond", tokens / wall);
+                // CPU time of this process (server and clients) over the level: with the load average it shows how
+                // much of the wall time the machine's other work took
+                l.put("processCpuSeconds", (cpuNanos() - cpu0) / 1e9);
                 l.put("loadAverage", load());
                 if (clients == 1) {
                     single = tokens / wall;
@@ -126,6 +130,12 @@ public final class ServeBench {
     /** The 1-minute load average (other processes share the cores), or -1 where unknown. */
     private static double load() {
         return ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+    }
+
+    /** CPU time of this process so far in nanoseconds, or -1 where unknown. */
+    private static long cpuNanos() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
     }
 
     /** Nearest-rank percentile of sorted values. */

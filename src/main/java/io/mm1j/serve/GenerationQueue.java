@@ -51,20 +51,20 @@ final class GenerationQueue implements AutoCloseable {
     /** Queues {@code job}; a full queue is a 429, a closed one a 503. */
     void submit(Job job) {
         if (batching) {
-            synchronized (this) { // the check and the submit together, so concurrent requests cannot overfill
-                if (closed) {
-                    throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
-                }
-                if (backend.waiting() >= capacity) {
-                    throw full();
-                }
-                live.add(job);
-                try {
-                    backend.submit(job.prompt, job.sampling, job.maxTokens, job);
-                } catch (RuntimeException e) {
-                    live.remove(job);
-                    job.failed(e);
-                }
+            // Not atomic with the submit (the backend tokenises the prompt there, in parallel across requests): a
+            // burst may overfill the waiting places by a few, bounded by the server's admission of queue + batch.
+            if (closed) {
+                throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
+            }
+            if (backend.waiting() >= capacity) {
+                throw full();
+            }
+            live.add(job);
+            try {
+                backend.submit(job.prompt, job.sampling, job.maxTokens, job);
+            } catch (RuntimeException e) {
+                live.remove(job);
+                job.failed(e);
             }
             return;
         }

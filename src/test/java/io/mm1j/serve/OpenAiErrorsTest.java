@@ -287,6 +287,7 @@ class OpenAiErrorsTest {
                 running.add(CompletableFuture.supplyAsync(() -> c.post("/v1/chat/completions", body)));
             }
             waitUntil(() -> held.started.get() == 2); // both decode at once
+            waitUntil(() -> small.metrics().render().contains("mm1_batch_running 2"));
             CompletableFuture<HttpTestClient.Reply> queued = CompletableFuture.supplyAsync(
                     () -> c.post("/v1/chat/completions", body));
             waitUntil(() -> small.metrics().render().contains("mm1_queue_depth 1"));
