@@ -779,7 +779,7 @@ public final class CpuDecoder implements AutoCloseable {
         }
         for (int nn = from; nn < to; nn++) {
             for (int r = tiled; r < rows; r++) {
-                c[r * n + nn] = Dot.dot(a, r * k, w, nn * k, k);
+                c[r * n + nn] = rowDot(w, nn, k, a, r * k);
             }
         }
     }
@@ -820,13 +820,8 @@ public final class CpuDecoder implements AutoCloseable {
         if (ids.length != b) {
             throw new Mm1Exception("step: " + b + " sequences but " + ids.length + " ids");
         }
-        int dim = c.hiddenSize();
-        float[] xs = new float[b * dim];
         for (int i = 0; i < b; i++) {
             check(seqs[i]);
-            if (ids[i] < 0 || ids[i] >= c.vocabSize()) {
-                throw new Mm1Exception("token id " + ids[i] + " outside the vocabulary [0, " + c.vocabSize() + ")");
-            }
             if (seqs[i].pos >= seqs[i].capacity) {
                 throw new Mm1Exception("KV cache full: capacity " + seqs[i].capacity);
             }
@@ -835,9 +830,8 @@ public final class CpuDecoder implements AutoCloseable {
                     throw new Mm1Exception("step: sequence " + i + " appears twice in one batch");
                 }
             }
-            System.arraycopy(embed, ids[i] * dim, xs, i * dim, dim);
         }
-        return forwardBatch(seqs, xs);
+        return forwardBatch(seqs, embeddings(ids));
     }
 
     private void check(Sequence s) {
@@ -876,17 +870,17 @@ public final class CpuDecoder implements AutoCloseable {
                 for (int r = from; r < to; r++) { // each weight row meets all B inputs while it is in L1
                     if (r < qDim) {
                         for (int i = 0; i < b; i++) {
-                            qb[i * qDim + r] = dot(wq[layer], r * dim, xbs, i * dim, dim);
+                            qb[i * qDim + r] = rowDot(wq[layer], r, dim, xbs, i * dim);
                         }
                     } else if (r < qDim + kvDim) {
                         int rr = r - qDim;
                         for (int i = 0; i < b; i++) {
-                            kb[i * kvDim + rr] = dot(wk[layer], rr * dim, xbs, i * dim, dim);
+                            kb[i * kvDim + rr] = rowDot(wk[layer], rr, dim, xbs, i * dim);
                         }
                     } else {
                         int rr = r - qDim - kvDim;
                         for (int i = 0; i < b; i++) {
-                            vb[i * kvDim + rr] = dot(wv[layer], rr * dim, xbs, i * dim, dim);
+                            vb[i * kvDim + rr] = rowDot(wv[layer], rr, dim, xbs, i * dim);
                         }
                     }
                 }
@@ -916,11 +910,11 @@ public final class CpuDecoder implements AutoCloseable {
                 for (int r = from; r < to; r++) {
                     if (r < f) {
                         for (int i = 0; i < b; i++) {
-                            gateb[i * f + r] = dot(w1[layer], r * dim, xbs, i * dim, dim);
+                            gateb[i * f + r] = rowDot(w1[layer], r, dim, xbs, i * dim);
                         }
                     } else {
                         for (int i = 0; i < b; i++) {
-                            upb[i * f + r - f] = dot(w3[layer], (r - f) * dim, xbs, i * dim, dim);
+                            upb[i * f + r - f] = rowDot(w3[layer], r - f, dim, xbs, i * dim);
                         }
                     }
                 }
@@ -950,10 +944,18 @@ public final class CpuDecoder implements AutoCloseable {
         pool.run(rows, (from, to) -> {
             for (int r = from; r < to; r++) {
                 for (int i = 0; i < b; i++) {
-                    out[i * rows + r] = dot(w, r * cols, in, i * cols, cols);
+                    out[i * rows + r] = rowDot(w, r, cols, in, i * cols);
                 }
             }
         });
+    }
+
+    /**
+     * W[row, :] · x[xo .. xo + cols): the one place the batched paths read a weight row, the same dot product as
+     * {@link #step(int)}'s, so batched and single decoding agree bit for bit.
+     */
+    private static float rowDot(float[] w, int row, int cols, float[] x, int xo) {
+        return Dot.dot(w, row * cols, x, xo, cols);
     }
 
     /** {@link #attention} for one head of one sequence: its query at qOff over its cache 0 .. pos into att. */
