@@ -32,8 +32,9 @@ import org.slf4j.LoggerFactory;
  * cache), on the DJL path {@link Decoder#stepBatch} (one matrix product per projection over the batch).
  *
  * <p>Each request gets exactly what {@link Generator#generate(Prompt, GenerationConfig, TokenListener)} would give it
- * alone on the CPU path (the batched kernels keep every sequence's arithmetic independent of the batch), and the
- * same text, stop handling and finish reasons on both paths. At most {@code maxBatch} requests run at once; later ones
+ * alone on the CPU path (the batched kernels keep every sequence's arithmetic independent of the batch; images of
+ * requests arriving together are encoded in one batch, which libtorch may round differently), and the same text,
+ * stop handling and finish reasons on both paths. At most {@code maxBatch} requests run at once; later ones
  * wait in arrival order. On the DJL path prompts are prefilled one by one (prompts of different lengths would need
  * padding), only the decode steps are batched.
  */
@@ -431,6 +432,13 @@ public final class BatchGenerator implements AutoCloseable {
             int capacity = prompt.length() + cfg.maxTokens();
             CpuDecoder cpu = batch.cpuFor(capacity);
             if (cpu != null) {
+                Runtime rt = Runtime.getRuntime();
+                long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+                if (cpu.sequenceBytes(capacity) > free / 2) {
+                    throw new Mm1Exception("not enough heap for another request's KV cache (" + cpu.sequenceBytes(
+                            capacity) + " bytes for " + capacity + " positions, " + free + " free): lower the batch "
+                            + "size (--max-batch) or max tokens, or raise -Xmx");
+                }
                 seq = cpu.newSequence(capacity);
                 if (spliced != null) {
                     rows = spliced.toType(DataType.FLOAT32, false).toFloatArray();
