@@ -123,7 +123,10 @@ public final class BatchGenerator implements AutoCloseable {
         return waiting.removeIf(w -> w.client == client);
     }
 
-    /** Stops the scheduler: running and waiting requests end as cancelled. */
+    /**
+     * Stops the scheduler after its current step (running and waiting requests end as cancelled), waiting for it up
+     * to a minute; see {@link #stopped}.
+     */
     @Override
     public void close() {
         synchronized (this) {
@@ -131,10 +134,18 @@ public final class BatchGenerator implements AutoCloseable {
             notifyAll();
         }
         try {
-            thread.join(10_000);
+            thread.join(60_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (thread.isAlive()) {
+            LOG.warn("the batch scheduler is still in a step after a minute; it stops when the step ends");
+        }
+    }
+
+    /** True once the scheduler thread has ended: only then may the model and tokenizer be closed. */
+    public boolean stopped() {
+        return !thread.isAlive();
     }
 
     // ---------------------------------------------------------------- the scheduler thread

@@ -214,6 +214,9 @@ public final class Mm1Backend implements ChatBackend {
     public void close() {
         if (batcher != null) {
             batcher.close(); // requests still running end as cancelled
+            if (!batcher.stopped()) {
+                return; // a step still uses the model: leave it to the process exit rather than free it under the step
+            }
         }
         try (root; tok; model) {
             if (cache != null) {
