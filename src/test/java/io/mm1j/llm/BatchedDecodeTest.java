@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.Shape;
 import io.mm1j.ManagedNdTest;
 import io.mm1j.Mm1Exception;
 import io.mm1j.config.LlmConfig;
+import io.mm1j.config.MoeConfig;
 import io.mm1j.mllm.Sampler;
 import io.mm1j.nn.BlockScope;
 import io.mm1j.nn.KvCache;
@@ -104,7 +105,16 @@ class BatchedDecodeTest extends ManagedNdTest {
 
     @Test
     void djlBatchedStepMatchesEachSequenceAlone() {
-        LlmConfig c = LlmConfig.llama(300, 64, 160, 2, 8, 2, 64, false);
+        LlmConfig dense = LlmConfig.llama(300, 64, 160, 2, 8, 2, 64, false);
+        // MoE models only decode on the DJL path: their batched step routes each row on its own
+        LlmConfig moe = LlmConfig.llama(300, 32, 64, 2, 4, 2, 64, false).withMoe(new MoeConfig(4, 2, 2, 0, 0.01, 0.001,
+                0));
+        for (LlmConfig c : new LlmConfig[] {dense, moe}) {
+            djlStep(c);
+        }
+    }
+
+    private void djlStep(LlmConfig c) {
         try (Decoder d = Decoder.init(c, m, DataType.FLOAT32)) {
             long[][] prompts = {{1, 4, 9}, {1, 200, 17, 33, 5, 8, 90}, {1}};
             BlockScope.noGrad(() -> {
