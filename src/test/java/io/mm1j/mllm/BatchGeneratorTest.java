@@ -175,7 +175,21 @@ class BatchGeneratorTest {
         Generator.Result aloneA = g.generate(prompts.get(3), longRun, TokenListener.NONE);
         Generator.Result aloneB = g.generate(prompts.get(2), shortRun, TokenListener.NONE);
         try (BatchGenerator batch = new BatchGenerator(g, 4)) {
-            Collect a = new Collect();
+            CountDownLatch bSubmitted = new CountDownLatch(1);
+            Collect a = new Collect() {
+                @Override
+                public boolean onToken(int id, String textDelta) {
+                    boolean go = super.onToken(id, textDelta);
+                    if (tokens.get() == 3) { // hold the scheduler inside a's third token until b has been queued
+                        try {
+                            assertTrue(bSubmitted.await(60, TimeUnit.SECONDS));
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    return go;
+                }
+            };
             a.afterTokens = new CountDownLatch(3);
             batch.submit(prompts.get(3), longRun, a);
             assertTrue(a.afterTokens.await(60, TimeUnit.SECONDS));
@@ -203,9 +217,10 @@ class BatchGeneratorTest {
                     b.failed(e);
                 }
             });
+            bSubmitted.countDown();
             Generator.Result rb = b.get();
             Generator.Result ra = a.get();
-            assertTrue(aTokensWhenBStarted.get() >= 3 && aTokensWhenBStarted.get() < ra.completionTokens(),
+            assertTrue(aTokensWhenBStarted.get() == 3 && ra.completionTokens() > 3,
                     "b joined while a was running: a had " + aTokensWhenBStarted.get() + " of "
                             + ra.completionTokens() + " tokens");
             assertArrayEquals(aloneA.ids(), ra.ids());
@@ -220,7 +235,21 @@ class BatchGeneratorTest {
         GenerationConfig endless = GenerationConfig.builder().maxTokens(100).stopIds(java.util.Set.of())
                 .temperature(1).seed(1).build();
         try (BatchGenerator batch = new BatchGenerator(g, 1)) { // one place: the second request waits for it
-            Collect first = new Collect();
+            CountDownLatch checked = new CountDownLatch(1);
+            Collect first = new Collect() {
+                @Override
+                public boolean onToken(int id, String textDelta) {
+                    boolean go = super.onToken(id, textDelta);
+                    if (tokens.get() == 2) { // hold the scheduler until the test has looked at the queue
+                        try {
+                            assertTrue(checked.await(60, TimeUnit.SECONDS));
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    return go;
+                }
+            };
             first.afterTokens = new CountDownLatch(2);
             batch.submit(p, endless, first);
             assertTrue(first.afterTokens.await(60, TimeUnit.SECONDS));
@@ -229,9 +258,10 @@ class BatchGeneratorTest {
             assertEquals(1, batch.waiting());
             assertEquals(1, batch.running());
             first.cancel = true;
+            checked.countDown();
             Generator.Result r1 = first.get();
             assertEquals(Generator.CANCELLED, r1.finishReason());
-            assertTrue(r1.completionTokens() < 100, "stopped early: " + r1.completionTokens());
+            assertEquals(2, r1.completionTokens(), "stopped at the step after the cancel");
             Generator.Result r2 = second.get();
             assertNotNull(r2);
             assertEquals(0, batch.waiting());
