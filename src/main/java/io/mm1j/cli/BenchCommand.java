@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks (JSON on stdout).",
         subcommands = {BenchCommand.Gemm.class, BenchCommand.Decode.class, BenchCommand.Prefill.class, BenchCommand.TrainStep.class,
                 BenchEvalCommand.class, BenchDataCommand.class, BenchVisionCommand.class,
-                BenchCommand.TokenizerTrain.class})
+                BenchCommand.TokenizerTrain.class, BenchCommand.Serve.class})
 public final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -175,6 +175,80 @@ public final class BenchCommand implements Runnable {
                 throw new Mm1Exception("--seq " + seq + " exceeds the preset's maxPositions " + c.maxPositions());
             }
             return TrainStepBench.run(root, c, preset, batch, seq, steps, checkpointing);
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = "Serving under concurrency: the OpenAI server on a loopback port with continuous batching, "
+                    + "streaming chat requests from 1, 4, 8 and 16 concurrent clients (one image each when the model "
+                    + "has a vision tower); time to first token p50/p95 and tokens/s per client and in aggregate.")
+    static final class Serve extends BenchTask.OnDevice {
+        @Option(names = "--model", description = "Model folder (default: random weights of --preset in a temporary "
+                + "folder).")
+        Path model;
+
+        @Option(names = "--preset", defaultValue = "mini", description = "Preset of the random model when no "
+                + "--model (default ${DEFAULT-VALUE}).")
+        String preset;
+
+        @Option(names = "--clients", split = ",", defaultValue = "1,4,8,16", description = "Concurrency levels "
+                + "(default ${DEFAULT-VALUE}).")
+        int[] clients;
+
+        @Option(names = "--requests", defaultValue = "4", description = "Requests per client, back to back "
+                + "(default ${DEFAULT-VALUE}).")
+        int requests;
+
+        @Option(names = "--max-tokens", defaultValue = "64", description = "Completion tokens per request "
+                + "(default ${DEFAULT-VALUE}).")
+        int maxTokens;
+
+        @Option(names = "--max-batch", defaultValue = "" + io.mm1j.serve.ServeLimits.DEFAULT_MAX_BATCH,
+                description = "The server's continuous-batching size (default ${DEFAULT-VALUE}; 0 = one request at "
+                        + "a time, for comparison).")
+        int maxBatch;
+
+        @Option(names = "--decode", defaultValue = "cpu", description = "Decode path: cpu or djl (default "
+                + "${DEFAULT-VALUE}).")
+        String decode;
+
+        @Override
+        ObjectNode run(NDManager root) {
+            io.mm1j.llm.DecodePath path = io.mm1j.llm.DecodePath.of(decode);
+            if (maxBatch < 0) {
+                throw new Mm1Exception("--max-batch must be >= 0, got " + maxBatch);
+            }
+            Path tmp = null;
+            try {
+                Path dir;
+                String source;
+                if (model != null) {
+                    dir = io.mm1j.mllm.Mm1Model.resolveFolder(model);
+                    source = dir.toString();
+                } else {
+                    tmp = java.nio.file.Files.createTempDirectory("mm1-bench-serve");
+                    dir = tmp.resolve("model");
+                    InitCommand.writeRandomModel(preset, dir, 0);
+                    source = "random " + preset;
+                }
+                return io.mm1j.bench.ServeBench.run(dir, source, root, path, clients, requests, maxTokens, maxBatch);
+            } catch (Mm1Exception e) {
+                throw e;
+            } catch (Exception e) {
+                throw new Mm1Exception("bench serve failed: " + e, e);
+            } finally {
+                if (tmp != null) {
+                    deleteTree(tmp);
+                }
+            }
+        }
+
+        private static void deleteTree(Path p) {
+            try (java.util.stream.Stream<Path> all = java.nio.file.Files.walk(p)) {
+                all.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            } catch (java.io.IOException e) {
+                System.err.println("mm1: could not remove " + p + ": " + e.getMessage());
+            }
         }
     }
 

@@ -56,6 +56,22 @@ public final class InitCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         device.use();
+        Mm1Config cfg = write();
+        System.out.println("wrote " + out + " (" + InfoCommand.human(ParamCount.all(cfg).get("total"))
+                + " parameters, preset " + preset + ")");
+        return 0;
+    }
+
+    /** A random model folder of {@code preset} at {@code out} (benchmarks that need a model folder), silently. */
+    static void writeRandomModel(String preset, Path out, int seed) throws IOException {
+        InitCommand c = new InitCommand();
+        c.preset = preset;
+        c.out = out;
+        c.seed = seed;
+        c.write();
+    }
+
+    private Mm1Config write() throws IOException {
         Mm1Config cfg = Presets.load(preset);
         OutputDir.checkWritable(out, overwrite, "--out"); // fail before minutes of work, not after
         long bytes = ParamCount.all(cfg).get("total") * 4;
@@ -79,9 +95,7 @@ public final class InitCommand implements Callable<Integer> {
             }
             dir.commit();
         }
-        System.out.println("wrote " + out + " (" + InfoCommand.human(ParamCount.all(cfg).get("total"))
-                + " parameters, preset " + preset + ")");
-        return 0;
+        return cfg;
     }
 
     private void writeTokenizer(Mm1Config cfg, Path target) throws IOException {

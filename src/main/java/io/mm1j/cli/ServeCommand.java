@@ -79,6 +79,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Encoded images kept for later turns of a conversation (default ${DEFAULT-VALUE}; 0 = off).")
     int imageCache;
 
+    @Option(names = "--max-batch", defaultValue = "" + ServeLimits.DEFAULT_MAX_BATCH, description = "Requests "
+            + "decoded together by continuous batching: a new request joins the running batch at the next decode "
+            + "step, finished ones leave (default ${DEFAULT-VALUE}; 0 = one request at a time).")
+    int maxBatch;
+
     @Option(names = "--decode", defaultValue = "cpu", description = "Decode path: cpu (plain Java where the model "
             + "allows) or djl (libtorch) (default ${DEFAULT-VALUE}).")
     String decode;
@@ -106,7 +111,10 @@ public final class ServeCommand implements Callable<Integer> {
                 Duration.ofSeconds(requestTimeoutSeconds), imageCache, allowRemoteImages, Duration.ofSeconds(10));
         Path dir = Mm1Model.resolveFolder(model);
         String id = modelName != null ? modelName : dir.toAbsolutePath().normalize().getFileName().toString();
-        Mm1Backend backend = new Mm1Backend(dir, id, device.root(0), path, imageCache, quantization);
+        if (maxBatch < 0) {
+            throw new Mm1Exception("--max-batch must be >= 0 (0 = no continuous batching), got " + maxBatch);
+        }
+        Mm1Backend backend = new Mm1Backend(dir, id, device.root(0), path, imageCache, quantization, maxBatch);
         OpenAiServer server = new OpenAiServer(backend, limits, apiKey);
         try {
             server.start(host, port);

@@ -230,6 +230,19 @@ public final class CpuDecoder implements AutoCloseable {
         return prefill(rows, ids.length);
     }
 
+    /** The input embeddings (t, D) of token ids, as {@link #prefill(int[])} feeds them. */
+    public float[] embeddings(int[] ids) {
+        int d = c.hiddenSize();
+        float[] rows = new float[ids.length * d];
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= c.vocabSize()) {
+                throw new Mm1Exception("token id " + ids[i] + " outside the vocabulary [0, " + c.vocabSize() + ")");
+            }
+            embed.row(ids[i], rows, i * d);
+        }
+        return rows;
+    }
+
     /** {@link #prefill(int[])} for input embeddings (e.g. with image tokens spliced in): {@code rows} is (t, D). */
     public float[] prefill(float[] rows, int t) {
         int d = c.hiddenSize();
@@ -539,6 +552,471 @@ public final class CpuDecoder implements AutoCloseable {
                 for (int i = 0; i < hd; i++) {
                     att[qo + i] += p * vc[vo + i];
                 }
+            }
+        }
+    }
+
+    // ---- continuous batching: several sequences, each with its own KV cache, share every weight read ----
+
+    /**
+     * One sequence's KV cache for batched decoding ({@link #prefill(Sequence[], float[][])}, {@link #step(Sequence[],
+     * int[])}): several sequences at different positions share each weight matrix pass. Made by
+     * {@link #newSequence}; memory is freed when the object is dropped. Not thread-safe; used under the decoder's
+     * monitor like the decoder's own cache.
+     */
+    public final class Sequence {
+        private final float[][] keys = new float[c.numLayers()][];
+        private final float[][] values = new float[c.numLayers()][];
+        private final int capacity;
+        private int pos;
+
+        private Sequence(int capacity) {
+            this.capacity = capacity;
+            int kvDim = c.numKvHeads() * c.headDim();
+            for (int l = 0; l < keys.length; l++) {
+                keys[l] = new float[capacity * kvDim];
+                values[l] = new float[capacity * kvDim];
+            }
+        }
+
+        /** Tokens already in this sequence's cache. */
+        public int position() {
+            return pos;
+        }
+
+        public int capacity() {
+            return capacity;
+        }
+
+        private CpuDecoder owner() {
+            return CpuDecoder.this;
+        }
+    }
+
+    /** A fresh KV cache for one sequence of at most {@code positions} tokens (capped at maxPositions). */
+    public Sequence newSequence(int positions) {
+        if (positions < 1) {
+            throw new Mm1Exception("a sequence needs at least one position, got " + positions);
+        }
+        return new Sequence(Math.min(positions, c.maxPositions()));
+    }
+
+    /** Bytes of KV cache a sequence of {@code positions} tokens holds. */
+    public long sequenceBytes(int positions) {
+        return 8L * c.numLayers() * Math.min(positions, c.maxPositions()) * c.numKvHeads() * c.headDim();
+    }
+
+    /** Prompt rows of all sequences processed in one batched pass at most (bounds the scratch memory). */
+    static final int PREFILL_BATCH_ROWS = 1024;
+
+    /**
+     * Prefills several prompts in batched passes and returns the logits (V) after each one's last position. Every
+     * prompt gets exactly the arithmetic of {@link #prefill(float[], int)} on its own (the same chunks, the same
+     * kernel for each chunk, attention over its own cache), so its logits do not depend on the other prompts.
+     *
+     * @param seqs each prompt's sequence (positions continue from its {@link Sequence#position})
+     * @param rows each prompt's input embeddings (t_i, D)
+     */
+    public float[][] prefill(Sequence[] seqs, float[][] rows) {
+        int d = c.hiddenSize();
+        int n = seqs.length;
+        if (rows.length != n) {
+            throw new Mm1Exception("prefill: " + n + " sequences but " + rows.length + " prompts");
+        }
+        int[] t = new int[n];
+        boolean anyLong = false;
+        for (int i = 0; i < n; i++) {
+            check(seqs[i]);
+            t[i] = rows[i].length / d;
+            if (t[i] < 1 || rows[i].length != t[i] * d) {
+                throw new Mm1Exception("prefill: prompt " + i + " has " + rows[i].length + " floats, not a whole "
+                        + "number (>= 1) of rows of " + d);
+            }
+            if (seqs[i].pos + t[i] > seqs[i].capacity) {
+                throw new Mm1Exception("KV cache full: capacity " + seqs[i].capacity + ", " + seqs[i].pos
+                        + " positions used, prompt of " + t[i]);
+            }
+            anyLong |= Math.min(t[i], PREFILL_CHUNK) >= Gemm.MIN_PACKED_TOKENS;
+        }
+        if (anyLong) {
+            packWeights();
+        }
+        float[][] last = new float[n][d];
+        // round j takes chunk j (rows 256j ..) of every prompt that has one, as prefill(float[], int) chunks it
+        for (int from = 0; ; from += PREFILL_CHUNK) {
+            java.util.List<Integer> tiled = new java.util.ArrayList<>();
+            java.util.List<Integer> plain = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                int len = Math.min(PREFILL_CHUNK, t[i] - from);
+                if (len > 0) {
+                    (len >= Gemm.MIN_PACKED_TOKENS ? tiled : plain).add(i);
+                }
+            }
+            if (tiled.isEmpty() && plain.isEmpty()) {
+                break;
+            }
+            // groups of at most PREFILL_BATCH_ROWS rows (a chunk alone may exceed it); tiled chunks first
+            java.util.List<Integer> order = new java.util.ArrayList<>(tiled);
+            order.addAll(plain);
+            int at = 0;
+            while (at < order.size()) {
+                int rowsInGroup = 0;
+                int end = at;
+                while (end < order.size() && (end == at || rowsInGroup + Math.min(PREFILL_CHUNK, t[order.get(end)]
+                        - from) <= PREFILL_BATCH_ROWS)) {
+                    rowsInGroup += Math.min(PREFILL_CHUNK, t[order.get(end)] - from);
+                    end++;
+                }
+                int g = end - at;
+                Sequence[] gs = new Sequence[g];
+                int[] lens = new int[g];
+                int tiledRows = 0;
+                float[] h = new float[rowsInGroup * d];
+                int r = 0;
+                for (int j = 0; j < g; j++) {
+                    int i = order.get(at + j);
+                    gs[j] = seqs[i];
+                    lens[j] = Math.min(PREFILL_CHUNK, t[i] - from);
+                    System.arraycopy(rows[i], from * d, h, r * d, lens[j] * d);
+                    if (lens[j] >= Gemm.MIN_PACKED_TOKENS) {
+                        tiledRows += lens[j];
+                    }
+                    r += lens[j];
+                }
+                blocks(h, gs, lens, tiledRows);
+                r = 0;
+                for (int j = 0; j < g; j++) {
+                    r += lens[j];
+                    System.arraycopy(h, (r - 1) * d, last[order.get(at + j)], 0, d);
+                }
+                at = end;
+            }
+        }
+        float[][] out = new float[n][];
+        float[] normed = new float[d];
+        for (int i = 0; i < n; i++) {
+            rmsNorm(normed, last[i], norm, d, (float) c.rmsNormEps());
+            out[i] = new float[c.vocabSize()];
+            matvec(head, normed, out[i]);
+        }
+        return out;
+    }
+
+    /**
+     * {@link #block} over several sequences' chunks stacked in {@code h}: the matrix products run once over all rows
+     * ({@code tiledRows} leading rows with the tiled kernel, the rest row by row, as each chunk alone would), the
+     * attention per sequence over its own cache.
+     */
+    private void blocks(float[] h, Sequence[] seqs, int[] lens, int tiledRows) {
+        int dim = c.hiddenSize();
+        int hd = c.headDim();
+        int qDim = c.numHeads() * hd;
+        int kvDim = c.numKvHeads() * hd;
+        int f = c.intermediateSize();
+        float eps = (float) c.rmsNormEps();
+        int t = 0;
+        for (int len : lens) {
+            t += len;
+        }
+        final int rowsTotal = t;
+        int[] rowStart = new int[seqs.length];
+        int[] seqOfRow = new int[t];
+        for (int s = 0, r = 0; s < seqs.length; s++) {
+            rowStart[s] = r;
+            for (int k = 0; k < lens[s]; k++) {
+                seqOfRow[r++] = s;
+            }
+        }
+        float[] hb = new float[t * Math.max(dim, qDim)];
+        float[] qs = new float[t * qDim];
+        float[] ks = new float[t * kvDim];
+        float[] vs = new float[t * kvDim];
+        float[] proj = new float[t * dim];
+        float[] gates = new float[t * f];
+        float[] ups = new float[t * f];
+        int maxLast = 0;
+        for (int s = 0; s < seqs.length; s++) {
+            maxLast = Math.max(maxLast, seqs[s].pos + lens[s]);
+        }
+        final int scoreLen = maxLast;
+        for (int l = 0; l < c.numLayers(); l++) {
+            final int layer = l;
+            for (int r = 0; r < t; r++) {
+                rmsNorm(hb, r * dim, h, r * dim, attnNorm[l], dim, eps);
+            }
+            pool.run(qDim, (from, to) -> project(hb, tiledRows, rowsTotal, dim, wq[layer], packed(0, layer), qDim,
+                    from, to, qs));
+            pool.run(kvDim, (from, to) -> project(hb, tiledRows, rowsTotal, dim, wk[layer], packed(1, layer), kvDim,
+                    from, to, ks));
+            pool.run(kvDim, (from, to) -> project(hb, tiledRows, rowsTotal, dim, wv[layer], packed(2, layer), kvDim,
+                    from, to, vs));
+            for (int r = 0; r < t; r++) {
+                int s = seqOfRow[r];
+                int p = seqs[s].pos + r - rowStart[s];
+                rope(qs, r * qDim, c.numHeads(), p);
+                rope(ks, r * kvDim, c.numKvHeads(), p);
+            }
+            for (int s = 0; s < seqs.length; s++) {
+                System.arraycopy(ks, rowStart[s] * kvDim, seqs[s].keys[l], seqs[s].pos * kvDim, lens[s] * kvDim);
+                System.arraycopy(vs, rowStart[s] * kvDim, seqs[s].values[l], seqs[s].pos * kvDim, lens[s] * kvDim);
+            }
+            java.util.Arrays.fill(hb, 0, t * qDim, 0f);
+            pool.run(t * c.numHeads(), (from, to) -> {
+                float[] sc = new float[scoreLen];
+                for (int item = from; item < to; item++) {
+                    int r = item / c.numHeads();
+                    int s = seqOfRow[r];
+                    Sequence seq = seqs[s];
+                    attendRowIn(seq.keys[layer], seq.values[layer], qs, r, item % c.numHeads(),
+                            seq.pos + r - rowStart[s], sc, hb);
+                }
+            });
+            pool.run(dim, (from, to) -> project(hb, tiledRows, rowsTotal, qDim, wo[layer], packed(3, layer), dim,
+                    from, to, proj));
+            for (int i = 0; i < t * dim; i++) {
+                h[i] += proj[i];
+            }
+            for (int r = 0; r < t; r++) {
+                rmsNorm(hb, r * dim, h, r * dim, ffnNorm[l], dim, eps);
+            }
+            pool.run(f, (from, to) -> project(hb, tiledRows, rowsTotal, dim, w1[layer], packed(4, layer), f, from, to,
+                    gates));
+            pool.run(f, (from, to) -> project(hb, tiledRows, rowsTotal, dim, w3[layer], packed(5, layer), f, from, to,
+                    ups));
+            pool.run(t * f, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    float g = gates[i];
+                    gates[i] = g / (1f + (float) Math.exp(-g)) * ups[i]; // silu(gate) · up
+                }
+            });
+            pool.run(dim, (from, to) -> project(gates, tiledRows, rowsTotal, f, w2[layer], packed(6, layer), dim,
+                    from, to, proj));
+            for (int i = 0; i < t * dim; i++) {
+                h[i] += proj[i];
+            }
+        }
+        for (int s = 0; s < seqs.length; s++) {
+            seqs[s].pos += lens[s];
+        }
+    }
+
+    /**
+     * c[r, n] = a[r, :] · w[n, :] for n in [from, to): rows [0, tiled) through {@link Gemm} (tiled kernel), rows
+     * [tiled, rows) as single dot products, the kernels their chunks get in {@link #block}.
+     */
+    private static void project(float[] a, int tiled, int rows, int k, WeightMatrix w, float[] packed, int n, int from,
+                                int to, float[] c) {
+        if (tiled > 0) {
+            Gemm.matmulT(a, tiled, k, w, packed, n, from, to, c, n);
+        }
+        for (int nn = from; nn < to; nn++) {
+            for (int r = tiled; r < rows; r++) {
+                c[r * n + nn] = rowDot(w, nn, k, a, r * k);
+            }
+        }
+    }
+
+    /** {@link #attendRow} over a given cache: query row r (head h) attends to positions 0 .. last. */
+    private void attendRowIn(float[] kc, float[] vc, float[] qs, int r, int h, int last, float[] sc, float[] out) {
+        int hd = c.headDim();
+        int qDim = c.numHeads() * hd;
+        int kvDim = c.numKvHeads() * hd;
+        int groups = c.numHeads() / c.numKvHeads();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        int qo = r * qDim + h * hd;
+        int ko = (h / groups) * hd;
+        float max = Float.NEGATIVE_INFINITY;
+        for (int s = 0; s <= last; s++) {
+            float v = dot(kc, s * kvDim + ko, qs, qo, hd) * scale;
+            sc[s] = v;
+            max = Math.max(max, v);
+        }
+        float sum = 0;
+        for (int s = 0; s <= last; s++) {
+            sc[s] = (float) Math.exp(sc[s] - max);
+            sum += sc[s];
+        }
+        for (int s = 0; s <= last; s++) {
+            Gemm.axpy(sc[s] / sum, vc, s * kvDim + ko, out, qo, hd);
+        }
+    }
+
+    /**
+     * One decode step of B sequences: token {@code ids[b]} at the next position of {@code seqs[b]}. Each weight row
+     * is read once per step and multiplied with all B inputs while it is in cache, so a step of B sequences costs
+     * far less than B steps. Each sequence gets exactly {@link #step(int)}'s arithmetic, so its logits do not depend
+     * on the batch. Returns (B, V) logits, row b for sequence b (a new array).
+     */
+    public float[] step(Sequence[] seqs, int[] ids) {
+        int b = seqs.length;
+        if (ids.length != b) {
+            throw new Mm1Exception("step: " + b + " sequences but " + ids.length + " ids");
+        }
+        for (int i = 0; i < b; i++) {
+            check(seqs[i]);
+            if (seqs[i].pos >= seqs[i].capacity) {
+                throw new Mm1Exception("KV cache full: capacity " + seqs[i].capacity);
+            }
+            for (int j = 0; j < i; j++) {
+                if (seqs[j] == seqs[i]) {
+                    throw new Mm1Exception("step: sequence " + i + " appears twice in one batch");
+                }
+            }
+        }
+        return forwardBatch(seqs, embeddings(ids));
+    }
+
+    private void check(Sequence s) {
+        if (s.owner() != this) {
+            throw new Mm1Exception("a Sequence made by another CpuDecoder cannot be used here");
+        }
+    }
+
+    /** {@link #forward} over B sequences: xs (B, D) are their input embeddings. */
+    private float[] forwardBatch(Sequence[] seqs, float[] xs) {
+        int b = seqs.length;
+        int dim = c.hiddenSize();
+        int hd = c.headDim();
+        int qDim = c.numHeads() * hd;
+        int kvDim = c.numKvHeads() * hd;
+        int f = c.intermediateSize();
+        float eps = (float) c.rmsNormEps();
+        float[] xbs = new float[b * Math.max(dim, qDim)];
+        float[] qb = new float[b * qDim];
+        float[] kb = new float[b * kvDim];
+        float[] vb = new float[b * kvDim];
+        float[] attb = new float[b * qDim];
+        float[] gateb = new float[b * f];
+        float[] upb = new float[b * f];
+        int maxPos = 0;
+        for (Sequence s : seqs) {
+            maxPos = Math.max(maxPos, s.pos + 1);
+        }
+        final int scoreLen = maxPos;
+        for (int l = 0; l < c.numLayers(); l++) {
+            final int layer = l;
+            for (int i = 0; i < b; i++) {
+                rmsNorm(xbs, i * dim, xs, i * dim, attnNorm[l], dim, eps);
+            }
+            pool.run(qDim + 2 * kvDim, (from, to) -> {
+                for (int r = from; r < to; r++) { // each weight row meets all B inputs while it is in L1
+                    if (r < qDim) {
+                        for (int i = 0; i < b; i++) {
+                            qb[i * qDim + r] = rowDot(wq[layer], r, dim, xbs, i * dim);
+                        }
+                    } else if (r < qDim + kvDim) {
+                        int rr = r - qDim;
+                        for (int i = 0; i < b; i++) {
+                            kb[i * kvDim + rr] = rowDot(wk[layer], rr, dim, xbs, i * dim);
+                        }
+                    } else {
+                        int rr = r - qDim - kvDim;
+                        for (int i = 0; i < b; i++) {
+                            vb[i * kvDim + rr] = rowDot(wv[layer], rr, dim, xbs, i * dim);
+                        }
+                    }
+                }
+            });
+            for (int i = 0; i < b; i++) {
+                rope(qb, i * qDim, c.numHeads(), seqs[i].pos);
+                rope(kb, i * kvDim, c.numKvHeads(), seqs[i].pos);
+                System.arraycopy(kb, i * kvDim, seqs[i].keys[l], seqs[i].pos * kvDim, kvDim);
+                System.arraycopy(vb, i * kvDim, seqs[i].values[l], seqs[i].pos * kvDim, kvDim);
+            }
+            pool.run(b * c.numHeads(), (from, to) -> {
+                float[] sc = new float[scoreLen];
+                for (int item = from; item < to; item++) {
+                    int i = item / c.numHeads();
+                    attendOne(seqs[i].keys[layer], seqs[i].values[layer], seqs[i].pos, qb, i * qDim,
+                            item % c.numHeads(), sc, attb);
+                }
+            });
+            matvecs(wo[l], attb, xbs, dim, qDim, b);
+            for (int i = 0; i < b * dim; i++) {
+                xs[i] += xbs[i];
+            }
+            for (int i = 0; i < b; i++) {
+                rmsNorm(xbs, i * dim, xs, i * dim, ffnNorm[l], dim, eps);
+            }
+            pool.run(2 * f, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    if (r < f) {
+                        for (int i = 0; i < b; i++) {
+                            gateb[i * f + r] = rowDot(w1[layer], r, dim, xbs, i * dim);
+                        }
+                    } else {
+                        for (int i = 0; i < b; i++) {
+                            upb[i * f + r - f] = rowDot(w3[layer], r - f, dim, xbs, i * dim);
+                        }
+                    }
+                }
+            });
+            for (int i = 0; i < b * f; i++) {
+                float g = gateb[i];
+                gateb[i] = g / (1f + (float) Math.exp(-g)) * upb[i]; // silu(gate) · up
+            }
+            matvecs(w2[l], gateb, xbs, dim, f, b);
+            for (int i = 0; i < b * dim; i++) {
+                xs[i] += xbs[i];
+            }
+        }
+        for (int i = 0; i < b; i++) {
+            rmsNorm(xbs, i * dim, xs, i * dim, norm, dim, eps);
+        }
+        float[] out = new float[b * c.vocabSize()];
+        matvecs(head, xbs, out, c.vocabSize(), dim, b);
+        for (Sequence s : seqs) {
+            s.pos++;
+        }
+        return out;
+    }
+
+    /** out[i, r] = W[r, :] · in[i, :] for r in [0, rows), i in [0, b): {@link #matvec} for b inputs at once. */
+    private void matvecs(WeightMatrix w, float[] in, float[] out, int rows, int cols, int b) {
+        pool.run(rows, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                for (int i = 0; i < b; i++) {
+                    out[i * rows + r] = rowDot(w, r, cols, in, i * cols);
+                }
+            }
+        });
+    }
+
+    /**
+     * W[row, :] · x[xo .. xo + cols): the one place the batched paths read a weight row, the same dot product as
+     * {@link #step(int)}'s, so batched and single decoding agree bit for bit.
+     */
+    private static float rowDot(WeightMatrix w, int row, int cols, float[] x, int xo) {
+        return w.dot(row, x, xo);
+    }
+
+    /** {@link #attention} for one head of one sequence: its query at qOff over its cache 0 .. pos into att. */
+    private void attendOne(float[] kc, float[] vc, int pos, float[] qv, int qOff, int h, float[] sc, float[] att) {
+        int hd = c.headDim();
+        int kvDim = c.numKvHeads() * hd;
+        int groups = c.numHeads() / c.numKvHeads();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        int qo = qOff + h * hd;
+        int ko = (h / groups) * hd;
+        float max = Float.NEGATIVE_INFINITY;
+        for (int t = 0; t <= pos; t++) {
+            float s = dot(kc, t * kvDim + ko, qv, qo, hd) * scale;
+            sc[t] = s;
+            max = Math.max(max, s);
+        }
+        float sum = 0;
+        for (int t = 0; t <= pos; t++) {
+            sc[t] = (float) Math.exp(sc[t] - max);
+            sum += sc[t];
+        }
+        for (int i = 0; i < hd; i++) {
+            att[qo + i] = 0;
+        }
+        for (int t = 0; t <= pos; t++) {
+            float p = sc[t] / sum;
+            int vo = t * kvDim + ko;
+            for (int i = 0; i < hd; i++) {
+                att[qo + i] += p * vc[vo + i];
             }
         }
     }

@@ -2,6 +2,7 @@ package io.mm1j.llm;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -309,6 +310,53 @@ public final class Decoder implements AutoCloseable {
         NDArray a = Attention.attend(q, k, v, ctx.mask(), scale); // (B, H, T, hd)
         a = (t == 1 ? a : a.transpose(0, 2, 1, 3)).reshape(b, t, (long) nh * hd); // (B, T, H·hd)
         return params.linear(a, l + "self_attn.o_proj.weight");
+    }
+
+    /**
+     * One decode step of B independent sequences, each with its own batch-1 KV cache at its own position
+     * (continuous batching): the projections, the feed-forward and the head run once over all B rows; RoPE and
+     * attention run per sequence over its own cache. Every cache advances by one.
+     *
+     * @param h      input embeddings (B, 1, D), row b for {@code caches[b]}
+     * @param caches B caches made by {@link #newCache} with batch 1
+     * @return logits (B, 1, V)
+     */
+    public NDArray stepBatch(NDArray h, KvCache[] caches) {
+        long b = h.getShape().get(0);
+        if (h.getShape().dimension() != 3 || h.getShape().get(1) != 1 || b != caches.length) {
+            throw new io.mm1j.Mm1Exception("stepBatch: expected (" + caches.length + ", 1, D) inputs, got "
+                    + h.getShape());
+        }
+        int nh = config.numHeads();
+        int kvh = config.numKvHeads();
+        int hd = config.headDim();
+        Rope.Angles[] angles = new Rope.Angles[caches.length];
+        for (int s = 0; s < caches.length; s++) {
+            angles[s] = rope.angles(caches[s].length(), 1);
+        }
+        Context ctx = new Context(1, null, null, null, null);
+        for (int i = 0; i < config.numLayers(); i++) {
+            String l = layer(i);
+            NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps);
+            NDArray q = params.linear(n, l + "self_attn.q_proj.weight"); // (B, 1, H·hd)
+            NDArray k = params.linear(n, l + "self_attn.k_proj.weight");
+            NDArray v = params.linear(n, l + "self_attn.v_proj.weight");
+            NDList rows = new NDList();
+            for (int s = 0; s < caches.length; s++) {
+                NDIndex row = new NDIndex().addSliceDim(s, s + 1);
+                NDArray qs = rope.apply(heads(q.get(row), 1, 1, nh, hd), angles[s]); // (1, H, 1, hd)
+                NDArray ks = rope.apply(heads(k.get(row), 1, 1, kvh, hd), angles[s]);
+                NDArray[] kv = caches[s].append(i, ks, heads(v.get(row), 1, 1, kvh, hd)); // (1, KV, S, hd)
+                rows.add(Attention.attend(qs, kv[0], kv[1], null, scale).reshape(1, 1, (long) nh * hd));
+            }
+            NDArray a = rows.size() == 1 ? rows.get(0) : NDArrays.concat(rows, 0); // (B, 1, H·hd)
+            NDArray mid = h.add(params.linear(a, l + "self_attn.o_proj.weight"));
+            h = feedForwardHalf(ctx, i, mid).h();
+        }
+        for (KvCache c : caches) {
+            c.advance(1);
+        }
+        return logits(h, true);
     }
 
     /** Final norm and LM head: {@code h (B, T, D)} → logits (B, T, V), or (B, 1, V) for the last position only. */

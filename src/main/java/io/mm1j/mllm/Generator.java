@@ -98,6 +98,11 @@ public final class Generator {
         return path;
     }
 
+    /** The language model this generator decodes with. */
+    Decoder decoder() {
+        return decoder;
+    }
+
     /** The model, or null for an id-level generator. */
     public Mm1Model model() {
         return model;
@@ -239,14 +244,15 @@ public final class Generator {
         return produced[0];
     }
 
-    private void checkRoom(int promptLength, int maxTokens) {
+    void checkRoom(int promptLength, int maxTokens) {
         if (promptLength + maxTokens > decoder.config().maxPositions()) {
             throw new Mm1Exception("prompt (" + promptLength + " tokens) + max tokens (" + maxTokens
                     + ") exceeds the model's context of " + decoder.config().maxPositions() + " positions");
         }
     }
 
-    private static ReentrantLock lock(Decoder d) {
+    /** The fair lock that serialises generations (and image encoding) on {@code d}. */
+    static ReentrantLock lock(Decoder d) {
         synchronized (LOCKS) {
             return LOCKS.computeIfAbsent(d, k -> new ReentrantLock(true));
         }
@@ -352,58 +358,88 @@ public final class Generator {
      * the model's {@link ImagePipeline} (its own preprocessing and token count: MM1's k, LLaVA-NeXT's tiles), pictures
      * missing from the cache in one batch.
      */
-    private NDArray spliced(Prompt prompt) {
+    NDArray spliced(Prompt prompt) {
+        return spliced(List.of(prompt)).get(0);
+    }
+
+    /** Pictures encoded per batch at most (continuous batching may bring many prompts with images at once). */
+    static final int ENCODE_BATCH = 16;
+
+    /**
+     * {@link #spliced(Prompt)} for several prompts (each with images), the pictures missing from the cache encoded
+     * together in batches of at most {@link #ENCODE_BATCH}.
+     */
+    List<NDArray> spliced(List<Prompt> prompts) {
         if (model == null || !model.isMultimodal()) {
             throw new Mm1Exception("this model is text-only (no image encoder); it cannot take images");
         }
         NDManager m = model.params().manager();
         ImagePipeline pipeline = model.imagePipeline();
         int d = decoder.config().hiddenSize();
-        List<RgbImage> images = prompt.images();
-        int[] counts = prompt.imageTokens();
-        int[] offsets = new int[images.size() + 1];
-        for (int i = 0; i < images.size(); i++) {
-            offsets[i + 1] = offsets[i] + counts[i];
-        }
-        float[] all = new float[offsets[images.size()] * d];
-        List<Integer> missing = new ArrayList<>();
+        List<float[]> alls = new ArrayList<>();
+        List<int[]> offsetsOf = new ArrayList<>();
+        List<int[]> missing = new ArrayList<>(); // {prompt, image}
         List<String> keys = new ArrayList<>();
-        for (int i = 0; i < images.size(); i++) {
-            String key = cache == null ? null : ImageEmbeddingCache.key(images.get(i));
-            keys.add(key);
-            float[] hit = key == null ? null : cache.get(key);
-            if (hit != null && hit.length == counts[i] * d) {
-                System.arraycopy(hit, 0, all, offsets[i] * d, hit.length);
-            } else {
-                missing.add(i);
+        for (int pi = 0; pi < prompts.size(); pi++) {
+            Prompt prompt = prompts.get(pi);
+            List<RgbImage> images = prompt.images();
+            int[] counts = prompt.imageTokens();
+            int[] offsets = new int[images.size() + 1];
+            for (int i = 0; i < images.size(); i++) {
+                offsets[i + 1] = offsets[i] + counts[i];
             }
+            float[] all = new float[offsets[images.size()] * d];
+            for (int i = 0; i < images.size(); i++) {
+                String key = cache == null ? null : ImageEmbeddingCache.key(images.get(i));
+                float[] hit = key == null ? null : cache.get(key);
+                if (hit != null && hit.length == counts[i] * d) {
+                    System.arraycopy(hit, 0, all, offsets[i] * d, hit.length);
+                } else {
+                    missing.add(new int[] {pi, i});
+                    keys.add(key);
+                }
+            }
+            alls.add(all);
+            offsetsOf.add(offsets);
         }
-        if (!missing.isEmpty()) {
+        for (int from = 0; from < missing.size(); from += ENCODE_BATCH) {
+            List<int[]> part = missing.subList(from, Math.min(missing.size(), from + ENCODE_BATCH));
             List<ImagePipeline.Prepared> todo = new ArrayList<>();
-            for (int i : missing) {
-                ImagePipeline.Prepared p = pipeline.prepare(images.get(i), m);
-                if (p.tokens() != counts[i]) {
-                    throw new Mm1Exception("prompt: image " + i + " has " + counts[i] + " slot positions but the "
+            for (int[] at : part) {
+                Prompt prompt = prompts.get(at[0]);
+                ImagePipeline.Prepared p = pipeline.prepare(prompt.images().get(at[1]), m);
+                int want = prompt.imageTokens()[at[1]];
+                if (p.tokens() != want) {
+                    throw new Mm1Exception("prompt: image " + at[1] + " has " + want + " slot positions but the "
                             + "model gives it " + p.tokens() + " tokens");
                 }
                 todo.add(p);
             }
             float[] enc = pipeline.encode(todo).toType(DataType.FLOAT32, false).toFloatArray(); // (Σk, D)
-            int at = 0;
-            for (int i : missing) {
-                float[] one = java.util.Arrays.copyOfRange(enc, at, at + counts[i] * d);
-                at += one.length;
-                System.arraycopy(one, 0, all, offsets[i] * d, one.length);
+            int pos = 0;
+            for (int j = 0; j < part.size(); j++) {
+                int[] at = part.get(j);
+                int n = prompts.get(at[0]).imageTokens()[at[1]] * d;
+                float[] one = java.util.Arrays.copyOfRange(enc, pos, pos + n);
+                pos += n;
+                System.arraycopy(one, 0, alls.get(at[0]), offsetsOf.get(at[0])[at[1]] * d, n);
                 if (cache != null) {
-                    cache.put(keys.get(i), one);
+                    cache.put(keys.get(from + j), one);
                 }
             }
         }
-        NDArray tokens = m.create(all, new Shape(offsets[images.size()], d)); // (Σk, D)
-        if (model.params().dtype() != DataType.FLOAT32) {
-            tokens = tokens.toType(model.params().dtype(), false);
+        List<NDArray> out = new ArrayList<>();
+        for (int pi = 0; pi < prompts.size(); pi++) {
+            Prompt prompt = prompts.get(pi);
+            int[] offsets = offsetsOf.get(pi);
+            int total = offsets[offsets.length - 1];
+            NDArray tokens = m.create(alls.get(pi), new Shape(total, d)); // (Σk, D)
+            if (model.params().dtype() != DataType.FLOAT32) {
+                tokens = tokens.toType(model.params().dtype(), false);
+            }
+            NDArray ids = m.create(prompt.ids(), new Shape(1, prompt.ids().length));
+            out.add(model.spliceImages(ids, tokens, prompt.imageTokens(), prompt.imageTokenId())); // (1, T, D)
         }
-        NDArray ids = m.create(prompt.ids(), new Shape(1, prompt.ids().length));
-        return model.spliceImages(ids, tokens, counts, prompt.imageTokenId()); // (1, T, D)
+        return out;
     }
 }

@@ -10,9 +10,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One worker thread in front of the model, fed by a bounded queue. The model instance and its CPU decoder are shared,
- * so generations run one at a time (continuous batching is a later step); a full queue is refused at once with a 429
- * rather than letting waits grow without bound.
+ * The queue in front of the model. A backend that {@linkplain ChatBackend#batches batches continuously} takes every
+ * job at once ({@link ChatBackend#submit}): up to its batch size decode together and the rest wait in the backend,
+ * at most {@code capacity} of them. Otherwise one worker thread, fed by a bounded queue, generates one job at a time.
+ * Either way a full queue is refused at once with a 429 rather than letting waits grow without bound.
  *
  * <p>A {@link Job} hands its results to the request thread through its own event queue, so a slow client blocks only
  * its own request thread, never the worker; the request thread cancels the job when its client goes away or its
@@ -25,11 +26,15 @@ final class GenerationQueue implements AutoCloseable {
     private final ServerMetrics metrics;
     private final ThreadPoolExecutor worker;
     private final int capacity;
+    private final boolean batching;
+    private final java.util.Set<Job> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
 
     GenerationQueue(ChatBackend backend, int capacity, ServerMetrics metrics) {
         this.backend = backend;
         this.metrics = metrics;
         this.capacity = capacity;
+        this.batching = backend.batches();
         this.worker = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(capacity), r -> {
             Thread t = new Thread(r, "mm1-generate");
             t.setDaemon(true);
@@ -40,11 +45,29 @@ final class GenerationQueue implements AutoCloseable {
 
     /** Requests waiting (not counting the one being generated). */
     long depth() {
-        return worker.getQueue().size();
+        return batching ? backend.waiting() : worker.getQueue().size();
     }
 
     /** Queues {@code job}; a full queue is a 429, a closed one a 503. */
     void submit(Job job) {
+        if (batching) {
+            // Not atomic with the submit (the backend tokenises the prompt there, in parallel across requests): a
+            // burst may overfill the waiting places by a few, bounded by the server's admission of queue + batch.
+            if (closed) {
+                throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
+            }
+            if (backend.waiting() >= capacity) {
+                throw full();
+            }
+            live.add(job);
+            try {
+                backend.submit(job.prompt, job.sampling, job.maxTokens, job);
+            } catch (RuntimeException e) {
+                live.remove(job);
+                job.failed(e);
+            }
+            return;
+        }
         if (worker.isShutdown()) {
             throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
         }
@@ -66,11 +89,22 @@ final class GenerationQueue implements AutoCloseable {
 
     /** Drops a job that has not started (its deadline passed while it waited). */
     boolean remove(Job job) {
+        if (batching) {
+            boolean removed = backend.withdraw(job);
+            if (removed) {
+                live.remove(job);
+            }
+            return removed;
+        }
         return worker.remove(job);
     }
 
     @Override
     public void close() {
+        closed = true;
+        for (Job j : live) {
+            j.cancel("client"); // each stops at the backend's next step, and its request thread returns
+        }
         worker.shutdownNow();
         try {
             worker.awaitTermination(10, TimeUnit.SECONDS);
@@ -88,8 +122,8 @@ final class GenerationQueue implements AutoCloseable {
 
     record Failed(RuntimeException error) implements Event {}
 
-    /** One generation request on its way through the queue. */
-    final class Job implements Runnable {
+    /** One generation request on its way through the queue (run by the worker, or streamed by the backend). */
+    final class Job implements Runnable, ChatBackend.Stream {
         final ChatBackend.Input prompt;
         final Sampling sampling;
         final int maxTokens;
@@ -130,7 +164,52 @@ final class GenerationQueue implements AutoCloseable {
 
         private void post(Event last) {
             finished = true;
+            live.remove(this);
             events.add(last);
+        }
+
+        private boolean firstSeen;
+
+        // ChatBackend.Stream: a batching backend calls these from its scheduler thread
+
+        @Override
+        public void admitted() {
+            started = true;
+            metrics.queueWait((System.nanoTime() - arrivedNanos) / 1e9);
+        }
+
+        @Override
+        public boolean cancelled() {
+            if (cancelReason == null && System.nanoTime() - deadlineNanos > 0) {
+                cancel("timeout");
+            }
+            return cancelReason != null;
+        }
+
+        @Override
+        public boolean onDelta(String delta) {
+            if (!firstSeen) {
+                firstSeen = true;
+                metrics.firstToken((System.nanoTime() - arrivedNanos) / 1e9);
+            }
+            if (!delta.isEmpty()) {
+                events.add(new Delta(delta));
+            }
+            return !cancelled();
+        }
+
+        @Override
+        public void done(Completion c) {
+            metrics.tokens(c);
+            post(new Done(c));
+        }
+
+        @Override
+        public void failed(RuntimeException e) {
+            if (!(e instanceof ApiException)) {
+                LOG.error("generation failed", e);
+            }
+            post(new Failed(e));
         }
 
         @Override

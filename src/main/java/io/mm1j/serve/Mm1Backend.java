@@ -2,8 +2,10 @@ package io.mm1j.serve;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import io.mm1j.Mm1Exception;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Quantization;
+import io.mm1j.mllm.BatchGenerator;
 import io.mm1j.mllm.ChatMessage;
 import io.mm1j.mllm.ChatTemplate;
 import io.mm1j.mllm.GenerationConfig;
@@ -17,6 +19,8 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * {@link ChatBackend} over an mm1j model folder: conversations go through the model's chat template
@@ -34,6 +38,8 @@ public final class Mm1Backend implements ChatBackend {
     private final PromptBuilder prompts;
     private final ImageEmbeddingCache cache;
     private final Generator generator;
+    private final BatchGenerator batcher;
+    private final Map<Stream, BatchGenerator.Client> streams = new ConcurrentHashMap<>();
 
     /**
      * Loads {@code dir} (float32) under {@code root}, which this backend closes.
@@ -42,11 +48,19 @@ public final class Mm1Backend implements ChatBackend {
      * @param imageCacheEntries encoded images kept (0 = none)
      */
     public Mm1Backend(Path dir, String id, NDManager root, DecodePath path, int imageCacheEntries) {
-        this(dir, id, root, path, imageCacheEntries, Quantization.NONE);
+        this(dir, id, root, path, imageCacheEntries, Quantization.NONE, ServeLimits.DEFAULT_MAX_BATCH);
     }
 
-    /** {@link #Mm1Backend(Path, String, NDManager, DecodePath, int)} with the weights quantised as {@code q} says. */
-    public Mm1Backend(Path dir, String id, NDManager root, DecodePath path, int imageCacheEntries, Quantization q) {
+    /**
+     * @param q        how the decoder's weights are quantised on load
+     * @param maxBatch requests decoded together by continuous batching ({@link BatchGenerator}); 0 = none (the
+     *                 server then generates one request at a time)
+     */
+    public Mm1Backend(Path dir, String id, NDManager root, DecodePath path, int imageCacheEntries, Quantization q,
+                      int maxBatch) {
+        if (maxBatch < 0) {
+            throw new Mm1Exception("--max-batch must be >= 0 (0 = no continuous batching), got " + maxBatch);
+        }
         this.id = id;
         this.root = root;
         Tokenizer t = Tokenizer.load(dir.resolve("tokenizer.json"));
@@ -68,6 +82,7 @@ public final class Mm1Backend implements ChatBackend {
         this.prompts = new PromptBuilder(model, tok);
         this.cache = imageCacheEntries > 0 && model.isMultimodal() ? new ImageEmbeddingCache(imageCacheEntries) : null;
         this.generator = new Generator(model, tok, path, cache);
+        this.batcher = maxBatch > 0 ? new BatchGenerator(generator, maxBatch) : null;
     }
 
     @Override
@@ -108,15 +123,96 @@ public final class Mm1Backend implements ChatBackend {
 
     @Override
     public Completion generate(ChatBackend.Input prompt, Sampling s, int maxTokens, DeltaListener listener) {
-        Prompt p = build(prompt);
+        Generator.Result r = generator.generate(build(prompt), config(prompt, s, maxTokens),
+                (tokenId, delta) -> listener.onDelta(delta));
+        return completion(r);
+    }
+
+    private static Completion completion(Generator.Result r) {
+        return new Completion(r.text(), r.promptTokens(), r.imageTokens(), r.completionTokens(), r.finishReason());
+    }
+
+    @Override
+    public boolean batches() {
+        return batcher != null;
+    }
+
+    @Override
+    public void submit(ChatBackend.Input prompt, Sampling s, int maxTokens, Stream stream) {
+        if (batcher == null) {
+            throw new UnsupportedOperationException("continuous batching is off (--max-batch 0)");
+        }
+        Prompt p = build(prompt); // tokenised on the request thread, in parallel with the running batch
+        BatchGenerator.Client client = new BatchGenerator.Client() {
+            @Override
+            public boolean onToken(int id, String textDelta) {
+                return stream.onDelta(textDelta);
+            }
+
+            @Override
+            public boolean cancelled() {
+                return stream.cancelled();
+            }
+
+            @Override
+            public void started() {
+                stream.admitted();
+            }
+
+            @Override
+            public void done(Generator.Result result) {
+                streams.remove(stream);
+                stream.done(completion(result));
+            }
+
+            @Override
+            public void failed(RuntimeException error) {
+                streams.remove(stream);
+                stream.failed(error);
+            }
+        };
+        streams.put(stream, client);
+        try {
+            batcher.submit(p, config(prompt, s, maxTokens), client);
+        } catch (RuntimeException e) {
+            streams.remove(stream);
+            throw e;
+        }
+    }
+
+    @Override
+    public boolean withdraw(Stream stream) {
+        BatchGenerator.Client c = streams.get(stream);
+        if (c != null && batcher.withdraw(c)) {
+            streams.remove(stream);
+            return true;
+        }
+        return false;
+    }
+
+    @Override
+    public int waiting() {
+        return batcher == null ? 0 : batcher.waiting();
+    }
+
+    @Override
+    public int batchSize() {
+        return batcher == null ? 1 : batcher.maxBatch();
+    }
+
+    @Override
+    public int running() {
+        return batcher == null ? 0 : batcher.running();
+    }
+
+    private GenerationConfig config(ChatBackend.Input prompt, Sampling s, int maxTokens) {
         GenerationConfig.Builder cfg = GenerationConfig.builder().maxTokens(maxTokens).temperature(s.temperature())
                 .topK(s.topK()).topP(s.topP()).minP(s.minP()).repetitionPenalty(s.repetitionPenalty())
                 .seed(s.seed() != null ? s.seed() : SEEDS.nextLong()).stopStrings(s.stop());
         if (prompt instanceof ChatInput) {
             cfg.stopsOf(template); // the assistant's turn ends at the template's end-of-turn marker
         }
-        Generator.Result r = generator.generate(p, cfg.build(), (tokenId, delta) -> listener.onDelta(delta));
-        return new Completion(r.text(), r.promptTokens(), r.imageTokens(), r.completionTokens(), r.finishReason());
+        return cfg.build();
     }
 
     @Override
@@ -126,6 +222,12 @@ public final class Mm1Backend implements ChatBackend {
 
     @Override
     public void close() {
+        if (batcher != null) {
+            batcher.close(); // requests still running end as cancelled
+            if (!batcher.stopped()) {
+                return; // a step still uses the model: leave it to the process exit rather than free it under the step
+            }
+        }
         try (root; tok; model) {
             if (cache != null) {
                 cache.clear();

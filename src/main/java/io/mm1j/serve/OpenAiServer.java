@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * <p>Every client mistake is answered in OpenAI's error shape with its status (400 invalid, 401 bad key, 404 unknown
  * model or path, 413 too large, 415 not JSON, 429 queue full, 503 timeout or shutting down); a 500 means a server
  * fault. Request
- * threads validate and wait; one worker generates ({@link GenerationQueue}).
+ * threads validate and wait; one worker generates, or the backend batches concurrent requests
+ * ({@link GenerationQueue}).
  */
 public final class OpenAiServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
@@ -55,7 +56,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.apiKey = apiKey == null ? null : apiKey.getBytes(StandardCharsets.UTF_8);
         this.queue = new GenerationQueue(backend, limits.queueSize(), metrics);
         this.parser = new RequestParser(limits, backend.acceptsImages());
-        this.admission = new Semaphore(limits.queueSize() + 1);
+        this.admission = new Semaphore(limits.queueSize() + backend.batchSize());
         metrics.backend(backend);
     }
 
@@ -217,7 +218,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     private void complete(Context ctx, boolean chat) throws IOException {
         long arrived = System.nanoTime();
-        // Admission before the body is read: at most queue + 1 generation requests hold bodies and decoded images.
+        // Admission before the body is read: at most queue + batch generation requests hold bodies and decoded images.
         if (!admission.tryAcquire()) {
             throw queue.full();
         }

@@ -30,6 +30,8 @@ public record ServeLimits(long maxBodyBytes, int maxImages, long maxImagePixels,
     public static final int DEFAULT_QUEUE_SIZE = 32;
     public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(300);
     public static final int DEFAULT_IMAGE_CACHE_ENTRIES = 64;
+    /** Requests decoded together by continuous batching ({@code mm1 serve --max-batch}). */
+    public static final int DEFAULT_MAX_BATCH = 16;
 
     public ServeLimits {
         if (maxBodyBytes < 1024 || maxBodyBytes > Integer.MAX_VALUE - 8) {

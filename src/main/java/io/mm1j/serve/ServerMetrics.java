@@ -82,6 +82,10 @@ public final class ServerMetrics {
         gauge(sb, "mm1_queue_capacity", "Requests that may wait before new ones get 429.", queueCapacity);
         gauge(sb, "mm1_requests_in_flight", "Generation requests accepted and not finished.", inFlight.get());
         ChatBackend b = backend;
+        if (b != null && b.batches()) {
+            gauge(sb, "mm1_batch_running", "Requests decoding together now (continuous batching).", b.running());
+            gauge(sb, "mm1_batch_capacity", "Requests that may decode together (--max-batch).", b.batchSize());
+        }
         long[] cache = b == null ? null : b.imageCacheStats();
         if (cache != null) {
             counter(sb, "mm1_image_cache_hits_total", "Images whose encoding came from the cache.", cache[0]);

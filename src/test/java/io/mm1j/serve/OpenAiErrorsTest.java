@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -259,12 +260,61 @@ class OpenAiErrorsTest {
 
     @Test
     void clientDisconnectStopsItsStreamingGeneration() throws Exception {
-        disconnect(true);
+        disconnect(true, new ScriptedBackend());
     }
 
     @Test
     void clientDisconnectStopsItsNonStreamingGeneration() throws Exception {
-        disconnect(false);
+        disconnect(false, new ScriptedBackend());
+    }
+
+    @Test
+    void withABatchingBackendADisconnectFreesItsPlaceInTheBatch() throws Exception {
+        disconnect(true, new ScriptedBackend().batching(2));
+        disconnect(false, new ScriptedBackend().batching(2));
+    }
+
+    @Test
+    void withABatchingBackendTheBatchRunsTogetherThenWaitingPlacesFillThen429() throws Exception {
+        ScriptedBackend held = new ScriptedBackend().batching(2);
+        held.hold();
+        ServeLimits limits = ServeLimits.defaults().withQueueSize(1).withRequestTimeout(Duration.ofSeconds(20));
+        try (OpenAiServer small = new OpenAiServer(held, limits, null).start("127.0.0.1", 0)) {
+            HttpTestClient c = new HttpTestClient(small.port(), null);
+            String body = chat(user("\"hi\""), ",\"max_tokens\":2");
+            List<CompletableFuture<HttpTestClient.Reply>> running = new java.util.ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                running.add(CompletableFuture.supplyAsync(() -> c.post("/v1/chat/completions", body)));
+            }
+            waitUntil(() -> held.started.get() == 2); // both decode at once
+            waitUntil(() -> small.metrics().render().contains("mm1_batch_running 2"));
+            CompletableFuture<HttpTestClient.Reply> queued = CompletableFuture.supplyAsync(
+                    () -> c.post("/v1/chat/completions", body));
+            waitUntil(() -> small.metrics().render().contains("mm1_queue_depth 1"));
+            String msg = error(c.post("/v1/chat/completions", body), 429, "queue_full", null);
+            assertTrue(msg.contains("--queue-size"), msg);
+            held.release();
+            for (CompletableFuture<HttpTestClient.Reply> r : running) {
+                assertEquals("w0 w1", r.get(30, TimeUnit.SECONDS).json().get("choices").get(0).get("message")
+                        .get("content").asText());
+            }
+            assertEquals(200, queued.get(30, TimeUnit.SECONDS).status());
+        }
+        ScriptedBackend slow = new ScriptedBackend().batching(1);
+        slow.hold();
+        limits = ServeLimits.defaults().withRequestTimeout(Duration.ofMillis(300));
+        try (OpenAiServer timed = new OpenAiServer(slow, limits, null).start("127.0.0.1", 0)) {
+            HttpTestClient c = new HttpTestClient(timed.port(), null);
+            String body = chat(user("\"hi\""), ",\"max_tokens\":2");
+            CompletableFuture<HttpTestClient.Reply> first = CompletableFuture.supplyAsync(
+                    () -> c.post("/v1/chat/completions", body));
+            waitUntil(() -> slow.started.get() == 1);
+            error(c.post("/v1/chat/completions", body), 503, "timeout", null); // timed out while waiting
+            error(first.get(30, TimeUnit.SECONDS), 503, "timeout", null);
+            slow.release();
+            waitUntil(() -> slow.cancelled.get() == 1); // the running one was told to stop
+            assertEquals(1, slow.started.get(), "the request that timed out while waiting never started");
+        }
     }
 
     @Test
@@ -281,8 +331,7 @@ class OpenAiErrorsTest {
         }
     }
 
-    private static void disconnect(boolean stream) throws Exception {
-        ScriptedBackend b = new ScriptedBackend();
+    private static void disconnect(boolean stream, ScriptedBackend b) throws Exception {
         b.tokenDelay(20);
         try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0)) {
             String body = chat(user("\"hi\""), ",\"max_tokens\":200,\"stream\":" + stream);
@@ -304,6 +353,9 @@ class OpenAiErrorsTest {
                     + b.tokensProduced.get() + " tokens");
             // the backend sees the cancel before the server counts it when the generation returns
             waitUntil(() -> s.metrics().render().contains("mm1_generations_cancelled_total 1"));
+            waitUntil(() -> b.running() == 0); // its place in the batch is free
+        } finally {
+            b.close();
         }
     }
 

@@ -57,6 +57,51 @@ class OpenAiServerModelTest {
     }
 
     @Test
+    void concurrentRequestsShareDecodeStepsAndGetWhatEachGetsAlone() throws Exception {
+        assertTrue(tiny.backend.batches());
+        List<String> bodies = List.of(
+                body("[{\"role\":\"user\",\"content\":\"hello there\"}]", ",\"max_tokens\":12,\"temperature\":0"),
+                body("[{\"role\":\"user\",\"content\":[" + image(RED) + "," + text("what is it") + "]}]",
+                        ",\"max_tokens\":7,\"temperature\":0"),
+                body("[{\"role\":\"user\",\"content\":\"tell me a story\"}]",
+                        ",\"max_tokens\":9,\"temperature\":0,\"stream\":true"),
+                body("[{\"role\":\"user\",\"content\":\"sample\"}]", ",\"max_tokens\":10,\"seed\":5"));
+        List<String> alone = new java.util.ArrayList<>();
+        for (String b : bodies) {
+            alone.add(answer(tiny.client.post("/v1/chat/completions", b)));
+        }
+        for (int round = 0; round < 2; round++) {
+            List<java.util.concurrent.CompletableFuture<HttpTestClient.Reply>> together = new java.util.ArrayList<>();
+            for (String b : bodies) {
+                together.add(java.util.concurrent.CompletableFuture.supplyAsync(
+                        () -> tiny.client.post("/v1/chat/completions", b)));
+            }
+            for (int i = 0; i < bodies.size(); i++) {
+                assertEquals(alone.get(i), answer(together.get(i).get(60, java.util.concurrent.TimeUnit.SECONDS)),
+                        "request " + i);
+            }
+        }
+        assertEquals(0, tiny.backend.running());
+    }
+
+    /** The answer's text and finish reason, streamed or not. */
+    private static String answer(HttpTestClient.Reply r) {
+        assertEquals(200, r.status(), r.body());
+        if (r.body().startsWith("data: ")) {
+            String finish = null;
+            for (JsonNode c : r.chunks()) {
+                JsonNode f = c.get("choices").get(0).get("finish_reason");
+                if (f != null && !f.isNull()) {
+                    finish = f.asText();
+                }
+            }
+            return streamedText(r) + " | " + finish;
+        }
+        JsonNode choice = r.json().get("choices").get(0);
+        return choice.get("message").get("content").asText() + " | " + choice.get("finish_reason").asText();
+    }
+
+    @Test
     void streamedDeltasConcatenateToTheNonStreamedAnswerWithAnImage() {
         String messages = "[{\"role\":\"user\",\"content\":[" + image(RED) + "," + text("What is this?") + "]}]";
         for (String sampling : List.of(",\"temperature\":0", ",\"temperature\":1.0,\"top_p\":0.9,\"seed\":7")) {

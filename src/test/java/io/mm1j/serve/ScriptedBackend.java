@@ -21,6 +21,72 @@ final class ScriptedBackend implements ChatBackend {
     private final Semaphore gate = new Semaphore(Integer.MAX_VALUE);
     private volatile long tokenDelayMillis;
 
+    private java.util.concurrent.ThreadPoolExecutor batch;
+    private final java.util.Map<Stream, Runnable> submitted = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Makes this a batching backend ({@link ChatBackend#batches}): up to {@code maxBatch} generations run at once
+     * (each on its own thread), later ones wait; the server's side of continuous batching (submit, withdraw, cancel,
+     * the waiting limit) is exercised without a model.
+     */
+    ScriptedBackend batching(int maxBatch) {
+        batch = new java.util.concurrent.ThreadPoolExecutor(maxBatch, maxBatch, 0, TimeUnit.SECONDS,
+                new java.util.concurrent.LinkedBlockingQueue<>());
+        return this;
+    }
+
+    @Override
+    public boolean batches() {
+        return batch != null;
+    }
+
+    @Override
+    public int batchSize() {
+        return batch == null ? 1 : batch.getMaximumPoolSize();
+    }
+
+    @Override
+    public void submit(Input prompt, Sampling sampling, int maxTokens, Stream stream) {
+        Runnable r = () -> {
+            submitted.remove(stream);
+            stream.admitted();
+            if (stream.cancelled()) {
+                stream.done(new Completion("", countPromptTokens(prompt), 0, 0, "cancelled"));
+                return;
+            }
+            try {
+                stream.done(generate(prompt, sampling, maxTokens, d -> stream.onDelta(d) && !stream.cancelled()));
+            } catch (RuntimeException e) {
+                stream.failed(e);
+            }
+        };
+        submitted.put(stream, r);
+        batch.execute(r);
+    }
+
+    @Override
+    public boolean withdraw(Stream stream) {
+        Runnable r = submitted.remove(stream);
+        return r != null && batch.remove(r);
+    }
+
+    @Override
+    public int waiting() {
+        return batch == null ? 0 : batch.getQueue().size();
+    }
+
+    @Override
+    public int running() {
+        return batch == null ? 0 : batch.getActiveCount();
+    }
+
+    @Override
+    public void close() {
+        if (batch != null) {
+            batch.shutdownNow();
+        }
+    }
+
     /** Generations block before each token until {@link #release}. */
     void hold() {
         gate.drainPermits();
