@@ -13,6 +13,7 @@ import io.mm1j.config.LlmConfig;
 import io.mm1j.config.ParamCount;
 import io.mm1j.llm.Decoder;
 import io.mm1j.nn.MemoryProbe;
+import io.mm1j.nn.NativeAllocator;
 import io.mm1j.train.AdamW;
 import io.mm1j.train.ActivationCheckpointing;
 import io.mm1j.train.Losses;
@@ -51,13 +52,16 @@ public final class TrainStepBench {
         double gemm = GemmBench.gflops(root, 2048, 5);
         Decoder d = Decoder.init(c, root, DataType.FLOAT32);
         d.params().enableGradients();
+        long mmapThreshold = NativeAllocator.threshold(); // MM1_MMAP_THRESHOLD, applied at start-up
         double[] times = new double[steps];
+        long[] faults = new long[steps];
         double lastLoss = 0;
         long ndBytes;
         long activationPeak = -1;
         try (AdamW opt = AdamW.standard(d.params())) {
             for (int s = -2; s < steps; s++) { // two warm-up steps
                 long t0 = System.nanoTime();
+                long f0 = NativeAllocator.minorFaults();
                 try (NDScope scope = new NDScope()) {
                     NDArray tokens = root.randomInteger(0, c.vocabSize(), new Shape(batch, seq + 1), DataType.INT64);
                     NDArray in = tokens.get(":, :-1");
@@ -76,6 +80,7 @@ public final class TrainStepBench {
                 }
                 if (s >= 0) {
                     times[s] = (System.nanoTime() - t0) / 1e9;
+                    faults[s] = NativeAllocator.minorFaults() - f0;
                 }
             }
             ndBytes = MemoryProbe.liveBytes(root); // weights, gradients and AdamW moments between steps
@@ -83,6 +88,7 @@ public final class TrainStepBench {
             d.close();
         }
         java.util.Arrays.sort(times);
+        java.util.Arrays.sort(faults);
         double sec = times[steps / 2];
         ParamCount.Llm pc = ParamCount.llm(c);
         double flopsPerToken = ParamCount.trainFlopsPerToken(c, seq);
@@ -101,6 +107,9 @@ public final class TrainStepBench {
         o.put("loss", lastLoss);
         o.put("activationCheckpointing", checkpointing);
         o.put("layers", c.numLayers());
+        // the allocator's fixed mmap threshold (-1: glibc's dynamic default) and the page faults a step costs
+        o.put("mmapThresholdBytes", mmapThreshold);
+        o.put("minorFaultsPerStep", faults[steps / 2]);
         // MemoryModel's prediction for this run, to set beside the measured peakRssBytes
         MemoryModel.Estimate est = MemoryModel.training(c, pc.total(), batch, seq, 4, checkpointing);
         o.put("predictedActivationBytes", est.activations());

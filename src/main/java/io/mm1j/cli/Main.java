@@ -32,6 +32,12 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        try {
+            io.mm1j.nn.NativeAllocator.applyFromEnvironment();
+        } catch (Mm1Exception e) {
+            System.err.println("mm1: error: " + e.getMessage());
+            System.exit(2);
+        }
         System.exit(run(args));
     }
 

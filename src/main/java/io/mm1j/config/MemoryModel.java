@@ -17,7 +17,8 @@ import io.mm1j.Mm1Exception;
  *   <li>With activation checkpointing ({@code train.ActivationCheckpointing}): the 2L+1 segment inputs (an
  *       attention and a feed-forward half per layer), plus the largest of one head chunk's
  *       ({@link #checkpointedHeadRows} rows) and one half-layer's recorded activations (one segment is recorded
- *       at a time).</li>
+ *       at a time, a dense one over chunks of rows: {@link #checkpointedAttentionRows},
+ *       {@link #checkpointedFeedForwardRows}).</li>
  *   <li>AdamW's step: its temporaries ({@code g·(1−β1)}, {@code g²}, {@code √v}, the update: 4 values per
  *       parameter) live until the step ends; they come after the activations are freed, so the peak is the
  *       larger of the two phases.</li>
@@ -79,7 +80,7 @@ public final class MemoryModel {
      * their gradients (3 × rows × T × V values); 48 MiB keeps that below a decoder layer's activations for the
      * presets while the head's matmul stays large.
      */
-    public static final long HEAD_CHUNK_BYTES = 48L << 20;
+    public static final long HEAD_CHUNK_BYTES = 24L << 20;
 
     /** Rows of {@code t} tokens per LM-head chunk under activation checkpointing (at least one). */
     public static int checkpointedHeadRows(long t, int vocab, int bytes) {
@@ -87,7 +88,30 @@ public final class MemoryModel {
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, HEAD_CHUNK_BYTES / perRow));
     }
 
-    /** Values alive at the peak of a checkpointed step (the LM head runs over chunks of rows). */
+    /**
+     * Rows of {@code t} tokens per chunk when activation checkpointing re-runs a decoder layer's attention half in
+     * the backward: as many as fit one recorded half within {@link #HEAD_CHUNK_BYTES} (at least one).
+     */
+    public static int checkpointedAttentionRows(LlmConfig c, long t, int bytes) {
+        return rowsWithin(attention(c, 1, t) * bytes);
+    }
+
+    /**
+     * Rows per chunk for layer i's recorded feed-forward half (dense only: an MoE half routes the whole batch at
+     * once, see {@link #checkpointed}).
+     */
+    public static int checkpointedFeedForwardRows(LlmConfig c, int i, long t, int bytes) {
+        return rowsWithin(feedForward(c, i, 1, t) * bytes);
+    }
+
+    private static int rowsWithin(long bytesPerRow) {
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, HEAD_CHUNK_BYTES / Math.max(1, bytesPerRow)));
+    }
+
+    /**
+     * Values alive at the peak of a checkpointed step: the LM head and every dense half-layer are recorded over
+     * chunks of rows, an MoE feed-forward half over the whole batch.
+     */
     static long checkpointed(LlmConfig c, long b, long t, int bytes) {
         long btd = b * t * c.hiddenSize();
         // segment inputs (embedding output, then an attention and a feed-forward half per layer), gradOut and
@@ -95,9 +119,12 @@ public final class MemoryModel {
         long checkpoints = (2L * c.numLayers() + 1) * btd + 2 * btd;
         long rows = Math.min(b, checkpointedHeadRows(t, c.vocabSize(), bytes));
         long widest = head(c, rows, t) + btd; // + the gradients of the chunks' inputs, gathered
+        long attentionRows = Math.min(b, checkpointedAttentionRows(c, t, bytes));
         for (int i = 0; i < c.numLayers(); i++) {
-            widest = Math.max(widest, attention(c, b, t)); // the VJP takes gradOut as the output's gradient
-            widest = Math.max(widest, feedForward(c, i, b, t));
+            // the VJP takes gradOut as the output's gradient; a chunked half also gathers its input's gradient
+            widest = Math.max(widest, attention(c, attentionRows, t) + (attentionRows < b ? btd : 0));
+            long ffRows = c.isMoeLayer(i) ? b : Math.min(b, checkpointedFeedForwardRows(c, i, t, bytes));
+            widest = Math.max(widest, feedForward(c, i, ffRows, t) + (ffRows < b ? btd : 0));
         }
         return checkpoints + widest;
     }

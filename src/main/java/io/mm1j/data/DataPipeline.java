@@ -220,6 +220,11 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
         try {
             producer.join(5000);
             packerThread.join(5000);
+            // a worker may still be inside the tokenizer or an image decoder (native code, not interruptible):
+            // the caller frees those once close() returns, so wait for the workers to leave them
+            if (!workers.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                LOG.warn("data pipeline: a worker is still busy 60 s after close()");
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

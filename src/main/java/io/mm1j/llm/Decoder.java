@@ -203,7 +203,21 @@ public final class Decoder implements AutoCloseable {
      * What every layer of one forward pass shares: the additive attention mask (causal + padding), the rotary
      * angles of the positions, the MoE routing flags of real tokens, and the KV cache.
      */
-    public record Context(int t, NDArray mask, Rope.Angles angles, float[] tokenKeep, KvCache cache) {}
+    public record Context(int t, NDArray mask, Rope.Angles angles, float[] tokenKeep, KvCache cache) {
+        /**
+         * This context for batch rows {@code [from, to)} alone (a per-row mask sliced, a broadcast one kept), for
+         * running a layer over a chunk of the batch; without a KV cache only.
+         */
+        public Context rows(int from, int to) {
+            if (cache != null) {
+                throw new io.mm1j.Mm1Exception("a decoder context with a KV cache cannot be split into rows");
+            }
+            NDArray m = mask == null || mask.getShape().get(0) == 1 ? mask : mask.get(new NDIndex("{}:{}", from, to));
+            float[] keep = tokenKeep == null ? null
+                    : java.util.Arrays.copyOfRange(tokenKeep, from * t, to * t); // (B·T), row-major
+            return new Context(t, m, angles, keep, null);
+        }
+    }
 
     /**
      * The per-pass inputs of the layers for T new positions. Arrays are created in the caller's scope, so build

@@ -51,7 +51,21 @@ public final class ActivationCheckpointing {
      * @param run       input → output; must compute the same thing every time (no sampling, no dropout)
      * @param trainable whether any of its parameters train (a frozen prefix needs no recomputation at all)
      */
-    public record Segment(Function<NDArray, Out> run, boolean trainable) {}
+    public record Segment(Function<NDArray, Out> run, boolean trainable, RowRun rows, int rowsPerChunk) {
+        public Segment(Function<NDArray, Out> run, boolean trainable) {
+            this(run, trainable, null, Integer.MAX_VALUE);
+        }
+    }
+
+    /**
+     * A segment that treats batch rows independently (no auxiliary loss, nothing shared across rows): rows
+     * {@code [from, to)} of its input → the same rows of its output. Its backward then re-runs it over chunks of
+     * rows, one chunk's graph recorded at a time.
+     */
+    @FunctionalInterface
+    public interface RowRun {
+        NDArray apply(NDArray rows, int from, int to);
+    }
 
     /**
      * A loss that is a sum over batch rows (e.g. masked token NLL over a fixed denominator): the share of rows
@@ -170,7 +184,10 @@ public final class ActivationCheckpointing {
                 }
                 NDArray in = inputs[i];
                 NDArray next = null;
-                try (NDScope scope = new NDScope(); GradientCollector gc = collector()) {
+                int inRows = Math.toIntExact(in.getShape().get(0));
+                if (seg.rows() != null && seg.rowsPerChunk() < inRows) {
+                    next = chunkedBackward(seg, in, gradOut, needsInputGradient[i]);
+                } else try (NDScope scope = new NDScope(); GradientCollector gc = collector()) {
                     if (needsInputGradient[i]) {
                         in.setRequiresGradient(true);
                     }
@@ -206,6 +223,39 @@ public final class ActivationCheckpointing {
     }
 
     /**
+     * A row-separable segment's backward over chunks of its batch rows: each chunk re-run under its own recording
+     * and back-propagated with its rows of {@code gradOut}; parameter gradients accumulate over the chunks, the
+     * input's gradient (returned, or null when not needed) is gathered from theirs.
+     */
+    private static NDArray chunkedBackward(Segment seg, NDArray in, NDArray gradOut, boolean inputGradient) {
+        int rows = Math.toIntExact(in.getShape().get(0));
+        NDList parts = new NDList();
+        for (int from = 0; from < rows; from += seg.rowsPerChunk()) {
+            int to = Math.min(rows, from + seg.rowsPerChunk());
+            try (NDScope scope = new NDScope(); GradientCollector gc = collector()) {
+                NDIndex idx = new NDIndex("{}:{}", from, to);
+                NDArray x = in.get(idx).duplicate(); // a leaf of its own
+                if (inputGradient) {
+                    x.setRequiresGradient(true);
+                }
+                vjp(seg.rows().apply(x, from, to), gradOut.get(idx));
+                if (inputGradient) {
+                    NDArray g = x.getGradient();
+                    NDScope.unregister(g);
+                    parts.add(g);
+                }
+                scope.suppressNotUsedWarning();
+            }
+        }
+        if (!inputGradient) {
+            return null;
+        }
+        NDArray next = NDArrays.concat(parts, 0);
+        parts.close();
+        return next;
+    }
+
+    /**
      * Checkpointed gradients of a decoder's language-model loss, two segments per layer (attention, feed-forward).
      *
      * @param ids     (B, T) int64 input tokens
@@ -214,12 +264,23 @@ public final class ActivationCheckpointing {
      * @param mask    (B, T) 1 where the loss counts, or null
      */
     public static Result lmGradients(Decoder decoder, NDArray ids, NDArray keep, NDArray targets, NDArray mask) {
+        long t = ids.getShape().get(1);
+        return lmGradients(decoder, ids, keep, targets, mask, headRows(t, decoder.config().vocabSize(),
+                decoder.params().dtype()), BUDGET);
+    }
+
+    /** {@link #lmGradients(Decoder, NDArray, NDArray, NDArray, NDArray)} with explicit rows per chunk. */
+    static Result lmGradients(Decoder decoder, NDArray ids, NDArray keep, NDArray targets, NDArray mask,
+                              int headRows, int segmentRows) {
         List<Segment> segments = new ArrayList<>();
         segments.add(new Segment(x -> new Out(decoder.embed(x), null), true));
         long t = ids.getShape().get(1);
         return decoderTail(decoder, ids, t, segments, keep, null, 1, meanTokenLoss(targets, mask, decoder.params()
-                .dtype()), headRows(t, decoder.config().vocabSize(), decoder.params().dtype()));
+                .dtype()), headRows, segmentRows);
     }
+
+    /** Rows per chunk of a recorded half-layer: as {@link io.mm1j.config.MemoryModel} sizes them. */
+    private static final int BUDGET = 0;
 
     /**
      * Checkpointed gradients of an MM1 model's language-model loss: one segment for the patch embedding, one per
@@ -251,7 +312,7 @@ public final class ActivationCheckpointing {
     public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
                                    Function<NDArray, NDArray> loss) {
         return gradients(model, in, imageTokenId, auxWeight, (logits, from, to) -> loss.apply(logits),
-                Integer.MAX_VALUE);
+                Integer.MAX_VALUE, BUDGET);
     }
 
     /**
@@ -262,7 +323,7 @@ public final class ActivationCheckpointing {
     public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
                                    RowLoss loss) {
         return gradients(model, in, imageTokenId, auxWeight, loss, headRows(in.ids().getShape().get(1),
-                model.decoder().config().vocabSize(), model.params().dtype()));
+                model.decoder().config().vocabSize(), model.params().dtype()), BUDGET);
     }
 
     /** Rows of T tokens per LM-head chunk ({@link io.mm1j.config.MemoryModel#checkpointedHeadRows}). */
@@ -287,16 +348,25 @@ public final class ActivationCheckpointing {
         };
     }
 
-    /** {@link #gradients(Mm1Model, Mm1Model.BatchInputs, int, double, RowLoss)} with an explicit chunk size. */
+    /**
+     * {@link #gradients(Mm1Model, Mm1Model.BatchInputs, int, double, RowLoss)} with an explicit chunk size, for
+     * the LM head and every row-separable decoder half alike.
+     */
     public static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
                                    RowLoss loss, int rowsPerChunk) {
+        return gradients(model, in, imageTokenId, auxWeight, loss, rowsPerChunk, rowsPerChunk);
+    }
+
+    private static Result gradients(Mm1Model model, Mm1Model.BatchInputs in, int imageTokenId, double auxWeight,
+                                    RowLoss loss, int rowsPerChunk, int segmentRows) {
         NDArray ids = in.ids();
         long t = ids.getShape().get(1);
         Decoder decoder = model.decoder();
         if (in.pixels() == null) {
             List<Segment> segments = new ArrayList<>();
             segments.add(new Segment(x -> new Out(model.spliceImages(x, null, imageTokenId), null), true));
-            return decoderTail(decoder, ids, t, segments, in.keep(), in.documents(), auxWeight, loss, rowsPerChunk);
+            return decoderTail(decoder, ids, t, segments, in.keep(), in.documents(), auxWeight, loss, rowsPerChunk,
+                segmentRows);
         }
         VisionTransformer vit = model.vision();
         if (vit == null) {
@@ -314,7 +384,8 @@ public final class ActivationCheckpointing {
         }
         segments.add(new Segment(h -> new Out(model.spliceImages(ids,
                 model.perPicture(model.connector().forward(h.get(":, 1:, :"))), imageTokenId), null), true)); // patch tokens → k each
-        return decoderTail(decoder, px, t, segments, in.keep(), in.documents(), auxWeight, loss, rowsPerChunk);
+        return decoderTail(decoder, px, t, segments, in.keep(), in.documents(), auxWeight, loss, rowsPerChunk,
+                segmentRows);
     }
 
     /**
@@ -323,22 +394,32 @@ public final class ActivationCheckpointing {
      * per-segment scopes.
      */
     private static Result decoderTail(Decoder decoder, NDArray input, long t, List<Segment> segments, NDArray keep,
-                                      NDArray documents, double auxWeight, RowLoss loss, int rowsPerChunk) {
+                                      NDArray documents, double auxWeight, RowLoss loss, int rowsPerChunk,
+                                      int segmentRows) {
         Decoder.Context ctx = decoder.context(Math.toIntExact(t), keep, documents, null);
         NDArray weight = decoder.params().scalar(auxWeight); // cached: safe under autograd (cookbook pitfall 1)
         int[][] loads = new int[decoder.config().numLayers()][];
         io.mm1j.llm.MoeFeedForward.RouterLosses[] router =
                 new io.mm1j.llm.MoeFeedForward.RouterLosses[decoder.config().numLayers()];
+        io.mm1j.config.LlmConfig c = decoder.config();
+        int bytes = decoder.params().dtype().getNumOfBytes();
+        int attentionRows = segmentRows != BUDGET ? segmentRows
+                : io.mm1j.config.MemoryModel.checkpointedAttentionRows(c, t, bytes);
         for (int i = 0; i < decoder.config().numLayers(); i++) {
             int layer = i;
-            // two segments per layer (attention half, feed-forward half): one half's graph recorded at a time
-            segments.add(new Segment(h -> new Out(decoder.attentionHalf(ctx, layer, h), null), true));
+            // two segments per layer (attention half, feed-forward half): one half's graph recorded at a time, and
+            // in the backward over chunks of rows (within MemoryModel's budget) when the half is row-separable
+            segments.add(new Segment(h -> new Out(decoder.attentionHalf(ctx, layer, h), null), true,
+                    (h, from, to) -> decoder.attentionHalf(ctx.rows(from, to), layer, h), attentionRows));
+            RowRun ffRows = c.isMoeLayer(i) ? null // routing losses are over the whole batch
+                    : (h, from, to) -> decoder.feedForwardHalf(ctx.rows(from, to), layer, h).h();
             segments.add(new Segment(h -> {
                 Decoder.Layer out = decoder.feedForwardHalf(ctx, layer, h);
                 loads[layer] = out.expertLoad(); // the same routing in the forward and the recomputation
                 router[layer] = out.routerLosses();
                 return new Out(out.h(), out.auxLoss() == null ? null : out.auxLoss().mul(weight));
-            }, true));
+            }, true, ffRows, segmentRows != BUDGET ? segmentRows
+                    : io.mm1j.config.MemoryModel.checkpointedFeedForwardRows(c, layer, t, bytes)));
         }
         Result r = gradients(input, segments, (h, from, to) -> loss.apply(decoder.logits(h, false), from, to),
                 rowsPerChunk);
