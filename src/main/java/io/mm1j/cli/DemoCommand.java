@@ -52,6 +52,10 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "7", description = "Seed (default ${DEFAULT-VALUE}).")
     int seed;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a pre-training run-config key "
+            + "after the demo's own settings (as `mm1 pretrain --set`), e.g. to try another connector.")
+    List<String> overrides = new ArrayList<>();
+
     @Option(names = "--out", defaultValue = "runs/demo", description = "Demo folder (default ${DEFAULT-VALUE}); "
             + "an earlier demo there is replaced, any other non-empty folder is refused.")
     Path out;
@@ -78,6 +82,7 @@ public final class DemoCommand implements Callable<Integer> {
                 "train.fewshot_interval=" + n,
                 "train.fewshot_items=" + (quick ? 16 : 48),
                 "tokenizer={\"train\":{\"vocab_size\":1024}}"));
+        sets.addAll(overrides);
         RunConfig rc = RunConfig.resolve(null, Map.of("model.preset", "mini", "train.steps", Integer.toString(n),
                 "train.seed", Integer.toString(seed)), sets);
         System.out.println("2. Pre-training a mini MM1 (ViT → C-Abstractor → Llama) on the synthetic world, 45% "

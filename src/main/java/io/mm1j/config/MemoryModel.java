@@ -20,20 +20,21 @@ import io.mm1j.Mm1Exception;
  *       at a time, a dense one over chunks of rows: {@link #checkpointedAttentionRows},
  *       {@link #checkpointedFeedForwardRows}).</li>
  *   <li>AdamW's step: its temporaries ({@code g·(1−β1)}, {@code g²}, {@code √v}, the update: 4 values per
- *       parameter) live until the step ends; they come after the activations are freed, so the peak is the
- *       larger of the two phases.</li>
+ *       value) live while one tensor is updated (each in a scope of its own), so the largest tensor sets them;
+ *       they come after the activations are freed, so the peak is the larger of the two phases.</li>
  *   <li>Runtime: the JVM and libtorch's own resident memory, a constant measured on this project's CPU build.</li>
  * </ul>
  * Image-encoder activations are not modelled (text batches of B×T tokens).
  */
 public final class MemoryModel {
     /**
-     * Resident memory of the JVM, libtorch and the allocator's retained free blocks: fitted to {@code mm1 bench
-     * train-step --preset mini} with and without checkpointing (OpenJDK 17, CPU libtorch 2.7.1, 2026-11-30) and
-     * checked out of sample on ablation-1.2b's LLM at 2 layers (prediction within 4% of the measured peak).
+     * Resident memory of the JVM, libtorch and the allocator's retained free blocks, fitted (2026-11-30, OpenJDK 17,
+     * CPU libtorch 2.7.1, glibc's default allocator) to {@code mm1 bench train-step} at batch 8 × 256, with and
+     * without checkpointing, on {@code mini} (measured peak 0.94–0.97 GB / 0.49 GB, predicted 1.07 / 0.55 GB) and
+     * ablation-1.2b's LLM at 2 layers (6.82 / 5.65 GB, predicted 6.74 / 5.18 GB): every prediction within 13%.
      */
-    public static final long RUNTIME_BYTES = 440L << 20;
-    /** AdamW temporaries per parameter during {@code AdamW.step} (see the class comment). */
+    public static final long RUNTIME_BYTES = 400L << 20;
+    /** AdamW temporaries per value of the tensor being updated (see the class comment). */
     static final int ADAM_TEMPORARIES = 4;
 
     private MemoryModel() {}
@@ -63,7 +64,20 @@ public final class MemoryModel {
         long state = params * bytes;
         long acts = (checkpointing ? checkpointed(c, batch, seq, bytes) : plain(c, batch, seq)) * bytes;
         return new Estimate(state, trained * bytes, 2 * trained * bytes, acts,
-                (long) ADAM_TEMPORARIES * trained * bytes, RUNTIME_BYTES);
+                (long) ADAM_TEMPORARIES * largestTensor(c) * bytes, RUNTIME_BYTES);
+    }
+
+    /**
+     * Values in the LLM's largest parameter tensor: AdamW updates one tensor at a time in a scope of its own, so
+     * its temporaries peak on the largest (the embedding or LM head, V·D, for every preset).
+     */
+    static long largestTensor(LlmConfig c) {
+        long d = c.hiddenSize();
+        long widest = Math.max(c.vocabSize(), Math.max(c.intermediateSize(), (long) c.numHeads() * c.headDim()));
+        if (c.moe() != null) {
+            widest = Math.max(widest, c.expertIntermediate());
+        }
+        return widest * d;
     }
 
     /** Values alive at the end of a recorded forward + the backward's transients, no checkpointing. */
