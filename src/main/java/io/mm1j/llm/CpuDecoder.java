@@ -523,36 +523,8 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** Causal GQA attention of the current query over positions 0..pos into {@link #att}. */
     private void attention(int l) {
-        int hd = c.headDim();
-        int kvDim = c.numKvHeads() * hd;
-        int groups = c.numHeads() / c.numKvHeads();
-        float scale = (float) (1.0 / Math.sqrt(hd));
-        float[] kc = keyCache[l];
-        float[] vc = valueCache[l];
         for (int h = 0; h < c.numHeads(); h++) {
-            int qo = h * hd;
-            int ko = (h / groups) * hd;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int t = 0; t <= pos; t++) {
-                float s = dot(kc, t * kvDim + ko, q, qo, hd) * scale;
-                scores[t] = s;
-                max = Math.max(max, s);
-            }
-            float sum = 0;
-            for (int t = 0; t <= pos; t++) {
-                scores[t] = (float) Math.exp(scores[t] - max);
-                sum += scores[t];
-            }
-            for (int i = 0; i < hd; i++) {
-                att[qo + i] = 0;
-            }
-            for (int t = 0; t <= pos; t++) {
-                float p = scores[t] / sum;
-                int vo = t * kvDim + ko;
-                for (int i = 0; i < hd; i++) {
-                    att[qo + i] += p * vc[vo + i];
-                }
-            }
+            attendOne(keyCache[l], valueCache[l], pos, q, 0, h, scores, att);
         }
     }
 
