@@ -427,17 +427,7 @@ public final class BatchGenerator implements AutoCloseable {
             this.client = w.client;
             this.prompt = w.prompt;
             this.cfg = w.cfg;
-            stopIds.addAll(cfg.stopIds());
-            stopIds.addAll(decoder.config().stopIds());
-            List<String> stopStrings = new ArrayList<>();
-            for (String s : cfg.stopStrings()) {
-                if (tok.specialId(s) >= 0) {
-                    stopIds.add(tok.specialId(s)); // decoded text skips special tokens: match them by id
-                } else {
-                    stopStrings.add(s);
-                }
-            }
-            this.text = new TextStream(tok::decode, stopStrings);
+            this.text = new TextStream(tok::decode, generator.stops(cfg, stopIds));
             this.sampler = Sampler.of(cfg, prompt.ids());
             this.encodeMs = encodeMs;
             int capacity = prompt.length() + cfg.maxTokens();

@@ -128,22 +128,31 @@ public final class Generator {
         return BlockScope.noGrad(() -> generateNoGrad(prompt, embeddings, cfg, listener));
     }
 
+    /**
+     * A request's stop rules: the config's and the model's stop ids into {@code stopIds}, plus the stop strings that
+     * name a special token (decoded text skips special tokens, so those match by id); returns the other strings.
+     */
+    List<String> stops(GenerationConfig cfg, Set<Integer> stopIds) {
+        stopIds.addAll(cfg.stopIds());
+        stopIds.addAll(decoder.config().stopIds());
+        List<String> stopStrings = new ArrayList<>();
+        for (String s : cfg.stopStrings()) {
+            if (tok.specialId(s) >= 0) {
+                stopIds.add(tok.specialId(s));
+            } else {
+                stopStrings.add(s);
+            }
+        }
+        return stopStrings;
+    }
+
     private Result generateNoGrad(Prompt prompt, NDArray embeddings, GenerationConfig cfg, TokenListener listener) {
         if (tok == null) {
             throw new IllegalStateException("an id-level Generator has no tokenizer; construct it from a model");
         }
         checkRoom(prompt.length(), cfg.maxTokens());
-        Set<Integer> stopIds = new HashSet<>(cfg.stopIds());
-        stopIds.addAll(decoder.config().stopIds());
-        List<String> stopStrings = new ArrayList<>();
-        for (String s : cfg.stopStrings()) {
-            if (tok.specialId(s) >= 0) {
-                stopIds.add(tok.specialId(s)); // decoded text skips special tokens: match them by id
-            } else {
-                stopStrings.add(s);
-            }
-        }
-        TextStream text = new TextStream(tok::decode, stopStrings);
+        Set<Integer> stopIds = new HashSet<>();
+        TextStream text = new TextStream(tok::decode, stops(cfg, stopIds));
         List<Long> ids = new ArrayList<>();
         int[] stopId = {-1};
         boolean[] cancelled = {false};
