@@ -47,7 +47,9 @@ class Stories260kTest {
 
     @AfterEach
     void tearDown() {
-        m.close();
+        if (m != null) { // null when setUp skipped the test (no shared data)
+            m.close();
+        }
     }
 
     @Test
