@@ -72,7 +72,7 @@ public interface ChatBackend extends AutoCloseable {
      * {@code stream}. A prompt the backend cannot take is refused by throwing, before anything is queued.
      */
     default void submit(Input prompt, Sampling sampling, int maxTokens, Stream stream) {
-        throw new UnsupportedOperationException("this backend does not batch");
+        throw new IllegalStateException("submit() on a backend that does not batch (batches() is false): call generate()");
     }
 
     /** Drops a submitted generation that is still waiting; false when it already started (or is unknown). */

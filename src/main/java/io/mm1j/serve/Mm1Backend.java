@@ -140,7 +140,7 @@ public final class Mm1Backend implements ChatBackend {
     @Override
     public void submit(ChatBackend.Input prompt, Sampling s, int maxTokens, Stream stream) {
         if (batcher == null) {
-            throw new UnsupportedOperationException("continuous batching is off (--max-batch 0)");
+            throw new IllegalStateException("submit() with continuous batching off (--max-batch 0): call generate()");
         }
         Prompt p = build(prompt); // tokenised on the request thread, in parallel with the running batch
         BatchGenerator.Client client = new BatchGenerator.Client() {
