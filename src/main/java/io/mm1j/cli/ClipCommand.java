@@ -4,7 +4,6 @@ import io.mm1j.train.EncoderPretrainer;
 import io.mm1j.train.Pretrainer;
 import io.mm1j.train.RunConfig;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -23,11 +22,7 @@ public final class ClipCommand implements Callable<Integer> {
     @Option(names = "--config", description = "Config JSON (keys as in the README; defaults for the rest).")
     Path config;
 
-    @Option(names = "--out", required = true, description = "Run folder (runs/NAME).")
-    Path out;
 
-    @Option(names = "--set", description = "Override a config key: --set optim.lr=1e-3 (repeatable).")
-    List<String> sets = new ArrayList<>();
 
     @Option(names = "--objective", description = "Sets objective: clip (symmetric InfoNCE) or aim.")
     String objective;
@@ -39,21 +34,13 @@ public final class ClipCommand implements Callable<Integer> {
             + "folder written by 'mm1 data synth'.")
     String data;
 
-    @Option(names = "--steps", description = "Sets train.steps.")
-    Integer steps;
 
-    @Option(names = "--seed", description = "Sets train.seed.")
-    Integer seed;
 
-    @Option(names = "--resume", description = "Continue the run in --out from its newest checkpoint.")
-    boolean resume;
 
-    @Option(names = "--overwrite", description = "Replace a non-empty --out folder.")
-    boolean overwrite;
 
-    @Option(names = "--stop-at-step", description = "End after this step with a checkpoint, as an interruption "
-            + "would (the schedule still spans train.steps).")
-    long stopAtStep;
+
+    @Mixin
+    RunOptions run;
 
     @Mixin
     DeviceOption device;
@@ -61,17 +48,22 @@ public final class ClipCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         device.use();
+        Path out = run.out;
+        List<String> sets = run.sets;
+        boolean resume = run.resume;
+        boolean overwrite = run.overwrite;
+        long stopAtStep = run.stopAtStep;
         Map<String, String> shorthand = new LinkedHashMap<>();
         if (objective != null) {
             shorthand.put("objective", objective);
         }
-        shorthand.putAll(PretrainCommand.shorthand(preset, steps, seed));
+        shorthand.putAll(run.shorthand(preset));
         if (data != null && !data.equals("synthetic")) {
             shorthand.put("data.sources", synthCaptions(Path.of(data)));
         }
-        Path base = config;
-        if (resume && config == null && out.resolve("run.json").toFile().isFile()) {
-            base = PretrainCommand.stripRunMeta(out.resolve("run.json"));
+        Path base = run.base(config);
+        if (run.isOwnRunJson(base)) {
+            base = RunOptions.stripRunMeta(base);
         }
         RunConfig rc = EncoderPretrainer.config(base, shorthand, sets);
         EncoderPretrainer.Result r = EncoderPretrainer.run(new EncoderPretrainer.Options(out, rc, resume, overwrite,

@@ -3,8 +3,6 @@ package io.mm1j.cli;
 import io.mm1j.train.Pretrainer;
 import io.mm1j.train.RunConfig;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -24,11 +22,7 @@ public final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--config", description = "Run config JSON (keys as in the README; defaults for the rest).")
     Path config;
 
-    @Option(names = "--out", required = true, description = "Run folder (runs/NAME).")
-    Path out;
 
-    @Option(names = "--set", description = "Override a config key: --set optim.lr=3e-4 (repeatable).")
-    List<String> sets = new ArrayList<>();
 
     @Option(names = "--preset", description = "Sets model.preset.")
     String preset;
@@ -37,28 +31,20 @@ public final class PretrainCommand implements Callable<Integer> {
             + "'mm1 data synth'.")
     String data;
 
-    @Option(names = "--steps", description = "Sets train.steps (the run's total optimizer steps).")
-    Integer steps;
 
-    @Option(names = "--seed", description = "Sets train.seed.")
-    Integer seed;
 
-    @Option(names = "--resume", description = "Continue the run in --out from its newest checkpoint.")
-    boolean resume;
 
-    @Option(names = "--overwrite", description = "Replace a non-empty --out folder.")
-    boolean overwrite;
 
     @Option(names = "--init", description = "Start from this model folder (or run folder) instead of random weights.")
     Path init;
 
-    @Option(names = "--stop-at-step", description = "End after this step with a checkpoint, as an interruption "
-            + "would (the schedule still spans train.steps).")
-    long stopAtStep;
 
     @Option(names = "--dry-run", description = "Print the resolved config, parameter counts, memory, LR and tokens "
             + "per step, then exit.")
     boolean dryRun;
+
+    @Mixin
+    RunOptions run;
 
     @Mixin
     DeviceOption device;
@@ -69,17 +55,20 @@ public final class PretrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         device.use();
-        Map<String, String> shorthand = shorthand(preset, steps, seed);
+        Path out = run.out;
+        List<String> sets = run.sets;
+        boolean resume = run.resume;
+        boolean overwrite = run.overwrite;
+        long stopAtStep = run.stopAtStep;
+        Map<String, String> shorthand = run.shorthand(preset);
         trainDevices.addTo(shorthand);
         if (data != null && !data.equals("synthetic")) {
             shorthand.put("data.sources", synthFolderSources(Path.of(data)));
         }
-        Path base = config;
-        if (resume && config == null && out.resolve("run.json").toFile().isFile()) {
-            base = out.resolve("run.json");
-        }
-        RunConfig rc = base != null && base.equals(out.resolve("run.json"))
-                ? RunConfig.resolve(stripRunMeta(base), shorthand, sets) : RunConfig.resolve(base, shorthand, sets);
+        Path base = run.base(config);
+        RunConfig rc = run.isOwnRunJson(base)
+                ? RunConfig.resolve(RunOptions.stripRunMeta(base), shorthand, sets)
+                : RunConfig.resolve(base, shorthand, sets);
         if (dryRun) {
             System.out.println(Pretrainer.plan(rc, rc.node("model.llm.vocab_size").asInt(
                     io.mm1j.config.Presets.load(rc.text("model.preset")).llm().vocabSize())).toPrettyString());
@@ -109,21 +98,6 @@ public final class PretrainCommand implements Callable<Integer> {
                 + "{\"name\":\"captions\",\"format\":\"coco\",\"path\":\"" + d + "/coco/captions_train.json\","
                 + "\"images\":\"" + d + "/images/train\",\"weight\":0.45},"
                 + "{\"name\":\"text\",\"format\":\"text\",\"path\":\"" + d + "/text/train.txt\",\"weight\":0.10}]";
-    }
-
-    /** run.json without the run's metadata block, so it can serve as a config file again. */
-    static Path stripRunMeta(Path runJson) {
-        try {
-            com.fasterxml.jackson.databind.node.ObjectNode n = (com.fasterxml.jackson.databind.node.ObjectNode)
-                    new com.fasterxml.jackson.databind.ObjectMapper().readTree(runJson.toFile());
-            n.remove("_run");
-            Path tmp = java.nio.file.Files.createTempFile("mm1-run", ".json");
-            tmp.toFile().deleteOnExit();
-            java.nio.file.Files.writeString(tmp, n.toString());
-            return tmp;
-        } catch (java.io.IOException e) {
-            throw new io.mm1j.Mm1Exception(runJson + ": unreadable: " + e.getMessage(), e);
-        }
     }
 
     /** A progress bar on a terminal; a line every few seconds otherwise (logs, CI). */
@@ -202,20 +176,5 @@ public final class PretrainCommand implements Callable<Integer> {
                 bar.close();
             }
         }
-    }
-
-    /** The run-config keys that {@code --preset}, {@code --steps} and {@code --seed} set (pretrain and clip). */
-    static Map<String, String> shorthand(String preset, Integer steps, Integer seed) {
-        Map<String, String> shorthand = new LinkedHashMap<>();
-        if (preset != null) {
-            shorthand.put("model.preset", preset);
-        }
-        if (steps != null) {
-            shorthand.put("train.steps", Integer.toString(steps));
-        }
-        if (seed != null) {
-            shorthand.put("train.seed", Integer.toString(seed));
-        }
-        return shorthand;
     }
 }

@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -46,14 +45,8 @@ public final class SftCommand implements Callable<Integer> {
     @Option(names = "--images", description = "Folder the conversations' image names are relative to.")
     Path images;
 
-    @Option(names = "--out", required = true, description = "Run folder (runs/NAME).")
-    Path out;
 
-    @Option(names = "--steps", description = "Sets train.steps.")
-    Integer steps;
 
-    @Option(names = "--seed", description = "Sets train.seed.")
-    Integer seed;
 
     @Option(names = "--lora", description = "LoRA adapters instead of full fine-tuning: "
             + "rank=R,alpha=A,dropout=D,targets=q_proj,k_proj,v_proj,o_proj,… (module names of the LLM, connector or "
@@ -72,18 +65,12 @@ public final class SftCommand implements Callable<Integer> {
             + "--init model's, else mm1j's).")
     Path template;
 
-    @Option(names = "--set", description = "Override a config key: --set optim.lr=1e-4 (repeatable).")
-    List<String> sets = new ArrayList<>();
 
-    @Option(names = "--resume", description = "Continue the run in --out from its newest checkpoint.")
-    boolean resume;
 
-    @Option(names = "--overwrite", description = "Replace a non-empty --out folder.")
-    boolean overwrite;
 
-    @Option(names = "--stop-at-step", description = "End after this step with a checkpoint, as an interruption "
-            + "would.")
-    long stopAtStep;
+
+    @Mixin
+    RunOptions run;
 
     @Mixin
     DeviceOption device;
@@ -94,12 +81,14 @@ public final class SftCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         device.use();
+        Path out = run.out;
+        List<String> sets = run.sets;
+        boolean resume = run.resume;
+        boolean overwrite = run.overwrite;
+        long stopAtStep = run.stopAtStep;
         Map<String, String> shorthand = new LinkedHashMap<>();
         trainDevices.addTo(shorthand);
-        Path base = config;
-        if (resume && config == null && Files.isRegularFile(out.resolve("run.json"))) {
-            base = out.resolve("run.json");
-        }
+        Path base = run.base(config);
         Path initDir = null;
         if (init != null) {
             initDir = Mm1Model.resolveFolder(init);
@@ -123,12 +112,7 @@ public final class SftCommand implements Callable<Integer> {
         } else if (images != null) {
             throw new Mm1Exception("--images needs --data (the conversations JSON)");
         }
-        if (steps != null) {
-            shorthand.put("train.steps", Integer.toString(steps));
-        }
-        if (seed != null) {
-            shorthand.put("train.seed", Integer.toString(seed));
-        }
+        shorthand.putAll(run.shorthand(null));
         if (lora != null) {
             shorthand.put("lora", Lora.Config.parse(lora).toJson().toString());
         }
@@ -143,8 +127,8 @@ public final class SftCommand implements Callable<Integer> {
         } else if (initDir != null) { // recorded in run.json, so a resumed run lays conversations out the same way
             shorthand.put("sft.template", quote(initDir.toAbsolutePath().normalize().toString()));
         }
-        if (base != null && base.equals(out.resolve("run.json"))) {
-            base = PretrainCommand.stripRunMeta(base);
+        if (run.isOwnRunJson(base)) {
+            base = RunOptions.stripRunMeta(base);
         }
         RunConfig rc = RunConfig.resolve(defaults(), base, shorthand, sets);
         if (initDir != null) {

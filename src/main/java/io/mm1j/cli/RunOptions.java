@@ -1,0 +1,82 @@
+package io.mm1j.cli;
+
+import io.mm1j.Mm1Exception;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/**
+ * The options every training command ({@code pretrain}, {@code sft}, {@code clip}) shares: the run folder, config
+ * overrides, the shorthand keys, resume and the interruption point.
+ */
+public final class RunOptions {
+    @Option(names = "--out", required = true, description = "Run folder (runs/NAME).")
+    Path out;
+
+    @Option(names = "--set", description = "Override a config key: --set optim.lr=3e-4 (repeatable).")
+    List<String> sets = new ArrayList<>();
+
+    @Option(names = "--steps", description = "Sets train.steps (the run's total optimizer steps).")
+    Integer steps;
+
+    @Option(names = "--seed", description = "Sets train.seed.")
+    Integer seed;
+
+    @Option(names = "--resume", description = "Continue the run in --out from its newest checkpoint.")
+    boolean resume;
+
+    @Option(names = "--overwrite", description = "Replace a non-empty --out folder.")
+    boolean overwrite;
+
+    @Option(names = "--stop-at-step", description = "End after this step with a checkpoint, as an interruption "
+            + "would (the schedule still spans train.steps).")
+    long stopAtStep;
+
+    /** The config a run starts from: {@code --config}, or with {@code --resume} and none, the run's own run.json. */
+    Path base(Path config) {
+        if (resume && config == null && Files.isRegularFile(out.resolve("run.json"))) {
+            return out.resolve("run.json");
+        }
+        return config;
+    }
+
+    /** Whether {@code base} is the run's own run.json (whose {@code _run} record must be stripped first). */
+    boolean isOwnRunJson(Path base) {
+        return base != null && base.equals(out.resolve("run.json"));
+    }
+
+    /** {@code --preset} (when given), {@code --steps} and {@code --seed} as the config keys they set. */
+    Map<String, String> shorthand(String preset) {
+        Map<String, String> shorthand = new LinkedHashMap<>();
+        if (preset != null) {
+            shorthand.put("model.preset", preset);
+        }
+        if (steps != null) {
+            shorthand.put("train.steps", Integer.toString(steps));
+        }
+        if (seed != null) {
+            shorthand.put("train.seed", Integer.toString(seed));
+        }
+        return shorthand;
+    }
+
+    /** A copy of a run's run.json without its {@code _run} record (git commit, versions), as a config file. */
+    static Path stripRunMeta(Path runJson) {
+        try {
+            com.fasterxml.jackson.databind.node.ObjectNode n = (com.fasterxml.jackson.databind.node.ObjectNode)
+                    new com.fasterxml.jackson.databind.ObjectMapper().readTree(runJson.toFile());
+            n.remove("_run");
+            Path tmp = Files.createTempFile("mm1-run", ".json");
+            tmp.toFile().deleteOnExit();
+            Files.writeString(tmp, n.toString());
+            return tmp;
+        } catch (IOException e) {
+            throw new Mm1Exception(runJson + ": unreadable: " + e.getMessage(), e);
+        }
+    }
+}
