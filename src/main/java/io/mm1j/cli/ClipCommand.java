@@ -5,7 +5,6 @@ import io.mm1j.train.Pretrainer;
 import io.mm1j.train.RunConfig;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -48,11 +47,6 @@ public final class ClipCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         device.use();
-        Path out = run.out;
-        List<String> sets = run.sets;
-        boolean resume = run.resume;
-        boolean overwrite = run.overwrite;
-        long stopAtStep = run.stopAtStep;
         Map<String, String> shorthand = new LinkedHashMap<>();
         if (objective != null) {
             shorthand.put("objective", objective);
@@ -65,9 +59,9 @@ public final class ClipCommand implements Callable<Integer> {
         if (run.isOwnRunJson(base)) {
             base = RunOptions.stripRunMeta(base);
         }
-        RunConfig rc = EncoderPretrainer.config(base, shorthand, sets);
-        EncoderPretrainer.Result r = EncoderPretrainer.run(new EncoderPretrainer.Options(out, rc, resume, overwrite,
-                stopAtStep), new Progress());
+        RunConfig rc = EncoderPretrainer.config(base, shorthand, run.sets);
+        EncoderPretrainer.Result r = EncoderPretrainer.run(new EncoderPretrainer.Options(run.out, rc, run.resume,
+                run.overwrite, run.stopAtStep), new Progress());
         System.out.printf(Locale.ROOT, "%s after step %d: best validation loss %.4f%n",
                 r.complete() ? "finished" : "stopped", r.step(), r.summary().path("bestValLoss").asDouble());
         if (r.summary().has("retrieval/t2i@1")) {
@@ -80,7 +74,7 @@ public final class ClipCommand implements Callable<Integer> {
         System.out.println("  plots:    " + r.runDir().resolve("plots"));
         System.out.println(r.complete() ? "  encoder:  " + r.runDir().resolve("encoder")
                 + "  (mm1 pretrain --set model.vision.init=" + r.runDir().resolve("encoder") + ")"
-                : "  resume:   ./mm1 clip --out " + out + " --resume");
+                : "  resume:   ./mm1 clip --out " + run.out + " --resume");
         return 0;
     }
 

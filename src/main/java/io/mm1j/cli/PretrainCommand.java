@@ -3,7 +3,6 @@ package io.mm1j.cli;
 import io.mm1j.train.Pretrainer;
 import io.mm1j.train.RunConfig;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -55,11 +54,6 @@ public final class PretrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         device.use();
-        Path out = run.out;
-        List<String> sets = run.sets;
-        boolean resume = run.resume;
-        boolean overwrite = run.overwrite;
-        long stopAtStep = run.stopAtStep;
         Map<String, String> shorthand = run.shorthand(preset);
         trainDevices.addTo(shorthand);
         if (data != null && !data.equals("synthetic")) {
@@ -67,14 +61,15 @@ public final class PretrainCommand implements Callable<Integer> {
         }
         Path base = run.base(config);
         RunConfig rc = run.isOwnRunJson(base)
-                ? RunConfig.resolve(RunOptions.stripRunMeta(base), shorthand, sets)
-                : RunConfig.resolve(base, shorthand, sets);
+                ? RunConfig.resolve(RunOptions.stripRunMeta(base), shorthand, run.sets)
+                : RunConfig.resolve(base, shorthand, run.sets);
         if (dryRun) {
             System.out.println(Pretrainer.plan(rc, rc.node("model.llm.vocab_size").asInt(
                     io.mm1j.config.Presets.load(rc.text("model.preset")).llm().vocabSize())).toPrettyString());
             return 0;
         }
-        Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(out, rc, resume, overwrite, init, stopAtStep),
+        Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(run.out, rc, run.resume, run.overwrite, init,
+                run.stopAtStep),
                 new ConsoleProgress());
         System.out.printf(Locale.ROOT, "%s after step %d: best validation loss %.4f%n",
                 r.complete() ? "finished" : "stopped", r.step(), r.summary().path("bestValLoss").asDouble());
@@ -82,7 +77,7 @@ public final class PretrainCommand implements Callable<Integer> {
         System.out.println("  metrics:  " + r.runDir().resolve("metrics.jsonl"));
         System.out.println("  plots:    " + r.runDir().resolve("plots"));
         System.out.println(r.complete() ? "  model:    " + r.runDir().resolve("model")
-                : "  resume:   ./mm1 pretrain --out " + out + " --resume");
+                : "  resume:   ./mm1 pretrain --out " + run.out + " --resume");
         return 0;
     }
 

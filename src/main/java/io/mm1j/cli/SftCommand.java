@@ -14,7 +14,6 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -81,11 +80,6 @@ public final class SftCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         device.use();
-        Path out = run.out;
-        List<String> sets = run.sets;
-        boolean resume = run.resume;
-        boolean overwrite = run.overwrite;
-        long stopAtStep = run.stopAtStep;
         Map<String, String> shorthand = new LinkedHashMap<>();
         trainDevices.addTo(shorthand);
         Path base = run.base(config);
@@ -98,7 +92,7 @@ public final class SftCommand implements Callable<Integer> {
                         + "tokenizer.json)");
             }
             shorthand.put("tokenizer", quote(tok.toAbsolutePath().normalize().toString()));
-        } else if (!resume) {
+        } else if (!run.resume) {
             throw new Mm1Exception("--init is required: the pre-trained model folder (or run folder) to fine-tune");
         }
         if (data != null) {
@@ -130,26 +124,27 @@ public final class SftCommand implements Callable<Integer> {
         if (run.isOwnRunJson(base)) {
             base = RunOptions.stripRunMeta(base);
         }
-        RunConfig rc = RunConfig.resolve(defaults(), base, shorthand, sets);
+        RunConfig rc = RunConfig.resolve(defaults(), base, shorthand, run.sets);
         if (initDir != null) {
             int maxPos = io.mm1j.config.Presets.read(initDir.resolve("config.json")).llm().maxPositions();
             if (rc.integer("data.seq_len") > maxPos) { // rows longer than the model's context cannot train
                 System.out.println("data.seq_len " + rc.integer("data.seq_len") + " → " + maxPos + " (the --init "
                         + "model's max_position_embeddings)");
                 shorthand.put("data.seq_len", Integer.toString(maxPos));
-                rc = RunConfig.resolve(defaults(), base, shorthand, sets);
+                rc = RunConfig.resolve(defaults(), base, shorthand, run.sets);
             }
         }
-        if (resume && init != null) {
+        if (run.resume && init != null) {
             throw new Mm1Exception("--resume continues from the run's checkpoint; leave out --init");
         }
         if (rc.node("data.sources").isNull()) {
             throw new Mm1Exception("sft needs conversations: --data llava.json --images DIR, or data.sources in --config");
         }
-        if (!resume) {
+        if (!run.resume) {
             checkConversations(rc); // bad conversations are refused before the run folder is made
         }
-        Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(out, rc, resume, overwrite, initDir, stopAtStep),
+        Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(run.out, rc, run.resume, run.overwrite, initDir,
+                run.stopAtStep),
                 new PretrainCommand.ConsoleProgress());
         System.out.printf(Locale.ROOT, "%s after step %d: best validation loss %.4f%n",
                 r.complete() ? "finished" : "stopped", r.step(), r.summary().path("bestValLoss").asDouble());
@@ -160,7 +155,7 @@ public final class SftCommand implements Callable<Integer> {
             System.out.println(r.complete() ? "  adapter:  " + r.runDir().resolve("adapter") + " (PEFT layout)" : "");
         }
         System.out.println(r.complete() ? "  model:    " + r.runDir().resolve("model")
-                : "  resume:   ./mm1 sft --out " + out + " --resume");
+                : "  resume:   ./mm1 sft --out " + run.out + " --resume");
         return 0;
     }
 
