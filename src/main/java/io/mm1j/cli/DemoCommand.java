@@ -75,6 +75,7 @@ public final class DemoCommand implements Callable<Integer> {
                 "data.synthetic_images=" + (quick ? 400 : 1600),
                 "data.seq_len=" + (quick ? 128 : 192),
                 "train.batch_size=8",
+                "data.caption_choice=per_visit",
                 "optim.warmup_steps=" + Math.max(1, n / 10),
                 "train.eval_interval=" + Math.max(1, n / 4),
                 "train.eval_batches=2",

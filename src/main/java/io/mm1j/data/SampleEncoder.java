@@ -74,6 +74,8 @@ public final class SampleEncoder {
     private final Function<BufferedImage, float[]> imageFn;
     private final SpecialTokens.Ids ids;
     private ConversationEncoder conversations;
+    /** Train on one of a picture's captions per visit (drawn from the sampler step) instead of always the first. */
+    private boolean captionPerVisit;
     /** The SHA-256 of this encoder's tokenizer.json, or null: which {@link Sample.Pretokenized} ids it may use. */
     private String tokenizerSha256;
 
@@ -90,6 +92,30 @@ public final class SampleEncoder {
     public SampleEncoder withConversations(ConversationEncoder c) {
         this.conversations = c;
         return this;
+    }
+
+    /**
+     * With {@code on}, a caption sample trains on one of its captions per visit — drawn by a hash of the mixture
+     * step it was read at, so the choice is a pure function of the data cursor (exact resume) — instead of always
+     * its first: every reference of a COCO-style picture (five per image) becomes a target over the epochs, as
+     * captioning models are trained on COCO. Samples prepared without a cursor keep the first caption. Returns this.
+     */
+    public SampleEncoder withCaptionPerVisit(boolean on) {
+        this.captionPerVisit = on;
+        return this;
+    }
+
+    /** The index of the caption a caption sample trains on ({@link #withCaptionPerVisit}). */
+    int captionIndex(Sample.Caption c, MixtureSampler.Cursor before) {
+        int n = c.captions().size();
+        if (!captionPerVisit || before == null || n == 1) {
+            return 0;
+        }
+        long z = (before.step() + 1) * 0x9E3779B97F4A7C15L; // splitmix64 of the step
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        z ^= z >>> 31;
+        return (int) Math.floorMod(z, (long) n);
     }
 
     /** @param imageFn image → CHW floats (the vision encoder's preprocessing; see {@link #resizeToUnit}) */
@@ -155,7 +181,7 @@ public final class SampleEncoder {
         boolean atomic = false;
         if (s instanceof Sample.Caption c) {
             out.add(image(c.image()));
-            out.add(text(c.captions().get(0), true));
+            out.add(text(c.captions().get(captionIndex(c, before)), true));
             atomic = true; // an image without its caption teaches nothing: never split
         } else if (s instanceof Sample.Interleaved d) {
             for (Sample.Part p : d.parts()) {

@@ -307,7 +307,8 @@ public final class Pretrainer {
                 throw new Mm1Exception("a text-only model cannot train on images (set model.vision or use text "
                         + "sources only)");
             }, ids).withConversations(new io.mm1j.mllm.ChatTemplateEncoder(FineTuning.template(rc, o.init(), tok), tok))
-                    .withTokenizer(io.mm1j.eval.EvalReport.sha256(tok.file())); // mm1 data shard's token ids
+                    .withTokenizer(io.mm1j.eval.EvalReport.sha256(tok.file())) // mm1 data shard's token ids
+                    .withCaptionPerVisit("per_visit".equals(rc.text("data.caption_choice")));
             List<String> names = sources.stream().map(RunData.Source::name).toList();
             long seed = rc.integer("train.seed");
             List<MixtureSampler.Source> train = new ArrayList<>();

@@ -454,6 +454,12 @@ public final class RunConfig {
             throw new Mm1Exception("data.synthetic_captions must be \"plain\" or \"recaptioned\" (MM1's synthetic "
                     + "VeCap captions), got " + node("data.synthetic_captions"));
         }
+        String choice = node("data.caption_choice").asText("first"); // absent in run.json files before the key
+        if (!choice.equals("first") && !choice.equals("per_visit")) {
+            throw new Mm1Exception("data.caption_choice must be \"first\" (a picture's first caption, as a web "
+                    + "pair has one) or \"per_visit\" (one of its captions per visit), got "
+                    + node("data.caption_choice"));
+        }
         validateFineTuning();
         JsonNode sources = node("data.sources");
         if (!sources.isNull()) {
