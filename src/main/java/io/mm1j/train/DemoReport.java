@@ -24,11 +24,17 @@ public final class DemoReport {
         Path dir = run.runDir();
         QuickEval.Scores seen;
         QuickEval.Scores blind;
+        String lrSource;
         try (NDManager root = Engines.newRootManager(0);
              Mm1Model model = Mm1Model.load(dir.resolve("model"), root, DataType.FLOAT32);
              Tokenizer tok = Tokenizer.load(dir.resolve("model/tokenizer.json"))) {
             seen = QuickEval.run(model, tok, dir.resolve("data"), "test", items, false);
             blind = QuickEval.run(model, tok, dir.resolve("data"), "test", items, true);
+            double law = LrLaw.MM1.peakLr(io.mm1j.config.ParamCount.llm(model.config().llm()).nonEmbedding());
+            lrSource = RunConfig.JSON.readTree(dir.resolve("run.json").toFile()).path("optim").path("lr").isNull()
+                    ? "from MM1's LR law" : String.format(Locale.ROOT, "(MM1's LR law gives %.3g at this size)", law);
+        } catch (java.io.IOException e) {
+            throw new io.mm1j.Mm1Exception(dir.resolve("run.json") + ": unreadable (" + e.getMessage() + ")", e);
         }
         JsonNode s = run.summary();
         Path rel = out.toAbsolutePath().normalize().relativize(dir);
@@ -37,7 +43,7 @@ public final class DemoReport {
 
                 A `mini` MM1 (ViT 64 px → C-Abstractor, 16 image tokens → Llama d=256, 4 layers; %,d parameters) pre-trained
                 from scratch for %d steps on the synthetic world, MM1's mix of 45%% interleaved documents, 45%% captions and
-                10%% text, warm-up + cosine schedule, peak LR %.3g from MM1's LR law, all through `mm1 pretrain`
+                10%% text, warm-up + cosine schedule, peak LR %.3g %s, all through `mm1 pretrain`
                 (run folder `%s`).
 
                 | | value |
@@ -66,7 +72,7 @@ public final class DemoReport {
                 ![validation loss with the images and blanked](%s/plots/val-vs-blind.png)
                 ![learning rate](%s/plots/lr.png)
                 ![gradient norm](%s/plots/grad-norm.png)
-                """, s.path("params").asLong(), s.path("steps").asLong(), s.path("peakLr").asDouble(), rel,
+                """, s.path("params").asLong(), s.path("steps").asLong(), s.path("peakLr").asDouble(), lrSource, rel,
                 s.path("finalValLoss").asDouble(), s.path("tokensPerSecond").asDouble(),
                 s.path("wallSeconds").asDouble(), seen.captions(), seen.cider(), blind.cider(), seen.vqa(), blind.vqa(),
                 String.join("\n", seen.examples().stream().map(e -> "- " + e).toList()), rel, rel, rel, rel, rel);
