@@ -20,6 +20,25 @@ public final class Int8Dot {
         return VECTOR ? VectorInt8Dot.dot(q, qo, s, so, group, x, xo, n) : scalar(q, qo, s, so, group, x, xo, n);
     }
 
+    /**
+     * out[oo + r] = Σ_k q[r · n + k] · s[r · groups + k / group] · x[xo + k] for rows r in [from, to) of a
+     * (rows, n) matrix: {@link #dot} per row, two rows per pass where the SIMD kernel has one for the group size
+     * (bit-identical to {@link #dot} either way). The caller has checked every index range.
+     */
+    static void dots(byte[] q, float[] s, int group, int n, int from, int to, float[] x, int xo, float[] out,
+            int oo) {
+        int groups = (n + group - 1) / group;
+        int r = from;
+        if (VECTOR && group == VectorInt8Dot.Q8_0) {
+            for (; r + 1 < to; r += 2) {
+                VectorInt8Dot.dot32x2(q, r * n, (r + 1) * n, s, r * groups, (r + 1) * groups, x, xo, n, out, oo + r);
+            }
+        }
+        for (; r < to; r++) {
+            out[oo + r] = dot(q, r * n, s, r * groups, group, x, xo, n);
+        }
+    }
+
     /** Four accumulators per group let the JIT pipeline the loads. */
     static float scalar(byte[] q, int qo, float[] s, int so, int group, float[] x, int xo, int n) {
         float total = 0;

@@ -131,6 +131,12 @@ public final class Int8Matrix implements WeightMatrix {
     }
 
     @Override
+    public void dots(int from, int to, float[] x, int xo, float[] out, int oo) {
+        WeightMatrix.checkDots(this, from, to, x, xo, out, oo);
+        Int8Dot.dots(q, scales, group, cols, from, to, x, xo, out, oo);
+    }
+
+    @Override
     public void row(int row, float[] out, int off) {
         int base = row * cols;
         for (int k = 0; k < cols; k++) {

@@ -31,7 +31,7 @@ final class VectorInt8Dot {
     }
 
     /** The common group size (llama.cpp's Q8_0 block): {@link #PER_GROUP} vectors per group, fully unrolled. */
-    private static final int Q8_0 = 32;
+    static final int Q8_0 = 32;
     private static final int PER_GROUP = Q8_0 / L;
 
     /**
@@ -54,6 +54,55 @@ final class VectorInt8Dot {
         }
         float rest = i < n ? generic(q, qo + i, s, g, Q8_0, x, xo + i, n - i) : 0;
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD) + rest;
+    }
+
+    /**
+     * Two rows at once, each row's arithmetic exactly {@link #dot32}'s (same operations in the same order, so the
+     * results are bit-identical to two {@link #dot} calls): every vector of x is loaded once for both rows, which
+     * halves the input loads and gives the core two independent chains to overlap with the weight stream.
+     * Writes out[oo] and out[oo + 1].
+     */
+    static void dot32x2(byte[] q, int qa, int qb, float[] s, int sa, int sb, float[] x, int xo, int n,
+            float[] out, int oo) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F);
+        FloatVector b1 = FloatVector.zero(F);
+        int i = 0;
+        int g = 0;
+        for (; i + 2 * Q8_0 <= n; i += 2 * Q8_0, g += 2) {
+            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+            FloatVector pa = widen(q, qa + i).mul(xv);
+            FloatVector pb = widen(q, qb + i).mul(xv);
+            for (int j = 1; j < PER_GROUP; j++) {
+                xv = FloatVector.fromArray(F, x, xo + i + j * L);
+                pa = widen(q, qa + i + j * L).fma(xv, pa);
+                pb = widen(q, qb + i + j * L).fma(xv, pb);
+            }
+            a0 = pa.fma(FloatVector.broadcast(F, s[sa + g]), a0);
+            b0 = pb.fma(FloatVector.broadcast(F, s[sb + g]), b0);
+            int h = i + Q8_0;
+            xv = FloatVector.fromArray(F, x, xo + h);
+            pa = widen(q, qa + h).mul(xv);
+            pb = widen(q, qb + h).mul(xv);
+            for (int j = 1; j < PER_GROUP; j++) {
+                xv = FloatVector.fromArray(F, x, xo + h + j * L);
+                pa = widen(q, qa + h + j * L).fma(xv, pa);
+                pb = widen(q, qb + h + j * L).fma(xv, pb);
+            }
+            a1 = pa.fma(FloatVector.broadcast(F, s[sa + g + 1]), a1);
+            b1 = pb.fma(FloatVector.broadcast(F, s[sb + g + 1]), b1);
+        }
+        if (i + Q8_0 <= n) {
+            a0 = group32(q, qa + i, x, xo + i).fma(FloatVector.broadcast(F, s[sa + g]), a0);
+            b0 = group32(q, qb + i, x, xo + i).fma(FloatVector.broadcast(F, s[sb + g]), b0);
+            i += Q8_0;
+            g++;
+        }
+        float ra = i < n ? generic(q, qa + i, s, sa + g, Q8_0, x, xo + i, n - i) : 0;
+        float rb = i < n ? generic(q, qb + i, s, sb + g, Q8_0, x, xo + i, n - i) : 0;
+        out[oo] = a0.add(a1).reduceLanes(VectorOperators.ADD) + ra;
+        out[oo + 1] = b0.add(b1).reduceLanes(VectorOperators.ADD) + rb;
     }
 
     /** Σ of 32 products q[o + j] · x[xo + j] as a vector of partial sums (unscaled). */

@@ -16,6 +16,26 @@ public sealed interface WeightMatrix permits F32Matrix, Int8Matrix {
     /** W[row, :] · x[xo .. xo + cols). */
     float dot(int row, float[] x, int xo);
 
+    /**
+     * out[oo + r] = W[r, :] · x[xo .. xo + cols) for rows r in [from, to): {@link #dot} for a range of rows, each
+     * result bit-identical to {@link #dot}'s (an implementation may share input loads between rows).
+     *
+     * @throws IndexOutOfBoundsException when a range falls outside the matrix, x or out
+     */
+    default void dots(int from, int to, float[] x, int xo, float[] out, int oo) {
+        checkDots(this, from, to, x, xo, out, oo);
+        for (int r = from; r < to; r++) {
+            out[oo + r] = dot(r, x, xo);
+        }
+    }
+
+    /** The index checks of {@link #dots}: once per call, so the kernels index inside checked ranges. */
+    static void checkDots(WeightMatrix w, int from, int to, float[] x, int xo, float[] out, int oo) {
+        java.util.Objects.checkFromToIndex(from, to, w.rows());
+        java.util.Objects.checkFromIndexSize(xo, w.cols(), x.length);
+        java.util.Objects.checkFromToIndex(oo + from, oo + to, out.length);
+    }
+
     /** Writes the (dequantised) row {@code row} into out[off .. off + cols): an embedding lookup. */
     void row(int row, float[] out, int off);
 
