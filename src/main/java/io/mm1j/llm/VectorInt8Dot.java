@@ -105,6 +105,64 @@ final class VectorInt8Dot {
         out[oo + 1] = b0.add(b1).reduceLanes(VectorOperators.ADD) + rb;
     }
 
+    /**
+     * Columns of one block of the lanes-are-groups layout ({@link Int8Matrix}): L groups of 32, stored so that
+     * the L values of one vector are the k-th value of each of the L groups, {@code t[k · L + g] = q[g · 32 + k]}.
+     */
+    static int blockCols() {
+        return Q8_0 * L;
+    }
+
+    /**
+     * One row's full blocks in the lanes-are-groups layout: lane g of a vector accumulates group g's 32 products
+     * (two accumulators, even and odd k), then one multiply by the L contiguous scales of the block. Per 32 values
+     * that is two widen + FMA pairs and no per-group broadcast and FMA, about a quarter fewer vector operations
+     * than {@link #dot32}. {@code xt} is the input in the same layout ({@link Int8Dot#toBlocks}).
+     */
+    static float blocked(byte[] t, int qo, float[] s, int so, float[] xt, int blocks) {
+        FloatVector tot = FloatVector.zero(F);
+        for (int b = 0, base = 0; b < blocks; b++, base += Q8_0 * L) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            for (int k = 0; k < Q8_0; k += 2) {
+                int o = base + k * L;
+                a0 = widen(t, qo + o).fma(FloatVector.fromArray(F, xt, o), a0);
+                a1 = widen(t, qo + o + L).fma(FloatVector.fromArray(F, xt, o + L), a1);
+            }
+            tot = a0.add(a1).fma(FloatVector.fromArray(F, s, so + b * L), tot);
+        }
+        return tot.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #blocked} for two rows, each row's operations exactly those of {@link #blocked} (bit-identical
+     * results), every input vector loaded once for both. Writes out[oo] and out[oo + 1].
+     */
+    static void blocked2(byte[] t, int qa, int qb, float[] s, int sa, int sb, float[] xt, int blocks, float[] out,
+            int oo) {
+        FloatVector ta = FloatVector.zero(F);
+        FloatVector tb = FloatVector.zero(F);
+        for (int b = 0, base = 0; b < blocks; b++, base += Q8_0 * L) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector b0 = FloatVector.zero(F);
+            FloatVector b1 = FloatVector.zero(F);
+            for (int k = 0; k < Q8_0; k += 2) {
+                int o = base + k * L;
+                FloatVector x0 = FloatVector.fromArray(F, xt, o);
+                FloatVector x1 = FloatVector.fromArray(F, xt, o + L);
+                a0 = widen(t, qa + o).fma(x0, a0);
+                a1 = widen(t, qa + o + L).fma(x1, a1);
+                b0 = widen(t, qb + o).fma(x0, b0);
+                b1 = widen(t, qb + o + L).fma(x1, b1);
+            }
+            ta = a0.add(a1).fma(FloatVector.fromArray(F, s, sa + b * L), ta);
+            tb = b0.add(b1).fma(FloatVector.fromArray(F, s, sb + b * L), tb);
+        }
+        out[oo] = ta.reduceLanes(VectorOperators.ADD);
+        out[oo + 1] = tb.reduceLanes(VectorOperators.ADD);
+    }
+
     /** Σ of 32 products q[o + j] · x[xo + j] as a vector of partial sums (unscaled). */
     private static FloatVector group32(byte[] q, int o, float[] x, int xo) {
         FloatVector p = widen(q, o).mul(FloatVector.fromArray(F, x, xo));
