@@ -467,10 +467,25 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** The rows of {@code w} inside [from, to) of a stack of matrices where w's rows start at {@code offset}. */
     private static void rowsOf(WeightMatrix w, int offset, int from, int to, float[] in, float[] out) {
+        rowsOf(w, offset, from, to, in, out, 1);
+    }
+
+    /** Rows of a weight tile: a tile meets all inputs of a batch while it is in the core's caches. */
+    private static final int TILE_ROWS = 32;
+
+    /**
+     * {@link #rowsOf} for b inputs (rows of {@code in}, w.cols() wide) into b rows of {@code out} (w.rows()
+     * wide), tile by tile. Every output is {@link WeightMatrix#dots}'s, the product {@link #step(int)} uses, so
+     * batched, single and prefill decoding agree bit for bit.
+     */
+    private static void rowsOf(WeightMatrix w, int offset, int from, int to, float[] in, float[] out, int b) {
         int lo = Math.max(from - offset, 0);
         int hi = Math.min(to - offset, w.rows());
-        if (lo < hi) {
-            w.dots(lo, hi, in, 0, out, 0);
+        for (int t = lo; t < hi; t += TILE_ROWS) {
+            int end = Math.min(hi, t + TILE_ROWS);
+            for (int i = 0; i < b; i++) {
+                w.dots(t, end, in, i * w.cols(), out, i * w.rows());
+            }
         }
     }
 
@@ -783,10 +798,8 @@ public final class CpuDecoder implements AutoCloseable {
         if (tiled > 0) {
             Gemm.matmulT(a, tiled, k, w, packed, n, from, to, c, n);
         }
-        for (int nn = from; nn < to; nn++) {
-            for (int r = tiled; r < rows; r++) {
-                c[r * n + nn] = rowDot(w, nn, k, a, r * k);
-            }
+        for (int r = tiled; r < rows; r++) {
+            w.dots(from, to, a, r * k, c, r * n);
         }
     }
 
@@ -873,23 +886,9 @@ public final class CpuDecoder implements AutoCloseable {
                 rmsNorm(xbs, i * dim, xs, i * dim, attnNorm[l], dim, eps);
             }
             pool.run(qDim + 2 * kvDim, (from, to) -> {
-                for (int r = from; r < to; r++) { // each weight row meets all B inputs while it is in L1
-                    if (r < qDim) {
-                        for (int i = 0; i < b; i++) {
-                            qb[i * qDim + r] = rowDot(wq[layer], r, dim, xbs, i * dim);
-                        }
-                    } else if (r < qDim + kvDim) {
-                        int rr = r - qDim;
-                        for (int i = 0; i < b; i++) {
-                            kb[i * kvDim + rr] = rowDot(wk[layer], rr, dim, xbs, i * dim);
-                        }
-                    } else {
-                        int rr = r - qDim - kvDim;
-                        for (int i = 0; i < b; i++) {
-                            vb[i * kvDim + rr] = rowDot(wv[layer], rr, dim, xbs, i * dim);
-                        }
-                    }
-                }
+                rowsOf(wq[layer], 0, from, to, xbs, qb, b);
+                rowsOf(wk[layer], qDim, from, to, xbs, kb, b);
+                rowsOf(wv[layer], qDim + kvDim, from, to, xbs, vb, b);
             });
             for (int i = 0; i < b; i++) {
                 rope(qb, i * qDim, c.numHeads(), seqs[i].pos);
@@ -912,23 +911,16 @@ public final class CpuDecoder implements AutoCloseable {
             for (int i = 0; i < b; i++) {
                 rmsNorm(xbs, i * dim, xs, i * dim, ffnNorm[l], dim, eps);
             }
-            pool.run(2 * f, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    if (r < f) {
-                        for (int i = 0; i < b; i++) {
-                            gateb[i * f + r] = rowDot(w1[layer], r, dim, xbs, i * dim);
-                        }
-                    } else {
-                        for (int i = 0; i < b; i++) {
-                            upb[i * f + r - f] = rowDot(w3[layer], r - f, dim, xbs, i * dim);
-                        }
+            pool.run(f, (from, to) -> {
+                rowsOf(w1[layer], 0, from, to, xbs, gateb, b);
+                rowsOf(w3[layer], 0, from, to, xbs, upb, b);
+                for (int i = 0; i < b; i++) {
+                    for (int r = i * f + from; r < i * f + to; r++) {
+                        float g = gateb[r];
+                        gateb[r] = g / (1f + (float) Math.exp(-g)) * upb[r]; // silu(gate) · up
                     }
                 }
             });
-            for (int i = 0; i < b * f; i++) {
-                float g = gateb[i];
-                gateb[i] = g / (1f + (float) Math.exp(-g)) * upb[i]; // silu(gate) · up
-            }
             matvecs(w2[l], gateb, xbs, dim, f, b);
             for (int i = 0; i < b * dim; i++) {
                 xs[i] += xbs[i];
@@ -947,21 +939,7 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** out[i, r] = W[r, :] · in[i, :] for r in [0, rows), i in [0, b): {@link #matvec} for b inputs at once. */
     private void matvecs(WeightMatrix w, float[] in, float[] out, int rows, int cols, int b) {
-        pool.run(rows, (from, to) -> {
-            for (int r = from; r < to; r++) {
-                for (int i = 0; i < b; i++) {
-                    out[i * rows + r] = rowDot(w, r, cols, in, i * cols);
-                }
-            }
-        });
-    }
-
-    /**
-     * W[row, :] · x[xo .. xo + cols): the one place the batched paths read a weight row, the same dot product as
-     * {@link #step(int)}'s, so batched and single decoding agree bit for bit.
-     */
-    private static float rowDot(WeightMatrix w, int row, int cols, float[] x, int xo) {
-        return w.dot(row, x, xo);
+        pool.run(rows, (from, to) -> rowsOf(w, 0, from, to, in, out, b));
     }
 
     /** {@link #attention} for one head of one sequence: its query at qOff over its cache 0 .. pos into att. */
