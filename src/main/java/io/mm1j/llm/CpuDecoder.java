@@ -470,22 +470,16 @@ public final class CpuDecoder implements AutoCloseable {
         rowsOf(w, offset, from, to, in, out, 1);
     }
 
-    /** Rows of a weight tile: a tile meets all inputs of a batch while it is in the core's caches. */
-    private static final int TILE_ROWS = 32;
-
     /**
      * {@link #rowsOf} for b inputs (rows of {@code in}, w.cols() wide) into b rows of {@code out} (w.rows()
-     * wide), tile by tile. Every output is {@link WeightMatrix#dots}'s, the product {@link #step(int)} uses, so
-     * batched, single and prefill decoding agree bit for bit.
+     * wide). Every output is {@link WeightMatrix#dots}'s, the product {@link #step(int)} uses, so batched, single
+     * and prefill decoding agree bit for bit.
      */
     private static void rowsOf(WeightMatrix w, int offset, int from, int to, float[] in, float[] out, int b) {
         int lo = Math.max(from - offset, 0);
         int hi = Math.min(to - offset, w.rows());
-        for (int t = lo; t < hi; t += TILE_ROWS) {
-            int end = Math.min(hi, t + TILE_ROWS);
-            for (int i = 0; i < b; i++) {
-                w.dots(t, end, in, i * w.cols(), out, i * w.rows());
-            }
+        if (lo < hi) {
+            w.dots(lo, hi, in, 0, b, out, 0);
         }
     }
 
@@ -798,8 +792,8 @@ public final class CpuDecoder implements AutoCloseable {
         if (tiled > 0) {
             Gemm.matmulT(a, tiled, k, w, packed, n, from, to, c, n);
         }
-        for (int r = tiled; r < rows; r++) {
-            w.dots(from, to, a, r * k, c, r * n);
+        if (tiled < rows) {
+            w.dots(from, to, a, tiled * k, rows - tiled, c, tiled * n);
         }
     }
 

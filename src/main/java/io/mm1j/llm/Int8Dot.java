@@ -31,13 +31,13 @@ public final class Int8Dot {
         return b * BLOCK_COLS + (w % 32) * BLOCK_GROUPS + w / 32;
     }
 
-    /** x[xo .. xo + blocks · BLOCK_COLS) in the blocked layout, into xt[0 ..). */
-    static void toBlocks(float[] x, int xo, int blocks, float[] xt) {
+    /** x[xo .. xo + blocks · BLOCK_COLS) in the blocked layout, into xt[xto ..). */
+    static void toBlocks(float[] x, int xo, int blocks, float[] xt, int xto) {
         for (int b = 0; b < blocks; b++) {
             int base = b * BLOCK_COLS;
             for (int g = 0; g < BLOCK_GROUPS; g++) {
                 for (int k = 0; k < 32; k++) {
-                    xt[base + k * BLOCK_GROUPS + g] = x[xo + base + g * 32 + k];
+                    xt[xto + base + k * BLOCK_GROUPS + g] = x[xo + base + g * 32 + k];
                 }
             }
         }
@@ -45,25 +45,26 @@ public final class Int8Dot {
 
     /**
      * Row r of a (rows, n) matrix whose rows hold {@code blocks} blocks then a natural tail, times x (natural, at
-     * xo) and xt (its blocked copy): the blocks' sum plus the tail's {@link #dot}.
+     * xo) and xt (its blocked copy, at xto): the blocks' sum plus the tail's {@link #dot}.
      */
-    static float blockedRow(byte[] q, float[] s, int n, int blocks, int r, float[] x, int xo, float[] xt) {
+    static float blockedRow(byte[] q, float[] s, int n, int blocks, int r, float[] x, int xo, float[] xt, int xto) {
         int groups = (n + 31) / 32;
-        return VectorInt8Dot.blocked(q, r * n, s, r * groups, xt, blocks) + tail(q, s, n, blocks, r, x, xo);
+        return VectorInt8Dot.blocked(q, r * n, s, r * groups, xt, xto, blocks) + tail(q, s, n, blocks, r, x, xo);
     }
 
     /** {@link #blockedRow} for rows [from, to) into out[oo + r], two rows per pass, bit-identical to it. */
     static void blockedRows(byte[] q, float[] s, int n, int blocks, int from, int to, float[] x, int xo,
-            float[] xt, float[] out, int oo) {
+            float[] xt, int xto, float[] out, int oo) {
         int groups = (n + 31) / 32;
         int r = from;
         for (; r + 1 < to; r += 2) {
-            VectorInt8Dot.blocked2(q, r * n, (r + 1) * n, s, r * groups, (r + 1) * groups, xt, blocks, out, oo + r);
+            VectorInt8Dot.blocked2(q, r * n, (r + 1) * n, s, r * groups, (r + 1) * groups, xt, xto, blocks, out,
+                    oo + r);
             out[oo + r] += tail(q, s, n, blocks, r, x, xo);
             out[oo + r + 1] += tail(q, s, n, blocks, r + 1, x, xo);
         }
         for (; r < to; r++) {
-            out[oo + r] = blockedRow(q, s, n, blocks, r, x, xo, xt);
+            out[oo + r] = blockedRow(q, s, n, blocks, r, x, xo, xt, xto);
         }
     }
 

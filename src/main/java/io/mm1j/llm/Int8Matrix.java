@@ -158,17 +158,20 @@ public final class Int8Matrix implements WeightMatrix {
         }
         java.util.Objects.checkIndex(row, rows);
         java.util.Objects.checkFromIndexSize(xo, cols, x.length);
-        return Int8Dot.blockedRow(q, scales, cols, blocks, row, x, xo, blockedInput(x, xo));
+        return Int8Dot.blockedRow(q, scales, cols, blocks, row, x, xo, blockedInputs(x, xo, 1), 0);
     }
 
-    /** x's leading blocks in the kernel layout, in this thread's scratch array. */
-    private float[] blockedInput(float[] x, int xo) {
+    /** The leading blocks of b inputs (x[xo + i · cols ..]) in the kernel layout, in this thread's scratch array. */
+    private float[] blockedInputs(float[] x, int xo, int b) {
+        int width = blocks * Int8Dot.BLOCK_COLS;
         float[] xt = BLOCKED_INPUT.get();
-        if (xt.length < blocks * Int8Dot.BLOCK_COLS) {
-            xt = new float[blocks * Int8Dot.BLOCK_COLS];
+        if (xt.length < b * width) {
+            xt = new float[b * width];
             BLOCKED_INPUT.set(xt);
         }
-        Int8Dot.toBlocks(x, xo, blocks, xt);
+        for (int i = 0; i < b; i++) {
+            Int8Dot.toBlocks(x, xo + i * cols, blocks, xt, i * width);
+        }
         return xt;
     }
 
@@ -178,7 +181,25 @@ public final class Int8Matrix implements WeightMatrix {
         if (blocks == 0) {
             Int8Dot.dots(q, scales, group, cols, from, to, x, xo, out, oo);
         } else if (from < to) {
-            Int8Dot.blockedRows(q, scales, cols, blocks, from, to, x, xo, blockedInput(x, xo), out, oo);
+            Int8Dot.blockedRows(q, scales, cols, blocks, from, to, x, xo, blockedInputs(x, xo, 1), 0, out, oo);
+        }
+    }
+
+    @Override
+    public void dots(int from, int to, float[] x, int xo, int b, float[] out, int oo) {
+        WeightMatrix.checkDots(this, from, to, x, xo, b, out, oo);
+        if (blocks == 0 || from >= to || b < 1) {
+            WeightMatrix.super.dots(from, to, x, xo, b, out, oo);
+            return;
+        }
+        float[] xt = blockedInputs(x, xo, b); // each input rearranged once, not once per tile
+        int width = blocks * Int8Dot.BLOCK_COLS;
+        for (int t = from; t < to; t += TILE_ROWS) {
+            int end = Math.min(to, t + TILE_ROWS);
+            for (int i = 0; i < b; i++) {
+                Int8Dot.blockedRows(q, scales, cols, blocks, t, end, x, xo + i * cols, xt, i * width, out,
+                        oo + i * rows);
+            }
         }
     }
 

@@ -119,15 +119,15 @@ final class VectorInt8Dot {
      * that is two widen + FMA pairs and no per-group broadcast and FMA, about a quarter fewer vector operations
      * than {@link #dot32}. {@code xt} is the input in the same layout ({@link Int8Dot#toBlocks}).
      */
-    static float blocked(byte[] t, int qo, float[] s, int so, float[] xt, int blocks) {
+    static float blocked(byte[] t, int qo, float[] s, int so, float[] xt, int xto, int blocks) {
         FloatVector tot = FloatVector.zero(F);
         for (int b = 0, base = 0; b < blocks; b++, base += Q8_0 * L) {
             FloatVector a0 = FloatVector.zero(F);
             FloatVector a1 = FloatVector.zero(F);
             for (int k = 0; k < Q8_0; k += 2) {
                 int o = base + k * L;
-                a0 = widen(t, qo + o).fma(FloatVector.fromArray(F, xt, o), a0);
-                a1 = widen(t, qo + o + L).fma(FloatVector.fromArray(F, xt, o + L), a1);
+                a0 = widen(t, qo + o).fma(FloatVector.fromArray(F, xt, xto + o), a0);
+                a1 = widen(t, qo + o + L).fma(FloatVector.fromArray(F, xt, xto + o + L), a1);
             }
             tot = a0.add(a1).fma(FloatVector.fromArray(F, s, so + b * L), tot);
         }
@@ -138,8 +138,8 @@ final class VectorInt8Dot {
      * {@link #blocked} for two rows, each row's operations exactly those of {@link #blocked} (bit-identical
      * results), every input vector loaded once for both. Writes out[oo] and out[oo + 1].
      */
-    static void blocked2(byte[] t, int qa, int qb, float[] s, int sa, int sb, float[] xt, int blocks, float[] out,
-            int oo) {
+    static void blocked2(byte[] t, int qa, int qb, float[] s, int sa, int sb, float[] xt, int xto, int blocks,
+            float[] out, int oo) {
         FloatVector ta = FloatVector.zero(F);
         FloatVector tb = FloatVector.zero(F);
         for (int b = 0, base = 0; b < blocks; b++, base += Q8_0 * L) {
@@ -149,8 +149,8 @@ final class VectorInt8Dot {
             FloatVector b1 = FloatVector.zero(F);
             for (int k = 0; k < Q8_0; k += 2) {
                 int o = base + k * L;
-                FloatVector x0 = FloatVector.fromArray(F, xt, o);
-                FloatVector x1 = FloatVector.fromArray(F, xt, o + L);
+                FloatVector x0 = FloatVector.fromArray(F, xt, xto + o);
+                FloatVector x1 = FloatVector.fromArray(F, xt, xto + o + L);
                 a0 = widen(t, qa + o).fma(x0, a0);
                 a1 = widen(t, qa + o + L).fma(x1, a1);
                 b0 = widen(t, qb + o).fma(x0, b0);

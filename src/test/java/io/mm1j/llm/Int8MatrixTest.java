@@ -134,6 +134,18 @@ class Int8MatrixTest {
                                     + " row " + row);
                         }
                     }
+                    // several inputs at once (continuous batching): input i's results are its own row dots
+                    int b = 3;
+                    float[] xs = gaussian(r, 1 + b * cols, 1f);
+                    float[] outs = new float[1 + b * rows];
+                    w.dots(1, 6, xs, 1, b, outs, 1);
+                    for (int i = 0; i < b; i++) {
+                        for (int row = 0; row < rows; row++) {
+                            float want = row >= 1 && row < 6 ? w.dot(row, xs, 1 + i * cols) : 0f;
+                            assertEquals(want, outs[1 + i * rows + row], 0f, w.getClass().getSimpleName() + " input "
+                                    + i + " row " + row + " group " + group + " cols " + cols);
+                        }
+                    }
                 }
             }
         }
@@ -185,6 +197,8 @@ class Int8MatrixTest {
         assertThrows(IndexOutOfBoundsException.class, () -> q.dots(0, 2, new float[64], 1, out, 0));
         assertThrows(IndexOutOfBoundsException.class, () -> q.dots(0, 4, new float[64], 0, out, 1));
         assertThrows(IndexOutOfBoundsException.class, () -> q.dots(3, 2, new float[64], 0, out, 0));
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dots(0, 4, new float[128], 0, 3, new float[12], 0));
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dots(0, 4, new float[192], 0, 3, new float[11], 0));
     }
 
     @Test
