@@ -61,6 +61,10 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--warmup", defaultValue = "16", description = "Warm-up tokens (default ${DEFAULT-VALUE}).")
         int warmup;
 
+        @Option(names = "--rounds", defaultValue = "3", description = "Timed runs; tokensPerSecond is their median, "
+                + "bestTokensPerSecond the fastest (default ${DEFAULT-VALUE}).")
+        int rounds;
+
         @Option(names = "--quantize", defaultValue = "none", description = "Weights of the CPU path: none (as stored) "
                 + "or int8 (quantised on load, as generate --quantize int8) (default ${DEFAULT-VALUE}).")
         String quantize;
@@ -74,8 +78,9 @@ public final class BenchCommand implements Runnable {
             Decoder d = model != null ? HfLlama.load(model, root, DataType.FLOAT32)
                     : DecodeBench.randomModel(parseShape(shape), root);
             q.apply(d);
-            return DecodeBench.run(d, tokens, warmup, model != null ? model.toString() : "random " + (shape == null
-                    ? "hidden=512,intermediate=1376,layers=8,heads=8,kvHeads=8,vocab=4096" : shape), !noDjl);
+            String source = model != null ? model.toString() : "random " + (shape == null
+                    ? "hidden=512,intermediate=1376,layers=8,heads=8,kvHeads=8,vocab=4096" : shape);
+            return DecodeBench.run(d, tokens, warmup, rounds, source, !noDjl);
         }
 
         static LlmConfig parseShape(String spec) {

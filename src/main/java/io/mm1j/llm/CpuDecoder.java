@@ -51,7 +51,7 @@ public final class CpuDecoder implements AutoCloseable {
     private final float[] k;
     private final float[] v;
     private final float[] att;
-    private float[] scores;
+    private float[][] scores; // per head, so heads can run in parallel
     private final float[] gate;
     private final float[] up;
     private final float[] logits;
@@ -159,7 +159,7 @@ public final class CpuDecoder implements AutoCloseable {
         k = new float[kvDim];
         v = new float[kvDim];
         att = new float[qDim];
-        scores = new float[this.capacity];
+        scores = new float[c.numHeads()][this.capacity];
         gate = new float[c.intermediateSize()];
         up = new float[c.intermediateSize()];
         logits = new float[c.vocabSize()];
@@ -425,15 +425,9 @@ public final class CpuDecoder implements AutoCloseable {
             final int layer = l;
             pool.run(q.length + 2 * kvDim, (from, to) -> {
                 // rows of [q; k; v] stacked: one parallel region for the three projections
-                for (int r = from; r < to; r++) {
-                    if (r < q.length) {
-                        q[r] = wq[layer].dot(r, xb, 0);
-                    } else if (r < q.length + kvDim) {
-                        k[r - q.length] = wk[layer].dot(r - q.length, xb, 0);
-                    } else {
-                        v[r - q.length - kvDim] = wv[layer].dot(r - q.length - kvDim, xb, 0);
-                    }
-                }
+                rowsOf(wq[layer], 0, from, to, xb, q);
+                rowsOf(wk[layer], q.length, from, to, xb, k);
+                rowsOf(wv[layer], q.length + kvDim, from, to, xb, v);
             });
             rope(q, c.numHeads());
             rope(k, c.numKvHeads());
@@ -446,19 +440,15 @@ public final class CpuDecoder implements AutoCloseable {
             }
             rmsNorm(xb, x, ffnNorm[l], dim, eps);
             int f = c.intermediateSize();
-            pool.run(2 * f, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    if (r < f) {
-                        gate[r] = w1[layer].dot(r, xb, 0);
-                    } else {
-                        up[r - f] = w3[layer].dot(r - f, xb, 0);
-                    }
+            pool.run(f, (from, to) -> {
+                // a thread's gate and up rows are the same rows, so it applies silu(gate) · up to them at once
+                w1[layer].dots(from, to, xb, 0, gate, 0);
+                w3[layer].dots(from, to, xb, 0, up, 0);
+                for (int i = from; i < to; i++) {
+                    float g = gate[i];
+                    gate[i] = g / (1f + (float) Math.exp(-g)) * up[i]; // silu(gate) · up
                 }
             });
-            for (int i = 0; i < f; i++) {
-                float g = gate[i];
-                gate[i] = g / (1f + (float) Math.exp(-g)) * up[i]; // silu(gate) · up
-            }
             matvec(w2[l], gate, xb);
             for (int i = 0; i < dim; i++) {
                 x[i] += xb[i];
@@ -472,11 +462,25 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** out[r] = W[r, :] · in for r in [0, W.rows). */
     private void matvec(WeightMatrix w, float[] in, float[] out) {
-        pool.run(w.rows(), (from, to) -> {
-            for (int r = from; r < to; r++) {
-                out[r] = w.dot(r, in, 0);
-            }
-        });
+        pool.run(w.rows(), (from, to) -> w.dots(from, to, in, 0, out, 0));
+    }
+
+    /** The rows of {@code w} inside [from, to) of a stack of matrices where w's rows start at {@code offset}. */
+    private static void rowsOf(WeightMatrix w, int offset, int from, int to, float[] in, float[] out) {
+        rowsOf(w, offset, from, to, in, out, 1);
+    }
+
+    /**
+     * {@link #rowsOf} for b inputs (rows of {@code in}, w.cols() wide) into b rows of {@code out} (w.rows()
+     * wide). Every output is {@link WeightMatrix#dots}'s, the product {@link #step(int)} uses, so batched, single
+     * and prefill decoding agree bit for bit.
+     */
+    private static void rowsOf(WeightMatrix w, int offset, int from, int to, float[] in, float[] out, int b) {
+        int lo = Math.max(from - offset, 0);
+        int hi = Math.min(to - offset, w.rows());
+        if (lo < hi) {
+            w.dots(lo, hi, in, 0, b, out, 0);
+        }
     }
 
     private static float dot(float[] a, int ao, float[] b, int bo, int n) {
@@ -523,8 +527,15 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** Causal GQA attention of the current query over positions 0..pos into {@link #att}. */
     private void attention(int l) {
-        for (int h = 0; h < c.numHeads(); h++) {
-            attendOne(keyCache[l], valueCache[l], pos, q, 0, h, scores, att);
+        RowParallel.Rows heads = (from, to) -> {
+            for (int h = from; h < to; h++) {
+                attendOne(keyCache[l], valueCache[l], pos, q, 0, h, scores[h], att);
+            }
+        };
+        if (pos < 32) { // a head's work (~pos · headDim · 2 multiply-adds) is then less than a hand-off
+            heads.run(0, c.numHeads());
+        } else {
+            pool.runEach(c.numHeads(), heads);
         }
     }
 
@@ -781,10 +792,8 @@ public final class CpuDecoder implements AutoCloseable {
         if (tiled > 0) {
             Gemm.matmulT(a, tiled, k, w, packed, n, from, to, c, n);
         }
-        for (int nn = from; nn < to; nn++) {
-            for (int r = tiled; r < rows; r++) {
-                c[r * n + nn] = rowDot(w, nn, k, a, r * k);
-            }
+        if (tiled < rows) {
+            w.dots(from, to, a, tiled * k, rows - tiled, c, tiled * n);
         }
     }
 
@@ -871,23 +880,9 @@ public final class CpuDecoder implements AutoCloseable {
                 rmsNorm(xbs, i * dim, xs, i * dim, attnNorm[l], dim, eps);
             }
             pool.run(qDim + 2 * kvDim, (from, to) -> {
-                for (int r = from; r < to; r++) { // each weight row meets all B inputs while it is in L1
-                    if (r < qDim) {
-                        for (int i = 0; i < b; i++) {
-                            qb[i * qDim + r] = rowDot(wq[layer], r, dim, xbs, i * dim);
-                        }
-                    } else if (r < qDim + kvDim) {
-                        int rr = r - qDim;
-                        for (int i = 0; i < b; i++) {
-                            kb[i * kvDim + rr] = rowDot(wk[layer], rr, dim, xbs, i * dim);
-                        }
-                    } else {
-                        int rr = r - qDim - kvDim;
-                        for (int i = 0; i < b; i++) {
-                            vb[i * kvDim + rr] = rowDot(wv[layer], rr, dim, xbs, i * dim);
-                        }
-                    }
-                }
+                rowsOf(wq[layer], 0, from, to, xbs, qb, b);
+                rowsOf(wk[layer], qDim, from, to, xbs, kb, b);
+                rowsOf(wv[layer], qDim + kvDim, from, to, xbs, vb, b);
             });
             for (int i = 0; i < b; i++) {
                 rope(qb, i * qDim, c.numHeads(), seqs[i].pos);
@@ -910,23 +905,16 @@ public final class CpuDecoder implements AutoCloseable {
             for (int i = 0; i < b; i++) {
                 rmsNorm(xbs, i * dim, xs, i * dim, ffnNorm[l], dim, eps);
             }
-            pool.run(2 * f, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    if (r < f) {
-                        for (int i = 0; i < b; i++) {
-                            gateb[i * f + r] = rowDot(w1[layer], r, dim, xbs, i * dim);
-                        }
-                    } else {
-                        for (int i = 0; i < b; i++) {
-                            upb[i * f + r - f] = rowDot(w3[layer], r - f, dim, xbs, i * dim);
-                        }
+            pool.run(f, (from, to) -> {
+                rowsOf(w1[layer], 0, from, to, xbs, gateb, b);
+                rowsOf(w3[layer], 0, from, to, xbs, upb, b);
+                for (int i = 0; i < b; i++) {
+                    for (int r = i * f + from; r < i * f + to; r++) {
+                        float g = gateb[r];
+                        gateb[r] = g / (1f + (float) Math.exp(-g)) * upb[r]; // silu(gate) · up
                     }
                 }
             });
-            for (int i = 0; i < b * f; i++) {
-                float g = gateb[i];
-                gateb[i] = g / (1f + (float) Math.exp(-g)) * upb[i]; // silu(gate) · up
-            }
             matvecs(w2[l], gateb, xbs, dim, f, b);
             for (int i = 0; i < b * dim; i++) {
                 xs[i] += xbs[i];
@@ -945,21 +933,7 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** out[i, r] = W[r, :] · in[i, :] for r in [0, rows), i in [0, b): {@link #matvec} for b inputs at once. */
     private void matvecs(WeightMatrix w, float[] in, float[] out, int rows, int cols, int b) {
-        pool.run(rows, (from, to) -> {
-            for (int r = from; r < to; r++) {
-                for (int i = 0; i < b; i++) {
-                    out[i * rows + r] = rowDot(w, r, cols, in, i * cols);
-                }
-            }
-        });
-    }
-
-    /**
-     * W[row, :] · x[xo .. xo + cols): the one place the batched paths read a weight row, the same dot product as
-     * {@link #step(int)}'s, so batched and single decoding agree bit for bit.
-     */
-    private static float rowDot(WeightMatrix w, int row, int cols, float[] x, int xo) {
-        return w.dot(row, x, xo);
+        pool.run(rows, (from, to) -> rowsOf(w, 0, from, to, in, out, b));
     }
 
     /** {@link #attention} for one head of one sequence: its query at qOff over its cache 0 .. pos into att. */
@@ -1010,7 +984,7 @@ public final class CpuDecoder implements AutoCloseable {
                 keyCache[l] = new float[want * kvDim];
                 valueCache[l] = new float[want * kvDim];
             }
-            scores = new float[want];
+            scores = new float[c.numHeads()][want];
             capacity = want;
         }
         pos = 0;

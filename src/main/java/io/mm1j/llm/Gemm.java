@@ -27,10 +27,8 @@ final class Gemm {
                     new float[6 * VectorGemm.PANEL]);
             return;
         }
-        for (int n = n0; n < n1; n++) {
-            for (int t = 0; t < tokens; t++) {
-                c[t * ldc + n] = w.dot(n, a, t * k);
-            }
+        for (int t = 0; t < tokens; t++) {
+            w.dots(n0, n1, a, t * k, c, t * ldc);
         }
     }
 

@@ -19,9 +19,16 @@ public final class Int8Matrix implements WeightMatrix {
     private final int cols;
     private final int group;
     private final int groups;
+    private final int blocks; // leading blocks of each row in the kernel's lanes-are-groups layout (0: none)
+
+    /** Per thread: the input in the blocked layout (grown on demand). */
+    private static final ThreadLocal<float[]> BLOCKED_INPUT = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
-     * Wraps quantised values (not copied).
+     * Takes over quantised values (not copied). With groups of 32 and the SIMD kernel in use, each row's leading
+     * whole blocks of {@link Int8Dot#BLOCK_COLS} columns are rearranged in place into the kernel's
+     * lanes-are-groups layout (lane g of a vector holds group g's k-th value), so a vector of partial sums covers
+     * L groups and one multiply applies their L scales; {@link #values()} gives them back in file order.
      *
      * @param q      (rows, cols) int8 values
      * @param scales (rows, ceil(cols / group)) finite, non-negative scales
@@ -49,6 +56,16 @@ public final class Int8Matrix implements WeightMatrix {
         this.rows = rows;
         this.cols = cols;
         this.group = group;
+        this.blocks = group == 32 && Int8Dot.BLOCK_COLS > 0 ? cols / Int8Dot.BLOCK_COLS : 0;
+        if (blocks > 0) {
+            byte[] natural = new byte[blocks * Int8Dot.BLOCK_COLS];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(q, r * cols, natural, 0, natural.length);
+                for (int k = 0; k < natural.length; k++) {
+                    q[r * cols + Int8Dot.column(k, blocks)] = natural[k];
+                }
+            }
+        }
     }
 
     /** Scales per row: ceil(cols / group). */
@@ -91,9 +108,18 @@ public final class Int8Matrix implements WeightMatrix {
         return new Int8Matrix(q, s, rows, cols, group);
     }
 
-    /** The int8 values, (rows, cols) row-major; not a copy. */
+    /** The int8 values in file order, (rows, cols) row-major: a copy when rows are kept in the kernel layout. */
     public byte[] values() {
-        return q;
+        if (blocks == 0) {
+            return q;
+        }
+        byte[] out = new byte[q.length];
+        for (int r = 0; r < rows; r++) {
+            for (int k = 0; k < cols; k++) {
+                out[r * cols + k] = q[r * cols + Int8Dot.column(k, blocks)];
+            }
+        }
+        return out;
     }
 
     /** The scales, (rows, ceil(cols / group)) row-major; not a copy. */
@@ -127,14 +153,61 @@ public final class Int8Matrix implements WeightMatrix {
 
     @Override
     public float dot(int row, float[] x, int xo) {
-        return Int8Dot.dot(q, row * cols, scales, row * groups, group, x, xo, cols);
+        if (blocks == 0) {
+            return Int8Dot.dot(q, row * cols, scales, row * groups, group, x, xo, cols);
+        }
+        java.util.Objects.checkIndex(row, rows);
+        java.util.Objects.checkFromIndexSize(xo, cols, x.length);
+        return Int8Dot.blockedRow(q, scales, cols, blocks, row, x, xo, blockedInputs(x, xo, 1), 0);
+    }
+
+    /** The leading blocks of b inputs (x[xo + i · cols ..]) in the kernel layout, in this thread's scratch array. */
+    private float[] blockedInputs(float[] x, int xo, int b) {
+        int width = blocks * Int8Dot.BLOCK_COLS;
+        float[] xt = BLOCKED_INPUT.get();
+        if (xt.length < b * width) {
+            xt = new float[b * width];
+            BLOCKED_INPUT.set(xt);
+        }
+        for (int i = 0; i < b; i++) {
+            Int8Dot.toBlocks(x, xo + i * cols, blocks, xt, i * width);
+        }
+        return xt;
+    }
+
+    @Override
+    public void dots(int from, int to, float[] x, int xo, float[] out, int oo) {
+        WeightMatrix.checkDots(this, from, to, x, xo, out, oo);
+        if (blocks == 0) {
+            Int8Dot.dots(q, scales, group, cols, from, to, x, xo, out, oo);
+        } else if (from < to) {
+            Int8Dot.blockedRows(q, scales, cols, blocks, from, to, x, xo, blockedInputs(x, xo, 1), 0, out, oo);
+        }
+    }
+
+    @Override
+    public void dots(int from, int to, float[] x, int xo, int b, float[] out, int oo) {
+        WeightMatrix.checkDots(this, from, to, x, xo, b, out, oo);
+        if (blocks == 0 || from >= to || b < 1) {
+            WeightMatrix.super.dots(from, to, x, xo, b, out, oo);
+            return;
+        }
+        float[] xt = blockedInputs(x, xo, b); // each input rearranged once, not once per tile
+        int width = blocks * Int8Dot.BLOCK_COLS;
+        for (int t = from; t < to; t += TILE_ROWS) {
+            int end = Math.min(to, t + TILE_ROWS);
+            for (int i = 0; i < b; i++) {
+                Int8Dot.blockedRows(q, scales, cols, blocks, t, end, x, xo + i * cols, xt, i * width, out,
+                        oo + i * rows);
+            }
+        }
     }
 
     @Override
     public void row(int row, float[] out, int off) {
         int base = row * cols;
         for (int k = 0; k < cols; k++) {
-            out[off + k] = q[base + k] * scales[row * groups + k / group];
+            out[off + k] = q[base + Int8Dot.column(k, blocks)] * scales[row * groups + k / group];
         }
     }
 
@@ -146,7 +219,7 @@ public final class Int8Matrix implements WeightMatrix {
             int g = kk / group;
             for (int j = 0; j < width; j++) {
                 int r = n + j;
-                out[o + j] = q[r * cols + kk] * scales[r * groups + g];
+                out[o + j] = q[r * cols + Int8Dot.column(kk, blocks)] * scales[r * groups + g];
             }
             for (int j = width; j < stride; j++) {
                 out[o + j] = 0f;

@@ -28,6 +28,7 @@ final class RowParallel implements AutoCloseable {
     private final Thread[] workers;
     private volatile Rows task;
     private volatile int rows;
+    private volatile int align;
     private volatile long generation;
     private final AtomicInteger pending = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -49,24 +50,37 @@ final class RowParallel implements AutoCloseable {
     }
 
     /** Runs {@code work} over rows [0, n) split evenly (multiples of 8) across all threads; returns when done. */
-    synchronized void run(int n, Rows work) {
+    void run(int n, Rows work) {
+        region(n, 8, 64, work);
+    }
+
+    /**
+     * Runs {@code work} over items [0, n) split as evenly as whole items allow (for a few large items, such as
+     * attention heads); returns when done.
+     */
+    void runEach(int n, Rows work) {
+        region(n, 1, 2, work);
+    }
+
+    private synchronized void region(int n, int align, int least, Rows work) {
         if (closed) {
             throw new Mm1Exception("CPU decoder already closed");
         }
-        if (threads == 1 || n < 64) {
+        if (threads == 1 || n < least) {
             work.run(0, n);
             return;
         }
         failure.set(null);
         task = work;
         rows = n;
+        this.align = align;
         pending.set(workers.length);
         generation++; // volatile write publishes task and rows
         for (Thread t : workers) {
             LockSupport.unpark(t);
         }
         try {
-            work.run(0, bound(n, 1));
+            work.run(0, bound(n, 1, align));
         } catch (Throwable t) {
             failure.compareAndSet(null, t);
         } finally {
@@ -87,8 +101,9 @@ final class RowParallel implements AutoCloseable {
         }
     }
 
-    private int bound(int n, int part) {
-        return (int) ((long) n * part / threads) & ~7;
+    private int bound(int n, int part, int align) {
+        int b = (int) ((long) n * part / threads);
+        return b - b % align;
     }
 
     private void loop(int part) {
@@ -107,9 +122,10 @@ final class RowParallel implements AutoCloseable {
             }
             seen = generation;
             int n = rows;
-            int to = part == threads - 1 ? n : bound(n, part + 1);
+            int a = align;
+            int to = part == threads - 1 ? n : bound(n, part + 1, a);
             try {
-                task.run(bound(n, part), to);
+                task.run(bound(n, part, a), to);
             } catch (Throwable t) {
                 failure.compareAndSet(null, t);
             } finally {

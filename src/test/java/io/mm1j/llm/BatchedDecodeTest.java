@@ -39,8 +39,30 @@ class BatchedDecodeTest extends ManagedNdTest {
 
     @Test
     void batchedPrefillAndStepsGiveExactlyTheLogitsOfEachSequenceAlone() {
-        LlmConfig c = LlmConfig.llama(300, 64, 160, 2, 8, 2, 320, false);
-        try (Decoder d = Decoder.init(c, m, DataType.FLOAT32); CpuDecoder cpu = new CpuDecoder(d, 320, 2)) {
+        batchedEqualsAlone(LlmConfig.llama(300, 64, 160, 2, 8, 2, 320, false), false);
+    }
+
+    /**
+     * The same with int8 weights wide enough for the kernel's blocked layout (hidden 512: one block per row;
+     * intermediate 1100: blocks and a tail with a partial group).
+     */
+    @Test
+    void int8BatchedPrefillAndStepsGiveExactlyTheLogitsOfEachSequenceAlone() {
+        batchedEqualsAlone(LlmConfig.llama(300, 512, 1100, 1, 8, 2, 320, false), true);
+    }
+
+    private void batchedEqualsAlone(LlmConfig c, boolean int8) {
+        try (Decoder d = Decoder.init(c, m, DataType.FLOAT32)) {
+            if (int8) {
+                d.quantizeInt8(Int8Matrix.DEFAULT_GROUP);
+            }
+            batchedEqualsAlone(c, d, int8);
+        }
+    }
+
+    private void batchedEqualsAlone(LlmConfig c, Decoder d, boolean int8) {
+        try (CpuDecoder cpu = new CpuDecoder(d, 320, 2)) {
+            assertEquals(int8, cpu.int8(), "the CPU path reads int8 weights");
             int[][] prompts = prompts(c.vocabSize());
             int steps = 6;
             // alone: the decoder's own cache, prefill then greedy steps

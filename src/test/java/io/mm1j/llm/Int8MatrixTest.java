@@ -33,7 +33,7 @@ class Int8MatrixTest {
     @Test
     void roundTripErrorIsAtMostHalfAScaleAndTheAbsmaxMapsTo127() {
         Random r = new Random(3);
-        for (int[] shape : new int[][] {{5, 70, 32}, {3, 64, 16}, {4, 172, 32}, {2, 50, 7}}) {
+        for (int[] shape : new int[][] {{5, 70, 32}, {3, 64, 16}, {4, 172, 32}, {2, 50, 7}, {3, 1376, 32}}) {
             int rows = shape[0];
             int cols = shape[1];
             int group = shape[2];
@@ -66,7 +66,8 @@ class Int8MatrixTest {
     @Test
     void int8MatvecEqualsTheDequantisedFloat32Matvec() {
         Random r = new Random(11);
-        for (int[] shape : new int[][] {{40, 64, 32}, {24, 172, 32}, {16, 512, 32}, {9, 70, 16}, {7, 50, 7}}) {
+        for (int[] shape : new int[][] {{40, 64, 32}, {24, 172, 32}, {16, 512, 32}, {5, 1376, 32}, {9, 70, 16},
+                {7, 50, 7}}) {
             int rows = shape[0];
             int cols = shape[1];
             Int8Matrix q = Int8Matrix.quantize(gaussian(r, rows * cols, 0.1f), rows, cols, shape[2]);
@@ -105,6 +106,99 @@ class Int8MatrixTest {
             }
         }
         assertTrue(Int8Dot.VECTOR, "the test JVM runs with jdk.incubator.vector, so the SIMD kernel is in use");
+    }
+
+    /**
+     * The row-range product (two rows per pass in the SIMD kernel) equals {@link Int8Matrix#dot} bit for bit, for
+     * every group size, odd and even ranges, column counts with partial groups, and an input offset; batched and
+     * single decoding rely on it.
+     */
+    @Test
+    void rowRangeProductsAreBitIdenticalToRowDots() {
+        Random r = new Random(9);
+        for (int group : new int[] {32, 16, 7}) {
+            for (int cols : new int[] {5, 32, 48, 64, 96, 100, 512, 1100}) {
+                int rows = 7;
+                Int8Matrix q = Int8Matrix.quantize(gaussian(r, rows * cols, 0.1f), rows, cols, group);
+                F32Matrix f = new F32Matrix(q.dequantize(), rows, cols);
+                float[] x = gaussian(r, cols + 3, 1f);
+                for (WeightMatrix w : new WeightMatrix[] {q, f}) {
+                    for (int[] range : new int[][] {{0, 7}, {1, 7}, {2, 5}, {3, 4}, {6, 6}}) {
+                        float[] out = new float[rows + 2];
+                        java.util.Arrays.fill(out, -9f);
+                        w.dots(range[0], range[1], x, 3, out, 2);
+                        for (int row = 0; row < rows; row++) {
+                            boolean in = row >= range[0] && row < range[1];
+                            assertEquals(in ? w.dot(row, x, 3) : -9f, out[2 + row], 0f, w.getClass().getSimpleName()
+                                    + " group " + group + " cols " + cols + " rows " + range[0] + ".." + range[1]
+                                    + " row " + row);
+                        }
+                    }
+                    // several inputs at once (continuous batching): input i's results are its own row dots
+                    int b = 3;
+                    float[] xs = gaussian(r, 1 + b * cols, 1f);
+                    float[] outs = new float[1 + b * rows];
+                    w.dots(1, 6, xs, 1, b, outs, 1);
+                    for (int i = 0; i < b; i++) {
+                        for (int row = 0; row < rows; row++) {
+                            float want = row >= 1 && row < 6 ? w.dot(row, xs, 1 + i * cols) : 0f;
+                            assertEquals(want, outs[1 + i * rows + row], 0f, w.getClass().getSimpleName() + " input "
+                                    + i + " row " + row + " group " + group + " cols " + cols);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Rows wider than a kernel block are kept in the lanes-are-groups layout; none of it shows: the values come
+     * back in file order, rows and panels dequantise column k to its own value, and the products match the sum
+     * over the file-order values.
+     */
+    @Test
+    void theKernelLayoutIsInvisibleFromOutside() {
+        Random r = new Random(13);
+        int rows = 3;
+        int cols = 1100; // two AVX-512 blocks (four AVX2 blocks) and a tail with a partial group
+        byte[] natural = new byte[rows * cols];
+        for (int i = 0; i < natural.length; i++) {
+            natural[i] = (byte) (r.nextInt(255) - 127);
+        }
+        int groups = Int8Matrix.groups(cols, 32);
+        float[] s = new float[rows * groups];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = 0.001f + r.nextFloat() * 0.01f;
+        }
+        Int8Matrix m = new Int8Matrix(natural.clone(), s, rows, cols, 32);
+        assertArrayEquals(natural, m.values());
+        float[] x = gaussian(r, cols + 1, 1f);
+        float[] row = new float[cols];
+        float[] panel = new float[cols * 4];
+        m.panel(0, rows, 4, panel);
+        for (int i = 0; i < rows; i++) {
+            m.row(i, row, 0);
+            double exact = 0;
+            for (int k = 0; k < cols; k++) {
+                float w = natural[i * cols + k] * s[i * groups + k / 32];
+                assertEquals(w, row[k], 0f, "row " + i + " column " + k);
+                assertEquals(w, panel[k * 4 + i], 0f, "panel row " + i + " column " + k);
+                exact += (double) w * x[1 + k];
+            }
+            assertEquals(exact, m.dot(i, x, 1), 2e-6 * Math.sqrt(cols) * 4, "row " + i);
+        }
+    }
+
+    @Test
+    void rowRangeProductsCheckTheirRangesFirst() {
+        Int8Matrix q = Int8Matrix.quantize(new float[4 * 64], 4, 64, 32);
+        float[] out = new float[4];
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dots(2, 5, new float[64], 0, out, 0));
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dots(0, 2, new float[64], 1, out, 0));
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dots(0, 4, new float[64], 0, out, 1));
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dots(3, 2, new float[64], 0, out, 0));
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dots(0, 4, new float[128], 0, 3, new float[12], 0));
+        assertThrows(IndexOutOfBoundsException.class, () -> q.dots(0, 4, new float[192], 0, 3, new float[11], 0));
     }
 
     @Test

@@ -24,6 +24,27 @@ class RowParallelTest {
         pool.close();
     }
 
+    /** A few large items (attention heads) are split too, by whole items, and every item runs exactly once. */
+    @Test
+    void fewItemsAreSplitByWholeItemsAndEachRunsOnce() {
+        RowParallel pool = new RowParallel(2);
+        for (int n : new int[] {1, 2, 3, 8, 9}) {
+            int[] seen = new int[n];
+            AtomicInteger slices = new AtomicInteger();
+            assertTimeoutPreemptively(Duration.ofSeconds(5), () -> pool.runEach(n, (from, to) -> {
+                slices.incrementAndGet();
+                for (int i = from; i < to; i++) {
+                    seen[i]++;
+                }
+            }));
+            for (int i = 0; i < n; i++) {
+                assertEquals(1, seen[i], "item " + i + " of " + n);
+            }
+            assertEquals(n < 2 ? 1 : 2, slices.get(), "slices for " + n + " items on 2 threads");
+        }
+        pool.close();
+    }
+
     @Test
     void nextRunAfterAWorkerDiedDoesNotHang() {
         RowParallel pool = new RowParallel(2);
