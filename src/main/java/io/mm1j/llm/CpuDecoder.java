@@ -386,30 +386,7 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** Attention of position p0 + r, head h, over the cache 0 .. p0 + r into out[r, h·hd ..]. */
     private void attendRow(int l, float[] qs, int r, int h, int p0, float[] sc, float[] out) {
-        int hd = c.headDim();
-        int qDim = c.numHeads() * hd;
-        int kvDim = c.numKvHeads() * hd;
-        int groups = c.numHeads() / c.numKvHeads();
-        float scale = (float) (1.0 / Math.sqrt(hd));
-        float[] kc = keyCache[l];
-        float[] vc = valueCache[l];
-        int qo = r * qDim + h * hd;
-        int ko = (h / groups) * hd;
-        int last = p0 + r;
-        float max = Float.NEGATIVE_INFINITY;
-        for (int s = 0; s <= last; s++) {
-            float v = dot(kc, s * kvDim + ko, qs, qo, hd) * scale;
-            sc[s] = v;
-            max = Math.max(max, v);
-        }
-        float sum = 0;
-        for (int s = 0; s <= last; s++) {
-            sc[s] = (float) Math.exp(sc[s] - max);
-            sum += sc[s];
-        }
-        for (int s = 0; s <= last; s++) {
-            Gemm.axpy(sc[s] / sum, vc, s * kvDim + ko, out, qo, hd);
-        }
+        attendRowIn(keyCache[l], valueCache[l], qs, r, h, p0 + r, sc, out);
     }
 
     private float[] forward() {
