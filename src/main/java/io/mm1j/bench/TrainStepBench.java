@@ -20,7 +20,9 @@ import io.mm1j.train.Losses;
 
 /**
  * One LLM training step (forward + backward + global-norm clip + AdamW) on random tokens; reports tokens/s,
- * achieved GFLOP/s and MFU = model FLOP/s ÷ sgemm FLOP/s measured in the same run.
+ * achieved GFLOP/s and MFU = model FLOP/s ÷ sgemm FLOP/s, the sgemm (2048³) timed right after each step and the
+ * MFU the median of the per-step ratios (a shared host's speed drifts by 2× between minutes; paired figures
+ * cancel most of it).
  *
  * <p>Model FLOPs per token (PaLM appendix B): 6·N_matmul + 12·L·T·d_attn, with N_matmul the parameters that take
  * part in matmuls (all non-embedding weights plus the LM head).
@@ -49,11 +51,12 @@ public final class TrainStepBench {
      */
     public static ObjectNode run(NDManager root, LlmConfig c, String preset, int batch, int seq, int steps,
                                  boolean checkpointing) {
-        double gemm = GemmBench.gflops(root, 2048, 5);
+        GemmBench.gflops(root, 2048, 1); // warm-up; the roofline is measured beside every timed step below
         Decoder d = Decoder.init(c, root, DataType.FLOAT32);
         d.params().enableGradients();
         long mmapThreshold = NativeAllocator.threshold(); // MM1_MMAP_THRESHOLD, applied at start-up
         double[] times = new double[steps];
+        double[] gemms = new double[steps];
         long[] faults = new long[steps];
         double lastLoss = 0;
         long ndBytes;
@@ -81,18 +84,28 @@ public final class TrainStepBench {
                 if (s >= 0) {
                     times[s] = (System.nanoTime() - t0) / 1e9;
                     faults[s] = NativeAllocator.minorFaults() - f0;
+                    // sgemm right after the step: on a shared host both see the same neighbours, so their ratio
+                    // (the MFU) is steadier than either figure alone
+                    gemms[s] = GemmBench.gflops(root, 2048, 1);
                 }
             }
             ndBytes = MemoryProbe.liveBytes(root); // weights, gradients and AdamW moments between steps
         } finally {
             d.close();
         }
-        java.util.Arrays.sort(times);
-        java.util.Arrays.sort(faults);
-        double sec = times[steps / 2];
         ParamCount.Llm pc = ParamCount.llm(c);
         double flopsPerToken = ParamCount.trainFlopsPerToken(c, seq);
         double tokens = (double) batch * seq;
+        double[] mfus = new double[steps];
+        for (int s = 0; s < steps; s++) {
+            mfus[s] = flopsPerToken * tokens / times[s] / 1e9 / gemms[s];
+        }
+        java.util.Arrays.sort(times);
+        java.util.Arrays.sort(faults);
+        java.util.Arrays.sort(gemms);
+        java.util.Arrays.sort(mfus);
+        double sec = times[steps / 2];
+        double gemm = gemms[steps / 2];
         double gflops = flopsPerToken * tokens / sec / 1e9;
         ObjectNode o = Bench.report("train-step");
         o.put("preset", preset);
@@ -103,12 +116,16 @@ public final class TrainStepBench {
         o.put("tokensPerSecond", tokens / sec);
         o.put("gflops", gflops);
         o.put("gemmGflops", gemm);
-        o.put("mfu", gflops / gemm);
+        o.put("mfu", mfus[steps / 2]); // median over steps of step FLOP/s ÷ the sgemm measured right after it
+        o.put("mfuMin", mfus[0]);
+        o.put("mfuMax", mfus[steps - 1]);
         o.put("loss", lastLoss);
         o.put("activationCheckpointing", checkpointing);
         o.put("layers", c.numLayers());
         // the allocator's fixed mmap threshold (-1: glibc's dynamic default) and the page faults a step costs
         o.put("mmapThresholdBytes", mmapThreshold);
+        o.put("allocatorPolicy", NativeAllocator.policy()); // reuse (default), fixed (MM1_MMAP_THRESHOLD) or default
+
         o.put("minorFaultsPerStep", faults[steps / 2]);
         // MemoryModel's prediction for this run, to set beside the measured peakRssBytes
         MemoryModel.Estimate est = MemoryModel.training(c, pc.total(), batch, seq, 4, checkpointing);

@@ -18,14 +18,29 @@ import java.nio.file.Path;
  * glibc's default, 96 MB at 1 MiB; the price is the kernel zeroing every fresh page (15–18k minor faults per step
  * → 189k, ~3 µs each here), so it is off unless asked for. {@code mm1 bench train-step} reports both
  * ({@code measuredActivationBytes}, {@code minorFaultsPerStep}).
+ *
+ * <p>Unless {@code MM1_MMAP_THRESHOLD} is set, the CLI applies the <b>reuse</b> policy instead ({@link #reuse}):
+ * blocks below 32 MiB come from the heap, and up to {@value #REUSE_TRIM_BYTES} bytes of freed memory at the heap's
+ * top stay mapped, so a training step's activations reuse the pages the previous step freed rather than being
+ * unmapped and faulted in (and zeroed) again. Measured on {@code mini} (batch 8 × 256, 2026-11-30): 25–35k minor
+ * faults per step with glibc's default → 8–16k, and 0.61 → 0.49–0.54 s/step; peak RSS unchanged (0.95 GB), but
+ * memory freed after a peak is kept for the next one. {@code MM1_MMAP_THRESHOLD=off} keeps glibc's default.
  */
 public final class NativeAllocator {
     /** mallopt's parameter number for the mmap threshold (glibc {@code malloc.h}). */
     private static final int M_MMAP_THRESHOLD = -3;
+    /** mallopt's parameter numbers for the trim threshold and the top pad. */
+    private static final int M_TRIM_THRESHOLD = -1;
+    private static final int M_TOP_PAD = -2;
+    /** Freed bytes at the heap's top kept mapped under the reuse policy (more than a {@code mini} step's peak). */
+    static final int REUSE_TRIM_BYTES = 1 << 30;
+    /** Extra bytes requested whenever the heap grows under the reuse policy. */
+    static final int REUSE_TOP_PAD_BYTES = 64 << 20;
     /** glibc's largest allowed fixed threshold on 64-bit ({@code HEAP_MAX_SIZE / 2}). */
     static final long MAX_THRESHOLD = 32L << 20;
 
     private static long applied = -1;
+    private static String policy = "default";
 
     private NativeAllocator() {}
 
@@ -35,7 +50,40 @@ public final class NativeAllocator {
      * @return the threshold now in force, or -1 (unset, {@code off}, or not glibc)
      */
     public static long applyFromEnvironment() {
-        return fix(override(System.getenv("MM1_MMAP_THRESHOLD"), -1));
+        String env = System.getenv("MM1_MMAP_THRESHOLD");
+        long bytes = override(env, -1);
+        if (env == null || env.isBlank()) {
+            return reuse() ? MAX_THRESHOLD : -1;
+        }
+        return fix(bytes);
+    }
+
+    /**
+     * The reuse policy: mmap threshold 32 MiB (glibc's largest), trim threshold {@value #REUSE_TRIM_BYTES}, top pad
+     * {@value #REUSE_TOP_PAD_BYTES}; freed pages stay mapped for the next allocation of the same size.
+     *
+     * @return true when applied (glibc with mallopt), false when the heap was left alone
+     */
+    public static synchronized boolean reuse() {
+        if (!isGlibc()) {
+            return false;
+        }
+        try {
+            com.sun.jna.Function mallopt = com.sun.jna.NativeLibrary.getInstance("c").getFunction("mallopt");
+            boolean ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, (int) MAX_THRESHOLD}) == 1
+                    && mallopt.invokeInt(new Object[] {M_TRIM_THRESHOLD, REUSE_TRIM_BYTES}) == 1
+                    && mallopt.invokeInt(new Object[] {M_TOP_PAD, REUSE_TOP_PAD_BYTES}) == 1;
+            policy = ok ? "reuse" : policy;
+            applied = ok ? MAX_THRESHOLD : applied;
+            return ok;
+        } catch (RuntimeException | LinkageError e) {
+            return false; // no mallopt: leave the heap as it is
+        }
+    }
+
+    /** The policy in force: {@code reuse}, {@code fixed} (MM1_MMAP_THRESHOLD bytes), or {@code default} (glibc's). */
+    public static synchronized String policy() {
+        return policy;
     }
 
     /** Fixes glibc's mmap threshold at {@code bytes} for the rest of the process; -1 leaves it alone. */
@@ -50,6 +98,7 @@ public final class NativeAllocator {
             int ok = com.sun.jna.NativeLibrary.getInstance("c").getFunction("mallopt")
                     .invokeInt(new Object[] {M_MMAP_THRESHOLD, (int) bytes});
             applied = ok == 1 ? bytes : -1;
+            policy = ok == 1 ? "fixed" : "default";
         } catch (RuntimeException | LinkageError e) {
             applied = -1; // no mallopt: leave the heap as it is
         }

@@ -1,6 +1,7 @@
 package io.mm1j.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Embedding;
@@ -27,10 +28,23 @@ public final class Ops {
         return Embedding.embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
     }
 
-    /** RMSNorm: {@code x / sqrt(mean(x², -1) + eps) * w} (Llama; no mean subtraction, no bias). */
-    public static NDArray rmsNorm(NDArray x, NDArray w, NDArray eps) {
-        NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
-        return x.div(rms).mul(w);
+    /**
+     * RMSNorm: {@code x · (mean(x², -1) + eps)^(-1/2) · w} (Llama; no mean subtraction, no bias). One power of the
+     * small (…, 1) mean and a product, as transformers' {@code torch.rsqrt}; a division by the root would cost an
+     * extra full-size product in the backward.
+     *
+     * <p>In FP16 the power's derivative, −½·(mean + eps)^(−3/2), overflows (3·10⁷ at a zero row), so half
+     * precision keeps the division by the root, whose derivative stays in range.
+     *
+     * @param minusHalf the scalar −0.5 (cached: a scalar made per call would enter the graph, cookbook pitfall 1)
+     */
+    public static NDArray rmsNorm(NDArray x, NDArray w, NDArray eps, NDArray minusHalf) {
+        NDArray meanSquare = x.square().mean(new int[] {-1}, true).add(eps);
+        DataType t = x.getDataType();
+        if (t == DataType.FLOAT16 || t == DataType.BFLOAT16) {
+            return x.div(meanSquare.sqrt()).mul(w);
+        }
+        return x.mul(meanSquare.pow(minusHalf)).mul(w);
     }
 
     /** SiLU as x·σ(x) (DJL's swish goes through mul(Number): cookbook pitfall 2). */

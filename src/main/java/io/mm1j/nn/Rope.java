@@ -14,13 +14,13 @@ import ai.djl.ndarray.types.Shape;
  */
 public final class Rope {
     private final NDArray cos; // (maxPositions, headDim)
-    private final NDArray sin; // (maxPositions, headDim)
-    private final NDArray rotate; // (hd, hd): x @ rotate == rotate_half(x) = cat(-x2, x1)
+    private final NDArray sin; // (maxPositions, headDim): sin with the sign of rotate_half folded in
     private final int maxPositions;
+    private final int half;
 
     public Rope(NDManager manager, int headDim, int maxPositions, double theta, DataType dtype) {
         this.maxPositions = maxPositions;
-        int half = headDim / 2;
+        this.half = headDim / 2;
         double[] c = new double[maxPositions * headDim];
         double[] s = new double[maxPositions * headDim];
         for (int p = 0; p < maxPositions; p++) {
@@ -29,7 +29,9 @@ public final class Rope {
                 // transformers computes inv_freq in float32 and the angle as float32; mirror that so logits match
                 float angle = (float) p * (float) invFreq;
                 c[p * headDim + i] = c[p * headDim + i + half] = Math.cos(angle);
-                s[p * headDim + i] = s[p * headDim + i + half] = Math.sin(angle);
+                // rotate_half(x)·sin = cat(x2, x1)·cat(-sin, sin): the halves swapped, the sign in the table
+                s[p * headDim + i] = -Math.sin(angle);
+                s[p * headDim + i + half] = Math.sin(angle);
             }
         }
         Shape shape = new Shape(maxPositions, headDim);
@@ -38,14 +40,7 @@ public final class Rope {
         // leave the table pointing at freed memory after the next GC).
         this.cos = table(manager, c, shape, dtype);
         this.sin = table(manager, s, shape, dtype);
-        // rotate_half as one matmul: output column j < d/2 takes -x[j + d/2]; column j >= d/2 takes x[j - d/2].
-        double[] r = new double[headDim * headDim];
-        for (int j = 0; j < half; j++) {
-            r[(j + half) * headDim + j] = -1;
-            r[j * headDim + j + half] = 1;
-        }
-        this.rotate = table(manager, r, new Shape(headDim, headDim), dtype);
-        NDScope.unregister(cos, sin, rotate);
+        NDScope.unregister(cos, sin);
     }
 
     private static NDArray table(NDManager manager, double[] values, Shape shape, DataType dtype) {
@@ -77,8 +72,17 @@ public final class Rope {
         return apply(x, angles(start, Math.toIntExact(x.getShape().get(2))));
     }
 
-    /** x·cos + rotate_half(x)·sin with precomputed angles; rotate_half is one exact ±1 matmul. */
+    /**
+     * x·cos + rotate_half(x)·sin with precomputed angles: the halves of x swapped (one flip of a (…, 2, hd/2) view,
+     * a copy) times the signed sine table; each product is the same float product as with {@code cat(-x2, x1)}.
+     */
     public NDArray apply(NDArray x, Angles a) {
-        return x.mul(a.cos()).add(x.matMul(rotate).mul(a.sin()));
+        Shape s = x.getShape();
+        long[] split = new long[s.dimension() + 1];
+        System.arraycopy(s.getShape(), 0, split, 0, s.dimension() - 1);
+        split[s.dimension() - 1] = 2;
+        split[s.dimension()] = half;
+        NDArray swapped = x.reshape(new Shape(split)).flip(s.dimension() - 1).reshape(s);
+        return x.mul(a.cos()).add(swapped.mul(a.sin()));
     }
 }

@@ -37,7 +37,8 @@ class GradientCheckTest extends ManagedNdTest {
         NDArray x = rand(2, 3, 8);
         NDArray w = rand(8);
         NDArray eps = m.create(1e-5);
-        Supplier<NDArray> loss = projected(() -> Ops.rmsNorm(x, w, eps), rand(2, 3, 8));
+        NDArray minusHalf = m.create(-0.5);
+        Supplier<NDArray> loss = projected(() -> Ops.rmsNorm(x, w, eps, minusHalf), rand(2, 3, 8));
         check("rmsnorm dx", x, loss);
         check("rmsnorm dw", w, loss);
     }
