@@ -132,7 +132,8 @@ public final class TextTransformer {
         NDArray q = proj(n1, l + "self_attn.q_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
         NDArray k = proj(n1, l + "self_attn.k_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
         NDArray v = proj(n1, l + "self_attn.v_proj.").reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
-        NDArray a = Attention.attend(q, k, v, mask, scale).transpose(0, 2, 1, 3).reshape(b, t, d); // (B, T, D)
+        NDArray a = Attention.attend(q, k, v, mask, attention.isCausal(mask), scale).transpose(0, 2, 1, 3)
+                .reshape(b, t, d); // (B, T, D)
         return proj(a, l + "self_attn.out_proj.");
     }
 

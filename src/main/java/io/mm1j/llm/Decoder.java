@@ -323,7 +323,7 @@ public final class Decoder implements AutoCloseable {
             k = kv[0];
             v = kv[1];
         }
-        NDArray a = Attention.attend(q, k, v, ctx.mask(), scale); // (B, H, T, hd)
+        NDArray a = Attention.attend(q, k, v, ctx.mask(), attention.isCausal(ctx.mask()), scale); // (B, H, T, hd)
         a = (t == 1 ? a : a.transpose(0, 2, 1, 3)).reshape(b, t, (long) nh * hd); // (B, T, H·hd)
         return params.linear(a, l + "self_attn.o_proj.weight");
     }

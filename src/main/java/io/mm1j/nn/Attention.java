@@ -55,7 +55,54 @@ public final class Attention {
      * @return (B, H, T, hd)
      */
     public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask, NDArray scale) {
+        return attend(q, k, v, mask, false, scale);
+    }
+
+    /**
+     * The same, by libtorch's fused kernel ({@link ScriptKernels}) when it is available for these arrays: no score
+     * matrix is materialised or kept for the backward; otherwise composed, in query blocks when not recording.
+     *
+     * @param causal true when {@code mask} is exactly the causal mask of a full sequence (T = S, from position 0),
+     *               which the fused kernel applies itself, skipping the masked blocks
+     */
+    public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask, boolean causal, NDArray scale) {
+        NDArray fusedMask = fusedMask(q, mask);
+        if (fusedMask != null) {
+            NDArray out = ScriptKernels.attention(q, k, v, causal || mask == null ? null : fusedMask,
+                    causal && mask != null, scale);
+            if (out != null) {
+                return out;
+            }
+        }
         return attend(q, k, v, mask, scale, BlockScope.recording() ? Long.MAX_VALUE : SCORE_BLOCK_BYTES);
+    }
+
+    /**
+     * {@code mask} as the fused kernel takes it, (B | 1, 1, T, S) from mm1j's (B | 1, 1, 1, T, S); {@code q}
+     * itself when there is no mask; null when the fused kernel does not apply (not float32/64, or another layout).
+     */
+    private static NDArray fusedMask(NDArray q, NDArray mask) {
+        DataType t = q.getDataType();
+        if (!ScriptKernels.enabled() || (t != DataType.FLOAT32 && t != DataType.FLOAT64)
+                || q.getShape().dimension() != 4) {
+            return null;
+        }
+        if (mask == null) {
+            return q;
+        }
+        Shape s = mask.getShape();
+        if (mask.getDataType() != t) {
+            return null;
+        }
+        if (s.dimension() == 5 && s.get(1) == 1 && s.get(2) == 1) {
+            return mask.reshape(s.get(0), 1, s.get(3), s.get(4));
+        }
+        return s.dimension() == 4 && s.get(1) == 1 ? mask : null;
+    }
+
+    /** Whether {@code mask} is one of this instance's cached full-sequence causal masks ({@link #causal}). */
+    public boolean isCausal(NDArray mask) {
+        return mask != null && causalCache.values().stream().anyMatch(c -> c == mask);
     }
 
     /**

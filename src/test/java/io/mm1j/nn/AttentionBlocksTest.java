@@ -45,7 +45,8 @@ class AttentionBlocksTest extends ManagedNdTest {
         NDArray k = m.randomNormal(new Shape(1, 2, 2100, 4));
         NDArray v = m.randomNormal(new Shape(1, 2, 2100, 4));
         NDArray scale = m.create(0.5f);
-        NDArray auto = Attention.attend(q, k, v, null, scale);
+        // the composed path (the fused kernel, when present, keeps no scores at all: ScriptKernelsTest)
+        NDArray auto = ScriptKernelsTest.with(false, () -> Attention.attend(q, k, v, null, scale));
         NDArray plain = Attention.attend(q, k, v, null, scale, Long.MAX_VALUE);
         float[] a = auto.toFloatArray();
         float[] b = plain.toFloatArray();

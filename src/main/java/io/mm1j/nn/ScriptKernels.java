@@ -1,0 +1,268 @@
+package io.mm1j.nn;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+/**
+ * libtorch's fused kernels that DJL's NDArray API does not reach — {@code torch.scaled_dot_product_attention}
+ * (the CPU flash-attention kernel: no (T, S) score matrix is kept for the backward) and
+ * {@code torch._fused_adamw_} (one pass over all tensors of a group) — called through a TorchScript module that
+ * mm1j writes itself: a parameterless module whose {@code code/__torch__.py} calls the op, zipped in memory in
+ * the TorchScript archive layout ({@code data.pkl}: a pickled instance of the class; {@code code/}: its source;
+ * {@code constants.pkl}; {@code version}) and loaded with {@link JniUtils#loadModule}. Calls go through the
+ * autograd dispatcher like any other op, so gradients flow through the attention.
+ *
+ * <p>Each kernel is loaded once per process on first use; when the libtorch in use lacks the op (the module fails
+ * to compile) or the engine is not PyTorch, {@link #attention()} / {@link #adamW()} return null and callers keep
+ * their composed form. {@code -Dmm1.fusedKernels=false} turns both off (for comparisons).
+ */
+public final class ScriptKernels {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ScriptKernels.class);
+
+    private static final String HEADER = """
+            class %s(Module):
+              __parameters__ = []
+              __buffers__ = []
+              training : bool
+              _is_full_backward_hook : Optional[bool]
+            """;
+
+    /** forward: causal; masked: an additive mask broadcastable to (B, H, T, S); plain: no mask. */
+    static final String ATTENTION_SOURCE = HEADER.formatted("Attention") + """
+              def forward(self: __torch__.Attention,
+                q: Tensor,
+                k: Tensor,
+                v: Tensor,
+                scale: Tensor) -> Tensor:
+                return torch.scaled_dot_product_attention(q, k, v, None, 0., True, scale=float(scale), \
+            enable_gqa=q.size(1) != k.size(1))
+              def masked(self: __torch__.Attention,
+                q: Tensor,
+                k: Tensor,
+                v: Tensor,
+                mask: Tensor,
+                scale: Tensor) -> Tensor:
+                return torch.scaled_dot_product_attention(q, k, v, mask, 0., False, scale=float(scale), \
+            enable_gqa=q.size(1) != k.size(1))
+              def plain(self: __torch__.Attention,
+                q: Tensor,
+                k: Tensor,
+                v: Tensor,
+                scale: Tensor) -> Tensor:
+                return torch.scaled_dot_product_attention(q, k, v, None, 0., False, scale=float(scale), \
+            enable_gqa=q.size(1) != k.size(1))
+            """;
+
+    static final String ADAMW_SOURCE = HEADER.formatted("AdamW") + """
+              def forward(self: __torch__.AdamW,
+                params: List[Tensor],
+                grads: List[Tensor],
+                exp_avgs: List[Tensor],
+                exp_avg_sqs: List[Tensor],
+                steps: List[Tensor],
+                lr: float,
+                beta1: float,
+                beta2: float,
+                weight_decay: float,
+                eps: float) -> None:
+                torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=beta1, \
+            beta2=beta2, weight_decay=weight_decay, eps=eps, amsgrad=False, maximize=False, grad_scale=None, \
+            found_inf=None)
+            """;
+
+    private static final Object LOCK = new Object();
+    private static Loaded attention;
+    private static Loaded adamW;
+
+    private ScriptKernels() {}
+
+    /** A loaded module, or the reason it could not be loaded. */
+    private record Loaded(PtSymbolBlock block, String failure) {}
+
+    /** The attention module, or null when unavailable. */
+    static PtSymbolBlock attention() {
+        if (!enabled()) {
+            return null;
+        }
+        synchronized (LOCK) {
+            if (attention == null) {
+                attention = load("Attention", ATTENTION_SOURCE);
+            }
+            return attention.block();
+        }
+    }
+
+    /** The AdamW module, or null when unavailable. */
+    public static PtSymbolBlock adamW() {
+        if (!enabled()) {
+            return null;
+        }
+        synchronized (LOCK) {
+            if (adamW == null) {
+                adamW = load("AdamW", ADAMW_SOURCE);
+            }
+            return adamW.block();
+        }
+    }
+
+    /** False under {@code -Dmm1.fusedKernels=false} (read at every call, so a test can compare both forms). */
+    public static boolean enabled() {
+        return !"false".equalsIgnoreCase(System.getProperty("mm1.fusedKernels", "true"));
+    }
+
+    private static Loaded load(String name, String source) {
+        try {
+            if (!"PyTorch".equals(Engine.getInstance().getEngineName())) {
+                return new Loaded(null, "engine is not PyTorch");
+            }
+            // a manager that lives as long as the process: the module holds no tensors
+            NDManager m = Engine.getEngine("PyTorch").newBaseManager();
+            byte[] archive = archive(name, source);
+            PtSymbolBlock b = JniUtils.loadModule((PtNDManager) m, new ByteArrayInputStream(archive), false, false);
+            return new Loaded(b, null);
+        } catch (RuntimeException | IOException | LinkageError e) {
+            LOG.debug("fused {} kernel unavailable, using the composed form: {}", name, e.toString());
+            return new Loaded(null, e.toString());
+        }
+    }
+
+    /**
+     * The TorchScript archive of a parameterless module {@code name} with {@code source} as its code: the pickle
+     * of an instance (protocol 2: class global, empty state dict with {@code training} and
+     * {@code _is_full_backward_hook}), the source, an empty constants tuple and the format version.
+     */
+    static byte[] archive(String name, String source) throws IOException {
+        ByteArrayOutputStream pkl = new ByteArrayOutputStream();
+        pkl.write(new byte[] {(byte) 0x80, 2}); // PROTO 2
+        pkl.write(('c' + "__torch__\n" + name + "\n").getBytes(StandardCharsets.US_ASCII)); // GLOBAL
+        pkl.write(new byte[] {'q', 0, ')', (byte) 0x81, '}', '('}); // BINPUT, EMPTY_TUPLE, NEWOBJ, EMPTY_DICT, MARK
+        unicode(pkl, "training");
+        pkl.write(new byte[] {'q', 1, (byte) 0x88}); // BINPUT, NEWTRUE
+        unicode(pkl, "_is_full_backward_hook");
+        pkl.write(new byte[] {'q', 2, 'N', 'u', 'b', 'q', 3, '.'}); // BINPUT, NONE, SETITEMS, BUILD, BINPUT, STOP
+        String dir = "mm1j_" + name.toLowerCase(java.util.Locale.ROOT) + "/";
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(out)) {
+            stored(zip, dir + "data.pkl", pkl.toByteArray());
+            stored(zip, dir + "code/__torch__.py", source.getBytes(StandardCharsets.UTF_8));
+            stored(zip, dir + "constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'});
+            stored(zip, dir + "version", "3\n".getBytes(StandardCharsets.US_ASCII));
+        }
+        return out.toByteArray();
+    }
+
+    private static void unicode(ByteArrayOutputStream pkl, String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        pkl.write('X'); // BINUNICODE: 4-byte little-endian length
+        pkl.write(b.length);
+        pkl.write(b.length >>> 8);
+        pkl.write(b.length >>> 16);
+        pkl.write(b.length >>> 24);
+        pkl.write(b, 0, b.length);
+    }
+
+    private static void stored(ZipOutputStream zip, String name, byte[] data) throws IOException {
+        ZipEntry e = new ZipEntry(name);
+        e.setMethod(ZipEntry.STORED);
+        e.setSize(data.length);
+        e.setCompressedSize(data.length);
+        CRC32 crc = new CRC32();
+        crc.update(data);
+        e.setCrc(crc.getValue());
+        e.setTime(0);
+        zip.putNextEntry(e);
+        zip.write(data);
+        zip.closeEntry();
+    }
+
+    /**
+     * {@code softmax(q·kᵀ·scale + mask)·v} by libtorch's fused kernel, recorded for autograd when gradients are.
+     *
+     * @param q      (B, H, T, hd)
+     * @param k      (B, KV, S, hd), KV dividing H
+     * @param mask   additive, broadcastable to (B, 1, T, S), or null
+     * @param causal true for the causal mask of a full sequence (then {@code mask} is ignored)
+     * @param scale  a 0-d array
+     * @return (B, H, T, hd), or null when the kernel is unavailable
+     */
+    static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, boolean causal, NDArray scale) {
+        PtSymbolBlock block = attention();
+        if (block == null) {
+            return null;
+        }
+        NDList in = new NDList(unnamed(q), unnamed(k), unnamed(v));
+        NDArray method = null;
+        if (causal) {
+            in.add(unnamed(scale));
+        } else {
+            if (mask != null) {
+                in.add(unnamed(mask));
+            }
+            in.add(unnamed(scale));
+            // DJL's convention for calling a method other than forward: an input named module_method:NAME
+            method = q.getManager().create(0f);
+            method.setName("module_method:" + (mask != null ? "masked" : "plain"));
+            in.add(0, method);
+        }
+        try {
+            return IValueUtils.forward(block, in, true).singletonOrThrow();
+        } finally {
+            if (method != null) {
+                method.close();
+            }
+        }
+    }
+
+    /**
+     * DJL turns named inputs into lists, tuples and dicts by their names; an unnamed view of the same tensor goes
+     * in as a plain tensor.
+     */
+    private static NDArray unnamed(NDArray x) {
+        return x.getName() == null || x.getName().isEmpty() ? x : x.reshape(x.getShape());
+    }
+
+    /**
+     * One fused AdamW update (PyTorch's convention: {@code p ← p·(1 − lr·wd) − lr·m̂/(√v̂ + eps)}) of every
+     * tensor in the group, in place; {@code step} is the step count after this update (bias corrections).
+     *
+     * @return false when the kernel is unavailable (nothing was changed)
+     */
+    public static boolean adamW(List<NDArray> params, List<NDArray> grads, List<NDArray> m, List<NDArray> v,
+                         NDArray step, double lr, double beta1, double beta2, double weightDecay, double eps) {
+        PtSymbolBlock block = adamW();
+        if (block == null) {
+            return false;
+        }
+        PtNDArray[] steps = new PtNDArray[params.size()];
+        java.util.Arrays.fill(steps, (PtNDArray) step);
+        IValue[] args = {list(params), list(grads), list(m), list(v), IValue.listFrom(steps), IValue.from(lr),
+                IValue.from(beta1), IValue.from(beta2), IValue.from(weightDecay), IValue.from(eps)};
+        try (IValue r = IValueUtils.runMethod(block, "forward", args)) {
+            return true;
+        } finally {
+            for (IValue a : args) {
+                a.close();
+            }
+        }
+    }
+
+    private static IValue list(List<NDArray> arrays) {
+        return IValue.listFrom(arrays.toArray(new PtNDArray[0]));
+    }
+}
