@@ -20,11 +20,12 @@ import java.nio.file.Path;
  * ({@code measuredActivationBytes}, {@code minorFaultsPerStep}).
  *
  * <p>Unless {@code MM1_MMAP_THRESHOLD} is set, the CLI applies the <b>reuse</b> policy instead ({@link #reuse}):
- * blocks below 32 MiB come from the heap, and up to {@value #REUSE_TRIM_BYTES} bytes of freed memory at the heap's
- * top stay mapped, so a training step's activations reuse the pages the previous step freed rather than being
- * unmapped and faulted in (and zeroed) again. Measured on {@code mini} (batch 8 × 256, 2026-11-30): 25–35k minor
- * faults per step with glibc's default → 8–16k, and 0.61 → 0.49–0.54 s/step; peak RSS unchanged (0.95 GB), but
- * memory freed after a peak is kept for the next one. {@code MM1_MMAP_THRESHOLD=off} keeps glibc's default.
+ * every block comes from the heap (no per-block mappings), and up to {@value #REUSE_TRIM_BYTES} bytes of freed
+ * memory at the heap's top stay mapped, so a training step's activations reuse the pages the previous step freed
+ * rather than being unmapped and faulted in (and zeroed) again. Measured on {@code mini} (batch 8 × 256,
+ * 2026-11-30): 25–42k minor faults per step with glibc's default → 8–16k with the heap thresholds alone → about 20
+ * with no mappings at all, and 0.54–0.71 → 0.41–0.46 s/step together with the fused kernels; peak RSS 0.80–0.83 →
+ * 0.86–0.88 GB (freed memory is kept for the next peak). {@code MM1_MMAP_THRESHOLD=off} keeps glibc's default.
  */
 public final class NativeAllocator {
     /** mallopt's parameter number for the mmap threshold (glibc {@code malloc.h}). */
@@ -32,6 +33,8 @@ public final class NativeAllocator {
     /** mallopt's parameter numbers for the trim threshold and the top pad. */
     private static final int M_TRIM_THRESHOLD = -1;
     private static final int M_TOP_PAD = -2;
+    /** mallopt's parameter number for the most mmap-served blocks at once (0: none). */
+    private static final int M_MMAP_MAX = -4;
     /** Freed bytes at the heap's top kept mapped under the reuse policy (more than a {@code mini} step's peak). */
     static final int REUSE_TRIM_BYTES = 1 << 30;
     /** Extra bytes requested whenever the heap grows under the reuse policy. */
@@ -59,8 +62,9 @@ public final class NativeAllocator {
     }
 
     /**
-     * The reuse policy: mmap threshold 32 MiB (glibc's largest), trim threshold {@value #REUSE_TRIM_BYTES}, top pad
-     * {@value #REUSE_TOP_PAD_BYTES}; freed pages stay mapped for the next allocation of the same size.
+     * The reuse policy: mmap threshold 32 MiB (glibc's largest) and no mmap-served blocks at all, trim threshold
+     * {@value #REUSE_TRIM_BYTES}, top pad {@value #REUSE_TOP_PAD_BYTES}; freed pages stay mapped for the next
+     * allocation.
      *
      * @return true when applied (glibc with mallopt), false when the heap was left alone
      */
@@ -72,7 +76,11 @@ public final class NativeAllocator {
             com.sun.jna.Function mallopt = com.sun.jna.NativeLibrary.getInstance("c").getFunction("mallopt");
             boolean ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, (int) MAX_THRESHOLD}) == 1
                     && mallopt.invokeInt(new Object[] {M_TRIM_THRESHOLD, REUSE_TRIM_BYTES}) == 1
-                    && mallopt.invokeInt(new Object[] {M_TOP_PAD, REUSE_TOP_PAD_BYTES}) == 1;
+                    && mallopt.invokeInt(new Object[] {M_TOP_PAD, REUSE_TOP_PAD_BYTES}) == 1
+                    // blocks of 32 MiB and more (the logits' gradient at 2,048 tokens × 4,096 vocab) from the heap
+                    // too: a mapping of their own would be faulted in, page by page, at every step; a request
+                    // larger than a thread arena's 64 MiB heap falls back to the main heap (glibc retries there)
+                    && mallopt.invokeInt(new Object[] {M_MMAP_MAX, 0}) == 1;
             policy = ok ? "reuse" : policy;
             applied = ok ? MAX_THRESHOLD : applied;
             return ok;
