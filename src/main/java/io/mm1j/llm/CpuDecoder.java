@@ -927,21 +927,11 @@ public final class CpuDecoder implements AutoCloseable {
             sc[t] = s;
             max = Math.max(max, s);
         }
-        float sum = 0;
+        float sum = Dot.expShifted(sc, pos + 1, max);
         for (int t = 0; t <= pos; t++) {
-            sc[t] = (float) Math.exp(sc[t] - max);
-            sum += sc[t];
+            sc[t] /= sum;
         }
-        for (int i = 0; i < hd; i++) {
-            att[qo + i] = 0;
-        }
-        for (int t = 0; t <= pos; t++) {
-            float p = sc[t] / sum;
-            int vo = t * kvDim + ko;
-            for (int i = 0; i < hd; i++) {
-                att[qo + i] += p * vc[vo + i];
-            }
-        }
+        Dot.weightedRows(sc, pos + 1, vc, ko, kvDim, att, qo, hd);
     }
 
     /** Forgets the cache (weights stay). */

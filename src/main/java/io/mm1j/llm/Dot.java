@@ -17,6 +17,45 @@ public final class Dot {
         return VECTOR ? VectorDot.dot(a, ao, b, bo, n) : scalar(a, ao, b, bo, n);
     }
 
+    /**
+     * out[oo + i] = Σ_{t < rows} p[t] · v[vo + t·stride + i] for i in [0, n): a weighted sum of rows (attention's
+     * probabilities times the cached values). The SIMD form keeps each slice of out in a register across all rows
+     * (3–4× faster than accumulating into the array row by row); both forms add the rows in order, the SIMD one
+     * with fused multiply-adds.
+     */
+    public static void weightedRows(float[] p, int rows, float[] v, int vo, int stride, float[] out, int oo, int n) {
+        if (VECTOR) {
+            VectorDot.weightedRows(p, rows, v, vo, stride, out, oo, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            out[oo + i] = 0;
+        }
+        for (int t = 0; t < rows; t++) {
+            float pt = p[t];
+            int r = vo + t * stride;
+            for (int i = 0; i < n; i++) {
+                out[oo + i] += pt * v[r + i];
+            }
+        }
+    }
+
+    /**
+     * x[t] ← exp(x[t] − shift) for t in [0, n); returns their sum (a softmax's numerators and denominator). The SIMD
+     * form uses the Vector API's EXP (the JVM's vector math library, within an ulp or two of {@link Math#exp}).
+     */
+    public static float expShifted(float[] x, int n, float shift) {
+        if (VECTOR) {
+            return VectorDot.expShifted(x, n, shift);
+        }
+        float sum = 0;
+        for (int t = 0; t < n; t++) {
+            x[t] = (float) Math.exp(x[t] - shift);
+            sum += x[t];
+        }
+        return sum;
+    }
+
     /** Eight independent accumulators let the JIT pipeline the loads (no SIMD reduction in scalar Java). */
     static float scalar(float[] w, int off, float[] x, int xo, int n) {
         float s0 = 0;

@@ -36,4 +36,43 @@ final class VectorDot {
         }
         return s;
     }
+
+    /** {@link Dot#weightedRows} with SIMD: one accumulator per slice of L outputs, the rows' FMAs in order. */
+    static void weightedRows(float[] p, int rows, float[] v, int vo, int stride, float[] out, int oo, int n) {
+        int l = S.length();
+        int i = 0;
+        for (; i + l <= n; i += l) {
+            FloatVector acc = FloatVector.zero(S);
+            for (int t = 0; t < rows; t++) {
+                acc = FloatVector.fromArray(S, v, vo + t * stride + i).fma(FloatVector.broadcast(S, p[t]), acc);
+            }
+            acc.intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            float s = 0;
+            for (int t = 0; t < rows; t++) {
+                s = Math.fma(v[vo + t * stride + i], p[t], s);
+            }
+            out[oo + i] = s;
+        }
+    }
+
+    /** {@link Dot#expShifted} with SIMD: L exponentials per vector operation, the tail with {@link Math#exp}. */
+    static float expShifted(float[] x, int n, float shift) {
+        int l = S.length();
+        FloatVector sums = FloatVector.zero(S);
+        FloatVector by = FloatVector.broadcast(S, shift);
+        int t = 0;
+        for (; t + l <= n; t += l) {
+            FloatVector e = FloatVector.fromArray(S, x, t).sub(by).lanewise(VectorOperators.EXP);
+            e.intoArray(x, t);
+            sums = sums.add(e);
+        }
+        float sum = sums.reduceLanes(VectorOperators.ADD);
+        for (; t < n; t++) {
+            x[t] = (float) Math.exp(x[t] - shift);
+            sum += x[t];
+        }
+        return sum;
+    }
 }
