@@ -31,13 +31,17 @@ public final class Int8Dot {
         return b * BLOCK_COLS + (w % 32) * BLOCK_GROUPS + w / 32;
     }
 
-    /** x[xo .. xo + blocks · BLOCK_COLS) in the blocked layout, into xt[xto ..). */
-    static void toBlocks(float[] x, int xo, int blocks, float[] xt, int xto) {
+    /**
+     * x[xo .. xo + blocks · BLOCK_COLS) in the blocked layout, into xt[xto ..); columns from {@code n} on (a row's
+     * tail padded to a whole block) are zeros.
+     */
+    static void toBlocks(float[] x, int xo, int blocks, float[] xt, int xto, int n) {
         for (int b = 0; b < blocks; b++) {
             int base = b * BLOCK_COLS;
             for (int g = 0; g < BLOCK_GROUPS; g++) {
                 for (int k = 0; k < 32; k++) {
-                    xt[xto + base + k * BLOCK_GROUPS + g] = x[xo + base + g * 32 + k];
+                    int c = base + g * 32 + k;
+                    xt[xto + base + k * BLOCK_GROUPS + g] = c < n ? x[xo + c] : 0f;
                 }
             }
         }
