@@ -44,30 +44,17 @@ public final class ScriptKernels {
             """;
 
     /** forward: causal; masked: an additive mask broadcastable to (B, H, T, S); plain: no mask. */
-    static final String ATTENTION_SOURCE = HEADER.formatted("Attention") + """
-              def forward(self: __torch__.Attention,
-                q: Tensor,
-                k: Tensor,
-                v: Tensor,
-                scale: Tensor) -> Tensor:
-                return torch.scaled_dot_product_attention(q, k, v, None, 0., True, scale=float(scale), \
-            enable_gqa=q.size(1) != k.size(1))
-              def masked(self: __torch__.Attention,
-                q: Tensor,
-                k: Tensor,
-                v: Tensor,
-                mask: Tensor,
-                scale: Tensor) -> Tensor:
-                return torch.scaled_dot_product_attention(q, k, v, mask, 0., False, scale=float(scale), \
-            enable_gqa=q.size(1) != k.size(1))
-              def plain(self: __torch__.Attention,
-                q: Tensor,
-                k: Tensor,
-                v: Tensor,
-                scale: Tensor) -> Tensor:
-                return torch.scaled_dot_product_attention(q, k, v, None, 0., False, scale=float(scale), \
-            enable_gqa=q.size(1) != k.size(1))
-            """;
+    static final String ATTENTION_SOURCE = HEADER.formatted("Attention") + sdpa("forward", false, true)
+            + sdpa("masked", true, false) + sdpa("plain", false, false);
+
+    /** One method calling torch.scaled_dot_product_attention (GQA when K/V have fewer heads than Q). */
+    private static String sdpa(String method, boolean mask, boolean causal) {
+        return "  def " + method + "(self: __torch__.Attention,\n"
+                + "    q: Tensor,\n    k: Tensor,\n    v: Tensor,\n" + (mask ? "    mask: Tensor,\n" : "")
+                + "    scale: Tensor) -> Tensor:\n"
+                + "    return torch.scaled_dot_product_attention(q, k, v, " + (mask ? "mask" : "None") + ", 0., "
+                + (causal ? "True" : "False") + ", scale=float(scale), enable_gqa=q.size(1) != k.size(1))\n";
+    }
 
     static final String ADAMW_SOURCE = HEADER.formatted("AdamW") + """
               def forward(self: __torch__.AdamW,
@@ -87,8 +74,7 @@ public final class ScriptKernels {
             """;
 
     private static final Object LOCK = new Object();
-    private static Loaded attention;
-    private static Loaded adamW;
+    private static final java.util.Map<String, Loaded> LOADED = new java.util.HashMap<>();
 
     private ScriptKernels() {}
 
@@ -97,27 +83,21 @@ public final class ScriptKernels {
 
     /** The attention module, or null when unavailable. */
     static PtSymbolBlock attention() {
-        if (!enabled()) {
-            return null;
-        }
-        synchronized (LOCK) {
-            if (attention == null) {
-                attention = load("Attention", ATTENTION_SOURCE);
-            }
-            return attention.block();
-        }
+        return module("Attention", ATTENTION_SOURCE);
     }
 
     /** The AdamW module, or null when unavailable. */
     public static PtSymbolBlock adamW() {
+        return module("AdamW", ADAMW_SOURCE);
+    }
+
+    /** The module {@code name}, loaded on first use (a failure is remembered), or null when off or unavailable. */
+    private static PtSymbolBlock module(String name, String source) {
         if (!enabled()) {
             return null;
         }
         synchronized (LOCK) {
-            if (adamW == null) {
-                adamW = load("AdamW", ADAMW_SOURCE);
-            }
-            return adamW.block();
+            return LOADED.computeIfAbsent(name, n -> load(n, source)).block();
         }
     }
 
