@@ -176,6 +176,7 @@ public final class BatchGenerator implements AutoCloseable {
                     LOG.error("batched generation failed", e);
                     RuntimeException err = e instanceof RuntimeException re ? re
                             : new IllegalStateException(e.toString(), e);
+                    running = 0;
                     for (Active a : active) {
                         a.free();
                         fail(a.client, err);
@@ -196,12 +197,12 @@ public final class BatchGenerator implements AutoCloseable {
                 left = new ArrayList<>(waiting);
                 waiting.clear();
             }
+            running = 0;
             for (Active a : active) {
                 a.free();
                 finish(a.client, a.result(Generator.CANCELLED));
             }
             batch.release();
-            running = 0;
             for (Waiting w : left) {
                 finish(w.client, empty(w.prompt, Generator.CANCELLED));
             }
@@ -266,6 +267,7 @@ public final class BatchGenerator implements AutoCloseable {
                 if (reason != null) {
                     it.remove();
                     a.free();
+                    running = active.size(); // counted out before its client hears it is done
                     finish(a.client, a.result(reason));
                 }
             }
