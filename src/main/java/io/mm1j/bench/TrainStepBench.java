@@ -181,6 +181,7 @@ public final class TrainStepBench {
         // the allocator's fixed mmap threshold (-1: glibc's dynamic default) and the page faults a step costs
         o.put("mmapThresholdBytes", mmapThreshold);
         o.put("allocatorPolicy", NativeAllocator.policy()); // reuse (default), fixed (MM1_MMAP_THRESHOLD) or default
+        io.mm1j.nn.ScriptKernels.status().forEach((k, v) -> o.put("kernel/" + k, v)); // fused or composed
 
         o.put("minorFaultsPerStep", faults[steps / 2]);
         // MemoryModel's prediction for this run, to set beside the measured peakRssBytes

@@ -101,6 +101,27 @@ public final class ScriptKernels {
         }
     }
 
+    /**
+     * Which form each kernel takes in this process, for benchmark reports: {@code attention} and {@code adamw} →
+     * {@code fused}, {@code off} ({@code -Dmm1.fusedKernels=false}) or {@code composed: <why the module failed>}.
+     */
+    public static java.util.Map<String, String> status() {
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+        String[][] kernels = {{"attention", "Attention", ATTENTION_SOURCE}, {"adamw", "AdamW", ADAMW_SOURCE}};
+        for (String[] k : kernels) {
+            if (!enabled()) {
+                out.put(k[0], "off");
+                continue;
+            }
+            module(k[1], k[2]);
+            synchronized (LOCK) {
+                Loaded l = LOADED.get(k[1]);
+                out.put(k[0], l.block() != null ? "fused" : "composed: " + l.failure());
+            }
+        }
+        return out;
+    }
+
     /** False under {@code -Dmm1.fusedKernels=false} (read at every call, so a test can compare both forms). */
     public static boolean enabled() {
         return !"false".equalsIgnoreCase(System.getProperty("mm1.fusedKernels", "true"));
@@ -117,7 +138,7 @@ public final class ScriptKernels {
             PtSymbolBlock b = JniUtils.loadModule((PtNDManager) m, new ByteArrayInputStream(archive), false, false);
             return new Loaded(b, null);
         } catch (RuntimeException | IOException | LinkageError e) {
-            LOG.debug("fused {} kernel unavailable, using the composed form: {}", name, e.toString());
+            LOG.info("fused {} kernel unavailable, using the composed form: {}", name, e.toString());
             return new Loaded(null, e.toString());
         }
     }

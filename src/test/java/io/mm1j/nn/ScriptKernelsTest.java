@@ -91,6 +91,12 @@ class ScriptKernelsTest extends ManagedNdTest {
     }
 
     @Test
+    void statusNamesTheFormEachKernelTakes() {
+        assertEquals(java.util.Map.of("attention", "fused", "adamw", "fused"), with(true, ScriptKernels::status));
+        assertEquals(java.util.Map.of("attention", "off", "adamw", "off"), with(false, ScriptKernels::status));
+    }
+
+    @Test
     void fusedAdamWEqualsTheComposedUpdateWithLrGroupsDecayAndUntouchedParameters() {
         assertNotNull(ScriptKernels.adamW(), "libtorch 2.7.1 has _fused_adamw_");
         double[][] composed = with(false, this::threeSteps);
