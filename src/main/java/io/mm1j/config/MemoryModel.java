@@ -13,7 +13,9 @@ import io.mm1j.Mm1Exception;
  *       until the step's scope closes; counted op by op from {@code llm.Decoder} (per layer
  *       10·BTD + 7·BTQ + 6·BTK + 5·BTF + 4·B·H·T² + 6·BT values, Q/K the query/key-value widths; the scores
  *       appear 4 times: matmul, scale, mask, softmax), plus the LM head (norm, logits, log-softmax) and the
- *       backward's transient gradients of the logits (2·BTV).</li>
+ *       backward's transient gradients of the logits (2·BTV). In float32/64 with the fused attention kernel
+ *       ({@code nn.ScriptKernels}) no scores are kept, only a log-sum-exp per query and head (B·H·T instead of
+ *       4·B·H·T²); half precision (the planner's GPUs) takes the composed attention.</li>
  *   <li>With activation checkpointing ({@code train.ActivationCheckpointing}): the 2L+1 segment inputs (an
  *       attention and a feed-forward half per layer), plus the largest of one head chunk's
  *       ({@link #checkpointedHeadRows} rows) and one half-layer's recorded activations (one segment is recorded
@@ -32,6 +34,8 @@ public final class MemoryModel {
      * CPU libtorch 2.7.1, glibc's default allocator) to {@code mm1 bench train-step} at batch 8 × 256, with and
      * without checkpointing, on {@code mini} (measured peak 0.94–0.97 GB / 0.49 GB, predicted 1.07 / 0.55 GB) and
      * ablation-1.2b's LLM at 2 layers (6.82 / 5.65 GB, predicted 6.74 / 5.18 GB): every prediction within 13%.
+     * With the fused attention and the reuse allocator policy (same day, later): {@code mini} plain 0.88 GB
+     * measured, 0.94 GB predicted; activations 488 MB measured, 449 MB predicted.
      */
     public static final long RUNTIME_BYTES = 400L << 20;
     /** AdamW temporaries per value of the tensor being updated (see the class comment). */
@@ -62,7 +66,7 @@ public final class MemoryModel {
         }
         long trained = ParamCount.llm(c).total();
         long state = params * bytes;
-        long acts = (checkpointing ? checkpointed(c, batch, seq, bytes) : plain(c, batch, seq)) * bytes;
+        long acts = (checkpointing ? checkpointed(c, batch, seq, bytes) : plain(c, batch, seq, fused(bytes))) * bytes;
         return new Estimate(state, trained * bytes, 2 * trained * bytes, acts,
                 (long) ADAM_TEMPORARIES * largestTensor(c) * bytes, RUNTIME_BYTES);
     }
@@ -80,11 +84,16 @@ public final class MemoryModel {
         return widest * d;
     }
 
+    /** Whether training in {@code bytes} per value runs the fused attention (float32/64, fused kernels on). */
+    static boolean fused(int bytes) {
+        return bytes >= 4 && io.mm1j.nn.ScriptKernels.enabled();
+    }
+
     /** Values alive at the end of a recorded forward + the backward's transients, no checkpointing. */
-    static long plain(LlmConfig c, long b, long t) {
+    static long plain(LlmConfig c, long b, long t, boolean fused) {
         long total = b * t * c.hiddenSize(); // token embeddings
         for (int i = 0; i < c.numLayers(); i++) {
-            total += layer(c, i, b, t);
+            total += layer(c, i, b, t, fused);
         }
         return total + head(c, b, t);
     }
@@ -107,7 +116,7 @@ public final class MemoryModel {
      * the backward: as many as fit one recorded half within {@link #HEAD_CHUNK_BYTES} (at least one).
      */
     public static int checkpointedAttentionRows(LlmConfig c, long t, int bytes) {
-        return rowsWithin(attention(c, 1, t) * bytes);
+        return rowsWithin(attention(c, 1, t, fused(bytes)) * bytes);
     }
 
     /**
@@ -136,19 +145,23 @@ public final class MemoryModel {
         long attentionRows = Math.min(b, checkpointedAttentionRows(c, t, bytes));
         for (int i = 0; i < c.numLayers(); i++) {
             // the VJP takes gradOut as the output's gradient; a chunked half also gathers its input's gradient
-            widest = Math.max(widest, attention(c, attentionRows, t) + (attentionRows < b ? btd : 0));
+            widest = Math.max(widest, attention(c, attentionRows, t, fused(bytes)) + (attentionRows < b ? btd : 0));
             long ffRows = c.isMoeLayer(i) ? b : Math.min(b, checkpointedFeedForwardRows(c, i, t, bytes));
             widest = Math.max(widest, feedForward(c, i, ffRows, t) + (ffRows < b ? btd : 0));
         }
         return checkpoints + widest;
     }
 
-    /** One recorded attention half (norm, projections, RoPE, scores, softmax, output), in values. */
-    static long attention(LlmConfig c, long b, long t) {
+    /**
+     * One recorded attention half (norm, projections, RoPE, scores, softmax, output), in values; with the fused
+     * kernel a log-sum-exp per query and head instead of the four score-sized arrays.
+     */
+    static long attention(LlmConfig c, long b, long t, boolean fused) {
         long bt = b * t;
         long q = (long) c.numHeads() * c.headDim();
         long kv = (long) c.numKvHeads() * c.headDim();
-        return 5 * bt * c.hiddenSize() + 7 * bt * q + 6 * bt * kv + 4 * b * c.numHeads() * t * t + 3 * bt;
+        long scores = fused ? b * c.numHeads() * t : 4 * b * c.numHeads() * t * t;
+        return 5 * bt * c.hiddenSize() + 7 * bt * q + 6 * bt * kv + scores + 3 * bt;
     }
 
     /** Layer i's recorded feed-forward half (dense SwiGLU or MoE), in values. */
@@ -165,8 +178,8 @@ public final class MemoryModel {
     }
 
     /** One recorded decoder layer's intermediates, in values (see the class comment). */
-    static long layer(LlmConfig c, int i, long b, long t) {
-        return attention(c, b, t) + feedForward(c, i, b, t);
+    static long layer(LlmConfig c, int i, long b, long t, boolean fused) {
+        return attention(c, b, t, fused) + feedForward(c, i, b, t);
     }
 
     /** Final norm, logits, log-softmax, and the backward's two logits-sized gradients. */
