@@ -68,14 +68,11 @@ public final class TrainStepBench {
                 double best = Double.MAX_VALUE;
                 for (int rep = 0; rep < 4; rep++) { // the first is a warm-up
                     long t0 = System.nanoTime();
-                    try (NDManager r = m.newSubManager()) {
-                        NDArray y = io.mm1j.nn.Ops.linear(x, w);
-                        NDArray gx = g.matMul(w);
-                        NDArray gw = g.transpose().matMul(x);
-                        y.getFloat(0, 0);
-                        gx.getFloat(0, 0);
-                        gw.getFloat(0, 0);
-                        r.getClass();
+                    try (NDScope scope = new NDScope()) { // the products are freed before the next run
+                        io.mm1j.nn.Ops.linear(x, w).getFloat(0, 0);
+                        g.matMul(w).getFloat(0, 0); // the input's gradient
+                        g.transpose().matMul(x).getFloat(0, 0); // the weight's gradient
+                        scope.suppressNotUsedWarning();
                     }
                     double t = (System.nanoTime() - t0) / 1e9;
                     if (rep > 0) {
@@ -182,7 +179,6 @@ public final class TrainStepBench {
         o.put("mmapThresholdBytes", mmapThreshold);
         o.put("allocatorPolicy", NativeAllocator.policy()); // reuse (default), fixed (MM1_MMAP_THRESHOLD) or default
         io.mm1j.nn.ScriptKernels.status().forEach((k, v) -> o.put("kernel/" + k, v)); // fused or composed
-
         o.put("minorFaultsPerStep", faults[steps / 2]);
         // MemoryModel's prediction for this run, to set beside the measured peakRssBytes
         MemoryModel.Estimate est = MemoryModel.training(c, pc.total(), batch, seq, 4, checkpointing);
