@@ -66,10 +66,9 @@ public final class Attention {
      *               which the fused kernel applies itself, skipping the masked blocks
      */
     public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray mask, boolean causal, NDArray scale) {
-        NDArray fusedMask = fusedMask(q, mask);
-        if (fusedMask != null) {
-            NDArray out = ScriptKernels.attention(q, k, v, causal || mask == null ? null : fusedMask,
-                    causal && mask != null, scale);
+        if (fusable(q, mask)) {
+            boolean flag = causal && mask != null; // the kernel builds the causal mask itself
+            NDArray out = ScriptKernels.attention(q, k, v, flag || mask == null ? null : fourDims(mask), flag, scale);
             if (out != null) {
                 return out;
             }
@@ -78,26 +77,27 @@ public final class Attention {
     }
 
     /**
-     * {@code mask} as the fused kernel takes it, (B | 1, 1, T, S) from mm1j's (B | 1, 1, 1, T, S); {@code q}
-     * itself when there is no mask; null when the fused kernel does not apply (not float32/64, or another layout).
+     * Whether the fused kernel takes these arrays: float32/64 queries (B, H, T, hd), and a mask absent or of the
+     * same dtype in mm1j's (B | 1, 1, 1, T, S) or (B | 1, 1, T, S) layout.
      */
-    private static NDArray fusedMask(NDArray q, NDArray mask) {
+    private static boolean fusable(NDArray q, NDArray mask) {
         DataType t = q.getDataType();
         if (!ScriptKernels.enabled() || (t != DataType.FLOAT32 && t != DataType.FLOAT64)
                 || q.getShape().dimension() != 4) {
-            return null;
+            return false;
         }
         if (mask == null) {
-            return q;
+            return true;
         }
         Shape s = mask.getShape();
-        if (mask.getDataType() != t) {
-            return null;
-        }
-        if (s.dimension() == 5 && s.get(1) == 1 && s.get(2) == 1) {
-            return mask.reshape(s.get(0), 1, s.get(3), s.get(4));
-        }
-        return s.dimension() == 4 && s.get(1) == 1 ? mask : null;
+        return mask.getDataType() == t && (s.dimension() == 5 && s.get(1) == 1 && s.get(2) == 1
+                || s.dimension() == 4 && s.get(1) == 1);
+    }
+
+    /** A {@link #fusable} mask as the fused kernel takes it: (B | 1, 1, T, S). */
+    private static NDArray fourDims(NDArray mask) {
+        Shape s = mask.getShape();
+        return s.dimension() == 4 ? mask : mask.reshape(s.get(0), 1, s.get(3), s.get(4));
     }
 
     /** Whether {@code mask} is one of this instance's cached full-sequence causal masks ({@link #causal}). */
