@@ -300,8 +300,8 @@ public final class Decoder implements AutoCloseable {
 
     /** {@code down_proj(silu(gate_proj(x)) * up_proj(x))} (Llama's SwiGLU, as {@link Ops#swiGlu}, adapter-aware). */
     private NDArray swiGlu(NDArray x, String l) {
-        return params.linear(Ops.silu(params.linear(x, l + "mlp.gate_proj.weight"))
-                .mul(params.linear(x, l + "mlp.up_proj.weight")), l + "mlp.down_proj.weight");
+        return params.linear(Ops.siluMul(params.linear(x, l + "mlp.gate_proj.weight"),
+                params.linear(x, l + "mlp.up_proj.weight")), l + "mlp.down_proj.weight");
     }
 
     /** {@code o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))}, {@code n = rmsnorm(h)}; extends the cache. */

@@ -134,7 +134,7 @@ public final class MoeFeedForward {
         NDArray w1 = p.get(pre + "experts.w1.weight"); // (E, F, D)
         NDArray w3 = p.get(pre + "experts.w3.weight");
         NDArray w2 = p.get(pre + "experts.w2.weight"); // (E, D, F)
-        NDArray h = Ops.silu(xe.matMul(w1.transpose(0, 2, 1))).mul(xe.matMul(w3.transpose(0, 2, 1))); // (E, C, F)
+        NDArray h = Ops.siluMul(xe.matMul(w1.transpose(0, 2, 1)), xe.matMul(w3.transpose(0, 2, 1))); // (E, C, F)
         NDArray ye = h.matMul(w2.transpose(0, 2, 1)); // (E, C, D)
         NDArray yPad = ye.reshape((long) e * capacity, d).concat(zeroRow, 0); // (E·C+1, D)
         NDArray picked = Ops.rows(yPad, mgr.create(slotOf, new Shape(n, k))); // (N, k, D)

@@ -47,14 +47,40 @@ public final class Ops {
         return x.mul(meanSquare.pow(minusHalf)).mul(w);
     }
 
-    /** SiLU as x·σ(x) (DJL's swish goes through mul(Number): cookbook pitfall 2). */
+    /**
+     * SiLU, x·σ(x): aten's fused SiLU for float32/64 ({@link ScriptKernels}), else composed (DJL's swish goes
+     * through mul(Number): cookbook pitfall 2).
+     */
     public static NDArray silu(NDArray x) {
+        if (fusable(x)) {
+            NDArray y = ScriptKernels.silu(x);
+            if (y != null) {
+                return y;
+            }
+        }
         return x.mul(Activation.sigmoid(x));
+    }
+
+    /** {@code silu(g) · u}, the SwiGLU product; fused as {@link #silu} is. */
+    public static NDArray siluMul(NDArray g, NDArray u) {
+        if (fusable(g) && u.getDataType() == g.getDataType()) {
+            NDArray y = ScriptKernels.siluMul(g, u);
+            if (y != null) {
+                return y;
+            }
+        }
+        return g.mul(Activation.sigmoid(g)).mul(u);
+    }
+
+    /** Fused kernels run for float32/64 (half precision keeps the composed ops: not checked on a GPU yet). */
+    private static boolean fusable(NDArray x) {
+        DataType t = x.getDataType();
+        return ScriptKernels.enabled() && (t == DataType.FLOAT32 || t == DataType.FLOAT64);
     }
 
     /** SwiGLU FFN (Llama): {@code down(silu(gate(x)) * up(x))}. */
     public static NDArray swiGlu(NDArray x, NDArray gate, NDArray up, NDArray down) {
-        return linear(silu(linear(x, gate)).mul(linear(x, up)), down);
+        return linear(siluMul(linear(x, gate), linear(x, up)), down);
     }
 
 }

@@ -22,7 +22,8 @@ import java.util.zip.ZipOutputStream;
 /**
  * libtorch's fused kernels that DJL's NDArray API does not reach — {@code torch.scaled_dot_product_attention}
  * (the CPU flash-attention kernel: no (T, S) score matrix is kept for the backward) and
- * {@code torch._fused_adamw_} (one pass over all tensors of a group) — called through a TorchScript module that
+ * {@code torch._fused_adamw_} (one pass over all tensors of a group), {@code torch.silu} (one kernel for its
+ * gradient instead of four composed ones) — called through a TorchScript module that
  * mm1j writes itself: a parameterless module whose {@code code/__torch__.py} calls the op, zipped in memory in
  * the TorchScript archive layout ({@code data.pkl}: a pickled instance of the class; {@code code/}: its source;
  * {@code constants.pkl}; {@code version}) and loaded with {@link JniUtils#loadModule}. Calls go through the
@@ -73,6 +74,17 @@ public final class ScriptKernels {
             found_inf=None)
             """;
 
+    /** forward: silu(g) · u (the SwiGLU product); silu: silu(x). aten's SiLU has one fused backward kernel. */
+    static final String SILU_SOURCE = HEADER.formatted("Silu") + """
+              def forward(self: __torch__.Silu,
+                g: Tensor,
+                u: Tensor) -> Tensor:
+                return torch.mul(torch.silu(g), u)
+              def silu(self: __torch__.Silu,
+                x: Tensor) -> Tensor:
+                return torch.silu(x)
+            """;
+
     private static final Object LOCK = new Object();
     private static final java.util.Map<String, Loaded> LOADED = new java.util.HashMap<>();
 
@@ -91,6 +103,11 @@ public final class ScriptKernels {
         return module("AdamW", ADAMW_SOURCE);
     }
 
+    /** The SiLU module, or null when unavailable. */
+    static PtSymbolBlock silu() {
+        return module("Silu", SILU_SOURCE);
+    }
+
     /** The module {@code name}, loaded on first use (a failure is remembered), or null when off or unavailable. */
     private static PtSymbolBlock module(String name, String source) {
         if (!enabled()) {
@@ -107,7 +124,8 @@ public final class ScriptKernels {
      */
     public static java.util.Map<String, String> status() {
         java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
-        String[][] kernels = {{"attention", "Attention", ATTENTION_SOURCE}, {"adamw", "AdamW", ADAMW_SOURCE}};
+        String[][] kernels = {{"attention", "Attention", ATTENTION_SOURCE}, {"adamw", "AdamW", ADAMW_SOURCE},
+            {"silu", "Silu", SILU_SOURCE}};
         for (String[] k : kernels) {
             if (!enabled()) {
                 out.put(k[0], "off");
@@ -134,6 +152,10 @@ public final class ScriptKernels {
             }
             // a manager that lives as long as the process: the module holds no tensors
             NDManager m = Engine.getEngine("PyTorch").newBaseManager();
+            // run the modules' ops one by one, as eager calls: the profiling executor would otherwise re-derive
+            // their gradients symbolically (aten's SiLU backward became a composed one, 20-30% slower than the
+            // ops it replaced). Global to libtorch, and mm1j loads no other TorchScript.
+            JniUtils.setGraphExecutorOptimize(false);
             byte[] archive = archive(name, source);
             PtSymbolBlock b = JniUtils.loadModule((PtNDManager) m, new ByteArrayInputStream(archive), false, false);
             return new Loaded(b, null);
@@ -227,6 +249,30 @@ public final class ScriptKernels {
             if (method != null) {
                 method.close();
             }
+        }
+    }
+
+    /**
+     * {@code silu(g) · u} by aten's SiLU (one kernel forward, one for its gradient), or null when unavailable.
+     */
+    static NDArray siluMul(NDArray g, NDArray u) {
+        PtSymbolBlock block = silu();
+        return block == null ? null : IValueUtils.forward(block, new NDList(unnamed(g), unnamed(u)), true)
+                .singletonOrThrow();
+    }
+
+    /** {@code silu(x)} by aten's SiLU, or null when unavailable. */
+    static NDArray silu(NDArray x) {
+        PtSymbolBlock block = silu();
+        if (block == null) {
+            return null;
+        }
+        NDArray method = x.getManager().create(0f);
+        method.setName("module_method:silu");
+        try {
+            return IValueUtils.forward(block, new NDList(method, unnamed(x)), true).singletonOrThrow();
+        } finally {
+            method.close();
         }
     }
 

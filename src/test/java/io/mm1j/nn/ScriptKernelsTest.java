@@ -92,8 +92,54 @@ class ScriptKernelsTest extends ManagedNdTest {
 
     @Test
     void statusNamesTheFormEachKernelTakes() {
-        assertEquals(java.util.Map.of("attention", "fused", "adamw", "fused"), with(true, ScriptKernels::status));
-        assertEquals(java.util.Map.of("attention", "off", "adamw", "off"), with(false, ScriptKernels::status));
+        assertEquals(java.util.Map.of("attention", "fused", "adamw", "fused", "silu", "fused"),
+                with(true, ScriptKernels::status));
+        assertEquals(java.util.Map.of("attention", "off", "adamw", "off", "silu", "off"),
+                with(false, ScriptKernels::status));
+    }
+
+    /** silu(g)·u and silu(x) with the gradients of g and u, as one flat array. */
+    private double[] siluAndGradients(NDArray g, NDArray u, NDArray projection) {
+        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            NDArray both = Ops.siluMul(g, u);
+            NDArray alone = Ops.silu(u);
+            gc.backward(both.mul(projection).sum().add(alone.mul(projection).sum().mul(m.create(0.5))));
+            double[] all = concat(both.toDoubleArray(), alone.toDoubleArray(), g.getGradient().toDoubleArray(),
+                    u.getGradient().toDoubleArray());
+            for (NDArray x : new NDArray[] {g, u}) {
+                x.getGradient().subi(x.getGradient());
+            }
+            return all;
+        }
+    }
+
+    private static double[] concat(double[]... parts) {
+        return java.util.Arrays.stream(parts).flatMapToDouble(java.util.Arrays::stream).toArray();
+    }
+
+    @Test
+    void fusedSiluEqualsTheComposedOneWithGradients() {
+        assertNotNull(ScriptKernels.silu(), "libtorch 2.7.1 has silu");
+        NDArray g = rand(3, 5, 7);
+        NDArray u = rand(3, 5, 7);
+        NDArray projection = m.randomNormal(new Shape(3, 5, 7), DataType.FLOAT64);
+        double[] composed = with(false, () -> siluAndGradients(g, u, projection));
+        double[] fused = with(true, () -> siluAndGradients(g, u, projection));
+        assertArrayEquals(composed, fused, 1e-12);
+        // and against the definition: silu(x) = x / (1 + e^-x), d/dx = σ(x)(1 + x(1 − σ(x)))
+        double[] gv = g.toDoubleArray();
+        double[] uv = u.toDoubleArray();
+        double[] pv = projection.toDoubleArray();
+        int n = gv.length;
+        for (int i = 0; i < n; i++) {
+            double sg = 1 / (1 + Math.exp(-gv[i]));
+            double su = 1 / (1 + Math.exp(-uv[i]));
+            assertEquals(gv[i] * sg * uv[i], fused[i], 1e-12, "silu(g)·u");
+            assertEquals(uv[i] * su, fused[n + i], 1e-12, "silu(u)");
+            assertEquals(pv[i] * uv[i] * sg * (1 + gv[i] * (1 - sg)), fused[2 * n + i], 1e-12, "d/dg");
+            double du = pv[i] * gv[i] * sg + 0.5 * pv[i] * su * (1 + uv[i] * (1 - su));
+            assertEquals(du, fused[3 * n + i], 1e-12, "d/du");
+        }
     }
 
     @Test
