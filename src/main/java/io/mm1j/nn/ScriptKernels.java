@@ -85,6 +85,20 @@ public final class ScriptKernels {
                 return torch.silu(x)
             """;
 
+    /**
+     * forward: the L2 norm of every tensor (one {@code _foreach_norm} pass each, no squared copy), as float64;
+     * scale: every tensor multiplied in place by a factor.
+     */
+    static final String NORMS_SOURCE = HEADER.formatted("Norms") + """
+              def forward(self: __torch__.Norms,
+                tensors: List[Tensor]) -> Tensor:
+                return torch.stack([n.double() for n in torch._foreach_norm(tensors, 2.)])
+              def scale(self: __torch__.Norms,
+                tensors: List[Tensor],
+                factor: float) -> None:
+                torch._foreach_mul_(tensors, factor)
+            """;
+
     private static final Object LOCK = new Object();
     private static final java.util.Map<String, Loaded> LOADED = new java.util.HashMap<>();
 
@@ -108,6 +122,11 @@ public final class ScriptKernels {
         return module("Silu", SILU_SOURCE);
     }
 
+    /** The norms module, or null when unavailable. */
+    static PtSymbolBlock norms() {
+        return module("Norms", NORMS_SOURCE);
+    }
+
     /** The module {@code name}, loaded on first use (a failure is remembered), or null when off or unavailable. */
     private static PtSymbolBlock module(String name, String source) {
         if (!enabled()) {
@@ -125,7 +144,7 @@ public final class ScriptKernels {
     public static java.util.Map<String, String> status() {
         java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
         String[][] kernels = {{"attention", "Attention", ATTENTION_SOURCE}, {"adamw", "AdamW", ADAMW_SOURCE},
-            {"silu", "Silu", SILU_SOURCE}};
+            {"silu", "Silu", SILU_SOURCE}, {"norms", "Norms", NORMS_SOURCE}};
         for (String[] k : kernels) {
             if (!enabled()) {
                 out.put(k[0], "off");
@@ -307,6 +326,54 @@ public final class ScriptKernels {
                 a.close();
             }
         }
+    }
+
+    /**
+     * ‖t‖² of each tensor (float32/64 only), in order, from one native call and one transfer; null when the kernel
+     * is unavailable or a tensor has another dtype.
+     */
+    public static double[] squaredNorms(List<NDArray> tensors) {
+        PtSymbolBlock block = norms();
+        if (block == null || tensors.isEmpty() || !floating(tensors)) {
+            return null;
+        }
+        IValue[] args = {list(tensors)};
+        try (IValue r = IValueUtils.runMethod(block, "forward", args);
+             NDArray norms = r.toTensor((PtNDManager) tensors.get(0).getManager())) {
+            double[] out = norms.toDoubleArray();
+            for (int i = 0; i < out.length; i++) {
+                out[i] *= out[i];
+            }
+            return out;
+        } finally {
+            args[0].close();
+        }
+    }
+
+    /** Multiplies every tensor by {@code factor} in place; false (nothing changed) when unavailable. */
+    public static boolean scaleInPlace(List<NDArray> tensors, double factor) {
+        PtSymbolBlock block = norms();
+        if (block == null || tensors.isEmpty() || !floating(tensors)) {
+            return false;
+        }
+        IValue[] args = {list(tensors), IValue.from(factor)};
+        try (IValue r = IValueUtils.runMethod(block, "scale", args)) {
+            return true;
+        } finally {
+            for (IValue a : args) {
+                a.close();
+            }
+        }
+    }
+
+    private static boolean floating(List<NDArray> tensors) {
+        for (NDArray t : tensors) {
+            ai.djl.ndarray.types.DataType d = t.getDataType();
+            if (d != ai.djl.ndarray.types.DataType.FLOAT32 && d != ai.djl.ndarray.types.DataType.FLOAT64) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static IValue list(List<NDArray> arrays) {

@@ -1,11 +1,15 @@
 package io.mm1j.train;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import io.mm1j.nn.ParamStore;
+import io.mm1j.nn.ScriptKernels;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 
 /**
  * Global-norm gradient clipping shared by the optimisers (DJL's optClipGrad clips element values: cookbook
@@ -20,7 +24,11 @@ final class GlobalNorm {
      * parameters whose grad is None.
      */
     static double[] squares(ParamStore params, Collection<String> names) {
-        try (NDScope scope = new NDScope()) {
+        try (NDScope scope = new NDScope()) { // frees the gradient views and the temporaries
+            double[] fused = ScriptKernels.enabled() ? ScriptKernels.squaredNorms(gradients(params, names)) : null;
+            if (fused != null) {
+                return fused;
+            }
             NDList parts = new NDList();
             for (String name : names) {
                 parts.add(params.get(name).getGradient().square().sum().toType(DataType.FLOAT64, false));
@@ -29,6 +37,15 @@ final class GlobalNorm {
             scope.suppressNotUsedWarning();
             return sq;
         }
+    }
+
+    /** The gradient of each named parameter (views registered in the caller's scope). */
+    private static List<NDArray> gradients(ParamStore params, Collection<String> names) {
+        List<NDArray> grads = new ArrayList<>(names.size());
+        for (String name : names) {
+            grads.add(params.get(name).getGradient());
+        }
+        return grads;
     }
 
     /** Scales the gradients so that their global L2 norm is at most {@code maxNorm}; returns the norm before. */
@@ -41,8 +58,11 @@ final class GlobalNorm {
         if (maxNorm > 0 && norm > maxNorm) {
             double factor = maxNorm / (norm + 1e-6);
             try (NDScope scope = new NDScope()) {
-                for (String name : names) {
-                    params.get(name).getGradient().muli(factor);
+                List<NDArray> grads = gradients(params, names);
+                if (!ScriptKernels.enabled() || !ScriptKernels.scaleInPlace(grads, factor)) {
+                    for (NDArray g : grads) {
+                        g.muli(factor);
+                    }
                 }
                 scope.suppressNotUsedWarning();
             }

@@ -15,7 +15,7 @@ import io.mm1j.train.AdamW;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
-/** libtorch's fused attention and AdamW, reached through mm1j's TorchScript archive, equal the composed forms. */
+/** libtorch's fused attention, AdamW, SiLU and gradient norms, reached through mm1j's TorchScript archive, equal the composed forms. */
 class ScriptKernelsTest extends ManagedNdTest {
     /** Runs {@code body} with the fused kernels on or off. */
     static <T> T with(boolean fused, Supplier<T> body) {
@@ -92,9 +92,9 @@ class ScriptKernelsTest extends ManagedNdTest {
 
     @Test
     void statusNamesTheFormEachKernelTakes() {
-        assertEquals(java.util.Map.of("attention", "fused", "adamw", "fused", "silu", "fused"),
+        assertEquals(java.util.Map.of("attention", "fused", "adamw", "fused", "silu", "fused", "norms", "fused"),
                 with(true, ScriptKernels::status));
-        assertEquals(java.util.Map.of("attention", "off", "adamw", "off", "silu", "off"),
+        assertEquals(java.util.Map.of("attention", "off", "adamw", "off", "silu", "off", "norms", "off"),
                 with(false, ScriptKernels::status));
     }
 
@@ -143,13 +143,17 @@ class ScriptKernelsTest extends ManagedNdTest {
     }
 
     @Test
-    void fusedAdamWEqualsTheComposedUpdateWithLrGroupsDecayAndUntouchedParameters() {
+    void fusedAdamWAndClipEqualTheComposedOnesWithLrGroupsDecayAndUntouchedParameters() {
         assertNotNull(ScriptKernels.adamW(), "libtorch 2.7.1 has _fused_adamw_");
         double[][] composed = with(false, this::threeSteps);
         double[][] fused = with(true, this::threeSteps);
         assertEquals(composed.length, fused.length);
         for (int i = 0; i < composed.length; i++) {
             assertArrayEquals(composed[i], fused[i], 1e-12, "tensor " + i);
+        }
+        // the global gradient norms (fused: one _foreach_norm call) agree, and every step was clipped
+        for (double norm : fused[8]) {
+            assertTrue(norm > 1, "clipped: " + norm);
         }
         // the parameter no gradient reached is unchanged, its moments still zero
         assertArrayEquals(new double[] {0.5, -0.5}, fused[3], 0);
@@ -167,15 +171,17 @@ class ScriptKernelsTest extends ManagedNdTest {
             NDArray x = m.create(new double[] {0.3, -1.2, 0.7}, new Shape(3));
             try (AdamW opt = new AdamW(p, 0.9, 0.95, 1e-8)) {
                 opt.scaleLr("slow.", 0.5);
+                double[] norms = new double[3];
                 for (int s = 0; s < 3; s++) {
                     try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                         NDArray y = w.matMul(x.add(b)); // (2)
                         gc.backward(slow.matMul(y).square().sum().add(y.sum()));
                     }
-                    opt.clipGlobalNorm(1.0);
+                    norms[s] = opt.clipGlobalNorm(1.0);
                     assertTrue(opt.step(0.01, 0.1));
                 }
-                double[][] out = new double[8][];
+                double[][] out = new double[9][];
+                out[8] = norms;
                 int i = 0;
                 for (String name : new String[] {"w", "b", "slow.w", "unused"}) {
                     out[i++] = p.get(name).toDoubleArray();
