@@ -6,15 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import io.mm1j.TestSupport;
+import io.mm1j.TinyModel;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.RgbImage;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -33,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 class BatchGeneratorTest {
     @TempDir
     static Path tmp;
+    static TinyModel tiny;
     static Tokenizer tok;
     static NDManager m;
     static Mm1Model model;
@@ -40,22 +39,16 @@ class BatchGeneratorTest {
 
     @BeforeAll
     static void init() {
-        Path dir = tmp.resolve("tiny");
-        assertEquals(0, TestSupport.cli("init", "--preset", "tiny-test", "--out", dir.toString(), "--seed", "3")
-                .code());
-        tok = Tokenizer.load(dir.resolve("tokenizer.json"));
-        m = TestSupport.root().newSubManager();
-        model = Mm1Model.load(dir, m, DataType.FLOAT32);
-        byte[] rgb = new byte[32 * 32 * 3];
-        new Random(1).nextBytes(rgb);
-        image = new RgbImage(32, 32, rgb);
+        tiny = TinyModel.init(tmp.resolve("tiny"), "--seed", "3");
+        tok = tiny.tokenizer();
+        m = tiny.manager();
+        model = tiny.model();
+        image = TinyModel.noise(32, 32, 1);
     }
 
     @AfterAll
     static void close() {
-        model.close();
-        m.close();
-        tok.close();
+        tiny.close();
     }
 
     /** Collects one request's deltas and result. */

@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import io.mm1j.Mm1Exception;
-import io.mm1j.TestSupport;
+import io.mm1j.TinyModel;
 import io.mm1j.tokenizer.SpecialTokens;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.RgbImage;
@@ -27,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ChatTemplateTest {
     @TempDir
     static Path tmp;
+    static TinyModel tiny;
     static Path dir;
     static Tokenizer tok;
     static NDManager m;
@@ -48,18 +48,16 @@ class ChatTemplateTest {
 
     @BeforeAll
     static void init() {
-        dir = tmp.resolve("tiny");
-        assertEquals(0, TestSupport.cli("init", "--preset", "tiny-test", "--out", dir.toString()).code());
-        tok = Tokenizer.load(dir.resolve("tokenizer.json"));
-        m = TestSupport.root().newSubManager();
-        model = Mm1Model.load(dir, m, DataType.FLOAT32);
+        tiny = TinyModel.init(tmp.resolve("tiny"));
+        dir = tiny.dir();
+        tok = tiny.tokenizer();
+        m = tiny.manager();
+        model = tiny.model();
     }
 
     @AfterAll
     static void close() {
-        model.close();
-        m.close();
-        tok.close();
+        tiny.close();
     }
 
     static List<ChatMessage> question() {

@@ -7,14 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import io.mm1j.TestSupport;
+import io.mm1j.TinyModel;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.RgbImage;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 class GeneratorTest {
     @TempDir
     static Path tmp;
+    static TinyModel tiny;
     static Tokenizer tok;
     static NDManager m;
     static Mm1Model model;
@@ -32,22 +31,16 @@ class GeneratorTest {
 
     @BeforeAll
     static void init() {
-        Path dir = tmp.resolve("tiny");
-        assertEquals(0, TestSupport.cli("init", "--preset", "tiny-test", "--out", dir.toString(), "--seed", "3")
-                .code());
-        tok = Tokenizer.load(dir.resolve("tokenizer.json"));
-        m = TestSupport.root().newSubManager();
-        model = Mm1Model.load(dir, m, DataType.FLOAT32);
-        byte[] rgb = new byte[32 * 24 * 3];
-        new Random(1).nextBytes(rgb);
-        image = new RgbImage(32, 24, rgb);
+        tiny = TinyModel.init(tmp.resolve("tiny"), "--seed", "3");
+        tok = tiny.tokenizer();
+        m = tiny.manager();
+        model = tiny.model();
+        image = TinyModel.noise(32, 24, 1);
     }
 
     @AfterAll
     static void close() {
-        model.close();
-        m.close();
-        tok.close();
+        tiny.close();
     }
 
     /** A sampled run without model stops, so that the text is long enough to cut. */
