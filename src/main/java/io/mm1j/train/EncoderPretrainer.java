@@ -13,7 +13,6 @@ import io.mm1j.Mm1Exception;
 import io.mm1j.data.MixtureSampler;
 import io.mm1j.encoder.EncoderModel;
 import io.mm1j.io.AtomicFiles;
-import io.mm1j.io.FolderLock;
 import io.mm1j.io.OutputDir;
 import io.mm1j.tensor.Engines;
 import io.mm1j.tokenizer.Tokenizer;
@@ -66,17 +65,7 @@ public final class EncoderPretrainer {
     }
 
     public static Result run(Options o, Pretrainer.Progress progress) {
-        Path runDir = o.out().toAbsolutePath().normalize();
-        Path lockFile = runDir.resolveSibling("." + runDir.getFileName() + ".lock");
-        Pretrainer.mkdirs(runDir.getParent());
-        try (FolderLock lock = FolderLock.tryAcquire(lockFile)) {
-            if (lock == null) {
-                String who = FolderLock.holder(lockFile);
-                throw new Mm1Exception("--out " + o.out() + ": another mm1 process" + (who.isEmpty() ? "" : " ("
-                        + who + ")") + " is training in this folder");
-            }
-            return new Run(o, runDir, progress).go();
-        }
+        return Pretrainer.inRunFolder(o.out(), dir -> new Run(o, dir, progress).go());
     }
 
     /** One run, top to bottom. */

@@ -114,17 +114,25 @@ public final class Pretrainer {
     }
 
     public static Result run(Options o, Progress progress) {
-        Path runDir = o.out().toAbsolutePath().normalize();
+        return inRunFolder(o.out(), dir -> new Run(o, dir, progress).go());
+    }
+
+    /**
+     * {@code body} on the absolute run folder of {@code --out out}, with the folder's lock file held for the whole
+     * run: two trainers never share one folder (the OS releases the lock if the process dies). When another
+     * process holds it: an error naming the folder and that process.
+     */
+    static <R> R inRunFolder(Path out, java.util.function.Function<Path, R> body) {
+        Path runDir = out.toAbsolutePath().normalize();
         Path lockFile = runDir.resolveSibling("." + runDir.getFileName() + ".lock");
         mkdirs(runDir.getParent());
-        // held for the whole run: two trainers never share one folder (released by the OS if the process dies)
         try (io.mm1j.io.FolderLock lock = io.mm1j.io.FolderLock.tryAcquire(lockFile)) {
             if (lock == null) {
                 String who = io.mm1j.io.FolderLock.holder(lockFile);
-                throw new Mm1Exception("--out " + o.out() + ": another mm1 process" + (who.isEmpty() ? "" : " ("
+                throw new Mm1Exception("--out " + out + ": another mm1 process" + (who.isEmpty() ? "" : " ("
                         + who + ")") + " is training in this folder");
             }
-            return new Run(o, runDir, progress).go();
+            return body.apply(runDir);
         }
     }
 

@@ -5,12 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDManager;
-import io.mm1j.TinyModel;
 import io.mm1j.llm.DecodePath;
-import io.mm1j.tokenizer.Tokenizer;
-import io.mm1j.vision.RgbImage;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -18,39 +13,14 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Continuous batching on a tiny random MM1 model: requests decoded together give what each gives alone through
  * {@link Generator} (both paths), per-request limits and stop strings hold, a request can join a running batch, and a
  * cancelled one leaves at once and frees its place.
  */
-class BatchGeneratorTest {
-    @TempDir
-    static Path tmp;
-    static TinyModel tiny;
-    static Tokenizer tok;
-    static NDManager m;
-    static Mm1Model model;
-    static RgbImage image;
-
-    @BeforeAll
-    static void init() {
-        tiny = TinyModel.init(tmp.resolve("tiny"), "--seed", "3");
-        tok = tiny.tokenizer();
-        m = tiny.manager();
-        model = tiny.model();
-        image = TinyModel.noise(32, 32, 1);
-    }
-
-    @AfterAll
-    static void close() {
-        tiny.close();
-    }
-
+class BatchGeneratorTest extends TinyModelTest {
     /** Collects one request's deltas and result. */
     static class Collect implements BatchGenerator.Client {
         final StringBuilder deltas = new StringBuilder();

@@ -6,43 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDManager;
-import io.mm1j.TinyModel;
 import io.mm1j.llm.DecodePath;
-import io.mm1j.tokenizer.Tokenizer;
-import io.mm1j.vision.RgbImage;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The generation loop on a tiny random model: finish reasons, stop strings on decoded text, the image cache. */
-class GeneratorTest {
-    @TempDir
-    static Path tmp;
-    static TinyModel tiny;
-    static Tokenizer tok;
-    static NDManager m;
-    static Mm1Model model;
-    static RgbImage image;
-
-    @BeforeAll
-    static void init() {
-        tiny = TinyModel.init(tmp.resolve("tiny"), "--seed", "3");
-        tok = tiny.tokenizer();
-        m = tiny.manager();
-        model = tiny.model();
-        image = TinyModel.noise(32, 24, 1);
-    }
-
-    @AfterAll
-    static void close() {
-        tiny.close();
-    }
-
+class GeneratorTest extends TinyModelTest {
     /** A sampled run without model stops, so that the text is long enough to cut. */
     static GenerationConfig.Builder sampled(int n) {
         return GenerationConfig.builder().maxTokens(n).temperature(1).seed(11);
