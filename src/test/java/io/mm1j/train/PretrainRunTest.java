@@ -5,11 +5,13 @@ import static io.mm1j.train.PretrainRuns.pretrain;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import io.mm1j.TestSupport;
+import io.mm1j.io.FolderLock;
 import io.mm1j.mllm.Mm1Model;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,6 +37,19 @@ class PretrainRunTest {
         assertEquals(java.util.List.of(1L, 2L, 3L, 4L), java.util.List.copyOf(la.keySet()));
         assertEquals(la, losses(tmp.resolve("b")));
         assertNotEquals(la, losses(tmp.resolve("c")), "another seed must give other losses");
+    }
+
+    @Test
+    void aRunFolderAnotherRunHoldsIsRefusedNamingThatProcess() throws Exception {
+        Path busy = tmp.resolve("busy");
+        try (FolderLock held = FolderLock.tryAcquire(tmp.resolve(".busy.lock"))) {
+            assertNotNull(held);
+            PretrainRuns.Cli r = pretrain(busy, "--steps", "2", "--seed", "3");
+            assertNotEquals(0, r.code());
+            assertTrue(r.err().contains("--out " + busy + ": another mm1 process (pid " + ProcessHandle.current().pid()
+                    + ") is training in this folder"), r.err());
+            assertFalse(Files.exists(busy), "nothing written");
+        }
     }
 
     @Test
