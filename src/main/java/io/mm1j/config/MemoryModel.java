@@ -15,7 +15,8 @@ import io.mm1j.Mm1Exception;
  *       appear 4 times: matmul, scale, mask, softmax), plus the LM head (norm, logits, log-softmax) and the
  *       backward's transient gradients of the logits (2·BTV). In float32/64 with the fused attention kernel
  *       ({@code nn.ScriptKernels}) no scores are kept, only a log-sum-exp per query and head (B·H·T instead of
- *       4·B·H·T²); half precision (the planner's GPUs) takes the composed attention.</li>
+ *       4·B·H·T²), and the fused SiLU keeps no σ(gate) (4·BTF instead of 5·BTF); half precision (the
+ *       planner's GPUs) takes the composed ops.</li>
  *   <li>With activation checkpointing ({@code train.ActivationCheckpointing}): the 2L+1 segment inputs (an
  *       attention and a feed-forward half per layer), plus the largest of one head chunk's
  *       ({@link #checkpointedHeadRows} rows) and one half-layer's recorded activations (one segment is recorded
@@ -35,7 +36,8 @@ public final class MemoryModel {
      * without checkpointing, on {@code mini} (measured peak 0.94–0.97 GB / 0.49 GB, predicted 1.07 / 0.55 GB) and
      * ablation-1.2b's LLM at 2 layers (6.82 / 5.65 GB, predicted 6.74 / 5.18 GB): every prediction within 13%.
      * With the fused attention and the reuse allocator policy (same day, later): {@code mini} plain 0.88 GB
-     * measured, 0.94 GB predicted; activations 488 MB measured, 449 MB predicted.
+     * measured, 0.94 GB predicted; activations 488 MB measured, 449 MB predicted. With the fused SiLU too:
+     * activations 427 MB measured, 426 MB predicted; peak 0.81 GB measured, 0.91 GB predicted.
      */
     public static final long RUNTIME_BYTES = 400L << 20;
     /** AdamW temporaries per value of the tensor being updated (see the class comment). */
@@ -84,7 +86,7 @@ public final class MemoryModel {
         return widest * d;
     }
 
-    /** Whether training in {@code bytes} per value runs the fused attention (float32/64, fused kernels on). */
+    /** Whether training in {@code bytes} per value runs the fused attention and SiLU (float32/64, kernels on). */
     static boolean fused(int bytes) {
         return bytes >= 4 && io.mm1j.nn.ScriptKernels.enabled();
     }
@@ -124,7 +126,7 @@ public final class MemoryModel {
      * once, see {@link #checkpointed}).
      */
     public static int checkpointedFeedForwardRows(LlmConfig c, int i, long t, int bytes) {
-        return rowsWithin(feedForward(c, i, 1, t) * bytes);
+        return rowsWithin(feedForward(c, i, 1, t, fused(bytes)) * bytes);
     }
 
     private static int rowsWithin(long bytesPerRow) {
@@ -147,7 +149,7 @@ public final class MemoryModel {
             // the VJP takes gradOut as the output's gradient; a chunked half also gathers its input's gradient
             widest = Math.max(widest, attention(c, attentionRows, t, fused(bytes)) + (attentionRows < b ? btd : 0));
             long ffRows = c.isMoeLayer(i) ? b : Math.min(b, checkpointedFeedForwardRows(c, i, t, bytes));
-            widest = Math.max(widest, feedForward(c, i, ffRows, t) + (ffRows < b ? btd : 0));
+            widest = Math.max(widest, feedForward(c, i, ffRows, t, fused(bytes)) + (ffRows < b ? btd : 0));
         }
         return checkpoints + widest;
     }
@@ -164,22 +166,26 @@ public final class MemoryModel {
         return 5 * bt * c.hiddenSize() + 7 * bt * q + 6 * bt * kv + scores + 3 * bt;
     }
 
-    /** Layer i's recorded feed-forward half (dense SwiGLU or MoE), in values. */
-    static long feedForward(LlmConfig c, int i, long b, long t) {
+    /**
+     * Layer i's recorded feed-forward half (dense SwiGLU or MoE), in values. The SwiGLU keeps gate, up, σ(gate),
+     * silu(gate) and the product (5 F-wide arrays); with the fused SiLU ({@code fused}) σ(gate) is not kept (4).
+     */
+    static long feedForward(LlmConfig c, int i, long b, long t, boolean fused) {
         long bt = b * t;
         long d = c.hiddenSize();
+        long swiGlu = fused ? 4 : 5;
         if (c.isMoeLayer(i)) {
             long k = c.moe().topK();
             // router logits + probabilities, k·BT gathered tokens in and out, the experts' SwiGLU on them
-            return 5 * bt * d + 2 * bt * c.moe().numExperts() + 4 * k * bt * d + 5 * k * bt * c.expertIntermediate()
-                    + 3 * bt;
+            return 5 * bt * d + 2 * bt * c.moe().numExperts() + 4 * k * bt * d
+                    + swiGlu * k * bt * c.expertIntermediate() + 3 * bt;
         }
-        return 5 * bt * d + 5 * bt * c.intermediateSize() + 3 * bt;
+        return 5 * bt * d + swiGlu * bt * c.intermediateSize() + 3 * bt;
     }
 
     /** One recorded decoder layer's intermediates, in values (see the class comment). */
     static long layer(LlmConfig c, int i, long b, long t, boolean fused) {
-        return attention(c, b, t, fused) + feedForward(c, i, b, t);
+        return attention(c, b, t, fused) + feedForward(c, i, b, t, fused);
     }
 
     /** Final norm, logits, log-softmax, and the backward's two logits-sized gradients. */

@@ -28,8 +28,9 @@ class MemoryModelTest {
         assertEquals(attention + ffn, MemoryModel.layer(c, 0, 1, 2, false));
         long head = 3 * 2 * 4 + 3 * 2 + 4 * 2 * 10; // norm, logits, log-softmax and their gradients
         assertEquals(2 * 4 + attention + ffn + head, MemoryModel.plain(c, 1, 2, false));
-        // the fused kernel keeps a log-sum-exp per query and head (B·H·T = 4) instead of the 4·B·H·T² scores
-        assertEquals(attention - 4 * 2 * 2 * 2 + 2 * 2 + ffn, MemoryModel.layer(c, 0, 1, 2, true));
+        // the fused attention keeps a log-sum-exp per query and head (B·H·T = 4) instead of the 4·B·H·T² scores,
+        // the fused SiLU no σ(gate) (B·T·F = 12)
+        assertEquals(attention - 4 * 2 * 2 * 2 + 2 * 2 + ffn - 2 * 6, MemoryModel.layer(c, 0, 1, 2, true));
     }
 
     @Test
