@@ -16,7 +16,8 @@ import io.mm1j.Mm1Exception;
  *       backward's transient gradients of the logits (2·BTV). In float32/64 with the fused attention kernel
  *       ({@code nn.ScriptKernels}) no scores are kept, only a log-sum-exp per query and head (B·H·T instead of
  *       4·B·H·T²), and the fused SiLU keeps no σ(gate) (4·BTF instead of 5·BTF); half precision (the
- *       planner's GPUs) takes the composed ops.</li>
+ *       planner's GPUs) takes the composed ops. In float32/64 each RMSNorm keeps no x² either (its mean square
+ *       comes from the row's norm): one BTD less per norm.</li>
  *   <li>With activation checkpointing ({@code train.ActivationCheckpointing}): the 2L+1 segment inputs (an
  *       attention and a feed-forward half per layer), plus the largest of one head chunk's
  *       ({@link #checkpointedHeadRows} rows) and one half-layer's recorded activations (one segment is recorded
@@ -37,7 +38,8 @@ public final class MemoryModel {
      * ablation-1.2b's LLM at 2 layers (6.82 / 5.65 GB, predicted 6.74 / 5.18 GB): every prediction within 13%.
      * With the fused attention and the reuse allocator policy (same day, later): {@code mini} plain 0.88 GB
      * measured, 0.94 GB predicted; activations 488 MB measured, 449 MB predicted. With the fused SiLU too:
-     * activations 427 MB measured, 426 MB predicted; peak 0.81 GB measured, 0.91 GB predicted.
+     * activations 427 MB measured, 426 MB predicted; peak 0.81 GB measured, 0.91 GB predicted. With the
+     * norm-based RMSNorm: activations 401-419 MB measured, 407 MB predicted.
      */
     public static final long RUNTIME_BYTES = 400L << 20;
     /** AdamW temporaries per value of the tensor being updated (see the class comment). */
@@ -68,7 +70,7 @@ public final class MemoryModel {
         }
         long trained = ParamCount.llm(c).total();
         long state = params * bytes;
-        long acts = (checkpointing ? checkpointed(c, batch, seq, bytes) : plain(c, batch, seq, fused(bytes))) * bytes;
+        long acts = (checkpointing ? checkpointed(c, batch, seq, bytes) : plain(c, batch, seq, bytes)) * bytes;
         return new Estimate(state, trained * bytes, 2 * trained * bytes, acts,
                 (long) ADAM_TEMPORARIES * largestTensor(c) * bytes, RUNTIME_BYTES);
     }
@@ -92,12 +94,12 @@ public final class MemoryModel {
     }
 
     /** Values alive at the end of a recorded forward + the backward's transients, no checkpointing. */
-    static long plain(LlmConfig c, long b, long t, boolean fused) {
+    static long plain(LlmConfig c, long b, long t, int bytes) {
         long total = b * t * c.hiddenSize(); // token embeddings
         for (int i = 0; i < c.numLayers(); i++) {
-            total += layer(c, i, b, t, fused);
+            total += layer(c, i, b, t, bytes);
         }
-        return total + head(c, b, t);
+        return total + head(c, b, t, bytes);
     }
 
     /**
@@ -118,7 +120,7 @@ public final class MemoryModel {
      * the backward: as many as fit one recorded half within {@link #HEAD_CHUNK_BYTES} (at least one).
      */
     public static int checkpointedAttentionRows(LlmConfig c, long t, int bytes) {
-        return rowsWithin(attention(c, 1, t, fused(bytes)) * bytes);
+        return rowsWithin(attention(c, 1, t, bytes) * bytes);
     }
 
     /**
@@ -126,7 +128,7 @@ public final class MemoryModel {
      * once, see {@link #checkpointed}).
      */
     public static int checkpointedFeedForwardRows(LlmConfig c, int i, long t, int bytes) {
-        return rowsWithin(feedForward(c, i, 1, t, fused(bytes)) * bytes);
+        return rowsWithin(feedForward(c, i, 1, t, bytes) * bytes);
     }
 
     private static int rowsWithin(long bytesPerRow) {
@@ -143,13 +145,13 @@ public final class MemoryModel {
         // the input's gradient
         long checkpoints = (2L * c.numLayers() + 1) * btd + 2 * btd;
         long rows = Math.min(b, checkpointedHeadRows(t, c.vocabSize(), bytes));
-        long widest = head(c, rows, t) + btd; // + the gradients of the chunks' inputs, gathered
+        long widest = head(c, rows, t, bytes) + btd; // + the gradients of the chunks' inputs, gathered
         long attentionRows = Math.min(b, checkpointedAttentionRows(c, t, bytes));
         for (int i = 0; i < c.numLayers(); i++) {
             // the VJP takes gradOut as the output's gradient; a chunked half also gathers its input's gradient
-            widest = Math.max(widest, attention(c, attentionRows, t, fused(bytes)) + (attentionRows < b ? btd : 0));
+            widest = Math.max(widest, attention(c, attentionRows, t, bytes) + (attentionRows < b ? btd : 0));
             long ffRows = c.isMoeLayer(i) ? b : Math.min(b, checkpointedFeedForwardRows(c, i, t, bytes));
-            widest = Math.max(widest, feedForward(c, i, ffRows, t, fused(bytes)) + (ffRows < b ? btd : 0));
+            widest = Math.max(widest, feedForward(c, i, ffRows, t, bytes) + (ffRows < b ? btd : 0));
         }
         return checkpoints + widest;
     }
@@ -158,39 +160,45 @@ public final class MemoryModel {
      * One recorded attention half (norm, projections, RoPE, scores, softmax, output), in values; with the fused
      * kernel a log-sum-exp per query and head instead of the four score-sized arrays.
      */
-    static long attention(LlmConfig c, long b, long t, boolean fused) {
+    static long attention(LlmConfig c, long b, long t, int bytes) {
         long bt = b * t;
         long q = (long) c.numHeads() * c.headDim();
         long kv = (long) c.numKvHeads() * c.headDim();
-        long scores = fused ? b * c.numHeads() * t : 4 * b * c.numHeads() * t * t;
-        return 5 * bt * c.hiddenSize() + 7 * bt * q + 6 * bt * kv + scores + 3 * bt;
+        long scores = fused(bytes) ? b * c.numHeads() * t : 4 * b * c.numHeads() * t * t;
+        return (4 + normSquares(bytes)) * bt * c.hiddenSize() + 7 * bt * q + 6 * bt * kv + scores + 3 * bt;
+    }
+
+    /** RMSNorm's x² (one BTD array): kept in half precision; float32/64 take the mean square from the row norm. */
+    static long normSquares(int bytes) {
+        return bytes >= 4 ? 0 : 1;
     }
 
     /**
      * Layer i's recorded feed-forward half (dense SwiGLU or MoE), in values. The SwiGLU keeps gate, up, σ(gate),
      * silu(gate) and the product (5 F-wide arrays); with the fused SiLU ({@code fused}) σ(gate) is not kept (4).
      */
-    static long feedForward(LlmConfig c, int i, long b, long t, boolean fused) {
+    static long feedForward(LlmConfig c, int i, long b, long t, int bytes) {
         long bt = b * t;
         long d = c.hiddenSize();
-        long swiGlu = fused ? 4 : 5;
+        long swiGlu = fused(bytes) ? 4 : 5;
+        long norm = 4 + normSquares(bytes);
         if (c.isMoeLayer(i)) {
             long k = c.moe().topK();
             // router logits + probabilities, k·BT gathered tokens in and out, the experts' SwiGLU on them
-            return 5 * bt * d + 2 * bt * c.moe().numExperts() + 4 * k * bt * d
+            return norm * bt * d + 2 * bt * c.moe().numExperts() + 4 * k * bt * d
                     + swiGlu * k * bt * c.expertIntermediate() + 3 * bt;
         }
-        return 5 * bt * d + swiGlu * bt * c.intermediateSize() + 3 * bt;
+        return norm * bt * d + swiGlu * bt * c.intermediateSize() + 3 * bt;
     }
 
     /** One recorded decoder layer's intermediates, in values (see the class comment). */
-    static long layer(LlmConfig c, int i, long b, long t, boolean fused) {
-        return attention(c, b, t, fused) + feedForward(c, i, b, t, fused);
+    static long layer(LlmConfig c, int i, long b, long t, int bytes) {
+        return attention(c, b, t, bytes) + feedForward(c, i, b, t, bytes);
     }
 
     /** Final norm, logits, log-softmax, and the backward's two logits-sized gradients. */
-    static long head(LlmConfig c, long b, long t) {
+    static long head(LlmConfig c, long b, long t, int bytes) {
         long bt = b * t;
-        return 3 * bt * c.hiddenSize() + 3 * bt + 4 * bt * c.vocabSize();
+        return (2 + normSquares(bytes)) * bt * c.hiddenSize() + 3 * bt + 4 * bt * c.vocabSize();
     }
 }

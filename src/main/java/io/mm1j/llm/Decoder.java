@@ -38,6 +38,7 @@ public final class Decoder implements AutoCloseable {
     private final NDArray eps;
     private final NDArray scale;
     private final NDArray minusHalf; // RMSNorm's exponent
+    private final NDArray invDim; // RMSNorm's 1/d
 
     /** Output of a forward pass: logits (B, T, V) and the summed MoE auxiliary loss (null for a dense model). */
     public record Output(NDArray logits, NDArray auxLoss, List<int[]> expertLoad,
@@ -57,6 +58,7 @@ public final class Decoder implements AutoCloseable {
         this.eps = params.scalar(config.rmsNormEps());
         this.scale = params.scalar(1.0 / Math.sqrt(config.headDim()));
         this.minusHalf = params.scalar(-0.5);
+        this.invDim = params.scalar(1.0 / config.hiddenSize());
     }
 
     public static String layer(int i) {
@@ -287,9 +289,11 @@ public final class Decoder implements AutoCloseable {
             String l = layer(i);
             if (!config.isMoeLayer(i)) { // per token, so a long prefill runs it over blocks of rows
                 return new NDList(mid.add(BlockScope.perRow(mid, config.intermediateSize(), x -> swiGlu(
-                        Ops.rmsNorm(x, params.get(l + "post_attention_layernorm.weight"), eps, minusHalf), l))));
+                        Ops.rmsNorm(x, params.get(l + "post_attention_layernorm.weight"), eps, minusHalf, invDim),
+                        l))));
             }
-            NDArray m = Ops.rmsNorm(mid, params.get(l + "post_attention_layernorm.weight"), eps, minusHalf);
+            NDArray m = Ops.rmsNorm(mid, params.get(l + "post_attention_layernorm.weight"), eps, minusHalf,
+                    invDim);
             MoeFeedForward.Output mo = MoeFeedForward.forward(params, config, i, m, ctx.tokenKeep());
             load[0] = mo.expertLoad();
             router[0] = mo.routerLosses();
@@ -312,7 +316,7 @@ public final class Decoder implements AutoCloseable {
         int nh = config.numHeads();
         int kvh = config.numKvHeads();
         int hd = config.headDim();
-        NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps, minusHalf);
+        NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps, minusHalf, invDim);
         NDArray q = heads(params.linear(n, l + "self_attn.q_proj.weight"), b, t, nh, hd); // (B, H, T, hd)
         NDArray k = heads(params.linear(n, l + "self_attn.k_proj.weight"), b, t, kvh, hd); // (B, KV, T, hd)
         NDArray v = heads(params.linear(n, l + "self_attn.v_proj.weight"), b, t, kvh, hd); // (B, KV, T, hd)
@@ -353,7 +357,7 @@ public final class Decoder implements AutoCloseable {
         Context ctx = new Context(1, null, null, null, null);
         for (int i = 0; i < config.numLayers(); i++) {
             String l = layer(i);
-            NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps, minusHalf);
+            NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps, minusHalf, invDim);
             NDArray q = params.linear(n, l + "self_attn.q_proj.weight"); // (B, 1, H·hd)
             NDArray k = params.linear(n, l + "self_attn.k_proj.weight");
             NDArray v = params.linear(n, l + "self_attn.v_proj.weight");
@@ -381,7 +385,7 @@ public final class Decoder implements AutoCloseable {
         if (lastOnly && t > 1) {
             h = h.get(new NDIndex().addAllDim().addSliceDim(t - 1, t)); // (B, 1, D)
         }
-        NDArray n = Ops.rmsNorm(h, params.get(NORM), eps, minusHalf);
+        NDArray n = Ops.rmsNorm(h, params.get(NORM), eps, minusHalf, invDim);
         NDArray head = config.tieEmbeddings() ? params.get(EMBED) : params.get(LM_HEAD);
         return Ops.linear(n, head);
     }

@@ -25,12 +25,12 @@ class MemoryModelTest {
         LlmConfig c = LlmConfig.llama(10, 4, 6, 1, 2, 1, 8, true);
         long attention = 5 * 2 * 4 + 7 * 2 * 4 + 6 * 2 * 2 + 4 * 2 * 2 * 2 + 3 * 2; // 40 + 56 + 24 + 32 + 6
         long ffn = 5 * 2 * 4 + 5 * 2 * 6 + 3 * 2; // 40 + 60 + 6
-        assertEquals(attention + ffn, MemoryModel.layer(c, 0, 1, 2, false));
+        assertEquals(attention + ffn, MemoryModel.layer(c, 0, 1, 2, 2));
         long head = 3 * 2 * 4 + 3 * 2 + 4 * 2 * 10; // norm, logits, log-softmax and their gradients
-        assertEquals(2 * 4 + attention + ffn + head, MemoryModel.plain(c, 1, 2, false));
-        // the fused attention keeps a log-sum-exp per query and head (B·H·T = 4) instead of the 4·B·H·T² scores,
-        // the fused SiLU no σ(gate) (B·T·F = 12)
-        assertEquals(attention - 4 * 2 * 2 * 2 + 2 * 2 + ffn - 2 * 6, MemoryModel.layer(c, 0, 1, 2, true));
+        assertEquals(2 * 4 + attention + ffn + head, MemoryModel.plain(c, 1, 2, 2));
+        // in float32 (4 bytes, fused kernels on) the attention keeps a log-sum-exp per query and head (B·H·T = 4)
+        // instead of the 4·B·H·T² scores, the SiLU no σ(gate) (B·T·F = 12), each RMSNorm no x² (B·T·D = 8)
+        assertEquals(attention - 4 * 2 * 2 * 2 + 2 * 2 + ffn - 2 * 6 - 2 * 8, MemoryModel.layer(c, 0, 1, 2, 4));
     }
 
     @Test

@@ -80,7 +80,8 @@ class DecoderTest extends ManagedNdTest {
             NDArray ids = m.create(new long[] {3, 9, 27}, new Shape(1, 3));
             NDArray logits = d.forward(ids).logits();
             NDArray expected = Ops.linear(Ops.rmsNorm(d.embed(ids), d.params().get(Decoder.NORM),
-                    d.params().scalar(c.rmsNormEps()), d.params().scalar(-0.5)), d.params().get(Decoder.LM_HEAD));
+                    d.params().scalar(c.rmsNormEps()), d.params().scalar(-0.5),
+                    d.params().scalar(1.0 / c.hiddenSize())), d.params().get(Decoder.LM_HEAD));
             assertClose(expected, logits, 1e-12, "x + 0 + 0 → norm → head");
         }
     }

@@ -38,9 +38,24 @@ class GradientCheckTest extends ManagedNdTest {
         NDArray w = rand(8);
         NDArray eps = m.create(1e-5);
         NDArray minusHalf = m.create(-0.5);
-        Supplier<NDArray> loss = projected(() -> Ops.rmsNorm(x, w, eps, minusHalf), rand(2, 3, 8));
+        NDArray invDim = m.create(1.0 / 8);
+        Supplier<NDArray> loss = projected(() -> Ops.rmsNorm(x, w, eps, minusHalf, invDim), rand(2, 3, 8));
         check("rmsnorm dx", x, loss);
         check("rmsnorm dw", w, loss);
+        // values against the definition x / √(mean x² + eps) · w
+        double[] xs = x.toDoubleArray();
+        double[] ws = w.toDoubleArray();
+        double[] ys = Ops.rmsNorm(x, w, eps, minusHalf, invDim).toDoubleArray();
+        for (int row = 0; row < 6; row++) {
+            double sq = 0;
+            for (int j = 0; j < 8; j++) {
+                sq += xs[row * 8 + j] * xs[row * 8 + j];
+            }
+            double r = 1 / Math.sqrt(sq / 8 + 1e-5);
+            for (int j = 0; j < 8; j++) {
+                org.junit.jupiter.api.Assertions.assertEquals(xs[row * 8 + j] * r * ws[j], ys[row * 8 + j], 1e-12);
+            }
+        }
     }
 
     @Test
