@@ -42,7 +42,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "About a minute instead of about five (fewer images and steps).")
     boolean quick;
 
-    @Option(names = "--steps", description = "Pre-training steps (default 520, --quick 150).")
+    @Option(names = "--steps", description = "Pre-training steps (default 640, --quick 150).")
     Integer steps;
 
     @Option(names = "--data", description = "Shared data folder for the stories260k step (default: $MM1_DATA, "
@@ -70,9 +70,9 @@ public final class DemoCommand implements Callable<Integer> {
         System.out.println();
         presetTable();
         prepareOut();
-        // 520: at 400 steps the pictures' caption CIDEr-D led blind by only 2.9-3.3x on seeds 1 and 7 (2026-11-30;
-        // the blind model's one generic caption matches the plain references well); at 520, 3.4x and 8.9x
-        int n = steps != null ? steps : quick ? 150 : 520;
+        // 640: at 400 and 520 steps the pictures' caption CIDEr-D led blind by only 2.9-3.3x on seeds 1 and 7
+        // (2026-11-30; the blind model's one generic caption matches the plain references well); at 640, 3.6-3.7x
+        int n = steps != null ? steps : quick ? 150 : 640;
         List<String> sets = new ArrayList<>(List.of(
                 "data.synthetic_images=" + (quick ? 400 : 1600),
                 "data.seq_len=" + (quick ? 128 : 192),
