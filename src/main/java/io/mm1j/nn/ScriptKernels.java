@@ -23,7 +23,8 @@ import java.util.zip.ZipOutputStream;
  * libtorch's fused kernels that DJL's NDArray API does not reach — {@code torch.scaled_dot_product_attention}
  * (the CPU flash-attention kernel: no (T, S) score matrix is kept for the backward) and
  * {@code torch._fused_adamw_} (one pass over all tensors of a group), {@code torch.silu} (one kernel for its
- * gradient instead of four composed ones) — called through a TorchScript module that
+ * gradient instead of four composed ones) and {@code torch._foreach_norm} / {@code _foreach_mul_} (every gradient's
+ * norm, and the clipping, in one call each) — called through a TorchScript module that
  * mm1j writes itself: a parameterless module whose {@code code/__torch__.py} calls the op, zipped in memory in
  * the TorchScript archive layout ({@code data.pkl}: a pickled instance of the class; {@code code/}: its source;
  * {@code constants.pkl}; {@code version}) and loaded with {@link JniUtils#loadModule}. Calls go through the
@@ -31,7 +32,7 @@ import java.util.zip.ZipOutputStream;
  *
  * <p>Each kernel is loaded once per process on first use; when the libtorch in use lacks the op (the module fails
  * to compile) or the engine is not PyTorch, {@link #attention()} / {@link #adamW()} return null and callers keep
- * their composed form. {@code -Dmm1.fusedKernels=false} turns both off (for comparisons).
+ * their composed form. {@code -Dmm1.fusedKernels=false} turns them all off (for comparisons).
  */
 public final class ScriptKernels {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ScriptKernels.class);

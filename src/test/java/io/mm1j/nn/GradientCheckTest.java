@@ -1,10 +1,13 @@
 package io.mm1j.nn;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
 import io.mm1j.ManagedNdTest;
 import io.mm1j.TestSupport;
 import io.mm1j.config.LlmConfig;
@@ -53,7 +56,17 @@ class GradientCheckTest extends ManagedNdTest {
             }
             double r = 1 / Math.sqrt(sq / 8 + 1e-5);
             for (int j = 0; j < 8; j++) {
-                org.junit.jupiter.api.Assertions.assertEquals(xs[row * 8 + j] * r * ws[j], ys[row * 8 + j], 1e-12);
+                assertEquals(xs[row * 8 + j] * r * ws[j], ys[row * 8 + j], 1e-12);
+            }
+        }
+        // a zero row (the norm's own gradient is 0/0 there): d/dx = eps^-½ · w, finite
+        NDArray zero = m.zeros(new Shape(1, 8), DataType.FLOAT64);
+        zero.setRequiresGradient(true);
+        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            gc.backward(Ops.rmsNorm(zero, w, eps, minusHalf, invDim).sum());
+            double[] g = zero.getGradient().toDoubleArray();
+            for (int j = 0; j < 8; j++) {
+                assertEquals(ws[j] / Math.sqrt(1e-5), g[j], 1e-9);
             }
         }
     }
