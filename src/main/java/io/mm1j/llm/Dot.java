@@ -41,8 +41,11 @@ public final class Dot {
     }
 
     /**
-     * x[t] ← exp(x[t] − shift) for t in [0, n); returns their sum (a softmax's numerators and denominator). The SIMD
-     * form uses the Vector API's EXP (the JVM's vector math library, within an ulp or two of {@link Math#exp}).
+     * x[t] ← exp(x[t] − shift) for t in [0, n); returns their sum (a softmax's numerators and denominator), each by
+     * {@link #exp}. The SIMD form runs the same float operations lane by lane, so both forms, and compiled and
+     * interpreted code alike, give the same bits: the Vector API's own EXP does not (the JIT's vector math library
+     * and the interpreter's per-lane {@link Math#exp} differ in the last bit, which broke bit-identical batched
+     * decoding whenever the method was compiled between two runs).
      */
     public static float expShifted(float[] x, int n, float shift) {
         if (VECTOR) {
@@ -50,10 +53,51 @@ public final class Dot {
         }
         float sum = 0;
         for (int t = 0; t < n; t++) {
-            x[t] = (float) Math.exp(x[t] - shift);
+            x[t] = exp(x[t] - shift);
             sum += x[t];
         }
         return sum;
+    }
+
+    /** Below this, exp underflows to 0 (e^x < the smallest normal float). */
+    static final float EXP_MIN = -87.33654f;
+    /** Above this, the result is clamped (e^88 ≈ 1.65·10³⁸, below the largest float). */
+    static final float EXP_MAX = 88f;
+    static final float LOG2E = 1.44269504088896341f;
+    /** ln 2 split in two (Cody and Waite): n·LN2_HI is exact for |n| ≤ 128. */
+    static final float LN2_HI = 0.693359375f;
+    static final float LN2_LO = -2.12194440e-4f;
+    /** Adding and subtracting 1.5·2²³ rounds a float of magnitude below 2²² to the nearest integer. */
+    static final float ROUND = 12582912f;
+    /** Minimax coefficients of (e^r − 1 − r)/r² on |r| ≤ ln2/2 (Cephes' expf), highest degree first. */
+    static final float P0 = 1.9875691500e-4f;
+    static final float P1 = 1.3981999507e-3f;
+    static final float P2 = 8.3334519073e-3f;
+    static final float P3 = 4.1665795894e-2f;
+    static final float P4 = 1.6666665459e-1f;
+    static final float P5 = 5.0000001201e-1f;
+
+    /**
+     * e^x in float, within 2 ulp of {@link Math#exp} for x in [{@link #EXP_MIN}, {@link #EXP_MAX}], 0 below (and
+     * for −∞ and NaN), clamped above: x = n·ln2 + r, e^r by a degree-7 polynomial, times 2ⁿ built from its bits.
+     * Only IEEE float adds, products and fused multiply-adds, so every JVM tier gives the same bits, and
+     * {@link VectorDot}'s lane-wise form matches it exactly.
+     */
+    public static float exp(float x) {
+        if (!(x >= EXP_MIN)) {
+            return 0f;
+        }
+        float c = Math.min(x, EXP_MAX);
+        float k = (c * LOG2E + ROUND) - ROUND;
+        float r = Math.fma(k, -LN2_HI, c);
+        r = Math.fma(k, -LN2_LO, r);
+        float p = Math.fma(P0, r, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        float y = Math.fma(p, r * r, r) + 1f;
+        return y * Float.intBitsToFloat(((int) k + 127) << 23);
     }
 
     /** Eight independent accumulators let the JIT pipeline the loads (no SIMD reduction in scalar Java). */

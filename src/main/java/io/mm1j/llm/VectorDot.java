@@ -1,6 +1,8 @@
 package io.mm1j.llm;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -57,22 +59,39 @@ final class VectorDot {
         }
     }
 
-    /** {@link Dot#expShifted} with SIMD: L exponentials per vector operation, the tail with {@link Math#exp}. */
+    /** {@link Dot#expShifted} with SIMD: L of {@link Dot#exp} per pass, the same operations lane by lane. */
     static float expShifted(float[] x, int n, float shift) {
         int l = S.length();
         FloatVector sums = FloatVector.zero(S);
         FloatVector by = FloatVector.broadcast(S, shift);
         int t = 0;
         for (; t + l <= n; t += l) {
-            FloatVector e = FloatVector.fromArray(S, x, t).sub(by).lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromArray(S, x, t).sub(by));
             e.intoArray(x, t);
             sums = sums.add(e);
         }
         float sum = sums.reduceLanes(VectorOperators.ADD);
         for (; t < n; t++) {
-            x[t] = (float) Math.exp(x[t] - shift);
+            x[t] = Dot.exp(x[t] - shift);
             sum += x[t];
         }
         return sum;
+    }
+
+    /** {@link Dot#exp} of every lane, bit for bit. */
+    static FloatVector exp(FloatVector x) {
+        VectorMask<Float> under = x.compare(VectorOperators.GE, Dot.EXP_MIN).not(); // below, −∞ or NaN
+        FloatVector c = x.min(Dot.EXP_MAX);
+        FloatVector k = c.mul(Dot.LOG2E).add(Dot.ROUND).sub(Dot.ROUND);
+        FloatVector r = k.fma(FloatVector.broadcast(S, -Dot.LN2_HI), c);
+        r = k.fma(FloatVector.broadcast(S, -Dot.LN2_LO), r);
+        FloatVector p = FloatVector.broadcast(S, Dot.P0).fma(r, FloatVector.broadcast(S, Dot.P1));
+        p = p.fma(r, FloatVector.broadcast(S, Dot.P2));
+        p = p.fma(r, FloatVector.broadcast(S, Dot.P3));
+        p = p.fma(r, FloatVector.broadcast(S, Dot.P4));
+        p = p.fma(r, FloatVector.broadcast(S, Dot.P5));
+        FloatVector y = p.fma(r.mul(r), r).add(1f);
+        IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        return y.mul(bits.reinterpretAsFloats()).blend(0f, under);
     }
 }

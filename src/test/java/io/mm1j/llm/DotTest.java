@@ -60,4 +60,57 @@ class DotTest {
             assertEquals(want, sum, 1e-6 * want, "sum, n " + n);
         }
     }
+
+    @Test
+    void expIsWithinTwoUlpOfMathExpAndZeroBelowTheNormalRange() {
+        Random r = new Random(7);
+        for (int i = 0; i < 200_000; i++) {
+            float x = i < 1000 ? -87.3f + i * 0.0873f : (float) (r.nextDouble() * 175.3 - 87.33);
+            if (x < Dot.EXP_MIN || x > Dot.EXP_MAX) {
+                continue;
+            }
+            double want = Math.exp(x);
+            assertEquals(want, Dot.exp(x), 2.4e-7 * want, "x = " + x);
+        }
+        assertEquals(1f, Dot.exp(0f));
+        assertEquals(0f, Dot.exp(-87.4f));
+        assertEquals(0f, Dot.exp(-1000f));
+        assertEquals(0f, Dot.exp(Float.NEGATIVE_INFINITY));
+        assertEquals(0f, Dot.exp(Float.NaN));
+    }
+
+    @Test
+    void simdExpGivesTheScalarExpBitForBitInEveryJitTier() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Dot.VECTOR, "the Vector API module is not loaded");
+        Random r = new Random(8);
+        int n = 67; // whole vectors and a tail
+        float[] x = new float[n];
+        for (int t = 0; t < n; t++) {
+            x[t] = t < 8 ? new float[] {0, -87.33654f, -87.34f, -1e9f, Float.NEGATIVE_INFINITY, Float.NaN, 88f, 89f}[t]
+                    : (float) (r.nextDouble() * 100 - 95);
+        }
+        float[] want = new float[n];
+        double wantSum = 0;
+        for (int t = 0; t < n; t++) {
+            want[t] = Dot.exp(x[t]);
+            wantSum += want[t];
+        }
+        // enough repetitions for the JIT to compile both forms mid-way: interpreted and compiled code must agree
+        for (int rep = 0; rep < 30_000; rep++) {
+            float[] simd = x.clone();
+            float sum = Dot.expShifted(simd, n, 0f);
+            if (!java.util.Arrays.equals(want, simd)) {
+                for (int t = 0; t < n; t++) {
+                    assertEquals(Float.floatToRawIntBits(want[t]), Float.floatToRawIntBits(simd[t]),
+                            "repetition " + rep + ", x = " + x[t]);
+                }
+            }
+            assertEquals(wantSum, sum, 1e-6 * wantSum);
+            if (rep % 1000 == 0) {
+                for (int t = 0; t < n; t++) {
+                    want[t] = Dot.exp(x[t]); // the scalar form recompiled too
+                }
+            }
+        }
+    }
 }
