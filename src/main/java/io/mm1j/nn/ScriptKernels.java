@@ -331,7 +331,7 @@ public final class ScriptKernels {
 
     /**
      * ‖t‖² of each tensor (float32/64 only), in order, from one native call and one transfer; null when the kernel
-     * is unavailable or a tensor has another dtype.
+     * is off or unavailable, or a tensor has another dtype.
      */
     public static double[] squaredNorms(List<NDArray> tensors) {
         PtSymbolBlock block = norms();
@@ -351,7 +351,7 @@ public final class ScriptKernels {
         }
     }
 
-    /** Multiplies every tensor by {@code factor} in place; false (nothing changed) when unavailable. */
+    /** Multiplies every tensor by {@code factor} in place; false (nothing changed) when off or unavailable. */
     public static boolean scaleInPlace(List<NDArray> tensors, double factor) {
         PtSymbolBlock block = norms();
         if (block == null || tensors.isEmpty() || !floating(tensors)) {

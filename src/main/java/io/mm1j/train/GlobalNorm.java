@@ -25,13 +25,14 @@ final class GlobalNorm {
      */
     static double[] squares(ParamStore params, Collection<String> names) {
         try (NDScope scope = new NDScope()) { // frees the gradient views and the temporaries
-            double[] fused = ScriptKernels.enabled() ? ScriptKernels.squaredNorms(gradients(params, names)) : null;
+            List<NDArray> grads = gradients(params, names);
+            double[] fused = ScriptKernels.squaredNorms(grads); // null when the kernel is off or unavailable
             if (fused != null) {
                 return fused;
             }
             NDList parts = new NDList();
-            for (String name : names) {
-                parts.add(params.get(name).getGradient().square().sum().toType(DataType.FLOAT64, false));
+            for (NDArray g : grads) {
+                parts.add(g.square().sum().toType(DataType.FLOAT64, false));
             }
             double[] sq = parts.isEmpty() ? new double[0] : NDArrays.stack(parts).toDoubleArray();
             scope.suppressNotUsedWarning();
@@ -59,7 +60,7 @@ final class GlobalNorm {
             double factor = maxNorm / (norm + 1e-6);
             try (NDScope scope = new NDScope()) {
                 List<NDArray> grads = gradients(params, names);
-                if (!ScriptKernels.enabled() || !ScriptKernels.scaleInPlace(grads, factor)) {
+                if (!ScriptKernels.scaleInPlace(grads, factor)) { // false when off or unavailable
                     for (NDArray g : grads) {
                         g.muli(factor);
                     }
