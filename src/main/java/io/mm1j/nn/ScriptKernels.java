@@ -250,25 +250,28 @@ public final class ScriptKernels {
             return null;
         }
         NDList in = new NDList(unnamed(q), unnamed(k), unnamed(v));
-        NDArray method = null;
-        if (causal) {
-            in.add(unnamed(scale));
-        } else {
-            if (mask != null) {
-                in.add(unnamed(mask));
-            }
-            in.add(unnamed(scale));
-            // DJL's convention for calling a method other than forward: an input named module_method:NAME
-            method = q.getManager().create(0f);
-            method.setName("module_method:" + (mask != null ? "masked" : "plain"));
-            in.add(0, method);
+        if (!causal && mask != null) {
+            in.add(unnamed(mask));
         }
+        in.add(unnamed(scale));
+        return call(block, causal ? "forward" : mask != null ? "masked" : "plain", in);
+    }
+
+    /**
+     * {@code block}'s method {@code name} on {@code in}, recorded for autograd. DJL's convention for a method other
+     * than forward: a first input named {@code module_method:NAME} (made here and closed after the call).
+     */
+    private static NDArray call(PtSymbolBlock block, String name, NDList in) {
+        if (name.equals("forward")) {
+            return IValueUtils.forward(block, in, true).singletonOrThrow();
+        }
+        NDArray method = in.head().getManager().create(0f);
+        method.setName("module_method:" + name);
+        in.add(0, method);
         try {
             return IValueUtils.forward(block, in, true).singletonOrThrow();
         } finally {
-            if (method != null) {
-                method.close();
-            }
+            method.close();
         }
     }
 
@@ -277,23 +280,13 @@ public final class ScriptKernels {
      */
     static NDArray siluMul(NDArray g, NDArray u) {
         PtSymbolBlock block = silu();
-        return block == null ? null : IValueUtils.forward(block, new NDList(unnamed(g), unnamed(u)), true)
-                .singletonOrThrow();
+        return block == null ? null : call(block, "forward", new NDList(unnamed(g), unnamed(u)));
     }
 
     /** {@code silu(x)} by aten's SiLU, or null when unavailable. */
     static NDArray silu(NDArray x) {
         PtSymbolBlock block = silu();
-        if (block == null) {
-            return null;
-        }
-        NDArray method = x.getManager().create(0f);
-        method.setName("module_method:silu");
-        try {
-            return IValueUtils.forward(block, new NDList(method, unnamed(x)), true).singletonOrThrow();
-        } finally {
-            method.close();
-        }
+        return block == null ? null : call(block, "silu", new NDList(unnamed(x)));
     }
 
     /**
