@@ -85,18 +85,13 @@ public final class EncoderPretrainer {
 
         Result go() {
             // 1. the run folder: a new run, or the newest checkpoint of an old one
-            Checkpoint.State state = null;
-            Path ckpt = null;
             if (o.resume()) {
-                ckpt = Checkpoint.forResume(dir);
-                state = Checkpoint.readState(ckpt);
+                Path ckpt = Checkpoint.forResume(dir);
+                Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
-            } else {
-                OutputDir.checkWritable(dir, o.overwrite(), "--out");
-                if (o.overwrite()) {
-                    Pretrainer.deleteContents(dir);
-                }
-                Pretrainer.mkdirs(dir);
+                return train(state, ckpt);
+            }
+            return Pretrainer.newRun(dir, o.overwrite(), () -> {
                 ObjectNode r = rc.tree();
                 ObjectNode meta = r.putObject("_run");
                 meta.put("command", "clip");
@@ -104,7 +99,11 @@ public final class EncoderPretrainer {
                 meta.put("djl", Engine.getDjlVersion());
                 meta.put("java", System.getProperty("java.version"));
                 AtomicFiles.writeString(dir.resolve("run.json"), r.toPrettyString());
-            }
+                return train(null, null);
+            });
+        }
+
+        private Result train(Checkpoint.State state, Path ckpt) {
             try (NDManager root = Engines.newRootManager(rc.integer("train.seed"))) {
                 return train(root, state, ckpt);
             }

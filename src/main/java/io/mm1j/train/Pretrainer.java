@@ -156,45 +156,29 @@ public final class Pretrainer {
             List<ai.djl.Device> devices = devices(rc);
             MixedPrecision.check(rc.text("train.mixed_precision"),
                     devices.isEmpty() ? Engines.defaultDevice() : devices.get(0));
+            ai.djl.Device device = devices.isEmpty() ? null : devices.get(0);
             // 1. the run folder: a new run, or the newest checkpoint of an old one
-            Checkpoint.State state = null;
-            Path ckpt = null;
             if (o.resume()) {
-                ckpt = Checkpoint.forResume(dir);
-                state = Checkpoint.readState(ckpt);
+                Path ckpt = Checkpoint.forResume(dir);
+                Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
-            } else {
-                PretrainedParts.checkSettings(rc);
-                if (o.init() != null && (PretrainedParts.llmFolder(rc) != null
-                        || PretrainedParts.visionFolder(rc) != null)) {
-                    throw new Mm1Exception("--init " + o.init() + " starts from a whole model; model.llm.init and "
-                            + "model.vision.init start from parts: give one or the other");
-                }
-                OutputDir.checkWritable(dir, o.overwrite(), "--out");
-                if (o.overwrite()) {
-                    deleteContents(dir);
-                }
-                mkdirs(dir);
+                return train(device, state, ckpt);
+            }
+            PretrainedParts.checkSettings(rc);
+            if (o.init() != null && (PretrainedParts.llmFolder(rc) != null
+                    || PretrainedParts.visionFolder(rc) != null)) {
+                throw new Mm1Exception("--init " + o.init() + " starts from a whole model; model.llm.init and "
+                        + "model.vision.init start from parts: give one or the other");
+            }
+            return newRun(dir, o.overwrite(), () -> {
                 AtomicFiles.writeString(dir.resolve("run.json"), runJson().toPrettyString());
-            }
-            int seed = rc.integer("train.seed");
-            try (NDManager root = Engines.newRootManager(seed, devices.isEmpty() ? null : devices.get(0))) {
-                return train(root, state, ckpt);
-            } catch (RuntimeException e) {
-                if (!o.resume() && Checkpoint.latest(dir.resolve("checkpoints")) == null && !stepped()) {
-                    deleteContents(dir); // a new run that failed before its first step leaves nothing behind
-                }
-                throw e;
-            }
+                return train(device, null, null);
+            });
         }
 
-        /** True once a step has been logged (then the run folder holds measurements worth keeping). */
-        private boolean stepped() {
-            try {
-                Path m = dir.resolve("metrics.jsonl");
-                return Files.isRegularFile(m) && Files.size(m) > 0;
-            } catch (IOException e) {
-                return true;
+        private Result train(ai.djl.Device device, Checkpoint.State state, Path ckpt) {
+            try (NDManager root = Engines.newRootManager(rc.integer("train.seed"), device)) {
+                return train(root, state, ckpt);
             }
         }
 
@@ -686,6 +670,70 @@ public final class Pretrainer {
             return p.waitFor() == 0 ? out : "unknown";
         } catch (IOException | InterruptedException e) {
             return "unknown";
+        }
+    }
+
+    /**
+     * {@code body} as a new run in {@code dir}: a non-empty folder is refused without {@code overwrite}; with it,
+     * the old contents are set aside (a hidden sibling {@code .NAME.overwritten}) rather than deleted, and are put
+     * back if the new run fails before it has logged a step or written a checkpoint; they are deleted once the new
+     * run ends. A run that fails that early leaves nothing behind: a folder it created is removed again.
+     */
+    static <R> R newRun(Path dir, boolean overwrite, java.util.function.Supplier<R> body) {
+        OutputDir.checkWritable(dir, overwrite, "--out");
+        boolean existed = Files.isDirectory(dir);
+        Path aside = null;
+        try {
+            if (overwrite && !OutputDir.isEmptyOrAbsent(dir)) {
+                aside = dir.resolveSibling("." + dir.getFileName() + ".overwritten");
+                OutputDir.deleteTree(aside); // left by a run that was killed
+                Files.move(dir, aside);
+            }
+        } catch (IOException e) {
+            throw new Mm1Exception("--out " + dir + ": cannot set the old run aside for --overwrite: "
+                    + e.getMessage(), e);
+        }
+        mkdirs(dir);
+        boolean ok = false;
+        try {
+            R r = body.get();
+            ok = true;
+            return r;
+        } finally {
+            boolean early = !ok && Checkpoint.latest(dir.resolve("checkpoints")) == null && !stepped(dir);
+            try {
+                if (early) {
+                    if (existed && aside == null) {
+                        deleteContents(dir); // an empty folder the user made stays, empty
+                    } else {
+                        OutputDir.deleteTree(dir);
+                    }
+                    if (aside != null) {
+                        Files.move(aside, dir); // the old run comes back untouched
+                        aside = null;
+                    }
+                }
+                if (aside != null) {
+                    OutputDir.deleteTree(aside);
+                }
+            } catch (IOException | RuntimeException e) {
+                if (ok) {
+                    throw new Mm1Exception("--out " + dir + ": cannot delete the overwritten run "
+                            + aside + ": " + e.getMessage(), e);
+                }
+                LOG.warn("--out {}: cleaning up after the failed run: {}{}", dir, e.getMessage(),
+                        aside != null ? " (the old run is in " + aside + ")" : "");
+            }
+        }
+    }
+
+    /** True once a step has been logged (then the run folder holds measurements worth keeping). */
+    static boolean stepped(Path dir) {
+        try {
+            Path m = dir.resolve("metrics.jsonl");
+            return Files.isRegularFile(m) && Files.size(m) > 0;
+        } catch (IOException e) {
+            return true;
         }
     }
 

@@ -162,6 +162,52 @@ class PretrainRunTest {
         assertEquals(metricsBefore, Files.readString(run.resolve("metrics.jsonl")), "nothing written is lost");
     }
 
+    /**
+     * --overwrite sets the old run aside instead of deleting it first: a new run that fails on bad input before its
+     * first step puts the old one back untouched; a failed new run in a fresh folder leaves no folder behind.
+     */
+    @Test
+    void aFailedOverwriteKeepsTheOldRunAndAFailedNewRunLeavesNothing() throws Exception {
+        Path run = tmp.resolve("kept");
+        PretrainRuns.Cli first = pretrain(run, "--steps", "2");
+        assertEquals(0, first.code(), first.err());
+        SortedMap<String, Long> before = listing(run);
+        // a source whose images folder is missing: found only once the run reads its data (after the folder
+        // checks), which is where the old run used to be deleted already
+        Path coco = tmp.resolve("captions.json");
+        Files.writeString(coco, "{\"images\": [{\"id\": 1, \"file_name\": \"a.jpg\"}], "
+                + "\"annotations\": [{\"image_id\": 1, \"caption\": \"a red cat\"}]}");
+        Path noImages = tmp.resolve("no-images");
+        String source = "data.sources=[{\"name\": \"captions\", \"format\": \"coco\", \"path\": \"" + coco
+                + "\", \"images\": \"" + noImages + "\", \"weight\": 1}]";
+        PretrainRuns.Cli bad = pretrain(run, "--steps", "2", "--overwrite", "--set", source);
+        assertEquals(1, bad.code());
+        assertEquals("mm1: error: data.sources[0].images: " + noImages + " is not a folder", bad.err().strip());
+        assertEquals(before, listing(run), "the old run is back, file for file");
+        assertFalse(Files.exists(tmp.resolve(".kept.overwritten")));
+
+        PretrainRuns.Cli again = pretrain(run, "--steps", "2", "--seed", "5", "--overwrite");
+        assertEquals(0, again.code(), again.err());
+        assertFalse(Files.exists(tmp.resolve(".kept.overwritten")), "the replaced run is deleted at the end");
+        assertTrue(Files.readString(run.resolve("run.json")).contains("\"seed\" : 5"));
+
+        Path fresh = tmp.resolve("fresh");
+        PretrainRuns.Cli failed = pretrain(fresh, "--steps", "2", "--set", source);
+        assertEquals(1, failed.code());
+        assertFalse(Files.exists(fresh), "a run that failed before its first step leaves no folder");
+    }
+
+    /** Relative path → size of every file under {@code dir}. */
+    private static SortedMap<String, Long> listing(Path dir) throws java.io.IOException {
+        SortedMap<String, Long> out = new TreeMap<>();
+        try (var s = Files.walk(dir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                out.put(dir.relativize(p).toString(), Files.size(p));
+            }
+        }
+        return out;
+    }
+
     static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
