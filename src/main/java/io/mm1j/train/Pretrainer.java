@@ -162,6 +162,7 @@ public final class Pretrainer {
                 Path ckpt = Checkpoint.forResume(dir);
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
+                checkDataUnchanged(dir, rc, ckpt);
                 return train(device, state, ckpt);
             }
             PretrainedParts.checkSettings(rc);
@@ -589,7 +590,37 @@ public final class Pretrainer {
             meta.put("djl", Engine.getDjlVersion());
             meta.put("engine", Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion());
             meta.put("java", System.getProperty("java.version"));
+            meta.set("data", RunData.fingerprints(rc)); // what a resume checks its data against
             return r;
+        }
+    }
+
+    /**
+     * Refuses a resume whose listed data files changed since the run started ({@link RunData#fingerprints}, saved in
+     * run.json's {@code _run.data}; runs written before fingerprints existed are not checked).
+     */
+    static void checkDataUnchanged(Path dir, RunConfig rc, Path ckpt) {
+        Path runJson = dir.resolve("run.json");
+        JsonNode saved;
+        try {
+            saved = io.mm1j.config.Presets.JSON.readTree(runJson.toFile()).path("_run").path("data");
+        } catch (IOException e) {
+            throw new Mm1Exception(runJson + ": not valid JSON: " + e.getMessage(), e);
+        }
+        if (!saved.isObject()) {
+            return;
+        }
+        ObjectNode now = RunData.fingerprints(rc);
+        java.util.Iterator<String> keys = saved.fieldNames();
+        while (keys.hasNext()) {
+            String key = keys.next();
+            if (!saved.get(key).equals(now.get(key))) {
+                JsonNode s = rc.node("data.sources").path(Integer.parseInt(key.replaceAll("\\D", "")));
+                throw new Mm1Exception("--resume: the data of " + key + " (" + s.path("path").asText()
+                        + (s.hasNonNull("images") ? ", images " + s.get("images").asText() : "") + ") changed since the "
+                        + "run started: its files differ from those " + ckpt.getFileName() + " was trained on; "
+                        + "restore them or start a new run");
+            }
         }
     }
 

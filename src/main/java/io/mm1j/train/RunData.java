@@ -104,6 +104,93 @@ public final class RunData {
         return out;
     }
 
+    /** Files above this size are fingerprinted by their size and first and last {@link #EDGE} bytes. */
+    static final long WHOLE_FILE_LIMIT = 64L << 20;
+    static final int EDGE = 8 << 20;
+
+    /**
+     * A fingerprint of each listed source's data ({@code data.sources[i]} → hex SHA-256), for refusing a resume
+     * whose data changed: a {@code path} file by its content (a file over 64 MB: its size and its first and last 8
+     * MB), a folder ({@code path} or {@code images}) by the relative name and size of every file in it. Synthetic
+     * sources are absent (their world is rebuilt from the config), and so is a path that does not exist (the run
+     * reports that itself).
+     */
+    public static com.fasterxml.jackson.databind.node.ObjectNode fingerprints(RunConfig rc) {
+        com.fasterxml.jackson.databind.node.ObjectNode out = com.fasterxml.jackson.databind.node.JsonNodeFactory
+                .instance.objectNode();
+        JsonNode list = rc.node("data.sources");
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode s = list.get(i);
+            if (s.path("format").asText().equals("synthetic") || !s.hasNonNull("path")) {
+                continue;
+            }
+            String where = "data.sources[" + i + "]";
+            java.security.MessageDigest md = sha256();
+            for (String key : new String[] {"path", "images"}) {
+                if (!s.hasNonNull(key) || !Files.exists(Path.of(s.get(key).asText()))) {
+                    continue;
+                }
+                md.update((key + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                digest(md, Path.of(s.get(key).asText()), where + "." + key);
+            }
+            out.put(where, java.util.HexFormat.of().formatHex(md.digest()));
+        }
+        return out;
+    }
+
+    private static java.security.MessageDigest sha256() {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void digest(java.security.MessageDigest md, Path p, String where) {
+        try {
+            if (Files.isDirectory(p)) {
+                List<Path> files;
+                try (Stream<Path> w = Files.walk(p)) {
+                    files = w.filter(Files::isRegularFile).sorted().toList();
+                }
+                for (Path f : files) {
+                    md.update((p.relativize(f) + "\0" + Files.size(f) + "\n")
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
+                return;
+            }
+            long size = Files.size(p);
+            md.update(Long.toString(size).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p)) {
+                if (size <= WHOLE_FILE_LIMIT) {
+                    update(md, ch, 0, size);
+                } else {
+                    update(md, ch, 0, EDGE);
+                    update(md, ch, size - EDGE, EDGE);
+                }
+            }
+        } catch (IOException e) {
+            throw new Mm1Exception(where + ": " + p + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static void update(java.security.MessageDigest md, java.nio.channels.FileChannel ch, long from,
+                               long length) throws IOException {
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(1 << 16);
+        long pos = from;
+        long end = from + length;
+        while (pos < end) {
+            buf.clear().limit((int) Math.min(buf.capacity(), end - pos));
+            int n = ch.read(buf, pos);
+            if (n < 0) {
+                break;
+            }
+            buf.flip();
+            md.update(buf);
+            pos += n;
+        }
+    }
+
     /**
      * Where the synthetic world lives: the run's {@code data/}, or {@code data.synthetic_dir} — a folder several runs
      * share (written once by the first; a world made with other settings there is an error, as in a run folder).

@@ -197,6 +197,34 @@ class PretrainRunTest {
         assertFalse(Files.exists(fresh), "a run that failed before its first step leaves no folder");
     }
 
+    /** A resume whose data file changed since the run started is refused, naming the source; unchanged, it goes on. */
+    @Test
+    void resumeWithChangedDataIsRefused() throws Exception {
+        Path text = tmp.resolve("corpus.txt");
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 60; i++) {
+            sb.append("Paragraph ").append(i).append(": the quick brown fox jumps over the lazy dog.\n\n");
+        }
+        Files.writeString(text, sb);
+        String source = "data.sources=[{\"name\": \"text\", \"format\": \"text\", \"path\": \"" + text
+                + "\", \"weight\": 1}]";
+        Path run = tmp.resolve("t");
+        String[] args = {"--steps", "3", "--set", source, "--set", "tokenizer=\"bytes\"", "--set", "model.vision=false",
+            "--set", "model.connector=false"};
+        PretrainRuns.Cli first = pretrain(run, concat(args, "--stop-at-step", "1"));
+        assertEquals(0, first.code(), first.err());
+        Files.writeString(text, sb.toString().replace("fox", "cat"));
+        PretrainRuns.Cli changed = pretrain(run, concat(args, "--resume"));
+        assertEquals(1, changed.code());
+        assertEquals("mm1: error: --resume: the data of data.sources[0] (" + text + ") changed since the run started: "
+                + "its files differ from those step-1 was trained on; restore them or start a new run",
+                changed.err().strip());
+        Files.writeString(text, sb);
+        PretrainRuns.Cli restored = pretrain(run, concat(args, "--resume"));
+        assertEquals(0, restored.code(), restored.err());
+        assertEquals(java.util.List.of(1L, 2L, 3L), java.util.List.copyOf(losses(run).keySet()));
+    }
+
     /** Relative path → size of every file under {@code dir}. */
     private static SortedMap<String, Long> listing(Path dir) throws java.io.IOException {
         SortedMap<String, Long> out = new TreeMap<>();
