@@ -43,9 +43,9 @@ public final class UpcycleCommand implements Callable<Integer> {
         device.use();
         Mm1Config c = Upcycle.run(model, experts, every, out, overwrite, seed);
         Map<String, Long> counts = ParamCount.all(c);
-        ParamCount.Llm l = ParamCount.llm(c.llm());
+        // the whole model's counts, as 'mm1 info' prints them (vision tower and connector included)
         System.out.printf(Locale.ROOT, "upcycled: %d experts every %d layer(s); %.2fM parameters, %.2fM active per "
-                + "token%n", experts, every, counts.get("total") / 1e6, l.active() / 1e6);
+                + "token%n", experts, every, counts.get("total") / 1e6, counts.get("active") / 1e6);
         System.out.println("model folder: " + out);
         System.out.println("continue with: ./mm1 pretrain --init " + out + " --set tokenizer=" + out.resolve(
                 "tokenizer.json") + " --out runs/NAME …");

@@ -129,6 +129,25 @@ public final class Mm1Model implements AutoCloseable {
         return assemble(Presets.read(cfgFile), dir, dir, dir, manager, dtype);
     }
 
+    /** The config of the model folder {@link #load} would load, read without its weights. */
+    public static Mm1Config readConfig(Path dir) {
+        Path cfgFile = dir.resolve("config.json");
+        if (!Files.isRegularFile(cfgFile)) {
+            throw new Mm1Exception(dir + ": not a model folder (config.json not found)");
+        }
+        if (HfExport.isExport(dir)) {
+            return HfExport.config(dir);
+        }
+        if (io.mm1j.llava.LlavaConfig.isLlava(cfgFile)) {
+            return io.mm1j.llava.LlavaConfig.read(cfgFile).mm1Config(dir.getFileName().toString(), "LLaVA model " + dir);
+        }
+        if (!isMm1jConfig(cfgFile)) {
+            return new Mm1Config(dir.getFileName().toString(), "Hugging Face model " + dir, HfLlama.readConfig(cfgFile),
+                    null, null, 0);
+        }
+        return Presets.read(cfgFile);
+    }
+
     /**
      * Builds a model of config {@code c} from the weights of three folders (the same one for an mm1j folder; the
      * LLM, vision tower and connector folders of a {@link HfExport}); every tensor of each must be used.

@@ -41,4 +41,19 @@ public record LrSchedule(double peak, int warmupSteps, int totalSteps, double mi
         double cosine = 0.5 * (1 + Math.cos(Math.PI * progress));
         return peak * (minRatio + (1 - minRatio) * cosine);
     }
+
+    /** Warm-up when {@code optim.warmup_steps} is null: a tenth of the run, at most this many steps. */
+    public static final int DEFAULT_WARMUP = 100;
+
+    /**
+     * {@code optim.warmup_steps} of a run, or when it is null a tenth of {@code train.steps} capped at
+     * {@link #DEFAULT_WARMUP} (so that a short run still reaches its peak LR; from 1,000 steps on, 100).
+     */
+    public static int warmupSteps(RunConfig rc) {
+        com.fasterxml.jackson.databind.JsonNode w = rc.node("optim.warmup_steps");
+        if (w.isNull() || w.isMissingNode()) {
+            return Math.min(DEFAULT_WARMUP, Math.max(1, rc.integer("train.steps") / 10));
+        }
+        return rc.integer("optim.warmup_steps");
+    }
 }

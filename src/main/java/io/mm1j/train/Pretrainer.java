@@ -91,12 +91,31 @@ public final class Pretrainer {
     private Pretrainer() {}
 
     /** Everything {@code --dry-run} prints: the resolved model, counts, memory, LR and tokens per step. */
-    public static ObjectNode plan(RunConfig rc, int vocab) {
+    public static ObjectNode plan(RunConfig rc, int vocab, Path init) {
         Path llmInit = PretrainedParts.llmFolder(rc);
-        Mm1Config c = RunModels.build(rc, llmInit != null ? PretrainedParts.runVocab(llmInit) : vocab, "dry-run");
-        Map<String, Long> counts = ParamCount.all(c);
+        Mm1Config c = init != null ? Mm1Model.readConfig(initFolder(init))
+                : RunModels.build(rc, llmInit != null ? PretrainedParts.runVocab(llmInit) : vocab, "dry-run");
         ObjectNode o = RunConfig.JSON.createObjectNode();
         o.set("config", rc.tree());
+        if (init != null) {
+            o.put("init", initFolder(init).toString()); // the model (shapes, MoE) comes from there, as in the run
+        }
+        o.setAll(resolved(rc, c));
+        return o;
+    }
+
+    /** The model folder of {@code --init}: a model folder, or a run folder's {@code model/}. */
+    static Path initFolder(Path init) {
+        return Files.isDirectory(init.resolve("model")) ? init.resolve("model") : init;
+    }
+
+    /**
+     * What a run of {@code rc} with model {@code c} resolves to (saved as run.json's {@code _run.resolved}): the
+     * model, parameter counts, memory, peak LR (from the law when optim.lr is null), warm-up, tokens per step.
+     */
+    static ObjectNode resolved(RunConfig rc, Mm1Config c) {
+        Map<String, Long> counts = ParamCount.all(c);
+        ObjectNode o = RunConfig.JSON.createObjectNode();
         o.set("model", io.mm1j.config.Presets.JSON.valueToTree(c));
         ObjectNode p = o.putObject("params");
         counts.forEach(p::put);
@@ -110,6 +129,7 @@ public final class Pretrainer {
         o.put("tokensPerStep", (long) rc.integer("train.batch_size") * rc.integer("train.grad_accum")
                 * rc.integer("data.seq_len"));
         o.put("steps", rc.integer("train.steps"));
+        o.put("warmupSteps", LrSchedule.warmupSteps(rc));
         return o;
     }
 
@@ -212,6 +232,9 @@ public final class Pretrainer {
                     model.close();
                     throw e;
                 }
+                if (state == null) {
+                    saveResolved(model.config());
+                }
                 try (model; Optimizer opt = optimizer(model)) {
                     if (state != null) {
                         Checkpoint.loadOptimizer(ckpt, opt, state.optimizerStep());
@@ -261,7 +284,7 @@ public final class Pretrainer {
         }
 
         private Mm1Model initFrom(Path init, Mm1Config cfg, NDManager root) {
-            Path modelDir = Files.isDirectory(init.resolve("model")) ? init.resolve("model") : init;
+            Path modelDir = initFolder(init);
             Mm1Model m = Mm1Model.load(modelDir, root, DataType.FLOAT32);
             if (m.config().llm().vocabSize() != cfg.llm().vocabSize()) {
                 m.close();
@@ -314,7 +337,7 @@ public final class Pretrainer {
             long nonEmb = ParamCount.llm(cfg.llm()).nonEmbedding();
             double peak = rc.node("optim.lr").isNull() ? LrLaw.MM1.peakLr(nonEmb) : rc.data("optim.lr");
             long total = rc.integer("train.steps");
-            LrSchedule schedule = new LrSchedule(peak, rc.integer("optim.warmup_steps"), (int) total,
+            LrSchedule schedule = new LrSchedule(peak, LrSchedule.warmupSteps(rc), (int) total,
                     rc.data("optim.min_lr_ratio"));
             double gemm = GemmBench.gflops(root, 2048, 3); // the roofline bench train-step divides by
             TrainLoop.Settings settings = new TrainLoop.Settings(total, o.stopAtStep(), rc.integer("train.grad_accum"),
@@ -583,6 +606,16 @@ public final class Pretrainer {
             }
         }
 
+        /**
+         * Adds what the config resolves to ({@link #resolved}: the model built, its counts, the peak LR, warm-up)
+         * to run.json as {@code _run.resolved}: the config keys keep what was asked (null = from the preset or law).
+         */
+        private void saveResolved(Mm1Config c) {
+            ObjectNode r = runJson();
+            ((ObjectNode) r.get("_run")).set("resolved", resolved(rc, c));
+            AtomicFiles.writeString(dir.resolve("run.json"), r.toPrettyString());
+        }
+
         private ObjectNode runJson() {
             ObjectNode r = rc.tree();
             ObjectNode meta = r.putObject("_run");
@@ -694,12 +727,23 @@ public final class Pretrainer {
         return c.prefix();
     }
 
+    /**
+     * The mm1j commit this build came from (recorded at build time in {@code io/mm1j/git.properties}), with
+     * {@code +dirty} when the working tree had uncommitted changes; "unknown" for a build outside a git clone.
+     */
     static String gitCommit() {
-        try {
-            Process p = new ProcessBuilder("git", "rev-parse", "HEAD").redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes()).trim();
-            return p.waitFor() == 0 ? out : "unknown";
-        } catch (IOException | InterruptedException e) {
+        try (java.io.InputStream in = Pretrainer.class.getResourceAsStream("/io/mm1j/git.properties")) {
+            if (in == null) {
+                return "unknown";
+            }
+            java.util.Properties p = new java.util.Properties();
+            p.load(in);
+            String id = p.getProperty("git.commit.id.full", "");
+            if (id.isEmpty() || id.startsWith("${")) {
+                return "unknown";
+            }
+            return id + ("true".equals(p.getProperty("git.dirty")) ? "+dirty" : "");
+        } catch (IOException e) {
             return "unknown";
         }
     }

@@ -381,7 +381,9 @@ public final class RunConfig {
         nonNegative("train.fewshot_interval");
         positive("train.fewshot_items");
         positive("train.keep_checkpoints");
-        nonNegative("optim.warmup_steps");
+        if (!node("optim.warmup_steps").isNull()) { // null: LrSchedule.warmupSteps picks it from train.steps
+            nonNegative("optim.warmup_steps");
+        }
         nonNegative("optim.weight_decay");
         nonNegative("optim.clip_grad_norm");
         fraction("optim.min_lr_ratio");

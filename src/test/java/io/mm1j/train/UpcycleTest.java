@@ -16,6 +16,7 @@ import io.mm1j.Mm1Exception;
 import io.mm1j.cli.Main;
 import io.mm1j.config.Mm1Config;
 import io.mm1j.config.MoeConfig;
+import io.mm1j.config.ParamCount;
 import io.mm1j.config.Presets;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.tensor.Engines;
@@ -113,5 +114,32 @@ class UpcycleTest {
         assertTrue(first.path("moe/aux").asDouble() > 0, "balance + z losses are trained: " + first);
         Mm1Config saved = Presets.read(run.resolve("model/config.json"));
         assertEquals(MoeConfig.mm1(4, 2), saved.llm().moe());
+
+        // run.json records what the run resolved to (the --init model, its counts, the law's LR at its N), and
+        // --dry-run with the same --init plans exactly that
+        JsonNode resolved = RunConfig.JSON.readTree(run.resolve("run.json").toFile()).path("_run").path("resolved");
+        JsonNode plan = Pretrainer.plan(rc, 0, moe);
+        for (String key : List.of("model", "params", "lr.peak", "warmupSteps", "tokensPerStep")) {
+            assertEquals(plan.get(key).toString(), resolved.get(key).toString(), key);
+        }
+        assertEquals(MoeConfig.mm1(4, 2).numExperts(), resolved.path("model").path("llm").path("moe")
+                .path("numExperts").asInt(), resolved.toString());
+        assertEquals(ParamCount.all(saved).get("active"), resolved.path("params").path("active").asLong());
+        assertEquals(1, resolved.get("warmupSteps").asInt());
+    }
+
+    /** The commit recorded in run.json is the build's (git.properties), not that of the folder the run starts in. */
+    @Test
+    void gitCommitIsTheBuildsCommit() throws Exception {
+        String c = Pretrainer.gitCommit();
+        if (!Files.isDirectory(Path.of(".git"))) { // a build outside a clone records no commit
+            assertEquals("unknown", c);
+            return;
+        }
+        Process p = new ProcessBuilder("git", "rev-parse", "HEAD").redirectErrorStream(true).start();
+        String head = new String(p.getInputStream().readAllBytes()).trim();
+        assertEquals(0, p.waitFor());
+        assertTrue(c.matches("[0-9a-f]{40}(\\+dirty)?"), c);
+        assertEquals(head, c.substring(0, 40));
     }
 }
