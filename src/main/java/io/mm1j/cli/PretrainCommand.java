@@ -71,8 +71,7 @@ public final class PretrainCommand implements Callable<Integer> {
         Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(run.out, rc, run.resume, run.overwrite, init,
                 run.stopAtStep),
                 new ConsoleProgress());
-        System.out.printf(Locale.ROOT, "%s after step %d: best validation loss %.4f%n",
-                r.complete() ? "finished" : "stopped", r.step(), r.summary().path("bestValLoss").asDouble());
+        System.out.println(io.mm1j.train.Pretrainer.outcome(r.complete(), r.step(), r.summary()));
         System.out.println("run folder: " + r.runDir());
         System.out.println("  metrics:  " + r.runDir().resolve("metrics.jsonl"));
         System.out.println("  plots:    " + r.runDir().resolve("plots"));

@@ -193,6 +193,7 @@ public final class AdaFactor implements Optimizer {
                 throw new Mm1Exception(where + ": AdaFactor state '" + e.getKey() + "' has " + data.length
                         + " values, expected " + e.getValue().getShape());
             }
+            Checkpoint.checkFinite(data, where, e.getKey(), false);
             NDArray src = manager.create(data, e.getValue().getShape()).toType(e.getValue().getDataType(), false);
             e.getValue().set(src.toByteBuffer());
             src.close();

@@ -214,6 +214,7 @@ public final class AdamW implements Optimizer {
                     throw new io.mm1j.Mm1Exception(where + ": optimizer state '" + kind + e.getKey() + "' has "
                             + data.length + " values, the parameter " + e.getValue().getShape());
                 }
+                Checkpoint.checkFinite(data, where, kind + e.getKey(), moments == v);
                 NDArray src = manager.create(data, e.getValue().getShape()).toType(e.getValue().getDataType(), false);
                 e.getValue().set(src.toByteBuffer()); // in place: the array stays owned by the optimizer
                 src.close();

@@ -159,7 +159,43 @@ public final class Checkpoint {
 
     /** Loads the model of a checkpoint folder. */
     public static Mm1Model loadModel(Path dir, NDManager manager) {
-        return Mm1Model.load(dir, manager, DataType.FLOAT32);
+        Mm1Model m = Mm1Model.load(dir, manager, DataType.FLOAT32);
+        try {
+            checkFinite(m, dir);
+            return m;
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Refuses weights holding NaN or ∞ (a corrupt file, or a run saved after it diverged): training from them would
+     * only log NaN losses.
+     */
+    public static void checkFinite(Mm1Model m, Path dir) {
+        for (java.util.Map.Entry<String, ai.djl.ndarray.NDArray> e : m.params().all().entrySet()) {
+            boolean nonFinite;
+            try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) { // the masks are freed here
+                ai.djl.ndarray.NDArray x = e.getValue();
+                nonFinite = x.isNaN().logicalOr(x.isInfinite()).any().getBoolean();
+                scope.suppressNotUsedWarning();
+            }
+            if (nonFinite) {
+                throw new io.mm1j.Mm1Exception(dir + ": weight '" + e.getKey() + "' holds NaN or infinite values "
+                        + "(a corrupt file, or a model saved after training diverged)");
+            }
+        }
+    }
+
+    /** The same for optimizer state read from {@code where}: every value finite (second moments also ≥ 0). */
+    static void checkFinite(float[] data, String where, String name, boolean nonNegative) {
+        for (int i = 0; i < data.length; i++) {
+            if (!Float.isFinite(data[i]) || (nonNegative && data[i] < 0)) {
+                throw new io.mm1j.Mm1Exception(where + ": optimizer state '" + name + "' holds " + data[i]
+                        + " at index " + i + " (the file is corrupt)");
+            }
+        }
     }
 
     /** Restores the optimizer moments and step count of a checkpoint into {@code opt}. */

@@ -183,6 +183,7 @@ public final class EncoderPretrainer {
             long step = start;
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start)) {
                 progress.start(start, end, describe(model));
+                int skipped = 0; // consecutive updates skipped for a non-finite gradient
                 while (step < end) {
                     long ts = System.nanoTime();
                     // 1. batch
@@ -194,7 +195,17 @@ public final class EncoderPretrainer {
                     double gradNorm = opt.clipGlobalNorm(rc.data("optim.clip_grad_norm"));
                     step++;
                     double lr = schedule.lr(step);
-                    opt.step(lr, rc.data("optim.weight_decay"));
+                    if (!opt.step(lr, rc.data("optim.weight_decay"))) {
+                        LOG.warn("step {}: gradient norm is {}; the update is skipped", step, gradNorm);
+                        if (++skipped >= TrainLoop.MAX_SKIPPED) {
+                            throw new Mm1Exception("step " + step + ": the last " + skipped + " optimizer updates "
+                                    + "were skipped (gradient norm " + gradNorm + ", loss " + loss + "): the run "
+                                    + "diverged or its weights are not finite; it stops here (no checkpoint of this "
+                                    + "state is written; resume from an earlier one with another learning rate)");
+                        }
+                    } else {
+                        skipped = 0;
+                    }
                     model.clampLogitScale();
                     double sec = (System.nanoTime() - ts) / 1e9;
                     // 7. log
@@ -260,10 +271,10 @@ public final class EncoderPretrainer {
             summary.put("objective", model.config().objective().json());
             summary.put("steps", step);
             summary.put("complete", complete);
-            summary.put("bestValLoss", best);
+            Pretrainer.putFinite(summary, "bestValLoss", best);
             lastEval.forEach((k, v) -> summary.put(k.equals("valLoss") ? "finalValLoss" : k, v));
             summary.put("wallSeconds", (System.nanoTime() - t0) / 1e9);
-            summary.put("imagesPerSecond", timed == 0 ? Double.NaN : imagesPerSecond / timed);
+            Pretrainer.putFinite(summary, "imagesPerSecond", timed == 0 ? Double.NaN : imagesPerSecond / timed);
             summary.put("failedSamples", batches.failedSamples());
             summary.put("encoderParams", io.mm1j.nn.ShapeInit.numel(
                     io.mm1j.vision.VisionTransformer.expectedShapes(model.config().vision())));

@@ -83,7 +83,8 @@ final class GlobalNorm {
         if (Double.isFinite(total)) {
             return true;
         }
-        log.warn("skipping optimizer step {}: gradient norm is {}", nextStep, Math.sqrt(total));
+        // the training loop names the step it skips; other callers get this line
+        log.debug("skipping optimizer update {}: gradient norm is {}", nextStep, Math.sqrt(total));
         return false;
     }
 }

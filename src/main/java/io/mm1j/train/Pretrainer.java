@@ -285,7 +285,7 @@ public final class Pretrainer {
 
         private Mm1Model initFrom(Path init, Mm1Config cfg, NDManager root) {
             Path modelDir = initFolder(init);
-            Mm1Model m = Mm1Model.load(modelDir, root, DataType.FLOAT32);
+            Mm1Model m = Checkpoint.loadModel(modelDir, root); // refused when a weight is not finite
             if (m.config().llm().vocabSize() != cfg.llm().vocabSize()) {
                 m.close();
                 throw new Mm1Exception("--init " + init + ": the model's vocabulary (" + m.config().llm().vocabSize()
@@ -456,10 +456,10 @@ public final class Pretrainer {
             ObjectNode summary = RunConfig.JSON.createObjectNode();
             summary.put("steps", step);
             summary.put("complete", complete);
-            summary.put("finalValLoss", lastVal[0]);
-            summary.put("bestValLoss", best[0]);
+            putFinite(summary, "finalValLoss", lastVal[0]); // null: no evaluation ran
+            putFinite(summary, "bestValLoss", best[0]);
             summary.put("wallSeconds", (System.nanoTime() - t0) / 1e9);
-            summary.put("tokensPerSecond", timedSteps[0] == 0 ? Double.NaN : tokensPerSecond[0] / timedSteps[0]);
+            putFinite(summary, "tokensPerSecond", timedSteps[0] == 0 ? Double.NaN : tokensPerSecond[0] / timedSteps[0]);
             summary.put("peakLr", peak);
             summary.put("failedSamples", failedSamples); // this process's share: data items skipped, not fatal
             summary.put("params", ParamCount.all(cfg).get("total"));
@@ -810,6 +810,27 @@ public final class Pretrainer {
         } catch (IOException e) {
             return true;
         }
+    }
+
+    /** {@code o.key = v}, or null when v is NaN/∞ (JSON has no NaN; Jackson would write the string "NaN"). */
+    public static void putFinite(ObjectNode o, String key, double v) {
+        if (Double.isFinite(v)) {
+            o.put(key, v);
+        } else {
+            o.putNull(key);
+        }
+    }
+
+    /**
+     * The CLI's closing line of a training run: "finished|stopped after step N: best validation loss X", or
+     * "(no validation ran)" when train.eval_interval let none run.
+     */
+    public static String outcome(boolean complete, long step, JsonNode summary) {
+        JsonNode best = summary.path("bestValLoss");
+        return String.format(java.util.Locale.ROOT, "%s after step %d: %s", complete ? "finished" : "stopped", step,
+                best.isNumber() && Double.isFinite(best.asDouble())
+                        ? String.format(java.util.Locale.ROOT, "best validation loss %.4f", best.asDouble())
+                        : "no validation ran (see train.eval_interval)");
     }
 
     static void mkdirs(Path dir) {

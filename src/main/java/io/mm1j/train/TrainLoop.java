@@ -26,6 +26,8 @@ import java.util.function.BooleanSupplier;
  * Steps count completed optimizer steps from 1; the LR of step s is {@link LrSchedule#lr}(s).
  */
 public final class TrainLoop {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TrainLoop.class);
+
     /** Fixed settings of a loop. */
     public record Settings(long totalSteps, long stopAtStep, int gradAccum, double clipGradNorm, double weightDecay,
                            boolean maskBetweenDocuments, long evalInterval, long checkpointInterval,
@@ -101,6 +103,13 @@ public final class TrainLoop {
      *
      * @param stop polled after every step (SIGINT/SIGTERM): when true, the loop checkpoints and returns
      */
+    /** Consecutive skipped updates (non-finite gradients) after which a run stops with an error. */
+    static final int MAX_SKIPPED = 10;
+    /** The same with fp16 loss scaling, which halves its scale on every skip (2^-50: nothing left to scale). */
+    static final int MAX_SKIPPED_SCALED = 50;
+
+    private int skipped;
+
     public long run(Iterator<Batch> data, long startStep, BooleanSupplier stop) {
         long end = Math.min(s.totalSteps(), s.stopAtStep() > 0 ? s.stopAtStep() : Long.MAX_VALUE);
         long step = startStep;
@@ -137,14 +146,23 @@ public final class TrainLoop {
             double lr = schedule.lr(step);
             boolean applied = opt.step(lr, s.weightDecay());
             if (lossScale != null) {
-                lossScale.update(applied);
+                lossScale.update(applied); // fp16 loss scaling skips an update now and then by design
+            } else if (!applied) {
+                LOG.warn("step {}: gradient norm is {}; the update is skipped", step, gradNorm);
             }
+            skipped = applied ? 0 : skipped + 1;
             if (dp != null) {
                 dp.broadcast();
             }
             double sec = (System.nanoTime() - t0) / 1e9;
             // 7. log
             listener.onStep(step, stepMetrics(micro, sl, trained, lr, gradNorm, sec));
+            if (skipped >= (lossScale != null ? MAX_SKIPPED_SCALED : MAX_SKIPPED)) {
+                throw new io.mm1j.Mm1Exception("step " + step + ": the last " + skipped + " optimizer updates were "
+                        + "skipped (gradient norm " + gradNorm + ", loss " + sl.total / Math.max(1, trained)
+                        + "): the run diverged or its weights are not finite; it stops here (no checkpoint of this "
+                        + "state is written; resume from an earlier one with another learning rate)");
+            }
             // 8. eval
             if (s.evalInterval() > 0 && (step % s.evalInterval() == 0 || step == s.totalSteps())) {
                 listener.onEval(step, evaluate());

@@ -225,6 +225,43 @@ class PretrainRunTest {
         assertEquals(java.util.List.of(1L, 2L, 3L), java.util.List.copyOf(losses(run).keySet()));
     }
 
+    /**
+     * A diverged run stops with one line after ten skipped updates instead of logging NaN to the end; a checkpoint
+     * whose weights hold NaN is refused on resume, naming the weight; summary.json has null, not "NaN", when no
+     * validation ran.
+     */
+    @Test
+    void aDivergedRunStopsAndNonFiniteWeightsAreRefused() throws Exception {
+        Path run = tmp.resolve("diverged");
+        PretrainRuns.Cli r = pretrain(run, "--steps", "30", "--set", "optim.lr=1e30", "--set",
+                "train.checkpoint_interval=1");
+        assertEquals(1, r.code(), r.out());
+        String err = r.err().strip();
+        String last = err.lines().reduce((a, b) -> b).orElse("");
+        assertTrue(last.matches("mm1: error: step \\d+: the last 10 optimizer updates were skipped \\(gradient norm "
+                + "NaN, loss NaN\\): the run diverged or its weights are not finite; it stops here .*"), err);
+        assertTrue(err.contains("the update is skipped"), err);
+        long stopped = Long.parseLong(last.replaceAll("mm1: error: step (\\d+):.*", "$1"));
+        assertTrue(stopped < 30, last);
+        assertEquals(stopped, losses(run).size(), "every step up to the stop is logged");
+
+        Path clean = tmp.resolve("clean");
+        PretrainRuns.Cli ok = pretrain(clean, "--steps", "2", "--stop-at-step", "1");
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(ok.out().contains("stopped after step 1: no validation ran"), ok.out());
+        assertTrue(RunConfig.JSON.readTree(clean.resolve("summary.json").toFile()).get("bestValLoss").isNull());
+        Path weights = clean.resolve("checkpoints/step-1/model.safetensors");
+        byte[] b = Files.readAllBytes(weights);
+        for (int i = b.length - 64; i < b.length; i++) { // the last tensor's last 16 floats: 0xFFFFFFFF is a NaN
+            b[i] = (byte) 0xFF;
+        }
+        Files.write(weights, b);
+        PretrainRuns.Cli resumed = pretrain(clean, "--steps", "2", "--resume");
+        assertEquals(1, resumed.code());
+        assertTrue(resumed.err().strip().matches("mm1: error: .*step-1: weight '.+' holds NaN or infinite values "
+                + "\\(a corrupt file, or a model saved after training diverged\\)"), resumed.err());
+    }
+
     /** Relative path → size of every file under {@code dir}. */
     private static SortedMap<String, Long> listing(Path dir) throws java.io.IOException {
         SortedMap<String, Long> out = new TreeMap<>();
