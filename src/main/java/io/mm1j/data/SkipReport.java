@@ -61,9 +61,23 @@ public final class SkipReport {
             throw new Mm1Exception(message);
         }
         long n = counts.computeIfAbsent(reason, r -> new AtomicLong()).incrementAndGet();
-        if (n <= LOGGED_PER_REASON) {
+        if (n <= LOGGED_PER_REASON && firstTime(message)) {
             LOG.warn("skipped: {}{}", message, n == LOGGED_PER_REASON ? " (further '" + reason
                     + "' warnings only counted)" : "");
+        }
+    }
+
+    /** Messages already logged by this process (bounded): a source read again (each epoch, the validation split,
+     *  another report on the same files) does not repeat the warnings it gave the first time. */
+    private static final java.util.Set<String> LOGGED = new java.util.HashSet<>();
+    private static final int LOGGED_MAX = 10_000;
+
+    private static boolean firstTime(String message) {
+        synchronized (LOGGED) {
+            if (LOGGED.size() >= LOGGED_MAX) {
+                return !LOGGED.contains(message);
+            }
+            return LOGGED.add(message);
         }
     }
 

@@ -163,6 +163,8 @@ public final class Pretrainer {
         private final Progress progress;
         private RunConfig rc;
         private volatile boolean stopRequested;
+        /** The step of the newest checkpoint this process wrote (0: none yet), for the message on a signal. */
+        private volatile long checkpointed;
 
         Run(Options o, Path dir, Progress progress) {
             this.o = o;
@@ -354,8 +356,13 @@ public final class Pretrainer {
             CountDownLatch finished = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
                 stopRequested = true; // SIGINT/SIGTERM: finish the step, checkpoint, then let the JVM go
+                System.err.println("mm1: stopping: finishing the current step and writing a checkpoint …");
                 try {
-                    finished.await(120, TimeUnit.SECONDS);
+                    if (finished.await(120, TimeUnit.SECONDS) && checkpointed > 0) {
+                        System.err.println("mm1: stopped after step " + checkpointed + "; checkpoint "
+                                + dir.resolve("checkpoints/step-" + checkpointed) + " written (to go on, run the "
+                                + "same command with --resume)");
+                    }
                 } catch (InterruptedException ignored) {
                     Thread.currentThread().interrupt();
                 }
@@ -426,6 +433,7 @@ public final class Pretrainer {
                         Checkpoint.write(dir.resolve("checkpoints"), model, opt, new Checkpoint.State(s,
                                 opt.stepCount(), last.cursor(), best[0], rc.tree()), rc.integer("train.keep_checkpoints"),
                                 tok.file());
+                        checkpointed = s;
                     }
                 };
                 List<ai.djl.Device> devices = devices(rc);
