@@ -61,7 +61,7 @@ public final class ClipCommand implements Callable<Integer> {
         }
         RunConfig rc = EncoderPretrainer.config(base, shorthand, run.sets);
         EncoderPretrainer.Result r = EncoderPretrainer.run(new EncoderPretrainer.Options(run.out, rc, run.resume,
-                run.overwrite, run.stopAtStep), new Progress());
+                run.overwrite, run.stopAtStep()), new Progress());
         System.out.println(io.mm1j.train.Pretrainer.outcome(r.complete(), r.step(), r.summary()));
         if (r.summary().has("retrieval/t2i@1")) {
             System.out.printf(Locale.ROOT, "held-out retrieval: image→text R@1 %.1f%% R@5 %.1f%%, text→image R@1 "

@@ -86,6 +86,7 @@ public final class DemoCommand implements Callable<Integer> {
                 "train.eval_interval=" + Math.max(1, n / 4),
                 "train.eval_batches=2",
                 "train.checkpoint_interval=0",
+                "train.log_interval=" + Math.max(1, n / 32), // about 32 progress lines
                 "train.fewshot_interval=" + n,
                 "train.fewshot_items=" + (quick ? 16 : 48),
                 "tokenizer={\"train\":{\"vocab_size\":1024}}"));
@@ -98,7 +99,7 @@ public final class DemoCommand implements Callable<Integer> {
                 + " --out " + out.resolve("pretrain") + " " + String.join(" ", sets.stream().map(x -> "--set '" + x
                 + "'").toList()));
         Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(out.resolve("pretrain"), rc, false, false, null,
-                0), new PretrainCommand.ConsoleProgress());
+                0), new PretrainCommand.ConsoleProgress(rc.integer("train.log_interval")));
         System.out.println();
         System.out.println("3. 0-shot evaluation on held-out synthetic images, with the pictures and blanked:");
         DemoReport.Result report = DemoReport.write(r, out, quick ? 16 : 48);

@@ -69,8 +69,8 @@ public final class PretrainCommand implements Callable<Integer> {
             return 0;
         }
         Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(run.out, rc, run.resume, run.overwrite, init,
-                run.stopAtStep),
-                new ConsoleProgress());
+                run.stopAtStep()),
+                new ConsoleProgress(rc.integer("train.log_interval")));
         System.out.println(io.mm1j.train.Pretrainer.outcome(r.complete(), r.step(), r.summary()));
         System.out.println("run folder: " + r.runDir());
         System.out.println("  metrics:  " + r.runDir().resolve("metrics.jsonl"));
@@ -83,6 +83,13 @@ public final class PretrainCommand implements Callable<Integer> {
     /** A folder written by {@code mm1 data synth}: its three train sources in MM1's 45/45/10 mix. */
     static String synthFolderSources(Path dir) {
         String d = dir.toAbsolutePath().normalize().toString().replace("\\", "/").replace("\"", "\\\"");
+        if (!java.nio.file.Files.exists(dir)) {
+            throw new io.mm1j.Mm1Exception("--data " + dir + ": not found");
+        }
+        if (!java.nio.file.Files.isDirectory(dir)) {
+            throw new io.mm1j.Mm1Exception("--data " + dir + ": not a folder (give 'synthetic' or a folder written "
+                    + "by 'mm1 data synth'; list other datasets in data.sources of a --config file)");
+        }
         if (!dir.resolve("manifest.json").toFile().isFile()) {
             throw new io.mm1j.Mm1Exception("--data " + dir + ": not a folder written by 'mm1 data synth' "
                     + "(manifest.json missing); list other datasets in data.sources of a --config file");
@@ -94,12 +101,17 @@ public final class PretrainCommand implements Callable<Integer> {
                 + "{\"name\":\"text\",\"format\":\"text\",\"path\":\"" + d + "/text/train.txt\",\"weight\":0.10}]";
     }
 
-    /** A progress bar on a terminal; a line every few seconds otherwise (logs, CI). */
+    /** A progress bar on a terminal; otherwise (logs, CI) a line every {@code train.log_interval} steps. */
     static final class ConsoleProgress implements Pretrainer.Progress {
         private final boolean tty = System.console() != null;
+        private final long logInterval;
+
+        ConsoleProgress(long logInterval) {
+            this.logInterval = Math.max(1, logInterval);
+        }
+
         private ProgressBar bar;
         private long total;
-        private long lastLine;
         private long first;
         private long t0;
 
@@ -124,8 +136,7 @@ public final class PretrainCommand implements Callable<Integer> {
                 return;
             }
             long now = System.nanoTime();
-            if (now - lastLine > 5e9 || step == total || step == first + 1) {
-                lastLine = now;
+            if (step % logInterval == 0 || step == total || step == first + 1) {
                 double el = (now - t0) / 1e9;
                 double eta = el / (step - first) * (total - step);
                 System.out.printf(Locale.ROOT, "step %d/%d  loss %.4f  lr %.2e  grad %.2f  %.0f tok/s  ETA %.0fs%n",

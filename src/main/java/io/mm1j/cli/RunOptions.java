@@ -35,7 +35,18 @@ public final class RunOptions {
 
     @Option(names = "--stop-at-step", description = "End after this step with a checkpoint, as an interruption "
             + "would (the schedule still spans train.steps).")
-    long stopAtStep;
+    Long stopAtStepOption;
+
+    /** {@code --stop-at-step}, 0 when not given; a value below 1 is refused. */
+    long stopAtStep() {
+        if (stopAtStepOption == null) {
+            return 0;
+        }
+        if (stopAtStepOption < 1) {
+            throw new io.mm1j.Mm1Exception("--stop-at-step must be a step >= 1, got " + stopAtStepOption);
+        }
+        return stopAtStepOption;
+    }
 
     /** The config a run starts from: {@code --config}, or with {@code --resume} and none, the run's own run.json. */
     Path base(Path config) {

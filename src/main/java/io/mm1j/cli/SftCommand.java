@@ -144,8 +144,8 @@ public final class SftCommand implements Callable<Integer> {
             checkConversations(rc); // bad conversations are refused before the run folder is made
         }
         Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(run.out, rc, run.resume, run.overwrite, initDir,
-                run.stopAtStep),
-                new PretrainCommand.ConsoleProgress());
+                run.stopAtStep()),
+                new PretrainCommand.ConsoleProgress(rc.integer("train.log_interval")));
         System.out.println(io.mm1j.train.Pretrainer.outcome(r.complete(), r.step(), r.summary()));
         System.out.println("run folder: " + r.runDir());
         System.out.println("  metrics:  " + r.runDir().resolve("metrics.jsonl"));

@@ -89,8 +89,10 @@ public final class EncoderPretrainer {
                 Path ckpt = Checkpoint.forResume(dir);
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
+                Pretrainer.checkStopAt(o.stopAtStep(), rc.integer("train.steps"), state.step());
                 return train(state, ckpt);
             }
+            Pretrainer.checkStopAt(o.stopAtStep(), rc.integer("train.steps"), 0);
             return Pretrainer.newRun(dir, o.overwrite(), () -> {
                 ObjectNode r = rc.tree();
                 ObjectNode meta = r.putObject("_run");

@@ -13,6 +13,9 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /** PNG line charts of training curves (XChart, headless), for people who would rather look than read JSONL. */
 public final class Plots {
+    /** Series with at most this many points are drawn with a marker at each point. */
+    static final int SPARSE = 25;
+
     private Plots() {}
 
     /**
@@ -54,7 +57,8 @@ public final class Plots {
                 x[i] = points.get(i)[0];
                 y[i] = log ? Math.max(points.get(i)[1], 1e-6) : points.get(i)[1];
             }
-            chart.addSeries(name, x, y).setMarker(SeriesMarkers.NONE);
+            // a sparse series (evaluations) gets a dot per point: one point alone would draw nothing
+            chart.addSeries(name, x, y).setMarker(x.length <= SPARSE ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
         });
         try {
             Files.createDirectories(png.toAbsolutePath().getParent());

@@ -185,9 +185,16 @@ public final class Pretrainer {
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 checkDataUnchanged(dir, rc, ckpt);
+                checkStopAt(o.stopAtStep(), rc.integer("train.steps"), state.step());
                 return train(device, state, ckpt);
             }
+            checkStopAt(o.stopAtStep(), rc.integer("train.steps"), 0);
             PretrainedParts.checkSettings(rc);
+            if (o.init() == null) { // the model settings are checked before any data is synthesized or read
+                Path llm = PretrainedParts.llmFolder(rc);
+                RunModels.build(rc, llm != null ? PretrainedParts.runVocab(llm)
+                        : io.mm1j.config.Presets.load(rc.text("model.preset")).llm().vocabSize(), "check");
+            }
             if (o.init() != null && (PretrainedParts.llmFolder(rc) != null
                     || PretrainedParts.visionFolder(rc) != null)) {
                 throw new Mm1Exception("--init " + o.init() + " starts from a whole model; model.llm.init and "
@@ -817,6 +824,17 @@ public final class Pretrainer {
             return Files.isRegularFile(m) && Files.size(m) > 0;
         } catch (IOException e) {
             return true;
+        }
+    }
+
+    /** Refuses a {@code --stop-at-step} (0: none) past the run's end or not after the step it resumes from. */
+    static void checkStopAt(long stopAt, long steps, long resumedStep) {
+        if (stopAt > steps) {
+            throw new Mm1Exception("--stop-at-step " + stopAt + " is past the run's last step (train.steps = " + steps
+                    + ")");
+        }
+        if (stopAt > 0 && stopAt <= resumedStep) {
+            throw new Mm1Exception("--stop-at-step " + stopAt + ": the run is already at step " + resumedStep);
         }
     }
 

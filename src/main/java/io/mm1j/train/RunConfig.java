@@ -168,6 +168,9 @@ public final class RunConfig {
     }
 
     private static JsonNode readFile(Path file) {
+        if (Files.isDirectory(file)) {
+            throw new Mm1Exception(file + ": a folder, not a config file (give a run.json-style JSON file)");
+        }
         if (!Files.isRegularFile(file)) {
             throw new Mm1Exception(file + ": config file not found");
         }
@@ -245,7 +248,13 @@ public final class RunConfig {
     static String nearest(String key, List<String> valid) {
         String best = null;
         int bestD = Integer.MAX_VALUE;
-        for (String v : valid) {
+        for (String v : valid) { // a truncated key ("model.llm.hidden"): the shortest valid key it begins
+            if (v.startsWith(key) && (best == null || v.length() < best.length())) {
+                best = v;
+                bestD = 0;
+            }
+        }
+        for (String v : best != null ? List.<String>of() : valid) {
             int d = editDistance(key, v);
             if (d < bestD) {
                 bestD = d;
@@ -427,6 +436,10 @@ public final class RunConfig {
             }
         });
         node("train.lr_multipliers").fields().forEachRemaining(e -> {
+            if (!COMPONENTS.contains(e.getKey())) {
+                throw new Mm1Exception("train.lr_multipliers: unknown component '" + e.getKey() + "'"
+                        + nearest(e.getKey(), COMPONENTS));
+            }
             if (!e.getValue().isNumber() || e.getValue().asDouble() < 0) {
                 throw new Mm1Exception("train.lr_multipliers." + e.getKey() + " must be a number >= 0");
             }

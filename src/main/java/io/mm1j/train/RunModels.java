@@ -118,8 +118,16 @@ public final class RunModels {
         } else if (!moe.isNull() && !moe.isMissingNode()) {
             throw new Mm1Exception("model.moe must be an object of MoE settings or false, got " + moe);
         }
-        if (!tree.has("vision") != !tree.has("connector")) {
-            throw new Mm1Exception("model.vision and model.connector must both be given or both be false");
+        if (!tree.has("vision") && tree.has("connector")) {
+            if (rc.node("model.connector").isObject()) {
+                throw new Mm1Exception("model.connector is set but model.vision is false: a connector needs a vision "
+                        + "tower");
+            }
+            tree.remove("connector"); // a text-only Llama: the preset's connector goes with its vision tower
+        }
+        if (tree.has("vision") && !tree.has("connector")) {
+            throw new Mm1Exception("model.connector is false but the model has a vision tower: set model.vision=false "
+                    + "too for a text-only Llama, or give a connector");
         }
         tree.put("name", name);
         if (!tree.has("vision")) {

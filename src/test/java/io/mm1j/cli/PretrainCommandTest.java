@@ -82,6 +82,37 @@ class PretrainCommandTest {
         assertTrue(Files.notExists(tmp.resolve("run")), "a dry run writes nothing");
     }
 
+    /** Each bad option is one line naming it (and the nearest valid name where there is one); nothing is written. */
+    @Test
+    void badOptionsAreOneLineNamingThem() throws Exception {
+        Path out = tmp.resolve("run");
+        assertEquals("mm1: error: --stop-at-step must be a step >= 1, got 0",
+                pretrain(out, "--steps", "4", "--stop-at-step", "0").err().strip());
+        assertEquals("mm1: error: --stop-at-step 9 is past the run's last step (train.steps = 4)",
+                pretrain(out, "--steps", "4", "--stop-at-step", "9").err().strip());
+        assertEquals("mm1: error: train.lr_multipliers: unknown component 'visionx'; did you mean 'vision'?",
+                pretrain(out, "--steps", "4", "--set", "train.lr_multipliers={\"visionx\": 2}").err().strip());
+        assertEquals("mm1: error: --set: unknown key 'model.llm.hidden'; did you mean 'model.llm.hidden_size'?",
+                pretrain(out, "--steps", "4", "--set", "model.llm.hidden=48").err().strip());
+        assertEquals("mm1: error: " + tmp + ": a folder, not a config file (give a run.json-style JSON file)",
+                PretrainRuns.cli("pretrain", "--config", tmp.toString(), "--out", out.toString()).err().strip());
+        Path nowhere = tmp.resolve("nowhere");
+        assertEquals("mm1: error: --data " + nowhere + ": not found", PretrainRuns.cli("pretrain", "--preset",
+                "tiny-test", "--data", nowhere.toString(), "--out", out.toString()).err().strip());
+        assertEquals("mm1: error: model.connector is set but model.vision is false: a connector needs a vision tower",
+                pretrain(out, "--steps", "4", "--set", "model.vision=false", "--set", "model.connector={\"type\": "
+                        + "\"AVG_POOL\"}").err().strip());
+        assertTrue(Files.notExists(out), "nothing written");
+
+        // model.vision=false alone is a text-only Llama (the preset's connector goes with the tower)
+        PretrainRuns.Cli plan = PretrainRuns.cli("pretrain", "--out", out.toString(), "--preset", "tiny-test",
+                "--set", "model.vision=false", "--dry-run");
+        assertEquals(0, plan.code(), plan.err());
+        JsonNode model = new ObjectMapper().readTree(plan.out()).get("model");
+        assertTrue(model.path("vision").isMissingNode() || model.path("vision").isNull(), model.toString());
+        assertTrue(model.path("connector").isMissingNode() || model.path("connector").isNull(), model.toString());
+    }
+
     @Test
     void dryRunUsesAGivenLr() throws Exception {
         PretrainRuns.Cli r = PretrainRuns.cli("pretrain", "--out", tmp.resolve("run").toString(), "--preset",
