@@ -264,8 +264,10 @@ public final class BpeTrainer {
         List<String> vocab = new ArrayList<>(SpecialTokens.ALL);
         vocab.addAll(tokens);
         double sec = (System.nanoTime() - t0) / 1e9;
-        LOG.info("BPE: {} distinct words, {} merges, vocab {} in {} s", nWords, merges.size(), vocab.size(),
-                String.format("%.2f", sec));
+        if (vocabSize > SpecialTokens.COUNT + 256) { // a byte-level vocabulary has no merges to report
+            LOG.info("BPE: {} distinct words, {} merges, vocab {} in {} s", nWords, merges.size(), vocab.size(),
+                    String.format("%.2f", sec));
+        }
         return new Result(List.copyOf(vocab), List.copyOf(merges), nWords, sec);
     }
 

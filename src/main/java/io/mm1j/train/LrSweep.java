@@ -229,13 +229,13 @@ public final class LrSweep {
         for (int seed = 0; seed < o.seeds(); seed++) {
             String name = String.format(Locale.ROOT, "%s_lr%.3e_s%d", s.name(), lr, seed);
             Path dir = out.resolve("runs").resolve(name);
-            Point reused = reuse(dir, lr, seed);
+            RunConfig rc = config(o, s, lr, seed, text);
+            Point reused = reuse(dir, lr, seed, rc);
             if (reused != null) {
                 points.add(reused);
                 listener.subRun(name, reused, true);
                 continue;
             }
-            RunConfig rc = config(o, s, lr, seed, text);
             Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, null, 0), QUIET);
             Point p = new Point(lr, seed, r.summary().path("finalValLoss").asDouble(Double.NaN),
                     r.summary().path("wallSeconds").asDouble());
@@ -244,20 +244,29 @@ public final class LrSweep {
         }
     }
 
-    /** A complete earlier sub-run with the same LR and seed, or null. */
-    private static Point reuse(Path dir, double lr, int seed) {
+    /**
+     * A complete earlier sub-run with exactly this config (LR, seed, steps, shapes, data and every --set), or null:
+     * a sweep rerun with other settings trains its sub-runs again.
+     */
+    private static Point reuse(Path dir, double lr, int seed, RunConfig rc) {
         Path summary = dir.resolve("summary.json");
-        if (!Files.isRegularFile(summary)) {
+        if (!Files.isRegularFile(summary) || !Files.isRegularFile(dir.resolve("run.json"))) {
             return null;
         }
         try {
+            com.fasterxml.jackson.databind.node.ObjectNode saved = (com.fasterxml.jackson.databind.node.ObjectNode)
+                    RunConfig.JSON.readTree(dir.resolve("run.json").toFile());
+            saved.remove("_run");
+            if (!saved.equals(RunConfig.JSON.readTree(rc.tree().toString()))) {
+                return null;
+            }
             JsonNode n = RunConfig.JSON.readTree(summary.toFile());
             if (!n.path("complete").asBoolean()) {
                 return null;
             }
             double v = n.path("finalValLoss").isNumber() ? n.path("finalValLoss").asDouble() : Double.NaN;
             return new Point(lr, seed, v, n.path("wallSeconds").asDouble());
-        } catch (IOException e) {
+        } catch (IOException | ClassCastException e) {
             return null; // unreadable: run it again
         }
     }

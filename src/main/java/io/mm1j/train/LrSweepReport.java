@@ -185,6 +185,13 @@ final class LrSweepReport {
             sb.append(String.join(", ", cells)).append('\n');
         }
         LogLinearFit.Line f = r.law();
+        long unbracketed = r.fitted().stream().filter(s -> !s.best().bracketed()).count();
+        if (unbracketed > 0) {
+            sb.append(String.format(Locale.ROOT, "%n**Caution:** %d of the %d fitted sizes have their lowest loss at an "
+                    + "end of the LR grid (column 'bracketed'): their optimum may lie outside it, and the law below "
+                    + "is fitted through grid ends, not minima. Widen --lrs (or let the adaptive grid grow) and rerun."
+                    + "%n", unbracketed, r.fitted().size()));
+        }
         sb.append(String.format(Locale.ROOT, "%n## Law%n%nFitted: ln η = %.4f · ln N %+.4f (r² = %.3f, %d sizes)  %n"
                         + "MM1:    ln η = %.4f · ln N %+.4f%n%n", f.slope(), f.intercept(), f.r2(), r.fitted().size(),
                 LrLaw.MM1.slope(), LrLaw.MM1.intercept()));

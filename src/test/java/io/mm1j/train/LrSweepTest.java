@@ -1,6 +1,7 @@
 package io.mm1j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -67,6 +68,20 @@ class LrSweepTest {
         assertEquals(9, reused.size());
         assertTrue(reused.stream().allMatch(b -> b), "a second sweep reuses every finished sub-run");
         assertEquals(r.law().slope(), again.law().slope(), 0);
+
+        // other settings (here a --set) are another sub-run: trained again, not reused (stopped after the first)
+        LrSweep.Options other = new LrSweep.Options(out, o.sizes(), o.heldOut(), o.lrs(), o.steps(), o.seeds(),
+                o.batchSize(), o.seqLen(), o.text(), List.of("optim.weight_decay=0.0"));
+        List<Boolean> first = new ArrayList<>();
+        RuntimeException stop = new RuntimeException("enough");
+        RuntimeException e = assertThrows(RuntimeException.class, () -> LrSweep.run(other, (name, p, b) -> {
+            first.add(b);
+            throw stop;
+        }));
+        assertSame(stop, e);
+        assertEquals(List.of(false), first);
+        assertTrue(Files.readString(out.resolve("runs/1x16_lr1.000e-03_s0/run.json"))
+                .contains("\"weight_decay\" : 0.0"));
     }
 
     @Test
