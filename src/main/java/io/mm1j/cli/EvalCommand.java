@@ -134,6 +134,8 @@ public final class EvalCommand implements Callable<Integer> {
                     maxNewTokens != null ? maxNewTokens : t.defaultMaxNewTokens(), circular, maxPixels, vqa);
         }
         Consumer<String> progress = line -> System.err.println(line);
+        OutputDir.refuseOverInput(out, "--out", model, "--model");
+        OutputDir.refuseOverInput(out, "--out", data, "--data");
         try (OutputDir od = OutputDir.create(out, overwrite, "--out");
              NDManager root = Engines.newRootManager((int) seed);
              Tokenizer tok = Tokenizer.load(model.resolve("tokenizer.json"));

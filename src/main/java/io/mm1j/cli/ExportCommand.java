@@ -61,6 +61,7 @@ public final class ExportCommand implements Callable<Integer> {
             default -> throw new Mm1Exception("--layout must be legacy or new, got '" + layout + "'");
         };
         Path dir = Mm1Model.resolveFolder(model);
+        OutputDir.refuseOverInput(out, "--out", model, "--model");
         OutputDir.checkWritable(out, overwrite, "--out");
         try (NDManager root = Engines.newRootManager(0);
              Mm1Model mm = Mm1Model.load(dir, root, DataType.FLOAT32);
@@ -76,6 +77,7 @@ public final class ExportCommand implements Callable<Integer> {
     /** {@code --format hf}: LLM, CLIP vision tower and connector as Hugging Face parts ({@link HfExport}). */
     private int exportHf() {
         Path dir = Mm1Model.resolveFolder(model);
+        OutputDir.refuseOverInput(out, "--out", model, "--model");
         OutputDir.checkWritable(out, overwrite, "--out");
         try (NDManager root = Engines.newRootManager(0);
              Mm1Model mm = Mm1Model.load(dir, root, DataType.FLOAT32);

@@ -44,6 +44,8 @@ public final class MergeLoraCommand implements Callable<Integer> {
     public Integer call() {
         device.use();
         Path dir = Mm1Model.resolveFolder(model);
+        OutputDir.refuseOverInput(out, "--out", model, "--model");
+        OutputDir.refuseOverInput(out, "--out", adapter, "--adapter");
         OutputDir.checkWritable(out, overwrite, "--out");
         try (NDManager root = Engines.newRootManager(0);
              Mm1Model m = Mm1Model.load(dir, root, DataType.FLOAT32)) {

@@ -34,6 +34,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path dir = Mm1Model.resolveFolder(model);
+        OutputDir.refuseOverInput(out, "--out", model, "--model");
         OutputDir.checkWritable(out, overwrite, "--out");
         QuantizedFolder.Summary s;
         try (NDManager root = Engines.newRootManager(0);

@@ -41,6 +41,7 @@ public final class UpcycleCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         device.use();
+        io.mm1j.io.OutputDir.refuseOverInput(out, "--out", model, "--model");
         Mm1Config c = Upcycle.run(model, experts, every, out, overwrite, seed);
         Map<String, Long> counts = ParamCount.all(c);
         // the whole model's counts, as 'mm1 info' prints them (vision tower and connector included)

@@ -121,6 +121,31 @@ public final class OutputDir implements AutoCloseable {
         }
     }
 
+    /**
+     * Refuses an output folder that is, or contains, an input the command reads ({@code --out} = {@code --model}
+     * with --overwrite would replace the very model being read): one line naming both options.
+     */
+    public static void refuseOverInput(Path out, String what, Path input, String inputWhat) {
+        if (input == null || out == null) {
+            return;
+        }
+        Path o = real(out);
+        Path i = real(input);
+        if (i.startsWith(o)) {
+            throw new Mm1Exception(what + " " + out + ": " + (i.equals(o) ? "is" : "contains") + " the " + inputWhat
+                    + " folder it reads (" + input + "); write the output elsewhere");
+        }
+    }
+
+    /** The real path when it exists (links resolved), else the absolute normalised one. */
+    private static Path real(Path p) {
+        try {
+            return Files.exists(p) ? p.toRealPath() : p.toAbsolutePath().normalize();
+        } catch (IOException e) {
+            return p.toAbsolutePath().normalize();
+        }
+    }
+
     /** True when {@code dir} does not exist or is an empty folder. */
     public static boolean isEmptyOrAbsent(Path dir) {
         if (!Files.isDirectory(dir)) {

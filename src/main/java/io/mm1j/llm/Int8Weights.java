@@ -114,6 +114,10 @@ public final class Int8Weights {
         String key = w.fileKey(name);
         String where = st.path() + ": tensor '" + key + "'";
         SafeTensors.Entry e = st.entry(key);
+        if (expected.dimension() != 2) {
+            throw new Mm1Exception(where + " is stored as int8, but only weight matrices can be (this tensor has "
+                    + "shape " + expected + "; store it as a float)");
+        }
         if (!expected.equals(e.djlShape())) {
             throw new Mm1Exception(where + " has shape " + e.djlShape() + " but the config needs " + expected);
         }
@@ -145,6 +149,9 @@ public final class Int8Weights {
         try {
             return new Int8Matrix(st.int8s(key), ss.floats(scaleKey), rows, cols, group);
         } catch (Mm1Exception ex) {
+            if (ex.getMessage().startsWith(ss.path().toString())) {
+                throw ex; // already names the file and tensor
+            }
             throw new Mm1Exception(ss.path() + ": tensor '" + scaleKey + "': " + ex.getMessage(), ex);
         }
     }

@@ -52,9 +52,11 @@ public final class RequestParser {
             }
             return root;
         } catch (JacksonException e) {
+            // read limits (nesting depth, number length, name length) raise exceptions without a location
+            com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
             throw ApiException.invalid(null, "invalid_json", "malformed JSON in the request body: "
-                    + e.getOriginalMessage() + " (line " + e.getLocation().getLineNr() + ", column "
-                    + e.getLocation().getColumnNr() + ")");
+                    + e.getOriginalMessage() + (at == null ? "" : " (line " + at.getLineNr() + ", column "
+                    + at.getColumnNr() + ")"));
         } catch (java.io.IOException e) {
             throw ApiException.invalid(null, "invalid_json", "unreadable request body: " + e.getMessage());
         }
@@ -191,8 +193,11 @@ public final class RequestParser {
         Long seed = null;
         JsonNode sn = body.get("seed");
         if (sn != null && !sn.isNull()) {
-            if (!sn.isIntegralNumber() || !sn.canConvertToLong()) {
+            if (!sn.isIntegralNumber()) {
                 throw ApiException.invalid("seed", "'seed' must be an integer, got " + sn);
+            }
+            if (!sn.canConvertToLong()) {
+                throw ApiException.invalid("seed", "'seed' must be a 64-bit integer, got " + sn);
             }
             seed = sn.asLong();
         }
@@ -367,8 +372,12 @@ public final class RequestParser {
         if (n == null || n.isNull()) {
             return null;
         }
-        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+        if (!n.isIntegralNumber()) {
             throw ApiException.invalid(field, "'" + field + "' must be an integer, got " + n);
+        }
+        if (!n.canConvertToInt()) {
+            throw ApiException.invalid(field, "'" + field + "' must be an integer from " + min + " to "
+                    + Integer.MAX_VALUE + ", got " + n);
         }
         if (n.asInt() < min) {
             throw ApiException.invalid(field, "'" + field + "' must be >= " + min + ", got " + n.asInt());

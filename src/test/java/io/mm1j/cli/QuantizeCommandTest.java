@@ -21,6 +21,7 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
@@ -217,6 +218,33 @@ class QuantizeCommandTest {
             assertEquals(negative.resolve("model.safetensors") + ": tensor '" + k + "_scale': scale -1.0 at (3, 0) "
                     + "is not a finite number >= 0", c.getMessage());
         }
+    }
+
+    /** Only weight matrices can be int8: a vector stored as I8 is one line naming file and tensor. */
+    @Test
+    void anInt8VectorIsRefusedNamingTensorAndFile() throws Exception {
+        String norm = "model.norm.weight";
+        Path bad = tampered("int8-norm", norm, new SafeTensorsWriter.Tensor(norm, "I8", new long[] {32},
+                java.nio.ByteBuffer.wrap(new byte[32])), Map.of(Int8Weights.GROUP_SIZE_KEY, "32"));
+        CliTest.Result r = CliTest.run("generate", "--model", bad.toString(), "--max-tokens", "2");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: " + bad.resolve("model.safetensors") + ": tensor '" + norm + "' is stored as int8, "
+                + "but only weight matrices can be (this tensor has shape (32); store it as a float)\n", r.err());
+    }
+
+    /** --out naming the --model folder (or a folder holding it) is refused even with --overwrite. */
+    @Test
+    void quantizingAFolderOntoItselfIsRefused() throws Exception {
+        Path copy = tampered("self", "none", null, Map.of(Int8Weights.GROUP_SIZE_KEY, "32"));
+        long before = Files.size(copy.resolve("model.safetensors"));
+        for (Path out : List.of(copy, copy.getParent())) {
+            CliTest.Result r = CliTest.run("quantize", "--model", copy.toString(), "--out", out.toString(),
+                    "--overwrite");
+            assertEquals(1, r.code());
+            assertEquals("mm1: error: --out " + out + ": " + (out.equals(copy) ? "is" : "contains")
+                    + " the --model folder it reads (" + copy + "); write the output elsewhere\n", r.err());
+        }
+        assertEquals(before, Files.size(copy.resolve("model.safetensors")), "the model is untouched");
     }
 
     private static float[] negativeAt3() {

@@ -69,6 +69,21 @@ class OpenAiErrorsTest {
         assertTrue(msg.startsWith("malformed JSON in the request body"), msg);
         error(client.post("/v1/chat/completions", "[1,2]"), 400, "invalid_json", null);
         error(client.post("/v1/chat/completions", ""), 400, "invalid_json", null);
+        // beyond Jackson's read limits (nesting depth, number length): still a 400, not a 500
+        String deep = "[".repeat(2000) + "]".repeat(2000);
+        String nested = error(client.post("/v1/chat/completions", "{\"model\": \"scripted\", \"x\": " + deep + "}"),
+                400, "invalid_json", null);
+        assertTrue(nested.startsWith("malformed JSON in the request body: Document nesting depth"), nested);
+        String digits = error(client.post("/v1/completions", "{\"model\": \"scripted\", \"prompt\": \"hi\", "
+                + "\"max_tokens\": 1" + "0".repeat(1500) + "}"), 400, "invalid_json", null);
+        assertTrue(digits.startsWith("malformed JSON in the request body: Number value length"), digits);
+    }
+
+    @Test
+    void anIntegerOutOfRangeSaysSo() {
+        String msg = error(client.post("/v1/completions", "{\"model\": \"scripted\", \"prompt\": \"hi\", "
+                + "\"max_tokens\": 1000000000000}"), 400, "invalid_value", "max_tokens");
+        assertEquals("'max_tokens' must be an integer from 1 to 2147483647, got 1000000000000", msg);
     }
 
     @Test

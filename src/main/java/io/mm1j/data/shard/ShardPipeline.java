@@ -100,6 +100,7 @@ public final class ShardPipeline {
             tokenizerSha = EvalReport.sha256(tok);
         }
         long t0 = System.nanoTime();
+        OutputDir.refuseOverInput(job.out(), "--out", job.input(), "--input");
         try (OutputDir out = OutputDir.create(job.out(), job.overwrite(), "--out")) {
             Path staging = out.staging().toAbsolutePath();
             Pipeline p = Pipeline.create(options(job));
