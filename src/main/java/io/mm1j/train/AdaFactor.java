@@ -195,7 +195,7 @@ public final class AdaFactor implements Optimizer {
             }
             Checkpoint.checkFinite(data, where, e.getKey(), false);
             NDArray src = manager.create(data, e.getValue().getShape()).toType(e.getValue().getDataType(), false);
-            e.getValue().set(src.toByteBuffer());
+            e.getValue().set(new ai.djl.ndarray.index.NDIndex("..."), src); // in place, no legacy-mode warning
             src.close();
         }
         step = stepCount;

@@ -216,7 +216,8 @@ public final class AdamW implements Optimizer {
                 }
                 Checkpoint.checkFinite(data, where, kind + e.getKey(), moments == v);
                 NDArray src = manager.create(data, e.getValue().getShape()).toType(e.getValue().getDataType(), false);
-                e.getValue().set(src.toByteBuffer()); // in place: the array stays owned by the optimizer
+                // in place (the array stays owned by the optimizer); set(Buffer) would make libtorch warn
+                e.getValue().set(new ai.djl.ndarray.index.NDIndex("..."), src);
                 src.close();
             }
         }
