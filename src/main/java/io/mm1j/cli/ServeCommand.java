@@ -95,6 +95,18 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    /** Refuses a host:port another process already listens on (port 0, any free port, is always fine). */
+    static void checkPortFree(String host, int port) {
+        if (port == 0) {
+            return;
+        }
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.bind(new java.net.InetSocketAddress(host, port));
+        } catch (java.io.IOException e) {
+            throw new Mm1Exception("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public Integer call() throws InterruptedException {
         if (port < 0 || port > 65535) {
@@ -109,6 +121,7 @@ public final class ServeCommand implements Callable<Integer> {
         ServeLimits limits = new ServeLimits(maxBodyBytes, maxImages, maxImagePixels,
                 maxPromptTokens != null ? maxPromptTokens : Integer.MAX_VALUE, maxTokens, queueSize,
                 Duration.ofSeconds(requestTimeoutSeconds), imageCache, allowRemoteImages, Duration.ofSeconds(10));
+        checkPortFree(host, port); // before the model loads, and without Javalin's own error line
         Path dir = Mm1Model.resolveFolder(model);
         String id = modelName != null ? modelName : dir.toAbsolutePath().normalize().getFileName().toString();
         if (maxBatch < 0) {

@@ -25,6 +25,18 @@ class ServeCommandTest {
                 && missing.err().lines().count() == 1, missing.err());
     }
 
+    /** A port another process listens on: one line, checked before the model loads (no Javalin error line). */
+    @Test
+    void aPortInUseIsOneLine() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1,
+                java.net.InetAddress.getByName("127.0.0.1"))) {
+            int p = taken.getLocalPort();
+            TestSupport.CliRun r = TestSupport.cli("serve", "--model", tmp.toString(), "--port", Integer.toString(p));
+            assertEquals(1, r.code());
+            assertEquals("mm1: error: cannot listen on 127.0.0.1:" + p + ": Address already in use\n", r.err());
+        }
+    }
+
     @Test
     void limitsAreValidatedBeforeTheModelLoads() {
         TestSupport.CliRun r = TestSupport.cli("serve", "--model", tmp.toString(), "--queue-size", "0", "--port", "0");
