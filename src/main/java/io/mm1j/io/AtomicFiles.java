@@ -16,6 +16,8 @@ import java.nio.file.StandardOpenOption;
  * target, so a reader (or a resumed run after kill -9) sees either the old file or the complete new one.
  */
 public final class AtomicFiles {
+    private static final java.util.concurrent.atomic.AtomicLong COUNTER = new java.util.concurrent.atomic.AtomicLong();
+
     private AtomicFiles() {}
 
     /** Something that writes a file's content. */
@@ -30,7 +32,11 @@ public final class AtomicFiles {
         Path tmp = null;
         try {
             Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+            // created like any file (the umask's permissions, e.g. 0644), not createTempFile's owner-only 0600
+            tmp = dir.resolve("." + target.getFileName() + "." + ProcessHandle.current().pid() + "-"
+                    + COUNTER.incrementAndGet() + ".tmp");
+            Files.deleteIfExists(tmp); // left by an earlier process with the same pid
+            Files.createFile(tmp);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
                  OutputStream out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(ch),
                          1 << 20)) {

@@ -36,4 +36,19 @@ class AtomicFilesTest {
         AtomicFiles.writeString(f, "new");
         assertEquals("new", Files.readString(f));
     }
+
+    /** A written file gets the permissions any new file gets here (the umask's), not a temp file's owner-only. */
+    @Test
+    void aWrittenFileHasTheUsualPermissions() throws Exception {
+        Path plain = Files.writeString(tmp.resolve("plain.txt"), "x");
+        Path atomic = tmp.resolve("atomic.txt");
+        AtomicFiles.writeString(atomic, "x");
+        if (Files.getFileStore(tmp).supportsFileAttributeView("posix")) {
+            assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(atomic));
+        }
+        try (var s = Files.list(tmp)) {
+            assertEquals(java.util.List.of("atomic.txt", "plain.txt"), s.map(p -> p.getFileName().toString()).sorted()
+                    .toList(), "no temp file left");
+        }
+    }
 }
