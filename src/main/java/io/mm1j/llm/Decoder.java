@@ -308,6 +308,17 @@ public final class Decoder implements AutoCloseable {
                 params.linear(x, l + "mlp.up_proj.weight")), l + "mlp.down_proj.weight");
     }
 
+    /**
+     * Whether this forward takes {@link Rope#applyPaired}: while gradients are recorded (training, where RoPE's
+     * four element-wise passes each way were ~8% of a step), over a whole sequence without a cache, with no
+     * adapter on the projections and the fused kernel available. Inference keeps {@link Rope#apply}, which the KV
+     * cache and the CPU decoder match bit for bit.
+     */
+    private boolean pairedRope(NDArray n, Context ctx) {
+        return ctx.cache() == null && ctx.t() > 1 && params.adapter() == null && BlockScope.recording()
+                && Rope.pairedAvailable(n.getDataType());
+    }
+
     /** {@code o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))}, {@code n = rmsnorm(h)}; extends the cache. */
     private NDArray attention(Context ctx, int i, NDArray h) {
         String l = layer(i);
@@ -317,11 +328,20 @@ public final class Decoder implements AutoCloseable {
         int kvh = config.numKvHeads();
         int hd = config.headDim();
         NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps, minusHalf, invDim);
-        NDArray q = heads(params.linear(n, l + "self_attn.q_proj.weight"), b, t, nh, hd); // (B, H, T, hd)
-        NDArray k = heads(params.linear(n, l + "self_attn.k_proj.weight"), b, t, kvh, hd); // (B, KV, T, hd)
+        NDArray q;
+        NDArray k;
+        if (pairedRope(n, ctx)) {
+            // training: queries and keys projected with their rows in pair order, rotated by one complex product
+            // per pair each way (the attention scores are the same sums of products, added in another order)
+            q = rope.applyPaired(Ops.linear(n, rope.pairRows(params.get(l + "self_attn.q_proj.weight"), nh)), nh,
+                    ctx.angles());
+            k = rope.applyPaired(Ops.linear(n, rope.pairRows(params.get(l + "self_attn.k_proj.weight"), kvh)), kvh,
+                    ctx.angles());
+        } else {
+            q = rope.apply(heads(params.linear(n, l + "self_attn.q_proj.weight"), b, t, nh, hd), ctx.angles());
+            k = rope.apply(heads(params.linear(n, l + "self_attn.k_proj.weight"), b, t, kvh, hd), ctx.angles());
+        }
         NDArray v = heads(params.linear(n, l + "self_attn.v_proj.weight"), b, t, kvh, hd); // (B, KV, T, hd)
-        q = rope.apply(q, ctx.angles());
-        k = rope.apply(k, ctx.angles());
         if (ctx.cache() != null) {
             NDArray[] kv = ctx.cache().append(i, k, v); // (B, KV, S, hd)
             k = kv[0];

@@ -15,6 +15,7 @@ import ai.djl.ndarray.types.Shape;
 public final class Rope {
     private final NDArray cos; // (maxPositions, headDim)
     private final NDArray sin; // (maxPositions, headDim): sin with the sign of rotate_half folded in
+    private final NDArray pairs; // (maxPositions, 1, headDim/2, 2): (cos, sin) of each pair's angle
     private final int maxPositions;
     private final int half;
 
@@ -23,6 +24,7 @@ public final class Rope {
         this.half = headDim / 2;
         double[] c = new double[maxPositions * headDim];
         double[] s = new double[maxPositions * headDim];
+        double[] cs = new double[maxPositions * headDim];
         for (int p = 0; p < maxPositions; p++) {
             for (int i = 0; i < half; i++) {
                 double invFreq = 1.0 / Math.pow(theta, (2.0 * i) / headDim);
@@ -32,6 +34,8 @@ public final class Rope {
                 // rotate_half(x)·sin = cat(x2, x1)·cat(-sin, sin): the halves swapped, the sign in the table
                 s[p * headDim + i] = -Math.sin(angle);
                 s[p * headDim + i + half] = Math.sin(angle);
+                cs[p * headDim + 2 * i] = Math.cos(angle);
+                cs[p * headDim + 2 * i + 1] = Math.sin(angle);
             }
         }
         Shape shape = new Shape(maxPositions, headDim);
@@ -40,7 +44,8 @@ public final class Rope {
         // leave the table pointing at freed memory after the next GC).
         this.cos = table(manager, c, shape, dtype);
         this.sin = table(manager, s, shape, dtype);
-        NDScope.unregister(cos, sin);
+        this.pairs = table(manager, cs, new Shape(maxPositions, 1, half, 2), dtype);
+        NDScope.unregister(cos, sin, pairs);
     }
 
     private static NDArray table(NDManager manager, double[] values, Shape shape, DataType dtype) {
@@ -55,8 +60,11 @@ public final class Rope {
         return dtype == DataType.FLOAT32 ? a : a.toType(dtype, true); // a stays alive in the manager either way
     }
 
-    /** cos/sin rows for positions start..start+T-1, each (T, hd); shared by every layer of one forward pass. */
-    public record Angles(NDArray cos, NDArray sin) {}
+    /**
+     * cos/sin rows for positions start..start+T-1, each (T, hd), and the same angles per pair for
+     * {@link #applyPaired} (T, 1, hd/2, 2); shared by every layer of one forward pass.
+     */
+    public record Angles(NDArray cos, NDArray sin, NDArray pairs) {}
 
     public Angles angles(int start, int t) {
         if (start + t > maxPositions) {
@@ -64,7 +72,7 @@ public final class Rope {
                     + maxPositions);
         }
         NDIndex rows = new NDIndex().addSliceDim(start, start + t);
-        return new Angles(cos.get(rows), sin.get(rows));
+        return new Angles(cos.get(rows), sin.get(rows), pairs.get(rows));
     }
 
     /** Rotates {@code x} (B, nh, T, hd) whose tokens sit at absolute positions start..start+T-1. */
@@ -84,5 +92,38 @@ public final class Rope {
         split[s.dimension()] = half;
         NDArray swapped = x.reshape(new Shape(split)).flip(s.dimension() - 1).reshape(s);
         return x.mul(a.cos()).add(swapped.mul(a.sin()));
+    }
+
+    /**
+     * Whether {@link #applyPaired} serves an array of this dtype here: float32/64 and the fused kernel loaded
+     * ({@link ScriptKernels}).
+     */
+    public static boolean pairedAvailable(DataType t) {
+        return (t == DataType.FLOAT32 || t == DataType.FLOAT64) && ScriptKernels.ropeAvailable();
+    }
+
+    /**
+     * A projection weight (n·hd, D) with each head's rows in pair order: row 2i of a head is its row i, row 2i + 1
+     * its row i + hd/2. Projecting with it gives each head's (x_i, x_{i+hd/2}) side by side, the pairs rotary
+     * embedding turns; the same reordering of queries and keys leaves every q·k unchanged. A copy (weight-sized,
+     * differentiable).
+     */
+    public NDArray pairRows(NDArray w, int heads) {
+        Shape s = w.getShape();
+        return w.reshape(heads, 2, half, s.get(1)).transpose(0, 2, 1, 3).reshape(s);
+    }
+
+    /**
+     * Rotary embedding of {@code x} (B, T, n·hd) projected with {@link #pairRows} weights, by one complex product
+     * per pair (the same rotation as {@link #apply}: {@code (a·cos − b·sin, a·sin + b·cos)}); returns (B, n, T, hd)
+     * with each head's dims in pair order.
+     */
+    public NDArray applyPaired(NDArray x, int heads, Angles a) {
+        Shape s = x.getShape();
+        NDArray y = ScriptKernels.rotatePairs(x.reshape(s.get(0), s.get(1), heads, 2L * half), a.pairs());
+        if (y == null) {
+            throw new IllegalStateException("the fused rotary kernel is unavailable (check pairedAvailable first)");
+        }
+        return y.transpose(0, 2, 1, 3);
     }
 }

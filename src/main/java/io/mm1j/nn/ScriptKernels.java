@@ -100,6 +100,19 @@ public final class ScriptKernels {
                 torch._foreach_mul_(tensors, factor)
             """;
 
+    /**
+     * forward: rotary embedding of x (B, T, n, hd), each head's dims in pair order (x[2i], x[2i+1]), as one complex
+     * product per pair with {@code cs} (T, 1, hd/2, 2) = (cos, sin): a pass each way instead of four.
+     */
+    static final String ROPE_SOURCE = HEADER.formatted("Rope") + """
+              def forward(self: __torch__.Rope,
+                x: Tensor,
+                cs: Tensor) -> Tensor:
+                s = x.size()
+                z = torch.view_as_complex(x.reshape([s[0], s[1], s[2], s[3] // 2, 2]))
+                return torch.view_as_real(z * torch.view_as_complex(cs)).flatten(3)
+            """;
+
     private static final Object LOCK = new Object();
     private static final java.util.Map<String, Loaded> LOADED = new java.util.HashMap<>();
 
@@ -121,6 +134,26 @@ public final class ScriptKernels {
     /** The SiLU module, or null when unavailable. */
     static PtSymbolBlock silu() {
         return module("Silu", SILU_SOURCE);
+    }
+
+    /** The rotary-embedding module, or null when unavailable. */
+    static PtSymbolBlock rope() {
+        return module("Rope", ROPE_SOURCE);
+    }
+
+    /** Whether {@link #rotatePairs} is available (on, and the module loads). */
+    public static boolean ropeAvailable() {
+        return rope() != null;
+    }
+
+    /**
+     * Rotates each pair (x[2i], x[2i+1]) of every head of {@code x} (B, T, n, hd) by the angle whose (cos, sin)
+     * {@code cs} (T, 1, hd/2, 2) holds: {@code (a·c − b·s, a·s + b·c)}, recorded for autograd; null when
+     * unavailable.
+     */
+    public static NDArray rotatePairs(NDArray x, NDArray cs) {
+        PtSymbolBlock block = rope();
+        return block == null ? null : call(block, "forward", new NDList(unnamed(x), unnamed(cs)));
     }
 
     /** The norms module, or null when unavailable. */
@@ -145,7 +178,7 @@ public final class ScriptKernels {
     public static java.util.Map<String, String> status() {
         java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
         String[][] kernels = {{"attention", "Attention", ATTENTION_SOURCE}, {"adamw", "AdamW", ADAMW_SOURCE},
-            {"silu", "Silu", SILU_SOURCE}, {"norms", "Norms", NORMS_SOURCE}};
+            {"silu", "Silu", SILU_SOURCE}, {"norms", "Norms", NORMS_SOURCE}, {"rope", "Rope", ROPE_SOURCE}};
         for (String[] k : kernels) {
             if (!enabled()) {
                 out.put(k[0], "off");

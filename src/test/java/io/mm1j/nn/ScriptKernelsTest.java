@@ -92,10 +92,48 @@ class ScriptKernelsTest extends ManagedNdTest {
 
     @Test
     void statusNamesTheFormEachKernelTakes() {
-        assertEquals(java.util.Map.of("attention", "fused", "adamw", "fused", "silu", "fused", "norms", "fused"),
-                with(true, ScriptKernels::status));
-        assertEquals(java.util.Map.of("attention", "off", "adamw", "off", "silu", "off", "norms", "off"),
-                with(false, ScriptKernels::status));
+        assertEquals(java.util.Map.of("attention", "fused", "adamw", "fused", "silu", "fused", "norms", "fused",
+                "rope", "fused"), with(true, ScriptKernels::status));
+        assertEquals(java.util.Map.of("attention", "off", "adamw", "off", "silu", "off", "norms", "off", "rope",
+                "off"), with(false, ScriptKernels::status));
+    }
+
+    /** Loss and every parameter's gradient of one recorded decoder forward + backward, as one flat array. */
+    private double[] decoderLossAndGradients(io.mm1j.llm.Decoder d, NDArray ids, NDArray projection) {
+        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            NDArray logits = d.forward(ids).logits();
+            NDArray loss = logits.mul(projection).sum();
+            gc.backward(loss);
+            java.util.List<double[]> parts = new java.util.ArrayList<>();
+            parts.add(logits.toDoubleArray());
+            for (java.util.Map.Entry<String, NDArray> e : new java.util.TreeMap<>(d.params().all()).entrySet()) {
+                parts.add(e.getValue().getGradient().toDoubleArray());
+                e.getValue().getGradient().subi(e.getValue().getGradient());
+            }
+            return concat(parts.toArray(double[][]::new));
+        }
+    }
+
+    /**
+     * Training's rotary embedding (queries and keys projected in pair order, one complex product per pair) gives
+     * the logits and every gradient of the standard half-split form, with grouped-query attention, in float64.
+     */
+    @Test
+    void pairedRopeInTrainingEqualsTheStandardFormWithGradients() {
+        assertTrue(io.mm1j.nn.Rope.pairedAvailable(DataType.FLOAT64));
+        io.mm1j.config.LlmConfig c = io.mm1j.config.LlmConfig.llama(50, 32, 64, 2, 4, 2, 64, false);
+        try (io.mm1j.llm.Decoder d = io.mm1j.llm.Decoder.init(c, m, DataType.FLOAT64)) {
+            d.params().enableGradients();
+            NDArray ids = m.create(new long[] {1, 7, 3, 44, 12, 9, 30, 2, 5, 6, 17, 40}, new Shape(2, 6));
+            NDArray projection = m.randomNormal(new Shape(2, 6, 50), DataType.FLOAT64);
+            double[] standard = with(false, () -> decoderLossAndGradients(d, ids, projection));
+            double[] paired = with(true, () -> decoderLossAndGradients(d, ids, projection));
+            assertEquals(standard.length, paired.length);
+            assertArrayEquals(standard, paired, 1e-10);
+            double[] noGrad = io.mm1j.nn.BlockScope.noGrad(() -> d.forward(ids).logits().toDoubleArray());
+            assertArrayEquals(noGrad, java.util.Arrays.copyOf(paired, noGrad.length), 1e-12,
+                    "inference (standard form) and training (paired form) give the same logits");
+        }
     }
 
     /** silu(g)·u and silu(x) with the gradients of g and u, as one flat array. */
