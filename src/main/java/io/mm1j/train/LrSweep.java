@@ -220,6 +220,10 @@ public final class LrSweep {
     }
 
     private static LogLinearFit.Minimum best(List<Point> points) {
+        if (points.stream().noneMatch(p -> Double.isFinite(p.valLoss()))) {
+            throw new Mm1Exception("every run at LRs " + points.stream().map(p -> String.format(Locale.ROOT, "%.3g",
+                    p.lr())).distinct().toList() + " diverged: give lower --lrs");
+        }
         return LogLinearFit.bestLr(points.stream().mapToDouble(Point::lr).toArray(),
                 points.stream().mapToDouble(Point::valLoss).toArray(), FIT_HALF_WIDTH);
     }
@@ -236,9 +240,17 @@ public final class LrSweep {
                 listener.subRun(name, reused, true);
                 continue;
             }
-            Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, null, 0), QUIET);
-            Point p = new Point(lr, seed, r.summary().path("finalValLoss").asDouble(Double.NaN),
-                    r.summary().path("wallSeconds").asDouble());
+            Point p;
+            long t0 = System.nanoTime();
+            try {
+                Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(dir, rc, false, true, null, 0), QUIET);
+                p = new Point(lr, seed, r.summary().path("finalValLoss").asDouble(Double.NaN),
+                        r.summary().path("wallSeconds").asDouble());
+            } catch (TrainLoop.Diverged e) {
+                // too high an LR is a finding, not a failure: no loss (worse than any finite one in the fit)
+                LOG.info("{}: diverged ({})", name, e.getMessage());
+                p = new Point(lr, seed, Double.NaN, (System.nanoTime() - t0) / 1e9);
+            }
             points.add(p);
             listener.subRun(name, p, false);
         }
@@ -261,8 +273,8 @@ public final class LrSweep {
                 return null;
             }
             JsonNode n = RunConfig.JSON.readTree(summary.toFile());
-            if (!n.path("complete").asBoolean()) {
-                return null;
+            if (!n.path("complete").asBoolean() && !n.path("diverged").asBoolean()) {
+                return null; // stopped part way: train it again
             }
             double v = n.path("finalValLoss").isNumber() ? n.path("finalValLoss").asDouble() : Double.NaN;
             return new Point(lr, seed, v, n.path("wallSeconds").asDouble());

@@ -451,7 +451,21 @@ public final class Pretrainer {
                         r -> replica(model, r, compute == null ? model.params().dtype() : compute), compute) : null) {
                     TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener).dataParallel(dp)
                             .lossScale(mixed.equals("fp16") ? new MixedPrecision.LossScale() : null);
-                    step = loop.run(data, start, () -> stopRequested);
+                    try {
+                        step = loop.run(data, start, () -> stopRequested);
+                    } catch (TrainLoop.Diverged e) {
+                        // recorded, so that harnesses (lr-sweep) count the run as finished: diverged, no loss
+                        ObjectNode d = RunConfig.JSON.createObjectNode();
+                        d.put("steps", e.step());
+                        d.put("complete", false);
+                        d.put("diverged", true);
+                        d.putNull("finalValLoss");
+                        d.putNull("bestValLoss");
+                        d.put("peakLr", peak);
+                        d.put("wallSeconds", (System.nanoTime() - t0) / 1e9);
+                        AtomicFiles.writeString(dir.resolve("summary.json"), d.toPrettyString());
+                        throw e;
+                    }
                 }
                 failedSamples = data.failedSamples();
                 if (data.failedSamples() > 0) {

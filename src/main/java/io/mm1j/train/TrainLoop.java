@@ -98,19 +98,36 @@ public final class TrainLoop {
         return this;
     }
 
-    /**
-     * Runs optimizer steps {@code startStep+1 … min(totalSteps, stopAtStep)}; returns the last completed step.
-     *
-     * @param stop polled after every step (SIGINT/SIGTERM): when true, the loop checkpoints and returns
-     */
     /** Consecutive skipped updates (non-finite gradients) after which a run stops with an error. */
     static final int MAX_SKIPPED = 10;
     /** The same with fp16 loss scaling, which halves its scale on every skip (2^-50: nothing left to scale). */
     static final int MAX_SKIPPED_SCALED = 50;
 
     private int skipped;
+    private long lastGoodCheckpoint;
 
+    /** A run stopped because its updates kept being skipped for non-finite gradients. */
+    public static final class Diverged extends io.mm1j.Mm1Exception {
+        private final long step;
+
+        Diverged(long step, String message) {
+            super(message);
+            this.step = step;
+        }
+
+        /** The step at which the run stopped. */
+        public long step() {
+            return step;
+        }
+    }
+
+    /**
+     * Runs optimizer steps {@code startStep+1 … min(totalSteps, stopAtStep)}; returns the last completed step.
+     *
+     * @param stop polled after every step (SIGINT/SIGTERM): when true, the loop checkpoints and returns
+     */
     public long run(Iterator<Batch> data, long startStep, BooleanSupplier stop) {
+        lastGoodCheckpoint = startStep; // a resumed run starts from a checkpoint
         long end = Math.min(s.totalSteps(), s.stopAtStep() > 0 ? s.stopAtStep() : Long.MAX_VALUE);
         long step = startStep;
         Batch last = null;
@@ -158,10 +175,12 @@ public final class TrainLoop {
             // 7. log
             listener.onStep(step, stepMetrics(micro, sl, trained, lr, gradNorm, sec));
             if (skipped >= (lossScale != null ? MAX_SKIPPED_SCALED : MAX_SKIPPED)) {
-                throw new io.mm1j.Mm1Exception("step " + step + ": the last " + skipped + " optimizer updates were "
+                throw new Diverged(step, "step " + step + ": the last " + skipped + " optimizer updates were "
                         + "skipped (gradient norm " + gradNorm + ", loss " + sl.total / Math.max(1, trained)
-                        + "): the run diverged or its weights are not finite; it stops here (no checkpoint of this "
-                        + "state is written; resume from an earlier one with another learning rate)");
+                        + "): the run diverged or its weights are not finite; it stops here"
+                        + (lastGoodCheckpoint > 0 ? " (the newest checkpoint from before the skipped updates is "
+                        + "step-" + lastGoodCheckpoint + "; delete any newer step-N folders to resume from it with "
+                        + "another learning rate)" : ""));
             }
             // 8. eval
             if (s.evalInterval() > 0 && (step % s.evalInterval() == 0 || step == s.totalSteps())) {
@@ -169,8 +188,14 @@ public final class TrainLoop {
             }
             // 9. checkpoint
             boolean stopping = stop.getAsBoolean();
-            if (stopping || step == end || (s.checkpointInterval() > 0 && step % s.checkpointInterval() == 0)) {
+            // not while updates are being skipped: the weights may already be non-finite, and keep_checkpoints
+            // would prune the good ones (a stop still writes one, as an interruption must)
+            boolean periodic = skipped == 0 && s.checkpointInterval() > 0 && step % s.checkpointInterval() == 0;
+            if (stopping || step == end || periodic) {
                 listener.onCheckpoint(step, last);
+                if (skipped == 0) {
+                    lastGoodCheckpoint = step;
+                }
             }
             if (stopping) {
                 break;

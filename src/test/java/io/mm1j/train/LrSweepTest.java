@@ -84,6 +84,25 @@ class LrSweepTest {
                 .contains("\"weight_decay\" : 0.0"));
     }
 
+    /** A diverged sub-run is a point without a loss, recorded (and reused), not the end of the sweep. */
+    @Test
+    void divergedSubRunsAreRecordedAndAllDivergedIsOneLine() throws Exception {
+        Path out = tmp.resolve("diverging");
+        LrSweep.Options o = new LrSweep.Options(out, List.of(LrSweep.Size.parse("1x16"), LrSweep.Size.parse("1x32")),
+                null, List.of(1e30, 1.4e30), 12, 1, 2, 32, corpus(), List.of());
+        List<Boolean> reused = new ArrayList<>();
+        io.mm1j.Mm1Exception e = assertThrows(io.mm1j.Mm1Exception.class,
+                () -> LrSweep.run(o, (name, p, again) -> reused.add(again)));
+        assertEquals("every run at LRs [1.00e+30, 1.40e+30] diverged: give lower --lrs", e.getMessage());
+        assertEquals(List.of(false, false), reused, "both LRs of the first size ran to their divergence");
+        JsonNode summary = RunConfig.JSON.readTree(out.resolve("runs/1x16_lr1.000e+30_s0/summary.json").toFile());
+        assertTrue(summary.get("diverged").asBoolean(), summary.toString());
+        assertTrue(summary.get("finalValLoss").isNull(), summary.toString());
+        reused.clear();
+        assertThrows(io.mm1j.Mm1Exception.class, () -> LrSweep.run(o, (name, p, again) -> reused.add(again)));
+        assertEquals(List.of(true, true), reused, "a diverged sub-run is not trained again");
+    }
+
     @Test
     void gridWithNeighboursMoreThanRootTwoApartIsRefused() {
         Mm1Exception e = assertThrows(Mm1Exception.class, () -> LrSweep.checkGrid(List.of(1e-3, 1.5e-3)));
