@@ -64,8 +64,8 @@ public final class PretrainCommand implements Callable<Integer> {
                 ? RunConfig.resolve(RunOptions.stripRunMeta(base), shorthand, run.sets)
                 : RunConfig.resolve(base, shorthand, run.sets);
         if (dryRun) {
-            System.out.println(Pretrainer.plan(rc, rc.node("model.llm.vocab_size").asInt(
-                    io.mm1j.config.Presets.load(rc.text("model.preset")).llm().vocabSize()), init).toPrettyString());
+            System.out.println(Pretrainer.plan(rc, io.mm1j.config.Presets.load(rc.text("model.preset")).llm()
+                    .vocabSize(), init).toPrettyString());
             return 0;
         }
         Pretrainer.Result r = Pretrainer.run(new Pretrainer.Options(run.out, rc, run.resume, run.overwrite, init,

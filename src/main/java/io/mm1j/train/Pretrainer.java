@@ -92,9 +92,8 @@ public final class Pretrainer {
 
     /** Everything {@code --dry-run} prints: the resolved model, counts, memory, LR and tokens per step. */
     public static ObjectNode plan(RunConfig rc, int vocab, Path init) {
-        Path llmInit = PretrainedParts.llmFolder(rc);
         Mm1Config c = init != null ? Mm1Model.readConfig(initFolder(init))
-                : RunModels.build(rc, llmInit != null ? PretrainedParts.runVocab(llmInit) : vocab, "dry-run");
+                : RunModels.build(rc, RunData.tokenizerVocab(rc, vocab), "dry-run");
         ObjectNode o = RunConfig.JSON.createObjectNode();
         o.set("config", rc.tree());
         if (init != null) {
@@ -191,9 +190,8 @@ public final class Pretrainer {
             checkStopAt(o.stopAtStep(), rc.integer("train.steps"), 0);
             PretrainedParts.checkSettings(rc);
             if (o.init() == null) { // the model settings are checked before any data is synthesized or read
-                Path llm = PretrainedParts.llmFolder(rc);
-                RunModels.build(rc, llm != null ? PretrainedParts.runVocab(llm)
-                        : io.mm1j.config.Presets.load(rc.text("model.preset")).llm().vocabSize(), "check");
+                RunModels.build(rc, RunData.tokenizerVocab(rc,
+                        io.mm1j.config.Presets.load(rc.text("model.preset")).llm().vocabSize()), "check");
             }
             if (o.init() != null && (PretrainedParts.llmFolder(rc) != null
                     || PretrainedParts.visionFolder(rc) != null)) {

@@ -475,6 +475,33 @@ public final class RunData {
      * The run's tokenizer file: a copy of a given tokenizer.json, the byte-level vocabulary ({@code "bytes"}: the 256
      * byte values after mm1j's 8 special tokens, for character-level work) or a BPE trained on the training text.
      */
+    /**
+     * The vocabulary the run's tokenizer will have, known before any data is read: the pretrained LLM's (its
+     * tokenizer plus mm1j's roles), the byte tokenizer's 264, a tokenizer.json's own size, or the size asked of a
+     * trained one ({@code defaultVocab} when not given; training may stop below it on a small corpus).
+     */
+    public static int tokenizerVocab(RunConfig rc, int defaultVocab) {
+        Path llm = PretrainedParts.llmFolder(rc);
+        if (llm != null) {
+            return PretrainedParts.runVocab(llm);
+        }
+        JsonNode tok = rc.node("tokenizer");
+        if (tok.isTextual() && tok.asText().equals("bytes")) {
+            return SpecialTokens.COUNT + 256;
+        }
+        if (tok.isTextual()) {
+            Path f = Path.of(tok.asText());
+            if (!Files.isRegularFile(f)) {
+                throw new Mm1Exception("tokenizer: " + f + " not found");
+            }
+            try (io.mm1j.tokenizer.Tokenizer t = io.mm1j.tokenizer.Tokenizer.load(f)) {
+                return t.vocabSize();
+            }
+        }
+        JsonNode v = tok.path("train").path("vocab_size");
+        return v.isNull() || v.isMissingNode() ? defaultVocab : v.asInt();
+    }
+
     public static void writeTokenizer(RunConfig rc, List<Source> sources, int defaultVocab, Path out) {
         JsonNode tok = rc.node("tokenizer");
         if (tok.isTextual() && tok.asText().equals("bytes")) {

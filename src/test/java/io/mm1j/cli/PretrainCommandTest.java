@@ -113,6 +113,29 @@ class PretrainCommandTest {
         assertTrue(model.path("connector").isMissingNode() || model.path("connector").isNull(), model.toString());
     }
 
+    /** The plan (and the up-front check) size the model by the run's tokenizer, not the preset's vocabulary. */
+    @Test
+    void dryRunSizesTheVocabularyByTheTokenizer() throws Exception {
+        Path out = tmp.resolve("run");
+        PretrainRuns.Cli bytes = PretrainRuns.cli("pretrain", "--out", out.toString(), "--preset", "tiny-test",
+                "--set", "tokenizer=\"bytes\"", "--dry-run");
+        assertEquals(0, bytes.code(), bytes.err());
+        assertEquals(264, new ObjectMapper().readTree(bytes.out()).at("/model/llm/vocabSize").asInt());
+        PretrainRuns.Cli wider = PretrainRuns.cli("pretrain", "--out", out.toString(), "--preset", "tiny-test",
+                "--set", "tokenizer=\"bytes\"", "--set", "model.llm.vocab_size=300", "--dry-run");
+        assertEquals(0, wider.code(), wider.err());
+        assertEquals(300, new ObjectMapper().readTree(wider.out()).at("/model/llm/vocabSize").asInt());
+        PretrainRuns.Cli trained = PretrainRuns.cli("pretrain", "--out", out.toString(), "--preset", "tiny-test",
+                "--set", "tokenizer={\"train\": {\"vocab_size\": 300}}", "--set", "model.llm.vocab_size=300",
+                "--dry-run");
+        assertEquals(0, trained.code(), trained.err());
+        PretrainRuns.Cli small = pretrain(out, "--steps", "2", "--set", "tokenizer=\"bytes\"", "--set",
+                "model.llm.vocab_size=200");
+        assertEquals("mm1: error: model.llm.vocab_size (200) is smaller than the tokenizer's vocabulary (264)",
+                small.err().strip());
+        assertTrue(Files.notExists(out));
+    }
+
     @Test
     void dryRunUsesAGivenLr() throws Exception {
         PretrainRuns.Cli r = PretrainRuns.cli("pretrain", "--out", tmp.resolve("run").toString(), "--preset",
