@@ -72,6 +72,8 @@ public final class EncoderPretrainer {
     private static final class Run {
         private final Options o;
         private final Path dir;
+        /** Called when the first step is logged (a new run's --overwrite then deletes the old files). */
+        private Runnable started = () -> { };
         private final Pretrainer.Progress progress;
         private final RunConfig rc;
         private volatile boolean stopRequested;
@@ -86,6 +88,7 @@ public final class EncoderPretrainer {
         Result go() {
             // 1. the run folder: a new run, or the newest checkpoint of an old one
             if (o.resume()) {
+                Pretrainer.recoverOverwritten(dir);
                 Path ckpt = Checkpoint.forResume(dir);
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
@@ -93,7 +96,8 @@ public final class EncoderPretrainer {
                 return train(state, ckpt);
             }
             Pretrainer.checkStopAt(o.stopAtStep(), rc.integer("train.steps"), 0);
-            return Pretrainer.newRun(dir, o.overwrite(), () -> {
+            return Pretrainer.newRun(dir, o.overwrite(), started -> {
+                this.started = started;
                 ObjectNode r = rc.tree();
                 ObjectNode meta = r.putObject("_run");
                 meta.put("command", "clip");
@@ -226,6 +230,7 @@ public final class EncoderPretrainer {
                         timed++;
                     }
                     metrics.log(step, m);
+                    started.run(); // a step is logged: an --overwrite's old files can go
                     progress.step(step, m);
                     // 8. eval
                     long every = rc.integer("train.eval_interval");

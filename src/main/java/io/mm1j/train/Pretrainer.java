@@ -162,6 +162,8 @@ public final class Pretrainer {
         private final Progress progress;
         private RunConfig rc;
         private volatile boolean stopRequested;
+        /** Called when the first step is logged (a new run's --overwrite then deletes the old files). */
+        private Runnable started = () -> { };
         /** The step of the newest checkpoint this process wrote (0: none yet), for the message on a signal. */
         private volatile long checkpointed;
 
@@ -180,6 +182,7 @@ public final class Pretrainer {
             ai.djl.Device device = devices.isEmpty() ? null : devices.get(0);
             // 1. the run folder: a new run, or the newest checkpoint of an old one
             if (o.resume()) {
+                recoverOverwritten(dir);
                 Path ckpt = Checkpoint.forResume(dir);
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
@@ -198,7 +201,8 @@ public final class Pretrainer {
                 throw new Mm1Exception("--init " + o.init() + " starts from a whole model; model.llm.init and "
                         + "model.vision.init start from parts: give one or the other");
             }
-            return newRun(dir, o.overwrite(), () -> {
+            return newRun(dir, o.overwrite(), started -> {
+                this.started = started;
                 AtomicFiles.writeString(dir.resolve("run.json"), runJson().toPrettyString());
                 return train(device, null, null);
             });
@@ -389,6 +393,7 @@ public final class Pretrainer {
                             timedSteps[0]++;
                         }
                         metrics.log(s, m);
+                        started.run(); // a step is logged: an --overwrite's old files can go
                         progress.step(s, m);
                         int ei = rc.integer("train.eval_interval");
                         boolean evalStep = ei > 0 && (s % ei == 0 || s == total);
@@ -775,57 +780,122 @@ public final class Pretrainer {
         }
     }
 
+    /** Where {@code --overwrite} keeps the old run's files, inside the run folder, until the new run has a step. */
+    static final String OVERWRITTEN = ".overwritten";
+
     /**
      * {@code body} as a new run in {@code dir}: a non-empty folder is refused without {@code overwrite}; with it,
-     * the old contents are set aside (a hidden sibling {@code .NAME.overwritten}) rather than deleted, and are put
-     * back if the new run fails before it has logged a step or written a checkpoint; they are deleted once the new
-     * run ends. A run that fails that early leaves nothing behind: a folder it created is removed again.
+     * the old run's files are moved into {@code dir/.overwritten/} (renames on the same disk, through a symbolic
+     * link too) rather than deleted. {@code body} gets a callback to call once the new run has logged its first
+     * step: then the old files are deleted. A run that fails before that puts the old files back (and a folder it
+     * created is removed); a run killed before that gets them back at the next start ({@link #recoverOverwritten}).
      */
-    static <R> R newRun(Path dir, boolean overwrite, java.util.function.Supplier<R> body) {
+    static <R> R newRun(Path dir, boolean overwrite, java.util.function.Function<Runnable, R> body) {
+        recoverOverwritten(dir);
         OutputDir.checkWritable(dir, overwrite, "--out");
         boolean existed = Files.isDirectory(dir);
-        Path aside = null;
+        Path aside = dir.resolve(OVERWRITTEN);
+        boolean setAside = false;
+        boolean ok = false;
+        boolean[] started = {false};
         try {
             if (overwrite && !OutputDir.isEmptyOrAbsent(dir)) {
-                aside = dir.resolveSibling("." + dir.getFileName() + ".overwritten");
-                OutputDir.deleteTree(aside); // left by a run that was killed
-                Files.move(dir, aside);
+                moveChildren(dir, aside);
+                setAside = true;
             }
+            mkdirs(dir);
+            R r = body.apply(() -> {
+                if (!started[0]) {
+                    started[0] = true;
+                    dropOverwritten(dir);
+                }
+            });
+            ok = true;
+            return r;
         } catch (IOException e) {
             throw new Mm1Exception("--out " + dir + ": cannot set the old run aside for --overwrite: "
                     + e.getMessage(), e);
-        }
-        mkdirs(dir);
-        boolean ok = false;
-        try {
-            R r = body.get();
-            ok = true;
-            return r;
         } finally {
-            boolean early = !ok && Checkpoint.latest(dir.resolve("checkpoints")) == null && !stepped(dir);
-            try {
-                if (early) {
-                    if (existed && aside == null) {
+            if (ok || started[0]) {
+                dropOverwritten(dir);
+            } else {
+                try {
+                    if (setAside) {
+                        restoreOverwritten(dir); // the old run comes back untouched
+                    } else if (existed) {
                         deleteContents(dir); // an empty folder the user made stays, empty
                     } else {
                         OutputDir.deleteTree(dir);
                     }
-                    if (aside != null) {
-                        Files.move(aside, dir); // the old run comes back untouched
-                        aside = null;
-                    }
+                } catch (IOException | RuntimeException e) {
+                    LOG.warn("--out {}: cleaning up after the failed run: {}{}", dir, e.getMessage(),
+                            setAside ? " (the old run's files are in " + aside + ")" : "");
                 }
-                if (aside != null) {
-                    OutputDir.deleteTree(aside);
-                }
-            } catch (IOException | RuntimeException e) {
-                if (ok) {
-                    throw new Mm1Exception("--out " + dir + ": cannot delete the overwritten run "
-                            + aside + ": " + e.getMessage(), e);
-                }
-                LOG.warn("--out {}: cleaning up after the failed run: {}{}", dir, e.getMessage(),
-                        aside != null ? " (the old run is in " + aside + ")" : "");
             }
+        }
+    }
+
+    /**
+     * Finishes what a killed {@code --overwrite} left: with no step logged and no checkpoint in {@code dir}, the
+     * old run's files in {@code .overwritten/} are put back (the new run had not started); otherwise they were
+     * due for deletion and are deleted. A warning says which.
+     */
+    static void recoverOverwritten(Path dir) {
+        Path aside = dir.resolve(OVERWRITTEN);
+        if (!Files.isDirectory(aside)) {
+            return;
+        }
+        boolean begun = stepped(dir) || Checkpoint.latest(dir.resolve("checkpoints")) != null;
+        if (begun) {
+            dropOverwritten(dir);
+            return;
+        }
+        try {
+            restoreOverwritten(dir);
+            LOG.warn("--out {}: put back the run an interrupted --overwrite had set aside", dir);
+        } catch (IOException e) {
+            throw new Mm1Exception("--out " + dir + ": cannot put back the run an interrupted --overwrite set aside "
+                    + "in " + aside + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Moves every entry of {@code dir} but {@code into} itself into {@code into}. */
+    private static void moveChildren(Path dir, Path into) throws IOException {
+        Files.createDirectory(into);
+        try (var s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                if (!p.equals(into)) {
+                    Files.move(p, into.resolve(p.getFileName()));
+                }
+            }
+        }
+    }
+
+    /** Deletes the new run's files and moves the old ones back from {@code .overwritten/}. */
+    private static void restoreOverwritten(Path dir) throws IOException {
+        Path aside = dir.resolve(OVERWRITTEN);
+        try (var s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                if (!p.equals(aside)) {
+                    OutputDir.deleteTree(p);
+                }
+            }
+        }
+        try (var s = Files.list(aside)) {
+            for (Path p : s.toList()) {
+                Files.move(p, dir.resolve(p.getFileName()));
+            }
+        }
+        Files.delete(aside);
+    }
+
+    /** Deletes {@code .overwritten/} if present; a failure is a warning (the new run goes on). */
+    private static void dropOverwritten(Path dir) {
+        Path aside = dir.resolve(OVERWRITTEN);
+        try {
+            OutputDir.deleteTree(aside);
+        } catch (IOException e) {
+            LOG.warn("--out {}: cannot delete the overwritten run's files in {}: {}", dir, aside, e.getMessage());
         }
     }
 

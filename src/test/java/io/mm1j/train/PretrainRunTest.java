@@ -186,10 +186,32 @@ class PretrainRunTest {
         assertEquals(before, listing(run), "the old run is back, file for file");
         assertFalse(Files.exists(tmp.resolve(".kept.overwritten")));
 
+        assertFalse(Files.exists(run.resolve(Pretrainer.OVERWRITTEN)));
+
+        // a killed --overwrite (old files set aside, the new run not started): the next start puts them back
+        Files.createDirectory(run.resolve(Pretrainer.OVERWRITTEN));
+        try (var children = Files.list(run)) {
+            for (Path p : children.toList()) {
+                if (!p.getFileName().toString().equals(Pretrainer.OVERWRITTEN)) {
+                    Files.move(p, run.resolve(Pretrainer.OVERWRITTEN).resolve(p.getFileName()));
+                }
+            }
+        }
+        Files.writeString(run.resolve("run.json"), "{}");
+        PretrainRuns.Cli refused = pretrain(run, "--steps", "2");
+        assertEquals(1, refused.code());
+        assertTrue(refused.err().contains("put back the run an interrupted --overwrite had set aside"), refused.err());
+        assertEquals(before, listing(run), "the old run is back after the interrupted --overwrite");
+
+        // through a symbolic link: the link stays, the new run lives where it points
+        Path target = tmp.resolve("elsewhere");
+        Files.move(run, target);
+        Files.createSymbolicLink(run, target);
         PretrainRuns.Cli again = pretrain(run, "--steps", "2", "--seed", "5", "--overwrite");
         assertEquals(0, again.code(), again.err());
-        assertFalse(Files.exists(tmp.resolve(".kept.overwritten")), "the replaced run is deleted at the end");
-        assertTrue(Files.readString(run.resolve("run.json")).contains("\"seed\" : 5"));
+        assertTrue(Files.isSymbolicLink(run));
+        assertFalse(Files.exists(target.resolve(Pretrainer.OVERWRITTEN)), "the replaced run is deleted");
+        assertTrue(Files.readString(target.resolve("run.json")).contains("\"seed\" : 5"));
 
         Path fresh = tmp.resolve("fresh");
         PretrainRuns.Cli failed = pretrain(fresh, "--steps", "2", "--set", source);
