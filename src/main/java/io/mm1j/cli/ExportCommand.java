@@ -62,6 +62,7 @@ public final class ExportCommand implements Callable<Integer> {
         };
         Path dir = Mm1Model.resolveFolder(model);
         OutputDir.refuseOverInput(out, "--out", model, "--model");
+        OutputDir.refuseOverInput(out, "--out", dir, "--model"); // the model folder of a run folder, read
         OutputDir.checkWritable(out, overwrite, "--out");
         try (NDManager root = Engines.newRootManager(0);
              Mm1Model mm = Mm1Model.load(dir, root, DataType.FLOAT32);
@@ -78,6 +79,7 @@ public final class ExportCommand implements Callable<Integer> {
     private int exportHf() {
         Path dir = Mm1Model.resolveFolder(model);
         OutputDir.refuseOverInput(out, "--out", model, "--model");
+        OutputDir.refuseOverInput(out, "--out", dir, "--model"); // the model folder of a run folder, read
         OutputDir.checkWritable(out, overwrite, "--out");
         try (NDManager root = Engines.newRootManager(0);
              Mm1Model mm = Mm1Model.load(dir, root, DataType.FLOAT32);

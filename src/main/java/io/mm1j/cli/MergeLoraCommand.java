@@ -45,6 +45,7 @@ public final class MergeLoraCommand implements Callable<Integer> {
         device.use();
         Path dir = Mm1Model.resolveFolder(model);
         OutputDir.refuseOverInput(out, "--out", model, "--model");
+        OutputDir.refuseOverInput(out, "--out", dir, "--model"); // the model folder of a run folder, read
         OutputDir.refuseOverInput(out, "--out", adapter, "--adapter");
         OutputDir.checkWritable(out, overwrite, "--out");
         try (NDManager root = Engines.newRootManager(0);

@@ -35,6 +35,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     public Integer call() {
         Path dir = Mm1Model.resolveFolder(model);
         OutputDir.refuseOverInput(out, "--out", model, "--model");
+        OutputDir.refuseOverInput(out, "--out", dir, "--model"); // the model folder of a run folder, read
         OutputDir.checkWritable(out, overwrite, "--out");
         QuantizedFolder.Summary s;
         try (NDManager root = Engines.newRootManager(0);

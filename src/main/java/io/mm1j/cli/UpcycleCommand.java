@@ -42,6 +42,7 @@ public final class UpcycleCommand implements Callable<Integer> {
     public Integer call() {
         device.use();
         io.mm1j.io.OutputDir.refuseOverInput(out, "--out", model, "--model");
+        io.mm1j.io.OutputDir.refuseOverInput(out, "--out", io.mm1j.mllm.Mm1Model.resolveFolder(model), "--model");
         Mm1Config c = Upcycle.run(model, experts, every, out, overwrite, seed);
         Map<String, Long> counts = ParamCount.all(c);
         // the whole model's counts, as 'mm1 info' prints them (vision tower and connector included)

@@ -245,6 +245,14 @@ class QuantizeCommandTest {
                     + " the --model folder it reads (" + copy + "); write the output elsewhere\n", r.err());
         }
         assertEquals(before, Files.size(copy.resolve("model.safetensors")), "the model is untouched");
+        // a run folder as --model reads its model/: writing onto that folder is refused as well
+        Path run = tmp.resolve("run-folder");
+        Files.createDirectories(run);
+        Files.move(copy, run.resolve("model"));
+        CliTest.Result r = CliTest.run("quantize", "--model", run.toString(), "--out", run.resolve("model").toString(),
+                "--overwrite");
+        assertEquals("mm1: error: --out " + run.resolve("model") + ": is the --model folder it reads ("
+                + run.resolve("model") + "); write the output elsewhere\n", r.err());
     }
 
     private static float[] negativeAt3() {
