@@ -174,7 +174,16 @@ public final class Checkpoint {
      * only log NaN losses.
      */
     public static void checkFinite(Mm1Model m, Path dir) {
-        for (java.util.Map.Entry<String, ai.djl.ndarray.NDArray> e : m.params().all().entrySet()) {
+        checkFinite(m.params().all(), dir, name -> true);
+    }
+
+    /** {@link #checkFinite(Mm1Model, Path)} for the weights of {@code params} whose names {@code which} accepts. */
+    public static void checkFinite(java.util.Map<String, ai.djl.ndarray.NDArray> params, Path dir,
+                                   java.util.function.Predicate<String> which) {
+        for (java.util.Map.Entry<String, ai.djl.ndarray.NDArray> e : params.entrySet()) {
+            if (!which.test(e.getKey())) {
+                continue;
+            }
             boolean nonFinite;
             try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) { // the masks are freed here
                 ai.djl.ndarray.NDArray x = e.getValue();

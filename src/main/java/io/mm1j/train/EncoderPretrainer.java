@@ -22,8 +22,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -76,7 +74,6 @@ public final class EncoderPretrainer {
         private Runnable started = () -> { };
         private final Pretrainer.Progress progress;
         private final RunConfig rc;
-        private volatile boolean stopRequested;
 
         Run(Options o, Path dir, Pretrainer.Progress progress) {
             this.o = o;
@@ -92,6 +89,7 @@ public final class EncoderPretrainer {
                 Path ckpt = Checkpoint.forResume(dir);
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
+                Pretrainer.checkDataUnchanged(dir, rc, ckpt);
                 Pretrainer.checkStopAt(o.stopAtStep(), rc.integer("train.steps"), state.step());
                 return train(state, ckpt);
             }
@@ -104,6 +102,7 @@ public final class EncoderPretrainer {
                 meta.put("gitCommit", Pretrainer.gitCommit());
                 meta.put("djl", Engine.getDjlVersion());
                 meta.put("java", System.getProperty("java.version"));
+                meta.set("data", RunData.fingerprints(rc)); // what a resume checks its data against
                 AtomicFiles.writeString(dir.resolve("run.json"), r.toPrettyString());
                 return train(null, null);
             });
@@ -139,6 +138,14 @@ public final class EncoderPretrainer {
                 // 3. model: fresh or from the checkpoint
                 EncoderModel.Config cfg = EncoderRunConfig.model(rc, vision, tok.vocabSize());
                 EncoderModel model = ckpt != null ? EncoderModel.load(cfg, root, ckpt) : EncoderModel.init(cfg, root);
+                if (ckpt != null) {
+                    try {
+                        Checkpoint.checkFinite(model.params().all(), ckpt, name -> true);
+                    } catch (RuntimeException e) {
+                        model.close();
+                        throw e;
+                    }
+                }
                 model.params().enableGradients();
                 try (model; AdamW opt = new AdamW(model.params(), rc.data("optim.beta1"), rc.data("optim.beta2"),
                         rc.data("optim.eps"))) {
@@ -176,16 +183,7 @@ public final class EncoderPretrainer {
             long t0 = System.nanoTime();
             double imagesPerSecond = 0;
             long timed = 0;
-            CountDownLatch finished = new CountDownLatch(1);
-            Thread hook = new Thread(() -> {
-                stopRequested = true; // SIGINT/SIGTERM: finish the step, checkpoint, then let the JVM go
-                try {
-                    finished.await(120, TimeUnit.SECONDS);
-                } catch (InterruptedException ignored) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "mm1-clip-signal");
-            Runtime.getRuntime().addShutdownHook(hook);
+            SignalStop signal = new SignalStop("clip", dir.resolve("checkpoints"));
             long step = start;
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start)) {
                 progress.start(start, end, describe(model));
@@ -246,12 +244,13 @@ public final class EncoderPretrainer {
                         EncoderEval.plots(dir.resolve("plots"), metrics);
                     }
                     // 9. checkpoint
-                    boolean stopping = stopRequested;
+                    boolean stopping = signal.requested();
                     long ci = rc.integer("train.checkpoint_interval");
                     if (stopping || step == end || (ci > 0 && step % ci == 0)) {
                         Checkpoint.write(dir.resolve("checkpoints"), model::save, opt, new Checkpoint.State(step,
                                 opt.stepCount(), sampler.cursor(), best, rc.tree()),
                                 rc.integer("train.keep_checkpoints"), tok.file());
+                        signal.checkpointed(step);
                     }
                     if (stopping) {
                         break;
@@ -260,12 +259,7 @@ public final class EncoderPretrainer {
                 progress.finish();
                 EncoderEval.plots(dir.resolve("plots"), metrics);
             } finally {
-                finished.countDown();
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException ignored) {
-                    // the JVM is already shutting down (signal): the hook is running
-                }
+                signal.close();
             }
             if (batches.failedSamples() > 0) {
                 LOG.warn("{} pairs failed to load and were skipped", batches.failedSamples());

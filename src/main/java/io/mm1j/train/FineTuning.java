@@ -62,7 +62,9 @@ public final class FineTuning {
             return null;
         }
         if (ckpt != null && Files.isDirectory(ckpt.resolve("adapter"))) {
-            return Lora.load(model, ckpt.resolve("adapter"));
+            Lora l = Lora.load(model, ckpt.resolve("adapter"));
+            Checkpoint.checkFinite(model.params().all(), ckpt.resolve("adapter"), l::owns);
+            return l;
         }
         return Lora.attach(model, c);
     }

@@ -29,8 +29,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -161,11 +159,10 @@ public final class Pretrainer {
         private final Path dir;
         private final Progress progress;
         private RunConfig rc;
-        private volatile boolean stopRequested;
         /** Called when the first step is logged (a new run's --overwrite then deletes the old files). */
         private Runnable started = () -> { };
-        /** The step of the newest checkpoint this process wrote (0: none yet), for the message on a signal. */
-        private volatile long checkpointed;
+        /** The data sources' fingerprints for run.json, computed once. */
+        private ObjectNode fingerprints;
 
         Run(Options o, Path dir, Progress progress) {
             this.o = o;
@@ -362,21 +359,7 @@ public final class Pretrainer {
             long t0 = System.nanoTime();
             double[] tokensPerSecond = {0};
             long[] timedSteps = {0};
-            CountDownLatch finished = new CountDownLatch(1);
-            Thread hook = new Thread(() -> {
-                stopRequested = true; // SIGINT/SIGTERM: finish the step, checkpoint, then let the JVM go
-                System.err.println("mm1: stopping: finishing the current step and writing a checkpoint …");
-                try {
-                    if (finished.await(120, TimeUnit.SECONDS) && checkpointed > 0) {
-                        System.err.println("mm1: stopped after step " + checkpointed + "; checkpoint "
-                                + dir.resolve("checkpoints/step-" + checkpointed) + " written (to go on, run the "
-                                + "same command with --resume)");
-                    }
-                } catch (InterruptedException ignored) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "mm1-pretrain-signal");
-            Runtime.getRuntime().addShutdownHook(hook);
+            SignalStop signal = new SignalStop("pretrain", dir.resolve("checkpoints"));
             long step;
             long failedSamples;
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start);
@@ -443,7 +426,7 @@ public final class Pretrainer {
                         Checkpoint.write(dir.resolve("checkpoints"), model, opt, new Checkpoint.State(s,
                                 opt.stepCount(), last.cursor(), best[0], rc.tree()), rc.integer("train.keep_checkpoints"),
                                 tok.file());
-                        checkpointed = s;
+                        signal.checkpointed(s);
                     }
                 };
                 List<ai.djl.Device> devices = devices(rc);
@@ -455,7 +438,7 @@ public final class Pretrainer {
                     TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener).dataParallel(dp)
                             .lossScale(mixed.equals("fp16") ? new MixedPrecision.LossScale() : null);
                     try {
-                        step = loop.run(data, start, () -> stopRequested);
+                        step = loop.run(data, start, signal::requested);
                     } catch (TrainLoop.Diverged e) {
                         // recorded, so that harnesses (lr-sweep) count the run as finished: diverged, no loss
                         ObjectNode d = RunConfig.JSON.createObjectNode();
@@ -477,12 +460,7 @@ public final class Pretrainer {
                 progress.finish();
                 plots(metrics);
             } finally {
-                finished.countDown();
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException ignored) {
-                    // the JVM is already shutting down (signal): the hook is running
-                }
+                signal.close();
             }
             boolean complete = step >= total;
             ObjectNode summary = RunConfig.JSON.createObjectNode();
@@ -655,7 +633,10 @@ public final class Pretrainer {
             meta.put("djl", Engine.getDjlVersion());
             meta.put("engine", Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion());
             meta.put("java", System.getProperty("java.version"));
-            meta.set("data", RunData.fingerprints(rc)); // what a resume checks its data against
+            if (fingerprints == null) {
+                fingerprints = RunData.fingerprints(rc); // once: large image folders are walked
+            }
+            meta.set("data", fingerprints); // what a resume checks its data against
             return r;
         }
     }
@@ -666,6 +647,9 @@ public final class Pretrainer {
      */
     static void checkDataUnchanged(Path dir, RunConfig rc, Path ckpt) {
         Path runJson = dir.resolve("run.json");
+        if (!Files.isRegularFile(runJson)) {
+            return; // nothing recorded to compare with
+        }
         JsonNode saved;
         try {
             saved = io.mm1j.config.Presets.JSON.readTree(runJson.toFile()).path("_run").path("data");
@@ -679,7 +663,7 @@ public final class Pretrainer {
         java.util.Iterator<String> keys = saved.fieldNames();
         while (keys.hasNext()) {
             String key = keys.next();
-            if (!saved.get(key).equals(now.get(key))) {
+            if (now.has(key) && !saved.get(key).equals(now.get(key))) { // absent now: "not found" comes next
                 JsonNode s = rc.node("data.sources").path(Integer.parseInt(key.replaceAll("\\D", "")));
                 throw new Mm1Exception("--resume: the data of " + key + " (" + s.path("path").asText()
                         + (s.hasNonNull("images") ? ", images " + s.get("images").asText() : "") + ") changed since the "

@@ -125,6 +125,9 @@ public final class RunData {
                 continue;
             }
             String where = "data.sources[" + i + "]";
+            if (!Files.exists(Path.of(s.get("path").asText()))) {
+                continue; // the run reports the missing path itself
+            }
             java.security.MessageDigest md = sha256();
             for (String key : new String[] {"path", "images"}) {
                 if (!s.hasNonNull(key) || !Files.exists(Path.of(s.get(key).asText()))) {
@@ -149,6 +152,7 @@ public final class RunData {
     private static void digest(java.security.MessageDigest md, Path p, String where) {
         try {
             if (Files.isDirectory(p)) {
+                p = p.toRealPath(); // a linked folder: walk what it points to
                 List<Path> files;
                 try (Stream<Path> w = Files.walk(p)) {
                     files = w.filter(Files::isRegularFile).sorted().toList();
