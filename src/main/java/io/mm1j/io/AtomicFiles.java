@@ -16,7 +16,7 @@ import java.nio.file.StandardOpenOption;
  * target, so a reader (or a resumed run after kill -9) sees either the old file or the complete new one.
  */
 public final class AtomicFiles {
-    private static final java.util.concurrent.atomic.AtomicLong COUNTER = new java.util.concurrent.atomic.AtomicLong();
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
     private AtomicFiles() {}
 
@@ -33,10 +33,10 @@ public final class AtomicFiles {
         try {
             Files.createDirectories(dir);
             // created like any file (the umask's permissions, e.g. 0644), not createTempFile's owner-only 0600
-            tmp = dir.resolve("." + target.getFileName() + "." + ProcessHandle.current().pid() + "-"
-                    + COUNTER.incrementAndGet() + ".tmp");
-            Files.deleteIfExists(tmp); // left by an earlier process with the same pid
-            Files.createFile(tmp);
+            // a random name, created new (never someone else's file: two containers may share a pid)
+            Path name = dir.resolve("." + target.getFileName() + "." + Long.toHexString(RANDOM.nextLong()) + ".tmp");
+            Files.createFile(name);
+            tmp = name;
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
                  OutputStream out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(ch),
                          1 << 20)) {

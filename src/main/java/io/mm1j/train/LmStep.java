@@ -52,7 +52,9 @@ public final class LmStep {
             scope.suppressNotUsedWarning();
         }
         double norm = opt.clipGlobalNorm(clip);
-        opt.step(lr, weightDecay);
+        if (!opt.step(lr, weightDecay)) {
+            org.slf4j.LoggerFactory.getLogger(LmStep.class).warn("gradient norm is {}; the update is skipped", norm);
+        }
         return new Result(loss, aux, norm);
     }
 }

@@ -120,8 +120,8 @@ public final class RunModels {
         }
         if (!tree.has("vision") && tree.has("connector")) {
             if (rc.node("model.connector").isObject()) {
-                throw new Mm1Exception("model.connector is set but model.vision is false: a connector needs a vision "
-                        + "tower");
+                throw new Mm1Exception("model.connector is set but the model has no vision tower (model.vision is "
+                        + "false, or the preset has none): a connector needs one");
             }
             tree.remove("connector"); // a text-only Llama: the preset's connector goes with its vision tower
         }

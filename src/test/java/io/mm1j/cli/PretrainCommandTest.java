@@ -99,7 +99,8 @@ class PretrainCommandTest {
         Path nowhere = tmp.resolve("nowhere");
         assertEquals("mm1: error: --data " + nowhere + ": not found", PretrainRuns.cli("pretrain", "--preset",
                 "tiny-test", "--data", nowhere.toString(), "--out", out.toString()).err().strip());
-        assertEquals("mm1: error: model.connector is set but model.vision is false: a connector needs a vision tower",
+        assertEquals("mm1: error: model.connector is set but the model has no vision tower (model.vision is false, "
+                + "or the preset has none): a connector needs one",
                 pretrain(out, "--steps", "4", "--set", "model.vision=false", "--set", "model.connector={\"type\": "
                         + "\"AVG_POOL\"}").err().strip());
         assertTrue(Files.notExists(out), "nothing written");
