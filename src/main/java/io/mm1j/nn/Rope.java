@@ -95,11 +95,13 @@ public final class Rope {
     }
 
     /**
-     * Whether {@link #applyPaired} serves an array of this dtype here: float32/64 and the fused kernel loaded
-     * ({@link ScriptKernels}).
+     * Whether {@link #applyPaired} serves an array of this dtype here: float32/64, the fused kernel loaded
+     * ({@link ScriptKernels}) and not switched off.
      */
     public static boolean pairedAvailable(DataType t) {
-        return (t == DataType.FLOAT32 || t == DataType.FLOAT64) && ScriptKernels.ropeAvailable();
+        // -Dmm1.pairedRope=false keeps the half-split form in training too (for side-by-side timing)
+        return (t == DataType.FLOAT32 || t == DataType.FLOAT64) && ScriptKernels.ropeAvailable()
+                && !"false".equalsIgnoreCase(System.getProperty("mm1.pairedRope"));
     }
 
     /**
