@@ -11,7 +11,8 @@ import io.mm1j.Mm1Exception;
  *       the training dtype ({@code bytes} per value).</li>
  *   <li>Activations: DJL frees nothing by reference count, so every intermediate of the recorded forward lives
  *       until the step's scope closes; counted op by op from {@code llm.Decoder} (per layer
- *       10·BTD + 7·BTQ + 6·BTK + 5·BTF + 4·B·H·T² + 6·BT values, Q/K the query/key-value widths; the scores
+ *       10·BTD + 7·BTQ + 6·BTK + 5·BTF + 4·B·H·T² + 6·BT values, Q/K the query/key-value widths (4·BTQ + 3·BTK
+ *       with training's paired RoPE in float32/64: no swapped halves or partial products); the scores
  *       appear 4 times: matmul, scale, mask, softmax), plus the LM head (norm, logits, log-softmax) and the
  *       backward's transient gradients of the logits (2·BTV). In float32/64 with the fused attention kernel
  *       ({@code nn.ScriptKernels}) no scores are kept, only a log-sum-exp per query and head (B·H·T instead of
@@ -165,7 +166,11 @@ public final class MemoryModel {
         long q = (long) c.numHeads() * c.headDim();
         long kv = (long) c.numKvHeads() * c.headDim();
         long scores = fused(bytes) ? b * c.numHeads() * t : 4 * b * c.numHeads() * t * t;
-        return (4 + normSquares(bytes)) * bt * c.hiddenSize() + 7 * bt * q + 6 * bt * kv + scores + 3 * bt;
+        // RoPE: the half-split form keeps the swapped halves and both products per query and key array; the
+        // paired form (float32/64 training, nn.Rope.applyPaired) keeps only its output
+        long rope = fused(bytes) ? 0 : 3;
+        return (4 + normSquares(bytes)) * bt * c.hiddenSize() + (4 + rope) * bt * q + (3 + rope) * bt * kv + scores
+                + 3 * bt;
     }
 
     /** RMSNorm's x² (one BTD array): kept in half precision; float32/64 take the mean square from the row norm. */
