@@ -141,7 +141,13 @@ public final class Pretrainer {
      */
     static <R> R inRunFolder(Path out, java.util.function.Function<Path, R> body) {
         Path runDir = out.toAbsolutePath().normalize();
-        Path lockFile = runDir.resolveSibling("." + runDir.getFileName() + ".lock");
+        Path real = runDir;
+        try {
+            real = Files.exists(runDir) ? runDir.toRealPath() : runDir; // one lock whatever link names the folder
+        } catch (IOException e) {
+            // keep the spelled path
+        }
+        Path lockFile = real.resolveSibling("." + real.getFileName() + ".lock");
         mkdirs(runDir.getParent());
         try (io.mm1j.io.FolderLock lock = io.mm1j.io.FolderLock.tryAcquire(lockFile)) {
             if (lock == null) {
@@ -766,43 +772,75 @@ public final class Pretrainer {
 
     /** Where {@code --overwrite} keeps the old run's files, inside the run folder, until the new run has a step. */
     static final String OVERWRITTEN = ".overwritten";
+    /** In {@link #OVERWRITTEN}: every old file was moved in (the new run may have written files since). */
+    static final String SET_ASIDE_COMPLETE = ".mm1-set-aside-complete";
+    /** In {@link #OVERWRITTEN}: the new run has logged a step; the old files are to be deleted. */
+    static final String SET_ASIDE_DROP = ".mm1-set-aside-drop";
 
     /**
      * {@code body} as a new run in {@code dir}: a non-empty folder is refused without {@code overwrite}; with it,
      * the old run's files are moved into {@code dir/.overwritten/} (renames on the same disk, through a symbolic
      * link too) rather than deleted. {@code body} gets a callback to call once the new run has logged its first
-     * step: then the old files are deleted. A run that fails before that puts the old files back (and a folder it
-     * created is removed); a run killed before that gets them back at the next start ({@link #recoverOverwritten}).
+     * step: then the old files are marked for deletion and deleted in the background (waited for at the end). A run
+     * that fails before that puts the old files back (and a folder it created is removed); a run killed at any
+     * point is finished at the next start ({@link #recoverOverwritten}), which decides by marker files only.
      */
     static <R> R newRun(Path dir, boolean overwrite, java.util.function.Function<Runnable, R> body) {
         recoverOverwritten(dir);
         OutputDir.checkWritable(dir, overwrite, "--out");
         boolean existed = Files.isDirectory(dir);
         Path aside = dir.resolve(OVERWRITTEN);
-        boolean setAside = false;
-        boolean ok = false;
-        boolean[] started = {false};
-        try {
-            if (overwrite && !OutputDir.isEmptyOrAbsent(dir)) {
-                moveChildren(dir, aside);
-                setAside = true;
+        boolean setAside = overwrite && !OutputDir.isEmptyOrAbsent(dir);
+        if (setAside) {
+            try {
+                Files.createDirectory(aside); // fails on nothing touched yet
+            } catch (IOException e) {
+                throw new Mm1Exception("--out " + dir + ": cannot set the old run aside for --overwrite: "
+                        + e.getMessage(), e);
             }
+            try { // from here on a failure moves back whatever was moved
+                try (var s = Files.list(dir)) {
+                    for (Path p : s.toList()) {
+                        if (!p.equals(aside)) {
+                            Files.move(p, aside.resolve(p.getFileName()));
+                        }
+                    }
+                }
+                Files.createFile(aside.resolve(SET_ASIDE_COMPLETE));
+            } catch (IOException e) {
+                try {
+                    restoreOverwritten(dir);
+                } catch (IOException | RuntimeException again) {
+                    LOG.warn("--out {}: {} (the old run's files are in {}; the next start puts them back)", dir,
+                            again.getMessage(), aside);
+                }
+                throw new Mm1Exception("--out " + dir + ": cannot set the old run aside for --overwrite: "
+                        + e.getMessage() + " (nothing was changed)", e);
+            }
+        }
+        boolean ok = false;
+        Thread[] dropping = {null};
+        try {
             mkdirs(dir);
+            boolean hadOld = setAside;
             R r = body.apply(() -> {
-                if (!started[0]) {
-                    started[0] = true;
-                    dropOverwritten(dir);
+                if (hadOld && dropping[0] == null) {
+                    dropping[0] = startDrop(dir);
                 }
             });
             ok = true;
             return r;
-        } catch (IOException e) {
-            throw new Mm1Exception("--out " + dir + ": cannot set the old run aside for --overwrite: "
-                    + e.getMessage(), e);
         } finally {
-            if (ok || started[0]) {
-                dropOverwritten(dir);
-            } else {
+            if (dropping[0] != null || (ok && setAside)) {
+                if (dropping[0] == null) {
+                    dropping[0] = startDrop(dir);
+                }
+                try {
+                    dropping[0].join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            } else if (!ok) {
                 try {
                     if (setAside) {
                         restoreOverwritten(dir); // the old run comes back untouched
@@ -813,74 +851,88 @@ public final class Pretrainer {
                     }
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("--out {}: cleaning up after the failed run: {}{}", dir, e.getMessage(),
-                            setAside ? " (the old run's files are in " + aside + ")" : "");
+                            setAside ? " (the old run's files are in " + aside + "; the next start puts them back)"
+                                    : "");
                 }
             }
         }
     }
 
     /**
-     * Finishes what a killed {@code --overwrite} left: with no step logged and no checkpoint in {@code dir}, the
-     * old run's files in {@code .overwritten/} are put back (the new run had not started); otherwise they were
-     * due for deletion and are deleted. A warning says which.
+     * Finishes what a killed {@code --overwrite} left in {@code dir}, by its markers: old files marked for deletion
+     * are deleted; otherwise they are put back (the new run had not logged a step). Refuses to go on when that
+     * fails, before anything else is touched.
      */
     static void recoverOverwritten(Path dir) {
         Path aside = dir.resolve(OVERWRITTEN);
-        if (!Files.isDirectory(aside)) {
-            return;
-        }
-        boolean begun = stepped(dir) || Checkpoint.latest(dir.resolve("checkpoints")) != null;
-        if (begun) {
-            dropOverwritten(dir);
+        if (!Files.isDirectory(aside, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try {
+            if (Files.exists(aside.resolve(SET_ASIDE_DROP))) {
+                OutputDir.deleteTree(aside);
+                return;
+            }
             restoreOverwritten(dir);
             LOG.warn("--out {}: put back the run an interrupted --overwrite had set aside", dir);
         } catch (IOException e) {
-            throw new Mm1Exception("--out " + dir + ": cannot put back the run an interrupted --overwrite set aside "
-                    + "in " + aside + ": " + e.getMessage(), e);
+            throw new Mm1Exception("--out " + dir + ": cannot finish what an interrupted --overwrite left in " + aside
+                    + ": " + e.getMessage() + " (move its files back by hand, or delete it)", e);
         }
     }
 
-    /** Moves every entry of {@code dir} but {@code into} itself into {@code into}. */
-    private static void moveChildren(Path dir, Path into) throws IOException {
-        Files.createDirectory(into);
-        try (var s = Files.list(dir)) {
-            for (Path p : s.toList()) {
-                if (!p.equals(into)) {
-                    Files.move(p, into.resolve(p.getFileName()));
-                }
-            }
-        }
-    }
-
-    /** Deletes the new run's files and moves the old ones back from {@code .overwritten/}. */
+    /**
+     * Moves the old files back from {@code .overwritten/}. When the set-aside had completed, the new run's files are
+     * deleted first; when it had not (interrupted part way), the new run never started and the files still in
+     * {@code dir} are the old run's own, kept.
+     */
     private static void restoreOverwritten(Path dir) throws IOException {
         Path aside = dir.resolve(OVERWRITTEN);
-        try (var s = Files.list(dir)) {
-            for (Path p : s.toList()) {
-                if (!p.equals(aside)) {
-                    OutputDir.deleteTree(p);
+        boolean complete = Files.exists(aside.resolve(SET_ASIDE_COMPLETE));
+        if (complete) {
+            try (var s = Files.list(dir)) {
+                for (Path p : s.toList()) {
+                    if (!p.equals(aside)) {
+                        OutputDir.deleteTree(p);
+                    }
                 }
             }
         }
         try (var s = Files.list(aside)) {
             for (Path p : s.toList()) {
-                Files.move(p, dir.resolve(p.getFileName()));
+                String n = p.getFileName().toString();
+                if (!n.equals(SET_ASIDE_COMPLETE) && !n.equals(SET_ASIDE_DROP)) {
+                    Files.move(p, dir.resolve(p.getFileName()));
+                }
             }
         }
-        Files.delete(aside);
+        OutputDir.deleteTree(aside);
     }
 
-    /** Deletes {@code .overwritten/} if present; a failure is a warning (the new run goes on). */
-    private static void dropOverwritten(Path dir) {
+    /**
+     * Marks {@code .overwritten/} for deletion and deletes it on a thread of its own (a large old run would
+     * otherwise hold up the new run's second step); a failure is a warning, the next start retries.
+     */
+    private static Thread startDrop(Path dir) {
         Path aside = dir.resolve(OVERWRITTEN);
         try {
-            OutputDir.deleteTree(aside);
+            if (Files.isDirectory(aside)) {
+                Files.createFile(aside.resolve(SET_ASIDE_DROP));
+            }
         } catch (IOException e) {
-            LOG.warn("--out {}: cannot delete the overwritten run's files in {}: {}", dir, aside, e.getMessage());
+            LOG.warn("--out {}: cannot mark the overwritten run's files for deletion: {}", dir, e.getMessage());
         }
+        Thread t = new Thread(() -> {
+            try {
+                OutputDir.deleteTree(aside);
+            } catch (IOException e) {
+                LOG.warn("--out {}: cannot delete the overwritten run's files in {}: {}", dir, aside,
+                        e.getMessage());
+            }
+        }, "mm1-overwrite-drop");
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     /** True once a step has been logged (then the run folder holds measurements worth keeping). */

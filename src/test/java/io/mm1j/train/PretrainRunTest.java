@@ -188,20 +188,27 @@ class PretrainRunTest {
 
         assertFalse(Files.exists(run.resolve(Pretrainer.OVERWRITTEN)));
 
-        // a killed --overwrite (old files set aside, the new run not started): the next start puts them back
-        Files.createDirectory(run.resolve(Pretrainer.OVERWRITTEN));
-        try (var children = Files.list(run)) {
-            for (Path p : children.toList()) {
-                if (!p.getFileName().toString().equals(Pretrainer.OVERWRITTEN)) {
-                    Files.move(p, run.resolve(Pretrainer.OVERWRITTEN).resolve(p.getFileName()));
-                }
-            }
-        }
+        // a killed --overwrite, set-aside complete and the new run not started (it wrote a run.json): the next
+        // start deletes the new files and puts the old ones back
+        setAside(run, true);
         Files.writeString(run.resolve("run.json"), "{}");
         PretrainRuns.Cli refused = pretrain(run, "--steps", "2");
         assertEquals(1, refused.code());
         assertTrue(refused.err().contains("put back the run an interrupted --overwrite had set aside"), refused.err());
         assertEquals(before, listing(run), "the old run is back after the interrupted --overwrite");
+        // killed part way through the set-aside: the files not yet moved are the old run's own and stay
+        setAside(run, false);
+        Files.move(run.resolve(Pretrainer.OVERWRITTEN).resolve("run.json"), run.resolve("run.json"));
+        assertEquals(1, pretrain(run, "--steps", "2").code());
+        assertEquals(before, listing(run), "the old run is whole after an interrupted set-aside");
+        // killed after the new run's first step (the old files marked for deletion): they are deleted
+        Path marked = tmp.resolve("marked");
+        Files.createDirectories(marked.resolve(Pretrainer.OVERWRITTEN));
+        Files.writeString(marked.resolve(Pretrainer.OVERWRITTEN).resolve("old.txt"), "old");
+        Files.createFile(marked.resolve(Pretrainer.OVERWRITTEN).resolve(Pretrainer.SET_ASIDE_DROP));
+        Files.writeString(marked.resolve("new.txt"), "new");
+        Pretrainer.recoverOverwritten(marked);
+        assertEquals(java.util.List.of("new.txt"), listing(marked).keySet().stream().toList());
 
         // through a symbolic link: the link stays, the new run lives where it points
         Path target = tmp.resolve("elsewhere");
@@ -282,6 +289,22 @@ class PretrainRunTest {
         assertEquals(1, resumed.code());
         assertTrue(resumed.err().strip().matches("mm1: error: .*step-1: weight '.+' holds NaN or infinite values "
                 + "\\(a corrupt file, or a model saved after training diverged\\)"), resumed.err());
+    }
+
+    /** Moves every entry of {@code run} into its .overwritten/, as --overwrite does, marked complete or not. */
+    private static void setAside(Path run, boolean complete) throws java.io.IOException {
+        Path aside = run.resolve(Pretrainer.OVERWRITTEN);
+        Files.createDirectory(aside);
+        try (var children = Files.list(run)) {
+            for (Path p : children.toList()) {
+                if (!p.equals(aside)) {
+                    Files.move(p, aside.resolve(p.getFileName()));
+                }
+            }
+        }
+        if (complete) {
+            Files.createFile(aside.resolve(Pretrainer.SET_ASIDE_COMPLETE));
+        }
     }
 
     /** Relative path → size of every file under {@code dir}. */
