@@ -97,9 +97,15 @@ public final class LogLinearFit {
             throw new IllegalArgumentException("halfWidth must be >= 1");
         }
         TreeMap<Double, double[]> byLr = new TreeMap<>(); // lr → {sum, count}
+        java.util.Set<Double> diverged = new java.util.HashSet<>();
         for (int i = 0; i < lrs.length; i++) {
-            if (!(lrs[i] > 0) || !Double.isFinite(losses[i])) {
-                continue; // a diverged run (NaN/∞ loss) is worse than any finite one; excluded from the fit
+            if (lrs[i] > 0 && !Double.isFinite(losses[i])) {
+                diverged.add(lrs[i]); // an LR where any seed diverged is worse than every finite one: left out
+            }
+        }
+        for (int i = 0; i < lrs.length; i++) {
+            if (!(lrs[i] > 0) || diverged.contains(lrs[i])) {
+                continue;
             }
             double[] acc = byLr.computeIfAbsent(lrs[i], k -> new double[2]);
             acc[0] += losses[i];
@@ -127,7 +133,7 @@ public final class LogLinearFit {
         double[] ys = new double[lrs.length];
         int n = 0;
         for (int i = 0; i < lrs.length; i++) {
-            if (lrs[i] >= grid[lo] && lrs[i] <= grid[hi] && Double.isFinite(losses[i])) {
+            if (lrs[i] >= grid[lo] && lrs[i] <= grid[hi] && !diverged.contains(lrs[i])) {
                 xs[n] = Math.log(lrs[i]);
                 ys[n] = losses[i];
                 n++;

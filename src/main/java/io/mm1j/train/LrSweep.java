@@ -220,9 +220,11 @@ public final class LrSweep {
     }
 
     private static LogLinearFit.Minimum best(List<Point> points) {
-        if (points.stream().noneMatch(p -> Double.isFinite(p.valLoss()))) {
-            throw new Mm1Exception("every run at LRs " + points.stream().map(p -> String.format(Locale.ROOT, "%.3g",
-                    p.lr())).distinct().toList() + " diverged: give lower --lrs");
+        java.util.Set<Double> diverged = points.stream().filter(p -> !Double.isFinite(p.valLoss())).map(Point::lr)
+                .collect(java.util.stream.Collectors.toSet());
+        if (points.stream().allMatch(p -> diverged.contains(p.lr()))) { // an LR counts as diverged if any seed did
+            throw new Mm1Exception("runs diverged at every LR of " + points.stream().map(p -> String.format(
+                    Locale.ROOT, "%.3g", p.lr())).distinct().toList() + ": the grid needs lower LRs (--lrs)");
         }
         return LogLinearFit.bestLr(points.stream().mapToDouble(Point::lr).toArray(),
                 points.stream().mapToDouble(Point::valLoss).toArray(), FIT_HALF_WIDTH);

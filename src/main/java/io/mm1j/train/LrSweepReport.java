@@ -68,8 +68,11 @@ final class LrSweepReport {
         n.put("parabolaUsed", s.best().fitted());
         n.put("mm1Lr", LrLaw.MM1.peakLr(s.nonEmbedding()));
         ArrayNode pts = n.putArray("points");
-        s.points().forEach(p -> pts.addObject().put("lr", p.lr()).put("seed", p.seed()).put("valLoss", p.valLoss())
-                .put("seconds", p.seconds()));
+        s.points().forEach(p -> {
+            ObjectNode pt = pts.addObject().put("lr", p.lr()).put("seed", p.seed());
+            Pretrainer.putFinite(pt, "valLoss", p.valLoss()); // null: diverged
+            pt.put("seconds", p.seconds());
+        });
         return n;
     }
 

@@ -819,11 +819,13 @@ public final class Pretrainer {
             }
         }
         boolean ok = false;
+        boolean[] stepped = {false};
         Thread[] dropping = {null};
         try {
             mkdirs(dir);
             boolean hadOld = setAside;
             R r = body.apply(() -> {
+                stepped[0] = true;
                 if (hadOld && dropping[0] == null) {
                     dropping[0] = startDrop(dir);
                 }
@@ -831,16 +833,19 @@ public final class Pretrainer {
             ok = true;
             return r;
         } finally {
-            if (dropping[0] != null || (ok && setAside)) {
-                if (dropping[0] == null) {
+            // a run that logged a step keeps its folder, failed or not (its measurements, a diverged run's record)
+            if (ok || stepped[0]) {
+                if (setAside && dropping[0] == null) {
                     dropping[0] = startDrop(dir);
                 }
-                try {
-                    dropping[0].join();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                if (dropping[0] != null) {
+                    try {
+                        dropping[0].join();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
                 }
-            } else if (!ok) {
+            } else {
                 try {
                     if (setAside) {
                         restoreOverwritten(dir); // the old run comes back untouched

@@ -105,6 +105,7 @@ public final class TrainLoop {
 
     private int skipped;
     private long lastGoodCheckpoint;
+    private boolean checkpointDue;
 
     /** A run stopped because its updates kept being skipped for non-finite gradients. */
     public static final class Diverged extends io.mm1j.Mm1Exception {
@@ -188,12 +189,18 @@ public final class TrainLoop {
             }
             // 9. checkpoint
             boolean stopping = stop.getAsBoolean();
-            // not while updates are being skipped: the weights may already be non-finite, and keep_checkpoints
-            // would prune the good ones (a stop still writes one, as an interruption must)
-            boolean periodic = skipped == 0 && s.checkpointInterval() > 0 && step % s.checkpointInterval() == 0;
+            // a periodic checkpoint due while updates are being skipped for non-finite gradients waits for the next
+            // applied update: the weights may already be non-finite, and keep_checkpoints would prune the good ones
+            // (fp16 loss scaling skips by design and leaves the weights as they were: no wait; a stop always
+            // writes one, as an interruption must)
+            if (s.checkpointInterval() > 0 && step % s.checkpointInterval() == 0) {
+                checkpointDue = true;
+            }
+            boolean periodic = checkpointDue && (skipped == 0 || lossScale != null);
             if (stopping || step == end || periodic) {
                 listener.onCheckpoint(step, last);
-                if (skipped == 0) {
+                checkpointDue = false;
+                if (skipped == 0 || lossScale != null) {
                     lastGoodCheckpoint = step;
                 }
             }

@@ -74,4 +74,15 @@ class LogLinearFitTest {
         LogLinearFit.Minimum m = LogLinearFit.bestLr(lrs, loss, 2);
         assertEquals(Math.exp(0.3), m.lr(), 1e-9);
     }
+
+    /** An LR where one seed diverged is left out whole: its surviving seed's low loss does not make it the best. */
+    @Test
+    void anLrWhereAnySeedDivergedIsLeftOut() {
+        double[] lrs = {Math.exp(-1), Math.exp(-1), Math.exp(0), Math.exp(0), Math.exp(1), Math.exp(1), Math.exp(2),
+            Math.exp(2)};
+        double[] loss = {2.69, 2.69, 1.09, 1.09, 1.49, 1.49, 0.5, Double.NaN};
+        LogLinearFit.Minimum m = LogLinearFit.bestLr(lrs, loss, 2);
+        assertEquals(Math.exp(0), m.gridBest(), 1e-12);
+        assertEquals(Math.exp(0.3), m.lr(), 1e-9);
+    }
 }

@@ -93,7 +93,8 @@ class LrSweepTest {
         List<Boolean> reused = new ArrayList<>();
         io.mm1j.Mm1Exception e = assertThrows(io.mm1j.Mm1Exception.class,
                 () -> LrSweep.run(o, (name, p, again) -> reused.add(again)));
-        assertEquals("every run at LRs [1.00e+30, 1.40e+30] diverged: give lower --lrs", e.getMessage());
+        assertEquals("runs diverged at every LR of [1.00e+30, 1.40e+30]: the grid needs lower LRs (--lrs)",
+                e.getMessage());
         assertEquals(List.of(false, false), reused, "both LRs of the first size ran to their divergence");
         JsonNode summary = RunConfig.JSON.readTree(out.resolve("runs/1x16_lr1.000e+30_s0/summary.json").toFile());
         assertTrue(summary.get("diverged").asBoolean(), summary.toString());
