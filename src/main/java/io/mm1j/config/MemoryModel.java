@@ -94,6 +94,11 @@ public final class MemoryModel {
         return bytes >= 4 && io.mm1j.nn.ScriptKernels.enabled();
     }
 
+    /** Whether training's attention takes the paired RoPE (as {@code llm.Decoder} does without an adapter). */
+    static boolean pairedRope(int bytes) {
+        return fused(bytes) && !"false".equalsIgnoreCase(System.getProperty("mm1.pairedRope"));
+    }
+
     /** Values alive at the end of a recorded forward + the backward's transients, no checkpointing. */
     static long plain(LlmConfig c, long b, long t, int bytes) {
         long total = b * t * c.hiddenSize(); // token embeddings
@@ -167,10 +172,13 @@ public final class MemoryModel {
         long kv = (long) c.numKvHeads() * c.headDim();
         long scores = fused(bytes) ? b * c.numHeads() * t : 4 * b * c.numHeads() * t * t;
         // RoPE: the half-split form keeps the swapped halves and both products per query and key array; the
-        // paired form (float32/64 training, nn.Rope.applyPaired) keeps only its output
-        long rope = fused(bytes) ? 0 : 3;
+        // paired form (float32/64 training, nn.Rope.applyPaired) keeps only its output, plus the q and k weights
+        // in pair order (weight-sized copies, kept for the backward)
+        boolean paired = pairedRope(bytes);
+        long rope = paired ? 0 : 3;
+        long pairedWeights = paired ? (q + kv) * c.hiddenSize() : 0;
         return (4 + normSquares(bytes)) * bt * c.hiddenSize() + (4 + rope) * bt * q + (3 + rope) * bt * kv + scores
-                + 3 * bt;
+                + 3 * bt + pairedWeights;
     }
 
     /** RMSNorm's x² (one BTD array): kept in half precision; float32/64 take the mean square from the row norm. */

@@ -187,7 +187,9 @@ public final class ScriptKernels {
             module(k[1], k[2]);
             synchronized (LOCK) {
                 Loaded l = LOADED.get(k[1]);
-                out.put(k[0], l.block() != null ? "fused" : "composed: " + l.failure());
+                out.put(k[0], l.block() == null ? "composed: " + l.failure()
+                        : k[0].equals("rope") && "false".equalsIgnoreCase(System.getProperty("mm1.pairedRope"))
+                        ? "off (-Dmm1.pairedRope=false)" : "fused");
             }
         }
         return out;

@@ -236,6 +236,7 @@ public final class LrSweep {
             String name = String.format(Locale.ROOT, "%s_lr%.3e_s%d", s.name(), lr, seed);
             Path dir = out.resolve("runs").resolve(name);
             RunConfig rc = config(o, s, lr, seed, text);
+            Pretrainer.recoverOverwritten(dir); // a finished sub-run set aside by a killed rerun counts as finished
             Point reused = reuse(dir, lr, seed, rc);
             if (reused != null) {
                 points.add(reused);

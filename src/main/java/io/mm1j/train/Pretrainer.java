@@ -194,6 +194,7 @@ public final class Pretrainer {
                 return train(device, state, ckpt);
             }
             checkStopAt(o.stopAtStep(), rc.integer("train.steps"), 0);
+            OutputDir.refuseOverInput(dir, "--out", o.init(), "--init");
             PretrainedParts.checkSettings(rc);
             if (o.init() == null) { // the model settings are checked before any data is synthesized or read
                 RunModels.build(rc, RunData.tokenizerVocab(rc,
@@ -465,17 +466,29 @@ public final class Pretrainer {
                 }
                 progress.finish();
                 plots(metrics);
+            } catch (RuntimeException | Error e) {
+                signal.close();
+                throw e;
+            }
+            try { // a signal's wait covers the summary and the model folder too
+                return finish(model, opt, tok, cfg, step, total, lastVal[0], best[0], t0, tokensPerSecond[0],
+                        timedSteps[0], peak, failedSamples);
             } finally {
                 signal.close();
             }
+        }
+
+        private Result finish(Mm1Model model, Optimizer opt, Tokenizer tok, Mm1Config cfg, long step, long total,
+                              double lastVal, double best, long t0, double tokensPerSecond, long timedSteps,
+                              double peak, long failedSamples) {
             boolean complete = step >= total;
             ObjectNode summary = RunConfig.JSON.createObjectNode();
             summary.put("steps", step);
             summary.put("complete", complete);
-            putFinite(summary, "finalValLoss", lastVal[0]); // null: no evaluation ran
-            putFinite(summary, "bestValLoss", best[0]);
+            putFinite(summary, "finalValLoss", lastVal); // null: no evaluation ran
+            putFinite(summary, "bestValLoss", best);
             summary.put("wallSeconds", (System.nanoTime() - t0) / 1e9);
-            putFinite(summary, "tokensPerSecond", timedSteps[0] == 0 ? Double.NaN : tokensPerSecond[0] / timedSteps[0]);
+            putFinite(summary, "tokensPerSecond", timedSteps == 0 ? Double.NaN : tokensPerSecond / timedSteps);
             summary.put("peakLr", peak);
             summary.put("failedSamples", failedSamples); // this process's share: data items skipped, not fatal
             summary.put("params", ParamCount.all(cfg).get("total"));

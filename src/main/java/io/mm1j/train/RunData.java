@@ -125,7 +125,8 @@ public final class RunData {
                 continue;
             }
             String where = "data.sources[" + i + "]";
-            if (!Files.exists(Path.of(s.get("path").asText()))) {
+            if (!Files.exists(Path.of(s.get("path").asText()))
+                    || s.hasNonNull("images") && !Files.isDirectory(Path.of(s.get("images").asText()))) {
                 continue; // the run reports the missing path itself
             }
             java.security.MessageDigest md = sha256();
@@ -154,7 +155,7 @@ public final class RunData {
             if (Files.isDirectory(p)) {
                 p = p.toRealPath(); // a linked folder: walk what it points to
                 List<Path> files;
-                try (Stream<Path> w = Files.walk(p)) {
+                try (Stream<Path> w = Files.walk(p, java.nio.file.FileVisitOption.FOLLOW_LINKS)) {
                     files = w.filter(Files::isRegularFile).sorted().toList();
                 }
                 for (Path f : files) {

@@ -29,9 +29,10 @@ class MemoryModelTest {
         long head = 3 * 2 * 4 + 3 * 2 + 4 * 2 * 10; // norm, logits, log-softmax and their gradients
         assertEquals(2 * 4 + attention + ffn + head, MemoryModel.plain(c, 1, 2, 2));
         // in float32 (4 bytes, fused kernels on) the attention keeps a log-sum-exp per query and head (B·H·T = 4)
-        // instead of the 4·B·H·T² scores, the paired RoPE no swapped halves or products (3·B·T·(Q + K) = 36),
-        // the SiLU no σ(gate) (B·T·F = 12), each RMSNorm no x² (B·T·D = 8)
-        assertEquals(attention - 4 * 2 * 2 * 2 + 2 * 2 - 3 * 2 * (4 + 2) + ffn - 2 * 6 - 2 * 8,
+        // instead of the 4·B·H·T² scores, the paired RoPE no swapped halves or products (3·B·T·(Q + K) = 36) but
+        // the q and k weights in pair order ((Q + K)·D = 24), the SiLU no σ(gate) (B·T·F = 12), each RMSNorm no x²
+        // (B·T·D = 8)
+        assertEquals(attention - 4 * 2 * 2 * 2 + 2 * 2 - 3 * 2 * (4 + 2) + (4 + 2) * 4 + ffn - 2 * 6 - 2 * 8,
                 MemoryModel.layer(c, 0, 1, 2, 4));
     }
 
