@@ -953,16 +953,6 @@ public final class Pretrainer {
         return t;
     }
 
-    /** True once a step has been logged (then the run folder holds measurements worth keeping). */
-    static boolean stepped(Path dir) {
-        try {
-            Path m = dir.resolve("metrics.jsonl");
-            return Files.isRegularFile(m) && Files.size(m) > 0;
-        } catch (IOException e) {
-            return true;
-        }
-    }
-
     /** Refuses a {@code --stop-at-step} (0: none) past the run's end or not after the step it resumes from. */
     static void checkStopAt(long stopAt, long steps, long resumedStep) {
         if (stopAt > steps) {
