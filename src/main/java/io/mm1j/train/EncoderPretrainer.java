@@ -258,9 +258,19 @@ public final class EncoderPretrainer {
                 }
                 progress.finish();
                 EncoderEval.plots(dir.resolve("plots"), metrics);
+            } catch (RuntimeException | Error e) {
+                signal.close();
+                throw e;
+            }
+            try { // a signal's wait covers the encoder export and the summary too
+                return finish(model, batches, step, total, best, lastEval, t0, imagesPerSecond, timed);
             } finally {
                 signal.close();
             }
+        }
+
+        private Result finish(EncoderModel model, PairBatches batches, long step, long total, double best,
+                              Map<String, Double> lastEval, long t0, double imagesPerSecond, long timed) {
             if (batches.failedSamples() > 0) {
                 LOG.warn("{} pairs failed to load and were skipped", batches.failedSamples());
             }
