@@ -789,6 +789,8 @@ public final class Pretrainer {
     static final String SET_ASIDE_COMPLETE = ".mm1-set-aside-complete";
     /** In {@link #OVERWRITTEN}: the new run has logged a step; the old files are to be deleted. */
     static final String SET_ASIDE_DROP = ".mm1-set-aside-drop";
+    /** In {@link #OVERWRITTEN}: the new run's files are deleted; the old ones are being moved back. */
+    static final String SET_ASIDE_RESTORING = ".mm1-set-aside-restoring";
 
     /**
      * {@code body} as a new run in {@code dir}: a non-empty folder is refused without {@code overwrite}; with it,
@@ -809,7 +811,8 @@ public final class Pretrainer {
                 Files.createDirectory(aside); // fails on nothing touched yet
             } catch (IOException e) {
                 throw new Mm1Exception("--out " + dir + ": cannot set the old run aside for --overwrite: "
-                        + e.getMessage(), e);
+                        + (Files.exists(aside) ? aside + " exists (files an earlier --overwrite could not delete: "
+                        + "delete it by hand)" : e.getMessage()), e);
             }
             try { // from here on a failure moves back whatever was moved
                 try (var s = Files.list(dir)) {
@@ -886,11 +889,11 @@ public final class Pretrainer {
         if (!Files.isDirectory(aside, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
+        if (Files.exists(aside.resolve(SET_ASIDE_DROP))) {
+            dropAside(dir); // a failure is a warning: these files are garbage now
+            return;
+        }
         try {
-            if (Files.exists(aside.resolve(SET_ASIDE_DROP))) {
-                OutputDir.deleteTree(aside);
-                return;
-            }
             restoreOverwritten(dir);
             LOG.warn("--out {}: put back the run an interrupted --overwrite had set aside", dir);
         } catch (IOException e) {
@@ -907,7 +910,9 @@ public final class Pretrainer {
     private static void restoreOverwritten(Path dir) throws IOException {
         Path aside = dir.resolve(OVERWRITTEN);
         boolean complete = Files.exists(aside.resolve(SET_ASIDE_COMPLETE));
-        if (complete) {
+        Path restoring = aside.resolve(SET_ASIDE_RESTORING);
+        // 1. the new run's files go (only before any old file has come back: an interrupted put-back resumes at 2)
+        if (complete && !Files.exists(restoring)) {
             try (var s = Files.list(dir)) {
                 for (Path p : s.toList()) {
                     if (!p.equals(aside)) {
@@ -916,15 +921,64 @@ public final class Pretrainer {
                 }
             }
         }
+        if (!Files.exists(restoring)) {
+            Files.createFile(restoring);
+        }
+        // 2. the old files come back, then the markers go, the restoring one last
         try (var s = Files.list(aside)) {
             for (Path p : s.toList()) {
-                String n = p.getFileName().toString();
-                if (!n.equals(SET_ASIDE_COMPLETE) && !n.equals(SET_ASIDE_DROP)) {
+                if (!isMarker(p)) {
                     Files.move(p, dir.resolve(p.getFileName()));
                 }
             }
         }
-        OutputDir.deleteTree(aside);
+        Files.deleteIfExists(aside.resolve(SET_ASIDE_COMPLETE));
+        Files.deleteIfExists(restoring);
+        Files.delete(aside);
+    }
+
+    private static boolean isMarker(Path p) {
+        String n = p.getFileName().toString();
+        return n.equals(SET_ASIDE_COMPLETE) || n.equals(SET_ASIDE_DROP) || n.equals(SET_ASIDE_RESTORING);
+    }
+
+    /**
+     * Deletes {@code .overwritten/} best-effort, entry by entry, its markers last (the drop marker after the
+     * complete one), so that a kill part way leaves it marked for deletion; an entry that cannot be deleted is a
+     * warning (the rest still goes).
+     */
+    private static void dropAside(Path dir) {
+        Path aside = dir.resolve(OVERWRITTEN);
+        if (!Files.isDirectory(aside, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        String failed = null;
+        try (var s = Files.list(aside)) {
+            for (Path p : s.toList()) {
+                if (!isMarker(p)) {
+                    try {
+                        OutputDir.deleteTree(p);
+                    } catch (IOException e) {
+                        failed = e.getMessage();
+                    }
+                }
+            }
+        } catch (IOException e) {
+            failed = e.getMessage();
+        }
+        try {
+            if (failed == null) {
+                Files.deleteIfExists(aside.resolve(SET_ASIDE_RESTORING));
+                Files.deleteIfExists(aside.resolve(SET_ASIDE_COMPLETE));
+                Files.deleteIfExists(aside.resolve(SET_ASIDE_DROP));
+                Files.deleteIfExists(aside);
+                return;
+            }
+        } catch (IOException e) {
+            failed = e.getMessage();
+        }
+        LOG.warn("--out {}: cannot delete all of the overwritten run's files in {} ({}); they are marked for "
+                + "deletion: delete the folder by hand", dir, aside, failed);
     }
 
     /**
@@ -940,14 +994,7 @@ public final class Pretrainer {
         } catch (IOException e) {
             LOG.warn("--out {}: cannot mark the overwritten run's files for deletion: {}", dir, e.getMessage());
         }
-        Thread t = new Thread(() -> {
-            try {
-                OutputDir.deleteTree(aside);
-            } catch (IOException e) {
-                LOG.warn("--out {}: cannot delete the overwritten run's files in {}: {}", dir, aside,
-                        e.getMessage());
-            }
-        }, "mm1-overwrite-drop");
+        Thread t = new Thread(() -> dropAside(dir), "mm1-overwrite-drop");
         t.setDaemon(true);
         t.start();
         return t;

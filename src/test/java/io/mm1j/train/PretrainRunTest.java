@@ -201,6 +201,23 @@ class PretrainRunTest {
         Files.move(run.resolve(Pretrainer.OVERWRITTEN).resolve("run.json"), run.resolve("run.json"));
         assertEquals(1, pretrain(run, "--steps", "2").code());
         assertEquals(before, listing(run), "the old run is whole after an interrupted set-aside");
+        // killed part way through putting the old files back (the new run's files already deleted): the next
+        // start moves the rest back and deletes nothing
+        setAside(run, true);
+        Path aside = run.resolve(Pretrainer.OVERWRITTEN);
+        Files.createFile(aside.resolve(Pretrainer.SET_ASIDE_RESTORING));
+        Files.move(aside.resolve("run.json"), run.resolve("run.json"));
+        Files.move(aside.resolve("metrics.jsonl"), run.resolve("metrics.jsonl"));
+        assertEquals(1, pretrain(run, "--steps", "2").code());
+        assertEquals(before, listing(run), "the old run is whole after an interrupted put-back");
+        // killed part way through deleting old files marked for deletion (the markers go last): still deleted
+        Path half = tmp.resolve("half");
+        Files.createDirectories(half.resolve(Pretrainer.OVERWRITTEN).resolve("data/images"));
+        Files.writeString(half.resolve(Pretrainer.OVERWRITTEN).resolve("data/images/1.png"), "old");
+        Files.createFile(half.resolve(Pretrainer.OVERWRITTEN).resolve(Pretrainer.SET_ASIDE_DROP));
+        Files.writeString(half.resolve("metrics.jsonl"), "{}");
+        Pretrainer.recoverOverwritten(half);
+        assertEquals(java.util.List.of("metrics.jsonl"), listing(half).keySet().stream().toList());
         // killed after the new run's first step (the old files marked for deletion): they are deleted
         Path marked = tmp.resolve("marked");
         Files.createDirectories(marked.resolve(Pretrainer.OVERWRITTEN));
