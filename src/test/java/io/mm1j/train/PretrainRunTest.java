@@ -210,7 +210,8 @@ class PretrainRunTest {
         Files.move(aside.resolve("metrics.jsonl"), run.resolve("metrics.jsonl"));
         assertEquals(1, pretrain(run, "--steps", "2").code());
         assertEquals(before, listing(run), "the old run is whole after an interrupted put-back");
-        // killed part way through deleting old files marked for deletion (the markers go last): still deleted
+        // killed after the new run's first step, part way through deleting the old files (marked for deletion,
+        // the markers go last): the rest is deleted, the new run's files stay
         Path half = tmp.resolve("half");
         Files.createDirectories(half.resolve(Pretrainer.OVERWRITTEN).resolve("data/images"));
         Files.writeString(half.resolve(Pretrainer.OVERWRITTEN).resolve("data/images/1.png"), "old");
@@ -218,14 +219,6 @@ class PretrainRunTest {
         Files.writeString(half.resolve("metrics.jsonl"), "{}");
         Pretrainer.recoverOverwritten(half);
         assertEquals(java.util.List.of("metrics.jsonl"), listing(half).keySet().stream().toList());
-        // killed after the new run's first step (the old files marked for deletion): they are deleted
-        Path marked = tmp.resolve("marked");
-        Files.createDirectories(marked.resolve(Pretrainer.OVERWRITTEN));
-        Files.writeString(marked.resolve(Pretrainer.OVERWRITTEN).resolve("old.txt"), "old");
-        Files.createFile(marked.resolve(Pretrainer.OVERWRITTEN).resolve(Pretrainer.SET_ASIDE_DROP));
-        Files.writeString(marked.resolve("new.txt"), "new");
-        Pretrainer.recoverOverwritten(marked);
-        assertEquals(java.util.List.of("new.txt"), listing(marked).keySet().stream().toList());
 
         // through a symbolic link: the link stays, the new run lives where it points
         Path target = tmp.resolve("elsewhere");
