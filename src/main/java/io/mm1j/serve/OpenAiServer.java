@@ -130,6 +130,7 @@ public final class OpenAiServer implements AutoCloseable {
                 ctx.header("Retry-After", "1");
             }
             json(ctx, e.status(), OpenAiJson.error(e));
+            answerThenDrain(ctx);
         } catch (Exception e) {
             LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
             json(ctx, 500, OpenAiJson.error("internal server error: " + e, "server_error", null, "internal_error"));
@@ -137,6 +138,44 @@ public final class OpenAiServer implements AutoCloseable {
             Integer status = ctx.attribute("mm1.status");
             metrics.request(endpoint, status != null ? status : ctx.status().getCode(),
                     (System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    /** Bytes of a refused body read and dropped after the answer (see {@link #answerThenDrain}). */
+    static final long DRAIN_LIMIT = 64L << 20;
+    private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /**
+     * Sends a refusal now and then reads and drops the unread request body (at most {@link #DRAIN_LIMIT} bytes, for
+     * at most about 10 s). A client sends its whole body before it reads the reply; a server that closes on unread
+     * bytes makes TCP reset the connection, and the client may then see a broken connection instead of the 413, 429
+     * or 401 ("lingering close", as nginx does). A client that sent {@code Expect: 100-continue} has not sent the
+     * body: nothing to drain.
+     */
+    private static void answerThenDrain(Context ctx) {
+        jakarta.servlet.http.HttpServletRequest req = ctx.req();
+        boolean hasBody = req.getContentLengthLong() > 0 || req.getHeader("Transfer-Encoding") != null;
+        if (!hasBody || ctx.attribute("mm1.bodyRead") != null || req.getHeader("Expect") != null) {
+            return;
+        }
+        try {
+            byte[] out = ctx.resultInputStream() == null ? new byte[0] : ctx.resultInputStream().readAllBytes();
+            ctx.result(new byte[0]);
+            jakarta.servlet.http.HttpServletResponse res = ctx.res();
+            res.setContentLength(out.length);
+            res.getOutputStream().write(out);
+            res.flushBuffer();
+            InputStream in = req.getInputStream();
+            byte[] sink = new byte[64 * 1024];
+            long left = DRAIN_LIMIT;
+            long deadline = System.nanoTime() + DRAIN_NANOS;
+            int n;
+            while (left > 0 && System.nanoTime() < deadline
+                    && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) >= 0) {
+                left -= n;
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("draining a refused body of {} {}: {}", ctx.method(), ctx.path(), e.toString());
         }
     }
 
@@ -206,14 +245,14 @@ public final class OpenAiServer implements AutoCloseable {
             throw ApiException.tooLarge(null, "request_too_large", "the request body is " + declared + " bytes; "
                     + "this server accepts at most " + max + " (--max-body-bytes)");
         }
-        try (InputStream in = ctx.req().getInputStream()) {
-            byte[] b = in.readNBytes((int) max + 1);
-            if (b.length > max) {
-                throw ApiException.tooLarge(null, "request_too_large", "the request body is larger than " + max
-                        + " bytes (--max-body-bytes)");
-            }
-            return b;
+        InputStream in = ctx.req().getInputStream(); // not closed: the container owns it, and may drain it
+        byte[] b = in.readNBytes((int) max + 1);
+        if (b.length > max) {
+            throw ApiException.tooLarge(null, "request_too_large", "the request body is larger than " + max
+                    + " bytes (--max-body-bytes)");
         }
+        ctx.attribute("mm1.bodyRead", Boolean.TRUE);
+        return b;
     }
 
     private void complete(Context ctx, boolean chat) throws IOException {

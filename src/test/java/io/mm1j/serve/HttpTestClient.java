@@ -80,6 +80,12 @@ final class HttpTestClient {
         return post(path, body.toString());
     }
 
+    /** A POST whose body is sent chunked (no Content-Length), as a streaming client does. */
+    Reply postChunked(String path, byte[] body) {
+        return send(HttpRequest.newBuilder(URI.create(base + path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body))));
+    }
+
     private Reply send(HttpRequest.Builder b) {
         if (key != null) {
             b.header("Authorization", "Bearer " + key);

@@ -205,6 +205,53 @@ class OpenAiErrorsTest {
         assertEquals(200, client.get("/health").status());
     }
 
+    /**
+     * A body far beyond the limit (more than the socket buffers hold) still gets its 413: the server reads and drops
+     * the rest instead of closing on unread bytes, which would reset the connection under the client's feet.
+     */
+    @Test
+    void bodyOfMegabytesGets413NotAReset() {
+        String big = "x".repeat(1 << 20);
+        String msg = error(client.post("/v1/chat/completions", chat(user("\"" + big + "\""), "")), 413,
+                "request_too_large", null);
+        assertEquals("the request body is 1048638 bytes; this server accepts at most 65536 (--max-body-bytes)", msg);
+        msg = error(client.postChunked("/v1/completions", ("{\"prompt\":\"" + big + "\"}")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8)), 413, "request_too_large", null);
+        assertEquals("the request body is larger than 65536 bytes (--max-body-bytes)", msg);
+        assertEquals(200, client.get("/health").status());
+    }
+
+    /**
+     * The refusal comes at once (from the headers), and the server then reads the body the client goes on sending: a
+     * server that closed here would make the client's write fail (broken pipe / reset), losing the reply.
+     */
+    @Test
+    void refusedBodyIsReadAfterTheAnswer() throws Exception {
+        int size = 4 << 20;
+        try (java.net.Socket so = new java.net.Socket("127.0.0.1", server.port())) {
+            so.setSoTimeout(20_000);
+            java.io.OutputStream out = so.getOutputStream();
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + size + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.flush();
+            java.io.InputStream in = so.getInputStream();
+            StringBuilder head = new StringBuilder();
+            while (!head.toString().contains("request_too_large")) {
+                int c = in.read();
+                assertTrue(c >= 0, "connection closed after: " + head);
+                head.append((char) c);
+            }
+            assertTrue(head.toString().startsWith("HTTP/1.1 413 "), head.toString());
+            byte[] chunk = new byte[64 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'x');
+            for (int sent = 0; sent < size; sent += chunk.length) {
+                out.write(chunk); // throws (broken pipe) if the server closed without reading
+            }
+            out.flush();
+        }
+        assertEquals(200, client.get("/health").status());
+    }
+
     @Test
     void tooLongPromptIs400ContextLengthExceeded() {
         error(client.post("/v1/chat/completions", chat(user("\"" + "y".repeat(240) + "\""), "")), 400,
