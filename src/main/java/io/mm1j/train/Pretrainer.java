@@ -169,6 +169,8 @@ public final class Pretrainer {
         private Runnable started = () -> { };
         /** The data sources' fingerprints for run.json, computed once. */
         private ObjectNode fingerprints;
+        /** What this resume changes in the checkpoint's config (none for a new run). */
+        private List<ResumeChanges.Change> resumeChanges = List.of();
 
         Run(Options o, Path dir, Progress progress) {
             this.o = o;
@@ -190,6 +192,9 @@ public final class Pretrainer {
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 checkDataUnchanged(dir, rc, ckpt);
+                rc = ResumeChanges.pinDerivedWarmup(state.config(), rc, ckpt.resolve("state.json").toString());
+                resumeChanges = ResumeChanges.between(state.config(), rc.tree());
+                ResumeChanges.log(resumeChanges, state.step());
                 checkStopAt(o.stopAtStep(), rc.integer("train.steps"), state.step());
                 return train(device, state, ckpt);
             }
@@ -249,6 +254,9 @@ public final class Pretrainer {
                 }
                 if (state == null) {
                     saveResolved(model.config());
+                } else { // a resume that changed allowed keys: run.json says what the run goes on with
+                    ResumeChanges.record(dir.resolve("run.json"), rc, state.step(), resumeChanges,
+                            resolved(rc, model.config()));
                 }
                 try (model; Optimizer opt = optimizer(model)) {
                     if (state != null) {

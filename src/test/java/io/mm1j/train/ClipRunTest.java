@@ -116,6 +116,8 @@ class ClipRunTest {
         assertEquals(0, second.code(), second.err());
         assertTrue(second.out().contains("finished after step 6"), second.out());
         assertEquals(losses(straight), losses(split), "steps 1…6, bit for bit");
+        assertFalse(second.err().contains("--resume from step"), second.err());
+        assertFalse(Files.readString(split.resolve("run.json")).contains("\"resumes\""), "an unchanged resume");
         for (String key : List.of("valLoss", "retrieval/t2i@1", "retrieval/i2t@5")) {
             assertEquals(PretrainRuns.line(straight, 6, key).get(key).asDouble(),
                     PretrainRuns.line(split, 6, key).get(key).asDouble(), 0, key);

@@ -85,6 +85,42 @@ class PretrainRunTest {
         }
     }
 
+    /**
+     * A resume with a longer --steps goes on with it and says so: one warning line per changed key, run.json's config
+     * the new one with the change listed in {@code _run.resumes}; a warm-up derived from the old length stays (a
+     * re-derived, longer one would send the run at step 5 back to half its LR).
+     */
+    @Test
+    void aLongerResumeIsRecordedAndKeepsItsWarmup() throws Exception {
+        Path run = tmp.resolve("longer");
+        String[] common = {"--seed", "3", "--set", "optim.warmup_steps=null"};
+        PretrainRuns.Cli first = pretrain(run, concat(common, "--steps", "20", "--stop-at-step", "4"));
+        assertEquals(0, first.code(), first.err());
+        PretrainRuns.Cli second = pretrain(run, concat(common, "--steps", "100", "--stop-at-step", "6", "--resume"));
+        assertEquals(0, second.code(), second.err());
+        assertTrue(second.err().contains("--resume from step 4: train.steps changed from 20 to 100 (the LR schedule "
+                + "now decays over the new length)"), second.err());
+        assertTrue(second.err().contains("--resume from step 4: optim.warmup_steps kept at 2, the warm-up the run "
+                + "started with (derived from its first train.steps)"), second.err());
+        com.fasterxml.jackson.databind.JsonNode runJson = PretrainRuns.JSON.readTree(run.resolve("run.json").toFile());
+        assertEquals(100, runJson.path("train").path("steps").asInt());
+        assertEquals(2, runJson.path("optim").path("warmup_steps").asInt());
+        com.fasterxml.jackson.databind.JsonNode resume = runJson.path("_run").path("resumes").path(0);
+        assertEquals(4, resume.path("step").asInt(), runJson.toPrettyString());
+        assertEquals(20, resume.path("changes").path("train.steps").path("before").asInt());
+        assertEquals(100, resume.path("changes").path("train.steps").path("after").asInt());
+        assertEquals(2, runJson.path("_run").path("resolved").path("warmupSteps").asInt(), runJson.toPrettyString());
+        double lr3 = PretrainRuns.line(run, 3, "lr").get("lr").asDouble();
+        double lr5 = PretrainRuns.line(run, 5, "lr").get("lr").asDouble();
+        assertTrue(lr5 > 0.95 * lr3, "step 5 stays past the warm-up: lr " + lr5 + " after " + lr3);
+        // an unchanged resume writes nothing new
+        String before = Files.readString(run.resolve("run.json"));
+        PretrainRuns.Cli third = pretrain(run, concat(common, "--steps", "100", "--stop-at-step", "7", "--resume"));
+        assertEquals(0, third.code(), third.err());
+        assertFalse(third.err().contains("--resume from step"), third.err());
+        assertEquals(before, Files.readString(run.resolve("run.json")));
+    }
+
     /** A tiny MoE (4 experts, top-2, every layer; MM1's 0.01 / 0.001 router loss weights). */
     static final String MOE = "model.moe={\"numExperts\":4,\"topK\":2,\"every\":1,\"expertIntermediate\":0,"
             + "\"balanceCoef\":0.01,\"zLossCoef\":0.001,\"capacityFactor\":0}";
