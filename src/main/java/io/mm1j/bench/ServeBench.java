@@ -67,7 +67,8 @@ public final class ServeBench {
         }
         double loadBefore = load();
         ServeLimits limits = ServeLimits.defaults().withQueueSize(Math.max(ServeLimits.DEFAULT_QUEUE_SIZE, most))
-                .withRequestTimeout(Duration.ofSeconds(600));
+                .withRequestTimeout(Duration.ofSeconds(600))
+                .withMaxTokens(Math.max(ServeLimits.DEFAULT_MAX_TOKENS, maxTokens)); // the bench's own --max-tokens
         ObjectNode o = Bench.report("serve");
         try (Mm1Backend backend = new Mm1Backend(modelDir, "bench", root.newSubManager(), path, 0, io.mm1j.llm.Quantization.NONE, maxBatch);
              OpenAiServer server = new OpenAiServer(backend, limits, null).start("127.0.0.1", 0)) {

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
         description = "Rerun MM1's ablations (MM1 §3) at laptop scale: each study varies one choice at equal "
                 + "training compute; every configuration × seed is pre-trained, then scored 0/4/8-shot (caption "
                 + "CIDEr-D, VQA accuracy) on the synthetic world's held-out split plus text perplexity. Writes "
-                + "report.md (tables with bootstrap 95% intervals over seeds and items, MM1's lessons marked "
+                + "report.md (tables with bootstrap 95%% intervals over seeds and items, MM1's lessons marked "
                 + "reproduced / not reproduced / inconclusive), plots/*.png and results.jsonl. Resumable: finished "
                 + "runs are reused.",
         footer = {"", "Studies:", "  resolution          image resolution 32/48/64 px at patch 8",

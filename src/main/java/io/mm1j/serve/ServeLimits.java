@@ -53,7 +53,8 @@ public record ServeLimits(long maxBodyBytes, int maxImages, long maxImagePixels,
             throw new Mm1Exception("--queue-size must be positive, got " + queueSize);
         }
         if (requestTimeout.isNegative() || requestTimeout.isZero()) {
-            throw new Mm1Exception("--request-timeout must be positive, got " + requestTimeout);
+            throw new Mm1Exception("--request-timeout must be positive, got " + java.math.BigDecimal.valueOf(
+                    requestTimeout.toMillis(), 3).stripTrailingZeros().toPlainString());
         }
         if (imageCacheEntries < 0) {
             throw new Mm1Exception("--image-cache must be >= 0, got " + imageCacheEntries);
@@ -69,6 +70,11 @@ public record ServeLimits(long maxBodyBytes, int maxImages, long maxImagePixels,
 
     public ServeLimits withQueueSize(int size) {
         return new ServeLimits(maxBodyBytes, maxImages, maxImagePixels, maxPromptTokens, maxTokens, size,
+                requestTimeout, imageCacheEntries, allowRemoteImages, remoteImageTimeout);
+    }
+
+    public ServeLimits withMaxTokens(int tokens) {
+        return new ServeLimits(maxBodyBytes, maxImages, maxImagePixels, maxPromptTokens, tokens, queueSize,
                 requestTimeout, imageCacheEntries, allowRemoteImages, remoteImageTimeout);
     }
 

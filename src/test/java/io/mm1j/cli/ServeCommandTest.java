@@ -1,6 +1,7 @@
 package io.mm1j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mm1j.TestSupport;
@@ -42,5 +43,26 @@ class ServeCommandTest {
         TestSupport.CliRun r = TestSupport.cli("serve", "--model", tmp.toString(), "--queue-size", "0", "--port", "0");
         assertEquals(1, r.code());
         assertEquals("mm1: error: --queue-size must be positive, got 0\n", r.err());
+        r = TestSupport.cli("serve", "--model", tmp.toString(), "--request-timeout", "0", "--port", "0");
+        assertEquals("mm1: error: --request-timeout must be positive, got 0\n", r.err());
+    }
+
+    @Test
+    void everyHelpPrintsWithoutAPicocliWarning() {
+        java.util.List<java.util.List<String>> commands = new java.util.ArrayList<>();
+        commands.add(java.util.List.of());
+        picocli.CommandLine root = new picocli.CommandLine(new io.mm1j.cli.Main());
+        root.getSubcommands().forEach((name, sub) -> {
+            commands.add(java.util.List.of(name));
+            sub.getSubcommands().keySet().forEach(s -> commands.add(java.util.List.of(name, s)));
+        });
+        assertTrue(commands.size() > 20, commands.toString());
+        for (java.util.List<String> cmd : commands) {
+            java.util.List<String> args = new java.util.ArrayList<>(cmd);
+            args.add("--help");
+            TestSupport.CliRun r = TestSupport.cli(args.toArray(String[]::new));
+            assertEquals(0, r.code(), cmd + ": " + r.err());
+            assertFalse((r.out() + r.err()).contains("picocli WARN"), cmd + ": " + r.out() + r.err());
+        }
     }
 }
