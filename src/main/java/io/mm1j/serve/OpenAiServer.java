@@ -246,7 +246,15 @@ public final class OpenAiServer implements AutoCloseable {
                     + "this server accepts at most " + max + " (--max-body-bytes)");
         }
         InputStream in = ctx.req().getInputStream(); // not closed: the container owns it, and may drain it
-        byte[] b = in.readNBytes((int) max + 1);
+        byte[] b;
+        try {
+            b = in.readNBytes((int) max + 1);
+        } catch (IOException e) { // the client closed or reset the connection part way (Jetty: EofException)
+            ctx.attribute("mm1.bodyRead", Boolean.TRUE); // nothing left to drain
+            throw new ApiException(400, "invalid_request_error", null, "incomplete_body", "the request body ended "
+                    + (declared >= 0 ? "before its declared Content-Length of " + declared + " bytes" : "early")
+                    + ": the connection was closed part way");
+        }
         if (b.length > max) {
             throw ApiException.tooLarge(null, "request_too_large", "the request body is larger than " + max
                     + " bytes (--max-body-bytes)");

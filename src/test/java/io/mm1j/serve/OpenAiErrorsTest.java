@@ -1,6 +1,7 @@
 package io.mm1j.serve;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -250,6 +251,27 @@ class OpenAiErrorsTest {
             out.flush();
         }
         assertEquals(200, client.get("/health").status());
+    }
+
+    /** A body cut short (the client half-closes after fewer bytes than declared) is a 400, not a server error. */
+    @Test
+    void aTruncatedBodyIs400() throws Exception {
+        String body = "{\"model\":\"scripted\",\"prompt\":\"hi\"}";
+        try (java.net.Socket so = new java.net.Socket("127.0.0.1", server.port())) {
+            so.setSoTimeout(20_000);
+            java.io.OutputStream out = so.getOutputStream();
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 1000\r\n\r\n" + body).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.flush();
+            so.shutdownOutput();
+            String reply = new String(so.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(reply.startsWith("HTTP/1.1 400 "), reply);
+            assertTrue(reply.contains("\"message\":\"the request body ended before its declared Content-Length of "
+                    + "1000 bytes: the connection was closed part way\""), reply);
+            assertTrue(reply.contains("\"code\":\"incomplete_body\""), reply);
+        }
+        waitUntil(() -> server.metrics().render().contains("endpoint=\"/v1/completions\",status=\"400\""));
+        assertFalse(server.metrics().render().contains("status=\"500\""), server.metrics().render());
     }
 
     @Test
