@@ -83,8 +83,12 @@ public final class ImageUrls {
             throw ApiException.invalid(param, "invalid_image_url", param + ": data URL media type must be image/*, "
                     + "got '" + abbreviate(type) + "'");
         }
-        try {
-            return Base64.getMimeDecoder().decode(url.substring(comma + 1));
+        String data = url.substring(comma + 1);
+        if (data.chars().anyMatch(Character::isWhitespace)) { // line breaks of wrapped base64 are allowed
+            data = data.replaceAll("\\s+", "");
+        }
+        try { // strict: any other character outside the alphabet is an error, not skipped (the MIME decoder's way)
+            return Base64.getDecoder().decode(data);
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid(param, "invalid_image_url", param + ": invalid base64 in data URL: "
                     + e.getMessage());

@@ -166,6 +166,14 @@ class OpenAiErrorsTest {
         String three = image(HttpTestClient.pngDataUrl(8, 8, 1));
         error(client.post("/v1/chat/completions", chat(user("[" + three + "," + three + "," + three + "]"), "")),
                 400, "too_many_images", "messages[0].content[2]");
+        // characters outside the base64 alphabet are an error, not skipped; wrapped lines are fine
+        String png = HttpTestClient.pngDataUrl(8, 8, 1);
+        int mid = png.length() / 2;
+        String bad = error(client.post("/v1/chat/completions", chat(user("[" + image(png.substring(0, mid) + "!!!!"
+                + png.substring(mid)) + "]"), ",\"max_tokens\":1")), 400, "invalid_image_url", at);
+        assertEquals(at + ": invalid base64 in data URL: Illegal base64 character 21", bad);
+        assertEquals(200, client.post("/v1/chat/completions", chat(user("[" + image(png.substring(0, mid) + "\\r\\n"
+                + png.substring(mid)) + "]"), ",\"max_tokens\":1")).status());
     }
 
     @Test
