@@ -143,6 +143,23 @@ public final class RequestParser {
                 throw ApiException.invalid(f, "unknown_parameter", "Unrecognized request argument supplied: " + f);
             }
         }
+        // accepted and ignored, but still of OpenAI's types (a wrong type is a client bug worth reporting)
+        requireType(body.get("user"), "user", JsonNode::isTextual, "a string");
+        requireType(body.get("metadata"), "metadata", JsonNode::isObject, "an object");
+        requireType(body.get("store"), "store", JsonNode::isBoolean, "a boolean");
+        requireType(body.get("parallel_tool_calls"), "parallel_tool_calls", JsonNode::isBoolean, "a boolean");
+    }
+
+    /** A present, non-null {@code n} must pass {@code ok}; else a 400 naming {@code at} and the expected type. */
+    private static void requireType(JsonNode n, String at, java.util.function.Predicate<JsonNode> ok, String what) {
+        if (n != null && !n.isNull() && !ok.test(n)) {
+            throw ApiException.invalid(at, "'" + at + "' must be " + what + ", got " + abbreviated(n));
+        }
+    }
+
+    private static String abbreviated(JsonNode n) {
+        String s = n.toString();
+        return s.length() > 40 ? s.substring(0, 37) + "..." : s;
     }
 
     /** Fields OpenAI defines whose non-default values would change the answer in ways this server does not do. */
@@ -296,6 +313,8 @@ public final class RequestParser {
                         "Unrecognized request argument supplied: " + at + "." + f);
             }
         }
+        requireType(m.get("name"), at + ".name", JsonNode::isTextual, "a string");
+        requireType(m.get("refusal"), at + ".refusal", JsonNode::isTextual, "a string");
         JsonNode c = m.get("content");
         List<ChatTurn.Content> content = new ArrayList<>();
         if (c == null || c.isNull()) {
@@ -343,6 +362,15 @@ public final class RequestParser {
                 JsonNode url = iu == null ? null : iu.isTextual() ? iu : iu.get("url");
                 if (url == null || !url.isTextual()) {
                     throw ApiException.invalid(at + ".image_url.url", at + ".image_url.url must be a string");
+                }
+                if (iu.isObject()) {
+                    for (Iterator<String> it = iu.fieldNames(); it.hasNext(); ) {
+                        String f = it.next();
+                        if (!f.equals("url") && !f.equals("detail")) {
+                            throw ApiException.invalid(at + ".image_url." + f, "unknown_parameter",
+                                    "Unrecognized request argument supplied: " + at + ".image_url." + f);
+                        }
+                    }
                 }
                 JsonNode detail = iu.isObject() ? iu.get("detail") : null;
                 if (detail != null && !detail.isNull() && !Set.of("auto", "low", "high").contains(detail.asText())) {

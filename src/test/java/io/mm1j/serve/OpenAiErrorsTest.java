@@ -134,6 +134,21 @@ class OpenAiErrorsTest {
                 "invalid_value", "stream_options");
         assertEquals("Unrecognized request argument supplied: foo",
                 error(client.post("/v1/chat/completions", chat(ok, ",\"foo\":1")), 400, "unknown_parameter", "foo"));
+        // accepted-and-ignored fields keep OpenAI's types
+        assertEquals("'user' must be a string, got 5",
+                error(client.post("/v1/chat/completions", chat(ok, ",\"user\":5")), 400, "invalid_value", "user"));
+        error(client.post("/v1/chat/completions", chat(ok, ",\"metadata\":\"zzz\"")), 400, "invalid_value",
+                "metadata");
+        error(client.post("/v1/chat/completions", chat(ok, ",\"store\":\"zzz\"")), 400, "invalid_value", "store");
+        error(client.post("/v1/chat/completions", chat(ok, ",\"parallel_tool_calls\":1")), 400, "invalid_value",
+                "parallel_tool_calls");
+        error(client.post("/v1/chat/completions", chat("[{\"role\":\"user\",\"content\":\"hi\",\"name\":5}]", "")),
+                400, "invalid_value", "messages[0].name");
+        error(client.post("/v1/chat/completions", chat("[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                + "\"image_url\":{\"url\":\"data:image/png;base64,AAAA\",\"foo\":1}}]}]", "")), 400,
+                "unknown_parameter", "messages[0].content[0].image_url.foo");
+        assertEquals(200, client.post("/v1/chat/completions", chat(ok, ",\"user\":\"u1\",\"store\":false,"
+                + "\"metadata\":{\"a\":\"b\"},\"max_tokens\":1")).status());
         error(client.post("/v1/chat/completions", chat("[]", "")), 400, "invalid_value", "messages");
         error(client.post("/v1/chat/completions", "{\"model\":\"scripted\"}"), 400, "invalid_value", "messages");
         error(client.post("/v1/chat/completions", chat("[{\"role\":\"robot\",\"content\":\"x\"}]", "")), 400,
