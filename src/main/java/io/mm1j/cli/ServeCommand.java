@@ -75,6 +75,11 @@ public final class ServeCommand implements Callable<Integer> {
             + "token (default ${DEFAULT-VALUE}); past it 503, and the generation stops.")
     long requestTimeoutSeconds;
 
+    @Option(names = "--shutdown-grace", defaultValue = "25", description = "On SIGTERM / Ctrl-C, seconds the "
+            + "running requests get to finish while new ones are refused with 503; those still running then end "
+            + "with a 503 shutting_down (streams: an error event) (default ${DEFAULT-VALUE}; 0 = at once).")
+    long shutdownGraceSeconds;
+
     @Option(names = "--image-cache", defaultValue = "" + ServeLimits.DEFAULT_IMAGE_CACHE_ENTRIES,
             description = "Encoded images kept for later turns of a conversation (default ${DEFAULT-VALUE}; 0 = off).")
     int imageCache;
@@ -115,6 +120,9 @@ public final class ServeCommand implements Callable<Integer> {
         if (apiKey != null && apiKey.isBlank()) {
             apiKey = null;
         }
+        if (shutdownGraceSeconds < 0) {
+            throw new Mm1Exception("--shutdown-grace must be >= 0 seconds, got " + shutdownGraceSeconds);
+        }
         DecodePath path = DecodePath.of(decode);
         Quantization quantization = Quantization.of(quantize);
         // Unset, the prompt limit is the model's context, which the server checks on every request anyway.
@@ -144,7 +152,16 @@ public final class ServeCommand implements Callable<Integer> {
                 + "/v1" + (apiKey != null ? " (API key required)" : "") + ". Ctrl-C stops.");
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+            int running = server.active();
+            if (running > 0) {
+                System.err.println("mm1 serve: stopping; " + running + " request(s) running get up to "
+                        + shutdownGraceSeconds + " s to finish (--shutdown-grace); new ones get 503");
+            }
+            int cut = server.drain(Duration.ofSeconds(shutdownGraceSeconds));
+            if (cut > 0) {
+                System.err.println("mm1 serve: " + cut + " request(s) were still running and were stopped "
+                        + "(503 shutting_down)");
+            }
             backend.close();
             stopped.countDown();
         }, "mm1-serve-shutdown"));

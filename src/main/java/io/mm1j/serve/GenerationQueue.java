@@ -71,9 +71,11 @@ final class GenerationQueue implements AutoCloseable {
         if (worker.isShutdown()) {
             throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
         }
+        live.add(job);
         try {
             worker.execute(job);
         } catch (RejectedExecutionException e) {
+            live.remove(job);
             if (worker.isShutdown()) {
                 throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
             }
@@ -96,15 +98,24 @@ final class GenerationQueue implements AutoCloseable {
             }
             return removed;
         }
-        return worker.remove(job);
+        boolean removed = worker.remove(job);
+        if (removed) {
+            live.remove(job);
+        }
+        return removed;
+    }
+
+    /** Asks every job, waiting or running, to stop ({@code reason}: see {@link Job#cancel}). */
+    void cancelAll(String reason) {
+        for (Job j : live) {
+            j.cancel(reason); // each stops at the backend's next step, and its request thread answers
+        }
     }
 
     @Override
     public void close() {
         closed = true;
-        for (Job j : live) {
-            j.cancel("client"); // each stops at the backend's next step, and its request thread returns
-        }
+        cancelAll("shutdown");
         worker.shutdownNow();
         try {
             worker.awaitTermination(10, TimeUnit.SECONDS);
@@ -142,7 +153,10 @@ final class GenerationQueue implements AutoCloseable {
             this.deadlineNanos = deadlineNanos;
         }
 
-        /** Asks the generation to stop at its next token; {@code reason} is {@code client} or {@code timeout}. */
+        /**
+         * Asks the generation to stop at its next token; {@code reason} is {@code client}, {@code timeout} or
+         * {@code shutdown}.
+         */
         void cancel(String reason) {
             if (cancelReason == null) {
                 cancelReason = reason;

@@ -44,6 +44,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final Semaphore admission;
     private final long created = System.currentTimeMillis() / 1000;
     private volatile boolean closing;
+    private final java.util.concurrent.atomic.AtomicInteger active = new java.util.concurrent.atomic.AtomicInteger();
     private Javalin app;
 
     /** @param apiKey the key clients must send as {@code Authorization: Bearer KEY}, or null for none */
@@ -98,6 +99,40 @@ public final class OpenAiServer implements AutoCloseable {
 
     public ServerMetrics metrics() {
         return metrics;
+    }
+
+    /** Generation requests admitted and not yet answered (their request threads still running). */
+    public int active() {
+        return active.get();
+    }
+
+    /**
+     * A graceful stop: new generation requests get a 503 {@code shutting_down} (and {@code /health} says so) while
+     * the admitted ones run on for up to {@code grace}; those still running then are stopped at their next token and
+     * answered with a 503 {@code shutting_down} (a stream: an error event and {@code data: [DONE]}), and the server
+     * closes. Returns the number of requests that had to be cut short.
+     */
+    public int drain(java.time.Duration grace) {
+        closing = true;
+        waitIdle(System.nanoTime() + grace.toNanos());
+        int cut = active.get();
+        if (cut > 0) {
+            queue.cancelAll("shutdown");
+            waitIdle(System.nanoTime() + TimeUnit.SECONDS.toNanos(5)); // their threads write the endings
+        }
+        close();
+        return cut;
+    }
+
+    private void waitIdle(long deadline) {
+        while (active.get() > 0 && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     @Override
@@ -265,15 +300,30 @@ public final class OpenAiServer implements AutoCloseable {
 
     private void complete(Context ctx, boolean chat) throws IOException {
         long arrived = System.nanoTime();
+        if (closing) {
+            throw shuttingDown();
+        }
         // Admission before the body is read: at most queue + batch generation requests hold bodies and decoded images.
         if (!admission.tryAcquire()) {
             throw queue.full();
         }
+        active.incrementAndGet();
         try {
             admitted(ctx, chat, arrived);
         } finally {
+            active.decrementAndGet();
             admission.release();
         }
+    }
+
+    private static ApiException shuttingDown() {
+        return new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
+    }
+
+    /** The error for a job the server stopped (deadline passed, or shutting down), or null when it ran its course. */
+    private ApiException stoppedBy(GenerationQueue.Job job) {
+        String why = job.cancelReason();
+        return "timeout".equals(why) ? timeout() : "shutdown".equals(why) ? shuttingDown() : null;
     }
 
     private void admitted(Context ctx, boolean chat, long arrived) throws IOException {
@@ -368,7 +418,7 @@ public final class OpenAiServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             job.cancel("client");
-            throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
+            throw shuttingDown();
         }
     }
 
@@ -395,8 +445,9 @@ public final class OpenAiServer implements AutoCloseable {
         while (true) {
             GenerationQueue.Event e = nextOrTimeout(job);
             if (e instanceof GenerationQueue.Done d) {
-                if ("timeout".equals(job.cancelReason())) {
-                    throw timeout();
+                ApiException stopped = stoppedBy(job);
+                if (stopped != null) {
+                    throw stopped;
                 }
                 return d.completion();
             }
@@ -416,8 +467,8 @@ public final class OpenAiServer implements AutoCloseable {
         if (e instanceof GenerationQueue.Failed f) {
             throw f.error();
         }
-        if (e instanceof GenerationQueue.Done && "timeout".equals(job.cancelReason())) {
-            throw timeout();
+        if (e instanceof GenerationQueue.Done && stoppedBy(job) != null) {
+            throw stoppedBy(job);
         }
         ctx.status(200);
         ctx.res().setContentType("text/event-stream; charset=utf-8");
@@ -437,8 +488,9 @@ public final class OpenAiServer implements AutoCloseable {
                             : OpenAiJson.textCompletion(id, createdAt, model, d.text(), null, null));
                 } else if (e instanceof GenerationQueue.Done d) {
                     Completion c = d.completion();
-                    if ("timeout".equals(job.cancelReason())) {
-                        send(out, OpenAiJson.error(timeout()));
+                    ApiException stopped = stoppedBy(job);
+                    if (stopped != null) {
+                        send(out, OpenAiJson.error(stopped));
                     } else {
                         send(out, chat ? OpenAiJson.chatChunk(id, createdAt, model, null, null, c.finishReason(),
                                 usageNull) : OpenAiJson.textCompletion(id, createdAt, model, "", c.finishReason(),

@@ -424,6 +424,42 @@ class OpenAiErrorsTest {
         }
     }
 
+    /**
+     * A graceful stop (SIGTERM): new requests get 503 shutting_down at once, a short running request finishes within
+     * the grace period, a long stream still running at its end is stopped with an error event and [DONE].
+     */
+    @Test
+    void drainLetsRunningRequestsFinishAndEndsTheRestCleanly() throws Exception {
+        ScriptedBackend b = new ScriptedBackend().batching(4);
+        b.tokenDelay(40);
+        OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0);
+        try {
+            HttpTestClient c = new HttpTestClient(s.port(), null);
+            CompletableFuture<HttpTestClient.Reply> longStream = CompletableFuture.supplyAsync(() -> c.post(
+                    "/v1/chat/completions", chat(user("\"hi\""), ",\"max_tokens\":200,\"stream\":true")));
+            CompletableFuture<HttpTestClient.Reply> shortOne = CompletableFuture.supplyAsync(() -> c.post(
+                    "/v1/chat/completions", chat(user("\"hi\""), ",\"max_tokens\":5")));
+            waitUntil(() -> b.started.get() == 2);
+            CompletableFuture<Integer> cut = CompletableFuture.supplyAsync(() -> s.drain(Duration.ofMillis(1500)));
+            waitUntil(() -> c.get("/health").status() == 503);
+            error(c.post("/v1/chat/completions", chat(user("\"hi\""), ",\"max_tokens\":1")), 503, "shutting_down",
+                    null);
+            assertEquals(1, cut.get(30, TimeUnit.SECONDS), "the long stream was cut");
+            HttpTestClient.Reply shortReply = shortOne.get(30, TimeUnit.SECONDS);
+            assertEquals(200, shortReply.status(), shortReply.body());
+            assertEquals("w0 w1 w2 w3 w4", shortReply.json().get("choices").get(0).get("message").get("content")
+                    .asText());
+            HttpTestClient.Reply stream = longStream.get(30, TimeUnit.SECONDS);
+            assertTrue(stream.body().endsWith("data: [DONE]\n\n"), stream.body());
+            java.util.List<JsonNode> chunks = stream.chunks();
+            assertEquals("shutting_down", chunks.get(chunks.size() - 1).get("error").get("code").asText());
+            assertTrue(chunks.size() > 5, "tokens came before the stop: " + stream.body());
+        } finally {
+            s.close();
+            b.close();
+        }
+    }
+
     @Test
     void aLongNonStreamingRequestOutlivesTheConnectionIdleTimeout() throws Exception {
         ScriptedBackend b = new ScriptedBackend();
