@@ -236,6 +236,8 @@ public final class Pretrainer {
             if (!Files.isRegularFile(tokFile)) {
                 if (llmInit != null) {
                     PretrainedParts.writeTokenizer(llmInit, tokFile);
+                } else if (o.init() != null && Files.isRegularFile(initFolder(o.init()).resolve("tokenizer.json"))) {
+                    initTokenizer(initFolder(o.init()).resolve("tokenizer.json"), tokFile);
                 } else {
                     RunData.writeTokenizer(rc, sources, preset.llm().vocabSize(), tokFile);
                 }
@@ -304,6 +306,41 @@ public final class Pretrainer {
                 m.close();
                 throw e;
             }
+        }
+
+        /**
+         * An {@code --init} model's embeddings belong to its own tokenizer: the run takes it (same vocabulary size
+         * is not enough: another tokenizer of that size maps the ids to other strings). A tokenizer the config
+         * names explicitly must be that one.
+         */
+        private void initTokenizer(Path modelTokenizer, Path tokFile) {
+            JsonNode tok = rc.node("tokenizer");
+            if (!tok.isObject()) { // "bytes" or a path: the user's choice, which must agree with the model
+                Path tmp = dir.resolve("tokenizer.json.asked");
+                try {
+                    RunData.writeTokenizer(rc, List.of(), 0, tmp);
+                    if (!java.util.Arrays.equals(Files.readAllBytes(tmp), Files.readAllBytes(modelTokenizer))) {
+                        throw new Mm1Exception("--init " + o.init() + ": tokenizer " + tok.asText() + " is not the "
+                                + "model's own (" + modelTokenizer + "); its embeddings belong to that one: drop "
+                                + "the tokenizer setting to use it");
+                    }
+                } catch (IOException e) {
+                    throw new Mm1Exception("tokenizer: cannot compare with " + modelTokenizer + ": " + e.getMessage(),
+                            e);
+                } finally {
+                    try {
+                        Files.deleteIfExists(tmp);
+                    } catch (IOException ignored) {
+                        // a leftover temporary file is harmless
+                    }
+                }
+            }
+            try {
+                Files.copy(modelTokenizer, tokFile);
+            } catch (IOException e) {
+                throw new Mm1Exception("tokenizer: cannot copy " + modelTokenizer + ": " + e.getMessage(), e);
+            }
+            io.mm1j.tokenizer.Tokenizer.load(tokFile).close(); // fails early, naming the file, when it is not usable
         }
 
         private Mm1Model initFrom(Path init, Mm1Config cfg, NDManager root) {

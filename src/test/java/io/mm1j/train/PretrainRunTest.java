@@ -2,6 +2,7 @@ package io.mm1j.train;
 
 import static io.mm1j.train.PretrainRuns.losses;
 import static io.mm1j.train.PretrainRuns.pretrain;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -119,6 +120,32 @@ class PretrainRunTest {
         assertEquals(0, third.code(), third.err());
         assertFalse(third.err().contains("--resume from step"), third.err());
         assertEquals(before, Files.readString(run.resolve("run.json")));
+    }
+
+    /**
+     * --init takes the model's own tokenizer (a tokenizer trained anew on other data has the same size but maps ids to
+     * other strings); a tokenizer setting that names another one is refused.
+     */
+    @Test
+    void initTakesTheModelsOwnTokenizer() throws Exception {
+        Path base = tmp.resolve("base");
+        assertEquals(0, pretrain(base, "--steps", "1").code());
+        Path fresh = tmp.resolve("fresh");
+        String[] other = {"--steps", "1", "--set", "data.synthetic_images=60", "--set", "data.synthetic_captions=recaptioned"};
+        assertEquals(0, pretrain(fresh, other).code());
+        byte[] own = Files.readAllBytes(base.resolve("model/tokenizer.json"));
+        assertFalse(java.util.Arrays.equals(own, Files.readAllBytes(fresh.resolve("tokenizer.json"))),
+                "the other data trains another tokenizer");
+        Path init = tmp.resolve("init");
+        PretrainRuns.Cli r = pretrain(init, concat(other, "--init", base.resolve("model").toString()));
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(own, Files.readAllBytes(init.resolve("tokenizer.json")));
+        PretrainRuns.Cli bytes = pretrain(tmp.resolve("bytes"), concat(other, "--init", base.resolve("model")
+                .toString(), "--set", "tokenizer=bytes"));
+        assertEquals(1, bytes.code());
+        assertEquals("mm1: error: --init " + base.resolve("model") + ": tokenizer bytes is not the model's own ("
+                + base.resolve("model/tokenizer.json") + "); its embeddings belong to that one: drop the tokenizer "
+                + "setting to use it", bytes.err().strip());
     }
 
     /** A tiny MoE (4 experts, top-2, every layer; MM1's 0.01 / 0.001 router loss weights). */
