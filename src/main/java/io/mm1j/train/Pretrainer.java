@@ -257,6 +257,7 @@ public final class Pretrainer {
                 if (state == null) {
                     saveResolved(model.config());
                 } else { // a resume that changed allowed keys: run.json says what the run goes on with
+                    checkSameModel(model, ckpt);
                     ResumeChanges.record(dir.resolve("run.json"), rc, state.step(), resumeChanges,
                             resolved(rc, model.config()));
                 }
@@ -666,6 +667,34 @@ public final class Pretrainer {
         private String describe(Mm1Config cfg, double peak) {
             return String.format(java.util.Locale.ROOT, "%s: %s params, peak LR %.3g", dir.getFileName(),
                     String.format(java.util.Locale.ROOT, "%.2fM", ParamCount.all(cfg).get("total") / 1e6), peak);
+        }
+
+        /**
+         * Refuses a checkpoint whose model is not the one the run started with (run.json's {@code _run.resolved.model}):
+         * files copied in from another run or preset would otherwise train on under this run's name.
+         */
+        private void checkSameModel(Mm1Model model, Path ckpt) {
+            JsonNode started;
+            try {
+                started = io.mm1j.config.Presets.JSON.readTree(dir.resolve("run.json").toFile()).path("_run")
+                        .path("resolved").path("model");
+            } catch (IOException e) {
+                model.close();
+                throw new Mm1Exception(dir.resolve("run.json") + ": not valid JSON: " + e.getMessage(), e);
+            }
+            if (!started.isObject()) {
+                return; // a run from before run.json recorded its model
+            }
+            JsonNode now = io.mm1j.config.Presets.JSON.valueToTree(model.config());
+            String diff = firstDifference(started, now, "");
+            if (diff != null) {
+                String key = diff.startsWith(".") ? diff.substring(1) : diff;
+                JsonNode a = key.isEmpty() ? started : started.at("/" + key.replace('.', '/'));
+                JsonNode b = key.isEmpty() ? now : now.at("/" + key.replace('.', '/'));
+                model.close();
+                throw new Mm1Exception("--resume: " + ckpt.resolve("config.json") + " holds another model than the "
+                        + "run started with: '" + key + "' is " + b + ", the run's (run.json) " + a);
+            }
         }
 
         private void checkUnchanged(JsonNode saved, Path ckpt) {

@@ -225,6 +225,25 @@ class PretrainRunTest {
         assertEquals(metricsBefore, Files.readString(run.resolve("metrics.jsonl")), "nothing written is lost");
     }
 
+    /** A checkpoint whose files came from a run of another model is refused on resume, naming the field. */
+    @Test
+    void aCheckpointHoldingAnotherModelIsRefused() throws Exception {
+        Path run = tmp.resolve("own");
+        Path other = tmp.resolve("other");
+        assertEquals(0, pretrain(run, "--steps", "4", "--stop-at-step", "1").code());
+        assertEquals(0, pretrain(other, "--steps", "4", "--stop-at-step", "1", "--set", "model.llm.hidden_size=64")
+                .code());
+        for (String f : new String[] {"config.json", "model.safetensors", "optimizer.safetensors"}) {
+            Files.copy(other.resolve("checkpoints/step-1").resolve(f), run.resolve("checkpoints/step-1").resolve(f),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        PretrainRuns.Cli r = pretrain(run, "--steps", "4", "--resume");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: --resume: " + run.resolve("checkpoints/step-1/config.json").toAbsolutePath()
+                + " holds another model than the run started with: 'llm.headDim' is 16, the run's (run.json) 8",
+                r.err().strip());
+    }
+
     /**
      * --overwrite sets the old run aside instead of deleting it first: a new run that fails on bad input before its
      * first step puts the old one back untouched; a failed new run in a fresh folder leaves no folder behind.
