@@ -56,9 +56,6 @@ public final class ClipCommand implements Callable<Integer> {
             shorthand.put("data.sources", synthCaptions(Path.of(data)));
         }
         Path base = run.base(config);
-        if (run.isOwnRunJson(base)) {
-            base = RunOptions.stripRunMeta(base);
-        }
         RunConfig rc = EncoderPretrainer.config(base, shorthand, run.sets);
         EncoderPretrainer.Result r = EncoderPretrainer.run(new EncoderPretrainer.Options(run.out, rc, run.resume,
                 run.overwrite, run.stopAtStep()), new Progress());

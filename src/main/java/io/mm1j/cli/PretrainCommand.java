@@ -60,9 +60,7 @@ public final class PretrainCommand implements Callable<Integer> {
             shorthand.put("data.sources", synthFolderSources(Path.of(data)));
         }
         Path base = run.base(config);
-        RunConfig rc = run.isOwnRunJson(base)
-                ? RunConfig.resolve(RunOptions.stripRunMeta(base), shorthand, run.sets)
-                : RunConfig.resolve(base, shorthand, run.sets);
+        RunConfig rc = RunConfig.resolve(base, shorthand, run.sets);
         if (dryRun) {
             System.out.println(Pretrainer.plan(rc, io.mm1j.config.Presets.load(rc.text("model.preset")).llm()
                     .vocabSize(), init).toPrettyString());

@@ -48,17 +48,29 @@ public final class RunOptions {
         return stopAtStepOption;
     }
 
-    /** The config a run starts from: {@code --config}, or with {@code --resume} and none, the run's own run.json. */
+    /**
+     * The config file a run starts from, without any {@code _run} record (a run.json is a valid config): {@code
+     * --config}, or with {@code --resume} and none, the run's own run.json, read after an interrupted
+     * {@code --overwrite} in that folder was finished (the old run put back), so that it is the run's.
+     */
     Path base(Path config) {
-        if (resume && config == null && Files.isRegularFile(out.resolve("run.json"))) {
-            return out.resolve("run.json");
+        if (resume && config == null) {
+            io.mm1j.train.Pretrainer.recoverOverwrittenLocked(out);
+            if (Files.isRegularFile(out.resolve("run.json"))) {
+                return stripRunMeta(out.resolve("run.json"));
+            }
         }
-        return config;
+        return config == null || !hasRunMeta(config) ? config : stripRunMeta(config);
     }
 
-    /** Whether {@code base} is the run's own run.json (whose {@code _run} record must be stripped first). */
-    boolean isOwnRunJson(Path base) {
-        return base != null && base.equals(out.resolve("run.json"));
+    /** Whether a config file is a run's run.json (a top-level {@code _run} record); false when unreadable. */
+    private static boolean hasRunMeta(Path file) {
+        try {
+            return Files.isRegularFile(file) && new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                    file.toFile()) instanceof com.fasterxml.jackson.databind.node.ObjectNode o && o.has("_run");
+        } catch (IOException e) {
+            return false; // the config reader reports it, naming the file
+        }
     }
 
     /** {@code --preset} (when given), {@code --steps} and {@code --seed} as the config keys they set. */

@@ -121,9 +121,6 @@ public final class SftCommand implements Callable<Integer> {
         } else if (initDir != null) { // recorded in run.json, so a resumed run lays conversations out the same way
             shorthand.put("sft.template", quote(initDir.toAbsolutePath().normalize().toString()));
         }
-        if (run.isOwnRunJson(base)) {
-            base = RunOptions.stripRunMeta(base);
-        }
         RunConfig rc = RunConfig.resolve(defaults(), base, shorthand, run.sets);
         if (initDir != null) {
             int maxPos = io.mm1j.config.Presets.read(initDir.resolve("config.json")).llm().maxPositions();

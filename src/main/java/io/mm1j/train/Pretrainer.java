@@ -958,6 +958,16 @@ public final class Pretrainer {
      * are deleted; otherwise they are put back (the new run had not logged a step). Refuses to go on when that
      * fails, before anything else is touched.
      */
+    /** {@link #recoverOverwritten} under the folder's lock (for a CLI about to read the run's run.json). */
+    public static void recoverOverwrittenLocked(Path out) {
+        if (Files.isDirectory(out.resolve(OVERWRITTEN), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            inRunFolder(out, dir -> {
+                recoverOverwritten(dir);
+                return null;
+            });
+        }
+    }
+
     static void recoverOverwritten(Path dir) {
         Path aside = dir.resolve(OVERWRITTEN);
         if (!Files.isDirectory(aside, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {

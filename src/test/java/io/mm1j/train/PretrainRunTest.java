@@ -38,6 +38,11 @@ class PretrainRunTest {
         assertEquals(java.util.List.of(1L, 2L, 3L, 4L), java.util.List.copyOf(la.keySet()));
         assertEquals(la, losses(tmp.resolve("b")));
         assertNotEquals(la, losses(tmp.resolve("c")), "another seed must give other losses");
+        // a run's run.json is a config: its _run record is set aside
+        PretrainRuns.Cli d = PretrainRuns.cli("pretrain", "--out", tmp.resolve("d").toString(), "--config",
+                tmp.resolve("a/run.json").toString());
+        assertEquals(0, d.code(), d.err());
+        assertEquals(la, losses(tmp.resolve("d")));
     }
 
     @Test
