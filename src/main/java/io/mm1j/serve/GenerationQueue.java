@@ -68,7 +68,7 @@ final class GenerationQueue implements AutoCloseable {
             }
             return;
         }
-        if (worker.isShutdown()) {
+        if (closed || worker.isShutdown()) {
             throw new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
         }
         live.add(job);
@@ -103,6 +103,11 @@ final class GenerationQueue implements AutoCloseable {
             live.remove(job);
         }
         return removed;
+    }
+
+    /** From now on {@link #submit} answers 503 shutting_down (the server is draining). */
+    void stopAccepting() {
+        closed = true;
     }
 
     /** Asks every job, waiting or running, to stop ({@code reason}: see {@link Job#cancel}). */

@@ -67,6 +67,11 @@ public final class OpenAiServer implements AutoCloseable {
             cfg.startup.showJavalinBanner = false;
             cfg.startup.showOldJavalinVersionWarning = false;
             cfg.http.maxRequestSize = limits.maxBodyBytes();
+            // a stop waits (up to 5 s) for responses being written instead of closing their connections
+            cfg.jetty.modifyServer(server -> {
+                server.setStopTimeout(5000);
+                server.insertHandler(new org.eclipse.jetty.server.handler.GracefulHandler());
+            });
             cfg.staticFiles.add(sf -> {
                 sf.hostedPath = "/";
                 sf.directory = "/web";
@@ -117,6 +122,7 @@ public final class OpenAiServer implements AutoCloseable {
         waitIdle(System.nanoTime() + grace.toNanos());
         int cut = active.get();
         if (cut > 0) {
+            queue.stopAccepting(); // a request still uploading its body gets a 503 when it submits
             queue.cancelAll("shutdown");
             waitIdle(System.nanoTime() + TimeUnit.SECONDS.toNanos(5)); // their threads write the endings
         }
@@ -165,7 +171,9 @@ public final class OpenAiServer implements AutoCloseable {
                 ctx.header("Retry-After", "1");
             }
             json(ctx, e.status(), OpenAiJson.error(e));
-            answerThenDrain(ctx);
+            if (e.status() != 401) { // an unauthenticated client gets no server time beyond its answer
+                answerThenDrain(ctx);
+            }
         } catch (Exception e) {
             LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
             json(ctx, 500, OpenAiJson.error("internal server error: " + e, "server_error", null, "internal_error"));
@@ -179,18 +187,23 @@ public final class OpenAiServer implements AutoCloseable {
     /** Bytes of a refused body read and dropped after the answer (see {@link #answerThenDrain}). */
     static final long DRAIN_LIMIT = 64L << 20;
     private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
+    /** A drained connection's idle timeout: a client that stops sending frees its thread after this. */
+    private static final long DRAIN_IDLE_MILLIS = 2000;
+    /** At most this many refused bodies are drained at once; beyond it the connection is just closed. */
+    private final Semaphore draining = new Semaphore(8);
 
     /**
      * Sends a refusal now and then reads and drops the unread request body (at most {@link #DRAIN_LIMIT} bytes, for
-     * at most about 10 s). A client sends its whole body before it reads the reply; a server that closes on unread
-     * bytes makes TCP reset the connection, and the client may then see a broken connection instead of the 413, 429
-     * or 401 ("lingering close", as nginx does). A client that sent {@code Expect: 100-continue} has not sent the
-     * body: nothing to drain.
+     * about 10 s, a stalled client 2 s, at most 8 at once). A client sends its whole body before it reads the reply;
+     * a server that closes on unread bytes makes TCP reset the connection, and the client may then see a broken
+     * connection instead of the 413 or 429 ("lingering close", as nginx does). A client that sent
+     * {@code Expect: 100-continue} and whose body was never asked for has not sent it: nothing to drain.
      */
-    private static void answerThenDrain(Context ctx) {
+    private void answerThenDrain(Context ctx) {
         jakarta.servlet.http.HttpServletRequest req = ctx.req();
         boolean hasBody = req.getContentLengthLong() > 0 || req.getHeader("Transfer-Encoding") != null;
-        if (!hasBody || ctx.attribute("mm1.bodyRead") != null || req.getHeader("Expect") != null) {
+        boolean sent = ctx.attribute("mm1.bodyStarted") != null || req.getHeader("Expect") == null;
+        if (!hasBody || ctx.attribute("mm1.bodyRead") != null || !sent || !draining.tryAcquire()) {
             return;
         }
         try {
@@ -200,6 +213,10 @@ public final class OpenAiServer implements AutoCloseable {
             res.setContentLength(out.length);
             res.getOutputStream().write(out);
             res.flushBuffer();
+            org.eclipse.jetty.server.Request core = ServletContextRequest.getServletContextRequest(req);
+            if (core != null) { // one blocked read may not hold the thread for Jetty's 30 s
+                core.getConnectionMetaData().getConnection().getEndPoint().setIdleTimeout(DRAIN_IDLE_MILLIS);
+            }
             InputStream in = req.getInputStream();
             byte[] sink = new byte[64 * 1024];
             long left = DRAIN_LIMIT;
@@ -211,6 +228,8 @@ public final class OpenAiServer implements AutoCloseable {
             }
         } catch (IOException | RuntimeException e) {
             LOG.debug("draining a refused body of {} {}: {}", ctx.method(), ctx.path(), e.toString());
+        } finally {
+            draining.release();
         }
     }
 
@@ -281,6 +300,7 @@ public final class OpenAiServer implements AutoCloseable {
                     + "this server accepts at most " + max + " (--max-body-bytes)");
         }
         InputStream in = ctx.req().getInputStream(); // not closed: the container owns it, and may drain it
+        ctx.attribute("mm1.bodyStarted", Boolean.TRUE); // asked for: a 100-continue client now sends it
         byte[] b;
         try {
             b = in.readNBytes((int) max + 1);
@@ -300,19 +320,22 @@ public final class OpenAiServer implements AutoCloseable {
 
     private void complete(Context ctx, boolean chat) throws IOException {
         long arrived = System.nanoTime();
-        if (closing) {
-            throw shuttingDown();
-        }
-        // Admission before the body is read: at most queue + batch generation requests hold bodies and decoded images.
-        if (!admission.tryAcquire()) {
-            throw queue.full();
-        }
-        active.incrementAndGet();
+        active.incrementAndGet(); // before the closing check: a drain that sets closing then sees this request
         try {
-            admitted(ctx, chat, arrived);
+            if (closing) {
+                throw shuttingDown();
+            }
+            // Admission before the body is read: at most queue + batch generation requests hold bodies and images.
+            if (!admission.tryAcquire()) {
+                throw queue.full();
+            }
+            try {
+                admitted(ctx, chat, arrived);
+            } finally {
+                admission.release();
+            }
         } finally {
             active.decrementAndGet();
-            admission.release();
         }
     }
 
@@ -320,8 +343,14 @@ public final class OpenAiServer implements AutoCloseable {
         return new ApiException(503, "server_error", null, "shutting_down", "the server is shutting down");
     }
 
-    /** The error for a job the server stopped (deadline passed, or shutting down), or null when it ran its course. */
-    private ApiException stoppedBy(GenerationQueue.Job job) {
+    /**
+     * The error for a job the server stopped (deadline passed, or shutting down), or null when it ran its course (a
+     * generation that finished just as it was told to stop keeps its answer).
+     */
+    private ApiException stoppedBy(GenerationQueue.Job job, Completion c) {
+        if (c != null && !"cancelled".equals(c.finishReason())) {
+            return null;
+        }
         String why = job.cancelReason();
         return "timeout".equals(why) ? timeout() : "shutdown".equals(why) ? shuttingDown() : null;
     }
@@ -445,7 +474,7 @@ public final class OpenAiServer implements AutoCloseable {
         while (true) {
             GenerationQueue.Event e = nextOrTimeout(job);
             if (e instanceof GenerationQueue.Done d) {
-                ApiException stopped = stoppedBy(job);
+                ApiException stopped = stoppedBy(job, d.completion());
                 if (stopped != null) {
                     throw stopped;
                 }
@@ -467,8 +496,8 @@ public final class OpenAiServer implements AutoCloseable {
         if (e instanceof GenerationQueue.Failed f) {
             throw f.error();
         }
-        if (e instanceof GenerationQueue.Done && stoppedBy(job) != null) {
-            throw stoppedBy(job);
+        if (e instanceof GenerationQueue.Done d0 && stoppedBy(job, d0.completion()) != null) {
+            throw stoppedBy(job, d0.completion());
         }
         ctx.status(200);
         ctx.res().setContentType("text/event-stream; charset=utf-8");
@@ -488,7 +517,7 @@ public final class OpenAiServer implements AutoCloseable {
                             : OpenAiJson.textCompletion(id, createdAt, model, d.text(), null, null));
                 } else if (e instanceof GenerationQueue.Done d) {
                     Completion c = d.completion();
-                    ApiException stopped = stoppedBy(job);
+                    ApiException stopped = stoppedBy(job, c);
                     if (stopped != null) {
                         send(out, OpenAiJson.error(stopped));
                     } else {

@@ -90,8 +90,10 @@ public final class EncoderPretrainer {
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 Pretrainer.checkDataUnchanged(dir, rc, ckpt);
-                List<ResumeChanges.Change> changes = ResumeChanges.between(state.config(), rc.tree());
-                ResumeChanges.log(changes, state.step());
+                List<ResumeChanges.Change> changes = ResumeChanges.between(RunConfig.ofResolvedAgainst(
+                        RunConfig.defaults(DEFAULTS), state.config(), ckpt.resolve("state.json").toString()).tree(),
+                        rc.tree());
+                ResumeChanges.log(changes, state.step(), false);
                 Pretrainer.checkStopAt(o.stopAtStep(), rc.integer("train.steps"), state.step());
                 ResumeChanges.record(dir.resolve("run.json"), rc, state.step(), changes, null);
                 return train(state, ckpt);

@@ -192,9 +192,12 @@ public final class Pretrainer {
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 checkDataUnchanged(dir, rc, ckpt);
-                rc = ResumeChanges.pinDerivedWarmup(state.config(), rc, ckpt.resolve("state.json").toString());
-                resumeChanges = ResumeChanges.between(state.config(), rc.tree());
-                ResumeChanges.log(resumeChanges, state.step());
+                // the checkpoint's config with today's defaults filled in, as checkUnchanged compares it
+                JsonNode before = RunConfig.ofResolved(state.config(), ckpt.resolve("state.json").toString()).tree();
+                RunConfig asked = rc;
+                rc = ResumeChanges.pinDerivedWarmup(before, rc, ckpt.resolve("state.json").toString());
+                resumeChanges = ResumeChanges.between(before, rc.tree());
+                ResumeChanges.log(resumeChanges, state.step(), rc != asked);
                 checkStopAt(o.stopAtStep(), rc.integer("train.steps"), state.step());
                 return train(device, state, ckpt);
             }

@@ -72,10 +72,14 @@ final class ResumeChanges {
         out.add(new Change(prefix, a.isMissingNode() ? null : a, b.isMissingNode() ? null : b));
     }
 
-    /** One warning line per change, naming the step the run resumes from. */
-    static void log(List<Change> changes, long step) {
+    /**
+     * One warning line per change, naming the step the run resumes from.
+     *
+     * @param warmupPinned whether {@link #pinDerivedWarmup} set the warm-up (it is then "kept", not changed)
+     */
+    static void log(List<Change> changes, long step, boolean warmupPinned) {
         for (Change c : changes) {
-            if (c.key().equals("optim.warmup_steps") && (c.before() == null || c.before().isNull())) {
+            if (warmupPinned && c.key().equals("optim.warmup_steps")) {
                 LOG.warn("--resume from step {}: optim.warmup_steps kept at {}, the warm-up the run started with "
                         + "(derived from its first train.steps)", step, c.after());
             } else {
@@ -87,14 +91,13 @@ final class ResumeChanges {
 
     /**
      * Rewrites {@code runJson}: its config keys become {@code now}'s, {@code _run} is kept, and an entry
-     * {@code {step, changes}} is appended to {@code _run.resumes}. Nothing is written when there are no changes.
+     * {@code {step, changes}} is appended to {@code _run.resumes} when there are changes. Nothing is written when
+     * there are none and run.json already holds {@code now} (it may not: a process killed after recording a change
+     * and before its next checkpoint, resumed with the old settings).
      *
      * @param resolved the new {@code _run.resolved} (what the changed config resolves to), or null to keep it
      */
     static void record(Path runJson, RunConfig now, long step, List<Change> changes, JsonNode resolved) {
-        if (changes.isEmpty()) {
-            return;
-        }
         ObjectNode old;
         try {
             JsonNode read = Files.isRegularFile(runJson) ? io.mm1j.config.Presets.JSON.readTree(runJson.toFile())
@@ -103,21 +106,28 @@ final class ResumeChanges {
         } catch (IOException e) {
             throw new Mm1Exception(runJson + ": not valid JSON: " + e.getMessage(), e);
         }
+        ObjectNode recorded = old.deepCopy();
+        recorded.remove("_run");
+        if (changes.isEmpty() && recorded.equals(now.tree())) {
+            return; // run.json already says what the run goes on with
+        }
         ObjectNode out = now.tree();
         ObjectNode meta = old.path("_run") instanceof ObjectNode m ? m.deepCopy()
                 : io.mm1j.config.Presets.JSON.createObjectNode();
         if (resolved != null) {
             meta.set("resolved", resolved);
         }
-        ArrayNode resumes = meta.path("resumes") instanceof ArrayNode a ? a : meta.putArray("resumes");
-        meta.set("resumes", resumes);
-        ObjectNode entry = resumes.addObject();
-        entry.put("step", step);
-        ObjectNode ch = entry.putObject("changes");
-        for (Change c : changes) {
-            ObjectNode one = ch.putObject(c.key());
-            one.set("before", c.before());
-            one.set("after", c.after());
+        if (!changes.isEmpty()) {
+            ArrayNode resumes = meta.path("resumes") instanceof ArrayNode a ? a : meta.putArray("resumes");
+            meta.set("resumes", resumes);
+            ObjectNode entry = resumes.addObject();
+            entry.put("step", step);
+            ObjectNode ch = entry.putObject("changes");
+            for (Change c : changes) {
+                ObjectNode one = ch.putObject(c.key());
+                one.set("before", c.before());
+                one.set("after", c.after());
+            }
         }
         for (Iterator<String> it = old.fieldNames(); it.hasNext(); ) {
             String k = it.next();

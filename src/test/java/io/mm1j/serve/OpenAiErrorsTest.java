@@ -276,6 +276,39 @@ class OpenAiErrorsTest {
         assertEquals(200, client.get("/health").status());
     }
 
+    /** With Expect: 100-continue the body is asked for, so a chunked body over the limit is drained as well. */
+    @Test
+    void anAskedForChunkedBodyOverTheLimitIsDrained() throws Exception {
+        try (java.net.Socket so = new java.net.Socket("127.0.0.1", server.port())) {
+            so.setSoTimeout(20_000);
+            java.io.OutputStream out = so.getOutputStream();
+            java.io.InputStream in = so.getInputStream();
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.flush();
+            String cont = new String(in.readNBytes(12), java.nio.charset.StandardCharsets.US_ASCII);
+            assertEquals("HTTP/1.1 100", cont);
+            byte[] chunk = new byte[64 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'x');
+            for (int i = 0; i < 64; i++) { // 4 MiB, far over the 64 KiB limit
+                out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(java.nio.charset.StandardCharsets
+                        .US_ASCII));
+                out.write(chunk); // throws (broken pipe) if the server closed without reading
+                out.write("\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
+            out.write("0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.flush();
+            StringBuilder reply = new StringBuilder();
+            while (!reply.toString().contains("request_too_large")) {
+                int c = in.read();
+                assertTrue(c >= 0, "connection closed after: " + reply);
+                reply.append((char) c);
+            }
+            assertTrue(reply.toString().contains("HTTP/1.1 413 "), reply.toString());
+        }
+    }
+
     /** A body cut short (the client half-closes after fewer bytes than declared) is a 400, not a server error. */
     @Test
     void aTruncatedBodyIs400() throws Exception {
@@ -440,7 +473,7 @@ class OpenAiErrorsTest {
             CompletableFuture<HttpTestClient.Reply> shortOne = CompletableFuture.supplyAsync(() -> c.post(
                     "/v1/chat/completions", chat(user("\"hi\""), ",\"max_tokens\":5")));
             waitUntil(() -> b.started.get() == 2);
-            CompletableFuture<Integer> cut = CompletableFuture.supplyAsync(() -> s.drain(Duration.ofMillis(1500)));
+            CompletableFuture<Integer> cut = CompletableFuture.supplyAsync(() -> s.drain(Duration.ofSeconds(4)));
             waitUntil(() -> c.get("/health").status() == 503);
             error(c.post("/v1/chat/completions", chat(user("\"hi\""), ",\"max_tokens\":1")), 503, "shutting_down",
                     null);
