@@ -313,6 +313,34 @@ public final class Pretrainer {
         }
 
         /**
+         * The synthetic world whose held-out items the k-shot evaluation uses: the run's own ({@code RUN/data}) or
+         * one the sources come from ({@code --data DIR}); null, with a warning when {@code train.fewshot_interval}
+         * asks for scores, when there is none (other datasets have no held-out k-shot split here).
+         */
+        private Path fewshotWorld(boolean multimodal) {
+            if (rc.integer("train.fewshot_interval") <= 0 || !multimodal) {
+                return null;
+            }
+            List<Path> candidates = new ArrayList<>(List.of(dir.resolve("data")));
+            for (JsonNode s : rc.node("data.sources")) {
+                Path p = Path.of(s.path("path").asText(".")).toAbsolutePath().normalize();
+                for (int up = 0; up < 3 && p.getParent() != null; up++) { // DIR/coco/captions_train.json → DIR
+                    p = p.getParent();
+                    candidates.add(p);
+                }
+            }
+            for (Path c : candidates) {
+                if (Files.isRegularFile(c.resolve("manifest.json")) && Files.isDirectory(c.resolve("images"))) {
+                    return c;
+                }
+            }
+            LOG.warn("train.fewshot_interval is set but the data has no synthetic world (a folder written by 'mm1 "
+                    + "data synth', whose held-out items the k-shot evaluation scores): no k-shot scores will be "
+                    + "logged");
+            return null;
+        }
+
+        /**
          * An {@code --init} model's embeddings belong to its own tokenizer: the run takes it (same vocabulary size
          * is not enough: another tokenizer of that size maps the ids to other strings). A tokenizer the config
          * names explicitly must be that one.
@@ -398,6 +426,7 @@ public final class Pretrainer {
             MixtureSampler sampler = state == null ? new MixtureSampler(train, seed)
                     : MixtureSampler.resume(train, seed, state.cursor());
             Map<String, List<Batch>> val = validation(sources, encoder, pc, ids, seed);
+            Path fewshotWorld = fewshotWorld(cfg.isMultimodal());
             long nonEmb = ParamCount.llm(cfg.llm()).nonEmbedding();
             double peak = rc.node("optim.lr").isNull() ? LrLaw.MM1.peakLr(nonEmb) : rc.data("optim.lr");
             long total = rc.integer("train.steps");
@@ -453,10 +482,9 @@ public final class Pretrainer {
                      */
                     private Map<String, Double> quickEval(long s) {
                         int fs = rc.integer("train.fewshot_interval");
-                        Path synth = dir.resolve("data");
+                        Path synth = fewshotWorld;
                         Map<String, Double> q = new LinkedHashMap<>();
-                        if (fs > 0 && (s % fs == 0 || s == total) && model.isMultimodal()
-                                && Files.isRegularFile(synth.resolve("manifest.json"))) {
+                        if (fs > 0 && (s % fs == 0 || s == total) && model.isMultimodal() && synth != null) {
                             for (int shots : rc.fewshotShots()) {
                                 q.putAll(QuickEval.evaluate(model, tok, synth, shots,
                                         rc.integer("train.fewshot_items"), seed).metrics());

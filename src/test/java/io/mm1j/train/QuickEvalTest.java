@@ -39,6 +39,16 @@ class QuickEvalTest {
         assertTrue(c.out().contains("CIDEr-D@4"), c.out());
         assertTrue(Files.size(run.resolve("plots/fewshot.png")) > 1000, "fewshot.png drawn");
 
+        // a run on that world given as --data DIR scores it too (it looked only in its own RUN/data before)
+        java.util.List<String> args = new java.util.ArrayList<>(PretrainRuns.TINY);
+        args.set(args.indexOf("synthetic"), run.resolve("data").toString());
+        args.addAll(0, List.of("pretrain", "--out", tmp.resolve("ext").toString()));
+        args.addAll(List.of("--steps", "2", "--set", "train.fewshot_interval=2", "--set", "train.fewshot_items=2",
+                "--set", "train.fewshot_shots=[0]"));
+        PretrainRuns.Cli ext = PretrainRuns.cli(args.toArray(String[]::new));
+        assertEquals(0, ext.code(), ext.err());
+        assertTrue(PretrainRuns.line(tmp.resolve("ext"), 2, "eval/cider@0").has("eval/vqa@0"));
+
         // the final model scored again in-process and by `mm1 eval`: the same prompts, outputs and scores
         JsonNode logged = PretrainRuns.line(run, 4, "eval/cider@4");
         QuickEval.Result r;
