@@ -146,8 +146,17 @@ public final class Checkpoint {
         try {
             JsonNode n = RunConfig.JSON.readTree(f.toFile());
             MixtureSampler.Cursor c = RunConfig.JSON.treeToValue(n.get("cursor"), MixtureSampler.Cursor.class);
-            return new State(n.get("step").asLong(), n.get("optimizerStep").asLong(), c,
-                    n.path("bestValLoss").asDouble(Double.NaN), n.get("config"));
+            long step = n.get("step").asLong();
+            long optimizerStep = n.get("optimizerStep").asLong();
+            String name = dir.getFileName() == null ? "" : dir.getFileName().toString();
+            if (name.startsWith(PREFIX) && !name.equals(PREFIX + step)) {
+                throw new IllegalArgumentException("'step' is " + step + " in folder " + name);
+            }
+            if (step < 0 || optimizerStep < 0 || optimizerStep > step) {
+                throw new IllegalArgumentException("'step' " + step + " and 'optimizerStep' " + optimizerStep
+                        + " must satisfy 0 <= optimizerStep <= step");
+            }
+            return new State(step, optimizerStep, c, n.path("bestValLoss").asDouble(Double.NaN), n.get("config"));
         } catch (IOException | RuntimeException e) {
             // one line: Jackson's own message carries a second "at [Source: …]" line
             String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage()

@@ -90,6 +90,11 @@ public final class EncoderPretrainer {
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 Pretrainer.checkDataUnchanged(dir, rc, ckpt);
+                if (state.step() >= rc.integer("train.steps")) {
+                    throw new Mm1Exception("--resume: the run in " + dir + " is at step " + state.step() + " ("
+                            + ckpt.getFileName() + ") and train.steps is " + rc.integer("train.steps")
+                            + ": give a larger --steps to train on");
+                }
                 List<ResumeChanges.Change> changes = ResumeChanges.between(RunConfig.ofResolvedAgainst(
                         RunConfig.defaults(DEFAULTS), state.config(), ckpt.resolve("state.json").toString()).tree(),
                         rc.tree());

@@ -187,11 +187,21 @@ public final class Pretrainer {
             ai.djl.Device device = devices.isEmpty() ? null : devices.get(0);
             // 1. the run folder: a new run, or the newest checkpoint of an old one
             if (o.resume()) {
+                if (o.init() != null) {
+                    throw new Mm1Exception("--init starts a new run from a model and --resume goes on with the run in "
+                            + "--out: give one or the other");
+                }
                 recoverOverwritten(dir);
                 Path ckpt = Checkpoint.forResume(dir);
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 checkDataUnchanged(dir, rc, ckpt);
+                if (state.step() >= rc.integer("train.steps")) {
+                    throw new Mm1Exception("--resume: the run in " + dir + " is at step " + state.step() + " ("
+                            + ckpt.getFileName() + ") and train.steps is " + rc.integer("train.steps")
+                            + (Files.isDirectory(dir.resolve("model")) ? "; it has finished (its model is in "
+                            + dir.resolve("model") + ")" : "") + ": give a larger --steps to train on");
+                }
                 // the checkpoint's config with today's defaults filled in, as checkUnchanged compares it
                 JsonNode before = RunConfig.ofResolved(state.config(), ckpt.resolve("state.json").toString()).tree();
                 RunConfig asked = rc;
@@ -728,10 +738,20 @@ public final class Pretrainer {
             }
         }
 
+        /** {@code data.workers} (loader threads) does not change what is trained: a resume may set another. */
+        private static JsonNode withoutFree(String key, JsonNode n) {
+            if (key.equals("data") && n instanceof ObjectNode o && o.has("workers")) {
+                ObjectNode c = o.deepCopy();
+                c.remove("workers");
+                return c;
+            }
+            return n;
+        }
+
         private void checkUnchanged(JsonNode saved, Path ckpt) {
             RunConfig before = RunConfig.ofResolved(saved, ckpt.resolve("state.json").toString());
             for (String key : FIXED_ON_RESUME) {
-                String diff = firstDifference(before.node(key), rc.node(key), key);
+                String diff = firstDifference(withoutFree(key, before.node(key)), withoutFree(key, rc.node(key)), key);
                 if (diff != null) {
                     throw new Mm1Exception("--resume: '" + diff + "' differs from the checkpoint's run ("
                             + ckpt.getFileName() + "): " + before.node(diff.replaceAll("\\[(\\d+)\\]", ".$1"))

@@ -72,7 +72,8 @@ class PretrainRunTest {
         assertFalse(Files.exists(split.resolve("model")), "a stopped run has no final model");
         assertEquals(6, losses(split).lastKey());
 
-        PretrainRuns.Cli second = pretrain(split, concat(common, "--resume"));
+        // data.workers (loader threads) may change on resume: the batches are the same
+        PretrainRuns.Cli second = pretrain(split, concat(common, "--resume", "--set", "data.workers=1"));
         assertEquals(0, second.code(), second.err());
         assertTrue(second.out().contains("finished after step 12"), second.out());
         TreeMap<Long, String> want = losses(straight);
@@ -81,6 +82,17 @@ class PretrainRunTest {
         SortedMap<Long, String> tail = want.tailMap(7L);
         assertEquals(tail, got.tailMap(7L), "steps 7…12 after the resume");
         assertEquals(want, got, "metrics.jsonl keeps steps 1…6 once and adds 7…12");
+        String summary = Files.readString(split.resolve("summary.json"));
+        PretrainRuns.Cli again = pretrain(split, concat(common, "--resume"));
+        assertEquals(1, again.code());
+        assertEquals("mm1: error: --resume: the run in " + split.toAbsolutePath() + " is at step 12 (step-12) and "
+                + "train.steps is 12; it has finished (its model is in " + split.toAbsolutePath().resolve("model")
+                + "): give a larger --steps to train on", again.err().strip());
+        assertEquals(summary, Files.readString(split.resolve("summary.json")), "the finished run's summary stays");
+        PretrainRuns.Cli both = pretrain(split, concat(common, "--resume", "--init", straight.resolve("model")
+                .toString()));
+        assertEquals("mm1: error: --init starts a new run from a model and --resume goes on with the run in --out: "
+                + "give one or the other", both.err().strip());
         // the validation at step 12 (after the resume) matches too
         assertEquals(PretrainRuns.line(straight, 12, "valLoss").get("valLoss").asDouble(),
                 PretrainRuns.line(split, 12, "valLoss").get("valLoss").asDouble(), 0);
@@ -221,6 +233,12 @@ class PretrainRunTest {
                 + "null before, 64 now", wider.err().strip());
 
         Path state = run.resolve("checkpoints/step-1/state.json");
+        String good = Files.readString(state);
+        Files.writeString(state, good.replaceFirst("\"step\"\\s*:\\s*1", "\"step\": 50"));
+        PretrainRuns.Cli edited = pretrain(run, "--steps", "4", "--resume");
+        assertEquals(1, edited.code());
+        assertTrue(edited.err().strip().endsWith("not a valid checkpoint state ('step' is 50 in folder step-1)"),
+                edited.err());
         Files.writeString(state, "{\"step\": 1, \"cursor\":");
         PretrainRuns.Cli corrupt = pretrain(run, "--steps", "4", "--resume");
         assertEquals(1, corrupt.code());
