@@ -494,6 +494,17 @@ public final class RunConfig {
                 if (s.has("weight") && !(s.get("weight").isNumber() && s.get("weight").asDouble() >= 0)) {
                     throw new Mm1Exception("data.sources[" + i + "].weight must be a number >= 0");
                 }
+                String name = s.has("name") ? s.get("name").asText() : fmt;
+                for (int j = 0; j < i && !fmt.equals("synthetic"); j++) {
+                    JsonNode o = sources.get(j);
+                    String other = o.has("name") ? o.get("name").asText() : o.path("format").asText("");
+                    if (!o.path("format").asText("").equals("synthetic") && other.equals(name)) {
+                        throw new Mm1Exception("data.sources[" + i + "].name: '" + name + "' is also the name of "
+                                + "data.sources[" + j + "]" + (s.has("name") ? "" : " (a source without a name is "
+                                + "named by its format)") + "; give each source its own name (losses are logged "
+                                + "per name)");
+                    }
+                }
             }
         }
     }

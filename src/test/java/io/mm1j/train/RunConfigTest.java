@@ -44,6 +44,19 @@ class RunConfigTest {
     }
 
     @Test
+    void twoSourcesOfOneNameAreRefused() throws Exception {
+        Path f = tmp.resolve("run.json");
+        Files.writeString(f, "{\"data\": {\"sources\": [{\"format\": \"text\", \"path\": \"a.txt\"},"
+                + " {\"format\": \"text\", \"path\": \"b.txt\"}]}}");
+        assertEquals("data.sources[1].name: 'text' is also the name of data.sources[0] (a source without a name is "
+                + "named by its format); give each source its own name (losses are logged per name)",
+                error(f, List.of()));
+        Files.writeString(f, "{\"data\": {\"sources\": [{\"format\": \"text\", \"path\": \"a.txt\", \"name\": "
+                + "\"a\"}, {\"format\": \"text\", \"path\": \"b.txt\", \"name\": \"b\"}]}}");
+        assertEquals(2, RunConfig.resolve(f, Map.of(), List.of()).node("data.sources").size());
+    }
+
+    @Test
     void setAppliesAndLaterLayersWin() throws Exception {
         Path f = tmp.resolve("run.json");
         Files.writeString(f, "{\"optim\": {\"lr\": 1e-2}, \"train\": {\"steps\": 7}}");
