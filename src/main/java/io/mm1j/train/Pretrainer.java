@@ -213,6 +213,14 @@ public final class Pretrainer {
             }
             checkStopAt(o.stopAtStep(), rc.integer("train.steps"), 0);
             OutputDir.refuseOverInput(dir, "--out", o.init(), "--init");
+            if (o.init() != null) { // rows longer than the model's positions would fail at the first long sequence
+                int maxPos = io.mm1j.mllm.Mm1Model.readConfig(initFolder(o.init())).llm().maxPositions();
+                if (rc.integer("data.seq_len") > maxPos) {
+                    throw new Mm1Exception("data.seq_len " + rc.integer("data.seq_len") + " is longer than the --init "
+                            + "model's " + maxPos + " positions (maxPositions): set --set data.seq_len=" + maxPos
+                            + " or less");
+                }
+            }
             PretrainedParts.checkSettings(rc);
             if (o.init() == null) { // the model settings are checked before any data is synthesized or read
                 RunModels.build(rc, RunData.tokenizerVocab(rc,

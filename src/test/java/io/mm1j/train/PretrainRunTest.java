@@ -157,6 +157,15 @@ class PretrainRunTest {
         PretrainRuns.Cli r = pretrain(init, concat(other, "--init", base.resolve("model").toString()));
         assertEquals(0, r.code(), r.err());
         assertArrayEquals(own, Files.readAllBytes(init.resolve("tokenizer.json")));
+        // an --init model with fewer positions than data.seq_len is refused before anything is written
+        Path small = tmp.resolve("small");
+        assertEquals(0, PretrainRuns.cli("init", "--preset", "tiny-test", "--out", small.toString()).code());
+        PretrainRuns.Cli longer = pretrain(tmp.resolve("longer"), concat(other, "--init", small.toString(), "--set",
+                "data.seq_len=200"));
+        assertEquals(1, longer.code());
+        assertEquals("mm1: error: data.seq_len 200 is longer than the --init model's 128 positions (maxPositions): "
+                + "set --set data.seq_len=128 or less", longer.err().strip());
+        assertFalse(Files.exists(tmp.resolve("longer")));
         PretrainRuns.Cli bytes = pretrain(tmp.resolve("bytes"), concat(other, "--init", base.resolve("model")
                 .toString(), "--set", "tokenizer=bytes"));
         assertEquals(1, bytes.code());
