@@ -383,6 +383,9 @@ public final class RunConfig {
         positive("train.eval_batches");
         positive("train.log_interval");
         positive("data.seq_len");
+        if (integer("data.seq_len") < 7) { // the packer's least row: a text piece needs room (SequencePacker)
+            throw new Mm1Exception("data.seq_len must be at least 7 tokens, got " + integer("data.seq_len"));
+        }
         positive("data.max_images");
         positive("data.workers");
         nonNegative("train.eval_interval");
@@ -450,6 +453,13 @@ public final class RunConfig {
         if (!tokOk) {
             throw new Mm1Exception("tokenizer must be a tokenizer.json path, \"bytes\" or {\"train\": {\"vocab_size\": "
                     + "N}}, got " + tok);
+        }
+        JsonNode vocab = tok.path("train").path("vocab_size");
+        int least = io.mm1j.tokenizer.SpecialTokens.COUNT + 256;
+        if (tok.isObject() && !vocab.isNull() && !vocab.isMissingNode()
+                && !(vocab.isIntegralNumber() && vocab.canConvertToInt() && vocab.asInt() >= least)) {
+            throw new Mm1Exception("tokenizer.train.vocab_size must be a whole number >= " + least + " (special "
+                    + "tokens + 256 bytes), got " + vocab);
         }
         JsonNode mix = node("data.synthetic_mix");
         if (!mix.isNull()) {
@@ -548,6 +558,13 @@ public final class RunConfig {
 
     private void positive(String key) {
         JsonNode n = node(key);
+        if (n.isMissingNode()) {
+            String parent = key.substring(0, key.lastIndexOf('.'));
+            throw new Mm1Exception(key + " is missing: " + parent + " is " + node(parent) + ", not an object");
+        }
+        if (n.isIntegralNumber() && !n.canConvertToInt() && n.bigIntegerValue().signum() > 0) {
+            throw new Mm1Exception(key + " must be a whole number from 1 to " + Integer.MAX_VALUE + ", got " + n);
+        }
         if (!n.canConvertToInt() || !n.isIntegralNumber() || n.asInt() < 1) {
             throw new Mm1Exception(key + " must be a whole number >= 1, got " + n);
         }

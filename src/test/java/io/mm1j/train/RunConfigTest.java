@@ -72,6 +72,12 @@ class RunConfigTest {
         assertEquals("train.steps must be a whole number >= 1, got 2.5", error(null, List.of("train.steps=2.5")));
         assertEquals("train.steps must be a whole number >= 1, got 0", error(null, List.of("train.steps=0")));
         assertEquals("train.steps must be a whole number >= 1, got \"ten\"", error(null, List.of("train.steps=ten")));
+        assertEquals("train.batch_size must be a whole number from 1 to 2147483647, got 99999999999",
+                error(null, List.of("train.batch_size=99999999999")));
+        assertEquals("train.steps is missing: train is 5, not an object", error(null, List.of("train=5")));
+        assertEquals("data.seq_len must be at least 7 tokens, got 1", error(null, List.of("data.seq_len=1")));
+        assertEquals("tokenizer.train.vocab_size must be a whole number >= 264 (special tokens + 256 bytes), got 5",
+                error(null, List.of("tokenizer.train.vocab_size=5")));
     }
 
     @Test
