@@ -98,6 +98,14 @@ public final class Pretrainer {
             o.put("init", initFolder(init).toString()); // the model (shapes, MoE) comes from there, as in the run
         }
         o.setAll(resolved(rc, c));
+        JsonNode tok = rc.node("tokenizer");
+        if (init == null && PretrainedParts.llmFolder(rc) == null && tok.isObject()) {
+            // a BPE trained on the data stops early when the data has fewer merges to give: the counts above are
+            // for the largest vocabulary it may reach
+            o.put("vocabNote", "the tokenizer is trained on the data at the run's start: at most "
+                    + c.llm().vocabSize() + " entries (fewer when the data offers fewer merges); the counts assume "
+                    + c.llm().vocabSize());
+        }
         return o;
     }
 
@@ -123,6 +131,13 @@ public final class Pretrainer {
         o.put("weightDecay", rc.data("optim.weight_decay"));
         long total = counts.get("total");
         o.put("memory.weightsAndAdamWBytes", total * 4L * 4); // weights, gradients, two moments in F32
+        // the language model's activations for one micro-batch (MemoryModel, as bench train-step predicts them;
+        // the vision tower's, for multimodal models, come on top)
+        io.mm1j.config.MemoryModel.Estimate est = io.mm1j.config.MemoryModel.training(c.llm(), total,
+                rc.integer("train.batch_size"), rc.integer("data.seq_len"), 4,
+                rc.node("train.activation_checkpointing").asBoolean(false));
+        o.put("memory.llmActivationBytes", est.activations());
+        o.put("memory.peakEstimateBytes", est.peak());
         o.put("tokensPerStep", (long) rc.integer("train.batch_size") * rc.integer("train.grad_accum")
                 * rc.integer("data.seq_len"));
         o.put("steps", rc.integer("train.steps"));
@@ -566,8 +581,12 @@ public final class Pretrainer {
                 throw e;
             }
             try { // a signal's wait covers the summary and the model folder too
-                return finish(model, opt, tok, cfg, step, total, lastVal[0], best[0], t0, tokensPerSecond[0],
+                Result r = finish(model, opt, tok, cfg, step, total, lastVal[0], best[0], t0, tokensPerSecond[0],
                         timedSteps[0], peak, failedSamples);
+                if (r.complete()) {
+                    signal.completed(r.step(), dir.resolve("model"));
+                }
+                return r;
             } finally {
                 signal.close();
             }

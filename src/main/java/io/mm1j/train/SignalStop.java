@@ -14,6 +14,7 @@ final class SignalStop implements AutoCloseable {
     private final Thread hook;
     private volatile boolean requested;
     private volatile long checkpointed;
+    private volatile Path completedModel;
 
     /** @param checkpoints the run's checkpoints folder, for the closing message */
     SignalStop(String name, Path checkpoints) {
@@ -21,7 +22,10 @@ final class SignalStop implements AutoCloseable {
             requested = true; // finish the step, checkpoint, then let the JVM go
             System.err.println("mm1: stopping: finishing the current step and writing a checkpoint …");
             try {
-                if (finished.await(120, TimeUnit.SECONDS) && checkpointed > 0) {
+                if (finished.await(120, TimeUnit.SECONDS) && completedModel != null) {
+                    System.err.println("mm1: the run had already finished (step " + checkpointed + "); its model is "
+                            + "in " + completedModel);
+                } else if (finished.await(0, TimeUnit.SECONDS) && checkpointed > 0) {
                     System.err.println("mm1: stopped after step " + checkpointed + "; checkpoint "
                             + checkpoints.resolve("step-" + checkpointed) + " written (to go on, run the same command "
                             + "with --resume)");
@@ -36,6 +40,12 @@ final class SignalStop implements AutoCloseable {
     /** Whether a signal asked the loop to stop. */
     boolean requested() {
         return requested;
+    }
+
+    /** Records that the run completed at {@code step} with its model in {@code model} (a late signal stops nothing). */
+    void completed(long step, Path model) {
+        checkpointed = step;
+        completedModel = model;
     }
 
     /** Records that the checkpoint of {@code step} was written. */
