@@ -403,6 +403,9 @@ public final class TrainLoop {
                 m.put("loss/" + s.sourceNames().get(i), sl.sum[i] / sl.count[i]);
             }
         }
+        for (int i = 0; i < sl.sum.length && trained > 0; i++) { // the mix by trained tokens (sampling is by item)
+            m.put("tokenShare/" + s.sourceNames().get(i), sl.count[i] / (double) trained);
+        }
         if (sl.expertLoad != null) {
             m.put("moe/aux", sl.aux);
             m.put("moe/balance", sl.balance);

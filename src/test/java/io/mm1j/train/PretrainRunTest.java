@@ -38,6 +38,14 @@ class PretrainRunTest {
         assertEquals(java.util.List.of(1L, 2L, 3L, 4L), java.util.List.copyOf(la.keySet()));
         assertEquals(la, losses(tmp.resolve("b")));
         assertNotEquals(la, losses(tmp.resolve("c")), "another seed must give other losses");
+        // each step says how its trained tokens split between the sources
+        com.fasterxml.jackson.databind.JsonNode line = PretrainRuns.line(tmp.resolve("a"), 1, "loss");
+        double shares = 0;
+        for (String src : java.util.List.of("interleaved", "captions", "text")) {
+            assertTrue(line.has("tokenShare/" + src), line.toString());
+            shares += line.get("tokenShare/" + src).asDouble();
+        }
+        assertEquals(1.0, shares, 1e-9, line.toString());
         // a run's run.json is a config: its _run record is set aside
         PretrainRuns.Cli d = PretrainRuns.cli("pretrain", "--out", tmp.resolve("d").toString(), "--config",
                 tmp.resolve("a/run.json").toString());
