@@ -259,13 +259,8 @@ class OpenAiErrorsTest {
                     + "Content-Length: " + size + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             out.flush();
             java.io.InputStream in = so.getInputStream();
-            StringBuilder head = new StringBuilder();
-            while (!head.toString().contains("request_too_large")) {
-                int c = in.read();
-                assertTrue(c >= 0, "connection closed after: " + head);
-                head.append((char) c);
-            }
-            assertTrue(head.toString().startsWith("HTTP/1.1 413 "), head.toString());
+            String head = readUntil(in, "request_too_large");
+            assertTrue(head.startsWith("HTTP/1.1 413 "), head);
             byte[] chunk = new byte[64 * 1024];
             java.util.Arrays.fill(chunk, (byte) 'x');
             for (int sent = 0; sent < size; sent += chunk.length) {
@@ -299,13 +294,8 @@ class OpenAiErrorsTest {
             }
             out.write("0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             out.flush();
-            StringBuilder reply = new StringBuilder();
-            while (!reply.toString().contains("request_too_large")) {
-                int c = in.read();
-                assertTrue(c >= 0, "connection closed after: " + reply);
-                reply.append((char) c);
-            }
-            assertTrue(reply.toString().contains("HTTP/1.1 413 "), reply.toString());
+            String reply = readUntil(in, "request_too_large");
+            assertTrue(reply.contains("HTTP/1.1 413 "), reply);
         }
     }
 
@@ -533,6 +523,17 @@ class OpenAiErrorsTest {
         } finally {
             b.close();
         }
+    }
+
+    /** What {@code in} yields up to and including {@code marker}; fails if the connection closes before it. */
+    private static String readUntil(InputStream in, String marker) throws java.io.IOException {
+        StringBuilder got = new StringBuilder();
+        while (!got.toString().contains(marker)) {
+            int c = in.read();
+            assertTrue(c >= 0, "connection closed after: " + got);
+            got.append((char) c);
+        }
+        return got.toString();
     }
 
     private static String readSome(InputStream in) {
