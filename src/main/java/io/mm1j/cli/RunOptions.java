@@ -1,7 +1,5 @@
 package io.mm1j.cli;
 
-import io.mm1j.Mm1Exception;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,28 +47,18 @@ public final class RunOptions {
     }
 
     /**
-     * The config file a run starts from, without any {@code _run} record (a run.json is a valid config): {@code
-     * --config}, or with {@code --resume} and none, the run's own run.json, read after an interrupted
+     * The config file a run starts from (a run.json is one: the config reader sets its {@code _run} record aside):
+     * {@code --config}, or with {@code --resume} and none, the run's own run.json, read after an interrupted
      * {@code --overwrite} in that folder was finished (the old run put back), so that it is the run's.
      */
     Path base(Path config) {
         if (resume && config == null) {
             io.mm1j.train.Pretrainer.recoverOverwrittenLocked(out);
             if (Files.isRegularFile(out.resolve("run.json"))) {
-                return stripRunMeta(out.resolve("run.json"));
+                return out.resolve("run.json");
             }
         }
-        return config == null || !hasRunMeta(config) ? config : stripRunMeta(config);
-    }
-
-    /** Whether a config file is a run's run.json (a top-level {@code _run} record); false when unreadable. */
-    private static boolean hasRunMeta(Path file) {
-        try {
-            return Files.isRegularFile(file) && new com.fasterxml.jackson.databind.ObjectMapper().readTree(
-                    file.toFile()) instanceof com.fasterxml.jackson.databind.node.ObjectNode o && o.has("_run");
-        } catch (IOException e) {
-            return false; // the config reader reports it, naming the file
-        }
+        return config;
     }
 
     /** {@code --preset} (when given), {@code --steps} and {@code --seed} as the config keys they set. */
@@ -86,20 +74,5 @@ public final class RunOptions {
             shorthand.put("train.seed", Integer.toString(seed));
         }
         return shorthand;
-    }
-
-    /** A copy of a run's run.json without its {@code _run} record (git commit, versions), as a config file. */
-    static Path stripRunMeta(Path runJson) {
-        try {
-            com.fasterxml.jackson.databind.node.ObjectNode n = (com.fasterxml.jackson.databind.node.ObjectNode)
-                    new com.fasterxml.jackson.databind.ObjectMapper().readTree(runJson.toFile());
-            n.remove("_run");
-            Path tmp = Files.createTempFile("mm1-run", ".json");
-            tmp.toFile().deleteOnExit();
-            Files.writeString(tmp, n.toString());
-            return tmp;
-        } catch (IOException e) {
-            throw new Mm1Exception(runJson + ": unreadable: " + e.getMessage(), e);
-        }
     }
 }

@@ -90,10 +90,11 @@ public final class EncoderPretrainer {
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 Pretrainer.checkDataUnchanged(dir, rc, ckpt);
-                if (state.step() >= rc.integer("train.steps")) {
+                if (state.step() >= rc.integer("train.steps") && Files.isDirectory(dir.resolve("encoder"))) {
                     throw new Mm1Exception("--resume: the run in " + dir + " is at step " + state.step() + " ("
-                            + ckpt.getFileName() + ") and train.steps is " + rc.integer("train.steps")
-                            + ": give a larger --steps to train on");
+                            + ckpt.getFileName() + ") and train.steps is " + rc.integer("train.steps") + "; it has "
+                            + "finished (its encoder is in " + dir.resolve("encoder") + "): give a larger --steps to "
+                            + "train on");
                 }
                 List<ResumeChanges.Change> changes = ResumeChanges.between(RunConfig.ofResolvedAgainst(
                         RunConfig.defaults(DEFAULTS), state.config(), ckpt.resolve("state.json").toString()).tree(),
@@ -273,7 +274,11 @@ public final class EncoderPretrainer {
                 throw e;
             }
             try { // a signal's wait covers the encoder export and the summary too
-                return finish(model, batches, step, total, best, lastEval, t0, imagesPerSecond, timed);
+                Result r = finish(model, batches, step, total, best, lastEval, t0, imagesPerSecond, timed);
+                if (r.complete()) {
+                    signal.completed(r.step(), dir.resolve("encoder"));
+                }
+                return r;
             } finally {
                 signal.close();
             }

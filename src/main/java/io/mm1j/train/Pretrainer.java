@@ -90,6 +90,7 @@ public final class Pretrainer {
 
     /** Everything {@code --dry-run} prints: the resolved model, counts, memory, LR and tokens per step. */
     public static ObjectNode plan(RunConfig rc, int vocab, Path init) {
+        rc.checkSourceNames();
         Mm1Config c = init != null ? Mm1Model.readConfig(initFolder(init))
                 : RunModels.build(rc, RunData.tokenizerVocab(rc, vocab), "dry-run");
         ObjectNode o = RunConfig.JSON.createObjectNode();
@@ -211,11 +212,13 @@ public final class Pretrainer {
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 checkDataUnchanged(dir, rc, ckpt);
-                if (state.step() >= rc.integer("train.steps")) {
+                // at its last step with model/ written the run has finished; without model/ (a failure or kill
+                // while it was written) the resume trains no step and writes it
+                if (state.step() >= rc.integer("train.steps") && Files.isDirectory(dir.resolve("model"))) {
                     throw new Mm1Exception("--resume: the run in " + dir + " is at step " + state.step() + " ("
-                            + ckpt.getFileName() + ") and train.steps is " + rc.integer("train.steps")
-                            + (Files.isDirectory(dir.resolve("model")) ? "; it has finished (its model is in "
-                            + dir.resolve("model") + ")" : "") + ": give a larger --steps to train on");
+                            + ckpt.getFileName() + ") and train.steps is " + rc.integer("train.steps") + "; it has "
+                            + "finished (its model is in " + dir.resolve("model") + "): give a larger --steps to "
+                            + "train on");
                 }
                 // the checkpoint's config with today's defaults filled in, as checkUnchanged compares it
                 JsonNode before = RunConfig.ofResolved(state.config(), ckpt.resolve("state.json").toString()).tree();
@@ -227,6 +230,7 @@ public final class Pretrainer {
                 return train(device, state, ckpt);
             }
             checkStopAt(o.stopAtStep(), rc.integer("train.steps"), 0);
+            rc.checkSourceNames();
             OutputDir.refuseOverInput(dir, "--out", o.init(), "--init");
             if (o.init() != null) { // rows longer than the model's positions would fail at the first long sequence
                 int maxPos = io.mm1j.mllm.Mm1Model.readConfig(initFolder(o.init())).llm().maxPositions();
@@ -354,9 +358,12 @@ public final class Pretrainer {
             if (rc.integer("train.fewshot_interval") <= 0 || !multimodal) {
                 return null;
             }
-            List<Path> candidates = new ArrayList<>(List.of(dir.resolve("data")));
+            List<Path> candidates = new ArrayList<>(List.of(RunData.syntheticDir(rc, dir)));
             for (JsonNode s : rc.node("data.sources")) {
-                Path p = Path.of(s.path("path").asText(".")).toAbsolutePath().normalize();
+                if (!s.hasNonNull("path")) {
+                    continue;
+                }
+                Path p = Path.of(s.get("path").asText()).toAbsolutePath().normalize();
                 for (int up = 0; up < 3 && p.getParent() != null; up++) { // DIR/coco/captions_train.json → DIR
                     p = p.getParent();
                     candidates.add(p);
@@ -380,6 +387,10 @@ public final class Pretrainer {
          */
         private void initTokenizer(Path modelTokenizer, Path tokFile) {
             JsonNode tok = rc.node("tokenizer");
+            if (tok.isObject() && !tok.path("train").path("vocab_size").isNull()) {
+                LOG.warn("--init {}: tokenizer.train.vocab_size is not used: the run takes the model's own tokenizer "
+                        + "({})", o.init(), modelTokenizer);
+            }
             if (!tok.isObject()) { // "bytes" or a path: the user's choice, which must agree with the model
                 Path tmp = dir.resolve("tokenizer.json.asked");
                 try {
@@ -414,8 +425,10 @@ public final class Pretrainer {
             if (m.config().llm().vocabSize() != cfg.llm().vocabSize()) {
                 m.close();
                 throw new Mm1Exception("--init " + init + ": the model's vocabulary (" + m.config().llm().vocabSize()
-                        + ") differs from the run tokenizer's (" + cfg.llm().vocabSize() + "); pass the model's "
-                        + "tokenizer with --set tokenizer=" + modelDir.resolve("tokenizer.json"));
+                        + ") differs from the run tokenizer's (" + cfg.llm().vocabSize() + ")"
+                        + (Files.isRegularFile(modelDir.resolve("tokenizer.json")) ? ""
+                        : "; the model folder has no tokenizer.json: pass the tokenizer it was trained with as "
+                        + "--set tokenizer=FILE"));
             }
             return m;
         }
@@ -742,6 +755,9 @@ public final class Pretrainer {
          * files copied in from another run or preset would otherwise train on under this run's name.
          */
         private void checkSameModel(Mm1Model model, Path ckpt) {
+            if (!Files.isRegularFile(dir.resolve("run.json"))) {
+                return; // nothing recorded to compare with
+            }
             JsonNode started;
             try {
                 started = io.mm1j.config.Presets.JSON.readTree(dir.resolve("run.json").toFile()).path("_run")

@@ -176,10 +176,11 @@ public final class RunConfig {
         }
         try {
             JsonNode n = JSON.readTree(file.toFile());
-            if (!(n instanceof ObjectNode)) {
+            if (!(n instanceof ObjectNode o)) {
                 throw new Mm1Exception(file + ": a run config must be a JSON object");
             }
-            return n;
+            o.remove("_run"); // a run's run.json is a config: its record (commit, versions, resolved model) is not
+            return o;
         } catch (JsonProcessingException e) {
             throw new Mm1Exception(file + ": invalid JSON: " + e.getOriginalMessage() + " (line "
                     + e.getLocation().getLineNr() + ")", e);
@@ -504,17 +505,6 @@ public final class RunConfig {
                 if (s.has("weight") && !(s.get("weight").isNumber() && s.get("weight").asDouble() >= 0)) {
                     throw new Mm1Exception("data.sources[" + i + "].weight must be a number >= 0");
                 }
-                String name = s.has("name") ? s.get("name").asText() : fmt;
-                for (int j = 0; j < i && !fmt.equals("synthetic"); j++) {
-                    JsonNode o = sources.get(j);
-                    String other = o.has("name") ? o.get("name").asText() : o.path("format").asText("");
-                    if (!o.path("format").asText("").equals("synthetic") && other.equals(name)) {
-                        throw new Mm1Exception("data.sources[" + i + "].name: '" + name + "' is also the name of "
-                                + "data.sources[" + j + "]" + (s.has("name") ? "" : " (a source without a name is "
-                                + "named by its format)") + "; give each source its own name (losses are logged "
-                                + "per name)");
-                    }
-                }
             }
         }
     }
@@ -554,6 +544,31 @@ public final class RunConfig {
         }
         new io.mm1j.config.HighResConfig(hr.path("rows").asInt(), hr.path("cols").asInt(),
                 hr.path("overview").asBoolean());
+    }
+
+    /**
+     * Refuses two data sources of one name (a source without a name is named by its format; a synthetic entry
+     * brings interleaved, captions and text): their losses and validation sets would merge under it. Checked for
+     * new runs only: a run from before this check resumes as it was.
+     */
+    public void checkSourceNames() {
+        JsonNode sources = node("data.sources");
+        Map<String, String> seen = new java.util.HashMap<>();
+        for (int i = 0; i < sources.size(); i++) {
+            JsonNode s = sources.get(i);
+            String fmt = s.path("format").asText("");
+            List<String> names = fmt.equals("synthetic") ? List.of("interleaved", "captions", "text")
+                    : List.of(s.has("name") ? s.get("name").asText() : fmt);
+            for (String name : names) {
+                String where = "data.sources[" + i + "]" + (fmt.equals("synthetic") ? " (the synthetic world's '"
+                        + name + "')" : s.has("name") ? "" : " (a source without a name is named by its format)");
+                String before = seen.putIfAbsent(name, where);
+                if (before != null) {
+                    throw new Mm1Exception("data.sources: '" + name + "' names both " + before + " and " + where
+                            + "; give each source its own name (losses are logged per name)");
+                }
+            }
+        }
     }
 
     private void positive(String key) {

@@ -23,7 +23,7 @@ final class SignalStop implements AutoCloseable {
             System.err.println("mm1: stopping: finishing the current step and writing a checkpoint …");
             try {
                 if (finished.await(120, TimeUnit.SECONDS) && completedModel != null) {
-                    System.err.println("mm1: the run had already finished (step " + checkpointed + "); its model is "
+                    System.err.println("mm1: the run had already finished (step " + checkpointed + "); its output is "
                             + "in " + completedModel);
                 } else if (finished.await(0, TimeUnit.SECONDS) && checkpointed > 0) {
                     System.err.println("mm1: stopped after step " + checkpointed + "; checkpoint "

@@ -97,6 +97,12 @@ class PretrainRunTest {
                 + "train.steps is 12; it has finished (its model is in " + split.toAbsolutePath().resolve("model")
                 + "): give a larger --steps to train on", again.err().strip());
         assertEquals(summary, Files.readString(split.resolve("summary.json")), "the finished run's summary stays");
+        // a run killed while its model was written (last checkpoint there, no model/) is finished by a resume
+        io.mm1j.io.OutputDir.deleteTree(split.resolve("model"));
+        PretrainRuns.Cli finish = pretrain(split, concat(common, "--resume"));
+        assertEquals(0, finish.code(), finish.err());
+        assertTrue(Files.isRegularFile(split.resolve("model/config.json")), "model/ written");
+        assertEquals(want, losses(split), "no step trained again");
         PretrainRuns.Cli both = pretrain(split, concat(common, "--resume", "--init", straight.resolve("model")
                 .toString()));
         assertEquals("mm1: error: --init starts a new run from a model and --resume goes on with the run in --out: "

@@ -48,12 +48,24 @@ class RunConfigTest {
         Path f = tmp.resolve("run.json");
         Files.writeString(f, "{\"data\": {\"sources\": [{\"format\": \"text\", \"path\": \"a.txt\"},"
                 + " {\"format\": \"text\", \"path\": \"b.txt\"}]}}");
-        assertEquals("data.sources[1].name: 'text' is also the name of data.sources[0] (a source without a name is "
-                + "named by its format); give each source its own name (losses are logged per name)",
-                error(f, List.of()));
+        assertEquals("data.sources: 'text' names both data.sources[0] (a source without a name is named by its "
+                + "format) and data.sources[1] (a source without a name is named by its format); give each source its "
+                + "own name (losses are logged per name)", sourceNamesError(f));
+        Files.writeString(f, "{\"data\": {\"sources\": [{\"format\": \"synthetic\"}, {\"format\": \"text\", "
+                + "\"path\": \"b.txt\"}]}}");
+        assertEquals("data.sources: 'text' names both data.sources[0] (the synthetic world's 'text') and "
+                + "data.sources[1] (a source without a name is named by its format); give each source its own name "
+                + "(losses are logged per name)", sourceNamesError(f));
         Files.writeString(f, "{\"data\": {\"sources\": [{\"format\": \"text\", \"path\": \"a.txt\", \"name\": "
                 + "\"a\"}, {\"format\": \"text\", \"path\": \"b.txt\", \"name\": \"b\"}]}}");
-        assertEquals(2, RunConfig.resolve(f, Map.of(), List.of()).node("data.sources").size());
+        RunConfig named = RunConfig.resolve(f, Map.of(), List.of());
+        named.checkSourceNames();
+        assertEquals(2, named.node("data.sources").size());
+    }
+
+    private static String sourceNamesError(Path f) {
+        RunConfig rc = RunConfig.resolve(f, Map.of(), List.of()); // a resumed old run still loads
+        return assertThrows(io.mm1j.Mm1Exception.class, rc::checkSourceNames).getMessage();
     }
 
     @Test
