@@ -136,7 +136,7 @@ public final class Pretrainer {
         // the vision tower's, for multimodal models, come on top)
         io.mm1j.config.MemoryModel.Estimate est = io.mm1j.config.MemoryModel.training(c.llm(), total,
                 rc.integer("train.batch_size"), rc.integer("data.seq_len"), 4,
-                rc.node("train.activation_checkpointing").asBoolean(false));
+                rc.flag("train.activation_checkpointing"));
         o.put("memory.llmActivationBytes", est.activations());
         o.put("memory.peakEstimateBytes", est.peak());
         o.put("tokensPerStep", (long) rc.integer("train.batch_size") * rc.integer("train.grad_accum")
@@ -1047,11 +1047,6 @@ public final class Pretrainer {
         }
     }
 
-    /**
-     * Finishes what a killed {@code --overwrite} left in {@code dir}, by its markers: old files marked for deletion
-     * are deleted; otherwise they are put back (the new run had not logged a step). Refuses to go on when that
-     * fails, before anything else is touched.
-     */
     /** {@link #recoverOverwritten} under the folder's lock (for a CLI about to read the run's run.json). */
     public static void recoverOverwrittenLocked(Path out) {
         if (Files.isDirectory(out.resolve(OVERWRITTEN), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
@@ -1062,6 +1057,11 @@ public final class Pretrainer {
         }
     }
 
+    /**
+     * Finishes what a killed {@code --overwrite} left in {@code dir}, by its markers: old files marked for deletion
+     * are deleted; otherwise they are put back (the new run had not logged a step). Refuses to go on when that
+     * fails, before anything else is touched.
+     */
     static void recoverOverwritten(Path dir) {
         Path aside = dir.resolve(OVERWRITTEN);
         if (!Files.isDirectory(aside, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
