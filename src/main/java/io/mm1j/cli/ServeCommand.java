@@ -165,8 +165,34 @@ public final class ServeCommand implements Callable<Integer> {
             backend.close();
             stopped.countDown();
         }, "mm1-serve-shutdown"));
+        secondSignalStopsAtOnce();
         stopped.await();
         return 0;
+    }
+
+    /**
+     * SIGINT/SIGTERM start the graceful stop (the shutdown hook above, exit code 130/143 as before); a second one
+     * while it drains ends the process at once instead of waiting out {@code --shutdown-grace}. Without
+     * {@code sun.misc.Signal} (a JVM without jdk.unsupported) the JVM's own handling stays.
+     */
+    private static void secondSignalStopsAtOnce() {
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+        try {
+            for (String name : new String[] {"INT", "TERM"}) {
+                int code = name.equals("INT") ? 130 : 143;
+                sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> {
+                    if (stopping.compareAndSet(false, true)) {
+                        Thread exit = new Thread(() -> System.exit(code), "mm1-serve-exit");
+                        exit.start(); // exit blocks until the shutdown hooks (the drain) are done
+                    } else {
+                        System.err.println("mm1 serve: second signal: stopping now");
+                        Runtime.getRuntime().halt(code);
+                    }
+                });
+            }
+        } catch (LinkageError | IllegalArgumentException e) {
+            // keep the JVM's default: a second signal then waits for the drain
+        }
     }
 
     private static boolean isLoopback(String host) {
