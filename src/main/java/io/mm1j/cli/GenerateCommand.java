@@ -6,7 +6,6 @@ import io.mm1j.Mm1Exception;
 import io.mm1j.llm.DecodePath;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.Quantization;
-import io.mm1j.mllm.ChatTemplate;
 import io.mm1j.mllm.GenerationConfig;
 import io.mm1j.mllm.Generator;
 import io.mm1j.mllm.Mm1Model;
@@ -63,9 +62,8 @@ public final class GenerateCommand implements Callable<Integer> {
                 io.mm1j.train.Lora.load(mm, adapter);
             }
             gen.quantization().apply(mm.decoder());
-            boolean slots = prompt.contains(ChatTemplate.IMAGE_PLACEHOLDER);
-            if (!mm.isMultimodal() && (slots || !gen.images.isEmpty())) {
-                throw new Mm1Exception(model + ": text-only model; it cannot take --image or <image> slots");
+            if (!mm.isMultimodal() && !gen.images.isEmpty()) { // '<image>' in the prompt is text to this model
+                throw new Mm1Exception(model + ": text-only model; it cannot take --image");
             }
             Prompt p = new PromptBuilder(mm, tok).fromText(prompt, gen.loadImages());
             GenerationConfig cfg = gen.config(gen.fitToContext(p.length(), mm.config().llm().maxPositions()));

@@ -511,8 +511,11 @@ public final class Mm1Model implements AutoCloseable {
      * expanded to {@code counts[i]} positions.
      */
     public long[] promptIds(io.mm1j.tokenizer.Tokenizer tok, String text, int[] counts, boolean addSpecials) {
-        int imageId = imageTokenId(tok);
         long[] body = addSpecials ? tok.encodeWithSpecials(text) : tok.encode(text);
+        if (!isMultimodal() && counts.length == 0) {
+            return body; // no image encoder: no id is an image slot ('<image>' in the text is text)
+        }
+        int imageId = imageTokenId(tok);
         int slots = 0;
         long total = 0;
         for (long id : body) {

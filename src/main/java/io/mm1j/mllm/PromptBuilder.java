@@ -45,15 +45,17 @@ public final class PromptBuilder {
      * @throws Mm1Exception when the number of slots and images differ, or a text-only model gets images
      */
     public Prompt fromText(String text, List<RgbImage> images, boolean addBos) {
-        String[] pieces = text.split(java.util.regex.Pattern.quote(ChatTemplate.IMAGE_PLACEHOLDER), -1);
+        if (!images.isEmpty() && !model.isMultimodal()) {
+            throw new Mm1Exception("model '" + model.config().name() + "' is text-only (no image encoder); it cannot "
+                    + "take images");
+        }
+        // to a text-only model '<image>' is text like any other (e.g. a question about the HTML tag)
+        String[] pieces = model.isMultimodal()
+                ? text.split(java.util.regex.Pattern.quote(ChatTemplate.IMAGE_PLACEHOLDER), -1) : new String[] {text};
         int slots = pieces.length - 1;
         if (slots != images.size()) {
             throw new Mm1Exception("prompt has " + slots + " " + ChatTemplate.IMAGE_PLACEHOLDER + " slot(s) but "
                     + images.size() + " image(s) were given");
-        }
-        if (slots > 0 && !model.isMultimodal()) {
-            throw new Mm1Exception("model '" + model.config().name() + "' is text-only (no image encoder); it cannot "
-                    + "take images");
         }
         int[] counts = counts(images);
         if (model.usesTokenizerSpecials()) { // a foreign folder: tokenised whole, as its HF processor does

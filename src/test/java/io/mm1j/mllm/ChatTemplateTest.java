@@ -202,6 +202,22 @@ class ChatTemplateTest {
                 e.getMessage());
     }
 
+    /** To a text-only model '<image>' is text (a question about the HTML tag), and images are refused. */
+    @Test
+    void aTextOnlyModelReadsImagePlaceholdersAsText() {
+        io.mm1j.config.Mm1Config c = new io.mm1j.config.Mm1Config("text", "text-only tiny", model.config().llm(),
+                null, null, 0);
+        try (NDManager sub = m.newSubManager(); Mm1Model text = Mm1Model.init(c, sub, ai.djl.ndarray.types.DataType
+                .FLOAT32)) {
+            PromptBuilder b = new PromptBuilder(text, tok);
+            Prompt p = b.fromText("The <image> tag", List.of());
+            assertEquals(1 + tok.encode("The <image> tag").length, p.length());
+            assertEquals(0, p.imageTokenCount());
+            Mm1Exception e = assertThrows(Mm1Exception.class, () -> b.fromText("<image>", List.of(PIXEL)));
+            assertEquals("model 'text' is text-only (no image encoder); it cannot take images", e.getMessage());
+        }
+    }
+
     @Test
     void slotAndImageCountsMustAgree() {
         PromptBuilder b = new PromptBuilder(model, tok);
