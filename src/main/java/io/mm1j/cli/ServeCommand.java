@@ -117,8 +117,12 @@ public final class ServeCommand implements Callable<Integer> {
         if (port < 0 || port > 65535) {
             throw new Mm1Exception("--port must be within [0, 65535], got " + port);
         }
-        if (apiKey != null && apiKey.isBlank()) {
-            apiKey = null;
+        if (apiKey != null && apiKey.isEmpty()) {
+            apiKey = null; // MM1_API_KEY set to nothing: no key
+        }
+        if (apiKey != null && (apiKey.isBlank() || !apiKey.equals(apiKey.strip()))) {
+            throw new Mm1Exception("--api-key (or MM1_API_KEY) is blank or starts or ends with whitespace: no client "
+                    + "could send it as 'Authorization: Bearer KEY'");
         }
         if (shutdownGraceSeconds < 0) {
             throw new Mm1Exception("--shutdown-grace must be >= 0 seconds, got " + shutdownGraceSeconds);

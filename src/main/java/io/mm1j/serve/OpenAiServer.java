@@ -77,12 +77,21 @@ public final class OpenAiServer implements AutoCloseable {
                 sf.directory = "/web";
                 sf.location = Location.CLASSPATH;
             });
-            cfg.routes.get("/health", ctx -> api(ctx, "/health", false, this::health));
-            cfg.routes.get("/metrics", ctx -> api(ctx, "/metrics", true, c -> c.contentType(
-                    "text/plain; version=0.0.4; charset=utf-8").result(metrics.render())));
-            cfg.routes.get("/v1/models", ctx -> api(ctx, "/v1/models", true,
-                    c -> json(c, 200, OpenAiJson.models(backend.modelId(), created))));
-            cfg.routes.get("/v1/models/{id}", ctx -> api(ctx, "/v1/models/{id}", true, this::model));
+            io.javalin.http.Handler health = ctx -> api(ctx, "/health", false, this::health);
+            io.javalin.http.Handler metricsPage = ctx -> api(ctx, "/metrics", true, c -> c.contentType(
+                    "text/plain; version=0.0.4; charset=utf-8").result(metrics.render()));
+            io.javalin.http.Handler models = ctx -> api(ctx, "/v1/models", true,
+                    c -> json(c, 200, OpenAiJson.models(backend.modelId(), created)));
+            io.javalin.http.Handler model = ctx -> api(ctx, "/v1/models/{id}", true, this::model);
+            cfg.routes.get("/health", health);
+            cfg.routes.get("/metrics", metricsPage);
+            cfg.routes.get("/v1/models", models);
+            cfg.routes.get("/v1/models/{id}", model);
+            // HEAD runs the same checks (key, model name) as GET; Jetty sends the headers only
+            cfg.routes.head("/health", health);
+            cfg.routes.head("/metrics", metricsPage);
+            cfg.routes.head("/v1/models", models);
+            cfg.routes.head("/v1/models/{id}", model);
             cfg.routes.post("/v1/chat/completions", ctx -> api(ctx, "/v1/chat/completions", true,
                     c -> complete(c, true)));
             cfg.routes.post("/v1/completions", ctx -> api(ctx, "/v1/completions", true, c -> complete(c, false)));

@@ -16,7 +16,9 @@ import java.util.Set;
  * 0) are refused rather than silently ignored, and unknown fields get OpenAI's "Unrecognized request argument".
  */
 public final class RequestParser {
-    static final ObjectMapper JSON = JsonMapper.builder().build();
+    /** Strict: trailing content after the JSON value ({@code {...} xyz}) is an error, not ignored. */
+    static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
 
     static {
         // Deeply nested JSON is a stack-exhaustion attack; no valid request nests deeper than 6.

@@ -45,6 +45,9 @@ class ServeCommandTest {
         assertEquals("mm1: error: --queue-size must be positive, got 0\n", r.err());
         r = TestSupport.cli("serve", "--model", tmp.toString(), "--request-timeout", "0", "--port", "0");
         assertEquals("mm1: error: --request-timeout must be positive, got 0\n", r.err());
+        r = TestSupport.cli("serve", "--model", tmp.toString(), "--api-key", "sekret ", "--port", "0");
+        assertEquals("mm1: error: --api-key (or MM1_API_KEY) is blank or starts or ends with whitespace: no client "
+                + "could send it as 'Authorization: Bearer KEY'\n", r.err());
     }
 
     @Test

@@ -160,6 +160,8 @@ class OpenAiErrorsTest {
                 400, "invalid_value", "messages[0].content[0].type");
         error(client.post("/v1/completions", "{\"model\":\"scripted\",\"prompt\":[1,2]}"), 400, "invalid_value",
                 "prompt");
+        error(client.post("/v1/completions", "{\"model\":\"scripted\",\"prompt\":\"hi\"} xyz"), 400,
+                "invalid_json", null);
     }
 
     @Test
@@ -340,7 +342,7 @@ class OpenAiErrorsTest {
     }
 
     @Test
-    void wrongOrMissingApiKeyIs401() {
+    void wrongOrMissingApiKeyIs401() throws Exception {
         try (OpenAiServer keyed = new OpenAiServer(new ScriptedBackend(), ServeLimits.defaults(), "sk-test")
                 .start("127.0.0.1", 0)) {
             String body = chat(user("\"hi\""), ",\"max_tokens\":1");
@@ -349,6 +351,15 @@ class OpenAiErrorsTest {
             assertEquals("Incorrect API key provided.", error(new HttpTestClient(keyed.port(), "sk-wrong")
                     .post("/v1/chat/completions", body), 401, "invalid_api_key", null));
             error(new HttpTestClient(keyed.port(), null).get("/metrics"), 401, "invalid_api_key", null);
+            // HEAD is checked as GET is (it answered 200 without running the handler)
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            for (String path : new String[] {"/v1/models", "/metrics", "/v1/models/scripted"}) {
+                java.net.http.HttpResponse<Void> head = http.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + keyed.port() + path)).method("HEAD",
+                        java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                        java.net.http.HttpResponse.BodyHandlers.discarding());
+                assertEquals(401, head.statusCode(), path);
+            }
             HttpTestClient good = new HttpTestClient(keyed.port(), "sk-test");
             assertEquals(200, good.post("/v1/chat/completions", body).status());
             assertEquals(200, new HttpTestClient(keyed.port(), null).get("/health").status(), "health is open");
