@@ -429,7 +429,8 @@ public final class BatchGenerator implements AutoCloseable {
             this.client = w.client;
             this.prompt = w.prompt;
             this.cfg = w.cfg;
-            this.text = new TextStream(tok::decode, generator.stops(cfg, stopIds));
+            this.text = new TextStream(tok::decode, generator.stops(cfg, stopIds),
+                    cfg.continuesPrompt() ? TextStream.context(prompt) : new long[0]);
             this.sampler = Sampler.of(cfg, prompt.ids());
             this.encodeMs = encodeMs;
             int capacity = prompt.length() + cfg.maxTokens();

@@ -20,9 +20,13 @@ import java.util.TreeSet;
  * @param stopStrings       generation ends before the first of these in the decoded text (never emitted, even in
  *                          part); strings that are special tokens of the tokenizer are matched by id
  * @param stopIds           ids that end generation (not emitted); the model's EOS ids are always added
+ * @param continuesPrompt   the text continues the prompt (a text completion, not a chat turn): the first ids are
+ *                          decoded after the prompt's last ids, so a word's leading space that a SentencePiece
+ *                          tokenizer drops at the start of a text stays (" big" after "Tom had a", as vLLM returns)
  */
 public record GenerationConfig(int maxTokens, double temperature, int topK, double topP, double minP,
-        double repetitionPenalty, long seed, List<String> stopStrings, Set<Integer> stopIds) {
+        double repetitionPenalty, long seed, List<String> stopStrings, Set<Integer> stopIds,
+        boolean continuesPrompt) {
     public GenerationConfig {
         if (maxTokens < 0) {
             throw new Mm1Exception("max tokens must be >= 0, got " + maxTokens);
@@ -69,7 +73,8 @@ public record GenerationConfig(int maxTokens, double temperature, int topK, doub
     /** A builder starting from these values. */
     public Builder toBuilder() {
         return new Builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
-                .repetitionPenalty(repetitionPenalty).seed(seed).stopStrings(stopStrings).stopIds(stopIds);
+                .repetitionPenalty(repetitionPenalty).seed(seed).stopStrings(stopStrings).stopIds(stopIds)
+                .continuesPrompt(continuesPrompt);
     }
 
     /** True when the next token is the argmax. */
@@ -88,6 +93,7 @@ public record GenerationConfig(int maxTokens, double temperature, int topK, doub
         private long seed = 42;
         private List<String> stopStrings = List.of();
         private Set<Integer> stopIds = Set.of();
+        private boolean continuesPrompt;
 
         public Builder maxTokens(int v) {
             maxTokens = v;
@@ -134,6 +140,11 @@ public record GenerationConfig(int maxTokens, double temperature, int topK, doub
             return this;
         }
 
+        public Builder continuesPrompt(boolean v) {
+            continuesPrompt = v;
+            return this;
+        }
+
         /** Adds the template's end-of-turn stops (strings and ids). */
         public Builder stopsOf(ChatTemplate t) {
             List<String> s = new java.util.ArrayList<>(stopStrings);
@@ -147,7 +158,7 @@ public record GenerationConfig(int maxTokens, double temperature, int topK, doub
 
         public GenerationConfig build() {
             return new GenerationConfig(maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed,
-                    stopStrings, stopIds);
+                    stopStrings, stopIds, continuesPrompt);
         }
     }
 }

@@ -152,7 +152,8 @@ public final class Generator {
         }
         checkRoom(prompt.length(), cfg.maxTokens());
         Set<Integer> stopIds = new HashSet<>();
-        TextStream text = new TextStream(tok::decode, stops(cfg, stopIds));
+        TextStream text = new TextStream(tok::decode, stops(cfg, stopIds),
+                cfg.continuesPrompt() ? TextStream.context(prompt) : new long[0]);
         List<Long> ids = new ArrayList<>();
         int[] stopId = {-1};
         boolean[] cancelled = {false};

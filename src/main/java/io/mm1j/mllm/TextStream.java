@@ -22,8 +22,36 @@ final class TextStream {
     private String matched;
 
     TextStream(Function<long[], String> decode, List<String> stopStrings) {
+        this(decode, stopStrings, new long[0]);
+    }
+
+    /**
+     * @param context ids the text follows (the prompt's last few): decoded with the first generated ids and not
+     *                emitted, so the first delta is what those ids add after them (a SentencePiece word keeps its
+     *                leading space)
+     */
+    TextStream(Function<long[], String> decode, List<String> stopStrings, long[] context) {
         this.decode = decode;
         this.stops = List.copyOf(stopStrings);
+        if (context.length > 0 && decode.apply(context).endsWith("\uFFFD")) {
+            context = new long[0]; // the context ends inside a character: no clean place to continue from
+        }
+        ids = Arrays.copyOf(context, Math.max(16, 2 * context.length));
+        n = context.length;
+        readOffset = n;
+    }
+
+    /**
+     * The prompt's last ids (up to 4) that are text, for {@link #TextStream(Function, List, long[])}: none after an
+     * image position (an image run is not text to decode).
+     */
+    static long[] context(Prompt prompt) {
+        long[] p = prompt.ids();
+        int from = p.length;
+        while (from > 0 && p.length - from < 4 && p[from - 1] != prompt.imageTokenId()) {
+            from--;
+        }
+        return Arrays.copyOfRange(p, from, p.length);
     }
 
     /** Adds a generated id; returns the text that can be shown now (possibly empty). */

@@ -211,6 +211,8 @@ public final class Mm1Backend implements ChatBackend {
                 .seed(s.seed() != null ? s.seed() : SEEDS.nextLong()).stopStrings(s.stop());
         if (prompt instanceof ChatInput) {
             cfg.stopsOf(template); // the assistant's turn ends at the template's end-of-turn marker
+        } else {
+            cfg.continuesPrompt(true); // a text completion: " big" after "Tom had a", not "big"
         }
         return cfg.build();
     }

@@ -39,6 +39,26 @@ class TextStreamTest {
         return out;
     }
 
+    /** A SentencePiece (Metaspace) decoder: '▁' is a space, and the one leading a decoded text is dropped. */
+    static final Function<long[], String> METASPACE = ids -> {
+        String t = pieces("▁Tom", "▁had", "▁a", "▁big", "▁box", ".").apply(ids).replace('▁', ' ');
+        return t.startsWith(" ") ? t.substring(1) : t;
+    };
+
+    @Test
+    void aContinuationKeepsTheLeadingSpaceOfItsFirstWord() {
+        assertEquals(List.of("big", " box", "."), push(new TextStream(METASPACE, List.of()), 3, 4, 5),
+                "alone, the first word's space is dropped (a chat answer)");
+        TextStream after = new TextStream(METASPACE, List.of(), new long[] {1, 2}); // "... had a"
+        assertEquals(List.of(" big", " box", "."), push(after, 3, 4, 5));
+        assertEquals(" big box.", after.text());
+        // the prompt's last ids up to an image run only
+        Prompt p = new Prompt(new long[] {1, 9, 9, 2, 3, 4, 5, 6}, List.of(), new int[0], 9);
+        assertEquals(List.of(3L, 4L, 5L, 6L), java.util.Arrays.stream(TextStream.context(p)).boxed().toList());
+        Prompt img = new Prompt(new long[] {1, 2, 9, 9, 3}, List.of(), new int[0], 9);
+        assertEquals(List.of(3L), java.util.Arrays.stream(TextStream.context(img)).boxed().toList());
+    }
+
     @Test
     void aStopStringSplitOverThreeTokensIsNeverEmitted() {
         TextStream s = new TextStream(pieces("Hel", "lo E", "N", "D more"), List.of("END"));
