@@ -84,6 +84,11 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
 
                 @Override
                 public Prepared next() {
+                    if (failedInARow.get() >= FAILED_IN_A_ROW_LIMIT) { // nothing loads: fail, never spin
+                        throw new Mm1Exception("data: the last " + FAILED_IN_A_ROW_LIMIT + " samples all failed to "
+                                + "load and were skipped (the latest: " + lastFailure + "); nothing to train on: fix "
+                                + "the source, the model or the chat template (see the warnings above)");
+                    }
                     try {
                         return prepared.take().get();
                     } catch (InterruptedException e) {
@@ -122,7 +127,9 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
     private Prepared prepareOrSkip(SampleEncoder encoder, Sample s, MixtureSampler.Cursor before,
                                    MixtureSampler.Cursor after, int source) {
         try {
-            return encoder.prepare(s, before, after).withSource(source);
+            Prepared p = encoder.prepare(s, before, after).withSource(source);
+            failedInARow.set(0);
+            return p;
         } catch (Mm1Exception e) {
             if (!skipFailing) {
                 throw e;
@@ -130,6 +137,8 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
             if (closed) { // shutdownNow interrupted the read: not the data's fault, and nobody takes the result
                 return Prepared.skipped(before, after, source);
             }
+            failedInARow.incrementAndGet();
+            lastFailure = "sample " + s.id() + ": " + e.getMessage();
             long n = failed.incrementAndGet();
             if (n <= 10) {
                 LOG.warn("skipping sample {} ({}): {}", s.id(), n, e.getMessage());
@@ -139,6 +148,11 @@ public final class DataPipeline implements Iterator<Batch>, AutoCloseable {
             return Prepared.skipped(before, after, source);
         }
     }
+
+    /** Consecutive skipped samples after which the pipeline fails instead of looking on for one that loads. */
+    static final int FAILED_IN_A_ROW_LIMIT = 1000;
+    private final java.util.concurrent.atomic.AtomicLong failedInARow = new java.util.concurrent.atomic.AtomicLong();
+    private volatile String lastFailure = "";
 
     /** Samples that failed to prepare and were skipped so far. */
     public long failedSamples() {

@@ -188,6 +188,20 @@ class PretrainRunTest {
                 + "setting to use it", bytes.err().strip());
     }
 
+    /** A source none of whose samples loads (a text-only model on image data) ends the run with one line, never spins. */
+    @Test
+    void aSourceWhereNothingLoadsEndsTheRun() {
+        PretrainRuns.Cli r = pretrain(tmp.resolve("nothing"), "--steps", "2", "--set", "model.vision=false", "--set",
+                "model.connector=false", "--set", "train.eval_interval=1"); // the captions' held-out set: none loads
+        assertEquals(1, r.code());
+        String last = r.err().strip().lines().reduce((a, b) -> b).orElse("");
+        assertTrue(last.startsWith("mm1: error: data: the last 1000 samples all failed to load and were skipped "
+                + "(the latest: sample "), last);
+        assertTrue(last.endsWith("a text-only model cannot train on images (set model.vision or use text sources "
+                + "only)); nothing to train on: fix the source, the model or the chat template (see the warnings "
+                + "above)"), last);
+    }
+
     /** A tiny MoE (4 experts, top-2, every layer; MM1's 0.01 / 0.001 router loss weights). */
     static final String MOE = "model.moe={\"numExperts\":4,\"topK\":2,\"every\":1,\"expertIntermediate\":0,"
             + "\"balanceCoef\":0.01,\"zLossCoef\":0.001,\"capacityFactor\":0}";
