@@ -438,6 +438,12 @@ public final class Pretrainer {
                 model.freeze(component(f.asText()));
             }
             model.params().enableGradients();
+            boolean trainable = model.params().adapter() != null
+                    || model.params().all().keySet().stream().anyMatch(model.params()::isTrainable);
+            if (!trainable) {
+                throw new Mm1Exception("train.freeze " + rc.node("train.freeze") + " freezes every weight of the model: "
+                        + "nothing would train");
+            }
             Optimizer opt = FineTuning.optimizer(rc, model.params());
             rc.node("train.lr_multipliers").fields().forEachRemaining(e -> opt.scaleLr(
                     componentPrefix(component(e.getKey())), e.getValue().asDouble()));

@@ -188,6 +188,15 @@ class PretrainRunTest {
                 + "setting to use it", bytes.err().strip());
     }
 
+    @Test
+    void freezingEveryWeightIsRefused() {
+        PretrainRuns.Cli r = pretrain(tmp.resolve("frozen"), "--steps", "2", "--set",
+                "train.freeze=[\"vision\",\"connector\",\"llm\",\"lm_head\"]");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: train.freeze [\"vision\",\"connector\",\"llm\",\"lm_head\"] freezes every weight "
+                + "of the model: nothing would train", r.err().strip().lines().reduce((a, b) -> b).orElse(""));
+    }
+
     /** A source none of whose samples loads (a text-only model on image data) ends the run with one line, never spins. */
     @Test
     void aSourceWhereNothingLoadsEndsTheRun() {
