@@ -90,12 +90,7 @@ public final class EncoderPretrainer {
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 Pretrainer.checkDataUnchanged(dir, rc, ckpt);
-                if (state.step() >= rc.integer("train.steps") && Files.isDirectory(dir.resolve("encoder"))) {
-                    throw new Mm1Exception("--resume: the run in " + dir + " is at step " + state.step() + " ("
-                            + ckpt.getFileName() + ") and train.steps is " + rc.integer("train.steps") + "; it has "
-                            + "finished (its encoder is in " + dir.resolve("encoder") + "): give a larger --steps to "
-                            + "train on");
-                }
+                Pretrainer.refuseFinished(dir, ckpt, state.step(), rc.integer("train.steps"), "encoder");
                 List<ResumeChanges.Change> changes = ResumeChanges.between(RunConfig.ofResolvedAgainst(
                         RunConfig.defaults(DEFAULTS), state.config(), ckpt.resolve("state.json").toString()).tree(),
                         rc.tree());

@@ -212,14 +212,7 @@ public final class Pretrainer {
                 Checkpoint.State state = Checkpoint.readState(ckpt);
                 checkUnchanged(state.config(), ckpt);
                 checkDataUnchanged(dir, rc, ckpt);
-                // at its last step with model/ written the run has finished; without model/ (a failure or kill
-                // while it was written) the resume trains no step and writes it
-                if (state.step() >= rc.integer("train.steps") && Files.isDirectory(dir.resolve("model"))) {
-                    throw new Mm1Exception("--resume: the run in " + dir + " is at step " + state.step() + " ("
-                            + ckpt.getFileName() + ") and train.steps is " + rc.integer("train.steps") + "; it has "
-                            + "finished (its model is in " + dir.resolve("model") + "): give a larger --steps to "
-                            + "train on");
-                }
+                refuseFinished(dir, ckpt, state.step(), rc.integer("train.steps"), "model");
                 // the checkpoint's config with today's defaults filled in, as checkUnchanged compares it
                 JsonNode before = RunConfig.ofResolved(state.config(), ckpt.resolve("state.json").toString()).tree();
                 RunConfig asked = rc;
@@ -868,21 +861,24 @@ public final class Pretrainer {
 
     /** The first dotted key under which two trees differ ({@code "."} for the roots themselves), or null. */
     public static String firstDifference(JsonNode a, JsonNode b, String prefix) {
-        if (a.equals(b)) {
+        List<ResumeChanges.Change> all = ResumeChanges.between(a, b); // leaves in key order
+        if (all.isEmpty()) {
             return null;
         }
-        if (a.isObject() && b.isObject()) {
-            java.util.Set<String> keys = new java.util.TreeSet<>();
-            a.fieldNames().forEachRemaining(keys::add);
-            b.fieldNames().forEachRemaining(keys::add);
-            for (String k : keys) {
-                String d = firstDifference(a.path(k), b.path(k), prefix + "." + k);
-                if (d != null) {
-                    return d;
-                }
-            }
+        String key = all.get(0).key();
+        return key.isEmpty() ? (prefix.isEmpty() ? "." : prefix) : prefix + "." + key;
+    }
+
+    /**
+     * Refuses a resume of a run already at its last step whose output ({@code model} or {@code encoder}) is
+     * written; without it (a failure or kill while it was written) the resume trains no step and writes it.
+     */
+    static void refuseFinished(Path dir, Path ckpt, long step, long steps, String output) {
+        if (step >= steps && Files.isDirectory(dir.resolve(output))) {
+            throw new Mm1Exception("--resume: the run in " + dir + " is at step " + step + " (" + ckpt.getFileName()
+                    + ") and train.steps is " + steps + "; it has finished (its " + output + " is in "
+                    + dir.resolve(output) + "): give a larger --steps to train on");
         }
-        return prefix.isEmpty() ? "." : prefix;
     }
 
     /** {@code train.devices}: the data-parallel devices (empty: one device, the process's). */
