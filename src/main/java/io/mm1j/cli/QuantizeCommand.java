@@ -46,6 +46,10 @@ public final class QuantizeCommand implements Callable<Integer> {
         System.out.printf("quantised %d weight matrices to int8 (group size %d), copied %d other tensors: "
                 + "%.1f MB -> %.1f MB%n", s.quantized(), groupSize, s.copied(), s.bytesIn() / 1e6, s.bytesOut() / 1e6);
         System.out.println("copied files: " + String.join(", ", s.files()));
+        if (!s.leftOut().isEmpty()) {
+            System.out.println("left out: " + String.join(", ", s.leftOut()) + " (references of the float model; "
+                    + "the int8 weights do not reproduce them)");
+        }
         System.out.println("model: " + out);
         return 0;
     }

@@ -24,13 +24,21 @@ import java.util.stream.Stream;
  * Writes the int8 version of a model folder ({@code mm1 quantize}): the decoder's weight matrices become int8 with
  * float32 scales ({@link Int8Weights} describes the tensors), every other tensor (norms, vision tower, connector) is
  * copied with its dtype and bytes unchanged, under the same names, into one {@code model.safetensors}; the config,
- * tokenizer and every other non-weight file are copied as they are. Any folder mm1j loads works (mm1j, Hugging Face
- * Llama, LLaVA), and the result loads the same way.
+ * tokenizer and every other non-weight file are copied as they are, except test-parity artifacts computed from the
+ * float weights ({@link #FLOAT_REFERENCES}), which the int8 weights no longer reproduce. Any folder mm1j loads works
+ * (mm1j, Hugging Face Llama, LLaVA), and the result loads the same way.
  */
 public final class QuantizedFolder {
     /** Other weight formats are not copied: the new safetensors replaces them. */
     private static final List<String> WEIGHT_SUFFIXES = List.of(".safetensors", ".safetensors.index.json", ".bin",
             ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx");
+    /**
+     * Files that record what the float weights compute ({@code reference_logits.json}: logits of an independent
+     * float64 forward pass, checked to ~1e-4). Int8 weights move logits by more than that, so a copy would be a
+     * reference the folder fails; regenerating it from the int8 model with mm1j's own code would check nothing.
+     * They are left out.
+     */
+    static final List<String> FLOAT_REFERENCES = List.of("reference_logits.json");
 
     /**
      * @param quantized matrices made int8
@@ -38,8 +46,10 @@ public final class QuantizedFolder {
      * @param bytesIn   tensor bytes read
      * @param bytesOut  tensor bytes written
      * @param files     non-weight files copied (relative paths)
+     * @param leftOut   non-weight files not copied: references of the float weights (relative paths)
      */
-    public record Summary(int quantized, int copied, long bytesIn, long bytesOut, List<String> files) {}
+    public record Summary(int quantized, int copied, long bytesIn, long bytesOut, List<String> files,
+                          List<String> leftOut) {}
 
     private QuantizedFolder() {}
 
@@ -90,18 +100,27 @@ public final class QuantizedFolder {
             w.fileOf(w.names().iterator().next()).metadata().forEach(out::metadata);
             out.metadata(Int8Weights.GROUP_SIZE_KEY, Integer.toString(group));
             out.write(target.resolve(WeightFiles.SINGLE));
-            return new Summary(quantized, copied, bytesIn, out.dataBytes(), copyOtherFiles(source, target));
+            List<String> leftOut = new ArrayList<>();
+            List<String> files = copyOtherFiles(source, target, leftOut);
+            return new Summary(quantized, copied, bytesIn, out.dataBytes(), files, leftOut);
         }
     }
 
-    /** Copies every file of {@code source} but weight files (subfolders included; links followed to their files). */
-    private static List<String> copyOtherFiles(Path source, Path target) {
+    /**
+     * Copies every file of {@code source} but weight files and {@link #FLOAT_REFERENCES} (subfolders included; links
+     * followed to their files); the references are added to {@code leftOut}.
+     */
+    private static List<String> copyOtherFiles(Path source, Path target, List<String> leftOut) {
         List<String> copied = new ArrayList<>();
         try (Stream<Path> all = Files.walk(source)) {
             for (Path p : (Iterable<Path>) all::iterator) {
                 String rel = source.relativize(p).toString();
                 String lower = rel.toLowerCase(Locale.ROOT);
                 if (!Files.isRegularFile(p) || WEIGHT_SUFFIXES.stream().anyMatch(lower::endsWith)) {
+                    continue;
+                }
+                if (FLOAT_REFERENCES.contains(p.getFileName().toString().toLowerCase(Locale.ROOT))) {
+                    leftOut.add(rel);
                     continue;
                 }
                 Path dst = target.resolve(rel);

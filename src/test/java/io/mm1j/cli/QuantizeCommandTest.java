@@ -255,6 +255,23 @@ class QuantizeCommandTest {
                 + run.resolve("model") + "); write the output elsewhere\n", r.err());
     }
 
+    /**
+     * stories260k's reference_logits.json holds an independent float64 pass's logits of the float weights: the int8
+     * folder does not reproduce them, so it is left out (and said so); the tokenizer's cases still hold and travel.
+     */
+    @Test
+    void theFloatModelsReferenceLogitsAreNotCopiedIntoTheInt8Folder() throws Exception {
+        Path stories = TestSupport.sharedData("stories260k");
+        Path out = tmp.resolve("q8-stories");
+        CliTest.Result r = CliTest.run("quantize", "--model", stories.toString(), "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("\nleft out: reference_logits.json (references of the float model; the int8 "
+                + "weights do not reproduce them)\n"), r.out());
+        assertFalse(Files.exists(out.resolve("reference_logits.json")));
+        assertArrayEquals(Files.readAllBytes(stories.resolve("tokenizer_cases.json")),
+                Files.readAllBytes(out.resolve("tokenizer_cases.json")));
+    }
+
     private static float[] negativeAt3() {
         float[] s = new float[16];
         java.util.Arrays.fill(s, 0.01f);

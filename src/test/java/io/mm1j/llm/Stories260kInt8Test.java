@@ -76,6 +76,7 @@ class Stories260kInt8Test extends ManagedNdTest {
         QuantizedFolder.Summary s = QuantizedFolder.write(dir, prepare(out), Int8Matrix.DEFAULT_GROUP, m);
         assertEquals(1 + 7 * 5, s.quantized(), "tied: the embedding is the head; 7 matrices in each of 5 layers");
         assertTrue(s.files().containsAll(java.util.List.of("config.json", "tokenizer.json")), s.files().toString());
+        assertEquals(java.util.List.of("reference_logits.json"), s.leftOut(), "the float weights' logits stay behind");
         assertTrue(s.bytesOut() < s.bytesIn() / 3, s.bytesOut() + " of " + s.bytesIn() + " bytes");
         try (Mm1Model saved = Mm1Model.load(out, m, DataType.FLOAT32);
              Decoder onLoad = HfLlama.load(dir, m, DataType.FLOAT32)) {
