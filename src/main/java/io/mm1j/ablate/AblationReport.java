@@ -142,6 +142,25 @@ public final class AblationReport {
         return String.format(Locale.ROOT, "%.2f [%.2f, %.2f]", i.mean(), i.lo(), i.hi());
     }
 
+    /**
+     * The report's first line: studies, seeds, steps per run and how they were chosen. The budget and the measured
+     * step time appear only when a probe timed the base step ({@code --steps} fixes the steps without one: its plan
+     * holds no step time, and a budget it never used would mislead).
+     */
+    static String header(Ablation.Options o, Ablation.Plan plan, RunConfig base, double load) {
+        boolean timed = Double.isFinite(plan.stepSeconds());
+        return String.format(Locale.ROOT, "Studies: %s · %d seed(s) · %s%d steps per run%s (%,d tokens: batch %d × "
+                        + "%d tokens)%s (load average %.1f on %d cores when the report was written; the machine is "
+                        + "shared; PyTorch intra-op threads: %s).\n\n",
+                String.join(", ", o.studies().stream().map(Study::name).toList()), o.seeds(),
+                timed ? String.format(Locale.ROOT, "budget %.0f minutes · ", o.budgetMinutes()) : "",
+                plan.steps(), timed ? "" : " fixed with `--steps`",
+                plan.steps() * Ablation.tokensPerStep(base), base.integer("train.batch_size"),
+                base.integer("data.seq_len"), timed ? String.format(Locale.ROOT, " · %.2f s per base step measured",
+                        plan.stepSeconds()) : "", load, Runtime.getRuntime().availableProcessors(),
+                System.getProperty("ai.djl.pytorch.num_threads", "PyTorch's default"));
+    }
+
     public static void write(Path out, Ablation.Options o, Ablation.Plan plan, RunConfig base, List<RunRecord> runs,
                              LrSweep.Result lr) {
         StringBuilder jsonl = new StringBuilder();
@@ -172,15 +191,7 @@ public final class AblationReport {
 
         StringBuilder md = new StringBuilder();
         md.append("# MM1's ablations at laptop scale (`mm1 ablate`)\n\n");
-        double load = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
-        md.append(String.format(Locale.ROOT, "Studies: %s · %d seed(s) · budget %.0f minutes · %d steps per run "
-                        + "(%,d tokens: batch %d × %d tokens) · %.2f s per base step measured (load average %.1f on "
-                        + "%d cores when the report was written; the machine is shared; PyTorch intra-op threads: %s).\n\n",
-                String.join(", ", o.studies().stream().map(Study::name).toList()), o.seeds(), o.budgetMinutes(),
-                plan.steps(), plan.steps() * Ablation.tokensPerStep(base), base.integer("train.batch_size"),
-                base.integer("data.seq_len"), plan.stepSeconds(), load,
-                Runtime.getRuntime().availableProcessors(), System.getProperty("ai.djl.pytorch.num_threads",
-                        "PyTorch's default")));
+        md.append(header(o, plan, base, ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()));
         if (Double.isNaN(plan.stepSeconds())) {
             md.append("Plan (`plan.json`): steps fixed with `--steps` (no timing probe).\n\n");
         } else {

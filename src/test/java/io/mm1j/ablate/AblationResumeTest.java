@@ -54,6 +54,10 @@ class AblationResumeTest {
         assertTrue(report.contains("## encoder-data"), report);
         assertTrue(report.contains("| 250 pictures | "), report);
         assertTrue(report.contains("**Verdict: "), report);
+        assertTrue(report.startsWith("# MM1's ablations at laptop scale (`mm1 ablate`)\n\nStudies: encoder-data · 1 "
+                + "seed(s) · 3 steps per run fixed with `--steps` (384 tokens: batch 2 × 64 tokens) (load average "),
+                report);
+        assertFalse(report.contains("NaN"), "--steps: no probe, no step time");
         assertTrue(Files.size(out.resolve("plots/encoder-data.png")) > 1000);
         assertTrue(Files.size(out.resolve("plots/encoder-data-text.png")) > 1000);
         JsonNode eval = JsonFiles.MAPPER.readTree(out.resolve("runs/base_s0/ablate-eval.json").toFile());
