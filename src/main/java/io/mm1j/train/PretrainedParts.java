@@ -35,13 +35,16 @@ import java.util.Map;
  *     the tokenizer's and the embedding's sizes); the embedding (and an untied LM head) grows by as many rows,
  *     each new row the mean of the pretrained rows (as transformers' {@code resize_token_embeddings} does).</li>
  * <li>{@code model.vision.init}: a Hugging Face {@code CLIPVisionModel} / {@code CLIPModel} folder, an OpenCLIP
- *     folder ({@code open_clip_config.json} + {@code model.safetensors} with {@code visual.*}) or an mm1j model or
- *     run folder; its encoder shapes become the run's ({@code model.vision.featureLayer} may still be set).</li>
+ *     folder ({@code open_clip_config.json} + {@code model.safetensors} with {@code visual.*}), an {@code mm1 clip}
+ *     run folder (its {@code encoder/}) or an mm1j model or run folder; its encoder shapes become the run's
+ *     ({@code model.vision.featureLayer} may still be set).</li>
  * </ul>
  */
 public final class PretrainedParts {
     /** Keys of {@code model.vision} that may accompany {@code init} (the others are shapes, taken from the folder). */
     static final List<String> VISION_INIT_OVERRIDES = List.of("init", "featureLayer");
+    /** Where an {@code mm1 clip} run exports its encoder (EncoderPretrainer). */
+    private static final String ENCODER = "encoder";
 
     private PretrainedParts() {}
 
@@ -50,9 +53,48 @@ public final class PretrainedParts {
         return folder(rc, "model.llm.init");
     }
 
-    /** {@code model.vision.init} as a folder, or null. */
+    /**
+     * {@code model.vision.init} as a folder, or null. An {@code mm1 clip} run folder gives its {@code encoder/} (the
+     * CLIPVisionModel folder the run exports when complete); a clip run without one, or one of its checkpoints (a
+     * CLIP training state, not a vision model), is refused naming the folder to give.
+     */
     public static Path visionFolder(RunConfig rc) {
-        return folder(rc, "model.vision.init");
+        Path p = folder(rc, "model.vision.init");
+        return p == null ? null : clipRunEncoder(p);
+    }
+
+    /** {@code p}, or the encoder of the {@code mm1 clip} run (or checkpoint) that {@code p} is. */
+    static Path clipRunEncoder(Path p) {
+        if (isClipConfig(p.resolve("config.json"))) { // checkpoints/step-N of a clip run
+            Path run = p.toAbsolutePath().normalize().getParent();
+            run = run != null && run.getFileName() != null && run.getFileName().toString().equals("checkpoints")
+                    ? run.getParent() : null;
+            throw new Mm1Exception("model.vision.init: " + p + " is a checkpoint of an `mm1 clip` run (its "
+                    + "config.json is the CLIP training's, not a vision model's); give "
+                    + (run != null ? run.resolve(ENCODER) + " (written when the run completes)"
+                    : "the run's " + ENCODER + "/ folder, written when the run completes"));
+        }
+        if (Files.isRegularFile(p.resolve("config.json")) || Files.isRegularFile(p.resolve("open_clip_config.json"))) {
+            return p;
+        }
+        if (Files.isRegularFile(p.resolve(ENCODER).resolve("config.json"))) {
+            return p.resolve(ENCODER); // an mm1 clip run folder
+        }
+        if (isClipConfig(p.resolve("run.json"))) {
+            throw new Mm1Exception("model.vision.init: " + p + " is an `mm1 clip` run with no " + ENCODER + "/ yet "
+                    + "(it is written when the run completes): finish it with `mm1 clip --out " + p + " --resume`, "
+                    + "then give " + p + " or " + p.resolve(ENCODER));
+        }
+        return p; // an mm1j model or run folder
+    }
+
+    /** True for the config of an {@code mm1 clip} run or checkpoint: it names the encoder's training objective. */
+    private static boolean isClipConfig(Path file) {
+        if (!Files.isRegularFile(file)) {
+            return false;
+        }
+        JsonNode n = JsonFiles.read(file);
+        return n.has("objective") && !n.has("model_type") && !n.has("llm");
     }
 
     private static Path folder(RunConfig rc, String key) {

@@ -128,6 +128,46 @@ class ClipRunTest {
                 changed.err());
     }
 
+    /**
+     * model.vision.init may name the clip run folder itself (its encoder/ is used); a run without encoder/ yet, or
+     * one of its checkpoints (a CLIP training state, not a vision model), is refused naming the folder to give.
+     */
+    @Test
+    void aClipRunFolderIsAVisionInitThroughItsEncoder() throws Exception {
+        Path run = tmp.resolve("clip-run");
+        PretrainRuns.Cli stopped = clip(run, "--steps", "2", "--stop-at-step", "1");
+        assertEquals(0, stopped.code(), stopped.err());
+        PretrainRuns.Cli early = PretrainRuns.pretrain(tmp.resolve("early"), "--steps", "1", "--set",
+                "model.vision.init=" + run);
+        assertEquals(1, early.code());
+        assertEquals("mm1: error: model.vision.init: " + run + " is an `mm1 clip` run with no encoder/ yet (it is "
+                + "written when the run completes): finish it with `mm1 clip --out " + run + " --resume`, then give "
+                + run + " or " + run.resolve("encoder"), early.err().strip());
+        Path step1 = run.resolve("checkpoints/step-1");
+        PretrainRuns.Cli ckpt = PretrainRuns.pretrain(tmp.resolve("ckpt"), "--steps", "1", "--set",
+                "model.vision.init=" + step1);
+        assertEquals("mm1: error: model.vision.init: " + step1 + " is a checkpoint of an `mm1 clip` run (its "
+                + "config.json is the CLIP training's, not a vision model's); give " + run.resolve("encoder")
+                + " (written when the run completes)", ckpt.err().strip());
+        assertFalse(Files.exists(tmp.resolve("early")) || Files.exists(tmp.resolve("ckpt")), "nothing written");
+
+        assertEquals(0, cli("clip", "--out", run.toString(), "--resume").code());
+        Path pt = tmp.resolve("from-run");
+        PretrainRuns.Cli pr = PretrainRuns.pretrain(pt, "--steps", "1", "--set", "model.vision.init=" + run,
+                "--set", "train.freeze=[\"vision\"]");
+        assertEquals(0, pr.code(), pr.err());
+        try (NDManager m = TestSupport.root().newSubManager();
+             Mm1Model model = Mm1Model.load(pt.resolve("model"), m, DataType.FLOAT32)) {
+            VisionConfig vc = PretrainedParts.visionConfig(run.resolve("encoder"));
+            assertEquals(vc, model.config().vision());
+            ParamStore p = new ParamStore(m, DataType.FLOAT32);
+            VisionTransformer.load(run.resolve("encoder"), vc, p);
+            for (String name : VisionTransformer.expectedShapes(vc).keySet()) { // frozen: the encoder's weights
+                assertArrayEquals(p.get(name).toFloatArray(), model.params().get(name).toFloatArray(), 0f, name);
+            }
+        }
+    }
+
     @Test
     void aimRunReducesTheNextPatchError() throws Exception {
         Path run = tmp.resolve("aim");
