@@ -149,13 +149,10 @@ public final class SynthWriter {
             docImages += writeDocuments(out, split, world, nextDoc, nDocs, size);
             nextDoc += nDocs;
             docs += nDocs;
-            int nTexts = Math.max(1, sizes[si] / 2);
-            StringBuilder sb = new StringBuilder();
-            for (int i = 0; i < nTexts; i++) {
-                sb.append(world.textDocument(nextText++)).append("\n\n");
-            }
+            int nTexts = textDocuments(sizes[si]);
+            byte[] txt = texts(world, nextText, nTexts).getBytes(StandardCharsets.UTF_8);
+            nextText += nTexts;
             texts += nTexts;
-            byte[] txt = sb.toString().getBytes(StandardCharsets.UTF_8);
             AtomicFiles.write(out.resolve("text/" + split + ".txt"), o -> o.write(txt));
         }
         ObjectNode m = JSON.createObjectNode();
@@ -170,6 +167,41 @@ public final class SynthWriter {
         }
         writeJson(out.resolve("manifest.json"), m);
         return new Summary(out, images, docs, docImages, questions, texts);
+    }
+
+    /** Text-only documents of a split with {@code images} pictures: half as many, at least one. */
+    private static int textDocuments(int images) {
+        return Math.max(1, images / 2);
+    }
+
+    /** Documents {@code first} … {@code first + n − 1} of the world, each followed by a blank line. */
+    private static String texts(SyntheticWorld world, long first, int n) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < n; i++) {
+            sb.append(world.textDocument(first + i)).append("\n\n");
+        }
+        return sb.toString();
+    }
+
+    /**
+     * The content of {@code text/{split}.txt} in the world {@link #write} writes for {@code images} pictures and
+     * {@code seed}, computed alone: for text-only work (e.g. {@code lr-sweep}) that needs none of the pictures.
+     * Empty for a split without pictures (where {@link #write} writes no file).
+     */
+    public static String text(int images, long seed, String split) {
+        int si = SPLITS.indexOf(split);
+        if (si < 0) {
+            throw new IllegalArgumentException("split must be one of " + SPLITS + ", got " + split);
+        }
+        int[] sizes = splitSizes(images);
+        if (sizes[si] == 0) {
+            return "";
+        }
+        long first = 1;
+        for (int j = 0; j < si; j++) {
+            first += sizes[j] == 0 ? 0 : textDocuments(sizes[j]);
+        }
+        return texts(new SyntheticWorld(seed, false), first, textDocuments(sizes[si]));
     }
 
     /** Captions (COCO + WebDataset), VQA and LLaVA for one split's pictures; returns the number of questions. */

@@ -5,7 +5,7 @@ import io.mm1j.Mm1Exception;
 import io.mm1j.config.Mm1Config;
 import io.mm1j.config.ParamCount;
 import io.mm1j.data.SynthWriter;
-import io.mm1j.io.OutputDir;
+import io.mm1j.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,6 +37,8 @@ public final class LrSweep {
     static final int FIT_HALF_WIDTH = 2;
     /** How many times an adaptive grid may grow at an end before the sweep reports the minimum as unbracketed. */
     static final int MAX_EXTENSIONS = 4;
+    /** Pictures of the synthetic world whose training text the sweep uses without {@code --text}. */
+    static final int SYNTHETIC_IMAGES = 2000;
     /** The held-out check: the measured best LR within this factor of the prediction. */
     public static final double TOLERANCE = 1.5;
 
@@ -312,14 +314,14 @@ public final class LrSweep {
         return ParamCount.llm(c.llm()).nonEmbedding();
     }
 
-    /** The synthetic world's training text, written once into {@code dataDir}. */
-    private static Path syntheticText(Path dataDir) {
+    /**
+     * The synthetic world's training text (its 2,000-picture world, seed 0), written once into {@code dataDir}: the
+     * text alone, since the text-only sub-runs read nothing else of the world.
+     */
+    static Path syntheticText(Path dataDir) {
         Path file = dataDir.resolve("text/train.txt");
         if (!Files.isRegularFile(file)) {
-            try (OutputDir d = OutputDir.create(dataDir, true, "sweep data")) {
-                SynthWriter.write(d.staging(), 2000, 16, 0);
-                d.commit();
-            }
+            AtomicFiles.writeString(file, SynthWriter.text(SYNTHETIC_IMAGES, 0, "train"));
         }
         return file;
     }

@@ -40,6 +40,17 @@ class SynthWriterTest {
                 Files.readString(dir.resolve("c/coco/captions_train.json")));
     }
 
+    /** The text of a split computed alone is the very file the whole world holds (text-only users need no pictures). */
+    @Test
+    void textAloneIsTheWorldsTextFile() throws Exception {
+        SynthWriter.write(dir.resolve("w"), 40, 16, 3);
+        for (String split : SynthWriter.SPLITS) {
+            assertEquals(Files.readString(dir.resolve("w/text/" + split + ".txt")), SynthWriter.text(40, 3, split),
+                    split);
+        }
+        assertEquals("", SynthWriter.text(2, 3, "val"), "2 pictures: no val split");
+    }
+
     @Test
     void splitsAre80_10_10() {
         assertArrayEquals(new int[] {80, 10, 10}, SynthWriter.splitSizes(100));

@@ -104,6 +104,20 @@ class LrSweepTest {
         assertEquals(List.of(true, true), reused, "a diverged sub-run is not trained again");
     }
 
+    /** Without --text the text-only sub-runs read the synthetic world's training text: that file alone is written. */
+    @Test
+    void theSyntheticTextIsWrittenWithoutTheWorldsPictures() throws Exception {
+        Path data = tmp.resolve("sweep/data");
+        Path text = LrSweep.syntheticText(data);
+        assertEquals(data.resolve("text/train.txt"), text);
+        try (java.util.stream.Stream<Path> s = Files.walk(data)) {
+            assertEquals(List.of(Path.of("text/train.txt")), s.filter(Files::isRegularFile).map(data::relativize)
+                    .toList());
+        }
+        assertEquals(io.mm1j.data.SynthWriter.text(LrSweep.SYNTHETIC_IMAGES, 0, "train"), Files.readString(text));
+        assertTrue(Files.size(text) > 100_000, "800 documents: " + Files.size(text) + " bytes");
+    }
+
     @Test
     void gridWithNeighboursMoreThanRootTwoApartIsRefused() {
         Mm1Exception e = assertThrows(Mm1Exception.class, () -> LrSweep.checkGrid(List.of(1e-3, 1.5e-3)));
