@@ -1027,9 +1027,11 @@ public final class Ablation {
         private LrSweep.Result lrSweep(Plan plan) {
             l.line("lr: delegating to lr-sweep (sizes 2x32, 2x64, held out 2x48; " + plan.steps() + " steps, "
                     + o.seeds() + " seed(s)) → " + out.resolve("lr-sweep"));
-            LrSweep.Options lo = new LrSweep.Options(out.resolve("lr-sweep"), List.of(LrSweep.Size.parse("2x32"),
+            Path dir = out.resolve("lr-sweep");
+            // the ablation's own sweep: resumed with the ablation (its folder holds nothing else)
+            LrSweep.Options lo = new LrSweep.Options(dir, List.of(LrSweep.Size.parse("2x32"),
                     LrSweep.Size.parse("2x64")), LrSweep.Size.parse("2x48"), null, plan.steps(), o.seeds(), 8, 128,
-                    null, List.of());
+                    null, List.of(), false, !OutputDir.isEmptyOrAbsent(dir));
             return LrSweep.run(lo, (name, p, reused) -> l.line(String.format(Locale.ROOT,
                     "lr/%-24s val loss %.4f  %5.1f s%s", name, p.valLoss(), p.seconds(), reused ? "  (reused)" : "")));
         }

@@ -15,7 +15,8 @@ import picocli.CommandLine.Option;
         description = "Re-measure MM1's peak-LR law (ln η = a·ln N + b) with short pre-training runs of small "
                 + "text-only Llamas over an LR grid; writes report.md, sweep.json and plots.")
 public final class LrSweepCommand implements Callable<Integer> {
-    @Option(names = "--out", required = true, description = "Sweep folder (runs/NAME); sub-runs go to runs/ inside.")
+    @Option(names = "--out", required = true, description = "Sweep folder (runs/NAME); sub-runs go to runs/ inside. "
+            + "A non-empty one is refused without --resume or --overwrite.")
     Path out;
 
     @Option(names = "--sizes", split = ",", description = "Fitted model sizes, WIDTH or LAYERSxWIDTH "
@@ -51,6 +52,13 @@ public final class LrSweepCommand implements Callable<Integer> {
     @Option(names = "--set", description = "Config override for every sub-run, as in 'pretrain' (repeatable).")
     List<String> sets = new ArrayList<>();
 
+    @Option(names = "--resume", description = "Continue the sweep in --out: its finished sub-runs with the same "
+            + "settings are reused.")
+    boolean resume;
+
+    @Option(names = "--overwrite", description = "Replace a non-empty --out folder.")
+    boolean overwrite;
+
     @Mixin
     DeviceOption device;
 
@@ -60,7 +68,7 @@ public final class LrSweepCommand implements Callable<Integer> {
         List<Double> grid = lrs == null ? null : lrs.stream().sorted().toList();
         LrSweep.Options o = new LrSweep.Options(out, sizes.stream().map(LrSweep.Size::parse).toList(),
                 heldOut.equalsIgnoreCase("none") ? null : LrSweep.Size.parse(heldOut), grid, steps, seeds, batchSize,
-                seqLen, text, sets);
+                seqLen, text, sets, overwrite, resume);
         LrSweep.Result r = LrSweep.run(o, (name, p, reused) -> System.out.printf(Locale.ROOT,
                 "%-28s val loss %.4f  %5.1fs%s%n", name, p.valLoss(), p.seconds(), reused ? "  (reused)" : ""));
         System.out.println();

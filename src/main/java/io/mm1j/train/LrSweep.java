@@ -6,6 +6,7 @@ import io.mm1j.config.Mm1Config;
 import io.mm1j.config.ParamCount;
 import io.mm1j.data.SynthWriter;
 import io.mm1j.io.AtomicFiles;
+import io.mm1j.io.OutputDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,8 +27,12 @@ import java.util.TreeSet;
  * <p>Without {@code lrs}, each size's grid is adaptive: five half-powers of two centred on a guess (MM1's law for
  * the first size, then the previous optimum scaled by MM1's slope, then the fitted law for the held-out size),
  * extended one step at a time while the minimum sits on an end of the grid. All runs share one byte-level
- * tokenizer and one text file; sub-runs with a complete {@code summary.json} are reused, so an interrupted sweep
- * continues where it stopped.
+ * tokenizer and one text file.
+ *
+ * <p>The sweep folder follows the training commands' rules ({@link Pretrainer#newRun}): a non-empty {@code --out} is
+ * refused unless {@code --overwrite} (the old sweep is set aside until the new one has a finished sub-run) or
+ * {@code --resume}, which continues an earlier sweep: its sub-runs with a complete {@code summary.json} and the same
+ * config are reused.
  */
 public final class LrSweep {
     private static final Pretrainer.Progress QUIET = Pretrainer.Progress.QUIET;
@@ -39,6 +44,8 @@ public final class LrSweep {
     static final int MAX_EXTENSIONS = 4;
     /** Pictures of the synthetic world whose training text the sweep uses without {@code --text}. */
     static final int SYNTHETIC_IMAGES = 2000;
+    /** Marks a sweep folder ({@code --resume} continues only one); holds the options it was started with. */
+    static final String MARKER = "lr-sweep.json";
     /** The held-out check: the measured best LR within this factor of the prediction. */
     public static final double TOLERANCE = 1.5;
 
@@ -87,10 +94,17 @@ public final class LrSweep {
      * @param lrs       the LR grid for every size (sorted, neighbours at most √2 apart), or null for adaptive grids
      * @param text      a plain-text corpus, or null for the synthetic world's text (written once into the sweep)
      * @param extraSets {@code --set} overrides applied to every sub-run (after the sweep's own)
+     * @param overwrite replace a non-empty {@code out}
+     * @param resume    continue the sweep in {@code out}, reusing its finished sub-runs
      */
     public record Options(Path out, List<Size> sizes, Size heldOut, List<Double> lrs, int steps, int seeds,
-                          int batchSize, int seqLen, Path text, List<String> extraSets) {
+                          int batchSize, int seqLen, Path text, List<String> extraSets, boolean overwrite,
+                          boolean resume) {
         public Options {
+            if (overwrite && resume) {
+                throw new Mm1Exception("--overwrite replaces the sweep in --out and --resume continues it: give one "
+                        + "or the other");
+            }
             if (sizes.size() < 2) {
                 throw new Mm1Exception("--sizes: a law needs at least two model sizes");
             }
@@ -149,18 +163,72 @@ public final class LrSweep {
         }
     }
 
+    /**
+     * Runs the sweep in {@code o.out()} under its lock: the options and sizes are checked and the folder rule applied
+     * ({@link Pretrainer#newRun}, or a resume) before anything is written.
+     */
     public static Result run(Options o, Listener listener) {
+        return Pretrainer.inRunFolder(o.out(), out -> {
+            Path text = o.text() != null ? o.text().toAbsolutePath().normalize() : out.resolve("data/text/train.txt");
+            if (o.text() != null && !Files.isRegularFile(text)) {
+                throw new Mm1Exception("--text " + text + ": file not found");
+            }
+            List<Long> ns = new ArrayList<>();
+            for (Size s : o.sizes()) {
+                ns.add(nonEmbedding(o, s, text));
+            }
+            Pretrainer.recoverOverwritten(out);
+            if (o.resume()) {
+                if (!isSweep(out)) {
+                    throw new Mm1Exception("--resume: --out " + o.out() + " holds no lr-sweep to continue (no "
+                            + MARKER + ")" + (OutputDir.isEmptyOrAbsent(out) ? "; start one without --resume" : ""));
+                }
+                return sweep(o, out, text, ns, listener);
+            }
+            if (!o.overwrite() && isSweep(out)) {
+                throw new Mm1Exception("--out " + o.out() + ": holds an earlier lr-sweep (pass --resume to continue "
+                        + "it, reusing its finished sub-runs, or --overwrite to replace it)");
+            }
+            return Pretrainer.newRun(out, o.overwrite(), started -> {
+                AtomicFiles.writeString(out.resolve(MARKER), LrSweepReport.marker(o).toPrettyString());
+                // the new sweep has a result of its own once a sub-run is done: an --overwrite's old files can go
+                return sweep(o, out, text, ns, (name, p, reused) -> {
+                    started.run();
+                    listener.subRun(name, p, reused);
+                });
+            });
+        });
+    }
+
+    /**
+     * A folder an earlier sweep wrote: its marker, or for sweeps from before the marker, a sweep.json or a sub-run
+     * named as {@link #runLr} names them.
+     */
+    static boolean isSweep(Path dir) {
+        if (Files.isRegularFile(dir.resolve(MARKER)) || Files.isRegularFile(dir.resolve("sweep.json"))) {
+            return true;
+        }
+        if (!Files.isDirectory(dir.resolve("runs"))) {
+            return false;
+        }
+        try (var runs = Files.list(dir.resolve("runs"))) {
+            return runs.anyMatch(p -> p.getFileName().toString().matches("\\d+x\\d+_lr[0-9.e+-]+_s\\d+"));
+        } catch (IOException e) {
+            throw new Mm1Exception("--out " + dir + ": cannot list runs/: " + e.getMessage(), e);
+        }
+    }
+
+    private static Result sweep(Options o, Path out, Path text, List<Long> ns, Listener listener) {
         long t0 = System.nanoTime();
-        Path out = o.out().toAbsolutePath().normalize();
-        Path text = o.text() != null ? o.text().toAbsolutePath().normalize() : syntheticText(out.resolve("data"));
-        if (!Files.isRegularFile(text)) {
-            throw new Mm1Exception("--text " + text + ": file not found");
+        if (o.text() == null) {
+            syntheticText(out.resolve("data"));
         }
         List<SizeResult> fitted = new ArrayList<>();
         double guess = Double.NaN;
         long prevN = 0;
-        for (Size s : o.sizes()) {
-            long n = nonEmbedding(o, s, text);
+        for (int i = 0; i < o.sizes().size(); i++) {
+            Size s = o.sizes().get(i);
+            long n = ns.get(i);
             double g = fitted.isEmpty() ? LrLaw.MM1.peakLr(n)
                     : guess * Math.pow((double) n / prevN, LrLaw.MM1.slope());
             SizeResult r = sweepSize(o, s, n, g, text, out, listener);

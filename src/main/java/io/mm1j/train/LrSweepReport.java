@@ -21,10 +21,24 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 /**
  * What an LR sweep writes beside its runs: {@code sweep.json} (every point, each size's optimum, the fitted law,
  * the held-out check), {@code report.md}, {@code loss-vs-lr.png} (mean validation loss against peak LR per size)
- * and {@code lr-law.png} (best LR against N with the fitted line beside MM1's).
+ * and {@code lr-law.png} (best LR against N with the fitted line beside MM1's); also the folder's marker.
  */
 final class LrSweepReport {
     private LrSweepReport() {}
+
+    /** The sweep folder's marker ({@link LrSweep#MARKER}): the options the sweep was started with. */
+    static ObjectNode marker(LrSweep.Options o) {
+        ObjectNode m = RunConfig.JSON.createObjectNode();
+        o.sizes().forEach(s -> m.withArray("sizes").add(s.name()));
+        m.put("heldOut", o.heldOut() == null ? null : o.heldOut().name());
+        if (o.lrs() != null) {
+            o.lrs().forEach(m.withArray("lrs")::add);
+        }
+        m.put("steps", o.steps()).put("seeds", o.seeds()).put("batchSize", o.batchSize()).put("seqLen", o.seqLen());
+        m.put("text", o.text() == null ? null : o.text().toAbsolutePath().toString());
+        o.extraSets().forEach(m.withArray("sets")::add);
+        return m;
+    }
 
     static void write(Path out, LrSweep.Options o, LrSweep.Result r) {
         AtomicFiles.writeString(out.resolve("sweep.json"), json(o, r).toPrettyString());

@@ -1,6 +1,7 @@
 package io.mm1j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,11 +30,18 @@ class LrSweepTest {
         return f;
     }
 
+    private static LrSweep.Options options(Path out, List<String> sizes, List<Double> lrs, Path text, boolean overwrite,
+                                           boolean resume) {
+        return new LrSweep.Options(out, sizes.stream().map(LrSweep.Size::parse).toList(), null, lrs, 3, 1, 2, 32, text,
+                List.of(), overwrite, resume);
+    }
+
     @Test
     void tinySweepFitsTheLawThroughEachSizesBestLrAndReusesFinishedRuns() throws Exception {
         Path out = tmp.resolve("sweep");
         LrSweep.Options o = new LrSweep.Options(out, List.of(LrSweep.Size.parse("1x16"), LrSweep.Size.parse("1x32")),
-                LrSweep.Size.parse("1x48"), List.of(1e-3, 1.4e-3, 1.96e-3), 3, 1, 2, 32, corpus(), List.of());
+                LrSweep.Size.parse("1x48"), List.of(1e-3, 1.4e-3, 1.96e-3), 3, 1, 2, 32, corpus(), List.of(), false,
+                false);
         List<Boolean> reused = new ArrayList<>();
         LrSweep.Result r = LrSweep.run(o, (name, p, again) -> reused.add(again));
         assertEquals(9, reused.size(), "2 fitted sizes + 1 held out, × 3 LRs × 1 seed");
@@ -63,15 +71,28 @@ class LrSweepTest {
         assertTrue(Files.size(out.resolve("lr-law.png")) > 1000);
         assertTrue(Files.isRegularFile(out.resolve("runs/1x16_lr1.000e-03_s0/summary.json")));
 
+        // the folder is not empty now: a new sweep there is refused, naming both ways on
+        Mm1Exception refused = assertThrows(Mm1Exception.class, () -> LrSweep.run(o, (name, p, b) -> reused.add(b)));
+        assertEquals("--out " + out + ": holds an earlier lr-sweep (pass --resume to continue it, reusing its "
+                + "finished sub-runs, or --overwrite to replace it)", refused.getMessage());
+
+        // mm1 lr-sweep --resume: every finished sub-run reused
+        io.mm1j.TestSupport.CliRun cli = io.mm1j.TestSupport.cli("lr-sweep", "--out", out.toString(), "--sizes",
+                "1x16,1x32", "--held-out", "1x48", "--lrs", "1e-3,1.4e-3,1.96e-3", "--steps", "3", "--seeds", "1",
+                "--batch-size", "2", "--seq-len", "32", "--text", o.text().toString(), "--resume");
+        assertEquals(0, cli.code(), cli.err());
+        assertEquals(9, cli.out().lines().filter(l -> l.endsWith("(reused)")).count(), cli.out());
+        LrSweep.Options resume = new LrSweep.Options(out, o.sizes(), o.heldOut(), o.lrs(), o.steps(), o.seeds(),
+                o.batchSize(), o.seqLen(), o.text(), List.of(), false, true);
         reused.clear();
-        LrSweep.Result again = LrSweep.run(o, (name, p, b) -> reused.add(b));
+        LrSweep.Result again = LrSweep.run(resume, (name, p, b) -> reused.add(b));
         assertEquals(9, reused.size());
-        assertTrue(reused.stream().allMatch(b -> b), "a second sweep reuses every finished sub-run");
+        assertTrue(reused.stream().allMatch(b -> b), "a resumed sweep reuses every finished sub-run");
         assertEquals(r.law().slope(), again.law().slope(), 0);
 
         // other settings (here a --set) are another sub-run: trained again, not reused (stopped after the first)
         LrSweep.Options other = new LrSweep.Options(out, o.sizes(), o.heldOut(), o.lrs(), o.steps(), o.seeds(),
-                o.batchSize(), o.seqLen(), o.text(), List.of("optim.weight_decay=0.0"));
+                o.batchSize(), o.seqLen(), o.text(), List.of("optim.weight_decay=0.0"), false, true);
         List<Boolean> first = new ArrayList<>();
         RuntimeException stop = new RuntimeException("enough");
         RuntimeException e = assertThrows(RuntimeException.class, () -> LrSweep.run(other, (name, p, b) -> {
@@ -82,14 +103,61 @@ class LrSweepTest {
         assertEquals(List.of(false), first);
         assertTrue(Files.readString(out.resolve("runs/1x16_lr1.000e-03_s0/run.json"))
                 .contains("\"weight_decay\" : 0.0"));
+
+        // --overwrite: a new sweep; the old one's files go once its first sub-run is done (stopped there)
+        LrSweep.Options overwrite = new LrSweep.Options(out, o.sizes(), o.heldOut(), o.lrs(), o.steps(), o.seeds(),
+                o.batchSize(), o.seqLen(), o.text(), List.of(), true, false);
+        first.clear();
+        assertSame(stop, assertThrows(RuntimeException.class, () -> LrSweep.run(overwrite, (name, p, b) -> {
+            first.add(b);
+            throw stop;
+        })));
+        assertEquals(List.of(false), first, "nothing of the old sweep is reused");
+        try (java.util.stream.Stream<Path> runs = Files.list(out.resolve("runs"))) {
+            assertEquals(List.of("1x16_lr1.000e-03_s0"), runs.map(p -> p.getFileName().toString()).toList());
+        }
+        assertFalse(Files.exists(out.resolve("report.md")), "the old sweep's report is gone");
+        assertFalse(Files.exists(out.resolve(".overwritten")));
+        assertTrue(Files.isRegularFile(out.resolve(LrSweep.MARKER)));
+    }
+
+    /** A non-empty --out is refused unless --overwrite or (for a sweep) --resume; refusals touch nothing. */
+    @Test
+    void theSweepFolderFollowsTheOutputRules() throws Exception {
+        Path text = corpus();
+        List<String> sizes = List.of("1x16", "1x32");
+        List<Double> lrs = List.of(1e-3, 1.4e-3, 1.96e-3);
+        Path notes = tmp.resolve("notes");
+        Files.createDirectories(notes);
+        Files.writeString(notes.resolve("todo.txt"), "keep me");
+        Mm1Exception e = assertThrows(Mm1Exception.class,
+                () -> LrSweep.run(options(notes, sizes, lrs, text, false, false), (n, p, b) -> { }));
+        assertEquals("--out " + notes + ": folder exists and is not empty (pass --overwrite to replace it)",
+                e.getMessage());
+        e = assertThrows(Mm1Exception.class,
+                () -> LrSweep.run(options(notes, sizes, lrs, text, false, true), (n, p, b) -> { }));
+        assertEquals("--resume: --out " + notes + " holds no lr-sweep to continue (no lr-sweep.json)", e.getMessage());
+        try (java.util.stream.Stream<Path> all = Files.list(notes)) {
+            assertEquals(List.of(notes.resolve("todo.txt")), all.toList(), "untouched");
+        }
+        Path absent = tmp.resolve("absent");
+        e = assertThrows(Mm1Exception.class,
+                () -> LrSweep.run(options(absent, sizes, lrs, text, false, true), (n, p, b) -> { }));
+        assertEquals("--resume: --out " + absent + " holds no lr-sweep to continue (no lr-sweep.json); start one "
+                + "without --resume", e.getMessage());
+        assertFalse(Files.exists(absent));
+        e = assertThrows(Mm1Exception.class, () -> options(absent, sizes, lrs, text, true, true));
+        assertEquals("--overwrite replaces the sweep in --out and --resume continues it: give one or the other",
+                e.getMessage());
     }
 
     /** A diverged sub-run is a point without a loss, recorded (and reused), not the end of the sweep. */
     @Test
     void divergedSubRunsAreRecordedAndAllDivergedIsOneLine() throws Exception {
         Path out = tmp.resolve("diverging");
+        List<Double> lrs = List.of(1e30, 1.4e30);
         LrSweep.Options o = new LrSweep.Options(out, List.of(LrSweep.Size.parse("1x16"), LrSweep.Size.parse("1x32")),
-                null, List.of(1e30, 1.4e30), 12, 1, 2, 32, corpus(), List.of());
+                null, lrs, 12, 1, 2, 32, corpus(), List.of(), false, false);
         List<Boolean> reused = new ArrayList<>();
         io.mm1j.Mm1Exception e = assertThrows(io.mm1j.Mm1Exception.class,
                 () -> LrSweep.run(o, (name, p, again) -> reused.add(again)));
@@ -100,7 +168,9 @@ class LrSweepTest {
         assertTrue(summary.get("diverged").asBoolean(), summary.toString());
         assertTrue(summary.get("finalValLoss").isNull(), summary.toString());
         reused.clear();
-        assertThrows(io.mm1j.Mm1Exception.class, () -> LrSweep.run(o, (name, p, again) -> reused.add(again)));
+        LrSweep.Options resume = new LrSweep.Options(out, o.sizes(), null, lrs, 12, 1, 2, 32, o.text(), List.of(),
+                false, true);
+        assertThrows(io.mm1j.Mm1Exception.class, () -> LrSweep.run(resume, (name, p, again) -> reused.add(again)));
         assertEquals(List.of(true, true), reused, "a diverged sub-run is not trained again");
     }
 
