@@ -69,8 +69,18 @@ public final class LrSweepCommand implements Callable<Integer> {
         LrSweep.Options o = new LrSweep.Options(out, sizes.stream().map(LrSweep.Size::parse).toList(),
                 heldOut.equalsIgnoreCase("none") ? null : LrSweep.Size.parse(heldOut), grid, steps, seeds, batchSize,
                 seqLen, text, sets, overwrite, resume);
-        LrSweep.Result r = LrSweep.run(o, (name, p, reused) -> System.out.printf(Locale.ROOT,
-                "%-28s val loss %.4f  %5.1fs%s%n", name, p.valLoss(), p.seconds(), reused ? "  (reused)" : ""));
+        LrSweep.Result r = LrSweep.run(o, new LrSweep.Listener() {
+            @Override
+            public void subRun(String name, LrSweep.Point p, boolean reused) {
+                System.out.printf(Locale.ROOT, "%-28s val loss %.4f  %5.1fs%s%n", name, p.valLoss(), p.seconds(),
+                        reused ? "  (reused)" : "");
+            }
+
+            @Override
+            public void warning(String line) {
+                System.err.println("mm1: warning: " + line);
+            }
+        });
         System.out.println();
         for (LrSweep.SizeResult s : r.fitted()) {
             System.out.printf(Locale.ROOT, "%-8s N=%,10d  best LR %.3e%s%n", s.size().name(), s.nonEmbedding(),

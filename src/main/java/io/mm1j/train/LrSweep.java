@@ -106,13 +106,23 @@ public final class LrSweep {
                         + "or the other");
             }
             if (sizes.size() < 2) {
-                throw new Mm1Exception("--sizes: a law needs at least two model sizes");
+                throw new Mm1Exception("--sizes: the law ln η = a·ln N + b is a line through each size's best LR and "
+                        + "needs at least 2 model sizes, got " + sizes.size());
+            }
+            for (int i = 0; i < sizes.size(); i++) {
+                if (sizes.subList(0, i).contains(sizes.get(i))) {
+                    throw new Mm1Exception("--sizes: " + sizes.get(i).name() + " is given twice");
+                }
             }
             if (steps < 1 || seeds < 1) {
                 throw new Mm1Exception("--steps and --seeds must be >= 1");
             }
             if (lrs != null) {
                 checkGrid(lrs);
+                if (lrs.size() < 3) {
+                    throw new Mm1Exception("--lrs: a size's best LR is the vertex of a parabola fitted in ln LR, "
+                            + "which needs at least 3 LRs, got " + lrs.size());
+                }
             }
         }
     }
@@ -123,9 +133,12 @@ public final class LrSweep {
     /** One size: its non-embedding N, every point, and the best LR. */
     public record SizeResult(Size size, long nonEmbedding, List<Point> points, LogLinearFit.Minimum best) {}
 
-    /** The sweep: fitted sizes, the law through them, and the held-out check (null when no held-out size). */
+    /**
+     * The sweep: fitted sizes, the law through them, the held-out check (null when no held-out size), and the
+     * warnings about what the law rests on (also in report.md).
+     */
     public record Result(List<SizeResult> fitted, LogLinearFit.Line law, SizeResult heldOut, double predictedLr,
-                         double seconds) {
+                         double seconds, List<String> warnings) {
         /** measured / predicted best LR of the held-out size. */
         public double heldOutRatio() {
             return heldOut == null ? Double.NaN : heldOut.best().lr() / predictedLr;
@@ -137,9 +150,14 @@ public final class LrSweep {
         }
     }
 
-    /** What the CLI shows: one line per finished sub-run. */
+    /** What the CLI shows: one line per finished sub-run, and warnings before the first. */
     public interface Listener {
         void subRun(String name, Point p, boolean reused);
+
+        /** A warning about the sweep's design (e.g. too few sizes for the law); logged unless overridden. */
+        default void warning(String line) {
+            LOG.warn(line);
+        }
     }
 
     private LrSweep() {}
@@ -175,7 +193,18 @@ public final class LrSweep {
             }
             List<Long> ns = new ArrayList<>();
             for (Size s : o.sizes()) {
-                ns.add(nonEmbedding(o, s, text));
+                long n = nonEmbedding(o, s, text);
+                int same = ns.indexOf(n);
+                if (same >= 0) {
+                    throw new Mm1Exception("--sizes: " + o.sizes().get(same).name() + " and " + s.name() + " have "
+                            + "the same non-embedding N (" + n + "); the law needs sizes of different N");
+                }
+                ns.add(n);
+            }
+            List<String> warnings = new ArrayList<>();
+            String coverage = LrSweepReport.coverageWarning(ns);
+            if (coverage != null) {
+                warnings.add(coverage);
             }
             Pretrainer.recoverOverwritten(out);
             if (o.resume()) {
@@ -183,7 +212,8 @@ public final class LrSweep {
                     throw new Mm1Exception("--resume: --out " + o.out() + " holds no lr-sweep to continue (no "
                             + MARKER + ")" + (OutputDir.isEmptyOrAbsent(out) ? "; start one without --resume" : ""));
                 }
-                return sweep(o, out, text, ns, listener);
+                warnings.forEach(listener::warning);
+                return sweep(o, out, text, ns, warnings, listener);
             }
             if (!o.overwrite() && isSweep(out)) {
                 throw new Mm1Exception("--out " + o.out() + ": holds an earlier lr-sweep (pass --resume to continue "
@@ -191,8 +221,9 @@ public final class LrSweep {
             }
             return Pretrainer.newRun(out, o.overwrite(), started -> {
                 AtomicFiles.writeString(out.resolve(MARKER), LrSweepReport.marker(o).toPrettyString());
+                warnings.forEach(listener::warning);
                 // the new sweep has a result of its own once a sub-run is done: an --overwrite's old files can go
-                return sweep(o, out, text, ns, (name, p, reused) -> {
+                return sweep(o, out, text, ns, warnings, (name, p, reused) -> {
                     started.run();
                     listener.subRun(name, p, reused);
                 });
@@ -218,7 +249,8 @@ public final class LrSweep {
         }
     }
 
-    private static Result sweep(Options o, Path out, Path text, List<Long> ns, Listener listener) {
+    private static Result sweep(Options o, Path out, Path text, List<Long> ns, List<String> warnings,
+                                Listener listener) {
         long t0 = System.nanoTime();
         if (o.text() == null) {
             syntheticText(out.resolve("data"));
@@ -246,7 +278,7 @@ public final class LrSweep {
             predicted = Math.exp(law.at(Math.log(n)));
             held = sweepSize(o, o.heldOut(), n, predicted, text, out, listener);
         }
-        Result r = new Result(fitted, law, held, predicted, (System.nanoTime() - t0) / 1e9);
+        Result r = new Result(fitted, law, held, predicted, (System.nanoTime() - t0) / 1e9, List.copyOf(warnings));
         LrSweepReport.write(out, o, r);
         return r;
     }

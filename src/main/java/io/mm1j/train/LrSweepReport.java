@@ -21,9 +21,14 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 /**
  * What an LR sweep writes beside its runs: {@code sweep.json} (every point, each size's optimum, the fitted law,
  * the held-out check), {@code report.md}, {@code loss-vs-lr.png} (mean validation loss against peak LR per size)
- * and {@code lr-law.png} (best LR against N with the fitted line beside MM1's); also the folder's marker.
+ * and {@code lr-law.png} (best LR against N with the fitted line beside MM1's); also the folder's marker and the
+ * caution when the sizes are too few or too close for the law.
  */
 final class LrSweepReport {
+    /** MM1's law fit (issue 10): at least this many sizes, spanning at least {@link #MIN_SPAN}× in N. */
+    static final int MIN_SIZES = 4;
+    static final double MIN_SPAN = 10;
+
     private LrSweepReport() {}
 
     /** The sweep folder's marker ({@link LrSweep#MARKER}): the options the sweep was started with. */
@@ -38,6 +43,22 @@ final class LrSweepReport {
         m.put("text", o.text() == null ? null : o.text().toAbsolutePath().toString());
         o.extraSets().forEach(m.withArray("sets")::add);
         return m;
+    }
+
+    /**
+     * The one-line warning when the fitted sizes are fewer than {@link #MIN_SIZES} or span less than
+     * {@link #MIN_SPAN}× in non-embedding N (what MM1's law fit asks for), or null.
+     */
+    static String coverageWarning(List<Long> ns) {
+        long lo = ns.stream().mapToLong(Long::longValue).min().orElseThrow();
+        long hi = ns.stream().mapToLong(Long::longValue).max().orElseThrow();
+        double span = (double) hi / lo;
+        if (ns.size() >= MIN_SIZES && span >= MIN_SPAN) {
+            return null;
+        }
+        return String.format(Locale.ROOT, "--sizes: %d model sizes spanning %.1f× in non-embedding N (%,d to %,d); "
+                + "the LR-law fit asks for at least %d sizes spanning at least %.0f×, so the fitted law is a rough "
+                + "estimate", ns.size(), span, lo, hi, MIN_SIZES, MIN_SPAN);
     }
 
     static void write(Path out, LrSweep.Options o, LrSweep.Result r) {
@@ -69,6 +90,7 @@ final class LrSweepReport {
             j.set("heldOut", h);
         }
         j.put("wallSeconds", r.seconds());
+        r.warnings().forEach(j.putArray("warnings")::add);
         return j;
     }
 
@@ -200,6 +222,9 @@ final class LrSweepReport {
             List<String> cells = new ArrayList<>();
             means(s.points()).forEach((lr, v) -> cells.add(String.format(Locale.ROOT, "%.2e → %.4f", lr, v)));
             sb.append(String.join(", ", cells)).append('\n');
+        }
+        for (String w : r.warnings()) {
+            sb.append("\n**Caution:** ").append(w).append(".\n");
         }
         LogLinearFit.Line f = r.law();
         long unbracketed = r.fitted().stream().filter(s -> !s.best().bracketed()).count();

@@ -2,6 +2,7 @@ package io.mm1j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -35,6 +36,10 @@ class LrSweepTest {
         return new LrSweep.Options(out, sizes.stream().map(LrSweep.Size::parse).toList(), null, lrs, 3, 1, 2, 32, text,
                 List.of(), overwrite, resume);
     }
+
+    private static final String TWO_SIZES_WARNING = "--sizes: 2 model sizes spanning 4.0× in non-embedding N (3,376 "
+            + "to 13,408); the LR-law fit asks for at least 4 sizes spanning at least 10×, so the fitted law is a "
+            + "rough estimate";
 
     @Test
     void tinySweepFitsTheLawThroughEachSizesBestLrAndReusesFinishedRuns() throws Exception {
@@ -70,17 +75,24 @@ class LrSweepTest {
         assertTrue(Files.size(out.resolve("loss-vs-lr.png")) > 1000);
         assertTrue(Files.size(out.resolve("lr-law.png")) > 1000);
         assertTrue(Files.isRegularFile(out.resolve("runs/1x16_lr1.000e-03_s0/summary.json")));
+        // two fitted sizes, 4× apart: the law is fitted, with a caution in the report and sweep.json
+        assertEquals(List.of(TWO_SIZES_WARNING), r.warnings());
+        assertTrue(Files.readString(out.resolve("report.md")).contains("\n**Caution:** " + TWO_SIZES_WARNING + ".\n"));
+        assertEquals(TWO_SIZES_WARNING, sweep.at("/warnings/0").asText());
 
         // the folder is not empty now: a new sweep there is refused, naming both ways on
         Mm1Exception refused = assertThrows(Mm1Exception.class, () -> LrSweep.run(o, (name, p, b) -> reused.add(b)));
         assertEquals("--out " + out + ": holds an earlier lr-sweep (pass --resume to continue it, reusing its "
                 + "finished sub-runs, or --overwrite to replace it)", refused.getMessage());
 
-        // mm1 lr-sweep --resume: every finished sub-run reused
+        // mm1 lr-sweep --resume: every finished sub-run reused; the warning is one line on stderr before them
         io.mm1j.TestSupport.CliRun cli = io.mm1j.TestSupport.cli("lr-sweep", "--out", out.toString(), "--sizes",
                 "1x16,1x32", "--held-out", "1x48", "--lrs", "1e-3,1.4e-3,1.96e-3", "--steps", "3", "--seeds", "1",
                 "--batch-size", "2", "--seq-len", "32", "--text", o.text().toString(), "--resume");
         assertEquals(0, cli.code(), cli.err());
+        assertEquals(List.of("mm1: warning: " + TWO_SIZES_WARNING),
+                cli.err().lines().filter(l -> l.startsWith("mm1:")).toList(), cli.err());
+        assertTrue(cli.err().startsWith("mm1: warning: "), cli.err());
         assertEquals(9, cli.out().lines().filter(l -> l.endsWith("(reused)")).count(), cli.out());
         LrSweep.Options resume = new LrSweep.Options(out, o.sizes(), o.heldOut(), o.lrs(), o.steps(), o.seeds(),
                 o.batchSize(), o.seqLen(), o.text(), List.of(), false, true);
@@ -151,19 +163,44 @@ class LrSweepTest {
                 e.getMessage());
     }
 
+    /** Where the fit cannot be made the sweep is refused naming the option; where it is weak, it warns. */
+    @Test
+    void aLawThatCannotBeFittedIsRefusedAndAWeakOneWarned() throws Exception {
+        Path out = tmp.resolve("refused");
+        List<Double> lrs = List.of(1e-3, 1.4e-3, 1.96e-3);
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> options(out, List.of("2x32"), lrs, null, false, false));
+        assertEquals("--sizes: the law ln η = a·ln N + b is a line through each size's best LR and needs at least 2 "
+                + "model sizes, got 1", e.getMessage());
+        e = assertThrows(Mm1Exception.class, () -> options(out, List.of("2x32", "32"), lrs, null, false, false));
+        assertEquals("--sizes: 2x32 is given twice", e.getMessage());
+        e = assertThrows(Mm1Exception.class,
+                () -> options(out, List.of("1x16", "1x32"), List.of(1e-3, 1.4e-3), null, false, false));
+        assertEquals("--lrs: a size's best LR is the vertex of a parabola fitted in ln LR, which needs at least 3 "
+                + "LRs, got 2", e.getMessage());
+        assertFalse(Files.exists(out));
+
+        assertNull(LrSweepReport.coverageWarning(List.of(1_000L, 3_000L, 6_000L, 10_000L)), "4 sizes, 10×");
+        assertEquals("--sizes: 3 model sizes spanning 20.0× in non-embedding N (1,000 to 20,000); the LR-law fit asks "
+                + "for at least 4 sizes spanning at least 10×, so the fitted law is a rough estimate",
+                LrSweepReport.coverageWarning(List.of(1_000L, 5_000L, 20_000L)));
+        assertEquals("--sizes: 4 model sizes spanning 8.0× in non-embedding N (1,000 to 8,000); the LR-law fit asks "
+                + "for at least 4 sizes spanning at least 10×, so the fitted law is a rough estimate",
+                LrSweepReport.coverageWarning(List.of(1_000L, 2_000L, 4_000L, 8_000L)));
+    }
+
     /** A diverged sub-run is a point without a loss, recorded (and reused), not the end of the sweep. */
     @Test
     void divergedSubRunsAreRecordedAndAllDivergedIsOneLine() throws Exception {
         Path out = tmp.resolve("diverging");
-        List<Double> lrs = List.of(1e30, 1.4e30);
+        List<Double> lrs = List.of(1e30, 1.4e30, 1.96e30);
         LrSweep.Options o = new LrSweep.Options(out, List.of(LrSweep.Size.parse("1x16"), LrSweep.Size.parse("1x32")),
                 null, lrs, 12, 1, 2, 32, corpus(), List.of(), false, false);
         List<Boolean> reused = new ArrayList<>();
         io.mm1j.Mm1Exception e = assertThrows(io.mm1j.Mm1Exception.class,
                 () -> LrSweep.run(o, (name, p, again) -> reused.add(again)));
-        assertEquals("runs diverged at every LR of [1.00e+30, 1.40e+30]: the grid needs lower LRs (--lrs)",
+        assertEquals("runs diverged at every LR of [1.00e+30, 1.40e+30, 1.96e+30]: the grid needs lower LRs (--lrs)",
                 e.getMessage());
-        assertEquals(List.of(false, false), reused, "both LRs of the first size ran to their divergence");
+        assertEquals(List.of(false, false, false), reused, "every LR of the first size ran to its divergence");
         JsonNode summary = RunConfig.JSON.readTree(out.resolve("runs/1x16_lr1.000e+30_s0/summary.json").toFile());
         assertTrue(summary.get("diverged").asBoolean(), summary.toString());
         assertTrue(summary.get("finalValLoss").isNull(), summary.toString());
@@ -171,7 +208,7 @@ class LrSweepTest {
         LrSweep.Options resume = new LrSweep.Options(out, o.sizes(), null, lrs, 12, 1, 2, 32, o.text(), List.of(),
                 false, true);
         assertThrows(io.mm1j.Mm1Exception.class, () -> LrSweep.run(resume, (name, p, again) -> reused.add(again)));
-        assertEquals(List.of(true, true), reused, "a diverged sub-run is not trained again");
+        assertEquals(List.of(true, true, true), reused, "a diverged sub-run is not trained again");
     }
 
     /** Without --text the text-only sub-runs read the synthetic world's training text: that file alone is written. */
