@@ -48,6 +48,11 @@ public record Mm1Config(String name, String description, LlmConfig llm, VisionCo
         return new Mm1Config(name, description, l, vision, connector, maxImagesPerSequence, highRes);
     }
 
+    /** The same model with another connector config. */
+    public Mm1Config withConnector(ConnectorConfig k) {
+        return new Mm1Config(name, description, llm, vision, k, maxImagesPerSequence, highRes);
+    }
+
     /** The same model with another encoder resolution and high-resolution tiling (null: off). */
     public Mm1Config withHighRes(VisionConfig v, HighResConfig h) {
         return new Mm1Config(name, description, llm, v, connector, maxImagesPerSequence, h);

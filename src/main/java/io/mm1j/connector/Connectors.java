@@ -1,9 +1,12 @@
 package io.mm1j.connector;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
 import io.mm1j.nn.ParamStore;
+import io.mm1j.nn.Resample;
 import io.mm1j.tensor.WeightFiles;
 import io.mm1j.nn.ShapeInit;
 import java.util.Map;
@@ -42,5 +45,44 @@ public final class Connectors {
             p.put(e.getKey(), w.load(p.manager(), e.getKey(), e.getValue()));
         }
         return create(c, v, llmHidden, p);
+    }
+
+    /**
+     * The connector config for the encoder grid {@code to}: the mlp connector's k is the patch count, so it follows
+     * the grid (its weights act per token); the pooling connectors keep k.
+     */
+    public static ConnectorConfig forGrid(ConnectorConfig c, VisionConfig to) {
+        return c.type() == io.mm1j.config.ConnectorType.MLP
+                ? new ConnectorConfig(c.type(), to.numPatches(), c.blocksPerStage(), c.squeezeExcitation(),
+                        c.positionEmbedding())
+                : c;
+    }
+
+    /**
+     * Moves the connector parameters tied to the encoder's patch grid from the grid of {@code from} to that of
+     * {@code to} (the encoder's resolution changed, MM1's high-resolution SFT): the C-Abstractor's learned position
+     * embedding is resized with torch's bicubic, as the encoder's own position embeddings are
+     * ({@link io.mm1j.vision.VisionTransformer#positions}); no other connector has grid-shaped parameters. Then
+     * wraps the parameters for the new grid.
+     */
+    public static VlConnector regrid(ConnectorConfig c, VisionConfig from, VisionConfig to, int llmHidden,
+                                     ParamStore p) {
+        int g = from.gridSize();
+        int h = to.gridSize();
+        if (c.posEmb() && g != h) {
+            NDArray pos = p.get(CAbstractor.POS_EMB); // (1, g·g, C)
+            long ch = pos.getShape().get(2);
+            try (NDScope scope = new NDScope()) {
+                NDArray w = Resample.matrix(p.manager(), Resample.torchBicubic(g, h), h, g, pos.getDataType()); // (h, g)
+                NDArray grid = pos.reshape(g, g, ch).transpose(2, 0, 1); // (C, g, g)
+                NDArray resized = Resample.apply(grid, w, w).transpose(1, 2, 0) // (h, h, C)
+                        .reshape(1, (long) h * h, ch); // (1, h·h, C)
+                NDArray copy = resized.duplicate();
+                NDScope.unregister(copy);
+                p.put(CAbstractor.POS_EMB, copy);
+                scope.suppressNotUsedWarning();
+            }
+        }
+        return create(forGrid(c, to), to, llmHidden, p);
     }
 }

@@ -272,7 +272,9 @@ public final class Mm1Model implements AutoCloseable {
      * The same model (shared parameters) with high-resolution tiling switched on or off (MM1 §3.4): {@code hr} null
      * turns it off; with {@code crop} ≠ the encoder's resolution the position embeddings are bicubically
      * interpolated to the crop's patch grid once, as MM1 interpolates them to 672 px, and then belong to the model
-     * (saved, trained). Use the returned model; this one must not be used afterwards.
+     * (saved, trained); so is the C-Abstractor's position embedding of the patch grid, and the mlp connector's k
+     * follows the patch count ({@link Connectors#regrid}). Use the returned model; this one must not be used
+     * afterwards.
      */
     public Mm1Model withHighRes(io.mm1j.config.HighResConfig hr, int crop) {
         requireVision();
@@ -288,10 +290,11 @@ public final class Mm1Model implements AutoCloseable {
                 params.put(VisionTransformer.POS, copy);
                 scope.suppressNotUsedWarning();
             }
-            v = nv;
+            VlConnector k = Connectors.regrid(config.connector(), v, nv, config.llm().hiddenSize(), params);
+            Mm1Config c = config.withHighRes(nv, hr).withConnector(Connectors.forGrid(config.connector(), nv));
+            return new Mm1Model(c, params, decoder, new VisionTransformer(nv, params), k);
         }
-        Mm1Config c = config.withHighRes(v, hr);
-        return new Mm1Model(c, params, decoder, new VisionTransformer(v, params), connector);
+        return new Mm1Model(config.withHighRes(v, hr), params, decoder, new VisionTransformer(v, params), connector);
     }
 
     /** Encoder passes per picture: the high-resolution sub-images and overview, or 1. */

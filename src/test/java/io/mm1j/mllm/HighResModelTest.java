@@ -86,4 +86,71 @@ class HighResModelTest {
             assertEquals(20, r.imageTokens());
         }
     }
+
+    /**
+     * A C-Abstractor model (Honeybee's learned position embedding of the 4×4 patch grid) switched on at a 48 px crop:
+     * the connector's position embedding is resized to the 6×6 grid with torch's bicubic, each channel
+     * {@code P'[i][j] = Σ_a Σ_b w[i][a]·w[j][b]·P[a][b]} (computed here in plain Java), the crop encodes to k tokens
+     * per sub-image, and the saved model loads back at 48 px.
+     */
+    @Test
+    void cAbstractorPositionEmbeddingFollowsTheCrop() {
+        Path out = tmp.resolve("cabs-hr");
+        io.mm1j.config.Mm1Config tiny = io.mm1j.config.Presets.load("tiny-test");
+        io.mm1j.config.Mm1Config c = tiny.withConnector(new io.mm1j.config.ConnectorConfig("c-abstractor", 4, 1));
+        String posEmb = io.mm1j.connector.CAbstractor.POS_EMB;
+        try (NDManager m = TestSupport.root().newSubManager()) {
+            TestSupport.root().getEngine().setRandomSeed(7);
+            Mm1Model base = Mm1Model.init(c, m, DataType.FLOAT32);
+            float[] before = base.params().get(posEmb).toFloatArray(); // (1, 16, 32)
+            try (Mm1Model hr = base.withHighRes(new HighResConfig(1, 1, false), 48)) { // shares base's parameters
+                NDArray resized = hr.params().get(posEmb);
+                assertArrayEquals(new long[] {1, 36, 32}, resized.getShape().getShape());
+                assertArrayEquals(bicubic(before, 4, 6, 32), resized.toFloatArray(), 1e-6f);
+                NDArray tokens = hr.encodeImages(hr.preprocess(m, List.of(image)));
+                assertArrayEquals(new long[] {1, 4, 32}, tokens.getShape().getShape());
+                hr.save(out);
+            }
+        }
+        try (NDManager m = TestSupport.root().newSubManager();
+             Mm1Model back = Mm1Model.load(out, m, DataType.FLOAT32)) {
+            assertEquals(48, back.config().vision().imageSize());
+            assertEquals(36, back.params().get(posEmb).getShape().get(1));
+            assertEquals(4, back.imageTokens());
+        }
+    }
+
+    /** The mlp connector gives one token per patch: at a 48 px crop (6×6 patches) k follows, 16 → 36. */
+    @Test
+    void mlpConnectorTokensFollowTheCrop() {
+        io.mm1j.config.Mm1Config tiny = io.mm1j.config.Presets.load("tiny-test");
+        io.mm1j.config.Mm1Config c = tiny.withConnector(new io.mm1j.config.ConnectorConfig("mlp", 16, 1));
+        try (NDManager m = TestSupport.root().newSubManager();
+             Mm1Model hr = Mm1Model.init(c, m, DataType.FLOAT32).withHighRes(HighResConfig.mm1(), 48)) {
+            assertEquals(36, hr.config().connector().imageTokens());
+            assertEquals(5 * 36, hr.imageTokens());
+            NDArray tokens = hr.encodeImages(hr.preprocess(m, List.of(image)));
+            assertArrayEquals(new long[] {1, 5 * 36, 32}, tokens.getShape().getShape());
+        }
+    }
+
+    /** torch bicubic (align_corners=False) of a (1, g·g, C) row-major grid to (1, h·h, C), in plain Java. */
+    private static float[] bicubic(float[] pos, int g, int h, int ch) {
+        double[] w = io.mm1j.nn.Resample.torchBicubic(g, h); // (h, g)
+        float[] out = new float[h * h * ch];
+        for (int i = 0; i < h; i++) {
+            for (int j = 0; j < h; j++) {
+                for (int k = 0; k < ch; k++) {
+                    double sum = 0;
+                    for (int a = 0; a < g; a++) {
+                        for (int b = 0; b < g; b++) {
+                            sum += w[i * g + a] * w[j * g + b] * pos[(a * g + b) * ch + k];
+                        }
+                    }
+                    out[(i * h + j) * ch + k] = (float) sum;
+                }
+            }
+        }
+        return out;
+    }
 }
