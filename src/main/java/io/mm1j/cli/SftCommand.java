@@ -56,8 +56,9 @@ public final class SftCommand implements Callable<Integer> {
             + "an overview per picture (5 × k image tokens); --no-high-res turns it off for a tiled model.")
     Boolean highRes;
 
-    @Option(names = "--crop", description = "With --high-res: sub-image size in pixels; the encoder's position "
-            + "embeddings are interpolated to it (default: the encoder's resolution).")
+    @Option(names = "--crop", description = "With --high-res (required): sub-image size in pixels; the encoder's "
+            + "position embeddings (and the C-Abstractor's) are interpolated to its patch grid (default: the "
+            + "encoder's resolution).")
     Integer crop;
 
     @Option(names = "--template", description = "Chat template: a model folder or a Jinja file (default: the "

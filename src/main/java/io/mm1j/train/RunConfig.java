@@ -486,6 +486,7 @@ public final class RunConfig {
                     + "pair has one) or \"per_visit\" (one of its captions per visit), got "
                     + node("data.caption_choice"));
         }
+        checkBooleans(defaults(), "");
         validateFineTuning();
         JsonNode sources = node("data.sources");
         if (!sources.isNull()) {
@@ -542,8 +543,36 @@ public final class RunConfig {
             throw new Mm1Exception("model.high_res.crop must be a whole number of pixels or null (null: the "
                     + "encoder's resolution), got " + crop);
         }
+        if (!crop.isNull() && !en.asBoolean(false)) { // the crop is a setting of the mode: alone it would do nothing
+            throw new Mm1Exception("model.high_res.crop (--crop) is the sub-image size of the high-resolution mode: "
+                    + "it needs model.high_res.enabled=true (--high-res), got enabled=" + en);
+        }
+        positive("model.high_res.rows");
+        positive("model.high_res.cols");
         new io.mm1j.config.HighResConfig(hr.path("rows").asInt(), hr.path("cols").asInt(),
                 hr.path("overview").asBoolean());
+    }
+
+    /**
+     * Every key whose default is true or false must be a JSON boolean: Jackson's {@code asBoolean()} reads a string
+     * such as "yes" as false, which would silently switch the setting off.
+     */
+    private void checkBooleans(JsonNode defaults, String prefix) {
+        defaults.fields().forEachRemaining(e -> {
+            String key = prefix + e.getKey();
+            if (e.getValue().isObject()) {
+                checkBooleans(e.getValue(), key + ".");
+            } else if (e.getValue().isBoolean()) {
+                JsonNode v = node(key);
+                if (v.isMissingNode()) {
+                    String parent = key.substring(0, key.lastIndexOf('.'));
+                    throw new Mm1Exception(key + " is missing: " + parent + " is " + node(parent) + ", not an object");
+                }
+                if (!v.isBoolean()) {
+                    throw new Mm1Exception(key + " must be true or false, got " + v);
+                }
+            }
+        });
     }
 
     /**

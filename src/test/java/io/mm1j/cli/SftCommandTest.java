@@ -151,4 +151,16 @@ class SftCommandTest {
                 + "choose rank <= 32", r.err().lines().findFirst().orElse(""));
         assertFalse(Files.exists(run.resolve("run.json")));
     }
+
+    /** {@code --crop} without {@code --high-res} used to be ignored: one line, no run folder. */
+    @Test
+    void cropWithoutHighResIsRefused() {
+        Path run = tmp.resolve("crop-run");
+        TestSupport.CliRun r = sft(run, "--steps", "1", "--crop", "48");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: model.high_res.crop (--crop) is the sub-image size of the high-resolution mode: it "
+                + "needs model.high_res.enabled=true (--high-res), got enabled=null",
+                r.err().lines().findFirst().orElse(""));
+        assertFalse(Files.exists(run));
+    }
 }

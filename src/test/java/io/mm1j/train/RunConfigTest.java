@@ -112,4 +112,33 @@ class RunConfigTest {
         assertEquals("model.moe.numExperts is required (the preset 'tiny-test' has no MoE to take it from)",
                 assertThrows(Mm1Exception.class, () -> RunModels.build(none, 288, "t")).getMessage());
     }
+
+    /** A string where a boolean belongs ("yes") is refused naming the key, not read as false by asBoolean(). */
+    @Test
+    void aStringForABooleanKeyIsATypeErrorNamingTheKey() throws Exception {
+        Path f = tmp.resolve("run.json");
+        Files.writeString(f, "{\"model\": {\"high_res\": {\"enabled\": true, \"overview\": \"yes\"}}}");
+        assertEquals("model.high_res.overview must be true or false, got \"yes\"", error(f, List.of()));
+        assertEquals("train.activation_checkpointing must be true or false, got 0",
+                error(null, List.of("train.activation_checkpointing=0")));
+        assertEquals("data.mask_between_documents must be true or false, got \"no\"",
+                error(null, List.of("data.mask_between_documents=no")));
+        assertEquals("model.high_res.rows must be a whole number >= 1, got 1.5",
+                error(null, List.of("model.high_res.rows=1.5")));
+        RunConfig ok = RunConfig.resolve(f, Map.of(), List.of("model.high_res.overview=false"));
+        assertEquals(false, ok.node("model.high_res.overview").booleanValue());
+    }
+
+    /** {@code --crop} alone (high_res.enabled not true) would be ignored: refused, naming both keys and flags. */
+    @Test
+    void aCropWithoutTheHighResModeIsRefused() {
+        String expected = "model.high_res.crop (--crop) is the sub-image size of the high-resolution mode: it needs "
+                + "model.high_res.enabled=true (--high-res), got enabled=";
+        assertEquals(expected + "null", error(null, List.of("model.high_res.crop=48")));
+        assertEquals(expected + "false", error(null, List.of("model.high_res.crop=48",
+                "model.high_res.enabled=false")));
+        RunConfig on = RunConfig.resolve(null, Map.of(), List.of("model.high_res.crop=48",
+                "model.high_res.enabled=true"));
+        assertEquals(48, on.integer("model.high_res.crop"));
+    }
 }
