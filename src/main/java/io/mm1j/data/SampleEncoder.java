@@ -78,6 +78,20 @@ public final class SampleEncoder {
     private boolean captionPerVisit;
     /** The SHA-256 of this encoder's tokenizer.json, or null: which {@link Sample.Pretokenized} ids it may use. */
     private String tokenizerSha256;
+    /** True: image pieces carry no pixels and no file is read ({@link #layoutOnly}). */
+    private boolean layoutOnly;
+
+    /**
+     * A copy of this encoder that lays samples out without reading their images: every image piece holds an empty
+     * pixel array. Token counts and loss masks are the training layout's, for checks that only need lengths
+     * (which targets survive truncation) at a fraction of the cost.
+     */
+    public SampleEncoder layoutOnly() {
+        SampleEncoder e = new SampleEncoder(encoder, imageFn, ids).withConversations(conversations)
+                .withTokenizer(tokenizerSha256).withCaptionPerVisit(captionPerVisit);
+        e.layoutOnly = true;
+        return e;
+    }
 
     /**
      * Lets this encoder take the token ids of {@link Sample.Pretokenized} samples made by the tokenizer whose
@@ -170,6 +184,7 @@ public final class SampleEncoder {
                 }
                 return recorded.next();
             }, imageFn, ids).withConversations(conversations);
+            replay.layoutOnly = layoutOnly;
             Prepared out = replay.prepare(p.sample(), before, after);
             if (recorded.hasNext()) {
                 throw new io.mm1j.Mm1Exception(p.id() + ": pretokenized sample has more token pieces than text pieces");
@@ -222,7 +237,7 @@ public final class SampleEncoder {
     }
 
     private Piece image(ImageRef ref) {
-        return new Piece(null, imageFn.apply(ref.load()), false);
+        return new Piece(null, layoutOnly ? new float[0] : imageFn.apply(ref.load()), false);
     }
 
     private Piece text(String t, boolean loss) {

@@ -21,7 +21,10 @@ import java.util.List;
  *       than a row), so several captions share a row;</li>
  *   <li>interleaved documents and text are cut at piece boundaries (before an image, between sentences) or inside
  *       text when at least {@value #MIN_SPLIT} positions are left; the rest continues in the next row;</li>
- *   <li>the loss mask is 0 where the target is an image slot, padding, BOS or a prompt token.</li>
+ *   <li>the loss mask is 0 where the target is an image slot, padding, BOS or a prompt token;</li>
+ *   <li>an atomic sample whose truncation cuts every supervised token (a conversation whose prompt fills the row)
+ *       is skipped and counted ({@link #withoutTargets}), not packed as a row that teaches nothing; after
+ *       {@value #WITHOUT_TARGETS_IN_A_ROW_LIMIT} such samples in a row the packer fails instead of looking on.</li>
  * </ul>
  * Batches end at sample boundaries for the data cursor: a sample that did not start in a full batch is carried to
  * the next one; the unfinished rest of a sample that did start is dropped. So the cursor stored with a batch
@@ -30,6 +33,8 @@ import java.util.List;
 public final class SequencePacker {
     /** Fewest free positions worth starting a text fragment in (smaller tails are padded instead). */
     static final int MIN_SPLIT = 8;
+    /** Consecutive samples without targets after which {@link #next} fails: the data cannot train at this length. */
+    static final int WITHOUT_TARGETS_IN_A_ROW_LIMIT = 1000;
 
     /** Shapes: B rows of T tokens, ≤ maxImages images per row, k slots per image. */
     public record Config(int batchSize, int seqLen, int maxImages, int imageTokens) {
@@ -66,6 +71,9 @@ public final class SequencePacker {
 
     private final long imageId;
     private final long padId;
+    /** Samples skipped because truncation cut all their targets (read by other threads for the summary). */
+    private final java.util.concurrent.atomic.AtomicLong withoutTargets = new java.util.concurrent.atomic.AtomicLong();
+    private int withoutTargetsInARow;
 
     public SequencePacker(Config config) {
         this(config, SpecialTokens.Ids.FIXED);
@@ -109,8 +117,55 @@ public final class SequencePacker {
         }
     }
 
+    /** Atomic samples skipped so far because truncation to one row cut every supervised token. */
+    public long withoutTargets() {
+        return withoutTargets.get();
+    }
+
+    /**
+     * Whether an atomic sample keeps a target once cut to one row: false when it has supervised tokens and
+     * {@link #truncate} removes them all. (Non-atomic samples continue in the next row and always keep theirs.)
+     */
+    public boolean keepsTargets(Prepared p) {
+        if (!p.atomic()) {
+            return true;
+        }
+        int cap = c.seqLen() + 1;
+        List<Piece> cut = truncate(p.pieces(), cap);
+        return cut == p.pieces() || firstTarget(p.pieces()) < 0 || firstTarget(cut) >= 0;
+    }
+
+    /**
+     * The position of a sample's first supervised token when it starts a row (position 0 is never a target: the
+     * row's targets are its tokens shifted by one), or -1 when it has none. A row of {@code seqLen} ≥ this position
+     * keeps that token.
+     */
+    public int firstTarget(List<Piece> pieces) {
+        int pos = 0;
+        for (Piece pc : pieces) {
+            if (!pc.isImage() && pc.loss()) {
+                int first = Math.max(pos, 1);
+                if (first < pos + pc.tokens().length) {
+                    return first;
+                }
+            }
+            pos += length(pc);
+        }
+        return -1;
+    }
+
     private Outcome place(Prepared p) {
         int cap = c.seqLen() + 1; // T inputs + the last target
+        if (!keepsTargets(p)) {
+            withoutTargets.incrementAndGet();
+            if (++withoutTargetsInARow >= WITHOUT_TARGETS_IN_A_ROW_LIMIT) {
+                throw new Mm1Exception("data: the last " + WITHOUT_TARGETS_IN_A_ROW_LIMIT + " samples all lost "
+                        + "every supervised token to truncation at sequence length " + c.seqLen() + " (data.seq_len): "
+                        + "nothing to train on; raise data.seq_len");
+            }
+            return Outcome.DONE; // skipped whole: the cursor moves past it, as for a sample that failed to load
+        }
+        withoutTargetsInARow = 0;
         sourceId = (byte) p.source();
         segmentId = len == 0 ? 0 : segmentId + 1;
         if (p.atomic()) {

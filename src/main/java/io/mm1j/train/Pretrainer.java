@@ -187,6 +187,8 @@ public final class Pretrainer {
         private ObjectNode fingerprints;
         /** What this resume changes in the checkpoint's config (none for a new run). */
         private List<ResumeChanges.Change> resumeChanges = List.of();
+        /** Samples the training packer skipped because truncation left them no target (for summary.json). */
+        private long samplesWithoutTargets;
 
         Run(Options o, Path dir, Progress progress) {
             this.o = o;
@@ -462,6 +464,10 @@ public final class Pretrainer {
             }, ids).withConversations(new io.mm1j.mllm.ChatTemplateEncoder(FineTuning.template(rc, o.init(), tok), tok))
                     .withTokenizer(io.mm1j.eval.EvalReport.sha256(tok.file())) // mm1 data shard's token ids
                     .withCaptionPerVisit("per_visit".equals(rc.text("data.caption_choice")));
+            if (state == null) { // conversations that keep no assistant token at data.seq_len: counted, or refused
+                TruncationCheck.conversations(rc, sources, encoder, new SequencePacker(pc, ids),
+                        cfg.llm().maxPositions());
+            }
             List<String> names = sources.stream().map(RunData.Source::name).toList();
             long seed = rc.integer("train.seed");
             List<MixtureSampler.Source> train = new ArrayList<>();
@@ -492,9 +498,10 @@ public final class Pretrainer {
             SignalStop signal = new SignalStop("pretrain", dir.resolve("checkpoints"));
             long step;
             long failedSamples;
+            SequencePacker packer = new SequencePacker(stepPc, ids);
             try (MetricsLog metrics = new MetricsLog(dir.resolve("metrics.jsonl"), start);
-                 DataPipeline data = new DataPipeline(sampler, encoder, new SequencePacker(stepPc, ids),
-                         rc.integer("data.workers"), 4, true)) {
+                 DataPipeline data = new DataPipeline(sampler, encoder, packer, rc.integer("data.workers"), 4,
+                         true)) {
                 progress.start(start, Math.min(total, o.stopAtStep() > 0 ? o.stopAtStep() : total),
                         describe(cfg, peak) + "; " + FineTuning.describe(model, opt));
                 TrainLoop.Listener listener = new TrainLoop.Listener() {
@@ -586,6 +593,11 @@ public final class Pretrainer {
                 if (data.failedSamples() > 0) {
                     LOG.warn("{} samples failed to load and were skipped", data.failedSamples());
                 }
+                samplesWithoutTargets = packer.withoutTargets();
+                if (samplesWithoutTargets > 0) {
+                    LOG.warn("{} samples kept no supervised token at data.seq_len={} and were skipped",
+                            samplesWithoutTargets, pc.seqLen());
+                }
                 progress.finish();
                 plots(metrics);
             } catch (RuntimeException | Error e) {
@@ -617,6 +629,7 @@ public final class Pretrainer {
             putFinite(summary, "tokensPerSecond", timedSteps == 0 ? Double.NaN : tokensPerSecond / timedSteps);
             summary.put("peakLr", peak);
             summary.put("failedSamples", failedSamples); // this process's share: data items skipped, not fatal
+            summary.put("samplesWithoutTargets", samplesWithoutTargets); // cut to seq_len with no target left
             summary.put("params", ParamCount.all(cfg).get("total"));
             FineTuning.summary(summary, model, opt, rc);
             AtomicFiles.writeString(dir.resolve("summary.json"), summary.toPrettyString());

@@ -163,4 +163,50 @@ class SftCommandTest {
                 r.err().lines().findFirst().orElse(""));
         assertFalse(Files.exists(run));
     }
+
+    /**
+     * data.seq_len 20 cuts every conversation before its first assistant token (the synthetic world's first question,
+     * "<image>\nhow many shapes are there?", reaches it at position 28 with 4 image tokens): refused with the source,
+     * the count and the length that would keep one, before any run folder exists (it used to train on loss 0 and
+     * report that no validation ran).
+     */
+    @Test
+    void conversationsWithNoAssistantTokenLeftAreRefused() throws Exception {
+        Path run = tmp.resolve("short-run");
+        TestSupport.CliRun r = sft(run, "--steps", "2", "--set", "data.seq_len=20");
+        assertEquals(1, r.code(), r.out());
+        String first = r.err().lines().findFirst().orElse("");
+        Path json = data.resolve("llava/train.json").toAbsolutePath().normalize();
+        assertTrue(first.startsWith("mm1: error: data.sources[0] 'sft' (" + json + "): every one of the "), first);
+        assertTrue(first.endsWith(" conversations of its training split loses all its assistant tokens to truncation "
+                + "at data.seq_len=20 (the prompt fills the row): raise data.seq_len to at least 28 (the shortest "
+                + "prompt before an assistant token)"), first);
+        assertFalse(Files.exists(run));
+    }
+
+    /** Only some conversations too long for data.seq_len: those are skipped and counted, the rest train. */
+    @Test
+    void conversationsWithNoAssistantTokenLeftAreSkippedWhenOthersRemain() throws Exception {
+        com.fasterxml.jackson.databind.node.ArrayNode all = (com.fasterxml.jackson.databind.node.ArrayNode)
+                JsonFiles.read(data.resolve("llava/train.json"));
+        for (int i = 0; i < all.size(); i += 2) { // every second conversation opens with a 200-character prompt
+            com.fasterxml.jackson.databind.node.ObjectNode turn = (com.fasterxml.jackson.databind.node.ObjectNode)
+                    all.get(i).get("conversations").get(0);
+            turn.put("value", "<image>\n" + "look at the picture very carefully. ".repeat(6) + "how many?");
+        }
+        Path mixed = tmp.resolve("mixed.json");
+        Files.writeString(mixed, all.toString());
+        Path run = tmp.resolve("mixed-run");
+        TestSupport.CliRun r = TestSupport.cli("sft", "--init", base.toString(), "--data", mixed.toString(),
+                "--images", data.resolve("images/train").toString(), "--seed", "0", "--steps", "4", "--set",
+                "train.batch_size=4", "--set", "data.seq_len=64", "--set", "train.eval_interval=4", "--out",
+                run.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode s = summary(run);
+        assertTrue(s.get("samplesWithoutTargets").asLong() > 0, s.toString());
+        assertTrue(Double.isFinite(s.get("finalValLoss").asDouble()), s.toString());
+        double loss = JsonFiles.MAPPER.readTree(Files.readAllLines(run.resolve("metrics.jsonl")).get(0))
+                .get("loss").asDouble();
+        assertTrue(loss > 1, "the first step trains on assistant tokens: loss " + loss);
+    }
 }

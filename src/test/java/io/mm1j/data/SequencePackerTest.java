@@ -2,6 +2,7 @@ package io.mm1j.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -132,5 +133,43 @@ class SequencePackerTest {
     void imagesMustFitTheSequence() {
         assertEquals("packer: an image of 7 tokens does not fit a sequence of 8 with BOS and one text token",
                 assertThrows(Mm1Exception.class, () -> new SequencePacker.Config(1, 8, 1, 7)).getMessage());
+    }
+
+    static Sample vqa(String question, String answer) {
+        return new Sample.Vqa("q-" + question, IMG, question, answer, List.of(answer), "other");
+    }
+
+    /**
+     * A VQA item whose question fills the row (B I I "Question: abcdefghijklmnop Answer:" is 37 positions, so the
+     * answer starts at position 37) keeps no target at T = 30: it is skipped and counted instead of packed as an
+     * all-masked row; the next item, whose answer fits, is packed as usual.
+     */
+    @Test
+    void anAtomicSampleTruncatedToNoTargetIsSkippedAndCounted() {
+        SequencePacker p = new SequencePacker(new SequencePacker.Config(1, 30, 16, 2));
+        SampleEncoder.Prepared lost = prep(vqa("abcdefghijklmnop", "a"));
+        SampleEncoder.Prepared kept = prep(vqa("a", "b"));
+        assertEquals(37, p.firstTarget(lost.pieces()));
+        assertFalse(p.keepsTargets(lost));
+        assertEquals(22, p.firstTarget(kept.pieces())); // B I I "Question: a Answer:" (19), then " b"
+        assertTrue(p.keepsTargets(kept));
+        Batch b = p.next(List.of(lost, kept).iterator());
+        assertEquals(1, p.withoutTargets());
+        assertEquals(1, b.images().size());
+        assertEquals(101, b.tokens()[23]); // the kept item starts the row: B I I, 19 question tokens, " b"
+        float[] mask = new float[30];
+        java.util.Arrays.fill(mask, 21, 24, 1f); // targets " b" and EOS (positions 22..24, shifted by one)
+        assertArrayEquals(mask, b.lossMask());
+    }
+
+    /** A stream where nothing keeps a target at this length fails with one line instead of packing forever. */
+    @Test
+    void aStreamOfSamplesWithoutTargetsFails() {
+        SequencePacker p = new SequencePacker(new SequencePacker.Config(1, 30, 16, 2));
+        SampleEncoder.Prepared lost = prep(vqa("abcdefghijklmnop", "a"));
+        java.util.Iterator<SampleEncoder.Prepared> forever = java.util.stream.Stream.generate(() -> lost).iterator();
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> p.next(forever));
+        assertEquals("data: the last 1000 samples all lost every supervised token to truncation at sequence length "
+                + "30 (data.seq_len): nothing to train on; raise data.seq_len", e.getMessage());
     }
 }
