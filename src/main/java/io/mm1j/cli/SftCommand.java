@@ -124,12 +124,16 @@ public final class SftCommand implements Callable<Integer> {
         }
         RunConfig rc = RunConfig.resolve(defaults(), base, shorthand, run.sets);
         if (initDir != null) {
-            int maxPos = io.mm1j.config.Presets.read(initDir.resolve("config.json")).llm().maxPositions();
-            if (rc.integer("data.seq_len") > maxPos) { // rows longer than the model's context cannot train
-                System.out.println("data.seq_len " + rc.integer("data.seq_len") + " → " + maxPos + " (the --init "
-                        + "model's max_position_embeddings)");
+            // any folder pretrain --init and generate load: mm1j, mm1 export's Hugging Face parts, LLaVA, a Llama
+            int maxPos = Mm1Model.readConfig(initDir).llm().maxPositions();
+            int asked = rc.integer("data.seq_len");
+            if (asked > maxPos) { // rows longer than the model's context cannot train
                 shorthand.put("data.seq_len", Integer.toString(maxPos));
                 rc = RunConfig.resolve(defaults(), base, shorthand, run.sets);
+                if (rc.integer("data.seq_len") == maxPos) { // a value set in --config or --set stays: pretrain refuses it
+                    System.out.println("data.seq_len " + asked + " → " + maxPos + " (the --init model's "
+                            + "max_position_embeddings)");
+                }
             }
         }
         if (run.resume && init != null) {

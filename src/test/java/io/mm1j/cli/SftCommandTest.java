@@ -32,7 +32,11 @@ class SftCommandTest {
     }
 
     private static TestSupport.CliRun sft(Path out, String... extra) {
-        List<String> args = new java.util.ArrayList<>(List.of("sft", "--init", base.toString(), "--data",
+        return sft(base, out, extra);
+    }
+
+    private static TestSupport.CliRun sft(Path init, Path out, String... extra) {
+        List<String> args = new java.util.ArrayList<>(List.of("sft", "--init", init.toString(), "--data",
                 data.resolve("llava/train.json").toString(), "--images", data.resolve("images/train").toString(),
                 "--seed", "0", "--set", "train.batch_size=4", "--set", "data.seq_len=128", "--set",
                 "data.val_fraction=0.2", "--out", out.toString()));
@@ -208,5 +212,26 @@ class SftCommandTest {
         double loss = JsonFiles.MAPPER.readTree(Files.readAllLines(run.resolve("metrics.jsonl")).get(0))
                 .get("loss").asDouble();
         assertTrue(loss > 1, "the first step trains on assistant tokens: loss " + loss);
+    }
+
+    /**
+     * {@code sft --init} takes the Hugging Face folder {@code mm1 export --format hf} writes (its config.json is a
+     * LlamaForCausalLM's, which sft used to read as an mm1j config and refuse): the same weights, tokenizer and chat
+     * template, so the same losses as fine-tuning the original folder.
+     */
+    @Test
+    void anExportedHuggingFaceFolderFineTunesLikeTheModel() throws Exception {
+        Path hf = tmp.resolve("hf-export");
+        TestSupport.CliRun e = TestSupport.cli("export", "--model", base.toString(), "--format", "hf", "--out",
+                hf.toString());
+        assertEquals(0, e.code(), e.err());
+        Path fromModel = tmp.resolve("from-model");
+        Path fromExport = tmp.resolve("from-export");
+        String[] common = {"--steps", "2", "--set", "optim.lr=1e-2", "--set", "train.eval_interval=0"};
+        assertEquals(0, sft(fromModel, common).code());
+        TestSupport.CliRun r = sft(hf, fromExport, common);
+        assertEquals(0, r.code(), r.err());
+        assertEquals(losses(fromModel), losses(fromExport));
+        assertEquals(2, losses(fromExport).size());
     }
 }
