@@ -49,7 +49,8 @@ public final class SftCommand implements Callable<Integer> {
 
     @Option(names = "--lora", description = "LoRA adapters instead of full fine-tuning: "
             + "rank=R,alpha=A,dropout=D,targets=q_proj,k_proj,v_proj,o_proj,… (module names of the LLM, connector or "
-            + "encoder; base weights frozen).")
+            + "encoder; base weights frozen; train.freeze and train.lr_multipliers of a component apply to the "
+            + "adapters on its layers).")
     String lora;
 
     @Option(names = "--high-res", negatable = true, description = "MM1's high-resolution mode: 2×2 sub-images plus "

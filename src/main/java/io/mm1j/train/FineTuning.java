@@ -69,6 +69,30 @@ public final class FineTuning {
         return Lora.attach(model, c);
     }
 
+    /**
+     * {@code train.freeze}: each named component gets no gradient and no update — and so do the LoRA adapters on its
+     * layers: freezing a module keeps its output as it is, and an adapter is part of the module's output.
+     */
+    static void freeze(RunConfig rc, Mm1Model model) {
+        for (JsonNode f : rc.node("train.freeze")) {
+            Mm1Model.Component c = Pretrainer.component(f.asText());
+            model.freeze(c);
+            model.params().freeze(Lora.PEFT_PREFIX + c.prefix()); // its adapters: base_model.model.<module>.lora_*
+        }
+    }
+
+    /**
+     * {@code train.lr_multipliers}: a component's factor scales the learning rate of its parameters and of the LoRA
+     * adapters on its layers (under LoRA only the adapters train, so this is how a component's rate is set).
+     */
+    static void lrMultipliers(RunConfig rc, Optimizer opt) {
+        rc.node("train.lr_multipliers").fields().forEachRemaining(e -> {
+            String prefix = Pretrainer.component(e.getKey()).prefix();
+            opt.scaleLr(prefix, e.getValue().asDouble());
+            opt.scaleLr(Lora.PEFT_PREFIX + prefix, e.getValue().asDouble());
+        });
+    }
+
     /** {@code optim.name}: AdamW (β₁, β₂, ε of {@code optim}) or AdaFactor ({@code optim.adafactor}). */
     public static Optimizer optimizer(RunConfig rc, ParamStore params) {
         if (rc.text("optim.name").equals("adafactor")) {

@@ -43,6 +43,12 @@ import java.util.regex.Pattern;
  * to the base. Tensors live in the model's {@link ParamStore} under PEFT's names,
  * {@code base_model.model.<module>.lora_A.weight}, which is also how {@link #save} writes
  * {@code adapter_model.safetensors} (Hugging Face PEFT layout, loadable with {@code PeftModel.from_pretrained}).
+ *
+ * <p>In a run, an adapter belongs to its module's component: {@code train.freeze} of a component freezes the
+ * adapters on its layers too, and {@code train.lr_multipliers} of a component scales their learning rate
+ * ({@link FineTuning#freeze}, {@link FineTuning#lrMultipliers}). Dropout masks are drawn from the engine's RNG,
+ * re-seeded from (train.seed, step) before every step, so a resumed run draws the same masks
+ * ({@link TrainLoop#rngSeed}).
  */
 public final class Lora implements ParamStore.LinearAdapter {
     /** PEFT's prefix of every adapter tensor (a PeftModel wraps the base model as {@code base_model.model}). */

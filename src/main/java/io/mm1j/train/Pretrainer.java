@@ -316,9 +316,7 @@ public final class Pretrainer {
                 if (master.params().adapter() != null) {
                     FineTuning.lora(rc, m, null);
                 }
-                for (JsonNode f : rc.node("train.freeze")) {
-                    m.freeze(component(f.asText()));
-                }
+                FineTuning.freeze(rc, m);
                 m.params().enableGradients();
                 return m;
             } catch (RuntimeException e) {
@@ -429,19 +427,16 @@ public final class Pretrainer {
         }
 
         private Optimizer optimizer(Mm1Model model) {
-            for (JsonNode f : rc.node("train.freeze")) {
-                model.freeze(component(f.asText()));
-            }
+            FineTuning.freeze(rc, model);
             model.params().enableGradients();
-            boolean trainable = model.params().adapter() != null
-                    || model.params().all().keySet().stream().anyMatch(model.params()::isTrainable);
+            boolean trainable = model.params().all().keySet().stream().anyMatch(model.params()::isTrainable);
             if (!trainable) {
-                throw new Mm1Exception("train.freeze " + rc.node("train.freeze") + " freezes every weight of the model: "
-                        + "nothing would train");
+                throw new Mm1Exception("train.freeze " + rc.node("train.freeze") + " freezes every weight of the model"
+                        + (model.params().adapter() != null ? " and every LoRA adapter (an adapter is frozen with "
+                        + "its component)" : "") + ": nothing would train");
             }
             Optimizer opt = FineTuning.optimizer(rc, model.params());
-            rc.node("train.lr_multipliers").fields().forEachRemaining(e -> opt.scaleLr(
-                    componentPrefix(component(e.getKey())), e.getValue().asDouble()));
+            FineTuning.lrMultipliers(rc, opt);
             return opt;
         }
 
@@ -572,7 +567,7 @@ public final class Pretrainer {
                 try (DataParallel dp = !others.isEmpty() || compute != null ? new DataParallel(model, others,
                         r -> replica(model, r, compute == null ? model.params().dtype() : compute), compute) : null) {
                     TrainLoop loop = new TrainLoop(model, opt, schedule, settings, val, listener).dataParallel(dp)
-                            .lossScale(mixed.equals("fp16") ? new MixedPrecision.LossScale() : null);
+                            .lossScale(mixed.equals("fp16") ? new MixedPrecision.LossScale() : null).rngSeed(seed);
                     try {
                         step = loop.run(data, start, signal::requested);
                     } catch (TrainLoop.Diverged e) {
@@ -939,10 +934,6 @@ public final class Pretrainer {
             case "lm_head" -> Mm1Model.Component.LM_HEAD;
             default -> throw new Mm1Exception("unknown component '" + name + "'");
         };
-    }
-
-    static String componentPrefix(Mm1Model.Component c) {
-        return c.prefix();
     }
 
     /**

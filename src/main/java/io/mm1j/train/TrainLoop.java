@@ -63,6 +63,7 @@ public final class TrainLoop {
     private final NDManager manager;
     private DataParallel dp;
     private MixedPrecision.LossScale lossScale;
+    private Long rngSeed;
 
     /**
      * @param valBatches fixed validation batches per source name (evaluated without gradients)
@@ -90,6 +91,27 @@ public final class TrainLoop {
         }
         this.dp = dp;
         return this;
+    }
+
+    /**
+     * Re-seeds the engine's random generator before every optimizer step from ({@code seed}, step): the draws of a
+     * step (LoRA dropout masks) are then a function of the run's seed and the step alone, so a run resumed from a
+     * checkpoint draws the masks an uninterrupted run draws. (libtorch's generator state cannot be read through DJL
+     * to be saved with the checkpoint; the step it is derived from is saved.) Without a seed the stream is not
+     * touched.
+     */
+    public TrainLoop rngSeed(long seed) {
+        this.rngSeed = seed;
+        return this;
+    }
+
+    /** The engine seed of optimizer step {@code step} (from 1) of a run seeded {@code seed}: splitmix64 of both. */
+    static int stepSeed(long seed, long step) {
+        long z = seed * 0x9E3779B97F4A7C15L + step;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        z ^= z >>> 31;
+        return (int) (z >>> 33); // a non-negative int, as torch.manual_seed takes any 64-bit value
     }
 
     /** FP16 loss scaling ({@link MixedPrecision}): null (the default) for FP32 and BF16. */
@@ -148,6 +170,9 @@ public final class TrainLoop {
             // 2–4. forward, loss, backward (gradients accumulate over the micro-batches; with several devices
             // micro-batch i runs on replica i mod replicas, and the replicas' gradients are summed onto the model)
             StepLoss sl = new StepLoss(s.sourceNames().size());
+            if (rngSeed != null) { // this step's dropout masks follow from (seed, step): exact on resume
+                Engine.getEngine("PyTorch").setRandomSeed(stepSeed(rngSeed, step + 1));
+            }
             for (int i = 0; i < micro.length; i++) {
                 forwardBackward(dp == null ? model : dp.replica(i % replicas), micro[i], Math.max(1, trained), sl,
                         parts);

@@ -108,17 +108,36 @@ class SftCommandTest {
     /** A LoRA run stopped at step 2 and resumed logs the same losses as one that never stopped. */
     @Test
     void loraRunResumesExactly() throws Exception {
+        resumesExactly("plain", "rank=2,targets=q_proj");
+    }
+
+    /**
+     * The same with LoRA dropout: the masks of step s are drawn from an RNG seeded by (train.seed, s), so the
+     * resumed run draws the masks the uninterrupted one drew (it used to restart the engine's stream at the seed).
+     */
+    @Test
+    void loraRunWithDropoutResumesExactly() throws Exception {
+        List<Double> losses = resumesExactly("dropout", "rank=2,dropout=0.5,targets=q_proj,v_proj");
+        Path noDropout = tmp.resolve("no-dropout");
+        assertEquals(0, sft(noDropout, "--steps", "4", "--set", "optim.lr=1e-2", "--set", "train.eval_interval=0",
+                "--lora", "rank=2,targets=q_proj,v_proj").code());
+        assertFalse(losses(noDropout).equals(losses), "dropout should change the losses: " + losses);
+    }
+
+    private static List<Double> resumesExactly(String name, String lora) throws Exception {
         String[] common = {"--steps", "4", "--set", "optim.lr=1e-2", "--set", "train.eval_interval=0", "--lora",
-            "rank=2,targets=q_proj"};
-        Path whole = tmp.resolve("whole");
-        Path parts = tmp.resolve("parts");
+            lora};
+        Path whole = tmp.resolve("whole-" + name);
+        Path parts = tmp.resolve("parts-" + name);
         assertEquals(0, sft(whole, common).code());
         List<String> first = new java.util.ArrayList<>(List.of(common));
         first.addAll(List.of("--stop-at-step", "2"));
         assertEquals(0, sft(parts, first.toArray(String[]::new)).code());
         TestSupport.CliRun r = TestSupport.cli("sft", "--out", parts.toString(), "--resume");
         assertEquals(0, r.code(), r.err());
+        assertEquals(4, losses(whole).size());
         assertEquals(losses(whole), losses(parts));
+        return losses(whole);
     }
 
     private static List<Double> losses(Path run) throws Exception {
@@ -233,5 +252,61 @@ class SftCommandTest {
         assertEquals(0, r.code(), r.err());
         assertEquals(losses(fromModel), losses(fromExport));
         assertEquals(2, losses(fromExport).size());
+    }
+
+    /**
+     * {@code train.freeze} and {@code train.lr_multipliers} reach the LoRA adapters on a component's layers:
+     * {@code q_proj} adapts the LLM's two attention layers and the encoder's one; freezing "vision", or giving it
+     * a multiplier of 0, leaves the encoder's adapter as initialised (B = 0) while the LLM's train. Frozen adapters
+     * are not counted as trainable.
+     */
+    @Test
+    void freezeAndLrMultipliersReachTheAdaptersOfAComponent() throws Exception {
+        String lora = "rank=2,targets=q_proj";
+        Path frozen = tmp.resolve("lora-frozen-vision");
+        TestSupport.CliRun r = sft(frozen, "--steps", "2", "--set", "optim.lr=1e-2", "--set", "train.eval_interval=0",
+                "--lora", lora, "--set", "train.freeze=[\"vision\"]");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(2 * 2 * (32 + 32), summary(frozen).get("trainableParameters").asLong()); // the LLM's two only
+        assertAdapters(frozen);
+        Path zero = tmp.resolve("lora-zero-lr-vision");
+        r = sft(zero, "--steps", "2", "--set", "optim.lr=1e-2", "--set", "train.eval_interval=0", "--lora", lora,
+                "--set", "train.lr_multipliers={\"vision\": 0}");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(3 * 2 * (32 + 32), summary(zero).get("trainableParameters").asLong());
+        assertAdapters(zero);
+        Path all = tmp.resolve("lora-all-frozen");
+        r = sft(all, "--steps", "2", "--lora", lora, "--set", "train.freeze=[\"vision\", \"llm\"]");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: train.freeze [\"vision\",\"llm\"] freezes every weight of the model and every "
+                + "LoRA adapter (an adapter is frozen with its component): nothing would train",
+                r.err().lines().findFirst().orElse(""));
+    }
+
+    /** The encoder's lora_B is still all zero; every LLM lora_B has moved. */
+    private static void assertAdapters(Path run) {
+        try (io.mm1j.tensor.SafeTensors st = io.mm1j.tensor.SafeTensors.open(
+                run.resolve("adapter/adapter_model.safetensors"))) {
+            int vision = 0;
+            int llm = 0;
+            for (String key : st.names()) {
+                if (!key.endsWith("lora_B.weight")) {
+                    continue;
+                }
+                boolean moved = false;
+                for (float v : st.floats(key)) {
+                    moved |= v != 0;
+                }
+                if (key.startsWith("base_model.model.vision_model.")) {
+                    vision++;
+                    assertFalse(moved, key);
+                } else {
+                    llm++;
+                    assertTrue(moved, key);
+                }
+            }
+            assertEquals(1, vision);
+            assertEquals(2, llm);
+        }
     }
 }
