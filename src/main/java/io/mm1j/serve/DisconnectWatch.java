@@ -1,42 +1,92 @@
 package io.mm1j.serve;
 
+import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import org.eclipse.jetty.io.AbstractEndPoint;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 
 /**
- * Notices a client that closes its connection while its non-streaming request is generating. Jetty reads nothing
- * from a connection while its request is handled, so a closed socket would go unseen until the answer is written;
- * this registers read interest on the connection's endpoint instead. A readable socket that yields end-of-stream (or
- * an error) means the client is gone and the job is cancelled; an idle timeout or a spurious wake-up re-arms the
- * watch; bytes (a pipelined request) end it, and the response closes the connection.
+ * Watches the client's side of the connection while its non-streaming request generates. Jetty reads nothing from a
+ * connection while its request is handled, so a client that went away would be noticed only when the answer is
+ * written; this registers read interest on the connection's endpoint instead. What the socket then yields:
+ * <ul>
+ *   <li>end-of-stream or an error: the client is gone, and the job is cancelled;</li>
+ *   <li>a byte: the client sent its next request (pipelining); the watch ends, and {@link #stop} hands the byte back
+ *       to the connection, which serves that request after this one (keep-alive);</li>
+ *   <li>an idle timeout or a spurious wake-up: the watch goes on.</li>
+ * </ul>
+ * {@link #stop} must run before the answer completes: Jetty aborts a connection that still has read interest then.
  */
 final class DisconnectWatch implements Callback {
     private final EndPoint endPoint;
+    private final HttpConnection connection;
     private final GenerationQueue.Job job;
+    private ByteBuffer early; // guarded by this: the first byte of the next request, read by the watch
+    private boolean stopped; // guarded by this
+    private boolean registered; // guarded by this: the endpoint holds this as its read interest
 
-    private DisconnectWatch(EndPoint endPoint, GenerationQueue.Job job) {
+    private DisconnectWatch(EndPoint endPoint, HttpConnection connection, GenerationQueue.Job job) {
         this.endPoint = endPoint;
+        this.connection = connection;
         this.job = job;
     }
 
-    /** Starts watching; false when the connection already has a reader (then nothing is watched). */
-    static boolean start(EndPoint endPoint, GenerationQueue.Job job) {
-        return endPoint.tryFillInterested(new DisconnectWatch(endPoint, job));
+    /**
+     * Starts watching {@code req}'s connection for {@code job}; null when it cannot be watched: not Jetty's HTTP/1
+     * connection, or the client's next request is already buffered (a pipelining client, waiting for its answers).
+     */
+    static DisconnectWatch start(HttpServletRequest req, GenerationQueue.Job job) {
+        org.eclipse.jetty.server.Request core = ServletContextRequest.getServletContextRequest(req);
+        if (core == null || !(core.getConnectionMetaData().getConnection() instanceof HttpConnection http)
+                || !http.isRequestBufferEmpty() || !(http.getEndPoint() instanceof AbstractEndPoint)) {
+            return null;
+        }
+        DisconnectWatch watch = new DisconnectWatch(http.getEndPoint(), http, job);
+        synchronized (watch) {
+            watch.rearm();
+            return watch.registered ? watch : null;
+        }
+    }
+
+    /**
+     * Ends the watch (waiting for a read in progress) and hands a byte it read back to the connection, so a
+     * pipelined request is served on this connection after the answer.
+     */
+    void stop() {
+        ByteBuffer next;
+        synchronized (this) {
+            stopped = true;
+            next = early;
+            if (registered) { // withdrawn: only this watch registers read interest while the request is handled
+                ((AbstractEndPoint) endPoint).getFillInterest().onFail(new CancellationException("answered"));
+            }
+        }
+        if (next != null) {
+            connection.onUpgradeTo(next); // appended to the connection's request buffer, empty when the watch began
+        }
     }
 
     @Override
-    public void succeeded() {
-        if (job.finished()) {
+    public synchronized void succeeded() {
+        registered = false;
+        if (stopped || job.finished()) {
             return;
         }
+        ByteBuffer one = BufferUtil.allocate(1);
         try {
-            int n = endPoint.fill(BufferUtil.allocate(1));
+            int n = endPoint.fill(one);
             if (n < 0) {
                 job.cancel("client");
-            } else if (n == 0) {
+            } else if (n > 0) {
+                early = one;
+            } else {
                 rearm();
             }
         } catch (IOException e) {
@@ -45,8 +95,9 @@ final class DisconnectWatch implements Callback {
     }
 
     @Override
-    public void failed(Throwable failure) {
-        if (job.finished()) {
+    public synchronized void failed(Throwable failure) {
+        registered = false;
+        if (stopped || job.finished()) {
             return;
         }
         if (failure instanceof TimeoutException && endPoint.isOpen()) {
@@ -57,8 +108,6 @@ final class DisconnectWatch implements Callback {
     }
 
     private void rearm() {
-        if (!job.finished() && endPoint.isOpen()) {
-            endPoint.tryFillInterested(this);
-        }
+        registered = endPoint.isOpen() && endPoint.tryFillInterested(this);
     }
 }

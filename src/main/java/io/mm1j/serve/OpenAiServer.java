@@ -376,31 +376,24 @@ public final class OpenAiServer implements AutoCloseable {
                 arrived + limits.requestTimeout().toNanos());
         queue.submit(job);
         metrics.inFlight(1);
+        DisconnectWatch watch = null;
         try {
             String id = (chat ? "chatcmpl-" : "cmpl-") + newId();
             long createdAt = System.currentTimeMillis() / 1000;
             if (req.stream()) {
                 stream(ctx, req, job, id, createdAt);
             } else {
-                watchDisconnect(ctx, job);
+                // nothing is written until the answer is complete: a client that leaves is noticed by reading
+                watch = DisconnectWatch.start(ctx.req(), job);
                 Completion c = whole(job);
                 json(ctx, 200, chat ? OpenAiJson.chatCompletion(id, createdAt, req.model(), c)
                         : OpenAiJson.textCompletion(id, createdAt, req.model(), c.text(), c.finishReason(), c));
             }
         } finally {
+            if (watch != null) {
+                watch.stop(); // before the answer completes: the connection stays open for the client's next request
+            }
             metrics.inFlight(-1);
-        }
-    }
-
-    /**
-     * A non-streaming request writes nothing until its answer is complete, so a client that gives up is not noticed
-     * by writing. Instead the connection's read side is watched ({@link DisconnectWatch}); the response then closes
-     * the connection, since the watch may have consumed bytes of a pipelined next request.
-     */
-    private static void watchDisconnect(Context ctx, GenerationQueue.Job job) {
-        org.eclipse.jetty.server.Request core = ServletContextRequest.getServletContextRequest(ctx.req());
-        if (core != null && DisconnectWatch.start(core.getConnectionMetaData().getConnection().getEndPoint(), job)) {
-            ctx.header("Connection", "close");
         }
     }
 

@@ -1,0 +1,171 @@
+package io.mm1j.serve;
+
+import static io.mm1j.serve.OpenAiErrorsTest.waitUntil;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import org.junit.jupiter.api.Test;
+
+/**
+ * HTTP/1.1 connection behaviour on raw sockets, against a scripted backend whose generations can be held: keep-alive
+ * and pipelining after an answer.
+ */
+class OpenAiConnectionTest {
+    private static final String COMPLETION = "{\"model\":\"scripted\",\"prompt\":\"hi\",\"max_tokens\":3}";
+    private static final String CHAT = "{\"model\":\"scripted\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+            + "\"max_tokens\":2}";
+
+    static byte[] post(String path, String body) {
+        return ("POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
+                + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** One response read off a socket: the status line and headers as sent, and the body (de-chunked). */
+    record Response(String head, String body) {
+        int status() {
+            return Integer.parseInt(head.substring(9, 12));
+        }
+
+        /** A header's value (first of that name), or null. */
+        String header(String name) {
+            for (String line : head.split("\r\n")) {
+                int colon = line.indexOf(':');
+                if (colon > 0 && line.substring(0, colon).equalsIgnoreCase(name)) {
+                    return line.substring(colon + 1).trim();
+                }
+            }
+            return null;
+        }
+
+        JsonNode json() throws IOException {
+            return HttpTestClient.JSON.readTree(body);
+        }
+    }
+
+    /** The status line and headers, up to and including the blank line. */
+    static String readHead(InputStream in) throws IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+            int b = in.read();
+            assertTrue(b >= 0, "connection closed after: " + head.toString(StandardCharsets.ISO_8859_1));
+            head.write(b);
+        }
+        return head.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    static Response readResponse(InputStream in) throws IOException {
+        return readBody(readHead(in), in);
+    }
+
+    /** The body that follows {@code head}: Content-Length bytes, or chunks up to the last one. */
+    static Response readBody(String head, InputStream in) throws IOException {
+        Response r = new Response(head, "");
+        if (r.header("Content-Length") != null) {
+            byte[] body = in.readNBytes(Integer.parseInt(r.header("Content-Length")));
+            return new Response(head, new String(body, StandardCharsets.UTF_8));
+        }
+        assertEquals("chunked", r.header("Transfer-Encoding"), head);
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        while (true) {
+            String size = line(in);
+            int n = Integer.parseInt(size, 16);
+            body.write(in.readNBytes(n));
+            assertEquals("", line(in), "CRLF after a chunk");
+            if (n == 0) {
+                return new Response(head, body.toString(StandardCharsets.UTF_8));
+            }
+        }
+    }
+
+    private static String line(InputStream in) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        int b;
+        while ((b = in.read()) != '\n') {
+            assertTrue(b >= 0, "connection closed in a chunked body");
+            sb.append((char) b);
+        }
+        assertTrue(sb.length() > 0 && sb.charAt(sb.length() - 1) == '\r', sb.toString());
+        return sb.substring(0, sb.length() - 1);
+    }
+
+    private static Socket connect(OpenAiServer s) throws IOException {
+        Socket so = new Socket("127.0.0.1", s.port());
+        so.setSoTimeout(30_000);
+        return so;
+    }
+
+    private static void assertKeptOpen(Response r) {
+        assertEquals(200, r.status(), r.head() + r.body());
+        String connection = r.header("Connection");
+        assertTrue(connection == null || !connection.toLowerCase(Locale.ROOT).contains("close"), r.head());
+    }
+
+    @Test
+    void twoRequestsOnOneConnectionAreBothAnswered() throws Exception {
+        try (OpenAiServer s = new OpenAiServer(new ScriptedBackend(), ServeLimits.defaults(), null)
+                .start("127.0.0.1", 0); Socket so = connect(s)) {
+            OutputStream out = so.getOutputStream();
+            InputStream in = so.getInputStream();
+            out.write(post("/v1/completions", COMPLETION));
+            Response first = readResponse(in);
+            assertKeptOpen(first);
+            assertEquals("w0 w1 w2", first.json().get("choices").get(0).get("text").asText());
+            out.write(post("/v1/chat/completions", CHAT));
+            Response second = readResponse(in);
+            assertKeptOpen(second);
+            assertEquals("w0 w1", second.json().get("choices").get(0).get("message").get("content").asText());
+        }
+    }
+
+    /** Both requests in one write: the second is buffered by the connection before the first is answered. */
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        try (OpenAiServer s = new OpenAiServer(new ScriptedBackend(), ServeLimits.defaults(), null)
+                .start("127.0.0.1", 0); Socket so = connect(s)) {
+            ByteArrayOutputStream both = new ByteArrayOutputStream();
+            both.write(post("/v1/chat/completions", CHAT));
+            both.write(post("/v1/completions", COMPLETION));
+            so.getOutputStream().write(both.toByteArray());
+            Response first = readResponse(so.getInputStream());
+            assertKeptOpen(first);
+            assertEquals("chat.completion", first.json().get("object").asText());
+            Response second = readResponse(so.getInputStream());
+            assertKeptOpen(second);
+            assertEquals("text_completion", second.json().get("object").asText());
+        }
+    }
+
+    /**
+     * The next request arrives while the first generates: the disconnect watch reads its first byte, and the
+     * connection gets that byte back, so the request is served intact after the first answer.
+     */
+    @Test
+    void aRequestSentDuringAGenerationIsAnsweredAfterIt() throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.hold();
+        try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0);
+             Socket so = connect(s)) {
+            OutputStream out = so.getOutputStream();
+            out.write(post("/v1/completions", COMPLETION));
+            waitUntil(() -> b.started.get() == 1);
+            out.write(post("/v1/chat/completions", CHAT));
+            out.flush();
+            b.release();
+            Response first = readResponse(so.getInputStream());
+            assertKeptOpen(first);
+            assertEquals("w0 w1 w2", first.json().get("choices").get(0).get("text").asText());
+            Response second = readResponse(so.getInputStream());
+            assertKeptOpen(second);
+            assertEquals("w0 w1", second.json().get("choices").get(0).get("message").get("content").asText());
+            assertEquals(0, b.cancelled.get());
+        }
+    }
+}
