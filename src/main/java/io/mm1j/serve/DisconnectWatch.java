@@ -4,6 +4,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.io.AbstractEndPoint;
@@ -13,11 +14,16 @@ import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 
 /**
- * Watches the client's side of the connection while its non-streaming request generates. Jetty reads nothing from a
- * connection while its request is handled, so a client that went away would be noticed only when the answer is
- * written; this registers read interest on the connection's endpoint instead. What the socket then yields:
+ * Watches the client's side of the connection while its request generates. Jetty reads nothing from a connection
+ * while its request is handled, so a client that went away would be noticed only when something is written (never,
+ * during a prefill or a non-streaming answer); this registers read interest on the connection's endpoint instead.
+ * What the socket then yields:
  * <ul>
- *   <li>end-of-stream or an error: the client is gone, and the job is cancelled;</li>
+ *   <li>an error: the connection is gone, and the job is cancelled;</li>
+ *   <li>end-of-stream: the client closed the connection, or only its sending side (a half-close, as {@code nc -N}
+ *       does, which HTTP/1.1 allows: the client still reads the answer). The two look the same until the server
+ *       writes, so the job is told ({@link GenerationQueue.Job#clientEof}) and the request thread probes with
+ *       harmless writes: a closed client's TCP answers with a reset, and the next write fails;</li>
  *   <li>a byte: the client sent its next request (pipelining); the watch ends, and {@link #stop} hands the byte back
  *       to the connection, which serves that request after this one (keep-alive);</li>
  *   <li>an idle timeout or a spurious wake-up: the watch goes on.</li>
@@ -25,6 +31,9 @@ import org.eclipse.jetty.util.Callback;
  * {@link #stop} must run before the answer completes: Jetty aborts a connection that still has read interest then.
  */
 final class DisconnectWatch implements Callback {
+    /** How often a client that sent end-of-stream is probed with a write. */
+    static final long PROBE_MILLIS = 250;
+
     private final EndPoint endPoint;
     private final HttpConnection connection;
     private final GenerationQueue.Job job;
@@ -83,7 +92,7 @@ final class DisconnectWatch implements Callback {
         try {
             int n = endPoint.fill(one);
             if (n < 0) {
-                job.cancel("client");
+                job.clientEof();
             } else if (n > 0) {
                 early = one;
             } else {
@@ -109,5 +118,41 @@ final class DisconnectWatch implements Callback {
 
     private void rearm() {
         registered = endPoint.isOpen() && endPoint.tryFillInterested(this);
+    }
+
+    /** A write to the client. */
+    @FunctionalInterface
+    interface Write {
+        void run() throws IOException;
+    }
+
+    /**
+     * The request thread's half of the watch: harmless writes (JSON whitespace, SSE comments) that tell a client
+     * that half-closed its connection from one that closed it. The first makes a closed client's TCP answer with a
+     * reset; the next then fails, with an IOException.
+     */
+    static final class Probe {
+        private final Write write;
+        private long due = System.nanoTime();
+
+        Probe(Write write) {
+            this.write = write;
+        }
+
+        /**
+         * Once the client has sent end-of-stream, writes if {@link #PROBE_MILLIS} passed since the last probe;
+         * returns the nanoseconds until the next one is due ({@code Long.MAX_VALUE} before end-of-stream).
+         */
+        long poke(GenerationQueue.Job job) throws IOException {
+            if (!job.sawClientEof()) {
+                return Long.MAX_VALUE;
+            }
+            long now = System.nanoTime();
+            if (now - due >= 0) {
+                write.run();
+                due = now + TimeUnit.MILLISECONDS.toNanos(PROBE_MILLIS);
+            }
+            return due - now;
+        }
     }
 }

@@ -130,13 +130,16 @@ final class GenerationQueue implements AutoCloseable {
     }
 
     /** What a job reports to its request thread. */
-    sealed interface Event permits Delta, Done, Failed {}
+    sealed interface Event permits Delta, Done, Failed, ClientEof {}
 
     record Delta(String text) implements Event {}
 
     record Done(Completion completion) implements Event {}
 
     record Failed(RuntimeException error) implements Event {}
+
+    /** Not from the generation: the client sent end-of-stream ({@link DisconnectWatch}); wakes the request thread. */
+    record ClientEof() implements Event {}
 
     /** One generation request on its way through the queue (run by the worker, or streamed by the backend). */
     final class Job implements Runnable, ChatBackend.Stream {
@@ -149,6 +152,7 @@ final class GenerationQueue implements AutoCloseable {
         private volatile String cancelReason;
         private volatile boolean started;
         private volatile boolean finished;
+        private volatile boolean clientEof;
 
         Job(ChatBackend.Input prompt, Sampling sampling, int maxTokens, long arrivedNanos, long deadlineNanos) {
             this.prompt = prompt;
@@ -170,6 +174,19 @@ final class GenerationQueue implements AutoCloseable {
 
         String cancelReason() {
             return cancelReason;
+        }
+
+        /**
+         * The client sent end-of-stream: it closed the connection, or only its sending side. The request thread is
+         * woken to find out which by writing ({@link DisconnectWatch}).
+         */
+        void clientEof() {
+            clientEof = true;
+            events.add(new ClientEof());
+        }
+
+        boolean sawClientEof() {
+            return clientEof;
         }
 
         boolean started() {

@@ -385,9 +385,7 @@ public final class OpenAiServer implements AutoCloseable {
             } else {
                 // nothing is written until the answer is complete: a client that leaves is noticed by reading
                 watch = DisconnectWatch.start(ctx.req(), job);
-                Completion c = whole(job);
-                json(ctx, 200, chat ? OpenAiJson.chatCompletion(id, createdAt, req.model(), c)
-                        : OpenAiJson.textCompletion(id, createdAt, req.model(), c.text(), c.finishReason(), c));
+                answer(ctx, req, job, id, createdAt);
             }
         } finally {
             if (watch != null) {
@@ -395,6 +393,50 @@ public final class OpenAiServer implements AutoCloseable {
             }
             metrics.inFlight(-1);
         }
+    }
+
+    /**
+     * A non-streaming answer: the whole completion as one JSON body. It is normally sent only when complete (so an
+     * error still gets its status); for a client that sent end-of-stream the status and headers go out with the
+     * first probe ({@link #whole}), and the body follows them.
+     */
+    private void answer(Context ctx, CompletionRequest req, GenerationQueue.Job job, String id, long createdAt) {
+        try {
+            Completion c;
+            try {
+                c = whole(ctx, job);
+            } catch (ApiException e) {
+                if (!ctx.res().isCommitted()) {
+                    throw e;
+                }
+                ctx.attribute("mm1.status", e.status()); // too late for the status line: the body says it
+                write(ctx, OpenAiJson.error(e));
+                return;
+            }
+            JsonNode body = req.chat() ? OpenAiJson.chatCompletion(id, createdAt, req.model(), c)
+                    : OpenAiJson.textCompletion(id, createdAt, req.model(), c.text(), c.finishReason(), c);
+            if (ctx.res().isCommitted()) {
+                write(ctx, body);
+            } else {
+                json(ctx, 200, body);
+            }
+        } catch (IOException gone) {
+            clientGone(ctx, job, gone);
+        }
+    }
+
+    private static void write(Context ctx, JsonNode body) throws IOException {
+        OutputStream out = ctx.res().getOutputStream();
+        out.write(RequestParser.JSON.writeValueAsBytes(body));
+        out.flush();
+    }
+
+    /** A write to the client failed: it closed the connection. 499 = nginx's "client closed request". */
+    private void clientGone(Context ctx, GenerationQueue.Job job, IOException gone) {
+        job.cancel("client");
+        queue.remove(job); // one still waiting never starts
+        ctx.attribute("mm1.status", 499);
+        LOG.debug("client gone: {}", gone.toString());
     }
 
     /** Sets the connectors' idle timeout (Jetty's default is 30 s); a blocked request is not cut by it. */
@@ -442,10 +484,10 @@ public final class OpenAiServer implements AutoCloseable {
         return asked != null ? asked : Math.min(limits.maxTokens(), room);
     }
 
-    /** The next event of {@code job}, waiting at most until its deadline (then null). */
-    private static GenerationQueue.Event next(GenerationQueue.Job job, long deadline) {
+    /** The next event of {@code job}, waiting at most {@code nanos} (then null). */
+    private static GenerationQueue.Event next(GenerationQueue.Job job, long nanos) {
         try {
-            return job.events.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            return job.events.poll(Math.max(0, nanos), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             job.cancel("client");
@@ -454,17 +496,25 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /**
-     * The next event; past the job's deadline the client gets a 503 at once: a job still queued is dropped, a running
-     * one is told to stop (it stops at its next token).
+     * The next generation event; past the job's deadline the client gets a 503 at once: a job still queued is
+     * dropped, a running one is told to stop (it stops at its next token). Once the client has sent end-of-stream,
+     * {@code probe} writes every {@link DisconnectWatch#PROBE_MILLIS}: a client that only half-closed reads on, one
+     * that closed makes a probe fail (an IOException: the caller stops the job).
      */
-    private GenerationQueue.Event nextOrTimeout(GenerationQueue.Job job) {
-        GenerationQueue.Event e = next(job, job.deadlineNanos);
-        if (e == null) {
-            job.cancel("timeout");
-            queue.remove(job);
-            throw timeout();
+    private GenerationQueue.Event nextOrTimeout(GenerationQueue.Job job, DisconnectWatch.Probe probe)
+            throws IOException {
+        while (true) {
+            long untilProbe = probe.poke(job);
+            GenerationQueue.Event e = next(job, Math.min(job.deadlineNanos - System.nanoTime(), untilProbe));
+            if (e != null && !(e instanceof GenerationQueue.ClientEof)) {
+                return e;
+            }
+            if (e == null && System.nanoTime() - job.deadlineNanos >= 0) {
+                job.cancel("timeout");
+                queue.remove(job);
+                throw timeout();
+            }
         }
-        return e;
     }
 
     private ApiException timeout() {
@@ -472,9 +522,23 @@ public final class OpenAiServer implements AutoCloseable {
                 + limits.requestTimeout().toSeconds() + " s (--request-timeout); retry, or ask for fewer tokens");
     }
 
-    private Completion whole(GenerationQueue.Job job) {
+    /**
+     * The job's completion. A client that sent end-of-stream is probed with spaces (a JSON body may start with
+     * whitespace), the first of which commits a 200 with the JSON content type: an error after that can only be told
+     * in the body ({@link #answer}).
+     */
+    private Completion whole(Context ctx, GenerationQueue.Job job) throws IOException {
+        DisconnectWatch.Probe probe = new DisconnectWatch.Probe(() -> {
+            if (!ctx.res().isCommitted()) {
+                ctx.status(200);
+                ctx.res().setContentType("application/json");
+            }
+            OutputStream out = ctx.res().getOutputStream();
+            out.write(' ');
+            out.flush();
+        });
         while (true) {
-            GenerationQueue.Event e = nextOrTimeout(job);
+            GenerationQueue.Event e = nextOrTimeout(job, probe);
             if (e instanceof GenerationQueue.Done d) {
                 ApiException stopped = stoppedBy(job, d.completion());
                 if (stopped != null) {
@@ -494,7 +558,13 @@ public final class OpenAiServer implements AutoCloseable {
      * a request that fails before generating still gets a proper status and error body.
      */
     private void stream(Context ctx, CompletionRequest req, GenerationQueue.Job job, String id, long createdAt) {
-        GenerationQueue.Event e = nextOrTimeout(job);
+        DisconnectWatch.Probe unwatched = new DisconnectWatch.Probe(() -> { }); // streams notice a close by writing
+        GenerationQueue.Event e;
+        try {
+            e = nextOrTimeout(job, unwatched);
+        } catch (IOException cannot) {
+            throw new IllegalStateException(cannot);
+        }
         if (e instanceof GenerationQueue.Failed f) {
             throw f.error();
         }
@@ -542,7 +612,7 @@ public final class OpenAiServer implements AutoCloseable {
                     return;
                 }
                 try {
-                    e = nextOrTimeout(job);
+                    e = nextOrTimeout(job, unwatched);
                 } catch (ApiException timeout) {
                     send(out, OpenAiJson.error(timeout));
                     out.write(DONE);
@@ -551,10 +621,7 @@ public final class OpenAiServer implements AutoCloseable {
                 }
             }
         } catch (IOException gone) {
-            // The client closed the connection: stop generating for it. 499 = nginx's "client closed request".
-            job.cancel("client");
-            ctx.attribute("mm1.status", 499);
-            LOG.debug("client gone during a stream: {}", gone.toString());
+            clientGone(ctx, job, gone);
         }
     }
 

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * HTTP/1.1 connection behaviour on raw sockets, against a scripted backend whose generations can be held: keep-alive
- * and pipelining after an answer.
+ * and pipelining after an answer, and a client that half-closes its connection after sending its request.
  */
 class OpenAiConnectionTest {
     private static final String COMPLETION = "{\"model\":\"scripted\",\"prompt\":\"hi\",\"max_tokens\":3}";
@@ -165,6 +165,34 @@ class OpenAiConnectionTest {
             Response second = readResponse(so.getInputStream());
             assertKeptOpen(second);
             assertEquals("w0 w1", second.json().get("choices").get(0).get("message").get("content").asText());
+            assertEquals(0, b.cancelled.get());
+        }
+    }
+
+    /**
+     * A client that half-closes after its request (HTTP/1.1 allows it; {@code nc -N} does it) still reads, and gets
+     * its whole answer: the 200 and headers go out at once (the first probe), then spaces, then the JSON.
+     */
+    @Test
+    void aClientThatHalfClosesGetsItsAnswer() throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.hold();
+        try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0);
+             Socket so = connect(s)) {
+            so.getOutputStream().write(post("/v1/completions", COMPLETION));
+            so.shutdownOutput();
+            InputStream in = so.getInputStream();
+            String head = readHead(in);
+            assertTrue(head.startsWith("HTTP/1.1 200 OK\r\n"), head);
+            assertEquals("application/json", new Response(head, "").header("Content-Type"));
+            assertEquals(0, b.tokensProduced.get(), "committed by the probe, before the answer");
+            b.release();
+            Response r = readBody(head, in);
+            assertTrue(r.body().startsWith(" "), r.body());
+            JsonNode choice = r.json().get("choices").get(0);
+            assertEquals("w0 w1 w2", choice.get("text").asText());
+            assertEquals("length", choice.get("finish_reason").asText());
+            assertEquals(-1, in.read(), "the server closes after answering: the client sends nothing more");
             assertEquals(0, b.cancelled.get());
         }
     }
