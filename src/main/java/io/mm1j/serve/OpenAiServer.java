@@ -33,6 +33,8 @@ import org.slf4j.LoggerFactory;
 public final class OpenAiServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+    /** An SSE comment line (the spec has clients ignore it): a stream's probe. */
+    private static final byte[] COMMENT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final SecureRandom IDS = new SecureRandom();
 
     private final ChatBackend backend;
@@ -376,15 +378,14 @@ public final class OpenAiServer implements AutoCloseable {
                 arrived + limits.requestTimeout().toNanos());
         queue.submit(job);
         metrics.inFlight(1);
-        DisconnectWatch watch = null;
+        // watched from now on: a client that goes away stops its generation, during the prefill too
+        DisconnectWatch watch = DisconnectWatch.start(ctx.req(), job);
         try {
             String id = (chat ? "chatcmpl-" : "cmpl-") + newId();
             long createdAt = System.currentTimeMillis() / 1000;
             if (req.stream()) {
                 stream(ctx, req, job, id, createdAt);
             } else {
-                // nothing is written until the answer is complete: a client that leaves is noticed by reading
-                watch = DisconnectWatch.start(ctx.req(), job);
                 answer(ctx, req, job, id, createdAt);
             }
         } finally {
@@ -554,22 +555,14 @@ public final class OpenAiServer implements AutoCloseable {
 
     /**
      * Server-sent events in OpenAI's shape: a first chunk with the role, one chunk per text delta, a chunk with the
-     * finish reason, the usage chunk if asked for, then {@code data: [DONE]}. The headers wait for the first event, so
-     * a request that fails before generating still gets a proper status and error body.
+     * finish reason, the usage chunk if asked for, then {@code data: [DONE]}. The status and headers go out at once
+     * (the client sees its answer begin before the prefill ends); an error after that is an error event. A client
+     * that sent end-of-stream is probed with SSE comments, which event-stream parsers skip.
      */
     private void stream(Context ctx, CompletionRequest req, GenerationQueue.Job job, String id, long createdAt) {
-        DisconnectWatch.Probe unwatched = new DisconnectWatch.Probe(() -> { }); // streams notice a close by writing
-        GenerationQueue.Event e;
-        try {
-            e = nextOrTimeout(job, unwatched);
-        } catch (IOException cannot) {
-            throw new IllegalStateException(cannot);
-        }
+        GenerationQueue.Event e = job.events.poll(); // refused when submitted: still a plain error answer
         if (e instanceof GenerationQueue.Failed f) {
             throw f.error();
-        }
-        if (e instanceof GenerationQueue.Done d0 && stoppedBy(job, d0.completion()) != null) {
-            throw stoppedBy(job, d0.completion());
         }
         ctx.status(200);
         ctx.res().setContentType("text/event-stream; charset=utf-8");
@@ -582,8 +575,24 @@ public final class OpenAiServer implements AutoCloseable {
             OutputStream out = ctx.res().getOutputStream();
             if (chat) {
                 send(out, OpenAiJson.chatChunk(id, createdAt, model, "assistant", "", null, usageNull));
+            } else {
+                out.flush(); // the headers
             }
+            DisconnectWatch.Probe probe = new DisconnectWatch.Probe(() -> {
+                out.write(COMMENT);
+                out.flush();
+            });
             while (true) {
+                if (e == null || e instanceof GenerationQueue.ClientEof) {
+                    try {
+                        e = nextOrTimeout(job, probe);
+                    } catch (ApiException timeout) {
+                        send(out, OpenAiJson.error(timeout));
+                        out.write(DONE);
+                        out.flush();
+                        return;
+                    }
+                }
                 if (e instanceof GenerationQueue.Delta d) {
                     send(out, chat ? OpenAiJson.chatChunk(id, createdAt, model, null, d.text(), null, usageNull)
                             : OpenAiJson.textCompletion(id, createdAt, model, d.text(), null, null));
@@ -611,14 +620,7 @@ public final class OpenAiServer implements AutoCloseable {
                     out.flush();
                     return;
                 }
-                try {
-                    e = nextOrTimeout(job, unwatched);
-                } catch (ApiException timeout) {
-                    send(out, OpenAiJson.error(timeout));
-                    out.write(DONE);
-                    out.flush();
-                    return;
-                }
+                e = null;
             }
         } catch (IOException gone) {
             clientGone(ctx, job, gone);

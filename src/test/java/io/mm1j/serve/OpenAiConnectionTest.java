@@ -2,6 +2,7 @@ package io.mm1j.serve;
 
 import static io.mm1j.serve.OpenAiErrorsTest.waitUntil;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -11,12 +12,15 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import org.junit.jupiter.api.Test;
 
 /**
  * HTTP/1.1 connection behaviour on raw sockets, against a scripted backend whose generations can be held: keep-alive
- * and pipelining after an answer, and a client that half-closes its connection after sending its request.
+ * and pipelining after an answer, a stream's headers before its first token, a client that leaves during the prefill,
+ * and a client that half-closes its connection after sending its request.
  */
 class OpenAiConnectionTest {
     private static final String COMPLETION = "{\"model\":\"scripted\",\"prompt\":\"hi\",\"max_tokens\":3}";
@@ -169,6 +173,45 @@ class OpenAiConnectionTest {
         }
     }
 
+    @Test
+    void aStreamSendsItsHeadersBeforeTheFirstToken() throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.hold(); // no token is generated until released
+        try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0);
+             Socket so = connect(s)) {
+            so.getOutputStream().write(post("/v1/completions", COMPLETION.replace("}", ",\"stream\":true}")));
+            String head = readHead(so.getInputStream());
+            Response r = new Response(head, "");
+            assertEquals(200, r.status(), head);
+            assertEquals("text/event-stream;charset=utf-8", r.header("Content-Type").replace(" ", ""));
+            assertEquals(0, b.tokensProduced.get(), "the headers came before any token");
+            b.release();
+        }
+    }
+
+    /**
+     * A client that closes its connection while its stream waits for the first token (the prefill) stops the
+     * generation; nothing was written to it, so only the read-side watch can notice.
+     */
+    @Test
+    void aClientThatLeavesDuringThePrefillStopsItsStream() throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.hold();
+        try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0)) {
+            try (Socket so = connect(s)) {
+                so.getOutputStream().write(post("/v1/completions", COMPLETION.replace("}", ",\"stream\":true}")));
+                assertEquals(200, new Response(readHead(so.getInputStream()), "").status());
+                waitUntil(() -> b.started.get() == 1);
+            } // closed with nothing unread: the server sees end-of-stream, not a reset
+            waitUntil(() -> s.active() == 0); // the request noticed, with no token generated yet
+            assertEquals(0, b.tokensProduced.get());
+            b.release();
+            waitUntil(() -> b.cancelled.get() == 1);
+            assertEquals(1, b.tokensProduced.get(), "the generation stopped at its first token");
+            waitUntil(() -> s.metrics().render().contains("status=\"499\""));
+        }
+    }
+
     /**
      * A client that half-closes after its request (HTTP/1.1 allows it; {@code nc -N} does it) still reads, and gets
      * its whole answer: the 200 and headers go out at once (the first probe), then spaces, then the JSON.
@@ -193,6 +236,35 @@ class OpenAiConnectionTest {
             assertEquals("w0 w1 w2", choice.get("text").asText());
             assertEquals("length", choice.get("finish_reason").asText());
             assertEquals(-1, in.read(), "the server closes after answering: the client sends nothing more");
+            assertEquals(0, b.cancelled.get());
+        }
+    }
+
+    @Test
+    void aHalfClosedStreamGetsEveryEvent() throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.hold();
+        try (OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0);
+             Socket so = connect(s)) {
+            so.getOutputStream().write(post("/v1/chat/completions", CHAT.replace("}],", "}],\"stream\":true,")));
+            so.shutdownOutput();
+            InputStream in = so.getInputStream();
+            String head = readHead(in);
+            assertTrue(head.startsWith("HTTP/1.1 200 OK\r\n"), head);
+            b.release();
+            Response r = readBody(head, in);
+            List<String> data = new ArrayList<>();
+            for (String event : r.body().split("\n\n")) {
+                assertTrue(event.startsWith("data: ") || event.equals(":"), "an event or a probe: " + event);
+                if (event.startsWith("data: ")) {
+                    data.add(event.substring(6));
+                }
+            }
+            assertEquals(5, data.size(), r.body()); // role, w0, " w1", finish, [DONE]
+            assertEquals("[DONE]", data.get(4));
+            assertEquals("length", HttpTestClient.JSON.readTree(data.get(3)).get("choices").get(0)
+                    .get("finish_reason").asText());
+            assertFalse(r.body().contains("error"), r.body());
             assertEquals(0, b.cancelled.get());
         }
     }
