@@ -49,9 +49,7 @@ public final class PromptBuilder {
             throw new Mm1Exception("model '" + model.config().name() + "' is text-only (no image encoder); it cannot "
                     + "take images");
         }
-        // to a text-only model '<image>' is text like any other (e.g. a question about the HTML tag)
-        String[] pieces = model.isMultimodal()
-                ? text.split(java.util.regex.Pattern.quote(ChatTemplate.IMAGE_PLACEHOLDER), -1) : new String[] {text};
+        String[] pieces = pieces(text);
         int slots = pieces.length - 1;
         if (slots != images.size()) {
             throw new Mm1Exception("prompt has " + slots + " " + ChatTemplate.IMAGE_PLACEHOLDER + " slot(s) but "
@@ -84,6 +82,33 @@ public final class PromptBuilder {
         return new Prompt(ids, images, counts, imageTokenId);
     }
 
+    /** The text between image slots; to a text-only model '<image>' is text like any other (e.g. about HTML). */
+    private String[] pieces(String text) {
+        return model.isMultimodal() ? text.split(java.util.regex.Pattern.quote(ChatTemplate.IMAGE_PLACEHOLDER), -1)
+                : new String[] {text};
+    }
+
+    /**
+     * A lower bound on the length of {@link #fromText(String, List, boolean) fromText(text, images, addBos)} from
+     * the text's length, without tokenising ({@link Tokenizer#minTokens}; image positions not counted): a prompt far
+     * beyond the context is refused before megabytes are tokenised.
+     */
+    public int minLength(String text, boolean addBos) {
+        if (model.usesTokenizerSpecials()) {
+            return tok.minTokens(text);
+        }
+        long n = addBos && bosId() >= 0 ? 1 : 0;
+        for (String p : pieces(text)) {
+            n += tok.minTokens(p);
+        }
+        return (int) Math.min(n, Integer.MAX_VALUE);
+    }
+
+    /** A lower bound on the length of {@link #fromChat} (see {@link #minLength}); the template is rendered. */
+    public int minChatLength(ChatTemplate template, List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return minLength(render(template, messages, addGenerationPrompt), true);
+    }
+
     /** Image positions per picture: the model's image pipeline decides (MM1: k each; LLaVA-NeXT: by size). */
     private int[] counts(List<RgbImage> images) {
         int[] counts = new int[images.size()];
@@ -99,17 +124,19 @@ public final class PromptBuilder {
      * tokenised a second time).
      */
     public Prompt fromChat(ChatTemplate template, List<ChatMessage> messages, boolean addGenerationPrompt) {
+        List<RgbImage> images = new ArrayList<>();
+        messages.forEach(m -> images.addAll(m.images()));
+        return fromText(render(template, messages, addGenerationPrompt), images, true);
+    }
+
+    /** The conversation's text, without the template's BOS (the model's BOS id is put first instead). */
+    private static String render(ChatTemplate template, List<ChatMessage> messages, boolean addGenerationPrompt) {
         if (messages.isEmpty()) {
             throw new Mm1Exception("chat: no messages");
         }
         String text = template.render(messages, addGenerationPrompt);
         String bos = template.bosToken();
-        if (!bos.isEmpty() && text.startsWith(bos)) {
-            text = text.substring(bos.length());
-        }
-        List<RgbImage> images = new ArrayList<>();
-        messages.forEach(m -> images.addAll(m.images()));
-        return fromText(text, images, true);
+        return !bos.isEmpty() && text.startsWith(bos) ? text.substring(bos.length()) : text;
     }
 
     /**

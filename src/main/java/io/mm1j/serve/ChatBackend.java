@@ -32,6 +32,14 @@ public interface ChatBackend extends AutoCloseable {
      */
     int countPromptTokens(Input prompt);
 
+    /**
+     * A lower bound on {@link #countPromptTokens} without tokenising (from the text's length), so that a prompt far
+     * beyond the context is refused without the cost of counting it; 0 when there is none.
+     */
+    default int minPromptTokens(Input prompt) {
+        return 0;
+    }
+
     /** Receives text as it is generated; returns false to stop (client gone, timeout). */
     @FunctionalInterface
     interface DeltaListener {

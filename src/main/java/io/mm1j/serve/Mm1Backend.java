@@ -105,12 +105,22 @@ public final class Mm1Backend implements ChatBackend {
         return build(prompt).length();
     }
 
+    @Override
+    public int minPromptTokens(ChatBackend.Input prompt) {
+        return prompt instanceof TextInput t ? prompts.minLength(t.text(), true)
+                : prompts.minChatLength(template, messages((ChatInput) prompt), true);
+    }
+
     private Prompt build(ChatBackend.Input prompt) {
         if (prompt instanceof TextInput t) {
             return prompts.fromText(t.text(), List.of());
         }
+        return prompts.fromChat(template, messages((ChatInput) prompt), true);
+    }
+
+    private static List<ChatMessage> messages(ChatInput chat) {
         List<ChatMessage> messages = new ArrayList<>();
-        for (ChatTurn turn : ((ChatInput) prompt).turns()) {
+        for (ChatTurn turn : chat.turns()) {
             List<ChatMessage.Part> parts = new ArrayList<>();
             for (ChatTurn.Content c : turn.content()) {
                 parts.add(c instanceof ChatTurn.Text text ? new ChatMessage.TextPart(text.text())
@@ -118,7 +128,7 @@ public final class Mm1Backend implements ChatBackend {
             }
             messages.add(new ChatMessage(turn.role(), parts));
         }
-        return prompts.fromChat(template, messages, true);
+        return messages;
     }
 
     @Override

@@ -457,32 +457,50 @@ public final class OpenAiServer implements AutoCloseable {
 
     /**
      * Completion tokens for this request: what it asked for or the server's default, within the context left after
-     * the prompt; a prompt that does not fit is a 400 with OpenAI's {@code context_length_exceeded}.
+     * the prompt; a prompt that does not fit is a 400 with OpenAI's {@code context_length_exceeded}. A prompt whose
+     * length alone shows that it cannot fit ({@link ChatBackend#minPromptTokens}) is refused before it is tokenised:
+     * megabytes of text would take seconds of CPU to count.
      */
     private int budget(CompletionRequest req) {
-        int prompt;
+        int context = backend.contextLength();
+        Integer asked = req.sampling().maxTokens();
+        int completion = asked == null ? 1 : asked;
+        int atLeast = promptTokens(req, backend::minPromptTokens);
+        if (atLeast > limits.maxPromptTokens() || atLeast > context - completion) {
+            throw tooLong(req, atLeast, true, completion, context);
+        }
+        int prompt = promptTokens(req, backend::countPromptTokens);
+        if (prompt > limits.maxPromptTokens() || prompt > context - completion) {
+            throw tooLong(req, prompt, false, completion, context);
+        }
+        return asked != null ? asked : Math.min(limits.maxTokens(), context - prompt);
+    }
+
+    private int promptTokens(CompletionRequest req, java.util.function.ToIntFunction<ChatBackend.Input> count) {
         try {
-            prompt = backend.countPromptTokens(req.prompt());
+            return count.applyAsInt(req.prompt());
         } catch (ApiException e) {
             throw e;
         } catch (Mm1Exception e) {
             throw ApiException.invalid(req.chat() ? "messages" : "prompt", e.getMessage());
         }
-        int context = backend.contextLength();
+    }
+
+    /**
+     * The 400 for a prompt that does not fit: it takes {@code prompt} tokens, or at least that many when
+     * {@code bound} (it was not tokenised).
+     */
+    private ApiException tooLong(CompletionRequest req, int prompt, boolean bound, int completion, int context) {
         String field = req.chat() ? "messages" : "prompt";
+        String atLeast = bound ? "at least " : "";
         if (prompt > limits.maxPromptTokens()) {
-            throw ApiException.invalid(field, "context_length_exceeded", "the prompt takes " + prompt + " tokens; "
-                    + "this server accepts at most " + limits.maxPromptTokens() + " (--max-prompt-tokens)");
+            return ApiException.invalid(field, "context_length_exceeded", "the prompt takes " + atLeast + prompt
+                    + " tokens; this server accepts at most " + limits.maxPromptTokens() + " (--max-prompt-tokens)");
         }
-        Integer asked = req.sampling().maxTokens();
-        int room = context - prompt;
-        if (room < 1 || (asked != null && asked > room)) {
-            throw ApiException.invalid(field, "context_length_exceeded", "This model's maximum context length is "
-                    + context + " tokens. However, you requested " + (prompt + (asked == null ? 1 : asked))
-                    + " tokens (" + prompt + " in the " + field + ", " + (asked == null ? 1 : asked)
-                    + " in the completion). Please reduce the length of the " + field + " or completion.");
-        }
-        return asked != null ? asked : Math.min(limits.maxTokens(), room);
+        return ApiException.invalid(field, "context_length_exceeded", "This model's maximum context length is "
+                + context + " tokens. However, you requested " + atLeast + ((long) prompt + completion) + " tokens ("
+                + atLeast + prompt + " in the " + field + ", " + completion + " in the completion). Please reduce "
+                + "the length of the " + field + " or completion.");
     }
 
     /** The next event of {@code job}, waiting at most {@code nanos} (then null). */

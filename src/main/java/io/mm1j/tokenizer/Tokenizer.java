@@ -38,12 +38,15 @@ public final class Tokenizer implements AutoCloseable {
     private final Path file;
     private final Map<String, Integer> specials;
     private final int vocabSize;
+    private final int maxBytesPerToken; // 0 = no bound (see TokenBound)
 
-    private Tokenizer(HuggingFaceTokenizer hf, Path file, Map<String, Integer> specials, int vocabSize) {
+    private Tokenizer(HuggingFaceTokenizer hf, Path file, Map<String, Integer> specials, int vocabSize,
+                      int maxBytesPerToken) {
         this.hf = hf;
         this.file = file;
         this.specials = specials;
         this.vocabSize = vocabSize;
+        this.maxBytesPerToken = maxBytesPerToken;
     }
 
     public static Tokenizer load(Path tokenizerJson) {
@@ -88,7 +91,8 @@ public final class Tokenizer implements AutoCloseable {
                     .optTruncation(false)
                     .optPadding(false)
                     .build();
-            return new Tokenizer(hf, tokenizerJson, Collections.unmodifiableMap(specials), maxId + 1);
+            return new Tokenizer(hf, tokenizerJson, Collections.unmodifiableMap(specials), maxId + 1,
+                    TokenBound.maxBytesPerToken(root));
         } catch (IOException | RuntimeException e) {
             throw new Mm1Exception(tokenizerJson + ": cannot load tokenizer: " + e.getMessage(), e);
         }
@@ -114,6 +118,16 @@ public final class Tokenizer implements AutoCloseable {
      */
     public long[] encodeWithSpecials(String text) {
         return hf.encode(text, true, false).getIds();
+    }
+
+    /**
+     * A lower bound on {@code encode(text).length} from the text's length alone, without tokenising: its UTF-8 bytes
+     * over the most bytes one token stands for ({@link TokenBound}); 0 when the tokenizer's normaliser or
+     * pre-tokeniser may shorten the text (then there is no such bound).
+     */
+    public int minTokens(CharSequence text) {
+        return maxBytesPerToken == 0 ? 0 : (int) ((TokenBound.utf8Length(text) + (long) maxBytesPerToken - 1)
+                / maxBytesPerToken);
     }
 
     /** Text of {@code ids}; special tokens (BOS, EOS, {@code <image>}) are skipped. */

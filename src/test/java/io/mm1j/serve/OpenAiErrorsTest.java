@@ -332,6 +332,36 @@ class OpenAiErrorsTest {
                 + "the prompt, 50 in the completion). Please reduce the length of the prompt or completion.", msg);
     }
 
+    /**
+     * Megabytes of prompt are refused from their length alone ({@link ChatBackend#minPromptTokens}): the backend is
+     * never asked to count them, which for a real tokenizer takes seconds of CPU per megabyte.
+     */
+    @Test
+    void aPromptOfMegabytesIsRefusedWithoutCountingIt() {
+        ScriptedBackend b = new ScriptedBackend();
+        ServeLimits d = ServeLimits.defaults();
+        try (OpenAiServer s = new OpenAiServer(b, d, null).start("127.0.0.1", 0)) {
+            HttpTestClient c = new HttpTestClient(s.port(), null);
+            String huge = "z".repeat(4_000_000);
+            assertEquals("This model's maximum context length is 256 tokens. However, you requested at least 1000005 "
+                    + "tokens (at least 1000000 in the prompt, 5 in the completion). Please reduce the length of the "
+                    + "prompt or completion.", error(c.post("/v1/completions", "{\"model\":\"scripted\",\"prompt\":\""
+                    + huge + "\",\"max_tokens\":5}"), 400, "context_length_exceeded", "prompt"));
+            error(c.post("/v1/chat/completions", chat(user("\"" + huge + "\""), "")), 400, "context_length_exceeded",
+                    "messages");
+            assertEquals(0, b.longestCounted.get(), "the backend counted a prompt");
+        }
+        ServeLimits capped = new ServeLimits(d.maxBodyBytes(), d.maxImages(), d.maxImagePixels(), 240, d.maxTokens(),
+                d.queueSize(), d.requestTimeout(), d.imageCacheEntries(), false, d.remoteImageTimeout());
+        try (OpenAiServer s = new OpenAiServer(b, capped, null).start("127.0.0.1", 0)) {
+            assertEquals("the prompt takes at least 250000 tokens; this server accepts at most 240 "
+                    + "(--max-prompt-tokens)", error(new HttpTestClient(s.port(), null).post("/v1/completions",
+                    "{\"model\":\"scripted\",\"prompt\":\"" + "z".repeat(1_000_000) + "\"}"), 400,
+                    "context_length_exceeded", "prompt"));
+            assertEquals(0, b.longestCounted.get(), "the backend counted a prompt");
+        }
+    }
+
     @Test
     void unknownModelAndPathAre404() {
         String msg = error(client.post("/v1/chat/completions", "{\"model\":\"gpt-4o\",\"messages\":"

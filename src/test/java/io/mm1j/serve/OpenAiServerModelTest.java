@@ -192,4 +192,24 @@ class OpenAiServerModelTest {
                 + "\"}]", "")).json().get("error");
         assertEquals("context_length_exceeded", e.get("code").asText(), e.toString());
     }
+
+    /**
+     * Megabytes of prompt are refused from their length ("at least"), not tokenised first: the byte-level BPE of an
+     * mm1j folder bounds the bytes one token stands for. (Tokenising 8 MB took this server ~14 s of CPU.)
+     */
+    @Test
+    void aPromptOfMegabytesIsRefusedFromItsLength() {
+        String huge = "many words ".repeat(400_000);
+        for (String[] endpoint : new String[][] {{"/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"" + huge
+                + "\"}", "prompt"}, {"/v1/chat/completions", body("[{\"role\":\"user\",\"content\":\"" + huge
+                + "\"}]", ""), "messages"}}) {
+            HttpTestClient.Reply r = tiny.client.post(endpoint[0], endpoint[1]);
+            assertEquals(400, r.status(), r.body());
+            JsonNode e = r.json().get("error");
+            assertEquals("context_length_exceeded", e.get("code").asText(), e.toString());
+            assertEquals(endpoint[2], e.get("param").asText(), e.toString());
+            assertTrue(e.get("message").asText().startsWith("This model's maximum context length is 128 tokens. "
+                    + "However, you requested at least "), e.toString());
+        }
+    }
 }

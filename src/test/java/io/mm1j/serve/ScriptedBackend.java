@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A backend with known behaviour for protocol tests: the answer is "w0 w1 w2 …" (one word per token), the prompt is
- * one token per character plus 4 per image; {@link #hold} makes generations wait for {@link #release} after
- * {@code startedCount} of them began, so tests can fill the queue or disconnect mid-stream.
+ * one token per character plus 4 per image (and at least a quarter of its characters, without counting);
+ * {@link #hold} makes generations wait for {@link #release} after {@code startedCount} of them began, so tests can fill
+ * the queue or disconnect mid-stream.
  */
 final class ScriptedBackend implements ChatBackend {
     static final int IMAGE_TOKENS = 4;
@@ -17,6 +18,8 @@ final class ScriptedBackend implements ChatBackend {
     final AtomicInteger started = new AtomicInteger();
     final AtomicInteger cancelled = new AtomicInteger();
     final AtomicInteger tokensProduced = new AtomicInteger();
+    /** The longest prompt {@link #countPromptTokens} was asked to count, in tokens. */
+    final AtomicInteger longestCounted = new AtomicInteger();
     volatile CountDownLatch firstTokenSent = new CountDownLatch(1);
     private final Semaphore gate = new Semaphore(Integer.MAX_VALUE);
     private volatile long tokenDelayMillis;
@@ -117,13 +120,25 @@ final class ScriptedBackend implements ChatBackend {
 
     @Override
     public int countPromptTokens(Input prompt) {
+        int n = 1 + chars(prompt) + images(prompt) * IMAGE_TOKENS;
+        longestCounted.accumulateAndGet(n, Math::max);
+        return n;
+    }
+
+    /** As if a token were at most 4 characters: a quarter of the text, rounded down (images not counted). */
+    @Override
+    public int minPromptTokens(Input prompt) {
+        return chars(prompt) / 4;
+    }
+
+    private static int chars(Input prompt) {
         if (prompt instanceof TextInput t) {
-            return 1 + t.text().length();
+            return t.text().length();
         }
-        int n = 1;
+        int n = 0;
         for (ChatTurn turn : ((ChatInput) prompt).turns()) {
             for (ChatTurn.Content c : turn.content()) {
-                n += c instanceof ChatTurn.Text t ? t.text().length() : IMAGE_TOKENS;
+                n += c instanceof ChatTurn.Text t ? t.text().length() : 0;
             }
         }
         return n;
