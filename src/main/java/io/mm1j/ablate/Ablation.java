@@ -1028,10 +1028,12 @@ public final class Ablation {
             l.line("lr: delegating to lr-sweep (sizes 2x32, 2x64, held out 2x48; " + plan.steps() + " steps, "
                     + o.seeds() + " seed(s)) → " + out.resolve("lr-sweep"));
             Path dir = out.resolve("lr-sweep");
-            // the ablation's own sweep: resumed with the ablation (its folder holds nothing else)
+            // the ablation's own sweep: resumed with the ablation; anything else in its folder (a sweep killed
+            // before its marker was written) belongs to the ablation and is replaced
+            boolean resume = LrSweep.isSweep(dir);
             LrSweep.Options lo = new LrSweep.Options(dir, List.of(LrSweep.Size.parse("2x32"),
                     LrSweep.Size.parse("2x64")), LrSweep.Size.parse("2x48"), null, plan.steps(), o.seeds(), 8, 128,
-                    null, List.of(), false, !OutputDir.isEmptyOrAbsent(dir));
+                    null, List.of(), !resume && !OutputDir.isEmptyOrAbsent(dir), resume);
             return LrSweep.run(lo, (name, p, reused) -> l.line(String.format(Locale.ROOT,
                     "lr/%-24s val loss %.4f  %5.1f s%s", name, p.valLoss(), p.seconds(), reused ? "  (reused)" : "")));
         }
@@ -1153,7 +1155,10 @@ public final class Ablation {
         long tokens = tokensPerStep(rc);
         double f = 6 * matmul * tokens;
         if (c.isMultimodal()) {
-            int k = c.connector().imageTokens() * perPicture;
+            // the mlp connector keeps every patch (its k follows the crop's grid, Connectors.forGrid)
+            int perPass = patches > 0 && c.connector().type() == io.mm1j.config.ConnectorType.MLP ? patches
+                    : c.connector().imageTokens();
+            int k = perPass * perPicture;
             double perRow = Math.min(rc.integer("data.max_images"), (double) rc.integer("data.seq_len")
                     / (k + textPerPicture));
             double images = perRow * rc.integer("train.batch_size") * rc.integer("train.grad_accum");

@@ -212,6 +212,8 @@ public final class LrSweep {
                     throw new Mm1Exception("--resume: --out " + o.out() + " holds no lr-sweep to continue (no "
                             + MARKER + ")" + (OutputDir.isEmptyOrAbsent(out) ? "; start one without --resume" : ""));
                 }
+                refuseChangedOptions(o, out);
+                AtomicFiles.writeString(out.resolve(MARKER), LrSweepReport.marker(o).toPrettyString());
                 warnings.forEach(listener::warning);
                 return sweep(o, out, text, ns, warnings, listener);
             }
@@ -231,11 +233,49 @@ public final class LrSweep {
         });
     }
 
+    /** The options a resumed sweep must keep (its sub-runs' training depends on them), by marker key. */
+    private static final Map<String, String> KEPT_ON_RESUME = Map.of("steps", "--steps", "batchSize",
+            "--batch-size", "seqLen", "--seq-len", "text", "--text", "sets", "--set");
+
+    /**
+     * Refuses a resume whose options would train sub-runs differently from the sweep's marker: a finished sub-run
+     * of the old options would otherwise be trained again in place (lost) under the same name. Sizes, LRs, seeds
+     * and the held-out size may change: they only add or leave out sub-runs. A sweep from before the marker is not
+     * checked.
+     */
+    private static void refuseChangedOptions(Options o, Path out) {
+        Path marker = out.resolve(MARKER);
+        if (!Files.isRegularFile(marker)) {
+            return;
+        }
+        JsonNode saved;
+        try {
+            saved = RunConfig.JSON.readTree(marker.toFile());
+        } catch (IOException e) {
+            throw new Mm1Exception(marker + ": unreadable (" + e.getMessage() + ")", e);
+        }
+        JsonNode now = LrSweepReport.marker(o);
+        for (String key : List.of("steps", "batchSize", "seqLen", "text", "sets")) {
+            JsonNode a = saved.path(key);
+            JsonNode b = now.path(key);
+            if (!a.equals(b)) {
+                throw new Mm1Exception("--resume: " + KEPT_ON_RESUME.get(key) + " was " + show(a) + " when the sweep "
+                        + "in " + o.out() + " started, now " + show(b) + "; its sub-runs would be trained again "
+                        + "in place (pass --overwrite to replace the sweep, or the same " + KEPT_ON_RESUME.get(key)
+                        + ")");
+            }
+        }
+    }
+
+    private static String show(JsonNode n) {
+        return n.isMissingNode() || n.isNull() ? "unset" : n.isTextual() ? n.asText() : n.toString();
+    }
+
     /**
      * A folder an earlier sweep wrote: its marker, or for sweeps from before the marker, a sweep.json or a sub-run
      * named as {@link #runLr} names them.
      */
-    static boolean isSweep(Path dir) {
+    public static boolean isSweep(Path dir) {
         if (Files.isRegularFile(dir.resolve(MARKER)) || Files.isRegularFile(dir.resolve("sweep.json"))) {
             return true;
         }
@@ -243,7 +283,7 @@ public final class LrSweep {
             return false;
         }
         try (var runs = Files.list(dir.resolve("runs"))) {
-            return runs.anyMatch(p -> p.getFileName().toString().matches("\\d+x\\d+_lr[0-9.e+-]+_s\\d+"));
+            return runs.anyMatch(p -> p.getFileName().toString().matches(SUB_RUN_NAME));
         } catch (IOException e) {
             throw new Mm1Exception("--out " + dir + ": cannot list runs/: " + e.getMessage(), e);
         }
@@ -332,10 +372,18 @@ public final class LrSweep {
                 points.stream().mapToDouble(Point::valLoss).toArray(), FIT_HALF_WIDTH);
     }
 
+    /** A sub-run's folder name, as {@link #SUB_RUN_NAME} matches it: {@code 2x32_lr1.000e-03_s0}. */
+    static String subRunName(Size s, double lr, int seed) {
+        return String.format(Locale.ROOT, "%s_lr%.3e_s%d", s.name(), lr, seed);
+    }
+
+    /** Matches the names {@link #subRunName} gives. */
+    private static final String SUB_RUN_NAME = "\\d+x\\d+_lr[0-9.e+-]+_s\\d+";
+
     private static void runLr(Options o, Size s, double lr, Path text, Path out, List<Point> points,
                               Listener listener) {
         for (int seed = 0; seed < o.seeds(); seed++) {
-            String name = String.format(Locale.ROOT, "%s_lr%.3e_s%d", s.name(), lr, seed);
+            String name = subRunName(s, lr, seed);
             Path dir = out.resolve("runs").resolve(name);
             RunConfig rc = config(o, s, lr, seed, text);
             Pretrainer.recoverOverwritten(dir); // a finished sub-run set aside by a killed rerun counts as finished

@@ -624,7 +624,9 @@ public final class Pretrainer {
             putFinite(summary, "tokensPerSecond", timedSteps == 0 ? Double.NaN : tokensPerSecond / timedSteps);
             summary.put("peakLr", peak);
             summary.put("failedSamples", failedSamples); // this process's share: data items skipped, not fatal
-            summary.put("samplesWithoutTargets", samplesWithoutTargets); // cut to seq_len with no target left
+            // cut to seq_len with no target left, as packed by this process (batches prefetched but not trained
+            // included): a count to act on, not an exact figure
+            summary.put("samplesWithoutTargets", samplesWithoutTargets);
             summary.put("params", ParamCount.all(cfg).get("total"));
             FineTuning.summary(summary, model, opt, rc);
             AtomicFiles.writeString(dir.resolve("summary.json"), summary.toPrettyString());

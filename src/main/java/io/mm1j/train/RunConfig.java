@@ -563,11 +563,7 @@ public final class RunConfig {
             if (e.getValue().isObject()) {
                 checkBooleans(e.getValue(), key + ".");
             } else if (e.getValue().isBoolean()) {
-                JsonNode v = node(key);
-                if (v.isMissingNode()) {
-                    String parent = key.substring(0, key.lastIndexOf('.'));
-                    throw new Mm1Exception(key + " is missing: " + parent + " is " + node(parent) + ", not an object");
-                }
+                JsonNode v = present(key);
                 if (!v.isBoolean()) {
                     throw new Mm1Exception(key + " must be true or false, got " + v);
                 }
@@ -600,12 +596,18 @@ public final class RunConfig {
         }
     }
 
-    private void positive(String key) {
+    /** The value at {@code key}, refused when missing (its parent was replaced by a non-object). */
+    private JsonNode present(String key) {
         JsonNode n = node(key);
         if (n.isMissingNode()) {
             String parent = key.substring(0, key.lastIndexOf('.'));
             throw new Mm1Exception(key + " is missing: " + parent + " is " + node(parent) + ", not an object");
         }
+        return n;
+    }
+
+    private void positive(String key) {
+        JsonNode n = present(key);
         if (n.isIntegralNumber() && !n.canConvertToInt() && n.bigIntegerValue().signum() > 0) {
             throw new Mm1Exception(key + " must be a whole number from 1 to " + Integer.MAX_VALUE + ", got " + n);
         }

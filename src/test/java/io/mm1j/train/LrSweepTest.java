@@ -163,6 +163,34 @@ class LrSweepTest {
                 e.getMessage());
     }
 
+    /** A resume that would train the sub-runs differently is refused naming the option; the folder is untouched. */
+    @Test
+    void aResumeWithOtherTrainingOptionsIsRefused() throws Exception {
+        Path text = corpus();
+        Path out = tmp.resolve("resumed");
+        List<String> sizes = List.of("1x16", "1x32");
+        List<Double> lrs = List.of(1e-3, 1.4e-3, 1.96e-3);
+        Files.createDirectories(out);
+        String marker = LrSweepReport.marker(options(out, sizes, lrs, text, false, false)).toPrettyString();
+        Files.writeString(out.resolve(LrSweep.MARKER), marker);
+        LrSweep.Options longer = new LrSweep.Options(out, sizes.stream().map(LrSweep.Size::parse).toList(), null,
+                lrs, 4, 1, 2, 32, text, List.of(), false, true);
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> LrSweep.run(longer, (n, p, b) -> { }));
+        assertEquals("--resume: --steps was 3 when the sweep in " + out + " started, now 4; its sub-runs would be "
+                + "trained again in place (pass --overwrite to replace the sweep, or the same --steps)", e.getMessage());
+        Path other = tmp.resolve("other.txt");
+        Files.copy(text, other);
+        e = assertThrows(Mm1Exception.class,
+                () -> LrSweep.run(options(out, sizes, lrs, other, false, true), (n, p, b) -> { }));
+        assertEquals("--resume: --text was " + text.toAbsolutePath() + " when the sweep in " + out + " started, now "
+                + other.toAbsolutePath() + "; its sub-runs would be trained again in place (pass --overwrite to "
+                + "replace the sweep, or the same --text)", e.getMessage());
+        assertEquals(marker, Files.readString(out.resolve(LrSweep.MARKER)), "the marker is kept");
+        try (java.util.stream.Stream<Path> all = Files.list(out)) {
+            assertEquals(List.of(out.resolve(LrSweep.MARKER)), all.toList(), "nothing written");
+        }
+    }
+
     /** Where the fit cannot be made the sweep is refused naming the option; where it is weak, it warns. */
     @Test
     void aLawThatCannotBeFittedIsRefusedAndAWeakOneWarned() throws Exception {
