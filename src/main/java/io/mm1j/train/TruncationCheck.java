@@ -16,14 +16,27 @@ import java.util.function.Supplier;
  * the run is refused here, naming the source, the counts and the sequence length that would keep the first one,
  * instead of training on loss 0 and reporting that no validation ran.
  *
- * <p>One pass over each conversation source's training and validation splits, tokenised through the run's own chat
- * template, without reading any image ({@link SampleEncoder#layoutOnly}).
+ * <p>One pass over the first {@link #CHECKED} conversations of each conversation source's training and validation
+ * splits (all of a small set; a start-up cost of seconds, not minutes, on LLaVA-665k), tokenised through the run's
+ * own chat template, without reading any image ({@link SampleEncoder#layoutOnly}). Past them the packer still skips
+ * and counts ({@code samplesWithoutTargets}).
  */
 final class TruncationCheck {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TruncationCheck.class);
 
-    /** One split's tally: conversations read, those left without targets, and the row lengths that keep them. */
-    record Tally(long samples, long withoutTargets, int leastToKeepOne, int leastToKeepAll) {}
+    /** Conversations read per split at most. */
+    static final int CHECKED = 10_000;
+
+    /**
+     * One split's tally: conversations read, those left without targets, the row lengths that keep them, and
+     * whether the split has more than were read.
+     */
+    record Tally(long samples, long withoutTargets, int leastToKeepOne, int leastToKeepAll, boolean capped) {
+        /** "the 23 conversations" or "the first 10000 conversations". */
+        String read() {
+            return "the " + (capped ? "first " : "") + samples + " conversations";
+        }
+    }
 
     private TruncationCheck() {}
 
@@ -45,14 +58,14 @@ final class TruncationCheck {
                 Tally t = tally(val ? s.val() : s.train(), layout, packer);
                 String split = val ? "validation" : "training";
                 if (t.samples() > 0 && t.withoutTargets() == t.samples()) {
-                    throw new Mm1Exception(where + ": every one of the " + t.samples() + " conversations of its "
+                    throw new Mm1Exception(where + ": every one of " + t.read() + " of its "
                             + split + " split loses all its assistant tokens to truncation at data.seq_len=" + seqLen
                             + " (the prompt fills the row): " + advice(t.leastToKeepOne(), maxPositions));
                 }
                 if (t.withoutTargets() > 0) {
-                    LOG.warn("{}: {} of the {} conversations of its {} split lose all their assistant tokens to "
+                    LOG.warn("{}: {} of {} of its {} split lose all their assistant tokens to "
                             + "truncation at data.seq_len={} and are skipped ({})", where, t.withoutTargets(),
-                            t.samples(), split, seqLen, t.leastToKeepAll() <= maxPositions
+                            t.read(), split, seqLen, t.leastToKeepAll() <= maxPositions
                                     ? "data.seq_len=" + t.leastToKeepAll() + " keeps them all"
                                     : "keeping them all needs " + t.leastToKeepAll() + " positions, more than the "
                                             + "model's " + maxPositions);
@@ -67,9 +80,14 @@ final class TruncationCheck {
         long without = 0;
         int one = Integer.MAX_VALUE;
         int all = 0;
+        boolean capped = false;
         Iterator<Sample> it = split.get();
         try {
             while (it.hasNext()) {
+                if (n == CHECKED) {
+                    capped = true;
+                    break;
+                }
                 Sample sample = it.next();
                 SampleEncoder.Prepared p;
                 try {
@@ -96,7 +114,7 @@ final class TruncationCheck {
                 }
             }
         }
-        return new Tally(n, without, one == Integer.MAX_VALUE ? 0 : one, all);
+        return new Tally(n, without, one == Integer.MAX_VALUE ? 0 : one, all, capped);
     }
 
     private static String advice(int least, int maxPositions) {
