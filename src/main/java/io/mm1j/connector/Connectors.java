@@ -2,6 +2,7 @@ package io.mm1j.connector;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.mm1j.config.ConnectorConfig;
 import io.mm1j.config.VisionConfig;
@@ -76,8 +77,12 @@ public final class Connectors {
                 NDArray w = Resample.matrix(p.manager(), Resample.torchBicubic(g, h), h, g, pos.getDataType()); // (h, g)
                 NDArray grid = pos.reshape(g, g, ch).transpose(2, 0, 1); // (C, g, g)
                 NDArray resized = Resample.apply(grid, w, w).transpose(1, 2, 0) // (h, h, C)
-                        .reshape(1, (long) h * h, ch); // (1, h·h, C)
-                NDArray copy = resized.duplicate();
+                        .reshape(1, (long) h * h, ch); // (1, h·h, C), a permuted view
+                // a dense copy: clone() keeps a permuted view's strides, and the optimizer's reductions over such a
+                // parameter round differently from those over the dense tensor a resumed run loads (resume was off
+                // by 1e-9 from the step after it)
+                NDArray copy = p.manager().create(resized.toType(DataType.FLOAT32, false).toFloatArray(),
+                        resized.getShape()).toType(pos.getDataType(), false);
                 NDScope.unregister(copy);
                 p.put(CAbstractor.POS_EMB, copy);
                 scope.suppressNotUsedWarning();
