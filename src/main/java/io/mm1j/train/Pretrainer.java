@@ -884,6 +884,10 @@ public final class Pretrainer {
      * written; without it (a failure or kill while it was written) the resume trains no step and writes it.
      */
     static void refuseFinished(Path dir, Path ckpt, long step, long steps, String output) {
+        if (step > steps && !Files.isDirectory(dir.resolve(output))) { // it would "finish" past its own schedule
+            throw new Mm1Exception("--resume: the run in " + dir + " is at step " + step + " (" + ckpt.getFileName()
+                    + "), past train.steps " + steps + ": give --steps " + step + " or more");
+        }
         if (step >= steps && Files.isDirectory(dir.resolve(output))) {
             throw new Mm1Exception("--resume: the run in " + dir + " is at step " + step + " (" + ckpt.getFileName()
                     + ") and train.steps is " + steps + "; it has finished (its " + output + " is in "

@@ -28,7 +28,7 @@ final class SignalStop implements AutoCloseable {
                 } else if (finished.await(0, TimeUnit.SECONDS) && checkpointed > 0) {
                     System.err.println("mm1: stopped after step " + checkpointed + "; checkpoint "
                             + checkpoints.resolve("step-" + checkpointed) + " written (to go on, run the same command "
-                            + "with --resume)");
+                            + "with --resume; for mm1 ablate, the same command as it was)");
                 }
             } catch (InterruptedException ignored) {
                 Thread.currentThread().interrupt();

@@ -80,6 +80,13 @@ class PretrainRunTest {
         assertFalse(Files.exists(split.resolve("model")), "a stopped run has no final model");
         assertEquals(6, losses(split).lastKey());
 
+        // a --steps below the steps done would "finish" past the run's own schedule: refused, nothing written
+        PretrainRuns.Cli shorter = pretrain(split, "--steps", "5", "--seed", "3", "--set", "train.eval_interval=4",
+                "--resume");
+        assertEquals(1, shorter.code());
+        assertEquals("mm1: error: --resume: the run in " + split.toAbsolutePath() + " is at step 6 (step-6), past "
+                + "train.steps 5: give --steps 6 or more", shorter.err().strip());
+        assertFalse(Files.exists(split.resolve("model")));
         // data.workers (loader threads) may change on resume: the batches are the same
         PretrainRuns.Cli second = pretrain(split, concat(common, "--resume", "--set", "data.workers=1"));
         assertEquals(0, second.code(), second.err());
