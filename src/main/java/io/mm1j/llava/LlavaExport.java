@@ -109,6 +109,12 @@ public final class LlavaExport {
                     + "(its projector is an MLP); such models need the full-model Hugging Face export, a separate "
                     + "feature");
         }
+        if (model.config().highRes() != null) {
+            throw new Mm1Exception("export --format llava: model '" + name + "' tiles each picture into "
+                    + "high-resolution sub-images (MM1 §3.4, config.json highRes), which a LLaVA folder cannot say: "
+                    + "it would load as one " + model.config().vision().imageSize() + " px image per picture; use "
+                    + "--format hf (keeps the tiling), or sft --no-high-res for a model without it");
+        }
         int imageId;
         try (Tokenizer tok = Tokenizer.load(tokenizerJson)) {
             imageId = model.imageTokenId(tok);

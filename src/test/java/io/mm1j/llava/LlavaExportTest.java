@@ -119,6 +119,27 @@ class LlavaExportTest {
         }
     }
 
+    /** A model that tiles pictures (MM1's high-resolution SFT) would load from a LLaVA folder as one image each. */
+    @Test
+    void aTiledModelIsRefusedNotExportedWithoutItsTiling() throws Exception {
+        Path plain = mm1jMlpModel();
+        Path tiled = tmp.resolve("tiled");
+        try (NDManager m = TestSupport.root().newSubManager();
+             Mm1Model model = Mm1Model.load(plain, m, DataType.FLOAT32)
+                     .withHighRes(io.mm1j.config.HighResConfig.mm1(), 32)) {
+            model.save(tiled);
+        }
+        Files.copy(plain.resolve("tokenizer.json"), tiled.resolve("tokenizer.json"));
+        TestSupport.CliRun r = TestSupport.cli("export", "--model", tiled.toString(), "--format", "llava", "--out",
+                tmp.resolve("y").toString());
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: export --format llava: model 'tiny-mlp' tiles each picture into high-resolution "
+                + "sub-images (MM1 §3.4, config.json highRes), which a LLaVA folder cannot say: it would load as one "
+                + "32 px image per picture; use --format hf (keeps the tiling), or sft --no-high-res for a model "
+                + "without it\n", r.err());
+        assertTrue(Files.notExists(tmp.resolve("y")));
+    }
+
     @Test
     void connectorsWithoutALlavaEquivalentAreRefused() {
         Path dir = tmp.resolve("tiny");
