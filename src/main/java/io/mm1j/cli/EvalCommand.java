@@ -169,6 +169,12 @@ public final class EvalCommand implements Callable<Integer> {
                 scores.set("metrics", o.metrics());
                 scores.put("samples", o.samples()).put("truncatedPrompts", o.truncatedPrompts())
                         .put("results", "results.json");
+                if (o.truncatedPrompts() > 0) { // the score is then not a --shots score for those items
+                    System.err.println("mm1: warning: " + o.truncatedPrompts() + " of " + o.samples() + " prompts "
+                            + "dropped demonstrations to fit the model's context of " + mm.config().llm().maxPositions()
+                            + " positions, so they had fewer than --shots " + shots + " (truncatedPrompts in "
+                            + "scores.json)");
+                }
             }
             EvalReport.write(dir.resolve("scores.json"), scores);
             od.commit();

@@ -47,6 +47,19 @@ class EvalCommandTest {
         }
     }
 
+    /** 8 shots do not fit tiny-test's 128 positions: the prompts keep fewer, and the user is told so on stderr. */
+    @Test
+    void promptsThatDropDemonstrationsAreWarned() throws Exception {
+        Path out = tmp.resolve("shots8");
+        io.mm1j.TestSupport.CliRun r = io.mm1j.TestSupport.cli("eval", "--model", model.toString(), "--task", "vqav2",
+                "--shots", "8", "--data", synth.toString(), "--limit", "2", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(2, JsonFiles.read(out.resolve("scores.json")).get("truncatedPrompts").asInt());
+        assertTrue(r.err().lines().anyMatch(l -> l.equals("mm1: warning: 2 of 2 prompts dropped demonstrations to fit "
+                + "the model's context of 128 positions, so they had fewer than --shots 8 (truncatedPrompts in "
+                + "scores.json)")), r.err());
+    }
+
     @Test
     void vqaRunWritesOfficialResultsScoresWithChecksumsAndIsReproducible() throws Exception {
         Path a = tmp.resolve("vqa-a");
