@@ -165,7 +165,9 @@ public final class FineTuning {
 
     /** One line for the progress header: trainable parameters and optimiser memory. */
     static String describe(Mm1Model model, Optimizer opt) {
-        String what = model.params().adapter() instanceof Lora l ? l.describe() + ", "
+        String what = model.params().adapter() instanceof Lora l ? l.describe() + (l.parameterCount()
+                == opt.trainableParameters() ? "" : String.format(Locale.ROOT, ", of which %,d trained (train.freeze "
+                + "freezes the others)", opt.trainableParameters())) + ", "
                 : String.format(Locale.ROOT, "%,d trainable parameters, ", opt.trainableParameters());
         return what + String.format(Locale.ROOT, "%s state %s (full fine-tuning: %s)", name(opt),
                 mb(opt.stateBytes()), mb(fullStateBytes(opt, model.params())));

@@ -268,6 +268,8 @@ class SftCommandTest {
                 "--lora", lora, "--set", "train.freeze=[\"vision\"]");
         assertEquals(0, r.code(), r.err());
         assertEquals(2 * 2 * (32 + 32), summary(frozen).get("trainableParameters").asLong()); // the LLM's two only
+        assertTrue(r.out().contains(": 384 trainable parameters (") && r.out().contains(", of which 256 trained "
+                + "(train.freeze freezes the others), "), r.out());
         assertAdapters(frozen);
         Path zero = tmp.resolve("lora-zero-lr-vision");
         r = sft(zero, "--steps", "2", "--set", "optim.lr=1e-2", "--set", "train.eval_interval=0", "--lora", lora,
