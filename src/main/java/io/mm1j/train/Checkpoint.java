@@ -90,7 +90,8 @@ public final class Checkpoint {
     public static Path forResume(Path runDir) {
         Path ckpt = latest(runDir.resolve("checkpoints"));
         if (ckpt == null) {
-            throw new Mm1Exception("--resume: " + runDir + " has no checkpoint to resume from");
+            throw new Mm1Exception("--resume: " + runDir + " has no checkpoint to resume from (a run stopped "
+                    + "before its first checkpoint starts again with --overwrite instead of --resume)");
         }
         return ckpt;
     }

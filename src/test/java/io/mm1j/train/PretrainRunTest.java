@@ -66,6 +66,17 @@ class PretrainRunTest {
         }
     }
 
+    /** A run stopped before its first checkpoint has nothing to resume: the message names the way to start again. */
+    @Test
+    void aRunWithoutACheckpointPointsToOverwrite() throws Exception {
+        Path run = tmp.resolve("early");
+        java.nio.file.Files.createDirectories(run.resolve("checkpoints"));
+        io.mm1j.Mm1Exception e = org.junit.jupiter.api.Assertions.assertThrows(io.mm1j.Mm1Exception.class,
+                () -> Checkpoint.forResume(run));
+        assertEquals("--resume: " + run + " has no checkpoint to resume from (a run stopped before its first "
+                + "checkpoint starts again with --overwrite instead of --resume)", e.getMessage());
+    }
+
     @Test
     void stoppedAndResumedRunLogsTheLossesOfAStraightRun() throws Exception {
         String[] common = {"--steps", "12", "--seed", "3", "--set", "train.eval_interval=4"};
