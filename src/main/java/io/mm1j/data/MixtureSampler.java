@@ -99,11 +99,7 @@ public final class MixtureSampler implements Iterator<Sample>, AutoCloseable {
 
     /** The source index drawn at {@code step} (splitmix64 of seed and step → uniform → cumulative weights). */
     int pick(long step) {
-        long z = seed + (step + 1) * 0x9E3779B97F4A7C15L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        z ^= z >>> 31;
-        double u = (z >>> 11) * 0x1.0p-53;
+        double u = SplitMix64.uniform(seed + (step + 1) * 0x9E3779B97F4A7C15L);
         for (int i = 0; i < cumulative.length; i++) {
             if (u < cumulative[i] && sources.get(i).weight() > 0) {
                 return i;

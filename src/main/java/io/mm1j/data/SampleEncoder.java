@@ -125,10 +125,7 @@ public final class SampleEncoder {
         if (!captionPerVisit || before == null || n == 1) {
             return 0;
         }
-        long z = (before.step() + 1) * 0x9E3779B97F4A7C15L; // splitmix64 of the step
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        z ^= z >>> 31;
+        long z = SplitMix64.mix((before.step() + 1) * 0x9E3779B97F4A7C15L); // splitmix64 of the step
         return (int) Math.floorMod(z, (long) n);
     }
 

@@ -158,10 +158,8 @@ final class PairBatches {
 
     /** A uniform draw from [0, n) as a pure function of (seed, step, row) (splitmix64). */
     static int draw(long seed, long step, int row, int n) {
-        long z = seed * 0x9E3779B97F4A7C15L + step * 0xBF58476D1CE4E5B9L + (row + 1) * 0x94D049BB133111EBL;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        z ^= z >>> 31;
+        long z = io.mm1j.data.SplitMix64.mix(seed * 0x9E3779B97F4A7C15L + step * 0xBF58476D1CE4E5B9L
+                + (row + 1) * 0x94D049BB133111EBL);
         return (int) Math.floorMod(z, (long) n);
     }
 

@@ -381,11 +381,7 @@ public final class RunData {
 
     /** Whether sample {@code id} belongs to validation (splitmix64 of the id's hash and the seed). */
     static boolean isVal(String id, long seed, double fraction) {
-        long z = seed * 0x9E3779B97F4A7C15L + id.hashCode();
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        z ^= z >>> 31;
-        return ((z >>> 11) * 0x1.0p-53) < fraction;
+        return io.mm1j.data.SplitMix64.uniform(seed * 0x9E3779B97F4A7C15L + id.hashCode()) < fraction;
     }
 
     /** An iterator that keeps the samples {@link #keep} accepts and closes the underlying reader. */

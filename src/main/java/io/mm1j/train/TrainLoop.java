@@ -107,11 +107,8 @@ public final class TrainLoop {
 
     /** The engine seed of optimizer step {@code step} (from 1) of a run seeded {@code seed}: splitmix64 of both. */
     static int stepSeed(long seed, long step) {
-        long z = seed * 0x9E3779B97F4A7C15L + step;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        z ^= z >>> 31;
-        return (int) (z >>> 33); // a non-negative int, as torch.manual_seed takes any 64-bit value
+        // a non-negative int: DJL's Engine.setRandomSeed takes an int (torch.manual_seed itself takes 64 bits)
+        return (int) (io.mm1j.data.SplitMix64.mix(seed * 0x9E3779B97F4A7C15L + step) >>> 33);
     }
 
     /** FP16 loss scaling ({@link MixedPrecision}): null (the default) for FP32 and BF16. */
