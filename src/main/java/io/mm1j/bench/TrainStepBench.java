@@ -33,11 +33,11 @@ public final class TrainStepBench {
     /** One recorded forward + backward of CE (+ MoE auxiliary loss), as {@code LmStep} does; returns the CE. */
     private static double plainGradients(Decoder d, NDArray in, NDArray target) {
         try (NDScope scope = new NDScope(); GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-            Decoder.Output out = d.forward(in);
-            NDArray ce = Losses.crossEntropy(out.logits(), target, null);
-            gc.backward(out.auxLoss() == null ? ce : ce.add(out.auxLoss()));
+            Decoder.Hidden out = d.hidden(d.embed(in), null, null, null);
+            Losses.TokenLoss ce = Losses.headLoss(d, out.h(), target, null, 1.0 / target.getShape().size());
+            gc.backward(out.auxLoss() == null ? ce.objective() : ce.objective().add(out.auxLoss()));
             scope.suppressNotUsedWarning();
-            return ce.toType(DataType.FLOAT64, false).getDouble();
+            return ce.nll().toType(DataType.FLOAT64, false).mean().getDouble();
         }
     }
 

@@ -180,6 +180,19 @@ public final class Decoder implements AutoCloseable {
      * @param extraMask additive, broadcastable to (B, 1, 1, T, S), or null
      */
     public Output forward(NDArray h, NDArray keep, NDArray extraMask, KvCache cache, boolean lastOnly) {
+        Hidden out = hidden(h, keep, extraMask, cache);
+        return new Output(logits(out.h(), lastOnly), out.auxLoss(), out.expertLoad(), out.routerLosses());
+    }
+
+    /**
+     * A forward that stops before the final norm and the LM head: the last layer's output (B, T, D) and the MoE
+     * losses. A training step takes its loss from here ({@code Losses.headLoss}) without recording the logits.
+     */
+    public record Hidden(NDArray h, NDArray auxLoss, List<int[]> expertLoad,
+                         List<MoeFeedForward.RouterLosses> routerLosses) {}
+
+    /** {@link #forward(NDArray, NDArray, NDArray, KvCache, boolean)} up to the LM head's input (not normed). */
+    public Hidden hidden(NDArray h, NDArray keep, NDArray extraMask, KvCache cache) {
         Context ctx = context(Math.toIntExact(h.getShape().get(1)), keep, extraMask, cache);
         NDArray aux = null;
         List<int[]> loads = new ArrayList<>();
@@ -200,7 +213,7 @@ public final class Decoder implements AutoCloseable {
         if (cache != null) {
             cache.advance(ctx.t());
         }
-        return new Output(logits(h, lastOnly), aux, loads, routerLosses);
+        return new Hidden(h, aux, loads, routerLosses);
     }
 
     /**
@@ -405,9 +418,17 @@ public final class Decoder implements AutoCloseable {
         if (lastOnly && t > 1) {
             h = h.get(new NDIndex().addAllDim().addSliceDim(t - 1, t)); // (B, 1, D)
         }
-        NDArray n = Ops.rmsNorm(h, params.get(NORM), eps, minusHalf, invDim);
-        NDArray head = config.tieEmbeddings() ? params.get(EMBED) : params.get(LM_HEAD);
-        return Ops.linear(n, head);
+        return Ops.linear(headInput(h), headWeight());
+    }
+
+    /** The final RMSNorm of {@code h} (…, D): the LM head's input. */
+    public NDArray headInput(NDArray h) {
+        return Ops.rmsNorm(h, params.get(NORM), eps, minusHalf, invDim);
+    }
+
+    /** The LM head's weight (V, D): the token embedding when tied. */
+    public NDArray headWeight() {
+        return config.tieEmbeddings() ? params.get(EMBED) : params.get(LM_HEAD);
     }
 
     /** (B, T, n·hd) → (B, n, T, hd); for T = 1 both layouts are the same memory, so no transpose is needed. */

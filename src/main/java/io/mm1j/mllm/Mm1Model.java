@@ -573,6 +573,13 @@ public final class Mm1Model implements AutoCloseable {
         return decoder.forward(embeds, in.keep(), in.documents(), null, false);
     }
 
+    /** The same forward up to the LM head's input ({@link Decoder#hidden}), for a training step's loss. */
+    public Decoder.Hidden hidden(io.mm1j.data.Batch batch, boolean maskBetweenDocuments, int imageTokenId) {
+        BatchInputs in = inputs(batch, maskBetweenDocuments);
+        NDArray embeds = inputEmbeddings(in.ids(), in.pixels(), imageTokenId);
+        return decoder.hidden(embeds, in.keep(), in.documents(), null);
+    }
+
     /**
      * A packed batch as arrays: ids (B, T), pixels (N, 3, H, W) or null, keep (B, T) 1 for real tokens, and the
      * additive between-documents mask or null. Shared by {@link #forward(io.mm1j.data.Batch, boolean)} and the

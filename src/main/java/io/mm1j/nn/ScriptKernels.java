@@ -113,6 +113,26 @@ public final class ScriptKernels {
                 return torch.view_as_real(z * torch.view_as_complex(cs)).flatten(3)
             """;
 
+    /**
+     * forward: the cross-entropy of logits x (N, V) against targets t (N, 1) and its gradient, computed without
+     * autograd: [nll (N, 1), g (N, V) = softmax(x) − onehot(t)], the rows listed in {@code drop} (K,) zeroed in g.
+     * The NLL is read from log_softmax, so it equals the composed loss bit for bit whatever N is (a row's result
+     * never depends on the other rows); g is its exp, made in place.
+     */
+    static final String CROSS_ENTROPY_SOURCE = HEADER.formatted("CrossEntropy") + """
+              def forward(self: __torch__.CrossEntropy,
+                x: Tensor,
+                t: Tensor,
+                drop: Tensor) -> List[Tensor]:
+                g = torch.log_softmax(x, -1)
+                nll = torch.neg(torch.gather(g, -1, t))
+                g.exp_()
+                g.scatter_add_(-1, t, torch.neg(torch.ones_like(nll)))
+                if torch.numel(drop) > 0:
+                  g.index_fill_(0, drop, 0.)
+                return [nll, g]
+            """;
+
     private static final Object LOCK = new Object();
     private static final java.util.Map<String, Loaded> LOADED = new java.util.HashMap<>();
 
@@ -156,6 +176,26 @@ public final class ScriptKernels {
         return block == null ? null : call(block, "forward", new NDList(unnamed(x), unnamed(cs)));
     }
 
+    /** The cross-entropy module, or null when unavailable. */
+    static PtSymbolBlock crossEntropy() {
+        return module("CrossEntropy", CROSS_ENTROPY_SOURCE);
+    }
+
+    /**
+     * Token NLL and its gradient with respect to the logits, outside autograd: {@code x} (N, V) float32/64 logits
+     * (detached), {@code t} (N, 1) int64 targets, {@code drop} (K,) int64 rows whose gradient is zeroed (K may be
+     * 0). Returns [nll (N, 1), g (N, V) = softmax(x) − onehot(t)], or null when off or unavailable.
+     */
+    public static NDList crossEntropyGradient(NDArray x, NDArray t, NDArray drop) {
+        // -Dmm1.fusedCrossEntropy=false keeps the composed loss (for side-by-side timing)
+        PtSymbolBlock block = "false".equalsIgnoreCase(System.getProperty("mm1.fusedCrossEntropy")) ? null
+                : crossEntropy();
+        if (block == null) {
+            return null;
+        }
+        return IValueUtils.forward(block, new NDList(unnamed(x), unnamed(t), unnamed(drop)), true);
+    }
+
     /** The norms module, or null when unavailable. */
     static PtSymbolBlock norms() {
         return module("Norms", NORMS_SOURCE);
@@ -178,7 +218,8 @@ public final class ScriptKernels {
     public static java.util.Map<String, String> status() {
         java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
         String[][] kernels = {{"attention", "Attention", ATTENTION_SOURCE}, {"adamw", "AdamW", ADAMW_SOURCE},
-            {"silu", "Silu", SILU_SOURCE}, {"norms", "Norms", NORMS_SOURCE}, {"rope", "Rope", ROPE_SOURCE}};
+            {"silu", "Silu", SILU_SOURCE}, {"norms", "Norms", NORMS_SOURCE}, {"rope", "Rope", ROPE_SOURCE},
+            {"crossEntropy", "CrossEntropy", CROSS_ENTROPY_SOURCE}};
         for (String[] k : kernels) {
             if (!enabled()) {
                 out.put(k[0], "off");
@@ -189,7 +230,10 @@ public final class ScriptKernels {
                 Loaded l = LOADED.get(k[1]);
                 out.put(k[0], l.block() == null ? "composed: " + l.failure()
                         : k[0].equals("rope") && "false".equalsIgnoreCase(System.getProperty("mm1.pairedRope"))
-                        ? "off (-Dmm1.pairedRope=false)" : "fused");
+                        ? "off (-Dmm1.pairedRope=false)"
+                        : k[0].equals("crossEntropy")
+                        && "false".equalsIgnoreCase(System.getProperty("mm1.fusedCrossEntropy"))
+                        ? "off (-Dmm1.fusedCrossEntropy=false)" : "fused");
             }
         }
         return out;

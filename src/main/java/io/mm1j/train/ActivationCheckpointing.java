@@ -70,7 +70,9 @@ public final class ActivationCheckpointing {
     /**
      * A loss that is a sum over batch rows (e.g. masked token NLL over a fixed denominator): the share of rows
      * {@code [from, to)} given their logits {@code (to - from, T, V)}. The head then runs over chunks of rows, one
-     * chunk's logits and softmax at a time, and the chunks' losses add up to the batch's.
+     * chunk's logits and softmax at a time, and the chunks' losses add up to the batch's. It may return a surrogate
+     * objective with the loss's gradient but another value ({@link Losses#tokenLoss}); {@link Result#loss} is then
+     * the sum of those values, and the caller keeps the loss itself.
      */
     @FunctionalInterface
     public interface RowLoss {

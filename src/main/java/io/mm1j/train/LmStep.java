@@ -40,14 +40,19 @@ public final class LmStep {
         try (NDScope scope = new NDScope()) {
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                 Decoder.Output out = forward.get();
-                NDArray ce = Losses.crossEntropy(out.logits(), targets, mask);
-                NDArray total = ce;
+                // the mean over positions where the mask is 1 (an all-zero mask: 0, no tokens to learn from)
+                double count = mask == null ? targets.getShape().size()
+                        : Math.max(1, mask.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).sum().getDouble());
+                Losses.TokenLoss ce = Losses.tokenLoss(out.logits(), targets, mask, 1 / count);
+                NDArray total = ce.objective();
                 if (out.auxLoss() != null) {
-                    total = ce.add(out.auxLoss());
+                    total = total.add(out.auxLoss());
                     aux = out.auxLoss().toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
                 }
                 gc.backward(total);
-                loss = ce.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+                NDArray nll = ce.nll().toType(ai.djl.ndarray.types.DataType.FLOAT64, false);
+                loss = (mask == null ? nll : nll.mul(mask.toType(nll.getDataType(), false))).sum().getDouble()
+                        / count;
             }
             scope.suppressNotUsedWarning();
         }

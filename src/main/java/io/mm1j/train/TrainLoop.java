@@ -311,22 +311,23 @@ public final class TrainLoop {
         try (NDScope scope = new NDScope()) {
             float[] nll;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                Decoder.Output out = model.forward(b, s.maskBetweenDocuments(), s.imageTokenId());
-                NDArray tokenNll = tokenNll(manager, out.logits(), b); // (B, T)
-                NDArray mask = manager.create(b.lossMask(), new Shape(b.batchSize(), b.seqLen()))
-                        .toType(tokenNll.getDataType(), false);
-                NDArray denom = manager.create((float) stepTokens).toType(tokenNll.getDataType(), false);
-                NDArray loss = tokenNll.mul(mask).sum().div(denom); // this micro-batch's share of the step's mean
+                Decoder.Hidden out = model.hidden(b, s.maskBetweenDocuments(), s.imageTokenId());
+                NDArray targets = manager.create(b.targets(), new Shape(b.batchSize(), b.seqLen()));
+                NDArray mask = manager.create(b.lossMask(), new Shape(b.batchSize(), b.seqLen()));
+                double scale = lossScale == null ? 1 : lossScale.scale(); // FP16: the objective is scaled
+                // this micro-batch's share of the step's mean token loss
+                Losses.TokenLoss ce = Losses.headLoss(model.decoder(), out.h(), targets, mask, scale / stepTokens);
+                NDArray objective = ce.objective();
                 if (out.auxLoss() != null) {
-                    NDArray k = manager.create((float) parts).toType(loss.getDataType(), false);
+                    NDArray k = manager.create((float) parts).toType(out.auxLoss().getDataType(), false);
                     NDArray aux = out.auxLoss().div(k);
                     sl.aux += aux.toType(DataType.FLOAT64, false).getDouble();
-                    loss = loss.add(aux);
+                    objective = objective.add(lossScale == null ? aux
+                            : aux.mul(manager.create((float) scale).toType(aux.getDataType(), false)));
                     sl.moe(out.expertLoad(), out.routerLosses(), parts);
                 }
-                gc.backward(lossScale == null ? loss
-                        : loss.mul(manager.create((float) lossScale.scale()).toType(loss.getDataType(), false)));
-                nll = tokenNll.mul(mask).toType(DataType.FLOAT32, false).toFloatArray();
+                gc.backward(objective);
+                nll = ce.nll().toType(DataType.FLOAT32, false).toFloatArray(); // read where the mask is 1
             }
             accumulate(b, nll, sl);
             scope.suppressNotUsedWarning();
@@ -349,20 +350,18 @@ public final class TrainLoop {
                         int t = b.seqLen();
                         NDArray targets = manager.create(java.util.Arrays.copyOfRange(b.targets(), from * t, to * t),
                                 new Shape(to - from, t));
-                        NDArray logp = fp32(manager, logits).logSoftmax(-1);
-                        NDArray tokenNll = logp.gather(targets.expandDims(-1), -1).squeeze(-1).neg(); // (rows, T)
                         NDArray mask = manager.create(java.util.Arrays.copyOfRange(b.lossMask(), from * t, to * t),
-                                new Shape(to - from, t)).toType(tokenNll.getDataType(), false);
-                        NDArray denom = manager.create((float) stepTokens).toType(tokenNll.getDataType(), false);
-                        NDArray masked = tokenNll.mul(mask);
+                                new Shape(to - from, t));
+                        // the same fused loss as the plain path; the step's loss is read from the token NLLs kept
+                        // here, not from r.loss() (the sum of the objectives, which are not the loss's value)
+                        Losses.TokenLoss ce = Losses.tokenLoss(fp32(manager, logits), targets, mask,
+                                scale / stepTokens);
                         if (nll[0] == null) {
                             nll[0] = new float[b.batchSize() * t];
                         }
-                        System.arraycopy(masked.toType(DataType.FLOAT32, false).toFloatArray(), 0, nll[0], from * t,
-                                (to - from) * t);
-                        NDArray part = masked.sum().div(denom);
-                        return lossScale == null ? part : part.mul(manager.create((float) lossScale.scale())
-                                .toType(part.getDataType(), false));
+                        System.arraycopy(ce.nll().toType(DataType.FLOAT32, false).toFloatArray(), 0, nll[0],
+                                from * t, (to - from) * t);
+                        return ce.objective();
                     });
             if (r.expertLoad() != null && !r.expertLoad().isEmpty()) {
                 sl.aux += r.auxLoss() / scale;

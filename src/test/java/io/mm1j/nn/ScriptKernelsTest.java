@@ -93,9 +93,9 @@ class ScriptKernelsTest extends ManagedNdTest {
     @Test
     void statusNamesTheFormEachKernelTakes() {
         assertEquals(java.util.Map.of("attention", "fused", "adamw", "fused", "silu", "fused", "norms", "fused",
-                "rope", "fused"), with(true, ScriptKernels::status));
+                "rope", "fused", "crossEntropy", "fused"), with(true, ScriptKernels::status));
         assertEquals(java.util.Map.of("attention", "off", "adamw", "off", "silu", "off", "norms", "off", "rope",
-                "off"), with(false, ScriptKernels::status));
+                "off", "crossEntropy", "off"), with(false, ScriptKernels::status));
     }
 
     /** Loss and every parameter's gradient of one recorded decoder forward + backward, as one flat array. */

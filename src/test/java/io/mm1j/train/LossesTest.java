@@ -1,0 +1,117 @@
+package io.mm1j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import io.mm1j.ManagedNdTest;
+import io.mm1j.TestSupport;
+import io.mm1j.config.LlmConfig;
+import io.mm1j.llm.Decoder;
+import io.mm1j.nn.ScriptKernels;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The training losses: the fused cross-entropy (one softmax outside autograd, its gradient handed back through a
+ * surrogate objective) and the fused LM head give the composed form's loss and every parameter's gradient.
+ */
+class LossesTest extends ManagedNdTest {
+    /** The step's loss and every parameter gradient, by name, with the fused kernel on or off. */
+    private Map<String, double[]> lossAndGradients(Decoder d, NDArray in, NDArray target, NDArray mask,
+                                                   boolean fused, boolean head) {
+        String old = System.getProperty("mm1.fusedCrossEntropy");
+        System.setProperty("mm1.fusedCrossEntropy", Boolean.toString(fused));
+        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            double count = mask == null ? target.getShape().size() : mask.sum().getDouble();
+            Losses.TokenLoss ce = head
+                    ? Losses.headLoss(d, d.hidden(d.embed(in), null, null, null).h(), target, mask, 1 / count)
+                    : Losses.tokenLoss(d.forward(in).logits(), target, mask, 1 / count);
+            gc.backward(ce.objective());
+            Map<String, double[]> out = new TreeMap<>();
+            NDArray nll = mask == null ? ce.nll() : ce.nll().mul(mask);
+            out.put("loss", new double[] {nll.sum().getDouble() / count});
+            for (Map.Entry<String, NDArray> p : d.params().all().entrySet()) {
+                NDArray g = p.getValue().getGradient();
+                out.put(p.getKey(), g.toDoubleArray());
+                g.subi(g); // the collector does not zero gradients
+            }
+            return out;
+        } finally {
+            if (old == null) {
+                System.clearProperty("mm1.fusedCrossEntropy");
+            } else {
+                System.setProperty("mm1.fusedCrossEntropy", old);
+            }
+        }
+    }
+
+    private static void assertClose(Map<String, double[]> want, Map<String, double[]> got, String what) {
+        assertEquals(want.keySet(), got.keySet());
+        for (String k : want.keySet()) {
+            double[] a = want.get(k);
+            double[] b = got.get(k);
+            double scale = 0;
+            for (double x : a) {
+                scale = Math.max(scale, Math.abs(x));
+            }
+            assertTrue(scale > 0, what + ": " + k + " has a gradient");
+            for (int i = 0; i < a.length; i++) {
+                assertEquals(a[i], b[i], 1e-12 * scale, what + ": " + k + "[" + i + "]");
+            }
+        }
+    }
+
+    @Test
+    void fusedLossAndHeadGiveTheComposedGradientsWithAndWithoutAMask() {
+        for (boolean tied : new boolean[] {true, false}) {
+            TestSupport.root().getEngine().setRandomSeed(11);
+            LlmConfig c = LlmConfig.llama(40, 16, 32, 2, 2, 1, 16, tied);
+            try (Decoder d = Decoder.init(c, m, DataType.FLOAT64)) {
+                d.params().enableGradients();
+                NDArray tokens = m.randomInteger(0, c.vocabSize(), new Shape(2, 9), DataType.INT64);
+                NDArray in = tokens.get(":, :-1");
+                NDArray target = tokens.get(":, 1:");
+                NDArray mask = m.create(new float[] {0, 0, 1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1},
+                        new Shape(2, 8)).toType(DataType.FLOAT64, false);
+                for (NDArray msk : new NDArray[] {null, mask}) {
+                    String what = (tied ? "tied" : "untied") + (msk == null ? ", no mask" : ", masked");
+                    Map<String, double[]> composed = lossAndGradients(d, in, target, msk, false, false);
+                    assertClose(composed, lossAndGradients(d, in, target, msk, true, false), what + ", loss");
+                    assertClose(composed, lossAndGradients(d, in, target, msk, true, true), what + ", head");
+                    assertClose(composed, lossAndGradients(d, in, target, msk, false, true), what + ", head off");
+                }
+            }
+        }
+    }
+
+    @Test
+    void theKernelsNllIsTheComposedOneBitForBitAndItsGradientSoftmaxMinusOnehot() {
+        // row 0: the target is 120 nats below the maximum (p(target) = e^-120 is no normal float32)
+        NDArray x = m.create(new float[] {0, 120, 3, -1, 2, 1, 0.5f, 0, 4, -3, 1, 1}, new Shape(3, 4));
+        NDArray t = m.create(new long[] {0, 2, 3}, new Shape(3, 1));
+        NDList r = ScriptKernels.crossEntropyGradient(x, t, m.create(new long[] {1}));
+        assertNotNull(r, "libtorch 2.7.1 runs the cross-entropy module");
+        float[] nll = r.get(0).toFloatArray();
+        assertEquals(120f, nll[0], 1e-3f);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(x.logSoftmax(-1).gather(t, -1).neg().toFloatArray(), nll);
+        // a row's NLL does not depend on the other rows (the checkpointed path runs the head over chunks of rows)
+        assertEquals(nll[2], ScriptKernels.crossEntropyGradient(x.get("2:3"), t.get("2:3"), m.create(new long[0]))
+                .get(0).getFloat(0, 0), 0f);
+        float[] g = r.get(1).toFloatArray();
+        float[] p = x.softmax(-1).toFloatArray();
+        assertEquals(p[0] - 1, g[0], 1e-6f, "softmax − onehot at the target");
+        assertEquals(p[1], g[1], 1e-6f);
+        for (int j = 4; j < 8; j++) {
+            assertEquals(0f, g[j], 0f, "dropped row 1, column " + (j - 4));
+        }
+        assertEquals(p[11] - 1, g[11], 1e-6f);
+    }
+}
