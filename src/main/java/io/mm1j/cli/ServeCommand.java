@@ -59,13 +59,13 @@ public final class ServeCommand implements Callable<Integer> {
     long maxImagePixels;
 
     @Option(names = "--max-prompt-tokens", description = "Prompt tokens accepted, images included (default: the "
-            + "model's context).")
+            + "model's context; more than the context is refused).")
     Integer maxPromptTokens;
 
-    @Option(names = "--max-tokens", defaultValue = "" + ServeLimits.DEFAULT_MAX_TOKENS,
-            description = "Most tokens a request may ask to generate, and the default when it does not say "
-                    + "(default ${DEFAULT-VALUE}; always within the context).")
-    int maxTokens;
+    @Option(names = "--max-tokens", description = "Most tokens a request may ask to generate, and the default when "
+            + "it does not say (default " + ServeLimits.DEFAULT_MAX_TOKENS + ", lowered to the model's context; an "
+            + "explicit value beyond the context is refused).")
+    Integer maxTokens;
 
     @Option(names = "--queue-size", defaultValue = "" + ServeLimits.DEFAULT_QUEUE_SIZE,
             description = "Requests that may wait for the model (default ${DEFAULT-VALUE}); beyond it 429.")
@@ -100,6 +100,27 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    /**
+     * {@code limits} for a model of {@code context} positions, checked before its weights load. A limit beyond the
+     * context could never be reached: an explicit {@code --max-prompt-tokens} or {@code --max-tokens} beyond it is
+     * refused (a typo, or the wrong model folder), while the default {@code --max-tokens} is lowered to it, so that
+     * a small model serves without options.
+     *
+     * @param maxPromptTokens the {@code --max-prompt-tokens} given, or null
+     * @param maxTokens       the {@code --max-tokens} given, or null (the default)
+     */
+    static ServeLimits withinContext(ServeLimits limits, Integer maxPromptTokens, Integer maxTokens, int context) {
+        refuseBeyond("--max-prompt-tokens", maxPromptTokens, context);
+        refuseBeyond("--max-tokens", maxTokens, context);
+        return maxTokens == null ? limits.withMaxTokens(Math.min(limits.maxTokens(), context)) : limits;
+    }
+
+    private static void refuseBeyond(String option, Integer given, int context) {
+        if (given != null && given > context) {
+            throw new Mm1Exception(option + " " + given + " exceeds the model's context of " + context + " tokens");
+        }
+    }
+
     /** Refuses a host:port another process already listens on (port 0, any free port, is always fine). */
     static void checkPortFree(String host, int port) {
         if (port == 0) {
@@ -131,7 +152,8 @@ public final class ServeCommand implements Callable<Integer> {
         Quantization quantization = Quantization.of(quantize);
         // Unset, the prompt limit is the model's context, which the server checks on every request anyway.
         ServeLimits limits = new ServeLimits(maxBodyBytes, maxImages, maxImagePixels,
-                maxPromptTokens != null ? maxPromptTokens : Integer.MAX_VALUE, maxTokens, queueSize,
+                maxPromptTokens != null ? maxPromptTokens : Integer.MAX_VALUE,
+                maxTokens != null ? maxTokens : ServeLimits.DEFAULT_MAX_TOKENS, queueSize,
                 Duration.ofSeconds(requestTimeoutSeconds), imageCache, allowRemoteImages, Duration.ofSeconds(10));
         checkPortFree(host, port); // before the model loads, and without Javalin's own error line
         Path dir = Mm1Model.resolveFolder(model);
@@ -139,6 +161,7 @@ public final class ServeCommand implements Callable<Integer> {
         if (maxBatch < 0) {
             throw new Mm1Exception("--max-batch must be >= 0 (0 = no continuous batching), got " + maxBatch);
         }
+        limits = withinContext(limits, maxPromptTokens, maxTokens, Mm1Model.readConfig(dir).llm().maxPositions());
         Mm1Backend backend = new Mm1Backend(dir, id, device.root(0), path, imageCache, quantization, maxBatch);
         OpenAiServer server = new OpenAiServer(backend, limits, apiKey);
         try {

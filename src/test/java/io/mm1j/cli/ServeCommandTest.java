@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mm1j.TestSupport;
+import io.mm1j.serve.ServeLimits;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,6 +49,28 @@ class ServeCommandTest {
         r = TestSupport.cli("serve", "--model", tmp.toString(), "--api-key", "sekret ", "--port", "0");
         assertEquals("mm1: error: --api-key (or MM1_API_KEY) is blank or starts or ends with whitespace: no client "
                 + "could send it as 'Authorization: Bearer KEY'\n", r.err());
+    }
+
+    /** tiny-test's context is 128 positions: a limit beyond it is refused from config.json, before the weights load. */
+    @Test
+    void anExplicitLimitBeyondTheContextIsRefusedAtStartup() {
+        assertEquals(0, TestSupport.cli("init", "--preset", "tiny-test", "--out", tmp.toString()).code());
+        TestSupport.CliRun r = TestSupport.cli("serve", "--model", tmp.toString(), "--port", "0", "--max-tokens",
+                "129");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: --max-tokens 129 exceeds the model's context of 128 tokens\n", r.err());
+        r = TestSupport.cli("serve", "--model", tmp.toString(), "--port", "0", "--max-prompt-tokens", "4096");
+        assertEquals(1, r.code());
+        assertEquals("mm1: error: --max-prompt-tokens 4096 exceeds the model's context of 128 tokens\n", r.err());
+    }
+
+    @Test
+    void theDefaultMaxTokensIsLoweredToTheContextAndExplicitLimitsWithinItAreKept() {
+        ServeLimits d = ServeLimits.defaults(); // --max-tokens 512
+        assertEquals(128, ServeCommand.withinContext(d, null, null, 128).maxTokens());
+        assertEquals(ServeLimits.DEFAULT_MAX_TOKENS, ServeCommand.withinContext(d, null, null, 4096).maxTokens());
+        ServeLimits given = d.withMaxTokens(128);
+        assertEquals(128, ServeCommand.withinContext(given, 128, 128, 128).maxTokens());
     }
 
     @Test
