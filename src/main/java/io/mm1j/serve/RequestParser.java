@@ -1,9 +1,13 @@
 package io.mm1j.serve;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -24,6 +28,13 @@ public final class RequestParser {
         // Deeply nested JSON is a stack-exhaustion attack; no valid request nests deeper than 6.
         JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).build());
     }
+
+    /**
+     * Request bodies only: a key sent twice is an error. JSON (RFC 8259 §4) leaves duplicate names undefined; Jackson
+     * would keep the last, so {@code "max_tokens"} twice or a second {@code "messages"} would silently replace the
+     * first, and a proxy that checks the first would see a different request than the model.
+     */
+    private static final ObjectReader REQUEST = JSON.reader().with(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
 
     private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "seed", "stop",
             "n", "stream", "stream_options", "user", "frequency_penalty", "presence_penalty", "top_k", "min_p",
@@ -48,20 +59,47 @@ public final class RequestParser {
             throw ApiException.invalid(null, "invalid_json", "the request body is empty; expected a JSON object");
         }
         try {
-            JsonNode root = JSON.readTree(body);
+            JsonNode root = REQUEST.readTree(body);
             if (root == null || !root.isObject()) {
                 throw ApiException.invalid(null, "invalid_json", "the request body must be a JSON object");
             }
             return root;
         } catch (JacksonException e) {
+            String key = duplicateKey(e);
+            if (key != null) {
+                throw ApiException.invalid(key, "duplicate_key", "the request body has the key '" + key + "' more than "
+                        + "once" + at(e) + "; send each key once");
+            }
             // read limits (nesting depth, number length, name length) raise exceptions without a location
-            com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
             throw ApiException.invalid(null, "invalid_json", "malformed JSON in the request body: "
-                    + e.getOriginalMessage() + (at == null ? "" : " (line " + at.getLineNr() + ", column "
-                    + at.getColumnNr() + ")"));
+                    + e.getOriginalMessage() + at(e));
         } catch (java.io.IOException e) {
             throw ApiException.invalid(null, "invalid_json", "unreadable request body: " + e.getMessage());
         }
+    }
+
+    private static String at(JacksonException e) {
+        com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+        return at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
+    }
+
+    /**
+     * The path of the key that {@link StreamReadFeature#STRICT_DUPLICATE_DETECTION} found twice, as a {@code param}
+     * ({@code max_tokens}, {@code messages[0].content}), or null when {@code e} is another error. Jackson has no
+     * exception type of its own for it, only this message.
+     */
+    private static String duplicateKey(JacksonException e) {
+        if (!(e instanceof StreamReadException read) || read.getProcessor() == null
+                || !e.getOriginalMessage().startsWith("Duplicate field '")) {
+            return null;
+        }
+        java.util.Deque<String> parts = new java.util.ArrayDeque<>();
+        for (JsonStreamContext c = read.getProcessor().getParsingContext(); c != null && !c.inRoot();
+             c = c.getParent()) {
+            parts.addFirst(c.inArray() ? "[" + c.getCurrentIndex() + "]" : "." + c.getCurrentName());
+        }
+        String path = String.join("", parts);
+        return path.startsWith(".") ? path.substring(1) : path;
     }
 
     /** {@code POST /v1/chat/completions}. */

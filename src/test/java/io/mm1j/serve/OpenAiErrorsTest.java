@@ -80,6 +80,21 @@ class OpenAiErrorsTest {
         assertTrue(digits.startsWith("malformed JSON in the request body: Number value length"), digits);
     }
 
+    /** A key sent twice is refused, not "last wins": the server would otherwise act on a value the client overrode. */
+    @Test
+    void aKeySentTwiceIs400NamingIt() {
+        String hi = user("\"hi\"");
+        assertEquals("the request body has the key 'max_tokens' more than once (line 1, column 92); send each key "
+                + "once", error(client.post("/v1/chat/completions", chat(hi, ",\"max_tokens\":1,\"max_tokens\":9")),
+                400, "duplicate_key", "max_tokens"));
+        error(client.post("/v1/chat/completions", chat(hi, ",\"messages\":" + user("\"bye\""))), 400,
+                "duplicate_key", "messages");
+        error(client.post("/v1/chat/completions", chat("[{\"role\":\"user\",\"content\":\"a\",\"content\":\"b\"}]",
+                "")), 400, "duplicate_key", "messages[0].content");
+        error(client.post("/v1/completions", "{\"model\":\"scripted\",\"prompt\":\"a\",\"prompt\":\"b\"}"), 400,
+                "duplicate_key", "prompt");
+    }
+
     @Test
     void anIntegerOutOfRangeSaysSo() {
         String msg = error(client.post("/v1/completions", "{\"model\": \"scripted\", \"prompt\": \"hi\", "
