@@ -362,6 +362,10 @@ public final class RequestParser {
         } else if (c.isTextual()) {
             content.add(new ChatTurn.Text(c.asText()));
         } else if (c.isArray()) {
+            if (c.isEmpty()) { // a turn with nothing in it: the template would still emit its role header
+                throw ApiException.invalid(at + ".content", at + ".content is an empty array; send at least one "
+                        + "content part, or a string");
+            }
             for (int j = 0; j < c.size(); j++) {
                 content.add(part(c.get(j), at + ".content[" + j + "]", role, imageCount));
             }

@@ -180,6 +180,14 @@ class OpenAiErrorsTest {
     }
 
     @Test
+    void anEmptyContentArrayIs400NamingTheMessage() {
+        String twoTurns = "[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":[]}]";
+        assertEquals("messages[1].content is an empty array; send at least one content part, or a string",
+                error(client.post("/v1/chat/completions", chat(twoTurns, "")), 400, "invalid_value",
+                        "messages[1].content"));
+    }
+
+    @Test
     void badImagesAre400AndOversizedOnes413() {
         String at = "messages[0].content[0].image_url.url";
         error(client.post("/v1/chat/completions", chat(user("[" + image("data:image/png;base64,AAAA") + "]"), "")),
