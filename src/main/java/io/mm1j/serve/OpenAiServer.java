@@ -73,6 +73,7 @@ public final class OpenAiServer implements AutoCloseable {
             cfg.jetty.modifyServer(server -> {
                 server.setStopTimeout(5000);
                 server.insertHandler(new org.eclipse.jetty.server.handler.GracefulHandler());
+                server.setErrorHandler(new JsonErrorHandler()); // framing errors Jetty answers itself: JSON, not HTML
             });
             cfg.staticFiles.add(sf -> {
                 sf.hostedPath = "/";
@@ -317,9 +318,11 @@ public final class OpenAiServer implements AutoCloseable {
             b = in.readNBytes((int) max + 1);
         } catch (IOException e) { // the client closed or reset the connection part way (Jetty: EofException)
             ctx.attribute("mm1.bodyRead", Boolean.TRUE); // nothing left to drain
-            throw new ApiException(400, "invalid_request_error", null, "incomplete_body", "the request body ended "
-                    + (declared >= 0 ? "before its declared Content-Length of " + declared + " bytes" : "early")
-                    + ": the connection was closed part way");
+            // Jetty reports a malformed chunk (a size that is not hex) as the same early end
+            throw new ApiException(400, "invalid_request_error", null, "incomplete_body", declared >= 0
+                    ? "the request body ended before its declared Content-Length of " + declared + " bytes: the "
+                    + "connection was closed part way" : "the chunked request body ended early (the connection was "
+                    + "closed part way) or its chunk framing is malformed");
         }
         if (b.length > max) {
             throw ApiException.tooLarge(null, "request_too_large", "the request body is larger than " + max

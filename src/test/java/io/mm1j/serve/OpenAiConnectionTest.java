@@ -173,6 +173,38 @@ class OpenAiConnectionTest {
         }
     }
 
+    /**
+     * Framing Jetty refuses while parsing, before any route runs (a Content-Length that is not a number, a
+     * Transfer-Encoding other than chunked, both headers at once), and a chunk size that is not hexadecimal: each is
+     * the server's JSON error, not Jetty's HTML page.
+     */
+    @Test
+    void malformedHttpFramingGetsTheJsonErrorBody() throws Exception {
+        String headers = "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n";
+        java.util.Map<String, String> refusals = new java.util.LinkedHashMap<>();
+        refusals.put("Content-Length: abc\r\n\r\n" + CHAT, "malformed HTTP request: Invalid Content-Length Value");
+        refusals.put("Transfer-Encoding: gzip\r\n\r\n" + CHAT,
+                "malformed HTTP request: Bad Transfer-Encoding, chunked not last");
+        refusals.put("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+                "malformed HTTP request: Transfer-Encoding and Content-Length");
+        refusals.put("Transfer-Encoding: chunked\r\n\r\nzz\r\n" + CHAT + "\r\n0\r\n\r\n",
+                "the chunked request body ended early (the connection was closed part way) or its chunk framing is "
+                        + "malformed");
+        try (OpenAiServer s = new OpenAiServer(new ScriptedBackend(), ServeLimits.defaults(), null)
+                .start("127.0.0.1", 0)) {
+            for (var refusal : refusals.entrySet()) {
+                try (Socket so = connect(s)) {
+                    so.getOutputStream().write((headers + refusal.getKey()).getBytes(StandardCharsets.US_ASCII));
+                    Response r = readResponse(so.getInputStream());
+                    String code = refusal.getKey().startsWith("Transfer-Encoding: chunked\r\n\r\n")
+                            ? "incomplete_body" : "malformed_http_request";
+                    assertEquals(refusal.getValue(), OpenAiErrorsTest.error(new HttpTestClient.Reply(r.status(),
+                            r.header("Content-Type"), r.body()), 400, code, null), refusal.getKey());
+                }
+            }
+        }
+    }
+
     @Test
     void aStreamSendsItsHeadersBeforeTheFirstToken() throws Exception {
         ScriptedBackend b = new ScriptedBackend();
