@@ -153,6 +153,8 @@ final class GenerationQueue implements AutoCloseable {
         private volatile boolean started;
         private volatile boolean finished;
         private volatile boolean clientEof;
+        /** Tokens generated so far (a backend reports each token once); written by one thread, the generating one. */
+        private volatile int tokens;
 
         Job(ChatBackend.Input prompt, Sampling sampling, int maxTokens, long arrivedNanos, long deadlineNanos) {
             this.prompt = prompt;
@@ -187,6 +189,11 @@ final class GenerationQueue implements AutoCloseable {
 
         boolean sawClientEof() {
             return clientEof;
+        }
+
+        /** Tokens generated so far: a client that leaves is logged with it. */
+        int tokens() {
+            return tokens;
         }
 
         boolean started() {
@@ -224,6 +231,7 @@ final class GenerationQueue implements AutoCloseable {
 
         @Override
         public boolean onDelta(String delta) {
+            tokens++;
             if (!firstSeen) {
                 firstSeen = true;
                 metrics.firstToken((System.nanoTime() - arrivedNanos) / 1e9);
@@ -261,6 +269,7 @@ final class GenerationQueue implements AutoCloseable {
             boolean[] first = {true};
             try {
                 Completion c = backend.generate(prompt, sampling, maxTokens, delta -> {
+                    tokens++;
                     if (first[0]) {
                         first[0] = false;
                         metrics.firstToken((System.nanoTime() - arrivedNanos) / 1e9);

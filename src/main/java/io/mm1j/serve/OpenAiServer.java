@@ -381,10 +381,10 @@ public final class OpenAiServer implements AutoCloseable {
                 arrived + limits.requestTimeout().toNanos());
         queue.submit(job);
         metrics.inFlight(1);
+        String id = (chat ? "chatcmpl-" : "cmpl-") + newId();
         // watched from now on: a client that goes away stops its generation, during the prefill too
         DisconnectWatch watch = DisconnectWatch.start(ctx.req(), job);
         try {
-            String id = (chat ? "chatcmpl-" : "cmpl-") + newId();
             long createdAt = System.currentTimeMillis() / 1000;
             if (req.stream()) {
                 stream(ctx, req, job, id, createdAt);
@@ -396,6 +396,12 @@ public final class OpenAiServer implements AutoCloseable {
                 watch.stop(); // before the answer completes: the connection stays open for the client's next request
             }
             metrics.inFlight(-1);
+            // seen by a failed write or by the watch; logged once per request
+            if (ctx.attribute("mm1.clientGone") != null || "client".equals(job.cancelReason())) {
+                ctx.attribute("mm1.status", 499);
+                LOG.info("{}: client disconnected after {} generated token(s); its generation was stopped", id,
+                        job.tokens());
+            }
         }
     }
 
@@ -409,6 +415,9 @@ public final class OpenAiServer implements AutoCloseable {
             Completion c;
             try {
                 c = whole(ctx, job);
+                if ("client".equals(job.cancelReason())) {
+                    return; // the watch saw the client leave: nobody to answer (admitted() logs it as a 499)
+                }
             } catch (ApiException e) {
                 if (!ctx.res().isCommitted()) {
                     throw e;
@@ -435,11 +444,14 @@ public final class OpenAiServer implements AutoCloseable {
         out.flush();
     }
 
-    /** A write to the client failed: it closed the connection. 499 = nginx's "client closed request". */
+    /**
+     * A write to the client failed: it closed the connection. {@link #admitted} then counts the request as a 499
+     * (nginx's "client closed request") and logs it.
+     */
     private void clientGone(Context ctx, GenerationQueue.Job job, IOException gone) {
+        ctx.attribute("mm1.clientGone", Boolean.TRUE); // the job may have been stopped before, for another reason
         job.cancel("client");
         queue.remove(job); // one still waiting never starts
-        ctx.attribute("mm1.status", 499);
         LOG.debug("client gone: {}", gone.toString());
     }
 
@@ -510,9 +522,9 @@ public final class OpenAiServer implements AutoCloseable {
     private static GenerationQueue.Event next(GenerationQueue.Job job, long nanos) {
         try {
             return job.events.poll(Math.max(0, nanos), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
+        } catch (InterruptedException e) { // Jetty stops its threads: the server is going down
             Thread.currentThread().interrupt();
-            job.cancel("client");
+            job.cancel("shutdown");
             throw shuttingDown();
         }
     }
