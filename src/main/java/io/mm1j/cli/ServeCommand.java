@@ -179,14 +179,14 @@ public final class ServeCommand implements Callable<Integer> {
                 + "/v1" + (apiKey != null ? " (API key required)" : "") + ". Ctrl-C stops.");
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            int running = server.active();
-            if (running > 0) {
-                System.err.println("mm1 serve: stopping; " + running + " request(s) running get up to "
+            OpenAiServer.InFlight now = server.inFlight();
+            if (now.total() > 0) {
+                System.err.println("mm1 serve: stopping with requests in flight (" + now + "); they get up to "
                         + shutdownGraceSeconds + " s to finish (--shutdown-grace); new ones get 503");
             }
-            int cut = server.drain(Duration.ofSeconds(shutdownGraceSeconds));
-            if (cut > 0) {
-                System.err.println("mm1 serve: " + cut + " request(s) were still running and were stopped "
+            OpenAiServer.InFlight cut = server.drain(Duration.ofSeconds(shutdownGraceSeconds));
+            if (cut.total() > 0) {
+                System.err.println("mm1 serve: grace over; the requests still in flight (" + cut + ") were stopped "
                         + "(503 shutting_down)");
             }
             backend.close();

@@ -48,6 +48,16 @@ final class GenerationQueue implements AutoCloseable {
         return batching ? backend.waiting() : worker.getQueue().size();
     }
 
+    /** Jobs generating now (started, not finished). */
+    int running() {
+        return (int) live.stream().filter(Job::started).count();
+    }
+
+    /** Jobs submitted that wait for the model (not started). */
+    int queued() {
+        return (int) live.stream().filter(j -> !j.started()).count();
+    }
+
     /** Queues {@code job}; a full queue is a 429, a closed one a 503. */
     void submit(Job job) {
         if (batching) {

@@ -124,16 +124,43 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /**
+     * Generation requests admitted and not yet answered, by where they are.
+     *
+     * @param running   generating now
+     * @param queued    waiting for the model (their generation has not started)
+     * @param receiving admitted but not yet queued: their bodies are still being read or checked
+     */
+    public record InFlight(int running, int queued, int receiving) {
+        public int total() {
+            return running + queued + receiving;
+        }
+
+        /** "2 running, 1 queued" (and ", 1 being received" when some are). */
+        @Override
+        public String toString() {
+            return running + " running, " + queued + " queued" + (receiving > 0 ? ", " + receiving
+                    + " being received" : "");
+        }
+    }
+
+    /** {@link #active()} split by where the requests are (a snapshot: the parts are counted one after another). */
+    public InFlight inFlight() {
+        int running = queue.running();
+        int queued = queue.queued();
+        return new InFlight(running, queued, Math.max(0, active.get() - running - queued));
+    }
+
+    /**
      * A graceful stop: new generation requests get a 503 {@code shutting_down} (and {@code /health} says so) while
      * the admitted ones run on for up to {@code grace}; those still running then are stopped at their next token and
      * answered with a 503 {@code shutting_down} (a stream: an error event and {@code data: [DONE]}), and the server
-     * closes. Returns the number of requests that had to be cut short.
+     * closes. Returns the requests that had to be cut short, running and queued.
      */
-    public int drain(java.time.Duration grace) {
+    public InFlight drain(java.time.Duration grace) {
         closing = true;
         waitIdle(System.nanoTime() + grace.toNanos());
-        int cut = active.get();
-        if (cut > 0) {
+        InFlight cut = active.get() > 0 ? inFlight() : new InFlight(0, 0, 0);
+        if (cut.total() > 0) {
             queue.stopAccepting(); // a request still uploading its body gets a 503 when it submits
             queue.cancelAll("shutdown");
             waitIdle(System.nanoTime() + TimeUnit.SECONDS.toNanos(5)); // their threads write the endings

@@ -527,11 +527,12 @@ class OpenAiErrorsTest {
             CompletableFuture<HttpTestClient.Reply> shortOne = CompletableFuture.supplyAsync(() -> c.post(
                     "/v1/chat/completions", chat(user("\"hi\""), ",\"max_tokens\":5")));
             waitUntil(() -> b.started.get() == 2);
-            CompletableFuture<Integer> cut = CompletableFuture.supplyAsync(() -> s.drain(Duration.ofSeconds(4)));
+            CompletableFuture<OpenAiServer.InFlight> cut = CompletableFuture.supplyAsync(
+                    () -> s.drain(Duration.ofSeconds(4)));
             waitUntil(() -> c.get("/health").status() == 503);
             error(c.post("/v1/chat/completions", chat(user("\"hi\""), ",\"max_tokens\":1")), 503, "shutting_down",
                     null);
-            assertEquals(1, cut.get(30, TimeUnit.SECONDS), "the long stream was cut");
+            assertEquals(new OpenAiServer.InFlight(1, 0, 0), cut.get(30, TimeUnit.SECONDS), "the long stream was cut");
             HttpTestClient.Reply shortReply = shortOne.get(30, TimeUnit.SECONDS);
             assertEquals(200, shortReply.status(), shortReply.body());
             assertEquals("w0 w1 w2 w3 w4", shortReply.json().get("choices").get(0).get("message").get("content")
@@ -541,6 +542,34 @@ class OpenAiErrorsTest {
             java.util.List<JsonNode> chunks = stream.chunks();
             assertEquals("shutting_down", chunks.get(chunks.size() - 1).get("error").get("code").asText());
             assertTrue(chunks.size() > 5, "tokens came before the stop: " + stream.body());
+        } finally {
+            s.close();
+            b.close();
+        }
+    }
+
+    /**
+     * The shutdown's counts tell a request generating from one waiting behind it (they were one number, as if all
+     * were running): one worker, so the second request queues; both are cut by a drain without grace.
+     */
+    @Test
+    void drainCountsRunningAndQueuedRequestsSeparately() throws Exception {
+        ScriptedBackend b = new ScriptedBackend();
+        b.tokenDelay(50);
+        OpenAiServer s = new OpenAiServer(b, ServeLimits.defaults(), null).start("127.0.0.1", 0);
+        try {
+            HttpTestClient c = new HttpTestClient(s.port(), null);
+            String body = chat(user("\"hi\""), ",\"max_tokens\":200");
+            List<CompletableFuture<HttpTestClient.Reply>> replies = new java.util.ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                replies.add(CompletableFuture.supplyAsync(() -> c.post("/v1/chat/completions", body)));
+            }
+            waitUntil(() -> s.inFlight().equals(new OpenAiServer.InFlight(1, 1, 0)));
+            assertEquals("1 running, 1 queued", s.inFlight().toString());
+            assertEquals(new OpenAiServer.InFlight(1, 1, 0), s.drain(Duration.ZERO));
+            for (CompletableFuture<HttpTestClient.Reply> r : replies) {
+                error(r.get(30, TimeUnit.SECONDS), 503, "shutting_down", null);
+            }
         } finally {
             s.close();
             b.close();
