@@ -301,6 +301,12 @@ public final class Decoder implements AutoCloseable {
         NDList out = BlockScope.runAll(() -> {
             String l = layer(i);
             if (!config.isMoeLayer(i)) { // per token, so a long prefill runs it over blocks of rows
+                if (foldNorm(mid, ctx)) { // training: the norm's weight scales gate's and up's columns instead
+                    NDArray w = params.get(l + "post_attention_layernorm.weight");
+                    NDArray n = Ops.rmsNormUnweighted(mid, eps, minusHalf, invDim);
+                    return new NDList(mid.add(params.linear(Ops.siluMul(project(n, l + "mlp.gate_proj.weight", w, true),
+                            project(n, l + "mlp.up_proj.weight", w, true)), l + "mlp.down_proj.weight")));
+                }
                 return new NDList(mid.add(BlockScope.perRow(mid, config.intermediateSize(), x -> swiGlu(
                         Ops.rmsNorm(x, params.get(l + "post_attention_layernorm.weight"), eps, minusHalf, invDim),
                         l))));
@@ -327,6 +333,31 @@ public final class Decoder implements AutoCloseable {
      * adapter on the projections and the fused kernel available. Inference keeps {@link Rope#apply}, which the KV
      * cache and the CPU decoder match bit for bit.
      */
+    /**
+     * Whether a training forward folds an RMSNorm's weight into the projections that read the norm:
+     * {@code (x̂ ⊙ w)·Wᵀ = x̂·(W·diag(w))ᵀ}, scaling a (out, in) weight instead of a (B, T, in) activation each way
+     * (one activation-sized product forward and two backward per norm, ~3% of a mini step). Under the same
+     * conditions as {@link #pairedRope} (training, whole sequence, no adapter: an adapter reads the weighted norm),
+     * float32/64; inference keeps the weighted norm that the KV cache and the CPU decoder match bit for bit.
+     * {@code -Dmm1.foldNorms=false} keeps it in training too (for side-by-side timing).
+     */
+    private boolean foldNorm(NDArray x, Context ctx) {
+        DataType t = x.getDataType();
+        return (t == DataType.FLOAT32 || t == DataType.FLOAT64) && ctx.cache() == null && ctx.t() > 1
+                && params.adapter() == null && BlockScope.recording()
+                && !"false".equalsIgnoreCase(System.getProperty("mm1.foldNorms"));
+    }
+
+    /** Weight {@code name} (out, in), its columns scaled by the norm weight {@code w} (in) when {@code fold}. */
+    private NDArray folded(String name, NDArray w, boolean fold) {
+        return fold ? params.get(name).mul(w) : params.get(name);
+    }
+
+    /** {@code n·Wᵀ} for weight {@code name}, folded with {@code w} or else through the adapter-aware store. */
+    private NDArray project(NDArray n, String name, NDArray w, boolean fold) {
+        return fold ? Ops.linear(n, folded(name, w, true)) : params.linear(n, name);
+    }
+
     private boolean pairedRope(NDArray n, Context ctx) {
         return ctx.cache() == null && ctx.t() > 1 && params.adapter() == null && BlockScope.recording()
                 && Rope.pairedAvailable(n.getDataType());
@@ -340,21 +371,24 @@ public final class Decoder implements AutoCloseable {
         int nh = config.numHeads();
         int kvh = config.numKvHeads();
         int hd = config.headDim();
-        NDArray n = Ops.rmsNorm(h, params.get(l + "input_layernorm.weight"), eps, minusHalf, invDim);
+        NDArray w = params.get(l + "input_layernorm.weight");
+        boolean fold = foldNorm(h, ctx); // training: the norm's weight scales the projections' columns instead
+        NDArray n = fold ? Ops.rmsNormUnweighted(h, eps, minusHalf, invDim)
+                : Ops.rmsNorm(h, w, eps, minusHalf, invDim);
         NDArray q;
         NDArray k;
         if (pairedRope(n, ctx)) {
             // training: queries and keys projected with their rows in pair order, rotated by one complex product
             // per pair each way (the attention scores are the same sums of products, added in another order)
-            q = rope.applyPaired(Ops.linear(n, rope.pairRows(params.get(l + "self_attn.q_proj.weight"), nh)), nh,
-                    ctx.angles());
-            k = rope.applyPaired(Ops.linear(n, rope.pairRows(params.get(l + "self_attn.k_proj.weight"), kvh)), kvh,
-                    ctx.angles());
+            q = rope.applyPaired(Ops.linear(n, rope.pairRows(folded(l + "self_attn.q_proj.weight", w, fold), nh)),
+                    nh, ctx.angles());
+            k = rope.applyPaired(Ops.linear(n, rope.pairRows(folded(l + "self_attn.k_proj.weight", w, fold), kvh)),
+                    kvh, ctx.angles());
         } else {
-            q = rope.apply(heads(params.linear(n, l + "self_attn.q_proj.weight"), b, t, nh, hd), ctx.angles());
-            k = rope.apply(heads(params.linear(n, l + "self_attn.k_proj.weight"), b, t, kvh, hd), ctx.angles());
+            q = rope.apply(heads(project(n, l + "self_attn.q_proj.weight", w, fold), b, t, nh, hd), ctx.angles());
+            k = rope.apply(heads(project(n, l + "self_attn.k_proj.weight", w, fold), b, t, kvh, hd), ctx.angles());
         }
-        NDArray v = heads(params.linear(n, l + "self_attn.v_proj.weight"), b, t, kvh, hd); // (B, KV, T, hd)
+        NDArray v = heads(project(n, l + "self_attn.v_proj.weight", w, fold), b, t, kvh, hd); // (B, KV, T, hd)
         if (ctx.cache() != null) {
             NDArray[] kv = ctx.cache().append(i, k, v); // (B, KV, S, hd)
             k = kv[0];

@@ -20,15 +20,22 @@ import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /**
- * The training losses: the fused cross-entropy (one softmax outside autograd, its gradient handed back through a
- * surrogate objective) and the fused LM head give the composed form's loss and every parameter's gradient.
+ * The training step's fused forms give the composed forms' loss and every parameter's gradient: the cross-entropy
+ * (one log-softmax outside autograd, its gradient handed back through a surrogate objective), the LM head taken out of
+ * autograd, and the RMSNorm weights folded into the projections that read the norms.
  */
 class LossesTest extends ManagedNdTest {
     /** The step's loss and every parameter gradient, by name, with the fused kernel on or off. */
     private Map<String, double[]> lossAndGradients(Decoder d, NDArray in, NDArray target, NDArray mask,
                                                    boolean fused, boolean head) {
-        String old = System.getProperty("mm1.fusedCrossEntropy");
-        System.setProperty("mm1.fusedCrossEntropy", Boolean.toString(fused));
+        return lossAndGradients(d, in, target, mask, "mm1.fusedCrossEntropy", fused, head);
+    }
+
+    /** The same with the system property {@code knob} (a fused form's off switch) set to {@code on}. */
+    private Map<String, double[]> lossAndGradients(Decoder d, NDArray in, NDArray target, NDArray mask, String knob,
+                                                   boolean on, boolean head) {
+        String old = System.getProperty(knob);
+        System.setProperty(knob, Boolean.toString(on));
         try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
             double count = mask == null ? target.getShape().size() : mask.sum().getDouble();
             Losses.TokenLoss ce = head
@@ -46,9 +53,9 @@ class LossesTest extends ManagedNdTest {
             return out;
         } finally {
             if (old == null) {
-                System.clearProperty("mm1.fusedCrossEntropy");
+                System.clearProperty(knob);
             } else {
-                System.setProperty("mm1.fusedCrossEntropy", old);
+                System.setProperty(knob, old);
             }
         }
     }
@@ -89,6 +96,30 @@ class LossesTest extends ManagedNdTest {
                     assertClose(composed, lossAndGradients(d, in, target, msk, false, true), what + ", head off");
                 }
             }
+        }
+    }
+
+    @Test
+    void foldingTheNormWeightsIntoTheProjectionsKeepsTheLossAndEveryGradient() {
+        TestSupport.root().getEngine().setRandomSeed(12);
+        LlmConfig c = LlmConfig.llama(40, 16, 32, 2, 2, 1, 16, true);
+        try (Decoder d = Decoder.init(c, m, DataType.FLOAT64)) {
+            for (Map.Entry<String, NDArray> p : d.params().all().entrySet()) {
+                if (p.getKey().endsWith("layernorm.weight")) { // away from their initial ones, where folding is trivial
+                    p.getValue().addi(m.randomUniform(-0.5f, 0.5f, p.getValue().getShape(), DataType.FLOAT64));
+                }
+            }
+            d.params().enableGradients();
+            NDArray tokens = m.randomInteger(0, c.vocabSize(), new Shape(2, 9), DataType.INT64);
+            NDArray in = tokens.get(":, :-1");
+            NDArray target = tokens.get(":, 1:");
+            Map<String, double[]> weighted = lossAndGradients(d, in, target, null, "mm1.foldNorms", false, true);
+            Map<String, double[]> folded = lossAndGradients(d, in, target, null, "mm1.foldNorms", true, true);
+            assertClose(weighted, folded, "folded norms");
+            assertTrue(weighted.get("loss")[0] != folded.get("loss")[0]
+                    || !java.util.Arrays.equals(weighted.get("model.norm.weight"), folded.get("model.norm.weight"))
+                    || !java.util.Arrays.equals(weighted.get("model.layers.0.input_layernorm.weight"),
+                    folded.get("model.layers.0.input_layernorm.weight")), "the two forms are computed differently");
         }
     }
 
