@@ -42,14 +42,19 @@ final class EncoderRunConfig {
                 "model.text.context", "model.projection_dim", "model.aim_head_dim", "data.synthetic_images")) {
             JsonNode n = rc.node(k);
             if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 1) {
-                throw new Mm1Exception(k + " must be a whole number >= 1, got " + n);
+                throw new Mm1Exception(k + " must be a whole number >= 1, got " + rc.shown(k));
             }
         }
         for (String k : List.of("train.eval_interval", "train.checkpoint_interval", "optim.warmup_steps")) {
             JsonNode n = rc.node(k);
             if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0) {
-                throw new Mm1Exception(k + " must be a whole number >= 0, got " + n);
+                throw new Mm1Exception(k + " must be a whole number >= 0, got " + rc.shown(k));
             }
+        }
+        JsonNode seed = rc.node("train.seed");
+        if (!seed.isIntegralNumber() || !seed.canConvertToInt()) {
+            throw new Mm1Exception("train.seed must be a whole number from " + Integer.MIN_VALUE + " to "
+                    + Integer.MAX_VALUE + ", got " + rc.shown("train.seed"));
         }
         if (rc.integer("train.batch_size") < 2) {
             throw new Mm1Exception("train.batch_size must be >= 2: a contrastive batch needs negatives");

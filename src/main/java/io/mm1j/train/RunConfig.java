@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.Mm1Exception;
+import io.mm1j.io.WrittenNumbers;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -41,9 +42,12 @@ public final class RunConfig {
     private static final Set<String> FREE_OBJECTS = Set.of("model.vision", "model.connector", "model.moe");
 
     private final ObjectNode tree;
+    /** Numbers with a fraction or exponent as the file or {@code --set} wrote them, by JSON pointer (for messages). */
+    private final Map<String, String> written;
 
-    private RunConfig(ObjectNode tree) {
+    private RunConfig(ObjectNode tree, Map<String, String> written) {
         this.tree = tree;
+        this.written = written;
     }
 
     /** The defaults alone. */
@@ -73,6 +77,7 @@ public final class RunConfig {
         if (overlay != null) {
             merge(tree, overlay);
         }
+        Map<String, String> written = new java.util.LinkedHashMap<>();
         if (file != null) {
             JsonNode user = readFile(file);
             List<String> problems = new ArrayList<>();
@@ -81,16 +86,17 @@ public final class RunConfig {
                 throw new Mm1Exception(file + ": " + problems.get(0));
             }
             merge(tree, (ObjectNode) user);
+            written.putAll(writtenIn(file));
         }
-        shorthand.forEach((k, v) -> set(tree, k, v, "flag"));
+        shorthand.forEach((k, v) -> set(tree, k, v, "flag", written));
         for (String s : sets) {
             int eq = s.indexOf('=');
             if (eq <= 0) {
                 throw new Mm1Exception("--set " + s + ": expected key=value");
             }
-            set(tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set");
+            set(tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set", written);
         }
-        RunConfig c = new RunConfig(tree);
+        RunConfig c = new RunConfig(tree, written);
         c.validate();
         return c;
     }
@@ -107,7 +113,7 @@ public final class RunConfig {
         }
         ObjectNode tree = defaults();
         merge(tree, o);
-        RunConfig c = new RunConfig(tree);
+        RunConfig c = new RunConfig(tree, Map.of());
         c.validate();
         return c;
     }
@@ -132,6 +138,7 @@ public final class RunConfig {
     public static RunConfig resolveAgainst(ObjectNode schema, Path file, Map<String, String> shorthand,
                                            List<String> sets) {
         ObjectNode tree = schema.deepCopy();
+        Map<String, String> written = new java.util.LinkedHashMap<>();
         if (file != null) {
             JsonNode user = readFile(file);
             List<String> problems = new ArrayList<>();
@@ -140,16 +147,17 @@ public final class RunConfig {
                 throw new Mm1Exception(file + ": " + problems.get(0));
             }
             merge(tree, (ObjectNode) user);
+            written.putAll(writtenIn(file));
         }
-        shorthand.forEach((k, v) -> set(schema, tree, k, v, "flag"));
+        shorthand.forEach((k, v) -> set(schema, tree, k, v, "flag", written));
         for (String s : sets) {
             int eq = s.indexOf('=');
             if (eq <= 0) {
                 throw new Mm1Exception("--set " + s + ": expected key=value");
             }
-            set(schema, tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set");
+            set(schema, tree, s.substring(0, eq).trim(), s.substring(eq + 1), "--set", written);
         }
-        return new RunConfig(tree);
+        return new RunConfig(tree, written);
     }
 
     /** A saved, resolved config of the command whose keys are {@code schema} (values not validated here). */
@@ -164,7 +172,7 @@ public final class RunConfig {
         }
         ObjectNode tree = schema.deepCopy();
         merge(tree, o);
-        return new RunConfig(tree);
+        return new RunConfig(tree, Map.of());
     }
 
     private static JsonNode readFile(Path file) {
@@ -297,13 +305,20 @@ public final class RunConfig {
         });
     }
 
-    /** Sets a dotted key ({@code optim.lr}, {@code data.sources.0.weight}) after checking it exists. */
-    private static void set(ObjectNode tree, String key, String valueText, String how) {
-        set(defaults(), tree, key, valueText, how);
+    /**
+     * Sets a dotted key ({@code optim.lr}, {@code data.sources.0.weight}) after checking it exists; {@code written}
+     * then holds the value's numbers as typed in place of what they replaced.
+     */
+    private static void set(ObjectNode tree, String key, String valueText, String how, Map<String, String> written) {
+        set(defaults(), tree, key, valueText, how, written);
     }
 
-    /** {@link #set(ObjectNode, String, String, String)} against the keys of {@code defaults}. */
-    private static void set(ObjectNode defaults, ObjectNode tree, String key, String valueText, String how) {
+    /** {@link #set(ObjectNode, String, String, String, Map)} against the keys of {@code defaults}. */
+    private static void set(ObjectNode defaults, ObjectNode tree, String key, String valueText, String how,
+                            Map<String, String> written) {
+        String at = WrittenNumbers.pointer(key);
+        written.keySet().removeIf(k -> WrittenNumbers.isUnder(k, at));
+        written.putAll(WrittenNumbers.placed(WrittenNumbers.of(valueText), at));
         JsonNode value = parseValue(valueText);
         String[] parts = key.split("\\.");
         JsonNode schema = defaults;
@@ -365,6 +380,15 @@ public final class RunConfig {
         }
     }
 
+    /** The numbers of a config file as written (its text was parsed as JSON a moment ago). */
+    private static Map<String, String> writtenIn(Path file) {
+        try {
+            return WrittenNumbers.of(Files.readString(file));
+        } catch (IOException e) {
+            return Map.of(); // messages then quote the parsed value
+        }
+    }
+
     private static JsonNode parseValue(String text) {
         try {
             JsonNode n = JSON.readTree(text);
@@ -389,20 +413,22 @@ public final class RunConfig {
         }
         positive("data.max_images");
         positive("data.workers");
-        nonNegative("train.eval_interval");
-        nonNegative("train.checkpoint_interval");
-        nonNegative("train.fewshot_interval");
+        positive("data.synthetic_images");
+        nonNegativeWhole("train.eval_interval");
+        nonNegativeWhole("train.checkpoint_interval");
+        nonNegativeWhole("train.fewshot_interval");
         positive("train.fewshot_items");
         positive("train.keep_checkpoints");
+        wholeNumber("train.seed");
         if (!node("optim.warmup_steps").isNull()) { // null: LrSchedule.warmupSteps picks it from train.steps
-            nonNegative("optim.warmup_steps");
+            nonNegativeWhole("optim.warmup_steps");
         }
         nonNegative("optim.weight_decay");
         nonNegative("optim.clip_grad_norm");
         fraction("optim.min_lr_ratio");
         fraction("data.val_fraction");
         if (data("data.val_fraction") >= 1) {
-            throw new Mm1Exception("data.val_fraction must be < 1, got " + data("data.val_fraction"));
+            throw new Mm1Exception("data.val_fraction must be < 1, got " + shown("data.val_fraction"));
         }
         double b1 = data("optim.beta1");
         double b2 = data("optim.beta2");
@@ -414,7 +440,8 @@ public final class RunConfig {
         }
         JsonNode lr = node("optim.lr");
         if (!lr.isNull() && (!lr.isNumber() || !(lr.asDouble() > 0))) {
-            throw new Mm1Exception("optim.lr must be a number > 0 or null (null = MM1's LR law), got " + lr);
+            throw new Mm1Exception("optim.lr must be a number > 0 or null (null = MM1's LR law), got "
+                    + shown("optim.lr"));
         }
         fewshotShots();
         JsonNode devices = node("train.devices");
@@ -460,7 +487,7 @@ public final class RunConfig {
         if (tok.isObject() && !vocab.isNull() && !vocab.isMissingNode()
                 && !(vocab.isIntegralNumber() && vocab.canConvertToInt() && vocab.asInt() >= least)) {
             throw new Mm1Exception("tokenizer.train.vocab_size must be a whole number >= " + least + " (special "
-                    + "tokens + 256 bytes), got " + vocab);
+                    + "tokens + 256 bytes), got " + shown("tokenizer.train.vocab_size"));
         }
         JsonNode mix = node("data.synthetic_mix");
         if (!mix.isNull()) {
@@ -521,7 +548,8 @@ public final class RunConfig {
                 af.path("clip_threshold").asDouble(), af.path("beta1").asDouble());
         JsonNode lora = node("lora");
         if (!lora.path("rank").isIntegralNumber() || lora.path("rank").asInt() < 0) {
-            throw new Mm1Exception("lora.rank must be a whole number >= 0 (0 = no adapter), got " + lora.path("rank"));
+            throw new Mm1Exception("lora.rank must be a whole number >= 0 (0 = no adapter), got "
+                    + shown("lora.rank"));
         }
         if (!lora.path("targets").isArray()) {
             throw new Mm1Exception("lora.targets must be a list of module names");
@@ -541,7 +569,7 @@ public final class RunConfig {
         JsonNode crop = hr.path("crop");
         if (!crop.isNull() && !(crop.isIntegralNumber() && crop.asInt() > 0)) {
             throw new Mm1Exception("model.high_res.crop must be a whole number of pixels or null (null: the "
-                    + "encoder's resolution), got " + crop);
+                    + "encoder's resolution), got " + shown("model.high_res.crop"));
         }
         if (!crop.isNull() && !en.asBoolean(false)) { // the crop is a setting of the mode: alone it would do nothing
             throw new Mm1Exception("model.high_res.crop (--crop) is the sub-image size of the high-resolution mode: "
@@ -606,28 +634,55 @@ public final class RunConfig {
         return n;
     }
 
+    /**
+     * The value at {@code key} as the user wrote it: {@code 1e2}, not the {@code 100.0} Jackson parsed it into; other
+     * values as JSON.
+     */
+    public String shown(String key) {
+        String w = written.get(WrittenNumbers.pointer(key));
+        return w != null ? w : node(key).toString();
+    }
+
+    /**
+     * A whole number: written without a fraction or an exponent ({@code 1e2} and {@code 100.0} are refused, as the
+     * model config reader refuses them) and within the int range.
+     */
+    private void wholeNumber(String key) {
+        JsonNode n = present(key);
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+            throw new Mm1Exception(key + " must be a whole number from " + Integer.MIN_VALUE + " to "
+                    + Integer.MAX_VALUE + ", got " + shown(key));
+        }
+    }
+
     private void positive(String key) {
         JsonNode n = present(key);
         if (n.isIntegralNumber() && !n.canConvertToInt() && n.bigIntegerValue().signum() > 0) {
             throw new Mm1Exception(key + " must be a whole number from 1 to " + Integer.MAX_VALUE + ", got " + n);
         }
         if (!n.canConvertToInt() || !n.isIntegralNumber() || n.asInt() < 1) {
-            throw new Mm1Exception(key + " must be a whole number >= 1, got " + n);
+            throw new Mm1Exception(key + " must be a whole number >= 1, got " + shown(key));
+        }
+    }
+
+    private void nonNegativeWhole(String key) {
+        JsonNode n = present(key);
+        if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0) {
+            throw new Mm1Exception(key + " must be a whole number >= 0, got " + shown(key));
         }
     }
 
     private void nonNegative(String key) {
         JsonNode n = node(key);
-        if (!n.isNumber() || n.asDouble() < 0 || (n.isFloatingPointNumber() && key.startsWith("train."))) {
-            throw new Mm1Exception(key + " must be a " + (key.startsWith("train.") ? "whole " : "")
-                    + "number >= 0, got " + n);
+        if (!n.isNumber() || n.asDouble() < 0) {
+            throw new Mm1Exception(key + " must be a number >= 0, got " + shown(key));
         }
     }
 
     private void fraction(String key) {
         JsonNode n = node(key);
         if (!n.isNumber() || n.asDouble() < 0 || n.asDouble() > 1) {
-            throw new Mm1Exception(key + " must be within [0, 1], got " + n);
+            throw new Mm1Exception(key + " must be within [0, 1], got " + shown(key));
         }
     }
 

@@ -48,7 +48,7 @@ public final class RunModels {
             boolean isBool = e.getKey().equals("tie_word_embeddings");
             if (isBool ? !v.isBoolean() : !(v.isIntegralNumber() && v.canConvertToInt() && v.asInt() > 0)) {
                 throw new Mm1Exception("model.llm." + e.getKey() + " must be " + (isBool ? "true or false"
-                        : "a whole number >= 1") + ", got " + v);
+                        : "a whole number >= 1") + ", got " + rc.shown("model.llm." + e.getKey()));
             }
             llm.set(e.getValue(), v);
             headsOrWidth |= e.getKey().equals("hidden_size") || e.getKey().equals("num_attention_heads");

@@ -92,6 +92,30 @@ class RunConfigTest {
                 error(null, List.of("tokenizer.train.vocab_size=5")));
     }
 
+    /**
+     * An integer key takes only a whole number written as one: {@code 1e2} and {@code 100.0} are refused (as the model
+     * config reader refuses them), and the message quotes the value as typed, not Jackson's {@code 100.0}.
+     */
+    @Test
+    void integerKeysTakeOnlyWholeNumbersAndQuoteTheValueAsWritten() throws Exception {
+        assertEquals("train.steps must be a whole number >= 1, got 1e2", error(null, List.of("train.steps=1e2")));
+        assertEquals("train.steps must be a whole number >= 1, got 100.0", error(null, List.of("train.steps=100.0")));
+        assertEquals("optim.warmup_steps must be a whole number >= 0, got 2.5",
+                error(null, List.of("optim.warmup_steps=2.5")));
+        assertEquals("train.seed must be a whole number from -2147483648 to 2147483647, got 1.5",
+                error(null, List.of("train.seed=1.5")));
+        assertEquals("data.synthetic_images must be a whole number >= 1, got 2E3",
+                error(null, List.of("data.synthetic_images=2E3")));
+        assertEquals("train.eval_interval must be a whole number >= 0, got 5e1",
+                error(null, List.of("train.eval_interval=5e1")));
+        Path f = tmp.resolve("run.json");
+        Files.writeString(f, "{\"train\": {\"steps\": 1.0e2}}");
+        assertEquals("train.steps must be a whole number >= 1, got 1.0e2", error(f, List.of()));
+        // a later layer replaces the value, and with it what was written
+        assertEquals(100, RunConfig.resolve(f, Map.of(), List.of("train.steps=100")).integer("train.steps"));
+        assertEquals("train.steps must be a whole number >= 1, got 0", error(f, List.of("train.steps=0")));
+    }
+
     @Test
     void setWithoutEqualsIsRefused() {
         assertEquals("--set optim.lr: expected key=value", error(null, List.of("optim.lr")));
