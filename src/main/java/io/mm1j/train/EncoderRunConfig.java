@@ -120,11 +120,7 @@ final class EncoderRunConfig {
             throw new Mm1Exception("model.vision must be an object of encoder settings, got " + over);
         }
         v.put("featureLayer", -1); // both objectives train through the last block
-        try {
-            return Presets.JSON.treeToValue(v, VisionConfig.class);
-        } catch (IOException e) {
-            throw new Mm1Exception("model.vision: " + e.getMessage().lines().findFirst().orElse(""), e);
-        }
+        return Presets.bind(v, VisionConfig.class, "model", "vision.", rc.writtenUnder("model.vision"));
     }
 
     static EncoderModel.Config model(RunConfig rc, VisionConfig vision, int vocab) {

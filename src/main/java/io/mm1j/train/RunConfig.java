@@ -644,6 +644,14 @@ public final class RunConfig {
     }
 
     /**
+     * The numbers under {@code dotted} as the user wrote them, by JSON pointer from there ({@code /width} for
+     * {@code model.vision.width}): for messages about an object bound elsewhere ({@code model.vision}).
+     */
+    public Map<String, String> writtenUnder(String dotted) {
+        return WrittenNumbers.under(written, WrittenNumbers.pointer(dotted));
+    }
+
+    /**
      * A whole number: written without a fraction or an exponent ({@code 1e2} and {@code 100.0} are refused, as the
      * model config reader refuses them) and within the int range.
      */

@@ -1,12 +1,12 @@
 package io.mm1j.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mm1j.Mm1Exception;
 import io.mm1j.config.Mm1Config;
 import io.mm1j.config.Presets;
-import java.io.IOException;
+import io.mm1j.io.WrittenNumbers;
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -133,19 +133,17 @@ public final class RunModels {
         if (!tree.has("vision")) {
             tree.put("description", "text-only Llama of run " + name);
         }
-        try {
-            Mm1Config c = Presets.JSON.treeToValue(tree, Mm1Config.class);
-            if (c.llm().maxPositions() < seq) {
-                throw new Mm1Exception("model.llm.max_position_embeddings (" + c.llm().maxPositions() + ") is smaller "
-                        + "than data.seq_len (" + seq + ")");
-            }
-            return c;
-        } catch (UnrecognizedPropertyException e) {
-            throw new Mm1Exception("model: unknown key '" + e.getPathReference().replaceAll("^.*\\[\"", "")
-                    .replaceAll("\"\\]$", "") + "' (known: " + e.getKnownPropertyIds() + ")", e);
-        } catch (IOException e) {
-            throw new Mm1Exception("model: invalid settings: " + e.getMessage().lines().findFirst().orElse(""), e);
+        // the overrides' numbers as written, where they sit in the model config (moe under llm)
+        Map<String, String> written = new HashMap<>();
+        written.putAll(WrittenNumbers.placed(rc.writtenUnder("model.vision"), "/vision"));
+        written.putAll(WrittenNumbers.placed(rc.writtenUnder("model.connector"), "/connector"));
+        written.putAll(WrittenNumbers.placed(rc.writtenUnder("model.moe"), "/llm/moe"));
+        Mm1Config c = Presets.bind(tree, Mm1Config.class, "model", "", written);
+        if (c.llm().maxPositions() < seq) {
+            throw new Mm1Exception("model.llm.max_position_embeddings (" + c.llm().maxPositions() + ") is smaller "
+                    + "than data.seq_len (" + seq + ")");
         }
+        return c;
     }
 
     private static void component(ObjectNode tree, String key, JsonNode override) {

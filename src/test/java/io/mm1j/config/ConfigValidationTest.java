@@ -43,7 +43,33 @@ class ConfigValidationTest {
         Path f = tinyWith("\"imageSize\" : 32,", "\"imageSize\" : 1000000,");
         assertEquals(f + ": vision.imageSize 1000000 is above the limit of 4096 px", error(f));
         Path g = tinyWith("\"patchSize\" : 8,", "\"patchSize\" : 8, \"patchsize\" : 8,");
-        assertEquals(g + ": unknown key vision.patchsize", error(g));
+        assertEquals(g + ": unknown key vision.patchsize (known here: activation, featureLayer, heads, imageSize, "
+                + "layerNormEps, layers, mlpDim, patchSize, width)", error(g));
+    }
+
+    /**
+     * A bad enum, boolean, number or object value is named by key, value as written and what the key takes; Jackson's
+     * wording ("Cannot coerce … to `java.lang.Boolean`", "Cannot construct instance of `io.mm1j…`") never shows.
+     */
+    @Test
+    void badValuesNameTheKeyTheValueAndWhatTheKeyTakes() throws Exception {
+        Path f = tinyWith("\"type\" : \"avgpool\",", "\"type\" : 5,");
+        assertEquals(f + ": connector.type must be one of [avgpool, attnpool, c-abstractor, mlp], got 5", error(f));
+        f = tinyWith("\"squeezeExcitation\" : true,", "\"squeezeExcitation\" : \"yes\",");
+        assertEquals(f + ": connector.squeezeExcitation must be true or false, got \"yes\"", error(f));
+        f = tinyWith("\"rmsNormEps\" : 1.0E-5,", "\"rmsNormEps\" : \"small\",");
+        assertEquals(f + ": llm.rmsNormEps must be a number, got \"small\"", error(f));
+        f = tinyWith("\"imageSize\" : 32,", "\"imageSize\" : 3.2e1,");
+        assertEquals(f + ": vision.imageSize must be an integer, got 3.2e1", error(f));
+        f = tinyWith("\"hiddenSize\" : 32,", "\"hiddenSize\" : 99999999999,");
+        assertEquals(f + ": llm.hiddenSize must be an integer from -2147483648 to 2147483647, got 99999999999",
+                error(f));
+        f = tinyWith("\"layers\" : 1,", "\"layers\" : [1],");
+        assertEquals(f + ": vision.layers must be an integer, got [1]", error(f));
+        String json = Presets.toJson(Presets.load("tiny-test")).replaceFirst("\"vision\" : \\{[^}]*\\}",
+                "\"vision\" : 5");
+        Path g = Files.writeString(dir.resolve("config.json"), json);
+        assertEquals(g + ": vision must be an object, got 5", error(g));
     }
 
     @Test

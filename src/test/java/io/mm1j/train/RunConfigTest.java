@@ -137,6 +137,39 @@ class RunConfigTest {
                 assertThrows(Mm1Exception.class, () -> RunModels.build(none, 288, "t")).getMessage());
     }
 
+    /**
+     * Bad values in {@code model.vision}, {@code model.connector} and {@code model.moe} (bound to mm1j's config
+     * records) are one line naming the key, the value as written and what the key takes, without Jackson's Java type
+     * names; the same for {@code mm1 clip}'s encoder.
+     */
+    @Test
+    void badModelOverridesNameTheKeyTheValueAndTheAcceptedValues() {
+        assertEquals("model: connector.type must be one of [avgpool, attnpool, c-abstractor, mlp], got bogus",
+                modelError("model.connector={\"type\":\"bogus\"}"));
+        assertEquals("model: connector.squeezeExcitation must be true or false, got \"yes\"",
+                modelError("model.connector={\"squeezeExcitation\":\"yes\"}"));
+        assertEquals("model: connector.imageTokens must be an integer, got 1e2",
+                modelError("model.connector={\"imageTokens\":1e2}"));
+        assertEquals("model: vision.activation must be gelu or quick_gelu, got relu",
+                modelError("model.vision={\"activation\":\"relu\"}"));
+        assertEquals("model: llm.moe.topK must be an integer, got \"two\"",
+                modelError("model.moe={\"numExperts\":4,\"topK\":\"two\"}"));
+        assertEquals("model: unknown key llm.moe.router (known here: balanceCoef, capacityFactor, every, "
+                + "expertIntermediate, numExperts, topK, zLossCoef)",
+                modelError("model.moe={\"numExperts\":4,\"router\":\"x\"}"));
+        RunConfig clip = RunConfig.resolveAgainst(RunConfig.defaults(EncoderPretrainer.DEFAULTS), null,
+                Map.of("model.preset", "\"tiny-test\""), List.of("model.vision={\"width\":3.2e1}"));
+        assertEquals("model: vision.width must be an integer, got 3.2e1",
+                assertThrows(Mm1Exception.class, () -> EncoderRunConfig.vision(clip)).getMessage());
+    }
+
+    private static String modelError(String set) {
+        RunConfig rc = RunConfig.resolve(null, Map.of(), List.of("model.preset=tiny-test", set));
+        String m = assertThrows(Mm1Exception.class, () -> RunModels.build(rc, 288, "t")).getMessage();
+        assertTrue(!m.contains("`") && !m.contains("java.") && !m.contains("io.mm1j"), m);
+        return m;
+    }
+
     /** A string where a boolean belongs ("yes") is refused naming the key, not read as false by asBoolean(). */
     @Test
     void aStringForABooleanKeyIsATypeErrorNamingTheKey() throws Exception {
