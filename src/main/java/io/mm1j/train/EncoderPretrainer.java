@@ -182,6 +182,7 @@ public final class EncoderPretrainer {
             long end = Math.min(total, o.stopAtStep() > 0 ? o.stopAtStep() : total);
             LrSchedule schedule = new LrSchedule(rc.data("optim.lr"), rc.integer("optim.warmup_steps"), (int) total,
                     rc.data("optim.min_lr_ratio"));
+            Pretrainer.warnIfAllWarmup(rc);
             EncoderEval eval = new EncoderEval(model, batch, seed);
             long start = state == null ? 0 : state.step();
             double best = state == null ? Double.NaN : state.bestValLoss();

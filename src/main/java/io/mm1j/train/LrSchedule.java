@@ -42,6 +42,22 @@ public record LrSchedule(double peak, int warmupSteps, int totalSteps, double mi
         return peak * (minRatio + (1 - minRatio) * cosine);
     }
 
+    /**
+     * The start-up warning when {@code optim.warmup_steps} is set to {@code train.steps} or more: the whole run is
+     * linear warm-up and the cosine decay never starts. Allowed (a smoke run may be all warm-up), but rarely meant.
+     * Null otherwise, and for a null {@code optim.warmup_steps} (derived from the steps, always shorter but for a
+     * 1-step run).
+     */
+    public static String allWarmupWarning(RunConfig rc) {
+        com.fasterxml.jackson.databind.JsonNode w = rc.node("optim.warmup_steps");
+        if (w.isNull() || w.isMissingNode() || rc.integer("optim.warmup_steps") < rc.integer("train.steps")) {
+            return null;
+        }
+        return "optim.warmup_steps=" + rc.integer("optim.warmup_steps") + " is not below train.steps="
+                + rc.integer("train.steps") + ": the whole run is linear warm-up and the LR never decays (lower "
+                + "optim.warmup_steps unless this is a smoke run)";
+    }
+
     /** Warm-up when {@code optim.warmup_steps} is null: a tenth of the run, at most this many steps. */
     public static final int DEFAULT_WARMUP = 100;
 

@@ -110,6 +110,17 @@ public final class Pretrainer {
         return o;
     }
 
+    /**
+     * {@link LrSchedule#allWarmupWarning} on stderr, once as a run (new or resumed) builds its schedule: after the
+     * data and model are ready, so that a start-up error stays the only line.
+     */
+    static void warnIfAllWarmup(RunConfig rc) {
+        String w = LrSchedule.allWarmupWarning(rc);
+        if (w != null) {
+            LOG.warn(w);
+        }
+    }
+
     /** The model folder of {@code --init}: a model folder, or a run folder's {@code model/}. */
     static Path initFolder(Path init) {
         return Files.isDirectory(init.resolve("model")) ? init.resolve("model") : init;
@@ -478,6 +489,7 @@ public final class Pretrainer {
             long total = rc.integer("train.steps");
             LrSchedule schedule = new LrSchedule(peak, LrSchedule.warmupSteps(rc), (int) total,
                     rc.data("optim.min_lr_ratio"));
+            warnIfAllWarmup(rc);
             double gemm = GemmBench.gflops(root, 2048, 3); // the roofline bench train-step divides by
             TrainLoop.Settings settings = new TrainLoop.Settings(total, o.stopAtStep(), rc.integer("train.grad_accum"),
                     rc.data("optim.clip_grad_norm"), rc.data("optim.weight_decay"),

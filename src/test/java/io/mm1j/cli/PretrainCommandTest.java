@@ -39,6 +39,16 @@ class PretrainCommandTest {
         assertTrue(Files.isDirectory(run.resolve("model")));
     }
 
+    /** A run that is all warm-up trains (a smoke run may be), with one warning on stderr naming both values. */
+    @Test
+    void warmUpCoveringTheWholeRunIsWarnedOnceAtTheStart() {
+        PretrainRuns.Cli r = pretrain(tmp.resolve("run"), "--steps", "2", "--set", "optim.warmup_steps=3");
+        assertEquals(0, r.code(), r.err());
+        String warning = "optim.warmup_steps=3 is not below train.steps=2: the whole run is linear warm-up";
+        assertEquals(1, r.err().lines().filter(l -> l.contains(warning)).count(), r.err());
+        assertTrue(r.out().contains("finished after step 2"), r.out());
+    }
+
     @Test
     void missingDataPathIsOneLineNamingTheKey() {
         Path missing = tmp.resolve("nope/captions.json");

@@ -46,4 +46,22 @@ class LrScheduleTest {
         assertEquals("train.steps must be >= 1, got 0",
                 assertThrows(Mm1Exception.class, () -> new LrSchedule(1e-3, 1, 0, 0.1)).getMessage());
     }
+
+    /** optim.warmup_steps at or above train.steps is allowed but warned (the run never decays); below it, or null, not. */
+    @Test
+    void warmUpCoveringTheWholeRunIsWarnedNamingBothValues() {
+        assertEquals("optim.warmup_steps=200 is not below train.steps=100: the whole run is linear warm-up and the "
+                + "LR never decays (lower optim.warmup_steps unless this is a smoke run)",
+                LrSchedule.allWarmupWarning(config("optim.warmup_steps=200", "train.steps=100")));
+        assertEquals("optim.warmup_steps=100 is not below train.steps=100: the whole run is linear warm-up and the "
+                + "LR never decays (lower optim.warmup_steps unless this is a smoke run)",
+                LrSchedule.allWarmupWarning(config("optim.warmup_steps=100", "train.steps=100")));
+        assertEquals(null, LrSchedule.allWarmupWarning(config("optim.warmup_steps=99", "train.steps=100")));
+        assertEquals(null, LrSchedule.allWarmupWarning(config("optim.warmup_steps=null", "train.steps=1")),
+                "derived from the steps");
+    }
+
+    private static RunConfig config(String... sets) {
+        return RunConfig.resolve(null, java.util.Map.of(), java.util.List.of(sets));
+    }
 }
