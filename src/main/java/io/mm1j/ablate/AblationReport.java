@@ -392,10 +392,14 @@ public final class AblationReport {
         }
         Verdict v = !bracketed || lr.heldOut() == null ? Verdict.INCONCLUSIVE
                 : lr.heldOutWithinTolerance() ? Verdict.REPRODUCED : Verdict.NOT_REPRODUCED;
-        body.append(String.format(Locale.ROOT, "%nFitted: ln η = %.3f·ln N %+.3f (MM1: −0.4214·ln N − 0.5535). "
-                        + "Held-out size: predicted %.3e, measured %.3e (×%.2f).%n%n", lr.law().slope(),
-                lr.law().intercept(), lr.predictedLr(), lr.heldOut() == null ? Double.NaN : lr.heldOut().best().lr(),
-                lr.heldOutRatio()));
+        if (!lr.lawFitted()) {
+            body.append("\nLaw not fitted: ").append(lr.lawNotFitted()).append(".\n\n");
+        } else {
+            body.append(String.format(Locale.ROOT, "%nFitted: ln η = %.3f·ln N %+.3f (MM1: −0.4214·ln N − 0.5535). "
+                            + "Held-out size: predicted %.3e, measured %.3e (×%.2f).%n%n", lr.law().slope(),
+                    lr.law().intercept(), lr.predictedLr(),
+                    lr.heldOut() == null ? Double.NaN : lr.heldOut().best().lr(), lr.heldOutRatio()));
+        }
         body.append("**MM1:** ").append(lesson.mm1()).append("  \n**Tested here:** ").append(lesson.analogue())
                 .append(" (rule: within ×").append(LrSweep.TOLERANCE).append(" → reproduced, outside → not "
                         + "reproduced, an optimum at a grid end → inconclusive). Details: `lr-sweep/report.md`.\n\n")

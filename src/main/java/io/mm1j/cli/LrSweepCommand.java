@@ -86,9 +86,13 @@ public final class LrSweepCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%-8s N=%,10d  best LR %.3e%s%n", s.size().name(), s.nonEmbedding(),
                     s.best().lr(), s.best().bracketed() ? "" : "  (at the grid's end)");
         }
-        System.out.printf(Locale.ROOT, "fitted: ln η = %.4f·ln N %+.4f (r² %.3f);  MM1: ln η = -0.4214·ln N - 0.5535%n",
-                r.law().slope(), r.law().intercept(), r.law().r2());
-        if (r.heldOut() != null) {
+        if (!r.lawFitted()) {
+            System.out.println("law not fitted: " + r.lawNotFitted());
+        } else {
+            System.out.printf(Locale.ROOT, "fitted: ln η = %.4f·ln N %+.4f (r² %.3f);  MM1: ln η = -0.4214·ln N - "
+                    + "0.5535%n", r.law().slope(), r.law().intercept(), r.law().r2());
+        }
+        if (r.heldOut() != null && r.lawFitted()) {
             System.out.printf(Locale.ROOT, "held out %s: predicted %.3e, measured %.3e (×%.2f) → %s ×%.1f%n",
                     r.heldOut().size().name(), r.predictedLr(), r.heldOut().best().lr(), r.heldOutRatio(),
                     r.heldOutWithinTolerance() ? "within" : "outside", LrSweep.TOLERANCE);

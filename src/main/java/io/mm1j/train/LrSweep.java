@@ -114,6 +114,11 @@ public final class LrSweep {
                     throw new Mm1Exception("--sizes: " + sizes.get(i).name() + " is given twice");
                 }
             }
+            if (heldOut != null && sizes.contains(heldOut)) {
+                throw new Mm1Exception("--held-out " + heldOut.name() + " is also in --sizes: the law would be fitted "
+                        + "through it, so it would not be held out; choose a size outside --sizes (or --held-out "
+                        + "none)");
+            }
             if (steps < 1 || seeds < 1) {
                 throw new Mm1Exception("--steps and --seeds must be >= 1");
             }
@@ -131,7 +136,22 @@ public final class LrSweep {
     public record Point(double lr, int seed, double valLoss, double seconds) {}
 
     /** One size: its non-embedding N, every point, and the best LR. */
-    public record SizeResult(Size size, long nonEmbedding, List<Point> points, LogLinearFit.Minimum best) {}
+    public record SizeResult(Size size, long nonEmbedding, List<Point> points, LogLinearFit.Minimum best) {
+        /**
+         * "low" or "high" when the lowest loss is at that end of the grid (of the LRs no seed diverged at, as
+         * {@link LogLinearFit#bestLr} ranks them), null when the minimum is bracketed.
+         */
+        public String gridEdge() {
+            if (best.bracketed()) {
+                return null;
+            }
+            java.util.Set<Double> diverged = new java.util.HashSet<>();
+            points.stream().filter(p -> !Double.isFinite(p.valLoss())).forEach(p -> diverged.add(p.lr()));
+            double lowest = points.stream().mapToDouble(Point::lr).filter(lr -> !diverged.contains(lr)).min()
+                    .orElse(best.gridBest());
+            return best.gridBest() == lowest ? "low" : "high";
+        }
+    }
 
     /**
      * The sweep: fitted sizes, the law through them, the held-out check (null when no held-out size), and the
@@ -147,6 +167,50 @@ public final class LrSweep {
         public boolean heldOutWithinTolerance() {
             double r = heldOutRatio();
             return r <= TOLERANCE && r >= 1 / TOLERANCE;
+        }
+
+        /**
+         * Where every fitted size's lowest loss lies when all of them are at an end of their LR grid: "low", "high"
+         * or "both" (some at each end). Then no size has an interior minimum, the "best LRs" are grid ends and the
+         * line through them says nothing about the law (often slope 0, r² 1): the law counts as not fitted. Null when
+         * at least one size is bracketed.
+         */
+        public String gridEdge() {
+            java.util.Set<String> edges = new java.util.TreeSet<>();
+            for (SizeResult s : fitted) {
+                String e = s.gridEdge();
+                if (e == null) {
+                    return null;
+                }
+                edges.add(e);
+            }
+            return edges.size() == 1 ? edges.iterator().next() : "both";
+        }
+
+        /** The law through the fitted sizes' optima is meaningful: not every one is a grid end. */
+        public boolean lawFitted() {
+            return gridEdge() == null;
+        }
+
+        /** Why the law was not fitted and what to do (report, sweep.json, CLI), or null when it was. */
+        public String lawNotFitted() {
+            String edge = gridEdge();
+            if (edge == null) {
+                return null;
+            }
+            String where = switch (edge) {
+                case "low" -> "at the low end of its LR grid (the smallest LR tried has the lowest loss)";
+                case "high" -> "at the high end of its LR grid (the largest LR tried has the lowest loss)";
+                default -> "at an end of its LR grid (some sizes at the low end, some at the high end)";
+            };
+            String widen = switch (edge) {
+                case "low" -> "towards lower LRs";
+                case "high" -> "towards higher LRs";
+                default -> "at both ends";
+            };
+            return "the best LR of every fitted size is " + where + ": no size has a minimum inside the grid, so "
+                    + "the law was not fitted (a line through grid ends is not a measurement); widen --lrs " + widen
+                    + " and rerun";
         }
     }
 

@@ -77,16 +77,28 @@ final class LrSweepReport {
         ArrayNode sizes = j.putArray("sizes");
         r.fitted().forEach(s -> sizes.add(size(s)));
         ObjectNode law = j.putObject("law");
-        law.put("a", r.law().slope());
-        law.put("b", r.law().intercept());
-        law.put("r2", r.law().r2());
+        boolean fitted = r.lawFitted();
+        law.put("fitted", fitted);
+        if (fitted) {
+            law.put("a", r.law().slope());
+            law.put("b", r.law().intercept());
+            law.put("r2", r.law().r2());
+        } else { // no numbers: a line through grid ends (often slope 0, r² 1) would read as a measurement
+            law.putNull("a").putNull("b").putNull("r2");
+            law.put("gridEdge", r.gridEdge());
+            law.put("note", r.lawNotFitted());
+        }
         law.put("mm1A", LrLaw.MM1.slope());
         law.put("mm1B", LrLaw.MM1.intercept());
         if (r.heldOut() != null) {
             ObjectNode h = size(r.heldOut());
-            h.put("predictedLr", r.predictedLr());
-            h.put("ratio", r.heldOutRatio());
-            h.put("withinTolerance", r.heldOutWithinTolerance());
+            if (fitted) {
+                h.put("predictedLr", r.predictedLr());
+                h.put("ratio", r.heldOutRatio());
+                h.put("withinTolerance", r.heldOutWithinTolerance());
+            } else {
+                h.putNull("predictedLr").putNull("ratio").putNull("withinTolerance");
+            }
             j.set("heldOut", h);
         }
         j.put("wallSeconds", r.seconds());
@@ -172,9 +184,11 @@ final class LrSweepReport {
         }
         double[] xs = {lo / 1.5, hi * 1.5};
         LogLinearFit.Line f = r.law();
-        c.addSeries(String.format(Locale.ROOT, "fit: ln η = %.4f ln N %+.4f", f.slope(), f.intercept()), xs,
-                new double[] {Math.exp(f.at(Math.log(xs[0]))), Math.exp(f.at(Math.log(xs[1])))})
-                .setMarker(SeriesMarkers.NONE);
+        if (r.lawFitted()) { // through grid ends the line is no fit: the points alone are plotted
+            c.addSeries(String.format(Locale.ROOT, "fit: ln η = %.4f ln N %+.4f", f.slope(), f.intercept()), xs,
+                    new double[] {Math.exp(f.at(Math.log(xs[0]))), Math.exp(f.at(Math.log(xs[1])))})
+                    .setMarker(SeriesMarkers.NONE);
+        }
         c.addSeries("MM1: ln η = −0.4214 ln N − 0.5535", xs,
                 new double[] {LrLaw.MM1.peakLr(xs[0]), LrLaw.MM1.peakLr(xs[1])}).setMarker(SeriesMarkers.NONE);
         save(c, png);
@@ -228,6 +242,18 @@ final class LrSweepReport {
         }
         LogLinearFit.Line f = r.law();
         long unbracketed = r.fitted().stream().filter(s -> !s.best().bracketed()).count();
+        if (!r.lawFitted()) {
+            sb.append(String.format(Locale.ROOT, "%n## Law%n%n**Not fitted:** %s.%n%nMM1:    ln η = %.4f · ln N %+.4f"
+                    + "%n%n", r.lawNotFitted().substring(0, 1).toUpperCase(Locale.ROOT)
+                    + r.lawNotFitted().substring(1), LrLaw.MM1.slope(), LrLaw.MM1.intercept()));
+            if (r.heldOut() != null) {
+                sb.append(String.format(Locale.ROOT, "Held-out %s (N = %,d): measured %.3e; not checked, as there is "
+                        + "no fitted law to predict it.%n%n", r.heldOut().size().name(), r.heldOut().nonEmbedding(),
+                        r.heldOut().best().lr()));
+            }
+            sb.append("![loss vs LR](loss-vs-lr.png)\n\n![LR law](lr-law.png)\n");
+            return sb.toString();
+        }
         if (unbracketed > 0) {
             sb.append(String.format(Locale.ROOT, "%n**Caution:** %d of the %d fitted sizes have their lowest loss at an "
                     + "end of the LR grid (column 'bracketed'): their optimum may lie outside it, and the law below "

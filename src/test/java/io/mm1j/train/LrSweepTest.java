@@ -45,7 +45,7 @@ class LrSweepTest {
     void tinySweepFitsTheLawThroughEachSizesBestLrAndReusesFinishedRuns() throws Exception {
         Path out = tmp.resolve("sweep");
         LrSweep.Options o = new LrSweep.Options(out, List.of(LrSweep.Size.parse("1x16"), LrSweep.Size.parse("1x32")),
-                LrSweep.Size.parse("1x48"), List.of(1e-3, 1.4e-3, 1.96e-3), 3, 1, 2, 32, corpus(), List.of(), false,
+                LrSweep.Size.parse("1x48"), List.of(0.08, 0.112, 0.1568), 3, 1, 2, 32, corpus(), List.of(), false,
                 false);
         List<Boolean> reused = new ArrayList<>();
         LrSweep.Result r = LrSweep.run(o, (name, p, again) -> reused.add(again));
@@ -55,7 +55,7 @@ class LrSweepTest {
         for (LrSweep.SizeResult s : r.fitted()) {
             assertEquals(3, s.points().size());
             s.points().forEach(p -> assertTrue(Double.isFinite(p.valLoss()) && p.valLoss() > 0, "loss " + p));
-            assertTrue(s.best().lr() >= 1e-3 && s.best().lr() <= 1.96e-3, "best LR within the grid: " + s.best());
+            assertTrue(s.best().lr() >= 0.08 && s.best().lr() <= 0.1568, "best LR within the grid: " + s.best());
         }
         // the law is the least-squares line through (ln N, ln best LR) of the fitted sizes (two points: exact)
         double x0 = Math.log(r.fitted().get(0).nonEmbedding());
@@ -68,13 +68,16 @@ class LrSweepTest {
 
         JsonNode sweep = RunConfig.JSON.readTree(out.resolve("sweep.json").toFile());
         assertEquals(2, sweep.get("sizes").size());
+        assertTrue(r.fitted().get(1).best().bracketed(), "1x32's minimum is inside the grid: " + r.fitted().get(1));
+        assertTrue(r.lawFitted());
+        assertTrue(sweep.at("/law/fitted").asBoolean());
         assertEquals(r.law().slope(), sweep.at("/law/a").asDouble(), 1e-12);
         assertEquals(-0.4214, sweep.at("/law/mm1A").asDouble(), 0);
         assertEquals(r.heldOutWithinTolerance(), sweep.at("/heldOut/withinTolerance").asBoolean());
         assertTrue(Files.readString(out.resolve("report.md")).contains("Held-out 1x48"));
         assertTrue(Files.size(out.resolve("loss-vs-lr.png")) > 1000);
         assertTrue(Files.size(out.resolve("lr-law.png")) > 1000);
-        assertTrue(Files.isRegularFile(out.resolve("runs/1x16_lr1.000e-03_s0/summary.json")));
+        assertTrue(Files.isRegularFile(out.resolve("runs/1x16_lr8.000e-02_s0/summary.json")));
         // two fitted sizes, 4× apart: the law is fitted, with a caution in the report and sweep.json
         assertEquals(List.of(TWO_SIZES_WARNING), r.warnings());
         assertTrue(Files.readString(out.resolve("report.md")).contains("\n**Caution:** " + TWO_SIZES_WARNING + ".\n"));
@@ -87,7 +90,7 @@ class LrSweepTest {
 
         // mm1 lr-sweep --resume: every finished sub-run reused; the warning is one line on stderr before them
         io.mm1j.TestSupport.CliRun cli = io.mm1j.TestSupport.cli("lr-sweep", "--out", out.toString(), "--sizes",
-                "1x16,1x32", "--held-out", "1x48", "--lrs", "1e-3,1.4e-3,1.96e-3", "--steps", "3", "--seeds", "1",
+                "1x16,1x32", "--held-out", "1x48", "--lrs", "0.08,0.112,0.1568", "--steps", "3", "--seeds", "1",
                 "--batch-size", "2", "--seq-len", "32", "--text", o.text().toString(), "--resume");
         assertEquals(0, cli.code(), cli.err());
         assertEquals(List.of("mm1: warning: " + TWO_SIZES_WARNING),
@@ -105,12 +108,12 @@ class LrSweepTest {
         // other training settings (here a --set) would retrain the finished sub-runs in place: refused, kept
         LrSweep.Options other = new LrSweep.Options(out, o.sizes(), o.heldOut(), o.lrs(), o.steps(), o.seeds(),
                 o.batchSize(), o.seqLen(), o.text(), List.of("optim.weight_decay=0.0"), false, true);
-        String before = Files.readString(out.resolve("runs/1x16_lr1.000e-03_s0/run.json"));
+        String before = Files.readString(out.resolve("runs/1x16_lr8.000e-02_s0/run.json"));
         Mm1Exception changed = assertThrows(Mm1Exception.class, () -> LrSweep.run(other, (name, p, b) -> { }));
         assertEquals("--resume: --set was [] when the sweep in " + out + " started, now [\"optim.weight_decay=0.0\"]; "
                 + "its sub-runs would be trained again in place (pass --overwrite to replace the sweep, or the same "
                 + "--set)", changed.getMessage());
-        assertEquals(before, Files.readString(out.resolve("runs/1x16_lr1.000e-03_s0/run.json")));
+        assertEquals(before, Files.readString(out.resolve("runs/1x16_lr8.000e-02_s0/run.json")));
         List<Boolean> first = new ArrayList<>();
         RuntimeException stop = new RuntimeException("enough");
 
@@ -124,7 +127,7 @@ class LrSweepTest {
         })));
         assertEquals(List.of(false), first, "nothing of the old sweep is reused");
         try (java.util.stream.Stream<Path> runs = Files.list(out.resolve("runs"))) {
-            assertEquals(List.of("1x16_lr1.000e-03_s0"), runs.map(p -> p.getFileName().toString()).toList());
+            assertEquals(List.of("1x16_lr8.000e-02_s0"), runs.map(p -> p.getFileName().toString()).toList());
         }
         assertFalse(Files.exists(out.resolve("report.md")), "the old sweep's report is gone");
         assertFalse(Files.exists(out.resolve(".overwritten")));
@@ -212,6 +215,71 @@ class LrSweepTest {
         assertEquals("--sizes: 4 model sizes spanning 8.0× in non-embedding N (1,000 to 8,000); the LR-law fit asks "
                 + "for at least 4 sizes spanning at least 10×, so the fitted law is a rough estimate",
                 LrSweepReport.coverageWarning(List.of(1_000L, 2_000L, 4_000L, 8_000L)));
+    }
+
+    /** A held-out size that is also fitted would not be held out: refused naming it, before anything is written. */
+    @Test
+    void aHeldOutSizeAmongTheFittedSizesIsRefused() {
+        Path out = tmp.resolve("held");
+        Mm1Exception e = assertThrows(Mm1Exception.class, () -> new LrSweep.Options(out, List.of(
+                LrSweep.Size.parse("1x16"), LrSweep.Size.parse("2x32")), LrSweep.Size.parse("32"), null, 3, 1, 2, 32,
+                null, List.of(), false, false));
+        assertEquals("--held-out 2x32 is also in --sizes: the law would be fitted through it, so it would not be held "
+                + "out; choose a size outside --sizes (or --held-out none)", e.getMessage());
+        assertFalse(Files.exists(out));
+    }
+
+    /** Sizes of 1x16 and 1x32 whose mean loss per LR (of the grid 1e-3, 1.4e-3, 1.96e-3) is {@code losses}. */
+    private static LrSweep.Result result(LrSweep.Options o, double[][] losses) {
+        List<LrSweep.SizeResult> fitted = new ArrayList<>();
+        double[] grid = o.lrs().stream().mapToDouble(Double::doubleValue).toArray();
+        for (int i = 0; i < o.sizes().size(); i++) {
+            List<LrSweep.Point> points = new ArrayList<>();
+            for (int k = 0; k < grid.length; k++) {
+                points.add(new LrSweep.Point(grid[k], 0, losses[i][k], 1));
+            }
+            fitted.add(new LrSweep.SizeResult(o.sizes().get(i), 1000L * (i + 1), points,
+                    LogLinearFit.bestLr(grid, losses[i], LrSweep.FIT_HALF_WIDTH)));
+        }
+        LogLinearFit.Line law = LogLinearFit.line(
+                fitted.stream().mapToDouble(f -> Math.log(f.nonEmbedding())).toArray(),
+                fitted.stream().mapToDouble(f -> Math.log(f.best().lr())).toArray());
+        return new LrSweep.Result(fitted, law, null, Double.NaN, 1, List.of());
+    }
+
+    /**
+     * Every size's lowest loss at the top of the grid: the "law" through the grid ends is slope 0, r² 1. The report
+     * and sweep.json say the law was not fitted, at which edge, and to widen --lrs, with no fitted numbers.
+     */
+    @Test
+    void bestLrsAllAtAGridEdgeLeaveTheLawUnfittedAndSaySo() throws Exception {
+        Path out = tmp.resolve("edge");
+        Files.createDirectories(out);
+        LrSweep.Options o = options(out, List.of("1x16", "1x32"), List.of(1e-3, 1.4e-3, 1.96e-3), null, false, false);
+        LrSweep.Result r = result(o, new double[][] {{3.0, 2.9, 2.8}, {2.9, 2.8, 2.7}});
+        assertEquals(0, r.law().slope(), 0, "the artefact the report must not present as a fit");
+        assertEquals(1, r.law().r2(), 0);
+        assertEquals("high", r.gridEdge());
+        LrSweepReport.write(out, o, r);
+        String report = Files.readString(out.resolve("report.md"));
+        assertTrue(report.contains("## Law\n\n**Not fitted:** The best LR of every fitted size is at the high end of "
+                + "its LR grid (the largest LR tried has the lowest loss): no size has a minimum inside the grid, so "
+                + "the law was not fitted (a line through grid ends is not a measurement); widen --lrs towards higher "
+                + "LRs and rerun.\n"), report);
+        assertFalse(report.contains("Fitted: ln η"), report);
+        JsonNode law = RunConfig.JSON.readTree(out.resolve("sweep.json").toFile()).get("law");
+        assertFalse(law.get("fitted").asBoolean(), law.toString());
+        assertEquals("high", law.get("gridEdge").asText());
+        assertTrue(law.get("a").isNull() && law.get("r2").isNull(), law.toString());
+        assertEquals(r.lawNotFitted(), law.get("note").asText());
+
+        assertEquals("low", result(o, new double[][] {{2.8, 2.9, 3.0}, {2.7, 2.8, 2.9}}).gridEdge());
+        assertEquals("both", result(o, new double[][] {{2.8, 2.9, 3.0}, {2.9, 2.8, 2.7}}).gridEdge());
+        LrSweep.Result oneInside = result(o, new double[][] {{2.9, 2.8, 2.9}, {2.9, 2.8, 2.7}});
+        assertNull(oneInside.gridEdge(), "one bracketed size: the law is fitted (with a caution)");
+        LrSweepReport.write(out, o, oneInside);
+        assertTrue(RunConfig.JSON.readTree(out.resolve("sweep.json").toFile()).at("/law/fitted").asBoolean());
+        assertTrue(Files.readString(out.resolve("report.md")).contains("Fitted: ln η"));
     }
 
     /** A diverged sub-run is a point without a loss, recorded (and reused), not the end of the sweep. */
