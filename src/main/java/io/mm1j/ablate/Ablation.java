@@ -21,6 +21,7 @@ import io.mm1j.tensor.Engines;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.train.EncoderPretrainer;
 import io.mm1j.train.LrSweep;
+import io.mm1j.train.MovedFolder;
 import io.mm1j.train.Pretrainer;
 import io.mm1j.train.RunConfig;
 import io.mm1j.train.RunData;
@@ -850,8 +851,10 @@ public final class Ablation {
                 if (!JsonFiles.MAPPER.readTree(summary.toFile()).path("complete").asBoolean()) {
                     return false;
                 }
-                ObjectNode saved = (ObjectNode) JsonFiles.MAPPER.readTree(dir.resolve("run.json").toFile());
-                saved.remove("_run");
+                ObjectNode written = (ObjectNode) JsonFiles.MAPPER.readTree(dir.resolve("run.json").toFile());
+                written.remove("_run");
+                // a moved or copied --out: paths into it compare wherever it was when the run trained
+                JsonNode saved = MovedFolder.reRooted(written, rc.tree(), out);
                 // through today's defaults: a key added since (with its default value) is no difference
                 String where = dir.resolve("run.json").toString();
                 JsonNode had = (defaults == null ? RunConfig.ofResolved(saved, where)

@@ -451,7 +451,7 @@ public final class LrSweep {
             Path dir = out.resolve("runs").resolve(name);
             RunConfig rc = config(o, s, lr, seed, text);
             Pretrainer.recoverOverwritten(dir); // a finished sub-run set aside by a killed rerun counts as finished
-            Point reused = reuse(dir, lr, seed, rc);
+            Point reused = reuse(dir, lr, seed, rc, out);
             if (reused != null) {
                 points.add(reused);
                 listener.subRun(name, reused, true);
@@ -475,9 +475,10 @@ public final class LrSweep {
 
     /**
      * A complete earlier sub-run with exactly this config (LR, seed, steps, shapes, data and every --set), or null:
-     * a sweep rerun with other settings trains its sub-runs again.
+     * a sweep rerun with other settings trains its sub-runs again. Paths into the sweep folder {@code out} compare
+     * wherever the folder was when the sub-run trained ({@link MovedFolder}): a moved sweep resumes.
      */
-    private static Point reuse(Path dir, double lr, int seed, RunConfig rc) {
+    private static Point reuse(Path dir, double lr, int seed, RunConfig rc, Path out) {
         Path summary = dir.resolve("summary.json");
         if (!Files.isRegularFile(summary) || !Files.isRegularFile(dir.resolve("run.json"))) {
             return null;
@@ -486,7 +487,8 @@ public final class LrSweep {
             com.fasterxml.jackson.databind.node.ObjectNode saved = (com.fasterxml.jackson.databind.node.ObjectNode)
                     RunConfig.JSON.readTree(dir.resolve("run.json").toFile());
             saved.remove("_run");
-            if (!saved.equals(RunConfig.JSON.readTree(rc.tree().toString()))) {
+            JsonNode wanted = RunConfig.JSON.readTree(rc.tree().toString());
+            if (!MovedFolder.reRooted(saved, wanted, out).equals(wanted)) {
                 return null;
             }
             JsonNode n = RunConfig.JSON.readTree(summary.toFile());

@@ -78,6 +78,19 @@ class AblationResumeTest {
         assertEquals(before, Files.getLastModifiedTime(kept));
         assertTrue(Files.isRegularFile(out.resolve("runs/images-250_s0/model/config.json")));
 
+        // the whole ablation moved elsewhere: its runs name the shared tokenizer and worlds where they were, and are
+        // reused untouched (they used to be refused as "a finished run of another configuration")
+        Path moved = dir.resolve("moved/abl");
+        Files.createDirectories(moved.getParent());
+        Files.move(out, moved);
+        FileTime movedBefore = Files.getLastModifiedTime(moved.resolve("runs/base_s0/summary.json"));
+        List<String> third = run(moved, config);
+        assertTrue(third.contains("[1/2] encoder-data/images-250 seed 0: trained before (reused)"),
+                String.join("\n", third));
+        assertTrue(third.contains("[2/2] encoder-data/base seed 0: trained before (reused)"), String.join("\n", third));
+        assertEquals(movedBefore, Files.getLastModifiedTime(moved.resolve("runs/base_s0/summary.json")));
+        Files.move(moved, out);
+
         // a different base config is refused instead of mixing runs
         Files.writeString(config, TINY.replace("\"batch_size\": 2", "\"batch_size\": 3"));
         Mm1Exception e = assertThrows(Mm1Exception.class, () -> run(out, config));

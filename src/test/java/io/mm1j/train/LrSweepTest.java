@@ -134,6 +134,35 @@ class LrSweepTest {
         assertTrue(Files.isRegularFile(out.resolve(LrSweep.MARKER)));
     }
 
+    /**
+     * A finished sweep moved elsewhere resumes without training again: its sub-runs' run.json name the synthetic text
+     * inside the old folder, which compares equal to the same file in the new one. Each sub-run's summary.json and
+     * metrics.jsonl are untouched.
+     */
+    @Test
+    void aMovedSweepFolderResumesWithoutTrainingItsSubRunsAgain() throws Exception {
+        Path out = tmp.resolve("first/sweep");
+        List<Double> lrs = List.of(0.08, 0.112, 0.1568);
+        List<Boolean> reused = new ArrayList<>();
+        LrSweep.run(options(out, List.of("1x16", "1x32"), lrs, null, false, false), (n, p, b) -> reused.add(b));
+        assertEquals(List.of(false, false, false, false, false, false), reused);
+        Path moved = tmp.resolve("second/sweep");
+        Files.createDirectories(moved.getParent());
+        Files.move(out, moved);
+        Path sub = moved.resolve("runs/1x32_lr1.120e-01_s0");
+        assertTrue(Files.readString(sub.resolve("run.json")).contains(out.resolve("data/text/train.txt").toString()),
+                "the sub-run names the text where the sweep was");
+        java.nio.file.attribute.FileTime before = Files.getLastModifiedTime(sub.resolve("summary.json"));
+        String metrics = Files.readString(sub.resolve("metrics.jsonl"));
+
+        reused.clear();
+        LrSweep.run(options(moved, List.of("1x16", "1x32"), lrs, null, false, true), (n, p, b) -> reused.add(b));
+        assertEquals(List.of(true, true, true, true, true, true), reused, "every finished sub-run reused");
+        assertEquals(before, Files.getLastModifiedTime(sub.resolve("summary.json")));
+        assertEquals(metrics, Files.readString(sub.resolve("metrics.jsonl")));
+        assertFalse(Files.exists(out), "nothing written where the sweep was");
+    }
+
     /** A non-empty --out is refused unless --overwrite or (for a sweep) --resume; refusals touch nothing. */
     @Test
     void theSweepFolderFollowsTheOutputRules() throws Exception {
