@@ -151,6 +151,33 @@ class SftCommandTest {
         return out;
     }
 
+    /**
+     * As the README says: the default data.seq_len (256) is lowered to the --init model's context (tiny-test: 128),
+     * with a line saying so; one the user set above it is refused, naming the largest that fits.
+     */
+    @Test
+    void theDefaultSeqLenIsLoweredToTheModelsContextAndAnExplicitOneIsRefused() {
+        List<String> common = List.of("sft", "--init", base.toString(), "--data",
+                data.resolve("llava/train.json").toString(), "--images", data.resolve("images/train").toString(),
+                "--steps", "1", "--set", "train.batch_size=2", "--set", "train.eval_interval=0");
+        Path lowered = tmp.resolve("seq-default");
+        List<String> args = new java.util.ArrayList<>(common);
+        args.addAll(List.of("--out", lowered.toString()));
+        TestSupport.CliRun r = TestSupport.cli(args.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("data.seq_len 256 → 128 (the --init model's max_position_embeddings)"), r.out());
+        assertEquals(128, JsonFiles.read(lowered.resolve("run.json")).at("/data/seq_len").asInt());
+
+        Path refused = tmp.resolve("seq-set");
+        args = new java.util.ArrayList<>(common);
+        args.addAll(List.of("--set", "data.seq_len=256", "--out", refused.toString()));
+        r = TestSupport.cli(args.toArray(String[]::new));
+        assertEquals(1, r.code(), r.out());
+        assertEquals("mm1: error: data.seq_len 256 is longer than the --init model's 128 positions (maxPositions): set "
+                + "--set data.seq_len=128 or less", r.err().lines().findFirst().orElse(""));
+        assertFalse(Files.exists(refused.resolve("run.json")));
+    }
+
     @Test
     void badConversationsAreRefusedBeforeAnythingIsWritten() throws Exception {
         Path bad = Files.writeString(tmp.resolve("bad.json"), """
