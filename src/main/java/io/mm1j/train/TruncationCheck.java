@@ -74,8 +74,12 @@ final class TruncationCheck {
         }
     }
 
-    /** One pass over a split; samples that fail to lay out (bad data) are left to the pipeline's skip report. */
+    /**
+     * One pass over at most {@link #CHECKED} conversations of a split, those that fail to lay out (bad data, left to
+     * the pipeline's skip report) included: a split of broken records is not read to its end.
+     */
     static Tally tally(Supplier<Iterator<Sample>> split, SampleEncoder layout, SequencePacker packer) {
+        long read = 0;
         long n = 0;
         long without = 0;
         int one = Integer.MAX_VALUE;
@@ -84,11 +88,12 @@ final class TruncationCheck {
         Iterator<Sample> it = split.get();
         try {
             while (it.hasNext()) {
-                if (n == CHECKED) {
+                if (read == CHECKED) {
                     capped = true;
                     break;
                 }
                 Sample sample = it.next();
+                read++;
                 SampleEncoder.Prepared p;
                 try {
                     p = layout.prepare(sample, null, null);
