@@ -97,4 +97,36 @@ class AblationResumeTest {
         assertEquals("--out " + out + " was started with another base config ('train.batch_size' differs; see "
                 + out.resolve("base.json") + "); use a new --out", e.getMessage());
     }
+
+    /**
+     * The {@code lr} study's sweep folder holding no sweep (a session killed before the sweep wrote its marker, or
+     * stray files) belongs to the ablation: it is replaced, not refused as a non-empty folder. Stopped at the first
+     * finished sub-run, by which time the old files are gone.
+     */
+    @Test
+    void anLrSweepFolderHoldingNoSweepIsReplacedRatherThanRefused(@TempDir Path dir) throws Exception {
+        Path config = dir.resolve("tiny.json");
+        Files.writeString(config, TINY);
+        Path out = dir.resolve("abl");
+        // an earlier session of this ablation: planned (no training), then killed as its sweep folder was made
+        Ablation.run(new Ablation.Options(out, Studies.select("lr"), 1, 30, config, List.of(), null, 2, 2, 3, false,
+                true), line -> { });
+        Path sweep = out.resolve("lr-sweep");
+        Files.createDirectories(sweep.resolve("runs/not-a-sub-run"));
+        Files.writeString(sweep.resolve("stray.txt"), "left by a killed session");
+        assertFalse(io.mm1j.train.LrSweep.isSweep(sweep));
+        RuntimeException stop = new RuntimeException("first sub-run done");
+        List<String> lines = new ArrayList<>();
+        RuntimeException thrown = assertThrows(RuntimeException.class, () -> Ablation.run(new Ablation.Options(out,
+                Studies.select("lr"), 1, 30, config, List.of(), null, 2, 2, 3, false), line -> {
+                    lines.add(line);
+                    if (line.startsWith("lr/")) {
+                        throw stop;
+                    }
+                }));
+        assertEquals(stop, thrown, String.join("\n", lines));
+        assertFalse(Files.exists(sweep.resolve("stray.txt")), "the stray files are replaced");
+        assertFalse(Files.exists(sweep.resolve("runs/not-a-sub-run")));
+        assertTrue(io.mm1j.train.LrSweep.isSweep(sweep), "a sweep of the ablation's own now");
+    }
 }
