@@ -62,13 +62,17 @@ public final class Presets {
     public static Mm1Config read(Path file) {
         BoundedFiles.checkRegular(file, MAX_CONFIG_BYTES, "config file");
         JsonNode tree;
-        Map<String, String> written;
         try {
             tree = JSON.readTree(file.toFile());
-            written = WrittenNumbers.of(Files.readString(file));
         } catch (IOException e) {
             Mm1Exception utf8 = Utf8.errorOrNull(file);
             throw utf8 != null ? utf8 : configError(file.toString(), "", null, Map.of(), e);
+        }
+        Map<String, String> written;
+        try {
+            written = WrittenNumbers.of(Files.readString(file));
+        } catch (IOException e) {
+            written = Map.of(); // messages then quote the parsed values
         }
         return bind(tree, Mm1Config.class, file.toString(), "", written);
     }
