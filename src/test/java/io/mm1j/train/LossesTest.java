@@ -145,4 +145,48 @@ class LossesTest extends ManagedNdTest {
         }
         assertEquals(p[11] - 1, g[11], 1e-6f);
     }
+
+    /** The "loss" metric of one TrainLoop step on {@code b} (tiny-test, float64), plain or checkpointed. */
+    private double stepLoss(io.mm1j.data.Batch b, boolean checkpointed) {
+        io.mm1j.mllm.Mm1Model model = DataParallelTest.model(io.mm1j.config.Presets.load("tiny-test"), m);
+        double[] loss = new double[1];
+        TrainLoop.Listener listener = new TrainLoop.Listener() {
+            @Override
+            public void onStep(long step, Map<String, Double> metrics) {
+                loss[0] = metrics.get("loss");
+            }
+
+            @Override
+            public void onEval(long step, Map<String, Double> metrics) {}
+
+            @Override
+            public void onCheckpoint(long step, io.mm1j.data.Batch last) {}
+        };
+        TrainLoop.Settings s = new TrainLoop.Settings(1, 0, 1, 1.0, 0.0, true, 0, 0, java.util.List.of("a"), 0, 0,
+                checkpointed);
+        try (AdamW opt = AdamW.standard(model.params())) {
+            new TrainLoop(model, opt, new LrSchedule(1e-2, 0, 1, 0.1), s, Map.of(), listener)
+                    .run(java.util.List.of(b).iterator(), 0, () -> false);
+        }
+        model.close();
+        return loss[0];
+    }
+
+    @Test
+    void aStepsLossWithAWeightedMaskIsTheWeightedNllItsGradientIsOf() {
+        // a mask with values other than 0 and 1 weights each token's NLL in the objective (the composed form);
+        // the reported loss is the same weighted sum over the trained tokens: halving every weight halves it
+        io.mm1j.data.Batch b = DataParallelTest.batch();
+        float[] half = b.lossMask().clone();
+        for (int i = 0; i < half.length; i++) {
+            half[i] *= 0.5f;
+        }
+        io.mm1j.data.Batch h = new io.mm1j.data.Batch(b.batchSize(), b.seqLen(), b.tokens(), b.targets(), half,
+                b.images(), b.imageTokens(), b.cursor(), b.segments(), b.sources());
+        for (boolean checkpointed : new boolean[] {false, true}) {
+            double full = stepLoss(b, checkpointed);
+            assertEquals(0.5 * full, stepLoss(h, checkpointed), 1e-12 * full,
+                    checkpointed ? "checkpointed" : "plain");
+        }
+    }
 }
