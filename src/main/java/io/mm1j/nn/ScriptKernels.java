@@ -182,6 +182,14 @@ public final class ScriptKernels {
     }
 
     /**
+     * Whether {@link #crossEntropyGradient} runs: kernels on, not switched off by
+     * {@code -Dmm1.fusedCrossEntropy=false}, and the module loads.
+     */
+    public static boolean crossEntropyAvailable() {
+        return !"false".equalsIgnoreCase(System.getProperty("mm1.fusedCrossEntropy")) && crossEntropy() != null;
+    }
+
+    /**
      * Token NLL and its gradient with respect to the logits, outside autograd: {@code x} (N, V) float32/64 logits
      * (detached), {@code t} (N, 1) int64 targets, {@code drop} (K,) int64 rows whose gradient is zeroed (K may be
      * 0). Returns [nll (N, 1), g (N, V) = softmax(x) − onehot(t)], or null when off or unavailable.

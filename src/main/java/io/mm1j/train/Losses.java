@@ -81,7 +81,9 @@ public final class Losses {
         NDArray n = decoder.headInput(h); // (B, T, D), recorded
         NDArray w = decoder.headWeight(); // (V, D)
         long[] drop = dropped(mask);
-        if (drop != null && fusable(n.getDataType()) && w.getDataType() == n.getDataType()) {
+        // (asked first: without the kernel the detached logits below would be a head product thrown away)
+        if (drop != null && fusable(n.getDataType()) && w.getDataType() == n.getDataType()
+                && ScriptKernels.crossEntropyAvailable()) {
             NDArray nd = n.stopGradient().reshape(-1, n.getShape().get(n.getShape().dimension() - 1)); // (N, D)
             NDArray wd = w.stopGradient();
             NDArray logits = Ops.linear(nd, wd); // (N, V), not recorded: its inputs are detached

@@ -189,4 +189,52 @@ class LossesTest extends ManagedNdTest {
                     checkpointed ? "checkpointed" : "plain");
         }
     }
+
+    /** Matrix products (aten::mm, bmm, addmm) that libtorch's profiler records while {@code r} runs. */
+    private static int matrixProducts(Runnable r) throws java.io.IOException {
+        java.nio.file.Path trace = java.nio.file.Files.createTempFile("mm1j-trace", ".json");
+        try {
+            ai.djl.pytorch.jni.JniUtils.startProfile(false, false, false);
+            try {
+                r.run();
+            } finally {
+                ai.djl.pytorch.jni.JniUtils.stopProfile(trace.toString());
+            }
+            String json = java.nio.file.Files.readString(trace);
+            int n = 0;
+            for (String op : new String[] {"aten::mm", "aten::bmm", "aten::addmm"}) {
+                n += json.split(java.util.regex.Pattern.quote("\"name\": \"" + op + "\""), -1).length - 1;
+            }
+            return n;
+        } finally {
+            java.nio.file.Files.deleteIfExists(trace);
+        }
+    }
+
+    @Test
+    void withoutTheKernelTheHeadLossRunsTheHeadsProductOnceAsTheComposedLossDoes() throws Exception {
+        // -Dmm1.fusedCrossEntropy=false (the comparison knob) or a kernel that does not load: the composed form,
+        // at the composed form's cost (not an extra (N, D)·(D, V) product made and thrown away first)
+        TestSupport.root().getEngine().setRandomSeed(11);
+        LlmConfig c = LlmConfig.llama(40, 16, 32, 1, 2, 1, 16, false);
+        String old = System.getProperty("mm1.fusedCrossEntropy");
+        System.setProperty("mm1.fusedCrossEntropy", "false");
+        try (Decoder d = Decoder.init(c, m, DataType.FLOAT32);
+             GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            d.params().enableGradients();
+            NDArray tokens = m.randomInteger(0, c.vocabSize(), new Shape(2, 9), DataType.INT64);
+            NDArray target = tokens.get(":, 1:");
+            NDArray h = d.hidden(d.embed(tokens.get(":, :-1")), null, null, null).h();
+            int composed = matrixProducts(() -> Losses.crossEntropy(
+                    io.mm1j.nn.Ops.linear(d.headInput(h), d.headWeight()), target, null));
+            assertEquals(1, composed);
+            assertEquals(composed, matrixProducts(() -> Losses.headLoss(d, h, target, null, 1.0 / 16)));
+        } finally {
+            if (old == null) {
+                System.clearProperty("mm1.fusedCrossEntropy");
+            } else {
+                System.setProperty("mm1.fusedCrossEntropy", old);
+            }
+        }
+    }
 }
