@@ -14,7 +14,8 @@ import io.mm1j.Mm1Exception;
  *       10·BTD + 7·BTQ + 6·BTK + 5·BTF + 4·B·H·T² + 6·BT values, Q/K the query/key-value widths (4·BTQ + 3·BTK
  *       with training's paired RoPE in float32/64: no swapped halves or partial products); the scores
  *       appear 4 times: matmul, scale, mask, softmax), plus the LM head (norm, logits, log-softmax) and the
- *       backward's transient gradients of the logits (2·BTV). In float32/64 with the fused attention kernel
+ *       backward's transient gradients of the logits (2·BTV); in float32/64 the fused head records no logits
+ *       (logits and their gradient, 2·BTV, for a moment). In float32/64 with the fused attention kernel
  *       ({@code nn.ScriptKernels}) no scores are kept, only a log-sum-exp per query and head (B·H·T instead of
  *       4·B·H·T²), and the fused SiLU keeps no σ(gate) (4·BTF instead of 5·BTF); half precision (the
  *       planner's GPUs) takes the composed ops. In float32/64 each RMSNorm keeps no x² either (its mean square
@@ -105,7 +106,7 @@ public final class MemoryModel {
         for (int i = 0; i < c.numLayers(); i++) {
             total += layer(c, i, b, t, bytes);
         }
-        return total + head(c, b, t, bytes);
+        return total + head(c, b, t, bytes, fusedHead(bytes));
     }
 
     /**
@@ -151,7 +152,7 @@ public final class MemoryModel {
         // the input's gradient
         long checkpoints = (2L * c.numLayers() + 1) * btd + 2 * btd;
         long rows = Math.min(b, checkpointedHeadRows(t, c.vocabSize(), bytes));
-        long widest = head(c, rows, t, bytes) + btd; // + the gradients of the chunks' inputs, gathered
+        long widest = head(c, rows, t, bytes, false) + btd; // + the gradients of the chunks' inputs, gathered
         long attentionRows = Math.min(b, checkpointedAttentionRows(c, t, bytes));
         for (int i = 0; i < c.numLayers(); i++) {
             // the VJP takes gradOut as the output's gradient; a chunked half also gathers its input's gradient
@@ -209,9 +210,18 @@ public final class MemoryModel {
         return attention(c, b, t, bytes) + feedForward(c, i, b, t, bytes);
     }
 
-    /** Final norm, logits, log-softmax, and the backward's two logits-sized gradients. */
-    static long head(LlmConfig c, long b, long t, int bytes) {
+    /**
+     * Final norm, logits, log-softmax, and the backward's two logits-sized gradients; with the fused head
+     * ({@code train.Losses.headLoss}: the plain path in float32/64) nothing logits-sized is recorded, and its peak
+     * is the logits and their gradient together, for a moment (2·BTV).
+     */
+    static long head(LlmConfig c, long b, long t, int bytes, boolean fusedHead) {
         long bt = b * t;
-        return (2 + normSquares(bytes)) * bt * c.hiddenSize() + 3 * bt + 4 * bt * c.vocabSize();
+        return (2 + normSquares(bytes)) * bt * c.hiddenSize() + 3 * bt + (fusedHead ? 2 : 4) * bt * c.vocabSize();
+    }
+
+    /** Whether the plain path's loss takes the fused head (the cross-entropy kernel on, float32/64). */
+    static boolean fusedHead(int bytes) {
+        return fused(bytes) && !"false".equalsIgnoreCase(System.getProperty("mm1.fusedCrossEntropy"));
     }
 }
