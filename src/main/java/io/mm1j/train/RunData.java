@@ -473,10 +473,6 @@ public final class RunData {
     }
 
     /**
-     * The run's tokenizer file: a copy of a given tokenizer.json, the byte-level vocabulary ({@code "bytes"}: the 256
-     * byte values after mm1j's 8 special tokens, for character-level work) or a BPE trained on the training text.
-     */
-    /**
      * The vocabulary the run's tokenizer will have, known before any data is read: the pretrained LLM's (its
      * tokenizer plus mm1j's roles), the byte tokenizer's 264, a tokenizer.json's own size, or the size asked of a
      * trained one ({@code defaultVocab} when not given; training may stop below it on a small corpus).
@@ -503,6 +499,10 @@ public final class RunData {
         return v.isNull() || v.isMissingNode() ? defaultVocab : v.asInt();
     }
 
+    /**
+     * The run's tokenizer file: a copy of a given tokenizer.json, the byte-level vocabulary ({@code "bytes"}: the 256
+     * byte values after mm1j's 8 special tokens, for character-level work) or a BPE trained on the training text.
+     */
     public static void writeTokenizer(RunConfig rc, List<Source> sources, int defaultVocab, Path out) {
         JsonNode tok = rc.node("tokenizer");
         if (tok.isTextual() && tok.asText().equals("bytes")) {
@@ -513,12 +513,14 @@ public final class RunData {
             if (!Files.isRegularFile(src)) {
                 throw new Mm1Exception("tokenizer: " + src + " not found");
             }
+            // fails early when it is not usable, naming the given file (not the copy: a temporary file, or the
+            // folder of a run that is removed when it fails to start)
+            io.mm1j.tokenizer.Tokenizer.load(src).close();
             try {
                 Files.copy(src, out);
             } catch (IOException e) {
                 throw new Mm1Exception("tokenizer: cannot copy " + src + ": " + e.getMessage(), e);
             }
-            io.mm1j.tokenizer.Tokenizer.load(out).close(); // fails early, naming the file, when it is not usable
         } else {
             JsonNode v = tok.path("train").path("vocab_size");
             int vocab = v.isNull() || v.isMissingNode() ? defaultVocab : v.asInt();
