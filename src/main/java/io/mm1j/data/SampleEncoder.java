@@ -204,6 +204,10 @@ public final class SampleEncoder {
         } else if (s instanceof Sample.Conversation c && conversations != null) {
             return new Prepared(conversations.encode(c, this::image), true, before, after);
         } else if (s instanceof Sample.Conversation c) {
+            if (!ids.hasChatMarkers()) {
+                throw new io.mm1j.Mm1Exception("a conversation needs a chat template or a tokenizer with mm1j's chat "
+                        + "markers (" + SpecialTokens.ALL.subList(SpecialTokens.SYSTEM_ID, SpecialTokens.COUNT) + ")");
+            }
             for (ImageRef im : c.images()) { // without a chat template: images first, tags dropped
                 out.add(image(im));
             }

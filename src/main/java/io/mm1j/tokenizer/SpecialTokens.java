@@ -57,18 +57,40 @@ public final class SpecialTokens {
          * name ({@code <pad>}, {@code <image>}, chat markers).
          */
         public static Ids of(Tokenizer tok, int bos, int eos) {
+            return of(tok, bos, eos, false);
+        }
+
+        /**
+         * The roles of a run whose conversations a chat template lays out ({@code mm1 pretrain}, {@code mm1 sft}):
+         * as {@link #of}, but the chat markers may be missing (-1), because the template writes its own turns. A
+         * foreign tokenizer (a LLaVA folder's: {@code <image>} and {@code <pad>} after Llama's 32 000) has none.
+         */
+        public static Ids forChatTemplate(Tokenizer tok, int bos, int eos) {
+            return of(tok, bos, eos, true);
+        }
+
+        private static Ids of(Tokenizer tok, int bos, int eos, boolean markersOptional) {
             int[] ids = new int[COUNT];
             for (int r = 0; r < COUNT; r++) {
                 ids[r] = r == BOS_ID ? bos : r == EOS_ID ? eos : tok.specialId(ALL.get(r));
+                if (markersOptional && r >= SYSTEM_ID && ids[r] < 0) {
+                    continue;
+                }
                 if (ids[r] < 0 || ids[r] >= tok.vocabSize()) {
                     throw new io.mm1j.Mm1Exception(tok.file() + ": " + (r == BOS_ID || r == EOS_ID
                             ? "the model's " + (r == BOS_ID ? "BOS" : "EOS") + " id " + ids[r] + " is outside the "
                             + "vocabulary (" + tok.vocabSize() + ")" : "no special token " + ALL.get(r)
-                            + " (mm1j's data path needs every role; `mm1 pretrain` with model.llm.init appends the "
-                            + "missing ones to an LLM's tokenizer)"));
+                            + (markersOptional ? " (mm1j's data path pads rows with <pad> and marks image slots "
+                            + "with <image>)" : " (mm1j's data path needs every role; `mm1 pretrain` with "
+                            + "model.llm.init appends the missing ones to an LLM's tokenizer)")));
                 }
             }
             return new Ids(ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7]);
+        }
+
+        /** Whether the chat markers are all there (a conversation without a chat template needs them). */
+        public boolean hasChatMarkers() {
+            return system >= 0 && user >= 0 && assistant >= 0 && endOfTurn >= 0;
         }
 
         /** Whether {@code id} is one of the role ids (text never produces them: see SampleEncoder). */

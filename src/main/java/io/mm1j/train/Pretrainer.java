@@ -292,7 +292,8 @@ public final class Pretrainer {
                 // 3. model: fresh, from --init, or from the checkpoint
                 Mm1Config cfg = RunModels.build(rc, tok.vocabSize(), dir.getFileName().toString());
                 Mm1Model loaded = ckpt != null ? Checkpoint.loadModel(ckpt, root)
-                        : o.init() != null ? initFrom(o.init(), cfg, root) : fresh(cfg, root, llmInit, visionInit);
+                        : o.init() != null ? initFrom(o.init(), tok.vocabSize(), root)
+                        : fresh(cfg, root, llmInit, visionInit);
                 Mm1Model model = FineTuning.highRes(rc, loaded); // model.high_res: tiling on/off, positions resized
                 try {
                     FineTuning.lora(rc, model, ckpt); // frozen base + fresh (or checkpointed) adapters when lora.rank > 0
@@ -420,19 +421,49 @@ public final class Pretrainer {
             } catch (IOException e) {
                 throw new Mm1Exception("tokenizer: cannot copy " + modelTokenizer + ": " + e.getMessage(), e);
             }
-            io.mm1j.tokenizer.Tokenizer.load(tokFile).close(); // fails early, naming the file, when it is not usable
+            // checked before the weights load, naming the model's file rather than the run's copy (a failed run's
+            // folder is removed)
+            io.mm1j.config.LlmConfig llm = io.mm1j.mllm.Mm1Model.readConfig(initFolder(o.init())).llm();
+            try (Tokenizer t = Tokenizer.load(modelTokenizer)) {
+                checkEmbeddingHolds(t.vocabSize(), modelTokenizer.toString(), llm.vocabSize());
+                SpecialTokens.Ids.forChatTemplate(t, llm.bosTokenId(), llm.eosTokenId());
+            }
         }
 
-        private Mm1Model initFrom(Path init, Mm1Config cfg, NDManager root) {
+        /** Refuses a tokenizer ({@code what}) with ids past the {@code --init} model's embedding rows. */
+        private void checkEmbeddingHolds(int tokenizerVocab, String what, int rows) {
+            if (tokenizerVocab > rows) {
+                throw new Mm1Exception("--init " + o.init() + ": " + what + " has " + tokenizerVocab + " token ids, "
+                        + "more than the model's " + rows + " embedding rows (vocab_size in "
+                        + initFolder(o.init()).resolve("config.json") + ")");
+            }
+        }
+
+        /**
+         * The {@code --init} model, whose embedding must hold every id of the run's tokenizer. With the folder's own
+         * tokenizer it may hold more: a Hugging Face LLaVA folder pads its vocabulary (llava-1.5: 32 002 tokens,
+         * 32 064 rows, a multiple of 64), and the rows past the tokenizer are kept, as the LLaVA loader and exporter
+         * keep them, so the fine-tuned model exports back to a folder of the same shape. No text encodes to those
+         * ids, so they are never an input or a target; they only sit in the softmax's denominator, whose gradient
+         * lowers their logits. A tokenizer from elsewhere (the folder has none) must match the rows exactly.
+         */
+        private Mm1Model initFrom(Path init, int tokenizerVocab, NDManager root) {
             Path modelDir = initFolder(init);
             Mm1Model m = Checkpoint.loadModel(modelDir, root); // refused when a weight is not finite
-            if (m.config().llm().vocabSize() != cfg.llm().vocabSize()) {
+            int rows = m.config().llm().vocabSize();
+            Path own = modelDir.resolve("tokenizer.json");
+            try {
+                checkEmbeddingHolds(tokenizerVocab, Files.isRegularFile(own) ? own.toString()
+                        : "the run's tokenizer (" + rc.shown("tokenizer") + ")", rows);
+            } catch (Mm1Exception e) {
                 m.close();
-                throw new Mm1Exception("--init " + init + ": the model's vocabulary (" + m.config().llm().vocabSize()
-                        + ") differs from the run tokenizer's (" + cfg.llm().vocabSize() + ")"
-                        + (Files.isRegularFile(modelDir.resolve("tokenizer.json")) ? ""
-                        : "; the model folder has no tokenizer.json: pass the tokenizer it was trained with as "
-                        + "--set tokenizer=FILE"));
+                throw e;
+            }
+            if (tokenizerVocab != rows && !Files.isRegularFile(own)) {
+                m.close();
+                throw new Mm1Exception("--init " + init + ": the model's vocabulary (" + rows + ") differs from the "
+                        + "run tokenizer's (" + tokenizerVocab + "); the model folder has no tokenizer.json: pass "
+                        + "the tokenizer it was trained with as --set tokenizer=FILE");
             }
             return m;
         }
@@ -463,7 +494,9 @@ public final class Pretrainer {
             SequencePacker.Config stepPc = new SequencePacker.Config(pc.batchSize() * rc.integer("train.grad_accum"),
                     pc.seqLen(), pc.maxImages(), pc.imageTokens());
             int size = cfg.isMultimodal() ? cfg.vision().imageSize() : 0;
-            SpecialTokens.Ids ids = SpecialTokens.Ids.of(tok, cfg.llm().bosTokenId(), cfg.llm().eosTokenId());
+            // conversations go through a chat template (below): the chat markers need not be tokens
+            SpecialTokens.Ids ids = SpecialTokens.Ids.forChatTemplate(tok, cfg.llm().bosTokenId(),
+                    cfg.llm().eosTokenId());
             SampleEncoder encoder = new SampleEncoder(tok::encode, cfg.isMultimodal() ? pixels(model) : img -> {
                 throw new Mm1Exception("a text-only model cannot train on images (set model.vision or use text "
                         + "sources only)");
