@@ -135,7 +135,7 @@ public final class Llava {
             String name = dir.toAbsolutePath().normalize().getFileName() == null ? "llava"
                     : dir.toAbsolutePath().normalize().getFileName().toString();
             return Mm1Model.foreign(c.mm1Config(name, c.kind().architecture + " from " + dir), p, d, v, k,
-                    new LlavaImages(c, pre, v, k), c.imageTokenId());
+                    new LlavaImages(c, pre, v, k, layout), c.imageTokenId());
         } catch (RuntimeException e) {
             p.close();
             throw e;

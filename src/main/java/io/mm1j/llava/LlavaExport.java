@@ -13,6 +13,7 @@ import io.mm1j.io.AtomicFiles;
 import io.mm1j.llm.Decoder;
 import io.mm1j.llm.HfLlama;
 import io.mm1j.mllm.Mm1Model;
+import io.mm1j.nn.ParamStore;
 import io.mm1j.tensor.SafeTensorsWriter;
 import io.mm1j.tokenizer.Tokenizer;
 import io.mm1j.vision.ImagePreprocessor;
@@ -58,12 +59,51 @@ public final class LlavaExport {
             int s = c.vision().imageSize();
             pre = new LlavaPreprocessing(s, s, s, 1 / 255.0, ImagePreprocessor.CLIP_MEAN, ImagePreprocessor.CLIP_STD);
         }
+        writeModel(model, c, pre, out, layout);
+        writeTokenizer(tokenizerJson, out.resolve("tokenizer.json"), mm1jTokenizer, c.text().bosTokenId());
+        Path tokenizerConfig = source.resolve("tokenizer_config.json");
+        try {
+            if (Files.isRegularFile(tokenizerConfig)) {
+                Files.copy(tokenizerConfig, out.resolve("tokenizer_config.json"));
+            } else {
+                AtomicFiles.writeString(out.resolve("tokenizer_config.json"), toJson(JSON.createObjectNode()
+                        .put("tokenizer_class", "PreTrainedTokenizerFast")
+                        .put("model_max_length", c.text().maxPositions())));
+            }
+        } catch (IOException e) {
+            throw new Mm1Exception(tokenizerConfig + ": cannot copy: " + e.getMessage(), e);
+        }
+        return c.kind().architecture;
+    }
+
+    /**
+     * Saves a model loaded from a LLaVA folder ({@link Mm1Model#save}: checkpoints, a fine-tuned run's model) as a
+     * LLaVA folder again, in the key layout it was read in: its image handling (feature layer and strategy,
+     * projector, preprocessing, NeXT tiling) is the folder's and has no mm1j config. Every embedding row is written,
+     * those a padded vocabulary holds past the tokenizer included (text_config.vocab_size stays the folder's). The
+     * tokenizer files are the caller's to copy; a LoRA adapter's tensors are left out (they are saved on their own).
+     *
+     * @throws IllegalArgumentException when the model was not loaded from a LLaVA folder
+     */
+    public static void save(Mm1Model model, Path out) {
+        LlavaImages li = Llava.images(model);
+        if (li == null) {
+            throw new IllegalArgumentException("model '" + model.config().name() + "' was not loaded from a LLaVA "
+                    + "folder");
+        }
+        writeModel(model, li.config(), li.preprocessing(), out, li.layout());
+    }
+
+    /** config.json, model.safetensors (F32), preprocessor_config.json and processor_config.json. */
+    private static void writeModel(Mm1Model model, LlavaConfig c, LlavaPreprocessing pre, Path out,
+                                   Llava.Layout layout) {
         SafeTensorsWriter weights = new SafeTensorsWriter().metadata("format", "pt");
         for (SafeTensorsWriter.Tensor t : HfLlama.tensors(model.decoder())) {
             weights.add(new SafeTensorsWriter.Tensor(layout.fileKey(t.name()), t.dtype(), t.shape(), t.data()));
         }
+        ParamStore.LinearAdapter adapter = model.params().adapter();
         for (Map.Entry<String, NDArray> e : model.params().all().entrySet()) {
-            if (!Decoder.isDecoderTensor(e.getKey())) {
+            if (!Decoder.isDecoderTensor(e.getKey()) && (adapter == null || !adapter.owns(e.getKey()))) {
                 NDArray a = e.getValue();
                 float[] v = a.getDataType() == DataType.FLOAT32 ? a.toFloatArray()
                         : a.toType(DataType.FLOAT32, false).toFloatArray();
@@ -80,20 +120,6 @@ public final class LlavaExport {
                 .put("num_additional_image_tokens", 1)
                 .put("image_token", "<image>");
         AtomicFiles.writeString(out.resolve("processor_config.json"), toJson(processor));
-        writeTokenizer(tokenizerJson, out.resolve("tokenizer.json"), mm1jTokenizer, c.text().bosTokenId());
-        Path tokenizerConfig = source.resolve("tokenizer_config.json");
-        try {
-            if (Files.isRegularFile(tokenizerConfig)) {
-                Files.copy(tokenizerConfig, out.resolve("tokenizer_config.json"));
-            } else {
-                AtomicFiles.writeString(out.resolve("tokenizer_config.json"), toJson(JSON.createObjectNode()
-                        .put("tokenizer_class", "PreTrainedTokenizerFast")
-                        .put("model_max_length", c.text().maxPositions())));
-            }
-        } catch (IOException e) {
-            throw new Mm1Exception(tokenizerConfig + ": cannot copy: " + e.getMessage(), e);
-        }
-        return c.kind().architecture;
     }
 
     /** The LLaVA view of an mm1j model, or a clear refusal. */

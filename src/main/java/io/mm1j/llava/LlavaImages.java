@@ -27,13 +27,15 @@ final class LlavaImages implements ImagePipeline {
     private final LlavaPreprocessing preprocessing;
     private final VisionTransformer vision;
     private final LlavaProjector projector;
+    private final Llava.Layout layout; // the key layout of the folder it was loaded from: saves keep it
 
     LlavaImages(LlavaConfig config, LlavaPreprocessing preprocessing, VisionTransformer vision,
-                LlavaProjector projector) {
+                LlavaProjector projector, Llava.Layout layout) {
         this.config = config;
         this.preprocessing = preprocessing;
         this.vision = vision;
         this.projector = projector;
+        this.layout = layout;
     }
 
     LlavaConfig config() {
@@ -42,6 +44,10 @@ final class LlavaImages implements ImagePipeline {
 
     LlavaPreprocessing preprocessing() {
         return preprocessing;
+    }
+
+    Llava.Layout layout() {
+        return layout;
     }
 
     @Override

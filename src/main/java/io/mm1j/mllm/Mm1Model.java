@@ -243,12 +243,20 @@ public final class Mm1Model implements AutoCloseable {
         }
     }
 
-    /** Writes {@code config.json} (mm1j) and {@code model.safetensors} (all components) atomically. */
+    /**
+     * Writes {@code config.json} (mm1j) and {@code model.safetensors} (all components) atomically; a model loaded
+     * from a LLaVA folder is written as a LLaVA folder ({@link io.mm1j.llava.LlavaExport#save}), since an mm1j
+     * config cannot say its image handling.
+     */
     public void save(Path dir) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
             throw new Mm1Exception(dir + ": cannot create folder: " + e.getMessage());
+        }
+        if (io.mm1j.llava.Llava.images(this) != null) {
+            io.mm1j.llava.LlavaExport.save(this, dir);
+            return;
         }
         SafeTensorsWriter out = new SafeTensorsWriter().metadata("format", "pt").metadata("mm1j.name", config.name());
         HfLlama.tensors(decoder).forEach(out::add);

@@ -823,7 +823,8 @@ public final class Pretrainer {
             if (!started.isObject()) {
                 return; // a run from before run.json recorded its model
             }
-            JsonNode now = io.mm1j.config.Presets.JSON.valueToTree(model.config());
+            JsonNode now = withoutLabels(io.mm1j.config.Presets.JSON.valueToTree(model.config()));
+            started = withoutLabels(started);
             String diff = firstDifference(started, now, "");
             if (diff != null) {
                 String key = diff.startsWith(".") ? diff.substring(1) : diff;
@@ -833,6 +834,16 @@ public final class Pretrainer {
                 throw new Mm1Exception("--resume: " + ckpt.resolve("config.json") + " holds another model than the "
                         + "run started with: '" + key + "' is " + b + ", the run's (run.json) " + a);
             }
+        }
+
+        /**
+         * The model without its name and description: labels, not weights or shapes. A checkpoint of a model from a
+         * LLaVA folder is a LLaVA folder, which has no place for them (its loader names the model after the folder).
+         */
+        private static JsonNode withoutLabels(JsonNode model) {
+            ObjectNode c = ((ObjectNode) model).deepCopy();
+            c.remove(List.of("name", "description"));
+            return c;
         }
 
         /** {@code data.workers} (loader threads) does not change what is trained: a resume may set another. */
