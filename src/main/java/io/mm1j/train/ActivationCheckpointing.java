@@ -335,18 +335,21 @@ public final class ActivationCheckpointing {
 
     /**
      * {@link Losses#crossEntropy} as a sum over rows: each chunk's masked NLL over the whole batch's token count,
-     * so the chunks add up to the batch mean.
+     * so the chunks add up to the batch mean. The gradient comes from {@link Losses#tokenLoss} (the trainer's
+     * fused loss); the returned scalar carries the loss's value: {@code objective + (loss − objective)}, the
+     * difference not recorded, so the value is the loss up to one rounding and the gradient the objective's.
      */
     static RowLoss meanTokenLoss(NDArray targets, NDArray mask, DataType dtype) {
         double count = mask == null ? targets.getShape().size()
                 : Math.max(1, mask.toType(DataType.FLOAT64, false).sum().getDouble());
         return (logits, from, to) -> {
             NDIndex rows = new NDIndex("{}:{}", from, to);
-            NDArray nll = logits.logSoftmax(-1).gather(targets.get(rows).expandDims(-1), -1).squeeze(-1).neg();
-            if (mask != null) {
-                nll = nll.mul(mask.get(rows).toType(nll.getDataType(), false));
-            }
-            return nll.sum().div(logits.getManager().create(count).toType(nll.getDataType(), false));
+            NDArray m = mask == null ? null : mask.get(rows);
+            Losses.TokenLoss ce = Losses.tokenLoss(logits, targets.get(rows), m, 1 / count);
+            NDArray nll = m == null ? ce.nll() : ce.nll().mul(m.toType(ce.nll().getDataType(), false));
+            NDArray loss = nll.sum().div(logits.getManager().create(count).toType(nll.getDataType(), false));
+            NDArray objective = ce.objective();
+            return objective.add(loss.toType(objective.getDataType(), false).sub(objective.stopGradient()));
         };
     }
 
