@@ -41,6 +41,13 @@ public final class FineTuning {
         if (!model.isMultimodal()) {
             throw new Mm1Exception("model.high_res: model '" + model.config().name() + "' has no image encoder");
         }
+        if (en.asBoolean() && io.mm1j.llava.Llava.images(model) != null) {
+            // its image path (feature layer and strategy, projector, preprocessing, NeXT's own tiling) is the
+            // folder's; MM1's sub-image tiling would rebuild it as an mm1j model that no LLaVA folder describes
+            throw new Mm1Exception("model.high_res: model '" + model.config().name() + "' was loaded from a LLaVA "
+                    + "folder, which keeps its own image pipeline (LLaVA-NeXT tiles pictures itself); high-resolution "
+                    + "tiling (--high-res) is for mm1j models");
+        }
         int size = model.config().vision().imageSize();
         if (!en.asBoolean()) {
             return model.config().highRes() == null ? model : model.withHighRes(null, size);

@@ -323,6 +323,11 @@ public final class Pretrainer {
          * has one, the same frozen components, gradients on ({@link DataParallel} copies the master's weights in).
          */
         private Mm1Model replica(Mm1Model master, NDManager root, DataType dtype) {
+            if (io.mm1j.llava.Llava.images(master) != null) {
+                // a replica is built from the mm1j config, which cannot say a LLaVA model's image path
+                throw new Mm1Exception("train.devices / train.mixed_precision: model '" + master.config().name()
+                        + "' was loaded from a LLaVA folder; it trains on one device in its own precision only");
+            }
             Mm1Model m = Mm1Model.init(master.config(), root, dtype);
             try {
                 if (master.params().adapter() != null) {

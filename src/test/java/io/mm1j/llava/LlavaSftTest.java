@@ -263,4 +263,21 @@ class LlavaSftTest {
                 + "path pads rows with <pad> and marks image slots with <image>)\n", r.err());
         assertTrue(Files.notExists(out));
     }
+
+    /**
+     * MM1's sub-image tiling rebuilds the model from an mm1j config, which cannot say a LLaVA folder's image path:
+     * refused before the run folder is made. (The trainer's replicas are refused the same way, for the same
+     * reason; they only exist on CUDA devices.)
+     */
+    @Test
+    void highResTilingIsRefusedForALlavaFolder() {
+        Path out = tmp.resolve("run-high-res");
+        TestSupport.CliRun r = sft(padded, out, "--high-res");
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("mm1: error: model.high_res: model '"), r.err());
+        assertTrue(r.err().endsWith("was loaded from a LLaVA folder, which keeps its own image pipeline (LLaVA-NeXT "
+                + "tiles pictures itself); high-resolution tiling (--high-res) is for mm1j models\n"), r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(Files.notExists(out));
+    }
 }
