@@ -41,19 +41,18 @@ public final class Ops {
      * @param minusHalf the scalar −0.5 (cached: a scalar made per call would enter the graph, cookbook pitfall 1)
      * @param invDim    the scalar 1/d, d = x's last dimension (cached, as minusHalf)
      */
-    /** {@code x / sqrt(mean(x²) + eps)} without the weight (float32/64), for a weight folded into what follows. */
-    public static NDArray rmsNormUnweighted(NDArray x, NDArray eps, NDArray minusHalf, NDArray invDim) {
-        NDArray meanSquare = x.norm(new int[] {-1}, true).square().mul(invDim).add(eps);
-        return x.mul(meanSquare.pow(minusHalf));
-    }
-
     public static NDArray rmsNorm(NDArray x, NDArray w, NDArray eps, NDArray minusHalf, NDArray invDim) {
         DataType t = x.getDataType();
         if (t == DataType.FLOAT16 || t == DataType.BFLOAT16) {
             return x.div(x.square().mean(new int[] {-1}, true).add(eps).sqrt()).mul(w);
         }
+        return rmsNormUnweighted(x, eps, minusHalf, invDim).mul(w);
+    }
+
+    /** {@code x / sqrt(mean(x²) + eps)} without the weight (float32/64), for a weight folded into what follows. */
+    public static NDArray rmsNormUnweighted(NDArray x, NDArray eps, NDArray minusHalf, NDArray invDim) {
         NDArray meanSquare = x.norm(new int[] {-1}, true).square().mul(invDim).add(eps);
-        return x.mul(meanSquare.pow(minusHalf)).mul(w);
+        return x.mul(meanSquare.pow(minusHalf));
     }
 
     /**
