@@ -195,13 +195,10 @@ public final class ScriptKernels {
      * 0). Returns [nll (N, 1), g (N, V) = softmax(x) − onehot(t)], or null when off or unavailable.
      */
     public static NDList crossEntropyGradient(NDArray x, NDArray t, NDArray drop) {
-        // -Dmm1.fusedCrossEntropy=false keeps the composed loss (for side-by-side timing)
-        PtSymbolBlock block = "false".equalsIgnoreCase(System.getProperty("mm1.fusedCrossEntropy")) ? null
-                : crossEntropy();
-        if (block == null) {
+        if (!crossEntropyAvailable()) { // -Dmm1.fusedCrossEntropy=false keeps the composed loss (for timing)
             return null;
         }
-        return IValueUtils.forward(block, new NDList(unnamed(x), unnamed(t), unnamed(drop)), true);
+        return IValueUtils.forward(crossEntropy(), new NDList(unnamed(x), unnamed(t), unnamed(drop)), true);
     }
 
     /** The norms module, or null when unavailable. */
