@@ -17,7 +17,6 @@ import io.mm1j.io.Utf8;
 import io.mm1j.io.WrittenNumbers;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collection;
@@ -68,13 +67,7 @@ public final class Presets {
             Mm1Exception utf8 = Utf8.errorOrNull(file);
             throw utf8 != null ? utf8 : configError(file.toString(), "", null, Map.of(), e);
         }
-        Map<String, String> written;
-        try {
-            written = WrittenNumbers.of(Files.readString(file));
-        } catch (IOException e) {
-            written = Map.of(); // messages then quote the parsed values
-        }
-        return bind(tree, Mm1Config.class, file.toString(), "", written);
+        return bind(tree, Mm1Config.class, file.toString(), "", WrittenNumbers.in(file));
     }
 
     /** The config in {@code tree}; parsed first so that a message can quote the offending value. */

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -30,6 +32,15 @@ public final class WrittenNumbers {
             return Map.of(); // not JSON: nothing was written as a number
         }
         return out;
+    }
+
+    /** {@link #of} a file's text; empty when it cannot be read (messages then quote the parsed values). */
+    public static Map<String, String> in(Path file) {
+        try {
+            return of(Files.readString(file));
+        } catch (IOException e) {
+            return Map.of();
+        }
     }
 
     /** The JSON pointer of a dotted key: {@code train.steps} → {@code /train/steps}. */

@@ -86,7 +86,7 @@ public final class RunConfig {
                 throw new Mm1Exception(file + ": " + problems.get(0));
             }
             merge(tree, (ObjectNode) user);
-            written.putAll(writtenIn(file));
+            written.putAll(WrittenNumbers.in(file));
         }
         shorthand.forEach((k, v) -> set(tree, k, v, "flag", written));
         for (String s : sets) {
@@ -147,7 +147,7 @@ public final class RunConfig {
                 throw new Mm1Exception(file + ": " + problems.get(0));
             }
             merge(tree, (ObjectNode) user);
-            written.putAll(writtenIn(file));
+            written.putAll(WrittenNumbers.in(file));
         }
         shorthand.forEach((k, v) -> set(schema, tree, k, v, "flag", written));
         for (String s : sets) {
@@ -377,15 +377,6 @@ public final class RunConfig {
             }
             path.setLength(0);
             path.append(here);
-        }
-    }
-
-    /** The numbers of a config file as written (its text was parsed as JSON a moment ago). */
-    private static Map<String, String> writtenIn(Path file) {
-        try {
-            return WrittenNumbers.of(Files.readString(file));
-        } catch (IOException e) {
-            return Map.of(); // messages then quote the parsed value
         }
     }
 
