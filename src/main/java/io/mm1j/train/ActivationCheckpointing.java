@@ -340,13 +340,12 @@ public final class ActivationCheckpointing {
      * difference not recorded, so the value is the loss up to one rounding and the gradient the objective's.
      */
     static RowLoss meanTokenLoss(NDArray targets, NDArray mask, DataType dtype) {
-        double count = mask == null ? targets.getShape().size()
-                : Math.max(1, mask.toType(DataType.FLOAT64, false).sum().getDouble());
+        double count = Losses.tokenCount(targets, mask);
         return (logits, from, to) -> {
             NDIndex rows = new NDIndex("{}:{}", from, to);
             NDArray m = mask == null ? null : mask.get(rows);
             Losses.TokenLoss ce = Losses.tokenLoss(logits, targets.get(rows), m, 1 / count);
-            NDArray nll = m == null ? ce.nll() : ce.nll().mul(m.toType(ce.nll().getDataType(), false));
+            NDArray nll = ce.masked(m);
             NDArray loss = nll.sum().div(logits.getManager().create(count).toType(nll.getDataType(), false));
             NDArray objective = ce.objective();
             return objective.add(loss.toType(objective.getDataType(), false).sub(objective.stopGradient()));

@@ -41,8 +41,7 @@ public final class LmStep {
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                 Decoder.Output out = forward.get();
                 // the mean over positions where the mask is 1 (an all-zero mask: 0, no tokens to learn from)
-                double count = mask == null ? targets.getShape().size()
-                        : Math.max(1, mask.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).sum().getDouble());
+                double count = Losses.tokenCount(targets, mask);
                 Losses.TokenLoss ce = Losses.tokenLoss(out.logits(), targets, mask, 1 / count);
                 NDArray total = ce.objective();
                 if (out.auxLoss() != null) {

@@ -39,7 +39,21 @@ public final class Losses {
      * @param objective a recorded scalar whose gradient is that of {@code scale · Σ mask · nll}; its value is not the
      *                  loss (backward through it, possibly plus other recorded terms)
      */
-    public record TokenLoss(NDArray nll, NDArray objective) {}
+    public record TokenLoss(NDArray nll, NDArray objective) {
+        /** {@link #nll} weighted by {@code mask} (in the NLL's dtype), or {@link #nll} itself for a null mask. */
+        public NDArray masked(NDArray mask) {
+            return mask == null ? nll : nll.mul(mask.toType(nll.getDataType(), false));
+        }
+    }
+
+    /**
+     * The denominator of a mean token loss: the positions where {@code mask} is 1, at least 1 (an all-zero mask
+     * gives a loss of 0, not 0/0), or every position of {@code targets} for a null mask.
+     */
+    public static double tokenCount(NDArray targets, NDArray mask) {
+        return mask == null ? targets.getShape().size()
+                : Math.max(1, mask.toType(DataType.FLOAT64, false).sum().getDouble());
+    }
 
     /**
      * The cross-entropy of {@code logits} (…, V) against {@code targets} (…) for a training step, weighted by a 0/1

@@ -328,8 +328,7 @@ public final class TrainLoop {
                 }
                 gc.backward(objective);
                 // the mask's weights (1 for trained tokens; other values weight the objective) as the loss has them
-                nll = ce.nll().mul(mask.toType(ce.nll().getDataType(), false)).toType(DataType.FLOAT32, false)
-                        .toFloatArray();
+                nll = ce.masked(mask).toType(DataType.FLOAT32, false).toFloatArray();
             }
             accumulate(b, nll, sl);
             scope.suppressNotUsedWarning();
@@ -361,8 +360,8 @@ public final class TrainLoop {
                         if (nll[0] == null) {
                             nll[0] = new float[b.batchSize() * t];
                         }
-                        System.arraycopy(ce.nll().mul(mask.toType(ce.nll().getDataType(), false))
-                                .toType(DataType.FLOAT32, false).toFloatArray(), 0, nll[0], from * t, (to - from) * t);
+                        System.arraycopy(ce.masked(mask).toType(DataType.FLOAT32, false).toFloatArray(), 0, nll[0],
+                                from * t, (to - from) * t);
                         return ce.objective();
                     });
             if (r.expertLoad() != null && !r.expertLoad().isEmpty()) {
