@@ -51,11 +51,7 @@ final class EncoderRunConfig {
                 throw new Mm1Exception(k + " must be a whole number >= 0, got " + rc.shown(k));
             }
         }
-        JsonNode seed = rc.node("train.seed");
-        if (!seed.isIntegralNumber() || !seed.canConvertToInt()) {
-            throw new Mm1Exception("train.seed must be a whole number from " + Integer.MIN_VALUE + " to "
-                    + Integer.MAX_VALUE + ", got " + rc.shown("train.seed"));
-        }
+        rc.wholeNumber("train.seed");
         if (rc.integer("train.batch_size") < 2) {
             throw new Mm1Exception("train.batch_size must be >= 2: a contrastive batch needs negatives");
         }

@@ -646,7 +646,7 @@ public final class RunConfig {
      * A whole number: written without a fraction or an exponent ({@code 1e2} and {@code 100.0} are refused, as the
      * model config reader refuses them) and within the int range.
      */
-    private void wholeNumber(String key) {
+    void wholeNumber(String key) {
         JsonNode n = present(key);
         if (!n.isIntegralNumber() || !n.canConvertToInt()) {
             throw new Mm1Exception(key + " must be a whole number from " + Integer.MIN_VALUE + " to "
