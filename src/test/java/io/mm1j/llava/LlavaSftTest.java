@@ -80,6 +80,17 @@ class LlavaSftTest {
         }
     }
 
+    /** A copy of the padded folder, named {@code name}, with the JSON of {@code file} changed by {@code edit}. */
+    private static Path variant(String name, String file, java.util.function.Consumer<ObjectNode> edit)
+            throws Exception {
+        Path dir = tmp.resolve(name);
+        copyFolder(padded, dir);
+        ObjectNode json = (ObjectNode) JsonFiles.read(dir.resolve(file));
+        edit.accept(json);
+        Files.writeString(dir.resolve(file), json.toString());
+        return dir;
+    }
+
     private static TestSupport.CliRun sft(Path init, Path out, String... extra) {
         List<String> args = new ArrayList<>(List.of("sft", "--init", init.toString(), "--data",
                 data.resolve("conv.json").toString(), "--images", data.toString(), "--steps", "2", "--seed", "0",
@@ -198,15 +209,13 @@ class LlavaSftTest {
     /** A tokenizer with ids past the embedding is a genuine mismatch: one line, the user's files, both numbers. */
     @Test
     void aTokenizerLargerThanTheEmbeddingIsRefused() throws Exception {
-        Path big = tmp.resolve("llava-big-tokenizer");
-        copyFolder(padded, big);
-        ObjectNode tok = (ObjectNode) JsonFiles.read(big.resolve("tokenizer.json"));
-        for (int id = TOKENIZER_IDS; id < ROWS + 2; id++) {
-            ((ArrayNode) tok.get("added_tokens")).addObject().put("id", id).put("content", "<extra_" + id + ">")
-                    .put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false)
-                    .put("special", true);
-        }
-        Files.writeString(big.resolve("tokenizer.json"), tok.toString());
+        Path big = variant("llava-big-tokenizer", "tokenizer.json", tok -> {
+            for (int id = TOKENIZER_IDS; id < ROWS + 2; id++) {
+                ((ArrayNode) tok.get("added_tokens")).addObject().put("id", id).put("content", "<extra_" + id + ">")
+                        .put("single_word", false).put("lstrip", false).put("rstrip", false).put("normalized", false)
+                        .put("special", true);
+            }
+        });
         Path out = tmp.resolve("run-big");
         TestSupport.CliRun r = sft(big, out);
         assertEquals(1, r.code());
@@ -221,11 +230,8 @@ class LlavaSftTest {
      */
     @Test
     void anUnreadableTokenizerIsRefusedNamingTheFoldersFile() throws Exception {
-        Path broken = tmp.resolve("llava-broken-tokenizer");
-        copyFolder(padded, broken);
-        ObjectNode tok = (ObjectNode) JsonFiles.read(broken.resolve("tokenizer.json"));
-        ((ObjectNode) tok.get("added_tokens").get(0)).remove("single_word");
-        Files.writeString(broken.resolve("tokenizer.json"), tok.toString());
+        Path broken = variant("llava-broken-tokenizer", "tokenizer.json",
+                tok -> ((ObjectNode) tok.get("added_tokens").get(0)).remove("single_word"));
         Path out = tmp.resolve("run-broken");
         TestSupport.CliRun r = sft(broken, out);
         assertEquals(1, r.code());
@@ -238,11 +244,8 @@ class LlavaSftTest {
     /** A hidden size that disagrees with the weights is refused by the loader, naming the file and both shapes. */
     @Test
     void aHiddenSizeThatDisagreesIsRefused() throws Exception {
-        Path wide = tmp.resolve("llava-wide");
-        copyFolder(padded, wide);
-        ObjectNode cfg = (ObjectNode) JsonFiles.read(wide.resolve("config.json"));
-        ((ObjectNode) cfg.get("text_config")).put("hidden_size", 64);
-        Files.writeString(wide.resolve("config.json"), cfg.toString());
+        Path wide = variant("llava-wide", "config.json",
+                cfg -> ((ObjectNode) cfg.get("text_config")).put("hidden_size", 64));
         Path out = tmp.resolve("run-wide");
         TestSupport.CliRun r = sft(wide, out);
         assertEquals(1, r.code());
