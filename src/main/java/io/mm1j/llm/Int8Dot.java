@@ -1,9 +1,11 @@
 package io.mm1j.llm;
 
 /**
- * The int8 × float32 dot product of {@link Int8Matrix}: SIMD through the Vector API when it is in use and a float
- * vector has at least 8 lanes ({@link Dot#VECTOR}), else a scalar loop. Both sum each group's products first and
- * multiply by its scale once; {@link #scalar} stays callable for comparisons.
+ * The dot products of {@link Int8Matrix}: SIMD through the Vector API when it is in use and a float vector has at
+ * least 8 lanes ({@link Dot#VECTOR}), else a scalar loop. Rows kept in whole blocks ({@link #BLOCK_COLS}) are
+ * multiplied by the input quantised to int8 per group of 32, as llama.cpp multiplies Q8_0 weights ({@link
+ * #blockedRows}); other rows and a row's tail multiply int8 weights by the float input ({@link #dot}). Both sum each
+ * group's products first and multiply by its scale once; {@link #scalar} stays callable for comparisons.
  */
 public final class Int8Dot {
     /** True when the SIMD kernel is in use. */
@@ -11,16 +13,17 @@ public final class Int8Dot {
 
     /**
      * Columns per block of the lanes-are-groups layout that {@link Int8Matrix} keeps for groups of 32 when the
-     * SIMD kernel is in use (32 × float lanes: 512 with AVX-512, 256 with AVX2), else 0 (no blocks).
+     * SIMD kernel is in use (16 groups of 32: 512), else 0 (no blocks).
      */
     static final int BLOCK_COLS = VECTOR ? VectorInt8Dot.blockCols() : 0;
 
-    /** Groups of 32 per block: the float lanes. */
+    /** Groups of 32 per block: the 16 lanes of a 256-bit vector of shorts. */
     static final int BLOCK_GROUPS = BLOCK_COLS / 32;
 
     /**
      * Where natural column k of a row is stored when the row's first {@code blocks} blocks are in the
-     * lanes-are-groups layout ({@code t[k · L + g] = q[g · 32 + k]} within a block); columns past them stay put.
+     * lanes-are-groups layout (within a block, value k of group g at {@code k · 16 + g}); columns past them stay
+     * put.
      */
     static int column(int k, int blocks) {
         if (k >= blocks * BLOCK_COLS) {
@@ -32,43 +35,58 @@ public final class Int8Dot {
     }
 
     /**
-     * x[xo .. xo + blocks · BLOCK_COLS) in the blocked layout, into xt[xto ..); columns from {@code n} on (a row's
-     * tail padded to a whole block) are zeros.
+     * Quantises x[xo .. xo + blocks · BLOCK_COLS) to int8 per group of 32 columns, as llama.cpp quantises the input
+     * of a Q8_0 product: scales {@code max|x| / 127} into sx[sxo ..) (a block's 16 in {@link VectorInt8Dot#scaleSlot}
+     * order), values {@code rint(x / scale)} in [-127, 127] into xs[xso ..) in the block layout ({@link #column});
+     * columns from {@code n} on (a row's tail padded to a whole block) are zeros.
      */
-    static void toBlocks(float[] x, int xo, int blocks, float[] xt, int xto, int n) {
+    static void quantizeInputs(float[] x, int xo, int blocks, int n, short[] xs, int xso, float[] sx, int sxo) {
         for (int b = 0; b < blocks; b++) {
             int base = b * BLOCK_COLS;
             for (int g = 0; g < BLOCK_GROUPS; g++) {
-                for (int k = 0; k < 32; k++) {
-                    int c = base + g * 32 + k;
-                    xt[xto + base + k * BLOCK_GROUPS + g] = c < n ? x[xo + c] : 0f;
+                int first = base + g * 32;
+                int end = Math.min(n, first + 32);
+                float amax = 0;
+                for (int c = first; c < end; c++) {
+                    amax = Math.max(amax, Math.abs(x[xo + c]));
                 }
+                float scale = amax / 127f;
+                float inv = scale == 0 ? 0 : 1f / scale;
+                for (int v = 0; v < 32; v++) {
+                    int c = first + v;
+                    float q = c < n ? Math.max(-127f, Math.min(127f, (float) Math.rint(x[xo + c] * inv))) : 0f;
+                    xs[xso + base + v * BLOCK_GROUPS + g] = (short) q;
+                }
+                sx[sxo + b * BLOCK_GROUPS + VectorInt8Dot.scaleSlot(g)] = scale;
             }
         }
     }
 
     /**
      * Row r of a (rows, n) matrix whose rows hold {@code blocks} blocks then a natural tail, times x (natural, at
-     * xo) and xt (its blocked copy, at xto): the blocks' sum plus the tail's {@link #dot}.
+     * xo): the blocks' sum against x quantised to int8 ({@link #quantizeInputs}: xs at xso, sx at sxo) plus the
+     * tail's {@link #dot} against x as it is.
      */
-    static float blockedRow(byte[] q, float[] s, int n, int blocks, int r, float[] x, int xo, float[] xt, int xto) {
+    static float blockedRow(byte[] q, float[] s, int n, int blocks, int r, float[] x, int xo, short[] xs, int xso,
+            float[] sx, int sxo) {
         int groups = (n + 31) / 32;
-        return VectorInt8Dot.blocked(q, r * n, s, r * groups, xt, xto, blocks) + tail(q, s, n, blocks, r, x, xo);
+        return VectorInt8Dot.blocked(q, r * n, s, r * groups, xs, xso, sx, sxo, blocks)
+                + tail(q, s, n, blocks, r, x, xo);
     }
 
     /** {@link #blockedRow} for rows [from, to) into out[oo + r], two rows per pass, bit-identical to it. */
     static void blockedRows(byte[] q, float[] s, int n, int blocks, int from, int to, float[] x, int xo,
-            float[] xt, int xto, float[] out, int oo) {
+            short[] xs, int xso, float[] sx, int sxo, float[] out, int oo) {
         int groups = (n + 31) / 32;
         int r = from;
         for (; r + 1 < to; r += 2) {
-            VectorInt8Dot.blocked2(q, r * n, (r + 1) * n, s, r * groups, (r + 1) * groups, xt, xto, blocks, out,
-                    oo + r);
+            VectorInt8Dot.blocked2(q, r * n, (r + 1) * n, s, r * groups, (r + 1) * groups, xs, xso, sx, sxo, blocks,
+                    out, oo + r);
             out[oo + r] += tail(q, s, n, blocks, r, x, xo);
             out[oo + r + 1] += tail(q, s, n, blocks, r + 1, x, xo);
         }
         for (; r < to; r++) {
-            out[oo + r] = blockedRow(q, s, n, blocks, r, x, xo, xt, xto);
+            out[oo + r] = blockedRow(q, s, n, blocks, r, x, xo, xs, xso, sx, sxo);
         }
     }
 

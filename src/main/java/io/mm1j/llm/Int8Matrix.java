@@ -16,21 +16,35 @@ public final class Int8Matrix implements WeightMatrix {
     private final byte[] q; // (rows, rowBytes): the kernel's storage
     private final float[] scales; // (rows, groups), file order
     private final int rowBytes; // bytes per row of q: cols, or whole blocks when the row's tail is padded to one
-    private final float[] kernelScales; // (rows, rowBytes / 32) with zeros for a padded tail; scales when not padded
+    private final float[] kernelScales; // (rows, rowBytes / 32): blocks' scales in slot order, zeros for a padded tail
     private final int rows;
     private final int cols;
     private final int group;
     private final int groups;
     private final int blocks; // leading blocks of each row in the kernel's lanes-are-groups layout (0: none)
 
-    /** Per thread: the input in the blocked layout (grown on demand). */
-    private static final ThreadLocal<float[]> BLOCKED_INPUT = ThreadLocal.withInitial(() -> new float[0]);
+    /**
+     * Tests only: pad every row with groups of 32 to whole blocks, however narrow, so that a small real model (the
+     * 64-wide stories260K) is multiplied through the int8 × int8 block kernel and its quality can be measured.
+     */
+    static volatile boolean padEveryRow;
+
+    /** Per thread: inputs quantised to int8 in the blocked layout, and their scales (grown on demand). */
+    private static final ThreadLocal<QuantizedInputs> QUANTIZED_INPUTS = ThreadLocal.withInitial(QuantizedInputs::new);
+
+    /** Inputs as {@link Int8Dot#quantizeInputs} writes them: values in the block layout, one scale per group. */
+    private static final class QuantizedInputs {
+        short[] values = new short[0];
+        float[] scales = new float[0];
+    }
 
     /**
      * Takes over quantised values (not copied). With groups of 32 and the SIMD kernel in use, each row's leading
      * whole blocks of {@link Int8Dot#BLOCK_COLS} columns are rearranged in place into the kernel's
-     * lanes-are-groups layout (lane g of a vector holds group g's k-th value), so a vector of partial sums covers
-     * L groups and one multiply applies their L scales; {@link #values()} gives them back in file order. When a
+     * lanes-are-groups layout (lane g of a vector of 16 holds group g's k-th value), so one vector operation covers
+     * 16 groups, and their scales are kept in the kernel's order too; {@link #values()} and {@link #scales()} give
+     * them back in file order. Such rows are multiplied by the input quantised to int8 per group of 32, as llama.cpp
+     * multiplies Q8_0 weights ({@link Int8Dot#blockedRows}); rows narrower than a block by the float input. When a
      * row ends in a partial block and padding it to a whole one adds at most 25% (FFN 1376 = 2 blocks + 352 → 3
      * blocks), the rows are copied into a padded array instead, zeros (and zero scales) past the last column.
      *
@@ -59,9 +73,11 @@ public final class Int8Matrix implements WeightMatrix {
         this.rows = rows;
         this.cols = cols;
         this.group = group;
-        int whole = group == 32 && Int8Dot.BLOCK_COLS > 0 ? cols / Int8Dot.BLOCK_COLS : 0;
+        boolean kernel = group == 32 && Int8Dot.BLOCK_COLS > 0;
+        int whole = kernel ? cols / Int8Dot.BLOCK_COLS : 0;
         int padded = whole + 1;
-        if (whole > 0 && cols % Int8Dot.BLOCK_COLS != 0 && (long) padded * Int8Dot.BLOCK_COLS * 4 <= 5L * cols) {
+        if (kernel && cols % Int8Dot.BLOCK_COLS != 0
+                && (padEveryRow || whole > 0 && (long) padded * Int8Dot.BLOCK_COLS * 4 <= 5L * cols)) {
             // a tail of a row (e.g. FFN 1376 = 2 blocks + 352) padded with zeros to one more block: ≤ 25% more
             // products, all in the blocked kernel, instead of a group-by-group loop that is 3–4× slower per value
             this.blocks = padded;
@@ -73,14 +89,14 @@ public final class Int8Matrix implements WeightMatrix {
                 for (int k = 0; k < cols; k++) {
                     this.q[r * rowBytes + Int8Dot.column(k, blocks)] = q[r * cols + k];
                 }
-                System.arraycopy(scales, r * groups, kernelScales, r * kernelGroups, groups);
+                kernelScales(scales, r * groups, kernelScales, r * kernelGroups, groups, blocks);
             }
             return;
         }
         this.q = q;
         this.rowBytes = cols;
-        this.kernelScales = scales;
         this.blocks = whole;
+        this.kernelScales = blocks > 0 ? new float[scales.length] : scales;
         if (blocks > 0) {
             byte[] natural = new byte[blocks * Int8Dot.BLOCK_COLS];
             for (int r = 0; r < rows; r++) {
@@ -88,8 +104,31 @@ public final class Int8Matrix implements WeightMatrix {
                 for (int k = 0; k < natural.length; k++) {
                     q[r * cols + Int8Dot.column(k, blocks)] = natural[k];
                 }
+                kernelScales(scales, r * groups, kernelScales, r * groups, groups, blocks);
             }
         }
+    }
+
+    /**
+     * One row's scales in the kernel's order: each whole block's 16 in {@link VectorInt8Dot#scaleSlot} order, the
+     * rest (a natural tail) as they are; zeros stay zeros past {@code n} scales (a padded tail).
+     */
+    private static void kernelScales(float[] s, int so, float[] out, int oo, int n, int blocks) {
+        System.arraycopy(s, so, out, oo, n);
+        for (int b = 0; b < blocks; b++) {
+            for (int g = 0; g < Int8Dot.BLOCK_GROUPS; g++) {
+                int file = b * Int8Dot.BLOCK_GROUPS + g;
+                out[oo + b * Int8Dot.BLOCK_GROUPS + VectorInt8Dot.scaleSlot(g)] = file < n ? s[so + file] : 0f;
+            }
+        }
+    }
+
+    /**
+     * Leading columns of each row multiplied by the input quantised to int8 (whole blocks, capped at cols); the rest
+     * by the float input.
+     */
+    int blockedColumns() {
+        return Math.min(cols, blocks * Int8Dot.BLOCK_COLS);
     }
 
     /** Scales per row: ceil(cols / group). */
@@ -182,21 +221,28 @@ public final class Int8Matrix implements WeightMatrix {
         }
         java.util.Objects.checkIndex(row, rows);
         java.util.Objects.checkFromIndexSize(xo, cols, x.length);
-        return Int8Dot.blockedRow(q, kernelScales, rowBytes, blocks, row, x, xo, blockedInputs(x, xo, 1), 0);
+        QuantizedInputs in = quantizedInputs(x, xo, 1);
+        return Int8Dot.blockedRow(q, kernelScales, rowBytes, blocks, row, x, xo, in.values, 0, in.scales, 0);
     }
 
-    /** The leading blocks of b inputs (x[xo + i · cols ..]) in the kernel layout, in this thread's scratch array. */
-    private float[] blockedInputs(float[] x, int xo, int b) {
+    /**
+     * The leading blocks of b inputs (x[xo + i · cols ..]) quantised to int8 per group of 32 in the kernel layout
+     * (input i's values at i · width, its scales at i · blocks · {@link Int8Dot#BLOCK_GROUPS}), in this thread's
+     * scratch arrays.
+     */
+    private QuantizedInputs quantizedInputs(float[] x, int xo, int b) {
         int width = blocks * Int8Dot.BLOCK_COLS;
-        float[] xt = BLOCKED_INPUT.get();
-        if (xt.length < b * width) {
-            xt = new float[b * width];
-            BLOCKED_INPUT.set(xt);
+        int groupsPerInput = blocks * Int8Dot.BLOCK_GROUPS;
+        QuantizedInputs in = QUANTIZED_INPUTS.get();
+        if (in.values.length < b * width) {
+            in.values = new short[b * width];
+            in.scales = new float[b * groupsPerInput];
         }
         for (int i = 0; i < b; i++) {
-            Int8Dot.toBlocks(x, xo + i * cols, blocks, xt, i * width, cols);
+            Int8Dot.quantizeInputs(x, xo + i * cols, blocks, cols, in.values, i * width, in.scales,
+                    i * groupsPerInput);
         }
-        return xt;
+        return in;
     }
 
     @Override
@@ -205,7 +251,8 @@ public final class Int8Matrix implements WeightMatrix {
         if (blocks == 0) {
             Int8Dot.dots(q, scales, group, cols, from, to, x, xo, out, oo);
         } else if (from < to) {
-            Int8Dot.blockedRows(q, kernelScales, rowBytes, blocks, from, to, x, xo, blockedInputs(x, xo, 1), 0, out,
+            QuantizedInputs in = quantizedInputs(x, xo, 1);
+            Int8Dot.blockedRows(q, kernelScales, rowBytes, blocks, from, to, x, xo, in.values, 0, in.scales, 0, out,
                     oo);
         }
     }
@@ -217,13 +264,14 @@ public final class Int8Matrix implements WeightMatrix {
             WeightMatrix.super.dots(from, to, x, xo, b, out, oo);
             return;
         }
-        float[] xt = blockedInputs(x, xo, b); // each input rearranged once, not once per tile
+        QuantizedInputs in = quantizedInputs(x, xo, b); // each input quantised once, not once per tile
         int width = blocks * Int8Dot.BLOCK_COLS;
+        int groupsPerInput = blocks * Int8Dot.BLOCK_GROUPS;
         for (int t = from; t < to; t += TILE_ROWS) {
             int end = Math.min(to, t + TILE_ROWS);
             for (int i = 0; i < b; i++) {
-                Int8Dot.blockedRows(q, kernelScales, rowBytes, blocks, t, end, x, xo + i * cols, xt, i * width, out,
-                        oo + i * rows);
+                Int8Dot.blockedRows(q, kernelScales, rowBytes, blocks, t, end, x, xo + i * cols, in.values, i * width,
+                        in.scales, i * groupsPerInput, out, oo + i * rows);
             }
         }
     }

@@ -63,26 +63,70 @@ class Int8MatrixTest {
         }
     }
 
+    /**
+     * Narrow rows multiply the int8 weights by the float input: the dequantised float32 product. Rows in whole
+     * 512-column blocks multiply them by the input quantised to int8 per group of 32 (llama.cpp's Q8_0 × Q8_0):
+     * exactly the dequantised weights times the quantised input, and off the float product by at most
+     * Σ |w| · s_x / 2 (each input value is off by at most half its group's scale).
+     */
     @Test
-    void int8MatvecEqualsTheDequantisedFloat32Matvec() {
+    void int8MatvecEqualsTheDequantisedMatvecOfTheQuantisedInput() {
         Random r = new Random(11);
-        for (int[] shape : new int[][] {{40, 64, 32}, {24, 172, 32}, {16, 512, 32}, {5, 1376, 32}, {9, 70, 16},
-                {7, 50, 7}}) {
+        // {rows, cols, group, columns in whole blocks}: 1376 (FFN) padded to 3 blocks; 1100 two blocks and a float tail
+        for (int[] shape : new int[][] {{40, 64, 32, 0}, {24, 172, 32, 0}, {16, 512, 32, 512}, {5, 1376, 32, 1376},
+                {6, 1100, 32, 1024}, {9, 70, 16, 0}, {7, 50, 7, 0}}) {
             int rows = shape[0];
             int cols = shape[1];
             Int8Matrix q = Int8Matrix.quantize(gaussian(r, rows * cols, 0.1f), rows, cols, shape[2]);
             F32Matrix f = new F32Matrix(q.dequantize(), rows, cols);
+            assertEquals(shape[3], q.blockedColumns(), "blocked columns of " + rows + "x" + cols);
             float[] x = gaussian(r, cols + 5, 1f);
+            double[] xq = quantisedInput(x, 3, cols, q.blockedColumns());
             for (int row = 0; row < rows; row++) {
                 double exact = 0;
+                double w8a8 = 0;
+                double bound = 0;
                 for (int k = 0; k < cols; k++) {
-                    exact += (double) f.values()[row * cols + k] * x[3 + k];
+                    double w = f.values()[row * cols + k];
+                    exact += w * x[3 + k];
+                    w8a8 += w * xq[k];
+                    bound += Math.abs(w * (xq[k] - x[3 + k]));
                 }
                 double tol = 2e-6 * Math.sqrt(cols) * 4;
-                assertEquals(exact, q.dot(row, x, 3), tol, "int8 row " + row + " of " + rows + "x" + cols);
+                assertEquals(w8a8, q.dot(row, x, 3), tol, "int8 row " + row + " of " + rows + "x" + cols);
+                assertEquals(exact, q.dot(row, x, 3), bound + tol, "int8 vs float input, row " + row);
                 assertEquals(exact, f.dot(row, x, 3), tol, "f32 row " + row);
+                if (q.blockedColumns() == 0) {
+                    assertEquals(exact, w8a8, 0.0, "narrow rows: the float input as it is");
+                } else {
+                    assertTrue(bound > 0 && bound < 0.02 * Math.sqrt(cols), "the input's rounding: " + bound);
+                }
             }
         }
+    }
+
+    /**
+     * x[xo ..] with its first {@code blocked} columns quantised to int8 per group of 32 and back (scale max|x| / 127
+     * in float, values rint(x · (1 / scale)) as the weights are quantised), the rest as they are.
+     */
+    static double[] quantisedInput(float[] x, int xo, int cols, int blocked) {
+        double[] out = new double[cols];
+        for (int k = 0; k < cols; k++) {
+            out[k] = x[xo + k];
+        }
+        for (int g = 0; g * 32 < blocked; g++) {
+            int end = Math.min(cols, g * 32 + 32);
+            float amax = 0;
+            for (int k = g * 32; k < end; k++) {
+                amax = Math.max(amax, Math.abs(x[xo + k]));
+            }
+            float scale = amax / 127f;
+            float inv = scale == 0 ? 0 : 1f / scale;
+            for (int k = g * 32; k < end; k++) {
+                out[k] = (double) (float) Math.rint(x[xo + k] * inv) * scale;
+            }
+        }
+        return out;
     }
 
     @Test
@@ -158,8 +202,8 @@ class Int8MatrixTest {
      */
     @Test
     void theKernelLayoutIsInvisibleFromOutside() {
-        // 1100: two AVX-512 blocks and a tail with a partial group, kept natural (padding would add 40%); 1376 (FFN)
-        // and 1000: tails padded to a whole block; with AVX2's 256-column blocks, 1100 is padded too
+        // 1100: two blocks and a tail with a partial group, kept natural (padding would add 40%); 1376 (FFN) and
+        // 1000: tails padded to a whole block
         for (int cols : new int[] {1100, 1376, 1000}) {
             layoutIsInvisible(cols);
         }
@@ -183,6 +227,7 @@ class Int8MatrixTest {
         float[] row = new float[cols];
         float[] panel = new float[cols * 4];
         m.panel(0, rows, 4, panel);
+        double[] xq = quantisedInput(x, 1, cols, m.blockedColumns());
         for (int i = 0; i < rows; i++) {
             m.row(i, row, 0);
             double exact = 0;
@@ -190,7 +235,7 @@ class Int8MatrixTest {
                 float w = natural[i * cols + k] * s[i * groups + k / 32];
                 assertEquals(w, row[k], 0f, "row " + i + " column " + k);
                 assertEquals(w, panel[k * 4 + i], 0f, "panel row " + i + " column " + k);
-                exact += (double) w * x[1 + k];
+                exact += w * xq[k];
             }
             assertEquals(exact, m.dot(i, x, 1), 2e-6 * Math.sqrt(cols) * 4, "row " + i + ", " + cols + " columns");
         }
