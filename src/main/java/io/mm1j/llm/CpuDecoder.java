@@ -19,8 +19,9 @@ import io.mm1j.Mm1Exception;
  * path's. Training, batches, MoE and GPUs use {@link Decoder}; {@link #supports} says when this path applies.
  *
  * <p>The weight matrices are {@link WeightMatrix} objects: float32 copies, or, for a decoder with
- * {@linkplain Decoder#int8Weights int8 weights}, the int8 values and scales themselves, dequantised in registers by
- * each dot product (a quarter of the bytes per decode step). Prefill dequantises int8 panels to float32 on the fly
+ * {@linkplain Decoder#int8Weights int8 weights}, the int8 values and scales themselves, read by each dot product (a
+ * quarter of the bytes per decode step; rows of whole 512-column blocks are multiplied by the input quantised to int8,
+ * as llama.cpp's Q8_0, see {@link Int8Matrix}). Prefill dequantises int8 panels to float32 on the fly
  * and multiplies in float32 (it is compute-bound, so int8 would not make it faster).
  */
 public final class CpuDecoder implements AutoCloseable {

@@ -14,9 +14,11 @@ public final class Int8Matrix implements WeightMatrix {
     public static final int DEFAULT_GROUP = 32;
 
     private final byte[] q; // (rows, rowBytes): the kernel's storage
-    private final float[] scales; // (rows, groups), file order
     private final int rowBytes; // bytes per row of q: cols, or whole blocks when the row's tail is padded to one
-    private final float[] kernelScales; // (rows, rowBytes / 32): blocks' scales in slot order, zeros for a padded tail
+    // (rows, kernelGroups): file order without blocks; with them the blocks' scales in slot order, zeros for a
+    // padded tail ({@link #scale} reads them in file order)
+    private final float[] kernelScales;
+    private final int kernelGroups;
     private final int rows;
     private final int cols;
     private final int group;
@@ -69,7 +71,6 @@ public final class Int8Matrix implements WeightMatrix {
                         + ") is not a finite number >= 0");
             }
         }
-        this.scales = scales;
         this.rows = rows;
         this.cols = cols;
         this.group = group;
@@ -83,7 +84,7 @@ public final class Int8Matrix implements WeightMatrix {
             this.blocks = padded;
             this.rowBytes = padded * Int8Dot.BLOCK_COLS;
             this.q = new byte[rows * rowBytes];
-            int kernelGroups = rowBytes / 32;
+            this.kernelGroups = rowBytes / 32;
             this.kernelScales = new float[rows * kernelGroups];
             for (int r = 0; r < rows; r++) {
                 for (int k = 0; k < cols; k++) {
@@ -96,6 +97,7 @@ public final class Int8Matrix implements WeightMatrix {
         this.q = q;
         this.rowBytes = cols;
         this.blocks = whole;
+        this.kernelGroups = groups;
         this.kernelScales = blocks > 0 ? new float[scales.length] : scales;
         if (blocks > 0) {
             byte[] natural = new byte[blocks * Int8Dot.BLOCK_COLS];
@@ -185,9 +187,25 @@ public final class Int8Matrix implements WeightMatrix {
         return out;
     }
 
-    /** The scales, (rows, ceil(cols / group)) row-major; not a copy. */
+    /** The scales, (rows, ceil(cols / group)) row-major: a copy when rows are kept in the kernel layout. */
     public float[] scales() {
-        return scales;
+        if (blocks == 0) {
+            return kernelScales;
+        }
+        float[] out = new float[rows * groups];
+        for (int r = 0; r < rows; r++) {
+            for (int g = 0; g < groups; g++) {
+                out[r * groups + g] = scale(r, g);
+            }
+        }
+        return out;
+    }
+
+    /** The scale of group g (file order) of row r. */
+    private float scale(int r, int g) {
+        int slot = g < blocks * Int8Dot.BLOCK_GROUPS
+                ? g - g % Int8Dot.BLOCK_GROUPS + VectorInt8Dot.scaleSlot(g % Int8Dot.BLOCK_GROUPS) : g;
+        return kernelScales[r * kernelGroups + slot];
     }
 
     /** Columns per scale. */
@@ -217,7 +235,7 @@ public final class Int8Matrix implements WeightMatrix {
     @Override
     public float dot(int row, float[] x, int xo) {
         if (blocks == 0) {
-            return Int8Dot.dot(q, row * cols, scales, row * groups, group, x, xo, cols);
+            return Int8Dot.dot(q, row * cols, kernelScales, row * groups, group, x, xo, cols);
         }
         java.util.Objects.checkIndex(row, rows);
         java.util.Objects.checkFromIndexSize(xo, cols, x.length);
@@ -249,7 +267,7 @@ public final class Int8Matrix implements WeightMatrix {
     public void dots(int from, int to, float[] x, int xo, float[] out, int oo) {
         WeightMatrix.checkDots(this, from, to, x, xo, out, oo);
         if (blocks == 0) {
-            Int8Dot.dots(q, scales, group, cols, from, to, x, xo, out, oo);
+            Int8Dot.dots(q, kernelScales, group, cols, from, to, x, xo, out, oo);
         } else if (from < to) {
             QuantizedInputs in = quantizedInputs(x, xo, 1);
             Int8Dot.blockedRows(q, kernelScales, rowBytes, blocks, from, to, x, xo, in.values, 0, in.scales, 0, out,
@@ -280,7 +298,7 @@ public final class Int8Matrix implements WeightMatrix {
     public void row(int row, float[] out, int off) {
         int base = row * rowBytes;
         for (int k = 0; k < cols; k++) {
-            out[off + k] = q[base + Int8Dot.column(k, blocks)] * scales[row * groups + k / group];
+            out[off + k] = q[base + Int8Dot.column(k, blocks)] * scale(row, k / group);
         }
     }
 
@@ -292,7 +310,7 @@ public final class Int8Matrix implements WeightMatrix {
             int g = kk / group;
             for (int j = 0; j < width; j++) {
                 int r = n + j;
-                out[o + j] = q[r * rowBytes + Int8Dot.column(kk, blocks)] * scales[r * groups + g];
+                out[o + j] = q[r * rowBytes + Int8Dot.column(kk, blocks)] * scale(r, g);
             }
             for (int j = width; j < stride; j++) {
                 out[o + j] = 0f;
@@ -302,6 +320,6 @@ public final class Int8Matrix implements WeightMatrix {
 
     @Override
     public long bytes() {
-        return q.length + 4L * scales.length + (kernelScales == scales ? 0 : 4L * kernelScales.length);
+        return q.length + 4L * kernelScales.length;
     }
 }

@@ -159,8 +159,9 @@ public final class Int8Weights {
     /** {@code m} as the two tensors of the file format, under {@code key} and {@code key + "_scale"}. */
     public static List<SafeTensorsWriter.Tensor> tensors(String key, Int8Matrix m) {
         ByteBuffer q = ByteBuffer.wrap(m.values());
-        ByteBuffer s = ByteBuffer.allocate(4 * m.scales().length).order(ByteOrder.LITTLE_ENDIAN);
-        s.asFloatBuffer().put(m.scales());
+        float[] scales = m.scales();
+        ByteBuffer s = ByteBuffer.allocate(4 * scales.length).order(ByteOrder.LITTLE_ENDIAN);
+        s.asFloatBuffer().put(scales);
         return List.of(new SafeTensorsWriter.Tensor(key, "I8", new long[] {m.rows(), m.cols()}, q),
                 new SafeTensorsWriter.Tensor(key + SCALE_SUFFIX, "F32",
                         new long[] {m.rows(), Int8Matrix.groups(m.cols(), m.group())}, s));
