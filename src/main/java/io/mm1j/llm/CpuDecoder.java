@@ -48,6 +48,7 @@ public final class CpuDecoder implements AutoCloseable {
     // scratch
     private final float[] x;
     private final float[] xb;
+    private Int8Matrix.Inputs prepared; // int8 inputs quantised once per parallel region (see prepare); null: none
     private final float[] q;
     private final float[] k;
     private final float[] v;
@@ -401,11 +402,12 @@ public final class CpuDecoder implements AutoCloseable {
         for (int l = 0; l < c.numLayers(); l++) {
             rmsNorm(xb, x, attnNorm[l], dim, eps);
             final int layer = l;
+            Int8Matrix.Inputs xq = prepare(wq[layer], xb, 1);
             pool.run(q.length + 2 * kvDim, (from, to) -> {
                 // rows of [q; k; v] stacked: one parallel region for the three projections
-                rowsOf(wq[layer], 0, from, to, xb, q);
-                rowsOf(wk[layer], q.length, from, to, xb, k);
-                rowsOf(wv[layer], q.length + kvDim, from, to, xb, v);
+                rowsOf(wq[layer], 0, from, to, xb, q, 1, xq);
+                rowsOf(wk[layer], q.length, from, to, xb, k, 1, xq);
+                rowsOf(wv[layer], q.length + kvDim, from, to, xb, v, 1, xq);
             });
             rope(q, c.numHeads());
             rope(k, c.numKvHeads());
@@ -418,10 +420,11 @@ public final class CpuDecoder implements AutoCloseable {
             }
             rmsNorm(xb, x, ffnNorm[l], dim, eps);
             int f = c.intermediateSize();
+            Int8Matrix.Inputs hq = prepare(w1[layer], xb, 1);
             pool.run(f, (from, to) -> {
                 // a thread's gate and up rows are the same rows, so it applies silu(gate) · up to them at once
-                w1[layer].dots(from, to, xb, 0, gate, 0);
-                w3[layer].dots(from, to, xb, 0, up, 0);
+                w1[layer].dots(from, to, xb, 0, 1, hq, gate, 0);
+                w3[layer].dots(from, to, xb, 0, 1, hq, up, 0);
                 for (int i = from; i < to; i++) {
                     float g = gate[i];
                     gate[i] = g / (1f + (float) Math.exp(-g)) * up[i]; // silu(gate) · up
@@ -440,7 +443,21 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** out[r] = W[r, :] · in for r in [0, W.rows). */
     private void matvec(WeightMatrix w, float[] in, float[] out) {
-        pool.run(w.rows(), (from, to) -> w.dots(from, to, in, 0, out, 0));
+        Int8Matrix.Inputs p = prepare(w, in, 1);
+        pool.run(w.rows(), (from, to) -> w.dots(from, to, in, 0, 1, p, out, 0));
+    }
+
+    /**
+     * b inputs (rows of {@code in}) prepared once, before a parallel region, for every product with w's kind and
+     * width in it ({@link WeightMatrix#prepare}; null for float matrices). The arrays are reused from step to step:
+     * the one object is rewritten by each prepare, so it serves one parallel region at a time.
+     */
+    private Int8Matrix.Inputs prepare(WeightMatrix w, float[] in, int b) {
+        Int8Matrix.Inputs p = w.prepare(in, 0, b, prepared);
+        if (p != null) {
+            prepared = p;
+        }
+        return p;
     }
 
     /** The rows of {@code w} inside [from, to) of a stack of matrices where w's rows start at {@code offset}. */
@@ -454,10 +471,16 @@ public final class CpuDecoder implements AutoCloseable {
      * and prefill decoding agree bit for bit.
      */
     private static void rowsOf(WeightMatrix w, int offset, int from, int to, float[] in, float[] out, int b) {
+        rowsOf(w, offset, from, to, in, out, b, null);
+    }
+
+    /** {@link #rowsOf} with the inputs' {@link #prepare}d form (null: prepared as needed). */
+    private static void rowsOf(WeightMatrix w, int offset, int from, int to, float[] in, float[] out, int b,
+            Int8Matrix.Inputs prepared) {
         int lo = Math.max(from - offset, 0);
         int hi = Math.min(to - offset, w.rows());
         if (lo < hi) {
-            w.dots(lo, hi, in, 0, b, out, 0);
+            w.dots(lo, hi, in, 0, b, prepared, out, 0);
         }
     }
 
@@ -857,10 +880,11 @@ public final class CpuDecoder implements AutoCloseable {
             for (int i = 0; i < b; i++) {
                 rmsNorm(xbs, i * dim, xs, i * dim, attnNorm[l], dim, eps);
             }
+            Int8Matrix.Inputs xq = prepare(wq[layer], xbs, b);
             pool.run(qDim + 2 * kvDim, (from, to) -> {
-                rowsOf(wq[layer], 0, from, to, xbs, qb, b);
-                rowsOf(wk[layer], qDim, from, to, xbs, kb, b);
-                rowsOf(wv[layer], qDim + kvDim, from, to, xbs, vb, b);
+                rowsOf(wq[layer], 0, from, to, xbs, qb, b, xq);
+                rowsOf(wk[layer], qDim, from, to, xbs, kb, b, xq);
+                rowsOf(wv[layer], qDim + kvDim, from, to, xbs, vb, b, xq);
             });
             for (int i = 0; i < b; i++) {
                 rope(qb, i * qDim, c.numHeads(), seqs[i].pos);
@@ -883,9 +907,10 @@ public final class CpuDecoder implements AutoCloseable {
             for (int i = 0; i < b; i++) {
                 rmsNorm(xbs, i * dim, xs, i * dim, ffnNorm[l], dim, eps);
             }
+            Int8Matrix.Inputs hq = prepare(w1[layer], xbs, b);
             pool.run(f, (from, to) -> {
-                rowsOf(w1[layer], 0, from, to, xbs, gateb, b);
-                rowsOf(w3[layer], 0, from, to, xbs, upb, b);
+                rowsOf(w1[layer], 0, from, to, xbs, gateb, b, hq);
+                rowsOf(w3[layer], 0, from, to, xbs, upb, b, hq);
                 for (int i = 0; i < b; i++) {
                     for (int r = i * f + from; r < i * f + to; r++) {
                         float g = gateb[r];
@@ -911,7 +936,8 @@ public final class CpuDecoder implements AutoCloseable {
 
     /** out[i, r] = W[r, :] · in[i, :] for r in [0, rows), i in [0, b): {@link #matvec} for b inputs at once. */
     private void matvecs(WeightMatrix w, float[] in, float[] out, int rows, int cols, int b) {
-        pool.run(rows, (from, to) -> rowsOf(w, 0, from, to, in, out, b));
+        Int8Matrix.Inputs p = prepare(w, in, b);
+        pool.run(rows, (from, to) -> rowsOf(w, 0, from, to, in, out, b, p));
     }
 
     /** {@link #attention} for one head of one sequence: its query at qOff over its cache 0 .. pos into att. */

@@ -31,13 +31,21 @@ public final class Int8Matrix implements WeightMatrix {
      */
     static volatile boolean padEveryRow;
 
-    /** Per thread: inputs quantised to int8 in the blocked layout, and their scales (grown on demand). */
-    private static final ThreadLocal<QuantizedInputs> QUANTIZED_INPUTS = ThreadLocal.withInitial(QuantizedInputs::new);
+    /** Per thread: inputs quantised for the products that are not handed prepared ones (grown on demand). */
+    private static final ThreadLocal<Inputs> QUANTIZED_INPUTS = ThreadLocal.withInitial(Inputs::new);
 
-    /** Inputs as {@link Int8Dot#quantizeInputs} writes them: values in the block layout, one scale per group. */
-    private static final class QuantizedInputs {
-        short[] values = new short[0];
-        float[] scales = new float[0];
+    /**
+     * Inputs quantised to int8 for the block kernel as {@link Int8Dot#quantizeInputs} writes them (values in the block
+     * layout, one scale per group), by {@link #prepare}: valid for the products of every int8 matrix of the same
+     * width and blocks with the same inputs, so a decode step quantises each input once for all the matrices that
+     * read it (q, k and v; gate and up) and all threads.
+     */
+    public static final class Inputs {
+        private short[] values = new short[0];
+        private float[] scales = new float[0];
+        private int cols = -1;
+        private int blocks;
+        private int count;
     }
 
     /**
@@ -239,19 +247,18 @@ public final class Int8Matrix implements WeightMatrix {
         }
         java.util.Objects.checkIndex(row, rows);
         java.util.Objects.checkFromIndexSize(xo, cols, x.length);
-        QuantizedInputs in = quantizedInputs(x, xo, 1);
+        Inputs in = quantize(x, xo, 1, QUANTIZED_INPUTS.get());
         return Int8Dot.blockedRow(q, kernelScales, rowBytes, blocks, row, x, xo, in.values, 0, in.scales, 0);
     }
 
     /**
      * The leading blocks of b inputs (x[xo + i · cols ..]) quantised to int8 per group of 32 in the kernel layout
-     * (input i's values at i · width, its scales at i · blocks · {@link Int8Dot#BLOCK_GROUPS}), in this thread's
-     * scratch arrays.
+     * (input i's values at i · width, its scales at i · blocks · {@link Int8Dot#BLOCK_GROUPS}) into {@code in}'s
+     * arrays, grown when too small.
      */
-    private QuantizedInputs quantizedInputs(float[] x, int xo, int b) {
+    private Inputs quantize(float[] x, int xo, int b, Inputs in) {
         int width = blocks * Int8Dot.BLOCK_COLS;
         int groupsPerInput = blocks * Int8Dot.BLOCK_GROUPS;
-        QuantizedInputs in = QUANTIZED_INPUTS.get();
         if (in.values.length < b * width) {
             in.values = new short[b * width];
             in.scales = new float[b * groupsPerInput];
@@ -260,33 +267,58 @@ public final class Int8Matrix implements WeightMatrix {
             Int8Dot.quantizeInputs(x, xo + i * cols, blocks, cols, in.values, i * width, in.scales,
                     i * groupsPerInput);
         }
+        in.cols = cols;
+        in.blocks = blocks;
+        in.count = b;
         return in;
     }
 
     @Override
-    public void dots(int from, int to, float[] x, int xo, float[] out, int oo) {
-        WeightMatrix.checkDots(this, from, to, x, xo, out, oo);
+    public Inputs prepare(float[] x, int xo, int b, Inputs reuse) {
         if (blocks == 0) {
-            Int8Dot.dots(q, kernelScales, group, cols, from, to, x, xo, out, oo);
-        } else if (from < to) {
-            QuantizedInputs in = quantizedInputs(x, xo, 1);
-            Int8Dot.blockedRows(q, kernelScales, rowBytes, blocks, from, to, x, xo, in.values, 0, in.scales, 0, out,
-                    oo);
+            return null;
         }
+        java.util.Objects.checkFromIndexSize(xo, (long) b * cols > Integer.MAX_VALUE ? -1 : b * cols, x.length);
+        return quantize(x, xo, b, reuse == null ? new Inputs() : reuse);
+    }
+
+    @Override
+    public void dots(int from, int to, float[] x, int xo, float[] out, int oo) {
+        dots(from, to, x, xo, 1, null, out, oo);
     }
 
     @Override
     public void dots(int from, int to, float[] x, int xo, int b, float[] out, int oo) {
+        dots(from, to, x, xo, b, null, out, oo);
+    }
+
+    @Override
+    public void dots(int from, int to, float[] x, int xo, int b, Inputs prepared, float[] out, int oo) {
         WeightMatrix.checkDots(this, from, to, x, xo, b, out, oo);
-        if (blocks == 0 || from >= to || b < 1) {
-            WeightMatrix.super.dots(from, to, x, xo, b, out, oo);
+        if (from >= to || b < 1) {
             return;
         }
-        QuantizedInputs in = quantizedInputs(x, xo, b); // each input quantised once, not once per tile
+        int tile = b == 1 ? to - from : TILE_ROWS; // each tile of weights meets every input while it is cached
+        if (blocks == 0) {
+            for (int t = from; t < to; t += tile) {
+                int end = Math.min(to, t + tile);
+                for (int i = 0; i < b; i++) {
+                    Int8Dot.dots(q, kernelScales, group, cols, t, end, x, xo + i * cols, out, oo + i * rows);
+                }
+            }
+            return;
+        }
+        Inputs in = prepared;
+        if (in == null) {
+            in = quantize(x, xo, b, QUANTIZED_INPUTS.get()); // each input quantised once, not once per tile
+        } else if (in.cols != cols || in.blocks != blocks || in.count < b) {
+            throw new IllegalArgumentException("inputs prepared for " + in.count + " x " + in.cols + " columns in "
+                    + in.blocks + " blocks, not " + b + " x " + cols + " in " + blocks);
+        }
         int width = blocks * Int8Dot.BLOCK_COLS;
         int groupsPerInput = blocks * Int8Dot.BLOCK_GROUPS;
-        for (int t = from; t < to; t += TILE_ROWS) {
-            int end = Math.min(to, t + TILE_ROWS);
+        for (int t = from; t < to; t += tile) {
+            int end = Math.min(to, t + tile);
             for (int i = 0; i < b; i++) {
                 Int8Dot.blockedRows(q, kernelScales, rowBytes, blocks, t, end, x, xo + i * cols, in.values, i * width,
                         in.scales, i * groupsPerInput, out, oo + i * rows);

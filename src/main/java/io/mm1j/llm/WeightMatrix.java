@@ -48,6 +48,23 @@ public sealed interface WeightMatrix permits F32Matrix, Int8Matrix {
         }
     }
 
+    /**
+     * b inputs x[xo + i · cols ..] prepared once for products with this matrix and any other of its kind and width,
+     * from several threads ({@link Int8Matrix} quantises them to int8), reusing {@code reuse}'s arrays when it can;
+     * null when the matrix multiplies its inputs as they are (then the products need nothing prepared).
+     */
+    default Int8Matrix.Inputs prepare(float[] x, int xo, int b, Int8Matrix.Inputs reuse) {
+        return null;
+    }
+
+    /**
+     * {@link #dots(int, int, float[], int, int, float[], int)} with the inputs' {@link #prepare}d form (null: prepared
+     * as needed), the same results; {@code prepared} must have been made from these inputs.
+     */
+    default void dots(int from, int to, float[] x, int xo, int b, Int8Matrix.Inputs prepared, float[] out, int oo) {
+        dots(from, to, x, xo, b, out, oo);
+    }
+
     /** The index checks of {@link #dots}: once per call, so the kernels index inside checked ranges. */
     static void checkDots(WeightMatrix w, int from, int to, float[] x, int xo, float[] out, int oo) {
         checkDots(w, from, to, x, xo, 1, out, oo);

@@ -246,6 +246,40 @@ class Int8MatrixTest {
         }
     }
 
+    /**
+     * Inputs quantised once ({@link WeightMatrix#prepare}) serve every int8 matrix of the same width, with results
+     * bit-identical to products that quantise their own; inputs prepared for another width are refused; float
+     * matrices need nothing prepared.
+     */
+    @Test
+    void preparedInputsGiveTheSameProductsForEveryMatrixOfTheirWidth() {
+        Random r = new Random(21);
+        int cols = 1376;
+        int b = 3;
+        Int8Matrix gate = Int8Matrix.quantize(gaussian(r, 40 * cols, 0.1f), 40, cols, 32);
+        Int8Matrix up = Int8Matrix.quantize(gaussian(r, 24 * cols, 0.1f), 24, cols, 32);
+        float[] x = gaussian(r, 2 + b * cols, 1f);
+        Int8Matrix.Inputs in = gate.prepare(x, 2, b, null);
+        assertTrue(in != null, "int8 rows in blocks quantise their inputs");
+        for (Int8Matrix m : new Int8Matrix[] {gate, up}) {
+            for (int n : new int[] {1, b}) {
+                float[] want = new float[n * m.rows()];
+                float[] got = new float[n * m.rows()];
+                m.dots(3, m.rows() - 1, x, 2, n, want, 0);
+                m.dots(3, m.rows() - 1, x, 2, n, in, got, 0);
+                assertArrayEquals(want, got, 0f, m.rows() + " rows, " + n + " inputs");
+            }
+        }
+        assertTrue(in == up.prepare(x, 2, 1, in), "the arrays are reused");
+        Int8Matrix narrow = Int8Matrix.quantize(gaussian(r, 4 * 512, 0.1f), 4, 512, 32);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> narrow.dots(0, 4, x, 2, 1, up.prepare(x, 2, 1, null), new float[4], 0));
+        assertEquals("inputs prepared for 1 x 1376 columns in 3 blocks, not 1 x 512 in 1", e.getMessage());
+        assertEquals(null, new F32Matrix(new float[4 * 64], 4, 64).prepare(x, 0, 1, null));
+        assertEquals(null, Int8Matrix.quantize(new float[4 * 64], 4, 64, 32).prepare(x, 0, 1, null),
+                "rows narrower than a block multiply float inputs");
+    }
+
     @Test
     void rowRangeProductsCheckTheirRangesFirst() {
         Int8Matrix q = Int8Matrix.quantize(new float[4 * 64], 4, 64, 32);
