@@ -54,7 +54,8 @@ public final class Int8Dot {
                 float inv = scale == 0 ? 0 : 1f / scale;
                 for (int v = 0; v < 32; v++) {
                     int c = first + v;
-                    float q = c < n ? Math.max(-127f, Math.min(127f, (float) Math.rint(x[xo + c] * inv))) : 0f;
+                    // rint by the round-to-nearest-even of adding 1.5 · 2^23 (|x · inv| ≤ 127, far below 2^22)
+                    float q = c < n ? Math.max(-127f, Math.min(127f, (x[xo + c] * inv + Dot.ROUND) - Dot.ROUND)) : 0f;
                     xs[xso + base + v * BLOCK_GROUPS + g] = (short) q;
                 }
                 sx[sxo + b * BLOCK_GROUPS + VectorInt8Dot.scaleSlot(g)] = scale;
