@@ -517,7 +517,12 @@ class PretrainRunTest {
         TreeMap<Long, String> a = losses(tmp.resolve("plain"));
         TreeMap<Long, String> b = losses(tmp.resolve("ckpt"));
         assertEquals(a.keySet(), b.keySet());
-        assertEquals(a.get(1L), b.get(1L), "step 1 sees identical weights: the forward must be identical");
+        // step 1 sees identical weights, so the forward computes the same function; the checkpointed one runs with
+        // autograd off, where libtorch's fused kernels may take other variants (AMD AVX2 host: 5.6790759484 vs
+        // 5.6790759405; bit-identical with the composed ops, -Dmm1.fusedKernels=false), so float32 rounding apart
+        double first = Double.parseDouble(a.get(1L));
+        org.junit.jupiter.api.Assertions.assertEquals(first, Double.parseDouble(b.get(1L)), 1e-7 * first,
+                "step 1 sees identical weights: the forward must compute the same function");
         for (long s : a.keySet()) {
             double x = Double.parseDouble(a.get(s));
             double y = Double.parseDouble(b.get(s));
