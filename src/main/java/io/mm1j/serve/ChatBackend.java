@@ -40,10 +40,18 @@ public interface ChatBackend extends AutoCloseable {
         return 0;
     }
 
-    /** Receives text as it is generated; returns false to stop (client gone, timeout). */
+    /** Receives text as it is generated, a call per token; returns false to stop (client gone, timeout). */
     @FunctionalInterface
     interface DeltaListener {
         boolean onDelta(String textDelta);
+
+        /**
+         * Text held back until the generation ended (the rest of a multi-byte character, a prefix of a stop string
+         * that did not complete): no token of its own, so a listener that counts tokens does not count it.
+         */
+        default boolean onTail(String textDelta) {
+            return onDelta(textDelta);
+        }
     }
 
     /**

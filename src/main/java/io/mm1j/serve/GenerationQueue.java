@@ -223,7 +223,8 @@ final class GenerationQueue implements AutoCloseable {
 
         private boolean firstSeen;
 
-        // ChatBackend.Stream: a batching backend calls these from its scheduler thread
+        // ChatBackend.Stream: a batching backend calls these from its scheduler thread; run() hands the job itself to
+        // a backend that does not batch as its listener
 
         @Override
         public void admitted() {
@@ -246,6 +247,14 @@ final class GenerationQueue implements AutoCloseable {
                 firstSeen = true;
                 metrics.firstToken((System.nanoTime() - arrivedNanos) / 1e9);
             }
+            if (!delta.isEmpty()) {
+                events.add(new Delta(delta));
+            }
+            return !cancelled();
+        }
+
+        @Override
+        public boolean onTail(String delta) {
             if (!delta.isEmpty()) {
                 events.add(new Delta(delta));
             }
@@ -276,22 +285,8 @@ final class GenerationQueue implements AutoCloseable {
                 post(new Done(new Completion("", 0, 0, 0, "cancelled")));
                 return;
             }
-            boolean[] first = {true};
             try {
-                Completion c = backend.generate(prompt, sampling, maxTokens, delta -> {
-                    tokens++;
-                    if (first[0]) {
-                        first[0] = false;
-                        metrics.firstToken((System.nanoTime() - arrivedNanos) / 1e9);
-                    }
-                    if (!delta.isEmpty()) {
-                        events.add(new Delta(delta));
-                    }
-                    if (System.nanoTime() - deadlineNanos > 0) {
-                        cancel("timeout");
-                    }
-                    return cancelReason == null;
-                });
+                Completion c = backend.generate(prompt, sampling, maxTokens, this);
                 metrics.tokens(c);
                 post(new Done(c));
             } catch (ApiException e) {

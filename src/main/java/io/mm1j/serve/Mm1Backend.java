@@ -13,6 +13,7 @@ import io.mm1j.mllm.Generator;
 import io.mm1j.mllm.ImageEmbeddingCache;
 import io.mm1j.mllm.Mm1Model;
 import io.mm1j.mllm.Prompt;
+import io.mm1j.mllm.TokenListener;
 import io.mm1j.mllm.PromptBuilder;
 import io.mm1j.tokenizer.Tokenizer;
 import java.nio.file.Path;
@@ -134,7 +135,7 @@ public final class Mm1Backend implements ChatBackend {
     @Override
     public Completion generate(ChatBackend.Input prompt, Sampling s, int maxTokens, DeltaListener listener) {
         Generator.Result r = generator.generate(build(prompt), config(prompt, s, maxTokens),
-                (tokenId, delta) -> listener.onDelta(delta));
+                (tokenId, delta) -> tokenId == TokenListener.END ? listener.onTail(delta) : listener.onDelta(delta));
         return completion(r);
     }
 
@@ -156,7 +157,7 @@ public final class Mm1Backend implements ChatBackend {
         BatchGenerator.Client client = new BatchGenerator.Client() {
             @Override
             public boolean onToken(int id, String textDelta) {
-                return stream.onDelta(textDelta);
+                return id == TokenListener.END ? stream.onTail(textDelta) : stream.onDelta(textDelta);
             }
 
             @Override

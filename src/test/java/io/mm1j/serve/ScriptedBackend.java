@@ -58,7 +58,17 @@ final class ScriptedBackend implements ChatBackend {
                 return;
             }
             try {
-                stream.done(generate(prompt, sampling, maxTokens, d -> stream.onDelta(d) && !stream.cancelled()));
+                stream.done(generate(prompt, sampling, maxTokens, new DeltaListener() {
+                    @Override
+                    public boolean onDelta(String d) {
+                        return stream.onDelta(d) && !stream.cancelled();
+                    }
+
+                    @Override
+                    public boolean onTail(String d) {
+                        return stream.onTail(d) && !stream.cancelled();
+                    }
+                }));
             } catch (RuntimeException e) {
                 stream.failed(e);
             }
@@ -101,6 +111,17 @@ final class ScriptedBackend implements ChatBackend {
 
     void tokenDelay(long millis) {
         tokenDelayMillis = millis;
+    }
+
+    private volatile String tail = "";
+
+    /**
+     * After a natural end (length or stop), delivers {@code text} as held-back text ({@link DeltaListener#onTail}),
+     * as the model backend flushes the rest of a multi-byte character or of a stop string's prefix: no token.
+     */
+    ScriptedBackend tail(String text) {
+        tail = text;
+        return this;
     }
 
     @Override
@@ -181,6 +202,10 @@ final class ScriptedBackend implements ChatBackend {
                 finish = "cancelled";
                 break;
             }
+        }
+        if (!finish.equals("cancelled") && !tail.isEmpty()) {
+            text.append(tail);
+            listener.onTail(tail);
         }
         int promptTokens = countPromptTokens(prompt);
         return new Completion(text.toString(), promptTokens, images(prompt) * IMAGE_TOKENS, n, finish);
