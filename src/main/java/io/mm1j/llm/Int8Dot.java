@@ -37,7 +37,8 @@ public final class Int8Dot {
     /**
      * Quantises x[xo .. xo + blocks · BLOCK_COLS) to int8 per group of 32 columns, as llama.cpp quantises the input
      * of a Q8_0 product: scales {@code max|x| / 127} into sx[sxo ..) (a block's 16 in {@link VectorInt8Dot#scaleSlot}
-     * order), values {@code rint(x / scale)} in [-127, 127] into xs[xso ..) in the block layout ({@link #column});
+     * order), values {@code rint(x · (1 / scale))} (x / scale when a subnormal scale's reciprocal overflows) in
+     * [-127, 127] into xs[xso ..) in the block layout ({@link #column});
      * columns from {@code n} on (a row's tail padded to a whole block) are zeros.
      */
     static void quantizeInputs(float[] x, int xo, int blocks, int n, short[] xs, int xso, float[] sx, int sxo) {
@@ -52,10 +53,12 @@ public final class Int8Dot {
                 }
                 float scale = amax / 127f;
                 float inv = scale == 0 ? 0 : 1f / scale;
+                boolean divide = Float.isInfinite(inv); // a subnormal scale (max|x| < ~3.7e-37): 1 / scale overflows
                 for (int v = 0; v < 32; v++) {
                     int c = first + v;
-                    // rint by the round-to-nearest-even of adding 1.5 · 2^23 (|x · inv| ≤ 127, far below 2^22)
-                    float q = c < n ? Math.max(-127f, Math.min(127f, (x[xo + c] * inv + Dot.ROUND) - Dot.ROUND)) : 0f;
+                    float y = c < n ? (divide ? x[xo + c] / scale : x[xo + c] * inv) : 0f;
+                    // rint by the round-to-nearest-even of adding 1.5 · 2^23 (|y| ≤ 127, far below 2^22)
+                    float q = Math.max(-127f, Math.min(127f, (y + Dot.ROUND) - Dot.ROUND));
                     xs[xso + base + v * BLOCK_GROUPS + g] = (short) q;
                 }
                 sx[sxo + b * BLOCK_GROUPS + VectorInt8Dot.scaleSlot(g)] = scale;

@@ -172,8 +172,9 @@ public final class Int8Matrix implements WeightMatrix {
                 }
                 float scale = amax / 127f;
                 float inv = scale == 0 ? 0 : 1f / scale;
+                boolean divide = Float.isInfinite(inv); // a subnormal scale (max|w| < ~3.7e-37): 1 / scale overflows
                 for (int i = from; i < to; i++) {
-                    q[i] = (byte) Math.max(-127, Math.min(127, Math.rint(w[i] * inv)));
+                    q[i] = (byte) Math.max(-127, Math.min(127, Math.rint(divide ? w[i] / scale : w[i] * inv)));
                 }
                 s[r * groups + g] = scale;
             }

@@ -137,8 +137,8 @@ final class VectorInt8Dot {
     /**
      * One row's full blocks times an input quantised to int8 per group of 32 ({@link Int8Dot#quantizeInputs}: values
      * {@code xs} in the block layout, scales {@code sx} in {@link #scaleSlot} order), as llama.cpp's Q8_0 × Q8_0
-     * product. The product of an int8 weight and an int8 input is exact in 16 bits (|q · x| ≤ 127²) and so is the
-     * sum of two (≤ 32,258); the sum of two consecutive values' products of each group is then split into its two
+     * product. The product of an int8 weight and an int8 input is exact in 16 bits (|q · x| ≤ 128 · 127) and so is
+     * the sum of two (≤ 32,512); the sum of two consecutive values' products of each group is then split into its two
      * 16-bit halves by shifts (the even group's in the low half of an int lane, the odd group's in the high half)
      * and summed exactly in 32 bits, and each group's total is converted and scaled once by s_w · s_x. Per 32
      * products that is about 10 vector operations, against 16 for widening each weight to a float (the Vector API

@@ -123,7 +123,8 @@ class Int8MatrixTest {
             float scale = amax / 127f;
             float inv = scale == 0 ? 0 : 1f / scale;
             for (int k = g * 32; k < end; k++) {
-                out[k] = (double) (float) Math.rint(x[xo + k] * inv) * scale;
+                float y = Float.isInfinite(inv) ? x[xo + k] / scale : x[xo + k] * inv;
+                out[k] = (double) (float) Math.rint(y) * scale;
             }
         }
         return out;
@@ -278,6 +279,43 @@ class Int8MatrixTest {
         assertEquals(null, new F32Matrix(new float[4 * 64], 4, 64).prepare(x, 0, 1, null));
         assertEquals(null, Int8Matrix.quantize(new float[4 * 64], 4, 64, 32).prepare(x, 0, 1, null),
                 "rows narrower than a block multiply float inputs");
+    }
+
+    /**
+     * A group whose largest value is below ~3.7e-37 has a subnormal scale whose reciprocal overflows to infinity:
+     * weights and inputs are then divided by the scale instead, so they keep their signs and sizes (every value
+     * would have become ±127).
+     */
+    @Test
+    void subnormalScalesQuantiseLikeNormalOnes() {
+        Random r = new Random(31);
+        int cols = 1024;
+        float[] w = gaussian(r, 2 * cols, 1e-37f);
+        Int8Matrix tiny = Int8Matrix.quantize(w, 2, cols, 32);
+        float[] back = tiny.dequantize();
+        for (int i = 0; i < w.length; i++) {
+            float s = tiny.scales()[i / 32];
+            assertTrue(Math.abs(w[i] - back[i]) <= s / 2 * 1.001f + Float.MIN_VALUE, "weight " + i + ": " + w[i]
+                    + " came back as " + back[i]);
+        }
+        Int8Matrix m = Int8Matrix.quantize(gaussian(r, 3 * cols, 0.1f), 3, cols, 32);
+        float[] x = gaussian(r, cols, 1e-37f);
+        double[] xq = quantisedInput(x, 0, cols, m.blockedColumns());
+        float[] deq = m.dequantize();
+        for (int row = 0; row < 3; row++) {
+            double exact = 0;
+            double w8a8 = 0;
+            double bound = 0; // each input value is off by at most half its group's scale
+            for (int k = 0; k < cols; k++) {
+                exact += (double) deq[row * cols + k] * x[k];
+                w8a8 += (double) deq[row * cols + k] * xq[k];
+                bound += Math.abs(deq[row * cols + k] * (xq[k] - x[k]));
+            }
+            // s_w · s_x is itself subnormal (~1e-40), so it keeps only ~4 digits
+            assertEquals(w8a8, m.dot(row, x, 0), 1e-3 * Math.abs(w8a8), "row " + row);
+            assertEquals(exact, m.dot(row, x, 0), bound * 1.01, "row " + row + " vs float input");
+            assertTrue(bound < 0.02 * Math.sqrt(cols) * 1e-37, "the inputs' rounding: " + bound);
+        }
     }
 
     @Test
