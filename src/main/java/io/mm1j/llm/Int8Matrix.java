@@ -330,20 +330,29 @@ public final class Int8Matrix implements WeightMatrix {
     @Override
     public void row(int row, float[] out, int off) {
         int base = row * rowBytes;
+        float s = 0;
         for (int k = 0; k < cols; k++) {
-            out[off + k] = q[base + Int8Dot.column(k, blocks)] * scale(row, k / group);
+            if (k % group == 0) {
+                s = scale(row, k / group);
+            }
+            out[off + k] = q[base + Int8Dot.column(k, blocks)] * s;
         }
     }
 
     @Override
     public void panel(int n, int width, int stride, float[] out) {
-        // k outer: sequential writes (as F32Matrix.panel); each value dequantised once
+        // k outer: sequential writes (as F32Matrix.panel); each value dequantised once, each scale looked up once
+        float[] s = new float[width];
         for (int kk = 0; kk < cols; kk++) {
             int o = kk * stride;
-            int g = kk / group;
+            if (kk % group == 0) {
+                for (int j = 0; j < width; j++) {
+                    s[j] = scale(n + j, kk / group);
+                }
+            }
+            int at = Int8Dot.column(kk, blocks);
             for (int j = 0; j < width; j++) {
-                int r = n + j;
-                out[o + j] = q[r * rowBytes + Int8Dot.column(kk, blocks)] * scale(r, g);
+                out[o + j] = q[(n + j) * rowBytes + at] * s[j];
             }
             for (int j = width; j < stride; j++) {
                 out[o + j] = 0f;
