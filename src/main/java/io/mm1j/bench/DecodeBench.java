@@ -23,17 +23,24 @@ public final class DecodeBench {
     }
 
     /**
-     * Median seconds of {@code rounds} timed runs of {@code tokens} greedy tokens from BOS after a warm-up; the
-     * fastest run in best[0] (the machine's capacity when neighbours on a shared host add noise).
+     * Median seconds of {@code rounds} timed runs of {@code tokens} greedy tokens from BOS after a warm-up of
+     * {@code warmup} tokens in runs of at most {@code tokens} (the same positions as the timed runs); the
+     * fastest run in best[0] (the machine's capacity when neighbours on a shared host add noise), each run's tokens/s
+     * in all (in run order).
      */
     private static double time(Generator g, long[] bos, int tokens, int warmup, int rounds, int[] produced,
-            double[] best) {
-        g.generate(bos, warmup, Sampler.ARGMAX, Set.of(), id -> { });
+            double[] best, double[] all) {
+        // the JIT reaches its steady code after a few hundred tokens: warm up in runs like the timed ones
+        for (int done = 0; done < warmup; ) {
+            int n = Math.min(tokens, warmup - done);
+            done += Math.max(1, g.generate(bos, n, Sampler.ARGMAX, Set.of(), id -> { }));
+        }
         double[] secs = new double[rounds];
         for (int r = 0; r < secs.length; r++) {
             long t0 = System.nanoTime();
             produced[0] = g.generate(bos, tokens, Sampler.ARGMAX, Set.of(), id -> { });
             secs[r] = (System.nanoTime() - t0) / 1e9;
+            all[r] = produced[0] / secs[r];
         }
         java.util.Arrays.sort(secs);
         best[0] = secs[0];
@@ -63,7 +70,8 @@ public final class DecodeBench {
         io.mm1j.llm.CpuDecoder cpu = decoder.cpuDecoder();
         boolean cpuPath = cpu != null;
         double[] best = new double[1];
-        double s = time(new Generator(decoder, DecodePath.CPU), bos, tokens, warmup, rounds, produced, best);
+        double[] each = new double[rounds];
+        double s = time(new Generator(decoder, DecodePath.CPU), bos, tokens, warmup, rounds, produced, best, each);
         ObjectNode o = Bench.report("decode");
         o.put("model", source);
         o.put("params", decoder.params().numel());
@@ -79,10 +87,14 @@ public final class DecodeBench {
         o.put("msPerToken", 1000.0 * s / produced[0]);
         o.put("rounds", rounds);
         o.put("bestTokensPerSecond", produced[0] / best[0]);
+        com.fasterxml.jackson.databind.node.ArrayNode runs = o.putArray("roundsTokensPerSecond"); // in run order
+        for (double t : each) {
+            runs.add(Math.round(t * 10) / 10.0);
+        }
         if (compareDjl) {
             int[] producedDjl = new int[1];
             double djl = time(new Generator(decoder, DecodePath.DJL), bos, tokens, warmup, rounds, producedDjl,
-                    new double[1]);
+                    new double[1], new double[rounds]);
             o.put("djlTokensPerSecond", producedDjl[0] / djl);
             o.put("djlMsPerToken", 1000.0 * djl / producedDjl[0]);
         }

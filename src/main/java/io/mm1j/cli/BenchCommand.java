@@ -58,7 +58,8 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--tokens", defaultValue = "128", description = "Timed tokens (default ${DEFAULT-VALUE}).")
         int tokens;
 
-        @Option(names = "--warmup", defaultValue = "16", description = "Warm-up tokens (default ${DEFAULT-VALUE}).")
+        @Option(names = "--warmup", defaultValue = "512", description = "Untimed warm-up tokens, in runs of --tokens "
+                + "(default ${DEFAULT-VALUE}: the JIT's code is steady after a few hundred tokens).")
         int warmup;
 
         @Option(names = "--rounds", defaultValue = "3", description = "Timed runs; tokensPerSecond is their median, "

@@ -42,27 +42,59 @@ public final class Int8Dot {
      * columns from {@code n} on (a row's tail padded to a whole block) are zeros.
      */
     static void quantizeInputs(float[] x, int xo, int blocks, int n, short[] xs, int xso, float[] sx, int sxo) {
+        quantizeInputs(x, xo, blocks, n, xs, xso, sx, sxo, VECTOR);
+    }
+
+    /** A block's columns for the SIMD quantiser when the block runs past the input's end (zeros from there on). */
+    private static final ThreadLocal<float[]> PADDED = ThreadLocal.withInitial(() -> new float[BLOCK_COLS]);
+
+    /**
+     * {@link #quantizeInputs}, through the SIMD quantiser ({@link VectorInt8Dot#quantizeBlock}: the same arithmetic,
+     * bit-identical) when {@code simd}; a block whose scales include a subnormal one, and every block without
+     * {@code simd}, goes through the scalar loop. Package-private for the tests that compare the two.
+     */
+    static void quantizeInputs(float[] x, int xo, int blocks, int n, short[] xs, int xso, float[] sx, int sxo,
+            boolean simd) {
         for (int b = 0; b < blocks; b++) {
-            int base = b * BLOCK_COLS;
-            for (int g = 0; g < BLOCK_GROUPS; g++) {
-                int first = base + g * 32;
-                int end = Math.min(n, first + 32);
-                float amax = 0;
-                for (int c = first; c < end; c++) {
-                    amax = Math.max(amax, Math.abs(x[xo + c]));
+            int first = b * BLOCK_COLS;
+            int block = sxo + b * BLOCK_GROUPS;
+            if (simd && first + BLOCK_COLS <= n) {
+                if (VectorInt8Dot.quantizeBlock(x, xo + first, xs, xso + first, sx, block)) {
+                    continue;
                 }
-                float scale = amax / 127f;
-                float inv = scale == 0 ? 0 : 1f / scale;
-                boolean divide = Float.isInfinite(inv); // a subnormal scale (max|x| < ~3.7e-37): 1 / scale overflows
-                for (int v = 0; v < 32; v++) {
-                    int c = first + v;
-                    float y = c < n ? (divide ? x[xo + c] / scale : x[xo + c] * inv) : 0f;
-                    // rint by the round-to-nearest-even of adding 1.5 · 2^23 (|y| ≤ 127, far below 2^22)
-                    float q = Math.max(-127f, Math.min(127f, (y + Dot.ROUND) - Dot.ROUND));
-                    xs[xso + base + v * BLOCK_GROUPS + g] = (short) q;
+            } else if (simd && first < n) { // the last block, partial: its columns past n are zeros
+                float[] padded = PADDED.get();
+                System.arraycopy(x, xo + first, padded, 0, n - first);
+                java.util.Arrays.fill(padded, n - first, BLOCK_COLS, 0f);
+                if (VectorInt8Dot.quantizeBlock(padded, 0, xs, xso + first, sx, block)) {
+                    continue;
                 }
-                sx[sxo + b * BLOCK_GROUPS + VectorInt8Dot.scaleSlot(g)] = scale;
             }
+            quantizeBlock(x, xo, b, n, xs, xso, sx, sxo);
+        }
+    }
+
+    /** Block b of {@link #quantizeInputs}, one value at a time (the reference the SIMD quantiser matches). */
+    private static void quantizeBlock(float[] x, int xo, int b, int n, short[] xs, int xso, float[] sx, int sxo) {
+        int base = b * BLOCK_COLS;
+        for (int g = 0; g < BLOCK_GROUPS; g++) {
+            int first = base + g * 32;
+            int end = Math.min(n, first + 32);
+            float amax = 0;
+            for (int c = first; c < end; c++) {
+                amax = Math.max(amax, Math.abs(x[xo + c]));
+            }
+            float scale = amax / 127f;
+            float inv = scale == 0 ? 0 : 1f / scale;
+            boolean divide = Float.isInfinite(inv); // a subnormal scale (max|x| < ~3.7e-37): 1 / scale overflows
+            for (int v = 0; v < 32; v++) {
+                int c = first + v;
+                float y = c < n ? (divide ? x[xo + c] / scale : x[xo + c] * inv) : 0f;
+                // rint by the round-to-nearest-even of adding 1.5 · 2^23 (|y| ≤ 127, far below 2^22)
+                float q = Math.max(-127f, Math.min(127f, (y + Dot.ROUND) - Dot.ROUND));
+                xs[xso + base + v * BLOCK_GROUPS + g] = (short) q;
+            }
+            sx[sxo + b * BLOCK_GROUPS + VectorInt8Dot.scaleSlot(g)] = scale;
         }
     }
 

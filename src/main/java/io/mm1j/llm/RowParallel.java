@@ -36,8 +36,10 @@ final class RowParallel implements AutoCloseable {
     private final Thread[] workers;
     private volatile Rows task;
     private volatile int rows;
-    private volatile int align;
+    private volatile int chunk;
     private volatile long generation;
+    /** The next chunk of the region in flight that no thread has taken yet. */
+    private final AtomicInteger next = new AtomicInteger();
     private final AtomicInteger pending = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
@@ -46,8 +48,7 @@ final class RowParallel implements AutoCloseable {
         this.threads = Math.max(1, threads);
         this.workers = new Thread[this.threads - 1];
         for (int w = 0; w < workers.length; w++) {
-            final int part = w + 1;
-            workers[w] = new Thread(() -> loop(part), "mm1-decode-" + part);
+            workers[w] = new Thread(this::loop, "mm1-decode-" + (w + 1));
             workers[w].setDaemon(true);
             workers[w].start();
         }
@@ -57,14 +58,14 @@ final class RowParallel implements AutoCloseable {
         return threads;
     }
 
-    /** Runs {@code work} over rows [0, n) split evenly (multiples of 8) across all threads; returns when done. */
+    /** Runs {@code work} over rows [0, n) in chunks (multiples of 8 rows) shared by all threads; returns when done. */
     void run(int n, Rows work) {
         region(n, 8, 64, work);
     }
 
     /**
-     * Runs {@code work} over items [0, n) split as evenly as whole items allow (for a few large items, such as
-     * attention heads); returns when done.
+     * Runs {@code work} over items [0, n) in chunks of whole items (for a few large items, such as attention heads);
+     * returns when done.
      */
     void runEach(int n, Rows work) {
         region(n, 1, 2, work);
@@ -81,16 +82,19 @@ final class RowParallel implements AutoCloseable {
         failure.set(null);
         task = work;
         rows = n;
-        this.align = align;
+        int size = chunkSize(n, align);
+        chunk = size;
+        next.set(0);
         pending.set(workers.length);
         generation++; // volatile write publishes task and rows
         for (Thread t : workers) {
             LockSupport.unpark(t);
         }
         try {
-            work.run(0, bound(n, 1, align));
+            chunks(work, n, size);
         } catch (Throwable t) {
             failure.compareAndSet(null, t);
+            next.set(n); // the other threads take no further chunks
         } finally {
             while (pending.get() > 0) { // every worker reports, even when a slice failed
                 Thread.onSpinWait();
@@ -109,12 +113,28 @@ final class RowParallel implements AutoCloseable {
         }
     }
 
-    private int bound(int n, int part, int align) {
-        int b = (int) ((long) n * part / threads);
-        return b - b % align;
+    /**
+     * Rows per chunk: a region is cut into about {@link #CHUNKS_PER_THREAD} chunks per thread (whole multiples of
+     * {@code align}), which the threads take in turn, so a thread that runs slower for a while (its virtual CPU
+     * shared with a neighbour, or preempted by the JIT compiler) is relieved by the others instead of holding
+     * everyone up at the end of the region. Each row is computed the same way whichever thread takes it.
+     */
+    private int chunkSize(int n, int align) {
+        int per = (n + threads * CHUNKS_PER_THREAD - 1) / (threads * CHUNKS_PER_THREAD);
+        return Math.max(align, (per + align - 1) / align * align);
     }
 
-    private void loop(int part) {
+    static final int CHUNKS_PER_THREAD = 6;
+
+    /** Takes chunks of [0, n) until none is left. */
+    private void chunks(Rows work, int n, int size) {
+        for (int c = next.getAndIncrement(); (long) c * size < n; c = next.getAndIncrement()) {
+            int from = c * size;
+            work.run(from, Math.min(n, from + size));
+        }
+    }
+
+    private void loop() {
         long seen = 0;
         while (true) {
             int spins = 0;
@@ -131,12 +151,11 @@ final class RowParallel implements AutoCloseable {
             }
             seen = generation;
             int n = rows;
-            int a = align;
-            int to = part == threads - 1 ? n : bound(n, part + 1, a);
             try {
-                task.run(bound(n, part, a), to);
+                chunks(task, n, chunk);
             } catch (Throwable t) {
                 failure.compareAndSet(null, t);
+                next.set(n);
             } finally {
                 pending.decrementAndGet();
             }

@@ -4,6 +4,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -192,6 +193,69 @@ final class VectorInt8Dot {
         }
         out[oo] = ta.reduceLanes(VectorOperators.ADD);
         out[oo + 1] = tb.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** A gather's index map: the same value of 8 consecutive groups of 32. */
+    private static final int[] GROUP_STARTS = {0, 32, 64, 96, 128, 160, 192, 224};
+    private static final int ROUND_BITS = Float.floatToRawIntBits(Dot.ROUND);
+    private static final VectorSpecies<Short> S8 = ShortVector.SPECIES_128;
+
+    /**
+     * One whole block of {@link Int8Dot#quantizeInputs} (x[o .. o + 512) into xs[xo ..) and the block's 16 scales
+     * into sx[so ..)), 8 groups at a time: lane j of a vector holds group j's value, gathered at a stride of 32, so
+     * a group's max |x| is a lane-wise max over its 32 values and each vector of rounded values is one store in the
+     * block layout. The arithmetic is the scalar loop's (max |x|, / 127, 1 / scale, x · (1 / scale), round to
+     * nearest even by adding and subtracting 1.5 · 2^23, clamp to ±127), lane by lane, so the results are
+     * bit-identical; the integer is read from the rounded float's low bits (JDK 17 has no AVX2 F2I intrinsic).
+     * Returns false, writing nothing, when a scale is subnormal (its reciprocal overflows; the scalar loop then
+     * divides by it).
+     */
+    static boolean quantizeBlock(float[] x, int o, short[] xs, int xo, float[] sx, int so) {
+        java.util.Objects.checkFromIndexSize(o, Q8_0 * BLOCK_GROUPS, x.length);
+        FloatVector lo = FloatVector.zero(F8);
+        FloatVector hi = FloatVector.zero(F8);
+        int h = o + Q8_0 * BLOCK_GROUPS / 2;
+        for (int v = 0; v < Q8_0; v++) {
+            lo = lo.max(FloatVector.fromArray(F8, x, o + v, GROUP_STARTS, 0).abs());
+            hi = hi.max(FloatVector.fromArray(F8, x, h + v, GROUP_STARTS, 0).abs());
+        }
+        FloatVector scaleLo = lo.div(127f);
+        FloatVector scaleHi = hi.div(127f);
+        FloatVector invLo = reciprocal(scaleLo);
+        FloatVector invHi = reciprocal(scaleHi);
+        if (invLo == null || invHi == null) {
+            return false;
+        }
+        for (int v = 0; v < Q8_0; v++) {
+            rounded(x, o + v, invLo, xs, xo + v * BLOCK_GROUPS);
+            rounded(x, h + v, invHi, xs, xo + v * BLOCK_GROUPS + BLOCK_GROUPS / 2);
+        }
+        for (int g = 0; g < BLOCK_GROUPS / 2; g++) {
+            sx[so + scaleSlot(g)] = scaleLo.lane(g);
+            sx[so + scaleSlot(g + BLOCK_GROUPS / 2)] = scaleHi.lane(g);
+        }
+        return true;
+    }
+
+    /** 1 / scale lane-wise, 0 where the scale is 0; null when a non-zero scale's reciprocal overflows. */
+    private static FloatVector reciprocal(FloatVector scale) {
+        FloatVector inv = FloatVector.broadcast(F8, 1f).div(scale);
+        VectorMask<Float> infinite = inv.compare(VectorOperators.EQ, Float.POSITIVE_INFINITY);
+        if (!infinite.anyTrue()) {
+            return inv;
+        }
+        if (infinite.and(scale.compare(VectorOperators.NE, 0f)).anyTrue()) {
+            return null;
+        }
+        return inv.blend(0f, infinite);
+    }
+
+    /** 8 groups' values at x[o + 32 · j] times inv, rounded and clamped to ±127, as 8 shorts at xs[xo ..). */
+    private static void rounded(float[] x, int o, FloatVector inv, short[] xs, int xo) {
+        FloatVector t = FloatVector.fromArray(F8, x, o, GROUP_STARTS, 0).mul(inv).add(Dot.ROUND)
+                .max(Dot.ROUND - 127f).min(Dot.ROUND + 127f);
+        ((ShortVector) t.reinterpretAsInts().sub(ROUND_BITS).convertShape(VectorOperators.I2S, S8, 0))
+                .intoArray(xs, xo);
     }
 
     /** Lanes of 2 · 16 products (values k and k + 1 of the 16 groups at o) summed pairwise, seen as 8 ints. */

@@ -25,11 +25,17 @@ class CpuDecoderConcurrencyTest extends ManagedNdTest {
             pool.run(128, (f, t) -> { });
             Thread.sleep(50); // worker has spun out and parked
             AtomicReference<Throwable> err = new AtomicReference<>();
+            AtomicReference<Thread> runner = new AtomicReference<>();
+            java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
             Thread caller = new Thread(() -> {
+                runner.set(Thread.currentThread());
                 try {
                     pool.run(128, (from, to) -> {
-                        if (from == 0) {
-                            pool.close(); // e.g. Decoder.releaseCpuDecoder()/close() from another thread
+                        // the thread that called run() closes on its first chunk (a worker may take any chunk,
+                        // and a worker calling close() would wait for the region it is part of); in real use,
+                        // Decoder.releaseCpuDecoder()/close() from another thread
+                        if (Thread.currentThread() == runner.get() && closing.compareAndSet(false, true)) {
+                            pool.close();
                         }
                     });
                 } catch (Throwable t) {

@@ -318,6 +318,40 @@ class Int8MatrixTest {
         }
     }
 
+    /**
+     * The SIMD input quantiser (gathers of 8 groups, lane-wise max, reciprocal, rounding by 1.5 · 2^23) writes exactly
+     * the scalar loop's values and scales: whole blocks, a last block that ends early (1376 = 2 blocks + 352, 700:
+     * a group cut short), an all-zero group, a group of subnormal size (falls back to the scalar loop), ±0 and
+     * values that round to ±127 or sit on a half.
+     */
+    @Test
+    void simdInputQuantiserMatchesTheScalarLoop() {
+        assertTrue(Int8Dot.VECTOR, "the test JVM runs with jdk.incubator.vector, so the SIMD quantiser is in use");
+        Random r = new Random(47);
+        for (int n : new int[] {512, 1024, 1376, 700, 1536, 2048 + 33}) {
+            int blocks = (n + Int8Dot.BLOCK_COLS - 1) / Int8Dot.BLOCK_COLS;
+            for (int trial = 0; trial < 6; trial++) {
+                float[] x = gaussian(r, n + 7, trial == 5 ? 1e-37f : 1f);
+                for (int i = 32; i < 64; i++) {
+                    x[3 + i] = trial % 2 == 0 ? 0f : -0f; // a group of zeros
+                }
+                x[3 + 100] = 40f * (trial + 1); // a large value: its group's others round small
+                x[3 + 130] = -x[3 + 100];
+                for (int i = 160; i < 192 && trial == 3; i++) {
+                    x[3 + i] = (i - 160) * 0.5f; // values that land on halves of the scale
+                }
+                short[] vs = new short[blocks * Int8Dot.BLOCK_COLS + 5];
+                short[] ss = vs.clone();
+                float[] vsc = new float[blocks * Int8Dot.BLOCK_GROUPS + 2];
+                float[] ssc = vsc.clone();
+                Int8Dot.quantizeInputs(x, 3, blocks, n, vs, 5, vsc, 2, true);
+                Int8Dot.quantizeInputs(x, 3, blocks, n, ss, 5, ssc, 2, false);
+                assertArrayEquals(ss, vs, "values, n " + n + " trial " + trial);
+                assertArrayEquals(ssc, vsc, "scales, n " + n + " trial " + trial);
+            }
+        }
+    }
+
     @Test
     void rowRangeProductsCheckTheirRangesFirst() {
         Int8Matrix q = Int8Matrix.quantize(new float[4 * 64], 4, 64, 32);

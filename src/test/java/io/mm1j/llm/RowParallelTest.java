@@ -3,9 +3,11 @@ package io.mm1j.llm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class RowParallelTest {
@@ -24,7 +26,7 @@ class RowParallelTest {
         pool.close();
     }
 
-    /** A few large items (attention heads) are split too, by whole items, and every item runs exactly once. */
+    /** A few large items (attention heads) are split too, by whole items (one per chunk), each run exactly once. */
     @Test
     void fewItemsAreSplitByWholeItemsAndEachRunsOnce() {
         RowParallel pool = new RowParallel(2);
@@ -40,7 +42,49 @@ class RowParallelTest {
             for (int i = 0; i < n; i++) {
                 assertEquals(1, seen[i], "item " + i + " of " + n);
             }
-            assertEquals(n < 2 ? 1 : 2, slices.get(), "slices for " + n + " items on 2 threads");
+            assertEquals(n, slices.get(), "slices for " + n + " items on 2 threads (up to 6 chunks per thread)");
+        }
+        pool.close();
+    }
+
+    /**
+     * Rows are cut into chunks of whole multiples of 8 that partition [0, n), and a thread held up in its chunk
+     * (here: sleeping) is relieved by the other, which takes the remaining chunks instead of waiting for it.
+     */
+    @Test
+    void chunksPartitionTheRowsAndASlowThreadIsRelieved() {
+        RowParallel pool = new RowParallel(2);
+        AtomicReference<Thread> caller = new AtomicReference<>();
+        for (int n : new int[] {64, 100, 1376, 4096}) {
+            int[] seen = new int[n];
+            AtomicInteger callerRows = new AtomicInteger();
+            AtomicInteger slept = new AtomicInteger();
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                caller.set(Thread.currentThread()); // assertTimeoutPreemptively runs this in a thread of its own
+                pool.run(n, (from, to) -> {
+                    assertEquals(0, from % 8, "chunk start " + from + " of " + n);
+                    assertTrue(to == n || to % 8 == 0, "chunk end " + to + " of " + n);
+                    for (int i = from; i < to; i++) {
+                        seen[i]++;
+                    }
+                    if (Thread.currentThread() == caller.get()) {
+                        callerRows.addAndGet(to - from);
+                    } else if (slept.getAndIncrement() == 0) {
+                        try {
+                            Thread.sleep(300); // the worker stalls in its first chunk
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                });
+            });
+            for (int i = 0; i < n; i++) {
+                assertEquals(1, seen[i], "row " + i + " of " + n);
+            }
+            if (slept.get() > 0) { // the worker took a chunk and stalled: the caller did the rest
+                assertTrue(callerRows.get() > n / 2, "caller computed " + callerRows.get() + " of " + n
+                        + " rows while the worker stalled");
+            }
         }
         pool.close();
     }
