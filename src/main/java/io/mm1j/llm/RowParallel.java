@@ -6,8 +6,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Splits row ranges between the calling thread and a few persistent workers, for the CPU decode path's
- * matrix-vector products. Workers spin for {@link #SPIN_NANOS} after their last region before parking, because a
+ * Splits row ranges into chunks that the calling thread and a few persistent workers take in turn, for the CPU
+ * decode path's matrix-vector products. Workers spin for {@link #SPIN_NANOS} after their last region before parking, because a
  * decode step issues ~40 short parallel regions (~50 µs each) and waking a parked thread costs more than the work:
  * on a virtual machine an idle vCPU halts, and its wake-up was measured here at 1–3 ms, against 0.1 µs for a
  * spinning one. The spin is measured in time, not iterations: a pause instruction lasts ~10 cycles on older cores

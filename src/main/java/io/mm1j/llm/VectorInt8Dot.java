@@ -252,8 +252,9 @@ final class VectorInt8Dot {
 
     /** 8 groups' values at x[o + 32 · j] times inv, rounded and clamped to ±127, as 8 shorts at xs[xo ..). */
     private static void rounded(float[] x, int o, FloatVector inv, short[] xs, int xo) {
-        FloatVector t = FloatVector.fromArray(F8, x, o, GROUP_STARTS, 0).mul(inv).add(Dot.ROUND)
-                .max(Dot.ROUND - 127f).min(Dot.ROUND + 127f);
+        FloatVector y = FloatVector.fromArray(F8, x, o, GROUP_STARTS, 0).mul(inv);
+        y = y.blend(0f, y.test(VectorOperators.IS_NAN)); // as the scalar loop's (short) NaN: 0, whatever its bits
+        FloatVector t = y.add(Dot.ROUND).max(Dot.ROUND - 127f).min(Dot.ROUND + 127f);
         ((ShortVector) t.reinterpretAsInts().sub(ROUND_BITS).convertShape(VectorOperators.I2S, S8, 0))
                 .intoArray(xs, xo);
     }

@@ -337,6 +337,7 @@ class Int8MatrixTest {
                 }
                 x[3 + 100] = 40f * (trial + 1); // a large value: its group's others round small
                 x[3 + 130] = -x[3 + 100];
+                x[3 + 300] = Float.intBitsToFloat(0xFFC12345); // a NaN with payload bits: its group's value is 0
                 for (int i = 160; i < 192 && trial == 3; i++) {
                     x[3 + i] = (i - 160) * 0.5f; // values that land on halves of the scale
                 }
@@ -345,6 +346,10 @@ class Int8MatrixTest {
                 float[] vsc = new float[blocks * Int8Dot.BLOCK_GROUPS + 2];
                 float[] ssc = vsc.clone();
                 Int8Dot.quantizeInputs(x, 3, blocks, n, vs, 5, vsc, 2, true);
+                if (trial < 5 && n >= Int8Dot.BLOCK_COLS) { // the SIMD path itself takes whole blocks of normal values
+                    assertTrue(VectorInt8Dot.quantizeBlock(x, 3, new short[Int8Dot.BLOCK_COLS], 0,
+                            new float[Int8Dot.BLOCK_GROUPS], 0), "SIMD quantiser refused a normal block, n " + n);
+                }
                 Int8Dot.quantizeInputs(x, 3, blocks, n, ss, 5, ssc, 2, false);
                 assertArrayEquals(ss, vs, "values, n " + n + " trial " + trial);
                 assertArrayEquals(ssc, vsc, "scales, n " + n + " trial " + trial);

@@ -11,15 +11,30 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class RowParallelTest {
-    /** A task that throws in a worker's range: the caller must see the error, and the pool must stay usable. */
+    /**
+     * A task that throws in a worker: the caller must see the error, and the pool must stay usable. The caller's
+     * chunk waits until a worker has thrown (holding that chunk, so the worker is sure to take another one).
+     */
     @Test
     void workerExceptionIsReportedAndThePoolSurvives() {
         RowParallel pool = new RowParallel(2);
-        assertThrows(RuntimeException.class, () -> pool.run(128, (from, to) -> {
-            if (from > 0) {
-                throw new IllegalStateException("boom in worker rows " + from + ".." + to);
-            }
-        }), "the worker's exception is swallowed: run() returns normally with rows 64..128 never computed");
+        AtomicReference<Thread> caller = new AtomicReference<>();
+        java.util.concurrent.CountDownLatch thrown = new java.util.concurrent.CountDownLatch(1);
+        RuntimeException seen = assertThrows(RuntimeException.class, () -> {
+            caller.set(Thread.currentThread());
+            pool.run(128, (from, to) -> {
+                if (Thread.currentThread() != caller.get()) {
+                    thrown.countDown();
+                    throw new IllegalStateException("boom in worker rows " + from + ".." + to);
+                }
+                try {
+                    thrown.await(5, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }, "the worker's exception is swallowed: run() returns normally with the worker's rows never computed");
+        assertTrue(seen.getMessage().startsWith("boom in worker rows"), seen.getMessage());
         AtomicInteger rows = new AtomicInteger();
         assertTimeoutPreemptively(Duration.ofSeconds(5), () -> pool.run(128, (from, to) -> rows.addAndGet(to - from)));
         assertEquals(128, rows.get());
