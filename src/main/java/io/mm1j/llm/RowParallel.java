@@ -36,9 +36,9 @@ final class RowParallel implements AutoCloseable {
     private final Thread[] workers;
     private volatile Rows task;
     private volatile int rows;
-    private volatile int chunk;
+    private volatile int alignment;
     private volatile long generation;
-    /** The next chunk of the region in flight that no thread has taken yet. */
+    /** The first row of the region in flight that no thread has taken yet. */
     private final AtomicInteger next = new AtomicInteger();
     private final AtomicInteger pending = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -82,16 +82,15 @@ final class RowParallel implements AutoCloseable {
         failure.set(null);
         task = work;
         rows = n;
-        int size = chunkSize(n, align);
-        chunk = size;
+        alignment = align;
         next.set(0);
         pending.set(workers.length);
-        generation++; // volatile write publishes task and rows
+        generation++; // volatile write publishes task, rows and alignment
         for (Thread t : workers) {
             LockSupport.unpark(t);
         }
         try {
-            chunks(work, n, size);
+            chunks(work, n, align);
         } catch (Throwable t) {
             failure.compareAndSet(null, t);
             next.set(n); // the other threads take no further chunks
@@ -114,23 +113,28 @@ final class RowParallel implements AutoCloseable {
     }
 
     /**
-     * Rows per chunk: a region is cut into about {@link #CHUNKS_PER_THREAD} chunks per thread (whole multiples of
-     * {@code align}), which the threads take in turn, so a thread that runs slower for a while (its virtual CPU
-     * shared with a neighbour, or preempted by the JIT compiler) is relieved by the others instead of holding
-     * everyone up at the end of the region. Each row is computed the same way whichever thread takes it.
+     * The rows a thread takes when {@code left} rows of a region are left: 1 / {@link #SHARES} of them per thread
+     * (whole multiples of {@code align}), so chunks start large (few hand-offs) and shrink towards the end of the
+     * region (guided self-scheduling): a thread that runs slower for a while (its virtual CPU shared with a
+     * neighbour, or preempted by the JIT compiler) is relieved by the others, and the threads finish within about
+     * one small chunk of each other instead of one chunk of a fixed size. Each row is computed the same way
+     * whichever thread takes it.
      */
-    private int chunkSize(int n, int align) {
-        int per = (n + threads * CHUNKS_PER_THREAD - 1) / (threads * CHUNKS_PER_THREAD);
+    private int take(int left, int align) {
+        int per = (left + threads * SHARES - 1) / (threads * SHARES);
         return Math.max(align, (per + align - 1) / align * align);
     }
 
-    static final int CHUNKS_PER_THREAD = 6;
+    /** Parts of what is left that a chunk may take, per thread. */
+    static final int SHARES = 2;
 
     /** Takes chunks of [0, n) until none is left. */
-    private void chunks(Rows work, int n, int size) {
-        for (int c = next.getAndIncrement(); (long) c * size < n; c = next.getAndIncrement()) {
-            int from = c * size;
-            work.run(from, Math.min(n, from + size));
+    private void chunks(Rows work, int n, int align) {
+        for (int from = next.get(); from < n; from = next.get()) {
+            int to = Math.min(n, from + take(n - from, align));
+            if (next.compareAndSet(from, to)) {
+                work.run(from, to);
+            }
         }
     }
 
@@ -152,7 +156,7 @@ final class RowParallel implements AutoCloseable {
             seen = generation;
             int n = rows;
             try {
-                chunks(task, n, chunk);
+                chunks(task, n, alignment);
             } catch (Throwable t) {
                 failure.compareAndSet(null, t);
                 next.set(n);

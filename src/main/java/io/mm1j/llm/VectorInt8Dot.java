@@ -4,7 +4,6 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -139,24 +138,26 @@ final class VectorInt8Dot {
      * One row's full blocks times an input quantised to int8 per group of 32 ({@link Int8Dot#quantizeInputs}: values
      * {@code xs} in the block layout, scales {@code sx} in {@link #scaleSlot} order), as llama.cpp's Q8_0 × Q8_0
      * product. The product of an int8 weight and an int8 input is exact in 16 bits (|q · x| ≤ 128 · 127) and so is
-     * the sum of two (≤ 32,512); the sum of two consecutive values' products of each group is then split into its two
-     * 16-bit halves by shifts (the even group's in the low half of an int lane, the odd group's in the high half)
-     * and summed exactly in 32 bits, and each group's total is converted and scaled once by s_w · s_x. Per 32
-     * products that is about 10 vector operations, against 16 for widening each weight to a float (the Vector API
-     * has no int8 dot product instruction).
+     * the sum of two, lo for an even group and hi for the next odd one in the two halves of an int lane (|lo|, |hi|
+     * ≤ 32,512). With 2^15 added to the low half alone (a 16-bit addition: lo + 2^15 lies in [256, 65,280], no carry)
+     * the lane is the int p = hi · 2^16 + lo + 2^15, so hi = p >> 16 exactly: per step the kernel sums p and p >> 16,
+     * and once per block the even groups' totals are Σp − (Σhi << 16) − 16 · 2^15, exact in 32 bits (wrapping on the
+     * way; |Σlo| ≤ 16 · 32,512). Each group's total is converted and scaled once by s_w · s_x. Per 32 products that
+     * is 9 vector operations (2 widenings, 2 multiplies, 5 additions and shifts), against 16 for widening each
+     * weight to a float (the Vector API has no int8 dot product instruction).
      */
     static float blocked(byte[] t, int qo, float[] s, int so, short[] xs, int xo, float[] sx, int sxo, int blocks) {
         FloatVector tot = FloatVector.zero(F8);
         for (int b = 0, base = 0; b < blocks; b++, base += Q8_0 * BLOCK_GROUPS) {
-            IntVector even = IntVector.zero(I8);
+            IntVector all = IntVector.zero(I8);
             IntVector odd = IntVector.zero(I8);
             for (int k = 0; k < Q8_0; k += 2) {
                 int o = base + k * BLOCK_GROUPS;
                 IntVector p = pairSum(t, qo + o, xs, xo + o);
-                even = even.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                odd = odd.add(p.lanewise(VectorOperators.ASHR, 16));
+                all = all.add(p);
+                odd = odd.add(high(p));
             }
-            tot = scaled(even, odd, s, so + b * BLOCK_GROUPS, sx, sxo + b * BLOCK_GROUPS, tot);
+            tot = scaled(all, odd, s, so + b * BLOCK_GROUPS, sx, sxo + b * BLOCK_GROUPS, tot);
         }
         return tot.reduceLanes(VectorOperators.ADD);
     }
@@ -170,106 +171,141 @@ final class VectorInt8Dot {
         FloatVector ta = FloatVector.zero(F8);
         FloatVector tb = FloatVector.zero(F8);
         for (int b = 0, base = 0; b < blocks; b++, base += Q8_0 * BLOCK_GROUPS) {
-            IntVector aEven = IntVector.zero(I8);
+            IntVector aAll = IntVector.zero(I8);
             IntVector aOdd = IntVector.zero(I8);
-            IntVector bEven = IntVector.zero(I8);
+            IntVector bAll = IntVector.zero(I8);
             IntVector bOdd = IntVector.zero(I8);
             for (int k = 0; k < Q8_0; k += 2) {
                 int o = base + k * BLOCK_GROUPS;
                 ShortVector x0 = ShortVector.fromArray(S16, xs, xo + o);
                 ShortVector x1 = ShortVector.fromArray(S16, xs, xo + o + BLOCK_GROUPS);
                 IntVector p = widen16(t, qa + o).mul(x0).add(widen16(t, qa + o + BLOCK_GROUPS).mul(x1))
-                        .reinterpretAsInts();
+                        .add(LOW_BIAS).reinterpretAsInts();
                 IntVector r = widen16(t, qb + o).mul(x0).add(widen16(t, qb + o + BLOCK_GROUPS).mul(x1))
-                        .reinterpretAsInts();
-                aEven = aEven.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                aOdd = aOdd.add(p.lanewise(VectorOperators.ASHR, 16));
-                bEven = bEven.add(r.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                bOdd = bOdd.add(r.lanewise(VectorOperators.ASHR, 16));
+                        .add(LOW_BIAS).reinterpretAsInts();
+                aAll = aAll.add(p);
+                aOdd = aOdd.add(high(p));
+                bAll = bAll.add(r);
+                bOdd = bOdd.add(high(r));
             }
             int g = b * BLOCK_GROUPS;
-            ta = scaled(aEven, aOdd, s, sa + g, sx, sxo + g, ta);
-            tb = scaled(bEven, bOdd, s, sb + g, sx, sxo + g, tb);
+            ta = scaled(aAll, aOdd, s, sa + g, sx, sxo + g, ta);
+            tb = scaled(bAll, bOdd, s, sb + g, sx, sxo + g, tb);
         }
         out[oo] = ta.reduceLanes(VectorOperators.ADD);
         out[oo + 1] = tb.reduceLanes(VectorOperators.ADD);
     }
 
-    /** A gather's index map: the same value of 8 consecutive groups of 32. */
-    private static final int[] GROUP_STARTS = {0, 32, 64, 96, 128, 160, 192, 224};
+    /** 2^15 in the low half of every int lane (the even shorts), 0 in the high half. */
+    private static final ShortVector LOW_BIAS = ShortVector.fromArray(S16, lowBias(), 0);
+
+    private static short[] lowBias() {
+        short[] b = new short[S16.length()];
+        for (int i = 0; i < b.length; i += 2) {
+            b[i] = Short.MIN_VALUE; // 2^15 as an unsigned half: the even lanes are the low halves (little-endian)
+        }
+        return b;
+    }
+
+    /** The high halves (odd groups' pair sums) of lanes made by {@link #pairSum}. */
+    private static IntVector high(IntVector p) {
+        return p.lanewise(VectorOperators.ASHR, 16);
+    }
+
+    /** The bias that 16 steps of {@link #pairSum} add to the low halves' total. */
+    private static final int BLOCK_BIAS = (Q8_0 / 2) << 15;
+
     private static final int ROUND_BITS = Float.floatToRawIntBits(Dot.ROUND);
-    private static final VectorSpecies<Short> S8 = ShortVector.SPECIES_128;
+
+    /** Per thread: one block's rounded values in file order (group g's 32 at g · 32), before they are interleaved. */
+    private static final ThreadLocal<int[]> ROUNDED = ThreadLocal.withInitial(() -> new int[Q8_0 * BLOCK_GROUPS]);
 
     /**
      * One whole block of {@link Int8Dot#quantizeInputs} (x[o .. o + 512) into xs[xo ..) and the block's 16 scales
-     * into sx[so ..)), 8 groups at a time: lane j of a vector holds group j's value, gathered at a stride of 32, so
-     * a group's max |x| is a lane-wise max over its 32 values and each vector of rounded values is one store in the
-     * block layout. The arithmetic is the scalar loop's (max |x|, / 127, 1 / scale, x · (1 / scale), round to
-     * nearest even by adding and subtracting 1.5 · 2^23, clamp to ±127), lane by lane, so the results are
-     * bit-identical; the integer is read from the rounded float's low bits (JDK 17 has no AVX2 F2I intrinsic).
-     * Returns false, writing nothing, when a scale is subnormal (its reciprocal overflows; the scalar loop then
-     * divides by it).
+     * into sx[so ..)), a group at a time: its max |x| from four contiguous vectors, then its 32 values scaled,
+     * rounded and clamped in four vectors into a per-thread array in file order, which is finally interleaved into
+     * the block layout (value k of group g at k · 16 + g) by plain stores. The arithmetic is the scalar loop's (max
+     * |x|, / 127, 1 / scale, x · (1 / scale), round to nearest even by adding and subtracting 1.5 · 2^23, clamp to
+     * ±127), lane by lane, so the results are bit-identical; the integer is read from the rounded float's low bits
+     * (JDK 17 has no AVX2 F2I intrinsic). Returns false, with the block's values not yet written (some of its
+     * scales may be), when a group holds a value that is not finite (the scalar loop's NaN and infinity rules then
+     * apply) or its scale is subnormal (its reciprocal overflows; the scalar loop then divides by it).
      */
     static boolean quantizeBlock(float[] x, int o, short[] xs, int xo, float[] sx, int so) {
         java.util.Objects.checkFromIndexSize(o, Q8_0 * BLOCK_GROUPS, x.length);
-        FloatVector lo = FloatVector.zero(F8);
-        FloatVector hi = FloatVector.zero(F8);
-        int h = o + Q8_0 * BLOCK_GROUPS / 2;
-        for (int v = 0; v < Q8_0; v++) {
-            lo = lo.max(FloatVector.fromArray(F8, x, o + v, GROUP_STARTS, 0).abs());
-            hi = hi.max(FloatVector.fromArray(F8, x, h + v, GROUP_STARTS, 0).abs());
+        java.util.Objects.checkFromIndexSize(xo, Q8_0 * BLOCK_GROUPS, xs.length);
+        java.util.Objects.checkFromIndexSize(so, BLOCK_GROUPS, sx.length);
+        int[] rounded = ROUNDED.get();
+        for (int g = 0; g < BLOCK_GROUPS; g++) {
+            int b = o + g * Q8_0;
+            FloatVector v0 = FloatVector.fromArray(F8, x, b);
+            FloatVector v1 = FloatVector.fromArray(F8, x, b + 8);
+            FloatVector v2 = FloatVector.fromArray(F8, x, b + 16);
+            FloatVector v3 = FloatVector.fromArray(F8, x, b + 24);
+            // max |x| on the bits: for floats without their sign, integer order is float order (NaN above infinity)
+            int bits = magnitude(v0).max(magnitude(v1)).max(magnitude(v2).max(magnitude(v3)))
+                    .reduceLanes(VectorOperators.MAX);
+            if (bits >= INFINITY_BITS) {
+                return false;
+            }
+            float scale = Float.intBitsToFloat(bits) / 127f;
+            float inv = scale == 0 ? 0 : 1f / scale;
+            if (Float.isInfinite(inv)) {
+                return false;
+            }
+            sx[so + scaleSlot(g)] = scale;
+            FloatVector iv = FloatVector.broadcast(F8, inv);
+            int r = g * Q8_0;
+            rounded(v0, iv).intoArray(rounded, r);
+            rounded(v1, iv).intoArray(rounded, r + 8);
+            rounded(v2, iv).intoArray(rounded, r + 16);
+            rounded(v3, iv).intoArray(rounded, r + 24);
         }
-        FloatVector scaleLo = lo.div(127f);
-        FloatVector scaleHi = hi.div(127f);
-        FloatVector invLo = reciprocal(scaleLo);
-        FloatVector invHi = reciprocal(scaleHi);
-        if (invLo == null || invHi == null) {
-            return false;
-        }
-        for (int v = 0; v < Q8_0; v++) {
-            rounded(x, o + v, invLo, xs, xo + v * BLOCK_GROUPS);
-            rounded(x, h + v, invHi, xs, xo + v * BLOCK_GROUPS + BLOCK_GROUPS / 2);
-        }
-        for (int g = 0; g < BLOCK_GROUPS / 2; g++) {
-            sx[so + scaleSlot(g)] = scaleLo.lane(g);
-            sx[so + scaleSlot(g + BLOCK_GROUPS / 2)] = scaleHi.lane(g);
+        for (int k = 0; k < Q8_0; k++) {
+            int d = xo + k * BLOCK_GROUPS;
+            for (int g = 0; g < BLOCK_GROUPS; g++) {
+                xs[d + g] = (short) rounded[g * Q8_0 + k];
+            }
         }
         return true;
     }
 
-    /** 1 / scale lane-wise, 0 where the scale is 0; null when a non-zero scale's reciprocal overflows. */
-    private static FloatVector reciprocal(FloatVector scale) {
-        FloatVector inv = FloatVector.broadcast(F8, 1f).div(scale);
-        VectorMask<Float> infinite = inv.compare(VectorOperators.EQ, Float.POSITIVE_INFINITY);
-        if (!infinite.anyTrue()) {
-            return inv;
-        }
-        if (infinite.and(scale.compare(VectorOperators.NE, 0f)).anyTrue()) {
-            return null;
-        }
-        return inv.blend(0f, infinite);
+    private static final int INFINITY_BITS = Float.floatToRawIntBits(Float.POSITIVE_INFINITY);
+
+    /** The bits of |v| lane-wise. */
+    private static IntVector magnitude(FloatVector v) {
+        return v.reinterpretAsInts().and(0x7fffffff);
     }
 
-    /** 8 groups' values at x[o + 32 · j] times inv, rounded and clamped to ±127, as 8 shorts at xs[xo ..). */
-    private static void rounded(float[] x, int o, FloatVector inv, short[] xs, int xo) {
-        FloatVector y = FloatVector.fromArray(F8, x, o, GROUP_STARTS, 0).mul(inv);
-        y = y.blend(0f, y.test(VectorOperators.IS_NAN)); // as the scalar loop's (short) NaN: 0, whatever its bits
-        FloatVector t = y.add(Dot.ROUND).max(Dot.ROUND - 127f).min(Dot.ROUND + 127f);
-        ((ShortVector) t.reinterpretAsInts().sub(ROUND_BITS).convertShape(VectorOperators.I2S, S8, 0))
-                .intoArray(xs, xo);
+    /**
+     * x · inv lane-wise (finite, |x · inv| ≤ ~127), rounded to the nearest integer (ties to even) and clamped to
+     * ±127: x · inv + 1.5 · 2^23 is that integer plus 1.5 · 2^23, whose bits minus those of 1.5 · 2^23 are the
+     * integer (one unit per ulp there); it is clamped as an integer (Java's float min and max cost blends).
+     */
+    private static IntVector rounded(FloatVector x, FloatVector inv) {
+        return x.mul(inv).add(Dot.ROUND).reinterpretAsInts().sub(ROUND_BITS).max(-127).min(127);
     }
 
-    /** Lanes of 2 · 16 products (values k and k + 1 of the 16 groups at o) summed pairwise, seen as 8 ints. */
+    /**
+     * Lanes of 2 · 16 products (values k and k + 1 of the 16 groups at o) summed pairwise, 2^15 added to the low
+     * halves, seen as 8 ints (see {@link #blocked}).
+     */
     private static IntVector pairSum(byte[] t, int o, short[] xs, int xo) {
         return widen16(t, o).mul(ShortVector.fromArray(S16, xs, xo))
                 .add(widen16(t, o + BLOCK_GROUPS).mul(ShortVector.fromArray(S16, xs, xo + BLOCK_GROUPS)))
-                .reinterpretAsInts();
+                .add(LOW_BIAS).reinterpretAsInts();
     }
 
-    /** acc + the even groups' sums · their s_w · s_x + the odd groups' likewise (scales in slot order from so, xo). */
-    private static FloatVector scaled(IntVector even, IntVector odd, float[] s, int so, float[] sx, int xo,
+    /**
+     * acc + each group's sum · its s_w · s_x, from a block's sums of pair lanes ({@code all}: Σp) and of their high
+     * halves ({@code odd}: the odd groups' sums); the even groups' sums are Σp − (odd << 16) − the bias (see
+     * {@link #blocked}).
+     * Scales in slot order from so (weights) and xo (inputs).
+     */
+    private static FloatVector scaled(IntVector all, IntVector odd, float[] s, int so, float[] sx, int xo,
             FloatVector acc) {
         int h = BLOCK_GROUPS / 2;
+        IntVector even = all.sub(odd.lanewise(VectorOperators.LSHL, 16)).sub(BLOCK_BIAS);
         FloatVector se = FloatVector.fromArray(F8, s, so).mul(FloatVector.fromArray(F8, sx, xo));
         FloatVector sd = FloatVector.fromArray(F8, s, so + h).mul(FloatVector.fromArray(F8, sx, xo + h));
         return ((FloatVector) odd.convert(VectorOperators.I2F, 0))

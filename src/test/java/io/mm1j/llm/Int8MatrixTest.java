@@ -2,6 +2,7 @@ package io.mm1j.llm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -128,6 +129,52 @@ class Int8MatrixTest {
             }
         }
         return out;
+    }
+
+    /**
+     * The block kernel's integer sums at their limits: weights of -128 and 127 times inputs quantised to ±127, so
+     * every pair of products sums to about ±32,512, with either sign in the even and the odd groups of a lane (a
+     * borrow between the halves of a lane, mishandled, would be off by 2^16 products). Each row must equal the exact
+     * product of the dequantised weights and the quantised input.
+     */
+    @Test
+    void extremeProductsSumExactlyInTheBlockKernel() {
+        Random r = new Random(11);
+        int rows = 6;
+        int cols = 1024; // two blocks
+        byte[] q = new byte[rows * cols];
+        for (int k = 0; k < cols; k++) {
+            q[k] = -128; // row 0: every product at its largest magnitude
+            q[cols + k] = 127;
+            q[2 * cols + k] = (k / 32) % 2 == 0 ? (byte) -128 : (byte) 127; // even and odd groups of opposite sign
+            for (int row = 3; row < rows; row++) {
+                q[row * cols + k] = r.nextBoolean() ? (byte) -128 : (byte) 127;
+            }
+        }
+        float[] scales = new float[rows * cols / 32];
+        java.util.Arrays.fill(scales, 1f / 64);
+        Int8Matrix m = new Int8Matrix(q.clone(), scales, rows, cols, 32); // takes the array over, rearranged
+        assertEquals(cols, m.blockedColumns());
+        float[][] inputs = new float[4][cols];
+        for (int k = 0; k < cols; k++) {
+            inputs[0][k] = 1f;
+            inputs[1][k] = -1f;
+            inputs[2][k] = k % 2 == 0 ? 1f : -1f;
+            inputs[3][k] = r.nextBoolean() ? 1f : -1f;
+        }
+        for (float[] x : inputs) {
+            double[] xq = quantisedInput(x, 0, cols, cols);
+            float[] out = new float[rows];
+            m.dots(0, rows, x, 0, out, 0);
+            for (int row = 0; row < rows; row++) {
+                double exact = 0;
+                for (int k = 0; k < cols; k++) {
+                    exact += q[row * cols + k] / 64.0 * xq[k];
+                }
+                assertEquals(exact, m.dot(row, x, 0), 1e-5 * Math.max(1, Math.abs(exact)), "row " + row);
+                assertEquals(exact, out[row], 1e-5 * Math.max(1, Math.abs(exact)), "row " + row + " in pairs");
+            }
+        }
     }
 
     @Test
@@ -319,10 +366,10 @@ class Int8MatrixTest {
     }
 
     /**
-     * The SIMD input quantiser (gathers of 8 groups, lane-wise max, reciprocal, rounding by 1.5 · 2^23) writes exactly
-     * the scalar loop's values and scales: whole blocks, a last block that ends early (1376 = 2 blocks + 352, 700:
-     * a group cut short), an all-zero group, a group of subnormal size (falls back to the scalar loop), ±0 and
-     * values that round to ±127 or sit on a half.
+     * The SIMD input quantiser (a group's max |x| on the bits, reciprocal, rounding by 1.5 · 2^23, integer clamp)
+     * writes exactly the scalar loop's values and scales: whole blocks, a last block that ends early (1376 = 2 blocks
+     * + 352, 700: a group cut short), an all-zero group, a group of subnormal size and a NaN (both fall back to the
+     * scalar loop), ±0 and values that round to ±127 or sit on a half.
      */
     @Test
     void simdInputQuantiserMatchesTheScalarLoop() {
@@ -347,8 +394,13 @@ class Int8MatrixTest {
                 float[] ssc = vsc.clone();
                 Int8Dot.quantizeInputs(x, 3, blocks, n, vs, 5, vsc, 2, true);
                 if (trial < 5 && n >= Int8Dot.BLOCK_COLS) { // the SIMD path itself takes whole blocks of normal values
-                    assertTrue(VectorInt8Dot.quantizeBlock(x, 3, new short[Int8Dot.BLOCK_COLS], 0,
+                    float[] finite = x.clone();
+                    finite[3 + 300] = 0f;
+                    assertTrue(VectorInt8Dot.quantizeBlock(finite, 3, new short[Int8Dot.BLOCK_COLS], 0,
                             new float[Int8Dot.BLOCK_GROUPS], 0), "SIMD quantiser refused a normal block, n " + n);
+                    // a NaN (or an infinity) is left to the scalar loop, whose rules the comparison below checks
+                    assertFalse(VectorInt8Dot.quantizeBlock(x, 3, new short[Int8Dot.BLOCK_COLS], 0,
+                            new float[Int8Dot.BLOCK_GROUPS], 0), "SIMD quantiser took a block with a NaN, n " + n);
                 }
                 Int8Dot.quantizeInputs(x, 3, blocks, n, ss, 5, ssc, 2, false);
                 assertArrayEquals(ss, vs, "values, n " + n + " trial " + trial);
