@@ -514,15 +514,7 @@ public final class CpuDecoder implements AutoCloseable {
         int half = hd / 2;
         int base = position * half;
         for (int h = 0; h < heads; h++) {
-            int o = off + h * hd;
-            for (int i = 0; i < half; i++) {
-                float a = vec[o + i];
-                float b = vec[o + i + half];
-                float cs = cos[base + i];
-                float sn = sin[base + i];
-                vec[o + i] = a * cs - b * sn;
-                vec[o + i + half] = b * cs + a * sn;
-            }
+            Dot.rotateHalves(vec, off + h * hd, half, cos, sin, base);
         }
     }
 

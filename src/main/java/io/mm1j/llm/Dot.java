@@ -41,6 +41,23 @@ public final class Dot {
     }
 
     /**
+     * Rotary embedding of one head in place: for i in [0, half), (a, b) = (v[o + i], v[o + i + half]) becomes
+     * (a · cos[c + i] − b · sin[c + i], b · cos[c + i] + a · sin[c + i]) (HF rotate_half pairs). The SIMD form
+     * runs the same float operations lane by lane (no fused multiply-add), so both forms give the same bits.
+     */
+    public static void rotateHalves(float[] v, int o, int half, float[] cos, float[] sin, int c) {
+        int i = VECTOR ? VectorDot.rotateHalves(v, o, half, cos, sin, c) : 0;
+        for (; i < half; i++) {
+            float a = v[o + i];
+            float b = v[o + i + half];
+            float cs = cos[c + i];
+            float sn = sin[c + i];
+            v[o + i] = a * cs - b * sn;
+            v[o + i + half] = b * cs + a * sn;
+        }
+    }
+
+    /**
      * x[t] ← exp(x[t] − shift) for t in [0, n); returns their sum (a softmax's numerators and denominator), each by
      * {@link #exp}. The SIMD form runs the same float operations lane by lane, so both forms, and compiled and
      * interpreted code alike, give the same bits: the Vector API's own EXP does not (the JIT's vector math library

@@ -60,6 +60,20 @@ final class VectorDot {
     }
 
     /** {@link Dot#expShifted} with SIMD: L of {@link Dot#exp} per pass, the same operations lane by lane. */
+    /** {@link Dot#rotateHalves} over whole vectors of the species; returns the first i left to the scalar loop. */
+    static int rotateHalves(float[] v, int o, int half, float[] cos, float[] sin, int c) {
+        int i = 0;
+        for (; i + S.length() <= half; i += S.length()) {
+            FloatVector a = FloatVector.fromArray(S, v, o + i);
+            FloatVector b = FloatVector.fromArray(S, v, o + i + half);
+            FloatVector cs = FloatVector.fromArray(S, cos, c + i);
+            FloatVector sn = FloatVector.fromArray(S, sin, c + i);
+            a.mul(cs).sub(b.mul(sn)).intoArray(v, o + i);
+            b.mul(cs).add(a.mul(sn)).intoArray(v, o + i + half);
+        }
+        return i;
+    }
+
     static float expShifted(float[] x, int n, float shift) {
         int l = S.length();
         FloatVector sums = FloatVector.zero(S);

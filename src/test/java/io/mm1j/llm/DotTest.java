@@ -113,4 +113,37 @@ class DotTest {
             }
         }
     }
+
+    @Test
+    void rotateHalvesGivesTheScalarBitsAndLeavesTheRestAlone() {
+        Random r = new Random(11);
+        for (int half : new int[] {1, 4, 16, 20, 32, 40}) { // below, at and past a vector, with tails
+            float[] cos = new float[3 * half + 2];
+            float[] sin = new float[cos.length];
+            for (int i = 0; i < cos.length; i++) {
+                double angle = r.nextDouble() * 7;
+                cos[i] = (float) Math.cos(angle);
+                sin[i] = (float) Math.sin(angle);
+            }
+            float[] v = new float[2 * half + 5];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) r.nextGaussian() * 3;
+            }
+            int o = 3;
+            int c = half + 1;
+            float[] want = v.clone();
+            for (int i = 0; i < half; i++) {
+                float a = v[o + i];
+                float b = v[o + i + half];
+                want[o + i] = a * cos[c + i] - b * sin[c + i];
+                want[o + i + half] = b * cos[c + i] + a * sin[c + i];
+            }
+            float[] got = v.clone();
+            Dot.rotateHalves(got, o, half, cos, sin, c);
+            for (int i = 0; i < v.length; i++) {
+                assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]),
+                        "half " + half + ", index " + i);
+            }
+        }
+    }
 }
