@@ -255,6 +255,12 @@ public final class CpuDecoder implements AutoCloseable {
             throw new Mm1Exception("KV cache full: capacity " + capacity + ", " + pos + " positions used, prompt of "
                     + t);
         }
+        if (t == 1) {
+            // one position is a decode step: the matrix-vector path (int8 kernels, no packed copies), which the
+            // decode loop keeps compiled and warm, instead of a batched pass over one row
+            System.arraycopy(rows, 0, x, 0, d);
+            return forward();
+        }
         if (t >= Gemm.MIN_PACKED_TOKENS) {
             packWeights();
         }

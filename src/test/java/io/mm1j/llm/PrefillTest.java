@@ -68,6 +68,29 @@ class PrefillTest extends ManagedNdTest {
     }
 
     @Test
+    void aOneTokenPromptGivesTheDecodeStepsBits() {
+        // a one-position prompt is fed as a decode step (the code a generation keeps compiled): the same logits as
+        // step, bit for bit, and the same cache (the next step agrees bit for bit too), F32 and int8 weights alike
+        for (boolean int8 : new boolean[] {false, true}) {
+            try (Decoder d = Decoder.init(GQA, m, DataType.FLOAT32)) {
+                if (int8) {
+                    Quantization.of("int8").apply(d);
+                }
+                try (CpuDecoder prefilled = new CpuDecoder(d, 64, 2);
+                     CpuDecoder stepped = new CpuDecoder(d, 64, 2)) {
+                    assertEquals(int8, prefilled.int8());
+                    float[] a = prefilled.prefill(new int[] {42}).clone();
+                    float[] b = stepped.step(42).clone();
+                    assertTrue(java.util.Arrays.equals(a, b), (int8 ? "int8" : "f32") + ": " + maxDiff(a, b));
+                    assertEquals(1, prefilled.position());
+                    float[] nextA = prefilled.step(7).clone();
+                    assertTrue(java.util.Arrays.equals(nextA, stepped.step(7)), "step after a one-token prefill");
+                }
+            }
+        }
+    }
+
+    @Test
     void panelsPackedOnTheFlyGiveTheSameLogits() {
         try (Decoder d = Decoder.init(GQA, m, DataType.FLOAT32);
              CpuDecoder kept = new CpuDecoder(d, 128, 2);
