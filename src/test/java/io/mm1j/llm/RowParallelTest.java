@@ -57,40 +57,39 @@ class RowParallelTest {
             for (int i = 0; i < n; i++) {
                 assertEquals(1, seen[i], "item " + i + " of " + n);
             }
-            // guided chunks of whole items: 8 heads go as 2, 2, 1, 1, 1, 1; one item runs on the caller alone
+            // pieces of whole items: 8 heads as 4 per thread, one at a time; one item runs on the caller alone
             assertTrue(slices.get() >= Math.min(n, 2) && slices.get() <= n, slices + " slices for " + n + " items");
         }
         pool.close();
     }
 
     /**
-     * Rows are cut into chunks of whole multiples of 8 that partition [0, n) and shrink towards the end of the region
-     * (each takes a quarter of what is left on 2 threads, the last ones 8 rows), and a thread held up in its chunk
-     * (here: sleeping) is relieved by the other, which takes the remaining chunks instead of waiting for it.
+     * Rows are cut into pieces of whole multiples of 8 that partition [0, n); each thread takes its own contiguous
+     * share front to back (the caller's pieces start at row 0 and follow one another, each at most as large as the
+     * one before), and a thread held up in its piece (here: sleeping) is relieved by the other, which takes the rest
+     * of its share from the back instead of waiting for it.
      */
     @Test
-    void chunksPartitionTheRowsAndASlowThreadIsRelieved() {
+    void piecesPartitionTheRowsSharesAreTakenFrontToBackAndASlowThreadIsRelieved() {
         RowParallel pool = new RowParallel(2);
         AtomicReference<Thread> caller = new AtomicReference<>();
         for (int n : new int[] {64, 100, 1376, 4096}) {
             int[] seen = new int[n];
-            AtomicInteger callerRows = new AtomicInteger();
+            java.util.List<int[]> callerPieces = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
             AtomicInteger slept = new AtomicInteger();
-            java.util.Map<Integer, Integer> chunkEnds = new java.util.concurrent.ConcurrentSkipListMap<>();
             assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
                 caller.set(Thread.currentThread()); // assertTimeoutPreemptively runs this in a thread of its own
                 pool.run(n, (from, to) -> {
-                    chunkEnds.put(from, to);
-                    assertEquals(0, from % 8, "chunk start " + from + " of " + n);
-                    assertTrue(to == n || to % 8 == 0, "chunk end " + to + " of " + n);
+                    assertEquals(0, from % 8, "piece start " + from + " of " + n);
+                    assertTrue(to == n || to % 8 == 0, "piece end " + to + " of " + n);
                     for (int i = from; i < to; i++) {
                         seen[i]++;
                     }
                     if (Thread.currentThread() == caller.get()) {
-                        callerRows.addAndGet(to - from);
+                        callerPieces.add(new int[] {from, to});
                     } else if (slept.getAndIncrement() == 0) {
                         try {
-                            Thread.sleep(300); // the worker stalls in its first chunk
+                            Thread.sleep(300); // the worker stalls in its first piece
                         } catch (InterruptedException e) {
                             Thread.currentThread().interrupt();
                         }
@@ -100,17 +99,26 @@ class RowParallelTest {
             for (int i = 0; i < n; i++) {
                 assertEquals(1, seen[i], "row " + i + " of " + n);
             }
+            int share = (n / 2 + 7) / 8 * 8; // the caller's share: rows [0, share)
+            int end = 0;
             int last = Integer.MAX_VALUE;
-            for (var c : chunkEnds.entrySet()) { // in row order: sizes never grow
-                int size = c.getValue() - c.getKey();
-                assertTrue(size <= last, "chunk " + c + " of " + n + " after one of " + last + " rows");
-                last = size;
+            int callerRows = 0;
+            for (int[] p : callerPieces) {
+                callerRows += p[1] - p[0];
+                if (p[0] < share) { // its own share: front to back, in shrinking pieces
+                    assertEquals(end, p[0], "the caller's piece " + java.util.Arrays.toString(p) + " of " + n
+                            + " does not follow its previous one");
+                    assertTrue(p[1] - p[0] <= last, "piece " + java.util.Arrays.toString(p) + " after one of "
+                            + last + " rows");
+                    end = p[1];
+                    last = p[1] - p[0];
+                }
             }
-            assertTrue(chunkEnds.get(0) - 0 >= n / 4 && chunkEnds.size() > 2, "first chunk " + chunkEnds.get(0)
-                    + " rows of " + n + " in " + chunkEnds.size() + " chunks");
-            assertTrue(last <= 8, "last chunk " + last + " rows of " + n);
-            if (slept.get() > 0) { // the worker took a chunk and stalled: the caller did the rest
-                assertTrue(callerRows.get() > n / 2, "caller computed " + callerRows.get() + " of " + n
+            assertTrue(callerPieces.get(0)[1] - callerPieces.get(0)[0] >= share / 4 && last <= 8,
+                    "pieces of the caller's share of " + n + " rows: first " + java.util.Arrays.toString(
+                            callerPieces.get(0)) + ", last " + last + " rows");
+            if (slept.get() > 0) { // the worker took a piece and stalled: the caller did the rest of its share too
+                assertTrue(callerRows > n / 2 + n / 4, "caller computed " + callerRows + " of " + n
                         + " rows while the worker stalled");
             }
         }
