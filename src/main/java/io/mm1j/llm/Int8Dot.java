@@ -110,16 +110,27 @@ public final class Int8Dot {
                 + tail(q, s, n, blocks, r, x, xo);
     }
 
-    /** {@link #blockedRow} for rows [from, to) into out[oo + r], two rows per pass, bit-identical to it. */
+    /**
+     * {@link #blockedRow} for rows [from, to) into out[oo + r], bit-identical to it. With {@code paired}, two rows
+     * per pass (each input vector loaded once for both: twice the work per load, the faster form while the weights
+     * are cached, as when a tile of them meets several inputs); without, one row after the other, in memory order:
+     * one sequential stream of weights (and one of scales), which the hardware prefetchers follow. A single
+     * decode-time product streams its weights from memory, and there the paired form's loads, alternating between
+     * two rows 512 bytes apart, were followed at about half the bandwidth: on the d512 shape, 2 threads, int8
+     * regions streamed 22 GB/s where F32 ones streamed 42, and one row at a time took decode from 599–649 to
+     * 874–922 tokens/s.
+     */
     static void blockedRows(byte[] q, float[] s, int n, int blocks, int from, int to, float[] x, int xo,
-            short[] xs, int xso, float[] sx, int sxo, float[] out, int oo) {
-        int groups = (n + 31) / 32;
+            short[] xs, int xso, float[] sx, int sxo, float[] out, int oo, boolean paired) {
         int r = from;
-        for (; r + 1 < to; r += 2) {
-            VectorInt8Dot.blocked2(q, r * n, (r + 1) * n, s, r * groups, (r + 1) * groups, xs, xso, sx, sxo, blocks,
-                    out, oo + r);
-            out[oo + r] += tail(q, s, n, blocks, r, x, xo);
-            out[oo + r + 1] += tail(q, s, n, blocks, r + 1, x, xo);
+        if (paired) {
+            int groups = (n + 31) / 32;
+            for (; r + 1 < to; r += 2) {
+                VectorInt8Dot.blocked2(q, r * n, (r + 1) * n, s, r * groups, (r + 1) * groups, xs, xso, sx, sxo,
+                        blocks, out, oo + r);
+                out[oo + r] += tail(q, s, n, blocks, r, x, xo);
+                out[oo + r + 1] += tail(q, s, n, blocks, r + 1, x, xo);
+            }
         }
         for (; r < to; r++) {
             out[oo + r] = blockedRow(q, s, n, blocks, r, x, xo, xs, xso, sx, sxo);
@@ -149,14 +160,15 @@ public final class Int8Dot {
 
     /**
      * out[oo + r] = Σ_k q[r · n + k] · s[r · groups + k / group] · x[xo + k] for rows r in [from, to) of a
-     * (rows, n) matrix: {@link #dot} per row, two rows per pass where the SIMD kernel has one for the group size
-     * (bit-identical to {@link #dot} either way). The caller has checked every index range.
+     * (rows, n) matrix: {@link #dot} per row, with {@code paired} two rows per pass where the SIMD kernel has one for
+     * the group size (bit-identical to {@link #dot} either way; for cached weights: see {@link #blockedRows}). The
+     * caller has checked every index range.
      */
     static void dots(byte[] q, float[] s, int group, int n, int from, int to, float[] x, int xo, float[] out,
-            int oo) {
+            int oo, boolean paired) {
         int groups = (n + group - 1) / group;
         int r = from;
-        if (VECTOR && group == VectorInt8Dot.Q8_0) {
+        if (paired && VECTOR && group == VectorInt8Dot.Q8_0) {
             for (; r + 1 < to; r += 2) {
                 VectorInt8Dot.dot32x2(q, r * n, (r + 1) * n, s, r * groups, (r + 1) * groups, x, xo, n, out, oo + r);
             }

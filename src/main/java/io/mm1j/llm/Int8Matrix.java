@@ -304,7 +304,7 @@ public final class Int8Matrix implements WeightMatrix {
             for (int t = from; t < to; t += tile) {
                 int end = Math.min(to, t + tile);
                 for (int i = 0; i < b; i++) {
-                    Int8Dot.dots(q, kernelScales, group, cols, t, end, x, xo + i * cols, out, oo + i * rows);
+                    Int8Dot.dots(q, kernelScales, group, cols, t, end, x, xo + i * cols, out, oo + i * rows, i > 0);
                 }
             }
             return;
@@ -321,8 +321,10 @@ public final class Int8Matrix implements WeightMatrix {
         for (int t = from; t < to; t += tile) {
             int end = Math.min(to, t + tile);
             for (int i = 0; i < b; i++) {
+                // the first input streams the tile from memory, one row after the other; the tile is cached for the
+                // others, which take two rows per pass (see Int8Dot.blockedRows)
                 Int8Dot.blockedRows(q, kernelScales, rowBytes, blocks, t, end, x, xo + i * cols, in.values, i * width,
-                        in.scales, i * groupsPerInput, out, oo + i * rows);
+                        in.scales, i * groupsPerInput, out, oo + i * rows, i > 0);
             }
         }
     }
