@@ -215,7 +215,8 @@ public final class CpuDecoder implements AutoCloseable {
     /**
      * Feeds a whole prompt in batched passes (matrix × matrix products, causal attention inside the block, the KV
      * cache filled in one go) and returns the logits (V) after its last position. The same math as {@link #step}
-     * position by position, in another summation order. The returned array is reused by the next call.
+     * position by position, in another summation order (a one-token prompt is fed as a step; the logits are the
+     * batched pass's, bit for bit). The returned array is reused by the next call.
      */
     public float[] prefill(int[] ids) {
         if (ids.length == 0) {
@@ -256,8 +257,8 @@ public final class CpuDecoder implements AutoCloseable {
                     + t);
         }
         if (t == 1) {
-            // one position is a decode step: the matrix-vector path (int8 kernels, no packed copies), which the
-            // decode loop keeps compiled and warm, instead of a batched pass over one row
+            // one position is a decode step: the same products (bit for bit) through the code the decode loop keeps
+            // compiled; the batched pass over one row was compiled only seconds into a run, and ran slower until then
             System.arraycopy(rows, 0, x, 0, d);
             return forward();
         }
@@ -594,7 +595,9 @@ public final class CpuDecoder implements AutoCloseable {
     /**
      * Prefills several prompts in batched passes and returns the logits (V) after each one's last position. Every
      * prompt gets exactly the arithmetic of {@link #prefill(float[], int)} on its own (the same chunks, the same
-     * kernel for each chunk, attention over its own cache), so its logits do not depend on the other prompts.
+     * kernel for each chunk, attention over its own cache; a one-token prompt, which prefill(float[], int) feeds
+     * as a decode step, goes through the row-by-row pass here, with the same bits), so its logits do not depend on
+     * the other prompts.
      *
      * @param seqs each prompt's sequence (positions continue from its {@link Sequence#position})
      * @param rows each prompt's input embeddings (t_i, D)

@@ -43,8 +43,8 @@ final class Gemm {
     }
 
     /**
-     * One chunk of c = a · wᵀ over all n rows of w: the slice [from, to) that a thread took from {@link RowParallel},
-     * aligned to whole panels (every chunk aligns the same way, so the slices still partition [0, n)).
+     * One piece of c = a · wᵀ over all n rows of w: the slice [from, to) that a thread took from {@link RowParallel},
+     * aligned to whole panels (every piece aligns the same way, so the slices still partition [0, n)).
      *
      * @param packed {@link #pack}ed w, or null to pack on the fly
      */

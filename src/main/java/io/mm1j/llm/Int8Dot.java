@@ -118,7 +118,7 @@ public final class Int8Dot {
      * decode-time product streams its weights from memory, and there the paired form's loads, alternating between
      * two rows 512 bytes apart, were followed at about half the bandwidth: on the d512 shape, 2 threads, int8
      * regions streamed 22 GB/s where F32 ones streamed 42, and one row at a time took decode from 599–649 to
-     * 874–922 tokens/s.
+     * 874–957 tokens/s.
      */
     static void blockedRows(byte[] q, float[] s, int n, int blocks, int from, int to, float[] x, int xo,
             short[] xs, int xso, float[] sx, int sxo, float[] out, int oo, boolean paired) {

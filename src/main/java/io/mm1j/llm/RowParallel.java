@@ -46,7 +46,7 @@ final class RowParallel implements AutoCloseable {
     private volatile int alignment;
     private volatile long generation;
     /**
-     * Thread t's share of the region in flight at index t · {@link #PAD}: the rows [from, to) that no thread has
+     * Thread t's share of the region in flight at index {@link #slot}(t): the rows [from, to) that no thread has
      * taken yet, packed as from · 2^32 + to (see {@link #pack}). Shares sit a cache line apart, so a thread taking
      * pieces of its own does not disturb the others.
      */
@@ -59,7 +59,7 @@ final class RowParallel implements AutoCloseable {
     RowParallel(int threads) {
         this.threads = Math.max(1, threads);
         this.workers = new Thread[this.threads - 1];
-        this.shares = new AtomicLongArray(this.threads * PAD);
+        this.shares = new AtomicLongArray((this.threads + 1) * PAD);
         for (int w = 0; w < workers.length; w++) {
             int self = w + 1;
             workers[w] = new Thread(() -> loop(self), "mm1-decode-" + self);
@@ -99,10 +99,10 @@ final class RowParallel implements AutoCloseable {
         failure.set(null);
         task = work;
         alignment = align;
-        int per = (n + threads - 1) / threads;
+        long per = ((long) n + threads - 1) / threads;
         per = (per + align - 1) / align * align;
         for (int t = 0; t < threads; t++) {
-            shares.set(t * PAD, pack(Math.min(n, t * per), Math.min(n, (t + 1) * per)));
+            shares.set(slot(t), pack((int) Math.min(n, t * per), (int) Math.min(n, (t + 1) * per)));
         }
         pending.set(workers.length);
         generation++; // volatile write publishes task and alignment (the shares are atomics)
@@ -132,6 +132,11 @@ final class RowParallel implements AutoCloseable {
         }
     }
 
+    /** Where thread t's share sits: a cache line apart from the others' and from the array's header. */
+    private static int slot(int t) {
+        return (t + 1) * PAD;
+    }
+
     private static long pack(int from, int to) {
         return (long) from << 32 | (to & 0xffffffffL);
     }
@@ -150,8 +155,8 @@ final class RowParallel implements AutoCloseable {
      * holds back little of it. Each row is computed the same way whichever thread takes it.
      */
     private static int piece(int left, int align) {
-        int per = (left + PIECES - 1) / PIECES;
-        return Math.max(align, (per + align - 1) / align * align);
+        long per = ((long) left + PIECES - 1) / PIECES;
+        return (int) Math.min(left, Math.max(align, (per + align - 1) / align * align));
     }
 
     /** Pieces per share's remainder: a quarter of what is left of it at a time. */
@@ -162,10 +167,10 @@ final class RowParallel implements AutoCloseable {
      * none is left.
      */
     private void pieces(Rows work, int self, int align) {
-        int at = self * PAD;
+        int at = slot(self);
         for (long s = shares.get(at); from(s) < to(s); s = shares.get(at)) {
             int from = from(s);
-            int to = Math.min(to(s), from + piece(to(s) - from, align));
+            int to = from + piece(to(s) - from, align);
             if (shares.compareAndSet(at, s, pack(to, to(s)))) {
                 work.run(from, to);
             }
@@ -175,7 +180,7 @@ final class RowParallel implements AutoCloseable {
             long most = 0;
             int mostLeft = 0;
             for (int t = 0; t < threads; t++) {
-                long s = shares.get(t * PAD);
+                long s = shares.get(slot(t));
                 if (to(s) - from(s) > mostLeft) {
                     victim = t;
                     most = s;
@@ -188,11 +193,12 @@ final class RowParallel implements AutoCloseable {
             int from = from(most);
             int to = to(most);
             // the back half, cut at a multiple of align (from is one); all of it when that leaves nothing in front
-            int cut = (from + (to - from + 1) / 2 + align - 1) / align * align;
+            long half = from + ((long) to - from + 1) / 2;
+            int cut = (int) Math.min(to, (half + align - 1) / align * align);
             if (cut >= to) {
                 cut = from;
             }
-            if (shares.compareAndSet(victim * PAD, most, pack(from, cut))) {
+            if (shares.compareAndSet(slot(victim), most, pack(from, cut))) {
                 work.run(cut, to);
             }
         }
@@ -201,7 +207,7 @@ final class RowParallel implements AutoCloseable {
     /** Empties every share: no thread takes further rows of the region in flight. */
     private void abandon() {
         for (int t = 0; t < threads; t++) {
-            shares.set(t * PAD, pack(0, 0));
+            shares.set(slot(t), pack(0, 0));
         }
     }
 

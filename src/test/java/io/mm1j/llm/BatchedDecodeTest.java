@@ -25,10 +25,13 @@ import org.junit.jupiter.api.Test;
  * sequence's logits are bit-for-bit those of decoding it alone; on the DJL path they match to float tolerance.
  */
 class BatchedDecodeTest extends ManagedNdTest {
-    /** Prompts of 3 (row-by-row kernel), 9 (tiled) and 300 (two prefill chunks, the second tiled) tokens. */
+    /**
+     * Prompts of 1 (fed alone as a decode step, batched as a row of the row-by-row kernel), 3 (row-by-row kernel),
+     * 9 (tiled) and 300 (two prefill chunks, the second tiled) tokens.
+     */
     private static int[][] prompts(int vocab) {
         Random r = new Random(5);
-        int[][] p = {new int[3], new int[9], new int[300]};
+        int[][] p = {new int[1], new int[3], new int[9], new int[300]};
         for (int[] one : p) {
             for (int i = 0; i < one.length; i++) {
                 one[i] = 1 + r.nextInt(vocab - 1);
@@ -96,9 +99,9 @@ class BatchedDecodeTest extends ManagedNdTest {
                     next[s] = Sampler.argmax(row);
                 }
             }
-            // a sequence's cache is full after prompt + steps positions
+            // a sequence's cache is full after prompt + steps positions (the first one: 1 + 6)
             Mm1Exception full = assertThrows(Mm1Exception.class, () -> cpu.step(seqs, next));
-            assertEquals("KV cache full: capacity 9", full.getMessage());
+            assertEquals("KV cache full: capacity 7", full.getMessage());
         }
     }
 

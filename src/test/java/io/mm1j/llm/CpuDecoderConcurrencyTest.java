@@ -31,7 +31,7 @@ class CpuDecoderConcurrencyTest extends ManagedNdTest {
                 runner.set(Thread.currentThread());
                 try {
                     pool.run(128, (from, to) -> {
-                        // the thread that called run() closes on its first chunk (a worker may take any chunk,
+                        // the thread that called run() closes on its first piece (a worker may take any piece,
                         // and a worker calling close() would wait for the region it is part of); in real use,
                         // Decoder.releaseCpuDecoder()/close() from another thread
                         if (Thread.currentThread() == runner.get() && closing.compareAndSet(false, true)) {

@@ -166,13 +166,20 @@ class Int8MatrixTest {
             double[] xq = quantisedInput(x, 0, cols, cols);
             float[] out = new float[rows];
             m.dots(0, rows, x, 0, out, 0);
+            // two inputs: the second takes the rows two per pass (VectorInt8Dot.blocked2, its own copy of the sums)
+            float[] twice = new float[2 * cols];
+            System.arraycopy(x, 0, twice, 0, cols);
+            System.arraycopy(x, 0, twice, cols, cols);
+            float[] outs = new float[2 * rows];
+            m.dots(0, rows, twice, 0, 2, outs, 0);
             for (int row = 0; row < rows; row++) {
                 double exact = 0;
                 for (int k = 0; k < cols; k++) {
                     exact += q[row * cols + k] / 64.0 * xq[k];
                 }
                 assertEquals(exact, m.dot(row, x, 0), 1e-5 * Math.max(1, Math.abs(exact)), "row " + row);
-                assertEquals(exact, out[row], 1e-5 * Math.max(1, Math.abs(exact)), "row " + row + " in pairs");
+                assertEquals(exact, out[row], 1e-5 * Math.max(1, Math.abs(exact)), "row " + row + " of a range");
+                assertEquals(exact, outs[rows + row], 1e-5 * Math.max(1, Math.abs(exact)), "row " + row + " in pairs");
             }
         }
     }
@@ -201,7 +208,8 @@ class Int8MatrixTest {
     }
 
     /**
-     * The row-range product (two rows per pass in the SIMD kernel) equals {@link Int8Matrix#dot} bit for bit, for
+     * The row-range product (one row after the other for one input, two rows per pass for the inputs after the
+     * first of several in the SIMD kernel) equals {@link Int8Matrix#dot} bit for bit, for
      * every group size, odd and even ranges, column counts with partial groups, and an input offset; batched and
      * single decoding rely on it.
      */

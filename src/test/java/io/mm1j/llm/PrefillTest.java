@@ -70,21 +70,33 @@ class PrefillTest extends ManagedNdTest {
     @Test
     void aOneTokenPromptGivesTheDecodeStepsBits() {
         // a one-position prompt is fed as a decode step (the code a generation keeps compiled): the same logits as
-        // step, bit for bit, and the same cache (the next step agrees bit for bit too), F32 and int8 weights alike
+        // step and as the batched pass it replaced (still the one-token prompt's path in prefill(Sequence[], ..)),
+        // bit for bit, and the same cache (the next step agrees bit for bit too); F32 and int8 weights, the int8
+        // ones wide enough for the blocked kernel (hidden 512)
+        LlmConfig wide = LlmConfig.llama(300, 512, 640, 2, 8, 2, 64, false);
         for (boolean int8 : new boolean[] {false, true}) {
-            try (Decoder d = Decoder.init(GQA, m, DataType.FLOAT32)) {
+            try (Decoder d = Decoder.init(int8 ? wide : GQA, m, DataType.FLOAT32)) {
                 if (int8) {
                     Quantization.of("int8").apply(d);
                 }
                 try (CpuDecoder prefilled = new CpuDecoder(d, 64, 2);
-                     CpuDecoder stepped = new CpuDecoder(d, 64, 2)) {
+                     CpuDecoder stepped = new CpuDecoder(d, 64, 2);
+                     CpuDecoder batched = new CpuDecoder(d, 64, 2)) {
                     assertEquals(int8, prefilled.int8());
+                    String what = int8 ? "int8" : "f32";
                     float[] a = prefilled.prefill(new int[] {42}).clone();
                     float[] b = stepped.step(42).clone();
-                    assertTrue(java.util.Arrays.equals(a, b), (int8 ? "int8" : "f32") + ": " + maxDiff(a, b));
+                    CpuDecoder.Sequence seq = batched.newSequence(8);
+                    float[] c = batched.prefill(new CpuDecoder.Sequence[] {seq},
+                            new float[][] {batched.embeddings(new int[] {42})})[0];
+                    assertTrue(java.util.Arrays.equals(a, b), what + " vs step: " + maxDiff(a, b));
+                    assertTrue(java.util.Arrays.equals(a, c), what + " vs the batched pass: " + maxDiff(a, c));
                     assertEquals(1, prefilled.position());
                     float[] nextA = prefilled.step(7).clone();
-                    assertTrue(java.util.Arrays.equals(nextA, stepped.step(7)), "step after a one-token prefill");
+                    assertTrue(java.util.Arrays.equals(nextA, stepped.step(7)), what + ": step after a one-token "
+                            + "prefill");
+                    float[] nextC = batched.step(new CpuDecoder.Sequence[] {seq}, new int[] {7});
+                    assertTrue(java.util.Arrays.equals(nextA, nextC), what + ": step after the batched pass");
                 }
             }
         }

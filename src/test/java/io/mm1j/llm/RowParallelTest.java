@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class RowParallelTest {
     /**
      * A task that throws in a worker: the caller must see the error, and the pool must stay usable. The caller's
-     * chunk waits until a worker has thrown (holding that chunk, so the worker is sure to take another one).
+     * first piece waits until a worker has thrown (holding that piece, so the worker is sure to take one of its own).
      */
     @Test
     void workerExceptionIsReportedAndThePoolSurvives() {
@@ -41,7 +41,7 @@ class RowParallelTest {
         pool.close();
     }
 
-    /** A few large items (attention heads) are split too, by whole items (one per chunk), each run exactly once. */
+    /** A few large items (attention heads) are split too, by whole items (whole ones per piece), each run once. */
     @Test
     void fewItemsAreSplitByWholeItemsAndEachRunsOnce() {
         RowParallel pool = new RowParallel(2);
@@ -123,6 +123,50 @@ class RowParallelTest {
             }
         }
         pool.close();
+    }
+
+    /**
+     * With more threads than two, and threads held up at random inside their pieces, every row (and item) is still
+     * computed exactly once, in pieces aligned to 8 rows (whole items), whatever the region's size.
+     */
+    @Test
+    void moreThreadsAndRandomStallsStillComputeEachRowOnce() {
+        for (int threads : new int[] {3, 4, 5}) {
+            RowParallel pool = new RowParallel(threads);
+            java.util.Random random = new java.util.Random(threads);
+            for (int n : new int[] {1, 7, 9, 64, 100, 1376}) {
+                for (boolean each : new boolean[] {false, true}) {
+                    java.util.concurrent.atomic.AtomicIntegerArray seen =
+                            new java.util.concurrent.atomic.AtomicIntegerArray(n);
+                    long seed = random.nextLong();
+                    RowParallel.Rows work = (from, to) -> {
+                        assertTrue(each || from % 8 == 0 && (to == n || to % 8 == 0), "piece " + from + ".." + to);
+                        for (int i = from; i < to; i++) {
+                            seen.incrementAndGet(i);
+                        }
+                        if (new java.util.Random(seed + from).nextInt(4) == 0) {
+                            try {
+                                Thread.sleep(1); // this thread is held up; the others take the rest
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                        }
+                    };
+                    assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                        if (each) {
+                            pool.runEach(n, work);
+                        } else {
+                            pool.run(n, work);
+                        }
+                    });
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(1, seen.get(i), "row " + i + " of " + n + " on " + threads + " threads"
+                                + (each ? " (items)" : ""));
+                    }
+                }
+            }
+            pool.close();
+        }
     }
 
     @Test
