@@ -77,10 +77,13 @@ public final class ServeBench {
                     .connectTimeout(Duration.ofSeconds(30)).build();
             URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions");
             // warm-up, untimed: the JIT, the kernels and the first image encode, for one client (a sequence decoded
-            // alone takes its own path) and for a batch; with one short batch round only, the first timed level
-            // ran partly interpreted (1 client: 35 tokens/s, then 140 on a second 1-client level)
-            level(http, uri, 1, 2, Math.min(maxTokens, 64), images, 1_000_000);
-            level(http, uri, Math.min(most, 4), 1, Math.min(maxTokens, 64), images, 1_000_000);
+            // alone takes its own path) and for batches; with one short batch round only, the first timed level
+            // ran partly interpreted (1 client: 35 tokens/s, then 140 on a second 1-client level), and with 2 + 1
+            // requests the JIT compilers still took over a third of the process's CPU time during the levels (perf),
+            // so the 1-client level swung 247–492 tokens/s from run to run on 2 cores
+            level(http, uri, 1, 8, Math.min(maxTokens, 64), images, 1_000_000);
+            level(http, uri, Math.min(most, 4), 2, Math.min(maxTokens, 64), images, 1_000_000);
+            level(http, uri, most, 1, Math.min(maxTokens, 64), images, 1_000_000);
             o.put("model", source);
             o.put("path", path.option());
             o.put("maxBatch", maxBatch);
