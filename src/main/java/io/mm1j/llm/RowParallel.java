@@ -11,7 +11,7 @@ import java.util.concurrent.locks.LockSupport;
  * matrix-vector products. Each thread gets an equal contiguous share of a region's rows and works through it front
  * to back in pieces; a thread done with its share takes the back half of what is left of the fullest other share,
  * until nothing is left. A thread's rows are thus one run of consecutive weight rows, which the hardware prefetchers
- * stream at full speed (in decode, a product is bound by memory bandwidth: a share per thread decoded 5–6% faster
+ * stream at full speed (in decode, a product is bound by memory bandwidth: a share per thread decoded 5–11% faster
  * here than pieces of one shared range handed out in turn, whose every piece starts a new stream), while a thread
  * held up (its virtual CPU preempted by the host, or a JIT thread) is relieved by the others as before.
  *
