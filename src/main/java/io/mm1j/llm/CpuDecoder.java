@@ -98,7 +98,11 @@ public final class CpuDecoder implements AutoCloseable {
             return q;
         }
         NDArray a = d.params().get(name);
-        return new F32Matrix(a.toFloatArray(), (int) a.getShape().get(0), (int) a.getShape().get(1));
+        int rows = (int) a.getShape().get(0);
+        int cols = (int) a.getShape().get(1);
+        // packed for the SIMD tiles when the Vector API is on (the same bits alone, batched and in prefill)
+        return Dot.VECTOR ? PackedF32Matrix.pack(a.toFloatArray(), rows, cols)
+                : new F32Matrix(a.toFloatArray(), rows, cols);
     }
 
     public CpuDecoder(Decoder d, int capacity, int threads) {
@@ -262,9 +266,6 @@ public final class CpuDecoder implements AutoCloseable {
             System.arraycopy(rows, 0, x, 0, d);
             return forward();
         }
-        if (t >= Gemm.MIN_PACKED_TOKENS) {
-            packWeights();
-        }
         for (int from = 0; from < t; from += PREFILL_CHUNK) {
             int n = Math.min(PREFILL_CHUNK, t - from);
             float[] chunk = java.util.Arrays.copyOfRange(rows, from * d, (from + n) * d);
@@ -303,12 +304,9 @@ public final class CpuDecoder implements AutoCloseable {
                 rmsNorm(hb, r * dim, h, r * dim, attnNorm[l], dim, eps);
             }
             // Q, K, V = norm(h) · Wqᵀ, Wkᵀ, Wvᵀ, each split by weight rows across threads
-            pool.run(qDim, (from, to) -> Gemm.matmulT(hb, t, dim, wq[layer], packed(0, layer), qDim, from, to, qs,
-                    qDim));
-            pool.run(kvDim, (from, to) -> Gemm.matmulT(hb, t, dim, wk[layer], packed(1, layer), kvDim, from, to, ks,
-                    kvDim));
-            pool.run(kvDim, (from, to) -> Gemm.matmulT(hb, t, dim, wv[layer], packed(2, layer), kvDim, from, to, vs,
-                    kvDim));
+            pool.run(qDim, align(wq[layer]), (from, to) -> Gemm.matmulT(hb, t, dim, wq[layer], from, to, qs, qDim));
+            pool.run(kvDim, align(wk[layer]), (from, to) -> Gemm.matmulT(hb, t, dim, wk[layer], from, to, ks, kvDim));
+            pool.run(kvDim, align(wv[layer]), (from, to) -> Gemm.matmulT(hb, t, dim, wv[layer], from, to, vs, kvDim));
             for (int r = 0; r < t; r++) {
                 rope(qs, r * qDim, c.numHeads(), p0 + r);
                 rope(ks, r * kvDim, c.numKvHeads(), p0 + r);
@@ -323,74 +321,28 @@ public final class CpuDecoder implements AutoCloseable {
                     attendRow(layer, qs, item / c.numHeads(), item % c.numHeads(), p0, sc, hb);
                 }
             });
-            pool.run(dim, (from, to) -> Gemm.matmulT(hb, t, qDim, wo[layer], packed(3, layer), dim, from, to, proj,
-                    dim));
+            pool.run(dim, align(wo[layer]), (from, to) -> Gemm.matmulT(hb, t, qDim, wo[layer], from, to, proj, dim));
             for (int i = 0; i < t * dim; i++) {
                 h[i] += proj[i];
             }
             for (int r = 0; r < t; r++) {
                 rmsNorm(hb, r * dim, h, r * dim, ffnNorm[l], dim, eps);
             }
-            pool.run(f, (from, to) -> Gemm.matmulT(hb, t, dim, w1[layer], packed(4, layer), f, from, to, gates, f));
-            pool.run(f, (from, to) -> Gemm.matmulT(hb, t, dim, w3[layer], packed(5, layer), f, from, to, ups, f));
+            pool.run(f, align(w1[layer]), (from, to) -> Gemm.matmulT(hb, t, dim, w1[layer], from, to, gates, f));
+            pool.run(f, align(w3[layer]), (from, to) -> Gemm.matmulT(hb, t, dim, w3[layer], from, to, ups, f));
             pool.run(t * f, (from, to) -> {
                 for (int i = from; i < to; i++) {
                     float g = gates[i];
                     gates[i] = g / (1f + (float) Math.exp(-g)) * ups[i]; // silu(gate) · up
                 }
             });
-            pool.run(dim, (from, to) -> Gemm.matmulT(gates, t, f, w2[layer], packed(6, layer), dim, from, to, proj,
-                    dim));
+            pool.run(dim, align(w2[layer]), (from, to) -> Gemm.matmulT(gates, t, f, w2[layer], from, to, proj, dim));
             for (int i = 0; i < t * dim; i++) {
                 h[i] += proj[i];
             }
         }
         System.arraycopy(h, (t - 1) * dim, lastHidden, 0, dim);
         pos = p0 + t;
-    }
-
-    /** Panel-packed copies of wq, wk, wv, wo, w1, w3, w2 for prefill, or null (see {@link #packWeights}). */
-    private float[][][] packedWeights;
-    private boolean packingDecided;
-    /** Tests turn packing off to exercise the on-the-fly path. */
-    boolean allowPacking = true;
-
-    private float[] packed(int matrix, int layer) {
-        return packedWeights == null ? null : packedWeights[matrix][layer];
-    }
-
-    /**
-     * Packs the matrices once for batched prefill when the Vector API is in use and the heap has room for a second
-     * copy (then every prefill reads them at full speed); otherwise panels are packed on the fly per prefill, which
-     * costs about a third of the time of a 128-token prompt but no memory.
-     */
-    private void packWeights() {
-        if (packingDecided) {
-            return;
-        }
-        packingDecided = true;
-        if (!Gemm.packs() || !allowPacking || int8()) { // a float32 copy would undo int8's memory saving
-            return;
-        }
-        long floats = 0;
-        for (WeightMatrix[] m : new WeightMatrix[][] {wq, wk, wv, wo, w1, w3, w2}) {
-            for (WeightMatrix w : m) {
-                floats += (long) w.rows() * w.cols();
-            }
-        }
-        Runtime rt = Runtime.getRuntime();
-        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-        if (floats * 4 > free * 0.5) {
-            return;
-        }
-        WeightMatrix[][] src = {wq, wk, wv, wo, w1, w3, w2};
-        float[][][] out = new float[7][c.numLayers()][];
-        for (int mtx = 0; mtx < 7; mtx++) {
-            for (int l = 0; l < c.numLayers(); l++) {
-                out[mtx][l] = Gemm.pack(src[mtx][l]);
-            }
-        }
-        packedWeights = out;
     }
 
     /** Attention of position p0 + r, head h, over the cache 0 .. p0 + r into out[r, h·hd ..]. */
@@ -410,7 +362,7 @@ public final class CpuDecoder implements AutoCloseable {
             rmsNorm(xb, x, attnNorm[l], dim, eps);
             final int layer = l;
             Int8Matrix.Inputs xq = prepare(wq[layer], xb, 1);
-            pool.run(q.length + 2 * kvDim, (from, to) -> {
+            pool.run(q.length + 2 * kvDim, align(wq[layer]), (from, to) -> {
                 // rows of [q; k; v] stacked: one parallel region for the three projections
                 rowsOf(wq[layer], 0, from, to, xb, q, 1, xq);
                 rowsOf(wk[layer], q.length, from, to, xb, k, 1, xq);
@@ -428,7 +380,7 @@ public final class CpuDecoder implements AutoCloseable {
             rmsNorm(xb, x, ffnNorm[l], dim, eps);
             int f = c.intermediateSize();
             Int8Matrix.Inputs hq = prepare(w1[layer], xb, 1);
-            pool.run(f, (from, to) -> {
+            pool.run(f, align(w1[layer]), (from, to) -> {
                 // a thread's gate and up rows are the same rows, so it applies silu(gate) · up to them at once
                 w1[layer].dots(from, to, xb, 0, 1, hq, gate, 0);
                 w3[layer].dots(from, to, xb, 0, 1, hq, up, 0);
@@ -448,10 +400,18 @@ public final class CpuDecoder implements AutoCloseable {
         return logits;
     }
 
+    /**
+     * The rows per piece of a parallel region over {@code w}'s rows: whole panels of a packed matrix (a piece that cut
+     * one would compute it twice), else 8.
+     */
+    private static int align(WeightMatrix w) {
+        return w instanceof PackedF32Matrix p ? p.panelRows() : 8;
+    }
+
     /** out[r] = W[r, :] · in for r in [0, W.rows). */
     private void matvec(WeightMatrix w, float[] in, float[] out) {
         Int8Matrix.Inputs p = prepare(w, in, 1);
-        pool.run(w.rows(), (from, to) -> w.dots(from, to, in, 0, 1, p, out, 0));
+        pool.run(w.rows(), align(w), (from, to) -> w.dots(from, to, in, 0, 1, p, out, 0));
     }
 
     /**
@@ -609,7 +569,6 @@ public final class CpuDecoder implements AutoCloseable {
             throw new Mm1Exception("prefill: " + n + " sequences but " + rows.length + " prompts");
         }
         int[] t = new int[n];
-        boolean anyLong = false;
         for (int i = 0; i < n; i++) {
             check(seqs[i]);
             t[i] = rows[i].length / d;
@@ -621,10 +580,6 @@ public final class CpuDecoder implements AutoCloseable {
                 throw new Mm1Exception("KV cache full: capacity " + seqs[i].capacity + ", " + seqs[i].pos
                         + " positions used, prompt of " + t[i]);
             }
-            anyLong |= Math.min(t[i], PREFILL_CHUNK) >= Gemm.MIN_PACKED_TOKENS;
-        }
-        if (anyLong) {
-            packWeights();
         }
         float[][] last = new float[n][d];
         // round j takes chunk j (rows 256j ..) of every prompt that has one, as prefill(float[], int) chunks it
@@ -729,12 +684,12 @@ public final class CpuDecoder implements AutoCloseable {
             for (int r = 0; r < t; r++) {
                 rmsNorm(hb, r * dim, h, r * dim, attnNorm[l], dim, eps);
             }
-            pool.run(qDim, (from, to) -> project(hb, tiledRows, rowsTotal, dim, wq[layer], packed(0, layer), qDim,
-                    from, to, qs));
-            pool.run(kvDim, (from, to) -> project(hb, tiledRows, rowsTotal, dim, wk[layer], packed(1, layer), kvDim,
-                    from, to, ks));
-            pool.run(kvDim, (from, to) -> project(hb, tiledRows, rowsTotal, dim, wv[layer], packed(2, layer), kvDim,
-                    from, to, vs));
+            pool.run(qDim, align(wq[layer]), (from, to) ->
+                    project(hb, tiledRows, rowsTotal, dim, wq[layer], qDim, from, to, qs));
+            pool.run(kvDim, align(wk[layer]), (from, to) ->
+                    project(hb, tiledRows, rowsTotal, dim, wk[layer], kvDim, from, to, ks));
+            pool.run(kvDim, align(wv[layer]), (from, to) ->
+                    project(hb, tiledRows, rowsTotal, dim, wv[layer], kvDim, from, to, vs));
             for (int r = 0; r < t; r++) {
                 int s = seqOfRow[r];
                 int p = seqs[s].pos + r - rowStart[s];
@@ -756,26 +711,26 @@ public final class CpuDecoder implements AutoCloseable {
                             seq.pos + r - rowStart[s], sc, hb);
                 }
             });
-            pool.run(dim, (from, to) -> project(hb, tiledRows, rowsTotal, qDim, wo[layer], packed(3, layer), dim,
-                    from, to, proj));
+            pool.run(dim, align(wo[layer]), (from, to) ->
+                    project(hb, tiledRows, rowsTotal, qDim, wo[layer], dim, from, to, proj));
             for (int i = 0; i < t * dim; i++) {
                 h[i] += proj[i];
             }
             for (int r = 0; r < t; r++) {
                 rmsNorm(hb, r * dim, h, r * dim, ffnNorm[l], dim, eps);
             }
-            pool.run(f, (from, to) -> project(hb, tiledRows, rowsTotal, dim, w1[layer], packed(4, layer), f, from, to,
-                    gates));
-            pool.run(f, (from, to) -> project(hb, tiledRows, rowsTotal, dim, w3[layer], packed(5, layer), f, from, to,
-                    ups));
+            pool.run(f, align(w1[layer]), (from, to) ->
+                    project(hb, tiledRows, rowsTotal, dim, w1[layer], f, from, to, gates));
+            pool.run(f, align(w3[layer]), (from, to) ->
+                    project(hb, tiledRows, rowsTotal, dim, w3[layer], f, from, to, ups));
             pool.run(t * f, (from, to) -> {
                 for (int i = from; i < to; i++) {
                     float g = gates[i];
                     gates[i] = g / (1f + (float) Math.exp(-g)) * ups[i]; // silu(gate) · up
                 }
             });
-            pool.run(dim, (from, to) -> project(gates, tiledRows, rowsTotal, f, w2[layer], packed(6, layer), dim,
-                    from, to, proj));
+            pool.run(dim, align(w2[layer]), (from, to) ->
+                    project(gates, tiledRows, rowsTotal, f, w2[layer], dim, from, to, proj));
             for (int i = 0; i < t * dim; i++) {
                 h[i] += proj[i];
             }
@@ -789,10 +744,10 @@ public final class CpuDecoder implements AutoCloseable {
      * c[r, n] = a[r, :] · w[n, :] for n in [from, to): rows [0, tiled) through {@link Gemm} (tiled kernel), rows
      * [tiled, rows) as single dot products, the kernels their chunks get in {@link #block}.
      */
-    private static void project(float[] a, int tiled, int rows, int k, WeightMatrix w, float[] packed, int n, int from,
-                                int to, float[] c) {
+    private static void project(float[] a, int tiled, int rows, int k, WeightMatrix w, int n, int from, int to,
+                                float[] c) {
         if (tiled > 0) {
-            Gemm.matmulT(a, tiled, k, w, packed, n, from, to, c, n);
+            Gemm.matmulT(a, tiled, k, w, from, to, c, n);
         }
         if (tiled < rows) {
             w.dots(from, to, a, tiled * k, rows - tiled, c, tiled * n);
@@ -881,7 +836,7 @@ public final class CpuDecoder implements AutoCloseable {
                 rmsNorm(xbs, i * dim, xs, i * dim, attnNorm[l], dim, eps);
             }
             Int8Matrix.Inputs xq = prepare(wq[layer], xbs, b);
-            pool.run(qDim + 2 * kvDim, (from, to) -> {
+            pool.run(qDim + 2 * kvDim, align(wq[layer]), (from, to) -> {
                 rowsOf(wq[layer], 0, from, to, xbs, qb, b, xq);
                 rowsOf(wk[layer], qDim, from, to, xbs, kb, b, xq);
                 rowsOf(wv[layer], qDim + kvDim, from, to, xbs, vb, b, xq);
@@ -908,7 +863,7 @@ public final class CpuDecoder implements AutoCloseable {
                 rmsNorm(xbs, i * dim, xs, i * dim, ffnNorm[l], dim, eps);
             }
             Int8Matrix.Inputs hq = prepare(w1[layer], xbs, b);
-            pool.run(f, (from, to) -> {
+            pool.run(f, align(w1[layer]), (from, to) -> {
                 rowsOf(w1[layer], 0, from, to, xbs, gateb, b, hq);
                 rowsOf(w3[layer], 0, from, to, xbs, upb, b, hq);
                 for (int i = 0; i < b; i++) {
@@ -937,7 +892,7 @@ public final class CpuDecoder implements AutoCloseable {
     /** out[i, r] = W[r, :] · in[i, :] for r in [0, rows), i in [0, b): {@link #matvec} for b inputs at once. */
     private void matvecs(WeightMatrix w, float[] in, float[] out, int rows, int cols, int b) {
         Int8Matrix.Inputs p = prepare(w, in, b);
-        pool.run(rows, (from, to) -> rowsOf(w, 0, from, to, in, out, b, p));
+        pool.run(rows, align(w), (from, to) -> rowsOf(w, 0, from, to, in, out, b, p));
     }
 
     /** {@link #attention} for one head of one sequence: its query at qOff over its cache 0 .. pos into att. */

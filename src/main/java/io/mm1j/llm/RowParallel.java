@@ -77,7 +77,12 @@ final class RowParallel implements AutoCloseable {
      * comment); returns when done.
      */
     void run(int n, Rows work) {
-        region(n, 8, 64, work);
+        run(n, 8, work);
+    }
+
+    /** {@link #run} in pieces of multiples of {@code align} rows (whole panels of a packed matrix). */
+    void run(int n, int align, Rows work) {
+        region(n, align, 64, work);
     }
 
     /**

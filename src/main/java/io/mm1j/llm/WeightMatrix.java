@@ -1,12 +1,13 @@
 package io.mm1j.llm;
 
 /**
- * A weight matrix of the CPU decode path in HF layout: (rows, cols) = (out_features, in_features), row-major, so
- * every output of a matrix-vector product is one contiguous dot product. {@link F32Matrix} holds float32 values;
- * {@link Int8Matrix} holds int8 values with a float32 scale per group of columns and dequantises them in registers
- * inside the dot product, so a decode step streams a quarter of the bytes.
+ * A weight matrix of the CPU decode path, (rows, cols) = (out_features, in_features) as in HF. {@link F32Matrix}
+ * holds float32 values row-major, so every output of a matrix-vector product is one contiguous dot product;
+ * {@link PackedF32Matrix} holds them in panels for register-tiled products (the CPU decode path's form with the
+ * Vector API); {@link Int8Matrix} holds int8 values with a float32 scale per group of columns and dequantises them
+ * in registers inside the dot product, so a decode step streams a quarter of the bytes.
  */
-public sealed interface WeightMatrix permits F32Matrix, Int8Matrix {
+public sealed interface WeightMatrix permits F32Matrix, PackedF32Matrix, Int8Matrix {
     /** Output features. */
     int rows();
 

@@ -103,18 +103,6 @@ class PrefillTest extends ManagedNdTest {
     }
 
     @Test
-    void panelsPackedOnTheFlyGiveTheSameLogits() {
-        try (Decoder d = Decoder.init(GQA, m, DataType.FLOAT32);
-             CpuDecoder kept = new CpuDecoder(d, 128, 2);
-             CpuDecoder onTheFly = new CpuDecoder(d, 128, 2)) {
-            onTheFly.allowPacking = false; // as when the heap has no room for packed copies
-            int[] prompt = ids(70, 4);
-            double diff = maxDiff(kept.prefill(prompt).clone(), onTheFly.prefill(prompt));
-            assertTrue(diff < TOL, "" + diff);
-        }
-    }
-
-    @Test
     void aSecondPrefillAttendsToTheFirst() {
         try (Decoder d = Decoder.init(GQA, m, DataType.FLOAT32);
              CpuDecoder batched = new CpuDecoder(d, 128, 2);
