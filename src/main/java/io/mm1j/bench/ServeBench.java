@@ -55,9 +55,11 @@ public final class ServeBench {
      * @param requestsPerClient requests each client sends, one after another
      * @param maxTokens         completion tokens asked per request
      * @param maxBatch          the server's continuous-batching size (0 = one request at a time)
+     * @param encodeThreads     the server's libtorch threads (0 = {@link Mm1Backend}'s choice)
      */
     public static ObjectNode run(Path modelDir, String source, NDManager root, DecodePath path, int[] levels,
-                                 int requestsPerClient, int maxTokens, int maxBatch) throws Exception {
+                                 int requestsPerClient, int maxTokens, int maxBatch, int encodeThreads)
+            throws Exception {
         if (requestsPerClient < 1 || maxTokens < 1 || levels.length == 0) {
             throw new Mm1Exception("bench serve: --requests and --max-tokens must be >= 1 and --clients non-empty");
         }
@@ -70,7 +72,8 @@ public final class ServeBench {
                 .withRequestTimeout(Duration.ofSeconds(600))
                 .withMaxTokens(Math.max(ServeLimits.DEFAULT_MAX_TOKENS, maxTokens)); // the bench's own --max-tokens
         ObjectNode o = Bench.report("serve");
-        try (Mm1Backend backend = new Mm1Backend(modelDir, "bench", root.newSubManager(), path, 0, io.mm1j.llm.Quantization.NONE, maxBatch);
+        try (Mm1Backend backend = new Mm1Backend(modelDir, "bench", root.newSubManager(), path, 0,
+                io.mm1j.llm.Quantization.NONE, maxBatch, encodeThreads);
              OpenAiServer server = new OpenAiServer(backend, limits, null).start("127.0.0.1", 0)) {
             boolean images = backend.acceptsImages();
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -87,6 +90,7 @@ public final class ServeBench {
             o.put("model", source);
             o.put("path", path.option());
             o.put("maxBatch", maxBatch);
+            o.put("encodeThreads", backend.torchThreads()); // libtorch's threads (0: left as they were)
             o.put("imagesPerRequest", images ? 1 : 0);
             o.put("requestsPerClient", requestsPerClient);
             o.put("maxTokensPerRequest", maxTokens);

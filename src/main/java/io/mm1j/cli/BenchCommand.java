@@ -218,6 +218,10 @@ public final class BenchCommand implements Runnable {
                 + "${DEFAULT-VALUE}).")
         String decode;
 
+        @Option(names = "--encode-threads", defaultValue = "0", description = "The server's libtorch threads, as "
+                + "serve --encode-threads (default ${DEFAULT-VALUE}: automatic).")
+        int encodeThreads;
+
         @Override
         ObjectNode run(NDManager root) {
             io.mm1j.llm.DecodePath path = io.mm1j.llm.DecodePath.of(decode);
@@ -237,7 +241,8 @@ public final class BenchCommand implements Runnable {
                     InitCommand.writeRandomModel(preset, dir, 0);
                     source = "random " + preset;
                 }
-                return io.mm1j.bench.ServeBench.run(dir, source, root, path, clients, requests, maxTokens, maxBatch);
+                return io.mm1j.bench.ServeBench.run(dir, source, root, path, clients, requests, maxTokens, maxBatch,
+                        encodeThreads);
             } catch (Mm1Exception e) {
                 throw e;
             } catch (Exception e) {

@@ -93,6 +93,11 @@ public final class ServeCommand implements Callable<Integer> {
             + "allows) or djl (libtorch) (default ${DEFAULT-VALUE}).")
     String decode;
 
+    @Option(names = "--encode-threads", defaultValue = "0", description = "libtorch threads (image encoding; the "
+            + "djl decode path): 0 = half the cores when decoding on the CPU path with a vision tower, else all "
+            + "(default ${DEFAULT-VALUE}).")
+    int encodeThreads;
+
     @Option(names = "--quantize", defaultValue = "none", description = "Weights for CPU decoding: none (as the "
             + "folder stores them) or int8 (quantised on load, as mm1 quantize does) (default ${DEFAULT-VALUE}).")
     String quantize;
@@ -162,7 +167,8 @@ public final class ServeCommand implements Callable<Integer> {
             throw new Mm1Exception("--max-batch must be >= 0 (0 = no continuous batching), got " + maxBatch);
         }
         limits = withinContext(limits, maxPromptTokens, maxTokens, Mm1Model.readConfig(dir).llm().maxPositions());
-        Mm1Backend backend = new Mm1Backend(dir, id, device.root(0), path, imageCache, quantization, maxBatch);
+        Mm1Backend backend = new Mm1Backend(dir, id, device.root(0), path, imageCache, quantization, maxBatch,
+                encodeThreads);
         OpenAiServer server = new OpenAiServer(backend, limits, apiKey);
         try {
             server.start(host, port);

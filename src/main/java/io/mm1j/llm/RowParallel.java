@@ -18,8 +18,10 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Workers spin for {@link #SPIN_NANOS} after their last region before parking, because a
  * decode step issues ~40 short parallel regions (~50 µs each) and waking a parked thread costs more than the work:
  * on a virtual machine an idle vCPU halts, and its wake-up was measured here at 1–3 ms, against 0.1 µs for a
- * spinning one. The spin is measured in time, not iterations: a pause instruction lasts ~10 cycles on older cores
- * and ~140 on newer ones.
+ * spinning one. The spin is measured in time, not iterations (a pause instruction lasts ~10 cycles on older cores
+ * and ~140 on newer ones), and after {@link #PURE_SPIN_NANOS} it yields between checks (see {@link #pause}). A
+ * worker that has not started a region by the time the caller has done all of it is left out of it, so a worker
+ * whose core the host or another thread took never holds up the caller.
  *
  * <p>Failures are not lost: the first exception thrown by any slice (the caller's or a worker's) is rethrown by
  * {@link #run} after every slice has finished, and workers survive it. After {@link #close} the workers exit and
@@ -53,6 +55,13 @@ final class RowParallel implements AutoCloseable {
     private final AtomicLongArray shares;
     private static final int PAD = 8;
     private final AtomicInteger pending = new AtomicInteger();
+    /**
+     * Per worker (at {@link #slot}(w)), the last region it is done with: the region in flight (it joined it, or the
+     * caller finished that region without it) or the one before (it has yet to look). Only the one CAS that moves it
+     * from the region before to this one decides whether the worker takes part, so a worker that the host held up
+     * never holds up a region it had not started.
+     */
+    private final AtomicLongArray seen;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
 
@@ -60,6 +69,7 @@ final class RowParallel implements AutoCloseable {
         this.threads = Math.max(1, threads);
         this.workers = new Thread[this.threads - 1];
         this.shares = new AtomicLongArray((this.threads + 1) * PAD);
+        this.seen = new AtomicLongArray((this.threads + 1) * PAD);
         for (int w = 0; w < workers.length; w++) {
             int self = w + 1;
             workers[w] = new Thread(() -> loop(self), "mm1-decode-" + self);
@@ -120,8 +130,15 @@ final class RowParallel implements AutoCloseable {
             failure.compareAndSet(null, t);
             abandon(); // the other threads take no further pieces
         } finally {
-            while (pending.get() > 0) { // every worker reports, even when a slice failed
-                Thread.onSpinWait();
+            long g = generation;
+            for (int w = 1; w < threads; w++) {
+                if (seen.compareAndSet(slot(w), g - 1, g)) { // not started: it will not start this region now
+                    pending.decrementAndGet();
+                }
+            }
+            long since = System.nanoTime();
+            while (pending.get() > 0) { // every worker that joined reports, even when a slice failed
+                pause(since);
             }
             task = null;
         }
@@ -216,22 +233,42 @@ final class RowParallel implements AutoCloseable {
         }
     }
 
+    /**
+     * One turn of a wait that began at {@code since}: a pause instruction for the first {@link #PURE_SPIN_NANOS}
+     * (the gaps between a decode step's regions are microseconds), then a yield, so that a thread the machine has
+     * work for (a request's HTTP thread, a client) runs at once instead of waiting for this one's time slice: on a
+     * server with as many busy threads as cores, spinning through those slices made two decode threads slower than
+     * one (bench serve on 2 cores, mini).
+     */
+    private static void pause(long since) {
+        if (System.nanoTime() - since < PURE_SPIN_NANOS) {
+            Thread.onSpinWait();
+        } else {
+            Thread.yield();
+        }
+    }
+
+    /** How long a waiting thread spins before it yields between checks. */
+    static final long PURE_SPIN_NANOS = 20_000;
+
     private void loop(int self) {
-        long seen = 0;
+        int at = slot(self);
         while (true) {
-            int spins = 0;
             long idleSince = System.nanoTime();
-            while (generation == seen && !closed) { // a published region is always finished, even when closing
-                if ((++spins & 255) != 0 || System.nanoTime() - idleSince < SPIN_NANOS) {
-                    Thread.onSpinWait();
+            long g;
+            while ((g = generation) == seen.get(at) && !closed) {
+                if (System.nanoTime() - idleSince < SPIN_NANOS) {
+                    pause(idleSince);
                 } else {
                     LockSupport.park(this); // run() and close() unpark
                 }
             }
-            if (generation == seen) { // closed and nothing left to run
+            if (g == seen.get(at)) { // closed and nothing left to run
                 return;
             }
-            seen = generation;
+            if (!seen.compareAndSet(at, g - 1, g)) {
+                continue; // the caller finished region g without this thread
+            }
             try {
                 pieces(task, self, alignment);
             } catch (Throwable t) {
