@@ -644,17 +644,23 @@ public final class OpenAiServer implements AutoCloseable {
             });
             while (true) {
                 if (e == null || e instanceof GenerationQueue.ClientEof) {
-                    try {
-                        e = nextOrTimeout(job, probe);
-                    } catch (ApiException timeout) {
-                        send(out, OpenAiJson.error(timeout));
-                        out.write(DONE);
-                        out.flush();
-                        return;
+                    GenerationQueue.Event ready = job.events.poll();
+                    if (ready != null && !(ready instanceof GenerationQueue.ClientEof)) {
+                        e = ready; // tokens that came while this thread wrote go out in one write
+                    } else {
+                        out.flush(); // what was written goes out before this thread waits
+                        try {
+                            e = nextOrTimeout(job, probe);
+                        } catch (ApiException timeout) {
+                            send(out, OpenAiJson.error(timeout));
+                            out.write(DONE);
+                            out.flush();
+                            return;
+                        }
                     }
                 }
                 if (e instanceof GenerationQueue.Delta d) {
-                    send(out, chat ? OpenAiJson.chatChunk(id, createdAt, model, null, d.text(), null, usageNull)
+                    event(out, chat ? OpenAiJson.chatChunk(id, createdAt, model, null, d.text(), null, usageNull)
                             : OpenAiJson.textCompletion(id, createdAt, model, d.text(), null, null));
                 } else if (e instanceof GenerationQueue.Done d) {
                     Completion c = d.completion();
@@ -687,10 +693,22 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /** One event, flushed. */
     private static void send(OutputStream out, JsonNode chunk) throws IOException {
-        out.write("data: ".getBytes(StandardCharsets.US_ASCII));
-        out.write(RequestParser.JSON.writeValueAsBytes(chunk));
-        out.write("\n\n".getBytes(StandardCharsets.US_ASCII));
+        event(out, chunk);
         out.flush();
     }
+
+    /**
+     * One event, left in the response buffer: under load a request thread finds several tokens waiting and flushes
+     * them together (one write, one wake-up of the client), as soon as none is left.
+     */
+    private static void event(OutputStream out, JsonNode chunk) throws IOException {
+        out.write(DATA);
+        out.write(RequestParser.JSON.writeValueAsBytes(chunk));
+        out.write(END_OF_EVENT);
+    }
+
+    private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] END_OF_EVENT = "\n\n".getBytes(StandardCharsets.US_ASCII);
 }
