@@ -56,12 +56,17 @@ public final class ServeBench {
      * @param maxTokens         completion tokens asked per request
      * @param maxBatch          the server's continuous-batching size (0 = one request at a time)
      * @param encodeThreads     the server's libtorch threads (0 = {@link Mm1Backend}'s choice)
+     * @param warmUpSeconds     the most time spent in untimed rounds through the levels until the JIT is quiet
+     *                          (one round at least)
      */
     public static ObjectNode run(Path modelDir, String source, NDManager root, DecodePath path, int[] levels,
-                                 int requestsPerClient, int maxTokens, int maxBatch, int encodeThreads)
-            throws Exception {
+                                 int requestsPerClient, int maxTokens, int maxBatch, int encodeThreads,
+                                 double warmUpSeconds) throws Exception {
         if (requestsPerClient < 1 || maxTokens < 1 || levels.length == 0) {
             throw new Mm1Exception("bench serve: --requests and --max-tokens must be >= 1 and --clients non-empty");
+        }
+        if (!(warmUpSeconds >= 0)) {
+            throw new Mm1Exception("bench serve: --warm-up must be >= 0 seconds, got " + warmUpSeconds);
         }
         int most = Arrays.stream(levels).max().getAsInt();
         if (Arrays.stream(levels).min().getAsInt() < 1) {
@@ -80,13 +85,30 @@ public final class ServeBench {
                     .connectTimeout(Duration.ofSeconds(30)).build();
             URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions");
             // warm-up, untimed: the JIT, the kernels and the first image encode, for one client (a sequence decoded
-            // alone takes its own path) and for batches; with one short batch round only, the first timed level
-            // ran partly interpreted (1 client: 35 tokens/s, then 140 on a second 1-client level), and with 2 + 1
-            // requests the JIT compilers still took over a third of the process's CPU time during the levels (perf),
-            // so the 1-client level swung 247–492 tokens/s from run to run on 2 cores
+            // alone takes its own path) and for batches, until the JIT compilers are quiet. With one short batch
+            // round only, the first timed level ran partly interpreted (1 client: 35 tokens/s, then 140 on a second
+            // 1-client level); with 2 + 1 requests the compilers still took over a third of the process's CPU time
+            // during the levels, and with a fixed 8 + 8 + 16 requests a fifth at 16 clients 15 s into the run (perf:
+            // the server's stack, Jetty, Jackson, Jinjava, ImageIO, compiles for a long time)
+            // (rounds go through every level, so each batch size's code is compiled before it is timed)
             level(http, uri, 1, 8, Math.min(maxTokens, 64), images, 1_000_000);
-            level(http, uri, Math.min(most, 4), 2, Math.min(maxTokens, 64), images, 1_000_000);
-            level(http, uri, most, 1, Math.min(maxTokens, 64), images, 1_000_000);
+            int rounds = 0;
+            long warmStart = System.nanoTime();
+            double jitShare;
+            int warmSeed = 2_000_000;
+            do {
+                long jit0 = jitMillis();
+                long t0 = System.nanoTime();
+                for (int clients : levels) {
+                    level(http, uri, clients, 2, Math.min(maxTokens, 64), images, warmSeed);
+                    warmSeed += clients * 2;
+                }
+                jitShare = (jitMillis() - jit0) / ((System.nanoTime() - t0) / 1e6 * CORES);
+                rounds++;
+            } while (jitShare > WARM_JIT_SHARE && System.nanoTime() - warmStart < warmUpSeconds * 1e9);
+            o.put("warmUpRounds", rounds);
+            o.put("warmUpJitShare", jitShare); // the compilers' share of the cores in the last warm-up round
+            o.put("warmUpSeconds", (System.nanoTime() - warmStart) / 1e9);
             o.put("model", source);
             o.put("path", path.option());
             o.put("maxBatch", maxBatch);
@@ -101,6 +123,7 @@ public final class ServeBench {
             int seed = 0;
             for (int clients : levels) {
                 long cpu0 = cpuNanos();
+                long jitAtStart = jitMillis();
                 long t0 = System.nanoTime();
                 List<Sample>[] perClient = level(http, uri, clients, requestsPerClient, maxTokens, images, seed);
                 double wall = (System.nanoTime() - t0) / 1e9;
@@ -122,6 +145,7 @@ public final class ServeBench {
                 // CPU time of this process (server and clients) over the level: with the load average it shows how
                 // much of the wall time the machine's other work took
                 l.put("processCpuSeconds", (cpuNanos() - cpu0) / 1e9);
+                l.put("jitSeconds", (jitMillis() - jitAtStart) / 1e3); // of it, the JIT compilers' time
                 l.put("loadAverage", load());
                 if (clients == 1) {
                     single = tokens / wall;
@@ -136,6 +160,17 @@ public final class ServeBench {
             o.put("loadAverageAfter", load());
         }
         return PeakRss.addTo(o);
+    }
+
+    private static final int CORES = Runtime.getRuntime().availableProcessors();
+
+    /** Warm-up ends when a round's JIT compilation takes at most this share of the cores' time. */
+    static final double WARM_JIT_SHARE = 0.03;
+
+    /** Milliseconds the JIT compilers have spent so far (0 where the JVM does not say). */
+    private static long jitMillis() {
+        java.lang.management.CompilationMXBean c = ManagementFactory.getCompilationMXBean();
+        return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : 0;
     }
 
     /** The 1-minute load average (other processes share the cores), or -1 where unknown. */

@@ -222,6 +222,11 @@ public final class BenchCommand implements Runnable {
                 + "serve --encode-threads (default ${DEFAULT-VALUE}: automatic).")
         int encodeThreads;
 
+        @Option(names = "--warm-up", defaultValue = "60", description = "Most seconds of untimed rounds through "
+                + "the levels (2 requests per client) before the timed ones, ended once a round's JIT compilation "
+                + "takes under 3% of the cores (default ${DEFAULT-VALUE}; 0 = one round).")
+        double warmUp;
+
         @Override
         ObjectNode run(NDManager root) {
             io.mm1j.llm.DecodePath path = io.mm1j.llm.DecodePath.of(decode);
@@ -242,7 +247,7 @@ public final class BenchCommand implements Runnable {
                     source = "random " + preset;
                 }
                 return io.mm1j.bench.ServeBench.run(dir, source, root, path, clients, requests, maxTokens, maxBatch,
-                        encodeThreads);
+                        encodeThreads, warmUp);
             } catch (Mm1Exception e) {
                 throw e;
             } catch (Exception e) {

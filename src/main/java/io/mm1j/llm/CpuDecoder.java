@@ -12,8 +12,10 @@ import io.mm1j.Mm1Exception;
  * <p>Why: decoding one token is ~60 tiny tensor ops per layer plus matrix-vector products. Through DJL each op
  * costs ~10 µs of dispatch and libtorch's batch-1 GEMV streams weights at well under the machine's memory
  * bandwidth, so the DJL path spends most of a token waiting. Here the same computation runs on Java arrays: the
- * weights are copied once (HF layout, row-major [out, in], so every output is a contiguous dot product), the
- * matrix-vector products are split across threads by rows, and everything else is a few loops over vectors.
+ * weights are copied once (with the Vector API in panels for register tiles, {@link PackedF32Matrix}, so that a
+ * decode step, a batched step of several sequences and a prefill give each output the same bits; else row-major
+ * [out, in] as HF stores them), the matrix products are split across threads by rows, and everything else is a few
+ * loops over vectors.
  * The math is exactly {@link Decoder#forward}'s — RMSNorm, HF rotate_half RoPE with the same float32 angles,
  * grouped-query attention over a KV cache, SwiGLU, tied or untied head — and tests pin the logits to the DJL
  * path's. Training, batches, MoE and GPUs use {@link Decoder}; {@link #supports} says when this path applies.

@@ -20,7 +20,7 @@ class BenchServeTest {
         Path dir = tmp.resolve("tiny");
         assertEquals(0, TestSupport.cli("init", "--preset", "tiny-test", "--out", dir.toString()).code());
         TestSupport.CliRun r = TestSupport.cli("bench", "serve", "--model", dir.toString(), "--clients", "1,3",
-                "--requests", "2", "--max-tokens", "4", "--json");
+                "--requests", "2", "--max-tokens", "4", "--warm-up", "0", "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = JsonFiles.MAPPER.readTree(r.out());
         assertEquals("serve", j.get("benchmark").asText());
@@ -39,9 +39,13 @@ class BenchServeTest {
             assertTrue(l.get("ttftP95Ms").asDouble() >= l.get("ttftP50Ms").asDouble(), l.toString());
         }
         assertTrue(j.get("aggregateSpeedup").asDouble() > 0);
+        assertEquals(1, j.get("warmUpRounds").asInt(), "--warm-up 0: one round through the levels");
+        assertTrue(j.get("levels").get(1).get("jitSeconds").asDouble() >= 0);
         assertTrue(j.has("peakRssBytes"));
         TestSupport.CliRun bad = TestSupport.cli("bench", "serve", "--model", dir.toString(), "--clients", "0");
         assertEquals(1, bad.code());
         assertEquals("mm1: error: bench serve: --clients must all be >= 1, got [0]\n", bad.err());
+        bad = TestSupport.cli("bench", "serve", "--model", dir.toString(), "--warm-up", "-1");
+        assertEquals("mm1: error: bench serve: --warm-up must be >= 0 seconds, got -1.0\n", bad.err());
     }
 }
