@@ -261,6 +261,8 @@ final class RowParallel implements AutoCloseable {
                     pause(idleSince);
                 } else {
                     LockSupport.park(this); // run() and close() unpark
+                    idleSince = System.nanoTime(); // woken: spin again, or a worker woken after the caller did
+                    // the region alone would park again at once and never catch a region while they come fast
                 }
             }
             if (g == seen.get(at)) { // closed and nothing left to run
