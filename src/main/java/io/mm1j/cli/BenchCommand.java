@@ -224,7 +224,7 @@ public final class BenchCommand implements Runnable {
 
         @Option(names = "--warm-up", defaultValue = "60", description = "Most seconds of untimed rounds through "
                 + "the levels (2 requests per client) before the timed ones, ended once a round's JIT compilation "
-                + "takes under 3% of the cores (default ${DEFAULT-VALUE}; 0 = one round).")
+                + "takes under 3%% of the cores (default ${DEFAULT-VALUE}; 0 = one round).")
         double warmUp;
 
         @Override
