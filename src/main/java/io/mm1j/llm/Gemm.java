@@ -23,6 +23,9 @@ final class Gemm {
      */
     static void matmulT(float[] a, int tokens, int k, WeightMatrix w, int n0, int n1, float[] c, int ldc) {
         if (w instanceof PackedF32Matrix p) { // the tiles of a decode step: each output's bits as there
+            if (k != p.cols()) {
+                throw new IllegalArgumentException("inputs of " + k + " for a matrix of " + p.cols() + " columns");
+            }
             p.products(n0, n1, a, 0, tokens, c, 0, ldc);
             return;
         }

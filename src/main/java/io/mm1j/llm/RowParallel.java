@@ -82,6 +82,15 @@ final class RowParallel implements AutoCloseable {
         return threads;
     }
 
+    /** Worker threads still running (all of them until {@link #close}). */
+    int liveWorkers() {
+        int n = 0;
+        for (Thread t : workers) {
+            n += t.isAlive() ? 1 : 0;
+        }
+        return n;
+    }
+
     /**
      * Runs {@code work} over rows [0, n) in pieces (multiples of 8 rows) shared by all threads (see the class
      * comment); returns when done.
@@ -261,11 +270,12 @@ final class RowParallel implements AutoCloseable {
                     pause(idleSince);
                 } else {
                     LockSupport.park(this); // run() and close() unpark
+                    Thread.interrupted(); // an interrupt would stop every later park from blocking
                     idleSince = System.nanoTime(); // woken: spin again, or a worker woken after the caller did
                     // the region alone would park again at once and never catch a region while they come fast
                 }
             }
-            if (g == seen.get(at)) { // closed and nothing left to run
+            if (closed && g == seen.get(at)) { // closed and nothing left to run
                 return;
             }
             if (!seen.compareAndSet(at, g - 1, g)) {

@@ -43,6 +43,7 @@ public final class Mm1Backend implements ChatBackend {
     private final BatchGenerator batcher;
     private final Map<Stream, BatchGenerator.Client> streams = new ConcurrentHashMap<>();
     private final int torchThreads;
+    private final int torchThreadsBefore;
 
     /**
      * Loads {@code dir} (float32) under {@code root}, which this backend closes.
@@ -65,8 +66,8 @@ public final class Mm1Backend implements ChatBackend {
     }
 
     /**
-     * @param encodeThreads libtorch's intra-op threads from now on in this process (0 = {@link #encodeThreads}'s
-     *                      choice)
+     * @param encodeThreads libtorch's intra-op threads in this process until {@link #close} (0 =
+     *                      {@link #encodeThreads}'s choice)
      */
     public Mm1Backend(Path dir, String id, NDManager root, DecodePath path, int imageCacheEntries, Quantization q,
                       int maxBatch, int encodeThreads) {
@@ -95,10 +96,18 @@ public final class Mm1Backend implements ChatBackend {
         this.tok = t;
         int torchThreads = encodeThreads(encodeThreads, path == DecodePath.CPU
                 && io.mm1j.llm.CpuDecoder.supports(model.decoder()), model.isMultimodal());
+        int before = JniUtils.getNumThreads();
         if (torchThreads > 0) {
-            JniUtils.setNumThreads(torchThreads); // before the scheduler thread's first libtorch op takes the count
+            try {
+                JniUtils.setNumThreads(torchThreads); // before the scheduler thread's first libtorch op takes it
+            } catch (RuntimeException e) {
+                try (tok; model) {
+                    throw e;
+                }
+            }
         }
         this.torchThreads = torchThreads;
+        this.torchThreadsBefore = before;
         this.template = ChatTemplate.forModel(dir, tok);
         this.prompts = new PromptBuilder(model, tok);
         this.cache = imageCacheEntries > 0 && model.isMultimodal() ? new ImageEmbeddingCache(imageCacheEntries) : null;
@@ -275,6 +284,11 @@ public final class Mm1Backend implements ChatBackend {
 
     @Override
     public void close() {
+        if (torchThreads > 0) {
+            // process-wide: later work in this JVM (another backend, a DJL decode) gets libtorch's count back; a
+            // thread that already ran libtorch ops keeps the count it started with
+            JniUtils.setNumThreads(torchThreadsBefore);
+        }
         if (batcher != null) {
             batcher.close(); // requests still running end as cancelled
             if (!batcher.stopped()) {

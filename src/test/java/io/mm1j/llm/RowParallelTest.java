@@ -12,6 +12,41 @@ import org.junit.jupiter.api.Test;
 
 class RowParallelTest {
     /**
+     * Regions the caller can finish before a worker arrives (it then leaves the worker out): the workers must stay
+     * alive and keep taking part. A worker that found its region done without it used to exit (its thread ended,
+     * and decoding went on single-threaded); this loop killed the worker of a 2-thread pool within ~0.5 s.
+     */
+    @Test
+    void workersLeftOutOfARegionStayAliveAndTakePartLater() {
+        RowParallel pool = new RowParallel(3);
+        long end = System.nanoTime() + 2_000_000_000L;
+        int regions = 0;
+        AtomicInteger rows = new AtomicInteger();
+        while (System.nanoTime() < end && regions < 1_000_000) {
+            pool.run(64, (from, to) -> rows.addAndGet(to - from));
+            regions++;
+        }
+        assertEquals(64L * regions, rows.get());
+        assertEquals(2, pool.liveWorkers(), "after " + regions + " regions");
+        java.util.Set<Thread> took = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        Thread me = Thread.currentThread();
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+            while (took.size() < 2) { // a worker takes part in a region long enough for it to arrive
+                pool.run(4096, (from, to) -> {
+                    if (Thread.currentThread() != me) {
+                        took.add(Thread.currentThread());
+                    }
+                    long until = System.nanoTime() + 20_000;
+                    while (System.nanoTime() < until) {
+                        Thread.onSpinWait();
+                    }
+                });
+            }
+        });
+        pool.close();
+    }
+
+    /**
      * A task that throws in a worker: the caller must see the error, and the pool must stay usable. The caller's
      * first piece waits until a worker has thrown (holding that piece, so the worker is sure to take one of its own).
      */
